@@ -1,0 +1,369 @@
+//! The herd file: which servers exist, where they listen, who talks with whom, and every limit.
+//!
+//! A herd file is YAML. With no file the built-in default herd of SPEC section 7 is used.
+//! Every bound the server enforces lives in [`Limits`], with its default written next to it,
+//! so an operator can read one struct to know what the server will and will not do.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The whole herd: servers in file order, undirected links, limits shared by every server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Herd {
+    pub servers: Vec<ServerSpec>,
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// One server of the herd.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    pub name: String,
+    /// Host to bind and to dial; loopback unless the operator says otherwise.
+    #[serde(default = "default_host")]
+    pub host: String,
+    pub port: u16,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".to_string()
+}
+
+/// An undirected "talks with" edge.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub between: [String; 2],
+    /// Speak the classic herd dialect on this link: one connection per AT line, nothing but
+    /// 6-field AT lines, no heartbeat and no reconciliation. Lets this server join a herd of
+    /// classic implementations (and lets the simulation show what reconciliation buys).
+    #[serde(default)]
+    pub classic: bool,
+}
+
+/// A neighbour as one server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbour {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub classic: bool,
+}
+
+/// Every bound the server enforces. Units go last in names (`_max`, `_ms`-like durations are
+/// written as `500ms`, `3s` in the file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Client connections open at once; one more is accepted and closed at once. Default 1024.
+    pub connections_max: usize,
+    /// Longest input line kept; the rest of a longer line is discarded as it arrives and the
+    /// line is answered `? ` + its first 256 bytes. Default 65536.
+    pub line_bytes_max: usize,
+    /// A client connection with no input for this long is closed. Default 60s.
+    #[serde(with = "duration_text")]
+    pub client_idle_timeout: Duration,
+    /// Clients in the table; an IAMAT for a new client beyond it is answered `?`. Default 100000.
+    pub clients_max: usize,
+    /// Records waiting to go to one neighbour. When full, the record is dropped from the queue
+    /// and the link is restarted so that reconciliation resends the whole table: nothing is
+    /// lost, the cost moves to one reconciliation. Default 1024.
+    pub peer_queue_max: usize,
+    /// First retry delay after a failed dial; doubles per failure, with jitter. Default 100ms.
+    #[serde(with = "duration_text")]
+    pub backoff_min: Duration,
+    /// Largest retry delay. Default 2s.
+    #[serde(with = "duration_text")]
+    pub backoff_max: Duration,
+    /// A dial that does not complete in this time fails. Default 2s.
+    #[serde(with = "duration_text")]
+    pub peer_connect_timeout: Duration,
+    /// A persistent link sends `PING` after this much silence. Default 1s.
+    #[serde(with = "duration_text")]
+    pub heartbeat_interval: Duration,
+    /// A persistent link with no `PONG` (outbound) or no line (inbound) for this long is dropped
+    /// and redialled; it catches connections a partition left half-dead. Default 3s.
+    #[serde(with = "duration_text")]
+    pub heartbeat_timeout: Duration,
+    /// Whole Places request, body included. Default 5s.
+    #[serde(with = "duration_text")]
+    pub places_timeout: Duration,
+    /// Largest Places response body read. Default 1048576.
+    pub places_response_bytes_max: usize,
+    /// How long a WHATSAT for an unknown client waits for its record to arrive by flooding
+    /// before answering `?`. Zero answers at once, like the classic herd. Default 500ms.
+    #[serde(with = "duration_text")]
+    pub whatsat_wait: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections_max: 1024,
+            line_bytes_max: 64 * 1024,
+            client_idle_timeout: Duration::from_secs(60),
+            clients_max: 100_000,
+            peer_queue_max: 1024,
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+            peer_connect_timeout: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(3),
+            places_timeout: Duration::from_secs(5),
+            places_response_bytes_max: 1024 * 1024,
+            whatsat_wait: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What is wrong with a herd file or herd. Parse errors carry line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read herd file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+impl Herd {
+    /// The five-server herd of SPEC section 7, on 127.0.0.1 ports 10000-10004.
+    pub fn default_herd() -> Herd {
+        let names = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
+        let servers = names
+            .iter()
+            .zip(10000u16..)
+            .map(|(name, port)| ServerSpec {
+                name: name.to_string(),
+                host: default_host(),
+                port,
+            })
+            .collect();
+        let edges = [
+            ("Bailey", "Bona"),
+            ("Bailey", "Campbell"),
+            ("Bona", "Campbell"),
+            ("Bona", "Clark"),
+            ("Campbell", "Jaquez"),
+            ("Clark", "Jaquez"),
+        ];
+        let links = edges
+            .iter()
+            .map(|(a, b)| LinkSpec {
+                between: [a.to_string(), b.to_string()],
+                classic: false,
+            })
+            .collect();
+        Herd {
+            servers,
+            links,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Parses and validates a herd file's text; `origin` names it in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Herd, ConfigError> {
+        let herd: Herd = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        herd.validate().map_err(|message| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        })?;
+        Ok(herd)
+    }
+
+    /// Reads, parses and validates a herd file.
+    pub fn load(path: &Path) -> Result<Herd, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Herd::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks what serde cannot: unique names and addresses, links between known servers,
+    /// limits that make sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.servers.is_empty() {
+            return Err("a herd needs at least one server".into());
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            if s.name.is_empty() || s.name.bytes().any(crate::protocol::is_spec_whitespace) {
+                return Err(format!(
+                    "server {} has name {:?}: names must be non-empty without white space",
+                    i + 1,
+                    s.name
+                ));
+            }
+            if let Some(other) = self.servers[..i].iter().find(|o| o.name == s.name) {
+                return Err(format!("server name {} is used twice", other.name));
+            }
+            if let Some(other) = self.servers[..i]
+                .iter()
+                .find(|o| o.host == s.host && o.port == s.port)
+            {
+                return Err(format!(
+                    "servers {} and {} both listen on {}:{}",
+                    other.name, s.name, s.host, s.port
+                ));
+            }
+        }
+        for (i, link) in self.links.iter().enumerate() {
+            let [a, b] = &link.between;
+            for end in [a, b] {
+                if self.server(end).is_none() {
+                    return Err(format!(
+                        "link {} names {end}, which is not a server of this herd",
+                        i + 1
+                    ));
+                }
+            }
+            if a == b {
+                return Err(format!("link {} joins {a} to itself", i + 1));
+            }
+            if self.links[..i].iter().any(|l| same_edge(l, link)) {
+                return Err(format!("link {a} - {b} is listed twice"));
+            }
+        }
+        let l = &self.limits;
+        let positive = [
+            ("connections_max", l.connections_max),
+            ("line_bytes_max", l.line_bytes_max),
+            ("clients_max", l.clients_max),
+            ("peer_queue_max", l.peer_queue_max),
+            ("places_response_bytes_max", l.places_response_bytes_max),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("limits.{name} must be at least 1"));
+            }
+        }
+        if l.line_bytes_max < 256 {
+            return Err("limits.line_bytes_max must be at least 256".into());
+        }
+        if l.backoff_min.is_zero() || l.backoff_min > l.backoff_max {
+            return Err("limits.backoff_min must be above zero and at most backoff_max".into());
+        }
+        if l.heartbeat_interval.is_zero() || l.heartbeat_timeout <= l.heartbeat_interval {
+            return Err(
+                "limits.heartbeat_timeout must be longer than heartbeat_interval (> 0)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn server(&self, name: &str) -> Option<&ServerSpec> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The neighbours of `name`, in herd-file server order (deterministic).
+    pub fn neighbours(&self, name: &str) -> Vec<Neighbour> {
+        self.servers
+            .iter()
+            .filter_map(|s| {
+                let link = self.links.iter().find(|l| {
+                    let [a, b] = &l.between;
+                    (a == name && *b == s.name) || (b == name && *a == s.name)
+                })?;
+                Some(Neighbour {
+                    name: s.name.clone(),
+                    host: s.host.clone(),
+                    port: s.port,
+                    classic: link.classic,
+                })
+            })
+            .collect()
+    }
+}
+
+fn same_edge(x: &LinkSpec, y: &LinkSpec) -> bool {
+    let [a, b] = &x.between;
+    let [c, d] = &y.between;
+    (a == c && b == d) || (a == d && b == c)
+}
+
+/// Parses `250ms`, `3s`, `1.5s`, `2m`, `0s`: a non-negative decimal number and a unit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("duration {text:?} needs a unit (ms, s or m)"))?;
+    let (number, unit) = text.split_at(split);
+    let scale_ms: u64 = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        _ => return Err(format!("duration {text:?}: unit must be ms, s or m")),
+    };
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || (number.contains('.') && frac.is_empty()) {
+        return Err(format!("duration {text:?} is not a number"));
+    }
+    let whole: u64 = whole
+        .parse()
+        .map_err(|_| format!("duration {text:?} is not a number"))?;
+    // Fractions are kept to the microsecond; finer digits are ignored.
+    let mut frac_us: u64 = 0;
+    for (i, c) in frac.chars().enumerate() {
+        let digit = c
+            .to_digit(10)
+            .ok_or_else(|| format!("duration {text:?} is not a number"))?;
+        if i < 6 {
+            frac_us += u64::from(digit) * 10u64.pow(5 - i as u32);
+        }
+    }
+    let micros = whole
+        .checked_mul(scale_ms * 1000)
+        .and_then(|w| w.checked_add(frac_us * scale_ms))
+        .ok_or_else(|| format!("duration {text:?} is too large"))?;
+    Ok(Duration::from_micros(micros))
+}
+
+/// Writes a duration the way [`parse_duration`] reads it back.
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us % 1000 != 0 {
+        format!("{}.{:03}ms", us / 1000, us % 1000)
+    } else if us % 1_000_000 == 0 {
+        format!("{}s", us / 1_000_000)
+    } else {
+        format!("{}ms", us / 1000)
+    }
+}
+
+/// serde adapter: durations as text (`500ms`) in herd files and scenarios.
+pub mod duration_text {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Neighbour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{}", self.name, self.host, self.port)?;
+        if self.classic {
+            write!(f, ", classic")?;
+        }
+        write!(f, ")")
+    }
+}

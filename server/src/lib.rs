@@ -1,0 +1,124 @@
+//! The herd server: a TCP proxy-herd node (SPEC.md) as a library the binary and the
+//! simulation both run.
+//!
+//! Module map:
+//! - [`protocol`]: the wire messages (parse and print), pure.
+//! - [`store`]: the client table and its total order.
+//! - [`line`]: bounded line reading.
+//! - [`server`]: the accept loop and per-connection handler.
+//! - [`peers`]: links to neighbours, flooding, reconciliation.
+//! - [`places`]: the Places upstream (legacy, New, offline).
+//! - [`config`]: the herd file and every limit.
+//! - [`net`]: the seam: network, clock and [`net::Env`] handed in by the caller.
+//! - [`events`]: the names of the trace events.
+//! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
+//!
+//! The entry point is [`run`]. It never reads the system clock, OS randomness or real sockets
+//! directly, and spawns no threads, so the simulation can run it unchanged.
+
+pub mod backoff;
+pub mod config;
+pub mod events;
+pub mod line;
+pub mod net;
+pub mod peers;
+pub mod places;
+pub mod protocol;
+pub mod server;
+pub mod shutdown;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::config::Herd;
+use crate::net::Env;
+
+/// How long a stopping server waits for its connections to finish their current reply.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Why a server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0} is not a server of this herd")]
+    UnknownServer(String),
+    #[error("{name} cannot listen on {host}:{port}: {source}")]
+    Bind {
+        name: String,
+        host: String,
+        port: u16,
+        source: std::io::Error,
+    },
+}
+
+/// Runs server `name` of `herd` until `shutdown` resolves.
+///
+/// Everything that differs between the real world and the simulation arrives in `env`.
+pub async fn run(
+    herd: Arc<Herd>,
+    name: &str,
+    env: Env,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let span = tracing::info_span!("server", name = %name);
+    run_inner(herd, name, env, shutdown).instrument(span).await
+}
+
+async fn run_inner(
+    herd: Arc<Herd>,
+    name: &str,
+    env: Env,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let spec = herd
+        .server(name)
+        .ok_or_else(|| ServerError::UnknownServer(name.to_string()))?;
+    let mut listener = env
+        .net
+        .bind(&spec.host, spec.port)
+        .await
+        .map_err(|source| ServerError::Bind {
+            name: name.to_string(),
+            host: spec.host.clone(),
+            port: spec.port,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| format!("{}:{}", spec.host, spec.port));
+    tracing::info!(addr = %addr, "{}", events::LISTENING);
+
+    let limits = herd.limits.clone();
+    let (peers, link_tasks) = peers::Peers::new(&herd.neighbours(name), limits.peer_queue_max);
+    let shared = Arc::new(state::Shared::new(
+        name.to_string(),
+        limits,
+        env.clock.clone(),
+        env.places.clone(),
+        peers,
+    ));
+    let (trigger, stop) = shutdown::channel();
+    let mut links = tokio::task::JoinSet::new();
+    for task in link_tasks {
+        links.spawn(
+            task.run(shared.clone(), env.net.clone(), env.seed, stop.clone())
+                .in_current_span(),
+        );
+    }
+
+    let accepting = server::accept_loop(listener.as_mut(), shared.clone(), stop.clone());
+    tokio::pin!(shutdown);
+    tokio::select! {
+        _ = accepting => {}
+        _ = &mut shutdown => {}
+    }
+    tracing::info!(reason = "requested", "{}", events::SHUTDOWN);
+    trigger.fire();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while links.join_next().await.is_some() {} }).await;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Bytes to lines with a hard bound: no line is ever buffered beyond `line_bytes_max`.
+//!
+//! A longer line is discarded as it arrives and reported as [`Line::TooLong`] with its first
+//! bytes, so the caller can answer `? ` and keep the connection. A final line that ends at EOF
+//! without a newline is still a line (clients that half-close after one command send one).
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// How many bytes of an over-long line are kept for the `? ` reply (SPEC section 1).
+pub const TOO_LONG_PREFIX_BYTES: usize = 256;
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A whole line, without its `\n`.
+    Complete(Vec<u8>),
+    /// A line over the limit: only its first [`TOO_LONG_PREFIX_BYTES`] were kept.
+    TooLong { prefix: Vec<u8> },
+}
+
+/// Reads [`Line`]s from a byte stream. Memory stays under `line_bytes_max + READ_CHUNK_BYTES`.
+pub struct LineReader<R> {
+    reader: R,
+    buf: Vec<u8>,
+    line_bytes_max: usize,
+    /// Set while the rest of an over-long line is being thrown away.
+    discarding: Option<Vec<u8>>,
+    eof: bool,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    pub fn new(reader: R, line_bytes_max: usize) -> Self {
+        LineReader {
+            reader,
+            buf: Vec::new(),
+            line_bytes_max,
+            discarding: None,
+            eof: false,
+        }
+    }
+
+    /// The next line, or `None` at a clean end of input.
+    pub async fn read_line(&mut self) -> std::io::Result<Option<Line>> {
+        loop {
+            if let Some(line) = self.take_buffered_line() {
+                return Ok(Some(line));
+            }
+            if self.eof {
+                return Ok(self.take_final_line());
+            }
+            let mut chunk = [0u8; READ_CHUNK_BYTES];
+            let n = self.reader.read(&mut chunk).await?;
+            if n == 0 {
+                self.eof = true;
+            } else {
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+
+    /// Splits off a line if the buffer holds a newline; starts discarding if it cannot.
+    fn take_buffered_line(&mut self) -> Option<Line> {
+        match self.buf.iter().position(|&b| b == b'\n') {
+            Some(pos) => {
+                let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
+                line.pop();
+                if let Some(prefix) = self.discarding.take() {
+                    return Some(Line::TooLong { prefix });
+                }
+                if line.len() > self.line_bytes_max {
+                    line.truncate(TOO_LONG_PREFIX_BYTES);
+                    return Some(Line::TooLong { prefix: line });
+                }
+                Some(Line::Complete(line))
+            }
+            None => {
+                if self.discarding.is_some() {
+                    self.buf.clear();
+                } else if self.buf.len() > self.line_bytes_max {
+                    let prefix = self.buf[..TOO_LONG_PREFIX_BYTES.min(self.buf.len())].to_vec();
+                    self.discarding = Some(prefix);
+                    self.buf.clear();
+                }
+                None
+            }
+        }
+    }
+
+    fn take_final_line(&mut self) -> Option<Line> {
+        if let Some(prefix) = self.discarding.take() {
+            return Some(Line::TooLong { prefix });
+        }
+        if self.buf.is_empty() {
+            return None;
+        }
+        let line = std::mem::take(&mut self.buf);
+        if line.len() > self.line_bytes_max {
+            let prefix = line[..TOO_LONG_PREFIX_BYTES].to_vec();
+            return Some(Line::TooLong { prefix });
+        }
+        Some(Line::Complete(line))
+    }
+
+    /// Gives the stream back (the writer half is owned elsewhere).
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines(input: &[u8], max: usize) -> Vec<Line> {
+        let mut reader = LineReader::new(input, max);
+        let mut out = Vec::new();
+        while let Some(line) = reader.read_line().await.expect("reading a slice cannot fail") {
+            out.push(line);
+        }
+        out
+    }
+
+    fn complete(s: &str) -> Line {
+        Line::Complete(s.as_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn lines_are_split_on_newline_and_a_last_line_without_newline_counts() {
+        let got = lines(b"one\ntwo\r\nthree", 1024).await;
+        assert_eq!(got, vec![complete("one"), complete("two\r"), complete("three")]);
+    }
+
+    #[tokio::test]
+    async fn empty_input_has_no_lines_and_empty_lines_are_kept() {
+        assert!(lines(b"", 1024).await.is_empty());
+        assert_eq!(lines(b"\n\n", 1024).await, vec![complete(""), complete("")]);
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_is_reported_with_its_prefix_and_the_next_line_survives() {
+        let mut input = vec![b'x'; 200_000];
+        input.extend_from_slice(b"\nIAMAT next\n");
+        let got = lines(&input, 1024).await;
+        assert_eq!(
+            got,
+            vec![
+                Line::TooLong {
+                    prefix: vec![b'x'; TOO_LONG_PREFIX_BYTES]
+                },
+                complete("IAMAT next"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_cut_by_eof_is_still_answered() {
+        let input = vec![b'y'; 5000];
+        let got = lines(&input, 1024).await;
+        assert_eq!(
+            got,
+            vec![Line::TooLong {
+                prefix: vec![b'y'; TOO_LONG_PREFIX_BYTES]
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_of_exactly_the_limit_is_complete_and_one_more_byte_is_too_long() {
+        let mut input = vec![b'a'; 300];
+        input.push(b'\n');
+        input.extend(vec![b'b'; 301]);
+        input.push(b'\n');
+        let got = lines(&input, 300).await;
+        assert_eq!(got[0], Line::Complete(vec![b'a'; 300]));
+        assert!(matches!(got[1], Line::TooLong { .. }));
+    }
+
+    #[tokio::test]
+    async fn the_buffer_never_grows_past_the_limit_plus_one_read() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for _ in 0..100 {
+                client.write_all(&[b'z'; 10_000]).await?;
+            }
+            client.write_all(b"\n").await?;
+            Ok::<_, std::io::Error>(())
+        });
+        let mut reader = LineReader::new(server, 4096);
+        let line = reader.read_line().await.expect("duplex read");
+        assert!(matches!(line, Some(Line::TooLong { .. })));
+        assert!(reader.buf.capacity() <= 2 * (4096 + READ_CHUNK_BYTES));
+        writer.await.expect("writer task").expect("writer io");
+    }
+}

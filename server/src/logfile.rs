@@ -1,0 +1,129 @@
+//! One structured log file per server: a `tracing` layer that routes each event to the file
+//! of the `server{name}` span it happened in, as one JSON object per line.
+//!
+//! Binary-only (it reads the wall clock for timestamps); the simulation records the same
+//! events with its own layer and simulated time.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The server name carried by a `server` span, stored in the span's extensions.
+struct ServerName(String);
+
+pub struct PerServerFiles {
+    writers: BTreeMap<String, Mutex<NonBlocking>>,
+}
+
+impl PerServerFiles {
+    /// Opens `DIR/NAME.log` for every name; keep the guards alive until exit so lines are flushed.
+    pub fn open(dir: &Path, names: &[String]) -> std::io::Result<(Self, Vec<WorkerGuard>)> {
+        std::fs::create_dir_all(dir)?;
+        let mut writers = BTreeMap::new();
+        let mut guards = Vec::new();
+        for name in names {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{name}.log")))?;
+            let (writer, guard) = tracing_appender::non_blocking(file);
+            writers.insert(name.clone(), Mutex::new(writer));
+            guards.push(guard);
+        }
+        Ok((PerServerFiles { writers }, guards))
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        if attrs.metadata().name() != "server" {
+            return;
+        }
+        let mut fields = JsonFields::default();
+        attrs.record(&mut fields);
+        if let (Some(span), Some(serde_json::Value::String(name))) = (ctx.span(id), fields.0.get("name")) {
+            span.extensions_mut().insert(ServerName(name.clone()));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(scope) = ctx.event_scope(event) else { return };
+        let Some(server) = scope
+            .from_root()
+            .find_map(|span| span.extensions().get::<ServerName>().map(|n| n.0.clone()))
+        else {
+            return;
+        };
+        let Some(writer) = self.writers.get(&server) else { return };
+        let mut fields = JsonFields::default();
+        event.record(&mut fields);
+        let mut object = serde_json::Map::new();
+        object.insert("ts".into(), rfc3339_now().into());
+        object.insert("level".into(), event.metadata().level().as_str().into());
+        object.insert("server".into(), server.into());
+        if let Some(message) = fields.0.remove("message") {
+            object.insert("event".into(), message);
+        }
+        object.extend(fields.0);
+        let mut line = serde_json::Value::Object(object).to_string();
+        line.push('\n');
+        if let Ok(mut writer) = writer.lock() {
+            let _ = writer.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Collects an event's or span's fields as JSON values, in the order they were written.
+#[derive(Default)]
+struct JsonFields(serde_json::Map<String, serde_json::Value>);
+
+impl Visit for JsonFields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+}
+
+/// Wall-clock time as `2026-11-26T05:39:38.123456Z`, without a date crate.
+fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_micros()
+    )
+}

@@ -1,0 +1,153 @@
+//! The `server` binary: parse flags, load the herd, set up logs, start servers, stop on Ctrl-C.
+//! Everything else lives in the library.
+
+mod logfile;
+mod real;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use server::config::Herd;
+use server::net::Env;
+use server::places::{PlacesApi, PlacesClient, PlacesSettings};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// A proxy-herd server: IAMAT location reports flooded across the herd, WHATSAT answered from
+/// Google Places. Set PLACES_API_KEY for real Places data; without it an offline place set
+/// answers.
+#[derive(Debug, Parser)]
+#[command(name = "server", version)]
+struct Cli {
+    /// Servers of the herd to start in this process; none starts every server of the herd.
+    names: Vec<String>,
+    /// Herd file (YAML: servers, links, limits); default: the five-server herd on 127.0.0.1:10000-10004.
+    #[arg(long, value_name = "FILE")]
+    herd: Option<PathBuf>,
+    /// Directory for one log file per server.
+    #[arg(long, value_name = "DIR", default_value = "logs")]
+    log_dir: PathBuf,
+    /// Which Places API to call when PLACES_API_KEY is set.
+    #[arg(long, value_name = "legacy|new", default_value = "legacy")]
+    places_api: PlacesApi,
+    /// Base URL of the Places API (default: Google's host for the chosen API).
+    #[arg(long, value_name = "URL")]
+    places_base: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (herd, herd_source) = match &cli.herd {
+        Some(path) => (Herd::load(path)?, path.display().to_string()),
+        None => (Herd::default_herd(), "built-in default herd".to_string()),
+    };
+    let names: Vec<String> = if cli.names.is_empty() {
+        herd.servers.iter().map(|s| s.name.clone()).collect()
+    } else {
+        for name in &cli.names {
+            if herd.server(name).is_none() {
+                let known: Vec<&str> = herd.servers.iter().map(|s| s.name.as_str()).collect();
+                anyhow::bail!("{name} is not a server of the herd ({herd_source}); servers are: {}", known.join(", "));
+            }
+        }
+        cli.names.clone()
+    };
+
+    let (files, _guards) = logfile::PerServerFiles::open(&cli.log_dir, &names)
+        .map_err(|e| anyhow::anyhow!("cannot open log files in {}: {e}", cli.log_dir.display()))?;
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+    tracing_subscriber::registry()
+        .with(files.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+        .with(stderr)
+        .init();
+
+    let settings = PlacesSettings {
+        api: cli.places_api,
+        base_url: cli.places_base.clone(),
+        timeout: herd.limits.places_timeout,
+        response_bytes_max: herd.limits.places_response_bytes_max,
+    };
+    let places = match std::env::var("PLACES_API_KEY") {
+        Ok(key) if !key.trim().is_empty() => PlacesClient::https(settings, key.trim().to_string()),
+        _ => PlacesClient::offline(),
+    };
+
+    print_summary(&herd, &herd_source, &names, &places, &cli);
+    if places.is_offline() {
+        tracing::warn!("PLACES_API_KEY is not set: WHATSAT answers come from the built-in offline place set, not Google");
+    }
+
+    let herd = Arc::new(herd);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let seed = real::seed_from_os();
+    let mut servers = tokio::task::JoinSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let env = Env {
+            net: Arc::new(real::TokioNet),
+            clock: Arc::new(real::SystemClock),
+            places: places.clone(),
+            seed: seed.wrapping_add(i as u64),
+        };
+        let mut stop = stop_rx.clone();
+        let (herd, name) = (herd.clone(), name.clone());
+        servers.spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|&s| s).await;
+            };
+            server::run(herd, &name, env, shutdown).await
+        });
+    }
+
+    let mut failure = None;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("stopping (Ctrl-C)"),
+        Some(done) = servers.join_next() => {
+            failure = match done {
+                Ok(Err(e)) => Some(anyhow::anyhow!(e)),
+                Ok(Ok(())) => None,
+                Err(e) => Some(anyhow::anyhow!("a server task failed: {e}")),
+            };
+        }
+    }
+    stop_tx.send_replace(true);
+    while let Some(done) = servers.join_next().await {
+        if let (Ok(Err(e)), None) = (done, &failure) {
+            failure = Some(anyhow::anyhow!(e));
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+fn print_summary(herd: &Herd, source: &str, names: &[String], places: &PlacesClient, cli: &Cli) {
+    println!("herd: {source} ({} servers, {} links)", herd.servers.len(), herd.links.len());
+    println!("places: {}", places.describe());
+    for name in names {
+        let Some(spec) = herd.server(name) else { continue };
+        let neighbours: Vec<String> = herd.neighbours(name).iter().map(|n| n.to_string()).collect();
+        println!(
+            "  {:<10} {}:{:<6} log {}  neighbours: {}",
+            name,
+            spec.host,
+            spec.port,
+            cli.log_dir.join(format!("{name}.log")).display(),
+            if neighbours.is_empty() { "none".to_string() } else { neighbours.join(", ") }
+        );
+    }
+    println!("Ctrl-C stops.");
+}

@@ -1,0 +1,49 @@
+//! The seam between the server and the world: network, clock and randomness it is handed.
+//!
+//! The library never names `tokio::net`, the system clock or OS randomness. The binary passes
+//! real sockets and the system clock (`src/real.rs`, compiled into the binary and the
+//! real-socket tests but never into the library); the simulation passes turmoil sockets and its
+//! simulated clock. Streams are boxed so the rest of the code is not generic over the network.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A bidirectional byte stream (a TCP connection, real or simulated).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+pub type BoxStream = Box<dyn Stream>;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A bound listening socket.
+pub trait Listener: Send + 'static {
+    /// Waits for the next connection; the string names the remote end for logs.
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(BoxStream, String)>>;
+    /// The address actually bound (differs from the requested one for port 0).
+    fn local_addr(&self) -> io::Result<std::net::SocketAddr>;
+}
+
+/// What the server needs from a network: listen and dial.
+pub trait Network: Send + Sync + 'static {
+    fn bind(&self, host: &str, port: u16) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+    fn connect(&self, host: &str, port: u16) -> BoxFuture<'static, io::Result<BoxStream>>;
+}
+
+/// The current POSIX time in nanoseconds, for AT time differences.
+pub trait Clock: Send + Sync + 'static {
+    fn now_nanos(&self) -> i128;
+}
+
+/// Everything the server is handed by whoever runs it.
+#[derive(Clone)]
+pub struct Env {
+    pub net: Arc<dyn Network>,
+    pub clock: Arc<dyn Clock>,
+    pub places: crate::places::PlacesClient,
+    /// Seeds every random choice (backoff jitter), so a simulated run repeats exactly.
+    pub seed: u64,
+}

@@ -1,0 +1,122 @@
+//! The `server` binary itself: five processes of the default herd (ports 10000-10004), two of
+//! them killed without warning and restarted with empty memory. Everything converges.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SERVERS: [(&str, u16); 5] = [("Bailey", 10000), ("Bona", 10001), ("Campbell", 10002), ("Clark", 10003), ("Jaquez", 10004)];
+
+/// Kills every process it started, even when an assertion fails.
+struct Processes {
+    log_dir: std::path::PathBuf,
+    children: Vec<(String, Child)>,
+}
+
+impl Processes {
+    fn start(&mut self, name: &str) {
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg(name)
+            .arg("--log-dir")
+            .arg(&self.log_dir)
+            .env_remove("PLACES_API_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server binary");
+        self.children.push((name.to_string(), child));
+    }
+
+    fn kill(&mut self, name: &str) {
+        if let Some(i) = self.children.iter().position(|(n, _)| n == name) {
+            let (_, mut child) = self.children.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn ask(port: u16, line: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    stream.write_all(line.as_bytes()).await.ok()?;
+    stream.shutdown().await.ok()?;
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply)).await.ok()?.ok()?;
+    Some(reply)
+}
+
+async fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "no server came up on port {port}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls until every server answers `WHATSAT client` with `expected` as its first line.
+async fn all_hold(client: &str, expected: &str, within: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    loop {
+        let mut missing = Vec::new();
+        for (name, port) in SERVERS {
+            let reply = ask(port, &format!("WHATSAT {client} 10 1\n")).await.unwrap_or_default();
+            if reply.lines().next() != Some(expected) {
+                missing.push(format!("{name}: {:?}", reply.lines().next()));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > within {
+            return Err(missing.join("; "));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn five_processes_converge_after_two_are_killed_and_restarted() {
+    let log_dir = std::env::temp_dir().join(format!("herd-binary-test-{}", std::process::id()));
+    let mut herd = Processes { log_dir: log_dir.clone(), children: Vec::new() };
+    for (name, _) in SERVERS {
+        herd.start(name);
+    }
+    for (_, port) in SERVERS {
+        wait_listening(port).await;
+    }
+
+    let before = ask(10000, "IAMAT before.kill +34.068930-118.445127 1621464827.959498503\n").await.expect("Bailey answers");
+    let before = before.trim_end().to_string();
+    all_hold("before.kill", &before, Duration::from_secs(5)).await.expect("the first update floods everywhere");
+
+    herd.kill("Bona");
+    herd.kill("Jaquez");
+    // Clark's only neighbours are Bona and Jaquez: Clark is cut off while they are down.
+    let newest = ask(10003, "IAMAT kiwi +1.5-2.5 1621464900\n").await.expect("Clark answers");
+    let newest = newest.trim_end().to_string();
+    assert!(newest.starts_with("AT Clark "), "{newest}");
+    herd.start("Bona");
+    herd.start("Jaquez");
+    wait_listening(10001).await;
+    wait_listening(10004).await;
+
+    let took = all_hold("kiwi", &newest, Duration::from_secs(3)).await.expect("every server returns the newest record within 3 s");
+    all_hold("before.kill", &before, Duration::from_secs(3)).await.expect("records from before the kill survive at every server");
+    println!("converged {took:?} after the restarted servers listened");
+
+    let log = std::fs::read_to_string(log_dir.join("Clark.log")).unwrap_or_default();
+    assert!(log.contains("\"event\":\"reconcile\""), "Clark's log records reconciliation");
+    assert!(log.contains("\"event\":\"peer_down\""), "Clark's log records dropped peer connections");
+    let _ = std::fs::remove_dir_all(&log_dir);
+}
