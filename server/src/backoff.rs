@@ -84,6 +84,9 @@ mod tests {
     #[test]
     fn stable_hash_separates_parts() {
         assert_ne!(stable_hash(&["ab", "c"]), stable_hash(&["a", "bc"]));
-        assert_eq!(stable_hash(&["Clark", "Bona"]), stable_hash(&["Clark", "Bona"]));
+        assert_eq!(
+            stable_hash(&["Clark", "Bona"]),
+            stable_hash(&["Clark", "Bona"])
+        );
     }
 }

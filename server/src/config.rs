@@ -315,7 +315,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let whole: u64 = whole
         .parse()
         .map_err(|_| format!("duration {text:?} is not a number"))?;
-    // Fractions are kept to the microsecond; finer digits are ignored.
+    // Fractions are kept to a millionth of the unit; finer digits are ignored.
     let mut frac_us: u64 = 0;
     for (i, c) in frac.chars().enumerate() {
         let digit = c
@@ -327,7 +327,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let micros = whole
         .checked_mul(scale_ms * 1000)
-        .and_then(|w| w.checked_add(frac_us * scale_ms))
+        .and_then(|w| w.checked_add(frac_us * scale_ms / 1000))
         .ok_or_else(|| format!("duration {text:?} is too large"))?;
     Ok(Duration::from_micros(micros))
 }
@@ -335,9 +335,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Writes a duration the way [`parse_duration`] reads it back.
 pub fn format_duration(d: Duration) -> String {
     let us = d.as_micros();
-    if us % 1000 != 0 {
+    if !us.is_multiple_of(1000) {
         format!("{}.{:03}ms", us / 1000, us % 1000)
-    } else if us % 1_000_000 == 0 {
+    } else if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else {
         format!("{}ms", us / 1000)
@@ -365,5 +365,123 @@ impl fmt::Display for Neighbour {
             write!(f, ", classic")?;
         }
         write!(f, ")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_herd_is_the_one_in_the_spec() {
+        let herd = Herd::default_herd();
+        herd.validate().expect("the default herd is valid");
+        let ports: Vec<(&str, u16)> = herd
+            .servers
+            .iter()
+            .map(|s| (s.name.as_str(), s.port))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("Bailey", 10000),
+                ("Bona", 10001),
+                ("Campbell", 10002),
+                ("Clark", 10003),
+                ("Jaquez", 10004)
+            ]
+        );
+        let names =
+            |n: &str| -> Vec<String> { herd.neighbours(n).into_iter().map(|n| n.name).collect() };
+        assert_eq!(names("Bailey"), ["Bona", "Campbell"]);
+        assert_eq!(names("Bona"), ["Bailey", "Campbell", "Clark"]);
+        assert_eq!(names("Campbell"), ["Bailey", "Bona", "Jaquez"]);
+        assert_eq!(names("Clark"), ["Bona", "Jaquez"]);
+        assert_eq!(names("Jaquez"), ["Campbell", "Clark"]);
+    }
+
+    #[test]
+    fn a_herd_file_sets_servers_links_classic_flags_and_limits() {
+        let text = "servers:\n  - { name: A, port: 9000 }\n  - { name: B, host: ::1, port: 9001 }\nlinks:\n  - { between: [A, B], classic: true }\nlimits:\n  whatsat_wait: 0s\n  peer_queue_max: 8\n";
+        let herd = Herd::from_yaml_str(text, "herd.yaml").expect("valid herd file");
+        assert_eq!(herd.servers[0].host, "127.0.0.1");
+        assert_eq!(herd.servers[1].host, "::1");
+        assert!(herd.neighbours("A")[0].classic);
+        assert_eq!(herd.limits.whatsat_wait, Duration::ZERO);
+        assert_eq!(herd.limits.peer_queue_max, 8);
+        assert_eq!(herd.limits.line_bytes_max, Limits::default().line_bytes_max);
+    }
+
+    #[test]
+    fn parse_errors_name_the_file_line_and_column() {
+        let text = "servers:\n  - { name: A, port: 9000 }\n  - { name: B, port: 99999 }\n";
+        let err = Herd::from_yaml_str(text, "herd.yaml")
+            .expect_err("port out of range")
+            .to_string();
+        assert!(err.starts_with("herd.yaml: "), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        let err = Herd::from_yaml_str("servers: []\nlinkz: []\n", "h.yaml")
+            .expect_err("unknown field")
+            .to_string();
+        assert!(
+            err.contains("unknown field `linkz`") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn semantic_mistakes_are_explained() {
+        let cases = [
+            ("servers: []\n", "at least one server"),
+            (
+                "servers:\n  - { name: A, port: 1 }\n  - { name: A, port: 2 }\n",
+                "used twice",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1 }\n  - { name: B, port: 1 }\n",
+                "both listen on",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1 }\nlinks:\n  - { between: [A, Z] }\n",
+                "Z, which is not a server",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1 }\nlinks:\n  - { between: [A, A] }\n",
+                "to itself",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1 }\nlimits: { backoff_min: 5s, backoff_max: 1s }\n",
+                "backoff_min",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1 }\nlimits: { whatsat_wait: soon }\n",
+                "unit must be",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Herd::from_yaml_str(text, "h.yaml")
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(expected), "{text:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn durations_parse_and_print_back() {
+        for (text, ms) in [
+            ("250ms", 250),
+            ("3s", 3000),
+            ("1.5s", 1500),
+            ("2m", 120_000),
+            ("0s", 0),
+        ] {
+            let d = parse_duration(text).expect(text);
+            assert_eq!(d, Duration::from_millis(ms), "{text}");
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+        assert_eq!(format_duration(Duration::from_micros(1500)), "1.500ms");
+        for bad in ["", "5", "ms", "-1s", "1.s", "1h", "x1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} must be rejected");
+        }
     }
 }

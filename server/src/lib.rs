@@ -119,6 +119,9 @@ async fn run_inner(
     }
     tracing::info!(reason = "requested", "{}", events::SHUTDOWN);
     trigger.fire();
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while links.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while links.join_next().await.is_some() {}
+    })
+    .await;
     Ok(())
 }

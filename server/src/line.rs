@@ -116,7 +116,11 @@ mod tests {
     async fn lines(input: &[u8], max: usize) -> Vec<Line> {
         let mut reader = LineReader::new(input, max);
         let mut out = Vec::new();
-        while let Some(line) = reader.read_line().await.expect("reading a slice cannot fail") {
+        while let Some(line) = reader
+            .read_line()
+            .await
+            .expect("reading a slice cannot fail")
+        {
             out.push(line);
         }
         out
@@ -129,7 +133,10 @@ mod tests {
     #[tokio::test]
     async fn lines_are_split_on_newline_and_a_last_line_without_newline_counts() {
         let got = lines(b"one\ntwo\r\nthree", 1024).await;
-        assert_eq!(got, vec![complete("one"), complete("two\r"), complete("three")]);
+        assert_eq!(
+            got,
+            vec![complete("one"), complete("two\r"), complete("three")]
+        );
     }
 
     #[tokio::test]

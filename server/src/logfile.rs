@@ -42,26 +42,37 @@ impl PerServerFiles {
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
         if attrs.metadata().name() != "server" {
             return;
         }
         let mut fields = JsonFields::default();
         attrs.record(&mut fields);
-        if let (Some(span), Some(serde_json::Value::String(name))) = (ctx.span(id), fields.0.get("name")) {
+        if let (Some(span), Some(serde_json::Value::String(name))) =
+            (ctx.span(id), fields.0.get("name"))
+        {
             span.extensions_mut().insert(ServerName(name.clone()));
         }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(scope) = ctx.event_scope(event) else { return };
+        let Some(scope) = ctx.event_scope(event) else {
+            return;
+        };
         let Some(server) = scope
             .from_root()
             .find_map(|span| span.extensions().get::<ServerName>().map(|n| n.0.clone()))
         else {
             return;
         };
-        let Some(writer) = self.writers.get(&server) else { return };
+        let Some(writer) = self.writers.get(&server) else {
+            return;
+        };
         let mut fields = JsonFields::default();
         event.record(&mut fields);
         let mut object = serde_json::Map::new();
@@ -86,7 +97,8 @@ struct JsonFields(serde_json::Map<String, serde_json::Value>);
 
 impl Visit for JsonFields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.insert(field.name().into(), value.into());

@@ -61,7 +61,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         for name in &cli.names {
             if herd.server(name).is_none() {
                 let known: Vec<&str> = herd.servers.iter().map(|s| s.name.as_str()).collect();
-                anyhow::bail!("{name} is not a server of the herd ({herd_source}); servers are: {}", known.join(", "));
+                anyhow::bail!(
+                    "{name} is not a server of the herd ({herd_source}); servers are: {}",
+                    known.join(", ")
+                );
             }
         }
         cli.names.clone()
@@ -90,7 +93,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     print_summary(&herd, &herd_source, &names, &places, &cli);
     if places.is_offline() {
-        tracing::warn!("PLACES_API_KEY is not set: WHATSAT answers come from the built-in offline place set, not Google");
+        tracing::warn!(
+            "PLACES_API_KEY is not set: WHATSAT answers come from the built-in offline place set, not Google"
+        );
     }
 
     let herd = Arc::new(herd);
@@ -135,18 +140,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn print_summary(herd: &Herd, source: &str, names: &[String], places: &PlacesClient, cli: &Cli) {
-    println!("herd: {source} ({} servers, {} links)", herd.servers.len(), herd.links.len());
+    println!(
+        "herd: {source} ({} servers, {} links)",
+        herd.servers.len(),
+        herd.links.len()
+    );
     println!("places: {}", places.describe());
     for name in names {
-        let Some(spec) = herd.server(name) else { continue };
-        let neighbours: Vec<String> = herd.neighbours(name).iter().map(|n| n.to_string()).collect();
+        let Some(spec) = herd.server(name) else {
+            continue;
+        };
+        let neighbours: Vec<String> = herd
+            .neighbours(name)
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         println!(
             "  {:<10} {}:{:<6} log {}  neighbours: {}",
             name,
             spec.host,
             spec.port,
             cli.log_dir.join(format!("{name}.log")).display(),
-            if neighbours.is_empty() { "none".to_string() } else { neighbours.join(", ") }
+            if neighbours.is_empty() {
+                "none".to_string()
+            } else {
+                neighbours.join(", ")
+            }
         );
     }
     println!("Ctrl-C stops.");

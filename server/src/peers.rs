@@ -119,7 +119,13 @@ impl Peers {
 }
 
 impl LinkTask {
-    pub async fn run(self, shared: Arc<Shared>, net: Arc<dyn Network>, seed: u64, shutdown: Shutdown) {
+    pub async fn run(
+        self,
+        shared: Arc<Shared>,
+        net: Arc<dyn Network>,
+        seed: u64,
+        shutdown: Shutdown,
+    ) {
         if self.neighbour.classic {
             self.run_classic(shared, net, shutdown).await
         } else {
@@ -180,7 +186,12 @@ impl LinkTask {
     }
 
     /// One dialled connection, from `PEER` + reconciliation to its end; returns why it ended.
-    async fn session(&mut self, stream: BoxStream, shared: &Shared, shutdown: &mut Shutdown) -> String {
+    async fn session(
+        &mut self,
+        stream: BoxStream,
+        shared: &Shared,
+        shutdown: &mut Shutdown,
+    ) -> String {
         let limits = &shared.limits;
         let peer = self.neighbour.name.clone();
         let (read_half, mut write_half) = tokio::io::split(stream);
@@ -197,7 +208,9 @@ impl LinkTask {
             hello.push('\n');
             records += 1;
         }
-        if let Err(reason) = write_bounded(&mut write_half, hello.as_bytes(), limits.heartbeat_timeout).await {
+        if let Err(reason) =
+            write_bounded(&mut write_half, hello.as_bytes(), limits.heartbeat_timeout).await
+        {
             return reason;
         }
         tracing::info!(peer = %peer, direction = "outbound", "{}", events::PEER_UP);
@@ -250,7 +263,12 @@ impl LinkTask {
     }
 
     /// The classic dialect: a fresh connection per record; an undeliverable record is lost.
-    async fn run_classic(mut self, shared: Arc<Shared>, net: Arc<dyn Network>, mut shutdown: Shutdown) {
+    async fn run_classic(
+        mut self,
+        shared: Arc<Shared>,
+        net: Arc<dyn Network>,
+        mut shutdown: Shutdown,
+    ) {
         let peer = self.neighbour.name.clone();
         let mut reachable: Option<bool> = None;
         loop {
@@ -261,7 +279,9 @@ impl LinkTask {
             let Some(record) = record else { return };
             let line = format!("{record}\n");
             let send = async {
-                let mut stream = net.connect(&self.neighbour.host, self.neighbour.port).await?;
+                let mut stream = net
+                    .connect(&self.neighbour.host, self.neighbour.port)
+                    .await?;
                 stream.write_all(line.as_bytes()).await?;
                 stream.shutdown().await
             };
@@ -283,14 +303,24 @@ impl LinkTask {
 
 fn classic_lost(peer: &str, record: &Record, error: &str, reachable: &mut Option<bool>) {
     if *reachable != Some(false) {
-        tracing::info!(peer, direction = "outbound", reason = error, "{}", events::PEER_DOWN);
+        tracing::info!(
+            peer,
+            direction = "outbound",
+            reason = error,
+            "{}",
+            events::PEER_DOWN
+        );
     }
     tracing::info!(peer, client = %record.client, error, retry_ms = 0u64, "{}", events::PEER_CONNECT_FAILED);
     *reachable = Some(false);
 }
 
 /// Writes all of `bytes`, or says why not; a peer that stops reading cannot block us forever.
-async fn write_bounded<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8], bound: Duration) -> Result<(), String> {
+async fn write_bounded<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+    bound: Duration,
+) -> Result<(), String> {
     match tokio::time::timeout(bound, writer.write_all(bytes)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
@@ -327,11 +357,15 @@ pub async fn serve_inbound<R, W>(
                     shared.ingest(record, Source::Peer(peer.to_string()));
                 }
                 Ok(Command::Ping(n)) => {
-                    if let Err(reason) = write_bounded(writer, format!("PONG {n}\n").as_bytes(), timeout).await {
+                    if let Err(reason) =
+                        write_bounded(writer, format!("PONG {n}\n").as_bytes(), timeout).await
+                    {
                         break reason;
                     }
                 }
-                _ => tracing::debug!(peer, line = %String::from_utf8_lossy(&bytes), "ignoring a line a neighbour sent"),
+                _ => {
+                    tracing::debug!(peer, line = %String::from_utf8_lossy(&bytes), "ignoring a line a neighbour sent")
+                }
             },
         }
     };

@@ -60,7 +60,6 @@ impl Clock for SystemClock {
     }
 }
 
-
 /// A seed for backoff jitter from the wall clock and process id; only the binary needs one.
 #[allow(dead_code)]
 pub fn seed_from_os() -> u64 {

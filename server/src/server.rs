@@ -98,7 +98,14 @@ impl Handler {
             self.log_line(&bytes);
             match Command::parse_line(&bytes) {
                 Ok(Command::Peer { name }) if self.shared.peers.is_persistent_neighbour(&name) => {
-                    peers::serve_inbound(&self.shared, &name, &mut reader, &mut writer, &mut self.shutdown).await;
+                    peers::serve_inbound(
+                        &self.shared,
+                        &name,
+                        &mut reader,
+                        &mut writer,
+                        &mut self.shutdown,
+                    )
+                    .await;
                     return format!("link from {name} ended");
                 }
                 Ok(Command::At(record)) => {
@@ -119,10 +126,18 @@ impl Handler {
     }
 
     /// The reply to one client command (everything but a peer's lines).
-    async fn answer(&self, parsed: Result<Command, crate::protocol::ParseError>, line: &[u8]) -> String {
+    async fn answer(
+        &self,
+        parsed: Result<Command, crate::protocol::ParseError>,
+        line: &[u8],
+    ) -> String {
         let invalid = || format!("{}\n", invalid_reply(line));
         match parsed {
-            Ok(Command::IAmAt { client, location, timestamp }) => {
+            Ok(Command::IAmAt {
+                client,
+                location,
+                timestamp,
+            }) => {
                 let received = self.shared.clock.now_nanos();
                 let record = Record {
                     origin: self.shared.name.clone(),
@@ -137,11 +152,19 @@ impl Handler {
                     _ => reply,
                 }
             }
-            Ok(Command::WhatsAt { client, radius, bound }) => {
+            Ok(Command::WhatsAt {
+                client,
+                radius,
+                bound,
+            }) => {
                 let Some(record) = self.shared.record_for(&client).await else {
                     return invalid();
                 };
-                let json = self.shared.places.nearby(&record.location, &radius, bound).await;
+                let json = self
+                    .shared
+                    .places
+                    .nearby(&record.location, &radius, bound)
+                    .await;
                 format!("{record}\n{json}")
             }
             _ => invalid(),
@@ -154,10 +177,17 @@ impl Handler {
     }
 
     /// One reply, one write.
-    async fn write_reply<W: AsyncWrite + Unpin>(&self, writer: &mut W, reply: &str) -> Result<(), String> {
+    async fn write_reply<W: AsyncWrite + Unpin>(
+        &self,
+        writer: &mut W,
+        reply: &str,
+    ) -> Result<(), String> {
         let first_line = reply.lines().next().unwrap_or("");
         tracing::info!(conn = self.conn, line = %first_line, bytes = reply.len(), "{}", events::REPLY);
-        writer.write_all(reply.as_bytes()).await.map_err(|e| e.to_string())?;
+        writer
+            .write_all(reply.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         writer.flush().await.map_err(|e| e.to_string())
     }
 }

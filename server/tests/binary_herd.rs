@@ -7,7 +7,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const SERVERS: [(&str, u16); 5] = [("Bailey", 10000), ("Bona", 10001), ("Campbell", 10002), ("Clark", 10003), ("Jaquez", 10004)];
+const SERVERS: [(&str, u16); 5] = [
+    ("Bailey", 10000),
+    ("Bona", 10001),
+    ("Campbell", 10002),
+    ("Clark", 10003),
+    ("Jaquez", 10004),
+];
 
 /// Kills every process it started, even when an assertion fails.
 struct Processes {
@@ -52,14 +58,20 @@ async fn ask(port: u16, line: &str) -> Option<String> {
     stream.write_all(line.as_bytes()).await.ok()?;
     stream.shutdown().await.ok()?;
     let mut reply = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply)).await.ok()?.ok()?;
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply))
+        .await
+        .ok()?
+        .ok()?;
     Some(reply)
 }
 
 async fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "no server came up on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "no server came up on port {port}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -70,7 +82,9 @@ async fn all_hold(client: &str, expected: &str, within: Duration) -> Result<Dura
     loop {
         let mut missing = Vec::new();
         for (name, port) in SERVERS {
-            let reply = ask(port, &format!("WHATSAT {client} 10 1\n")).await.unwrap_or_default();
+            let reply = ask(port, &format!("WHATSAT {client} 10 1\n"))
+                .await
+                .unwrap_or_default();
             if reply.lines().next() != Some(expected) {
                 missing.push(format!("{name}: {:?}", reply.lines().next()));
             }
@@ -88,7 +102,10 @@ async fn all_hold(client: &str, expected: &str, within: Duration) -> Result<Dura
 #[tokio::test]
 async fn five_processes_converge_after_two_are_killed_and_restarted() {
     let log_dir = std::env::temp_dir().join(format!("herd-binary-test-{}", std::process::id()));
-    let mut herd = Processes { log_dir: log_dir.clone(), children: Vec::new() };
+    let mut herd = Processes {
+        log_dir: log_dir.clone(),
+        children: Vec::new(),
+    };
     for (name, _) in SERVERS {
         herd.start(name);
     }
@@ -96,14 +113,23 @@ async fn five_processes_converge_after_two_are_killed_and_restarted() {
         wait_listening(port).await;
     }
 
-    let before = ask(10000, "IAMAT before.kill +34.068930-118.445127 1621464827.959498503\n").await.expect("Bailey answers");
+    let before = ask(
+        10000,
+        "IAMAT before.kill +34.068930-118.445127 1621464827.959498503\n",
+    )
+    .await
+    .expect("Bailey answers");
     let before = before.trim_end().to_string();
-    all_hold("before.kill", &before, Duration::from_secs(5)).await.expect("the first update floods everywhere");
+    all_hold("before.kill", &before, Duration::from_secs(5))
+        .await
+        .expect("the first update floods everywhere");
 
     herd.kill("Bona");
     herd.kill("Jaquez");
     // Clark's only neighbours are Bona and Jaquez: Clark is cut off while they are down.
-    let newest = ask(10003, "IAMAT kiwi +1.5-2.5 1621464900\n").await.expect("Clark answers");
+    let newest = ask(10003, "IAMAT kiwi +1.5-2.5 1621464900\n")
+        .await
+        .expect("Clark answers");
     let newest = newest.trim_end().to_string();
     assert!(newest.starts_with("AT Clark "), "{newest}");
     herd.start("Bona");
@@ -111,12 +137,61 @@ async fn five_processes_converge_after_two_are_killed_and_restarted() {
     wait_listening(10001).await;
     wait_listening(10004).await;
 
-    let took = all_hold("kiwi", &newest, Duration::from_secs(3)).await.expect("every server returns the newest record within 3 s");
-    all_hold("before.kill", &before, Duration::from_secs(3)).await.expect("records from before the kill survive at every server");
+    let took = all_hold("kiwi", &newest, Duration::from_secs(3))
+        .await
+        .expect("every server returns the newest record within 3 s");
+    all_hold("before.kill", &before, Duration::from_secs(3))
+        .await
+        .expect("records from before the kill survive at every server");
     println!("converged {took:?} after the restarted servers listened");
 
     let log = std::fs::read_to_string(log_dir.join("Clark.log")).unwrap_or_default();
-    assert!(log.contains("\"event\":\"reconcile\""), "Clark's log records reconciliation");
-    assert!(log.contains("\"event\":\"peer_down\""), "Clark's log records dropped peer connections");
+    assert!(
+        log.contains("\"event\":\"reconcile\""),
+        "Clark's log records reconciliation"
+    );
+    assert!(
+        log.contains("\"event\":\"peer_down\""),
+        "Clark's log records dropped peer connections"
+    );
     let _ = std::fs::remove_dir_all(&log_dir);
+}
+
+#[test]
+fn a_bad_herd_file_is_refused_with_its_line_and_column() {
+    let path = std::env::temp_dir().join(format!("bad-herd-{}.yaml", std::process::id()));
+    std::fs::write(
+        &path,
+        "servers:\n  - { name: A, port: 9000, colour: red }\n",
+    )
+    .expect("write herd file");
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("--herd")
+        .arg(&path)
+        .output()
+        .expect("run server");
+    let _ = std::fs::remove_file(&path);
+    assert!(!out.status.success(), "a bad herd file must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("unknown field `colour`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_server_name_or_flag_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("Nobody")
+        .output()
+        .expect("run server");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Nobody is not a server of the herd"));
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("--places-api")
+        .arg("old")
+        .output()
+        .expect("run server");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("old"));
 }

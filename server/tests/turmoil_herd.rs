@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use server::config::{Herd, LinkSpec, Limits, ServerSpec};
+use server::config::{Herd, Limits, LinkSpec, ServerSpec};
 use server::net::{BoxFuture, BoxStream, Clock, Env, Listener, Network};
 use server::places::PlacesClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,7 +31,11 @@ impl Listener for TurmoilListener {
 }
 
 impl Network for TurmoilNet {
-    fn bind(&self, _host: &str, port: u16) -> BoxFuture<'static, std::io::Result<Box<dyn Listener>>> {
+    fn bind(
+        &self,
+        _host: &str,
+        port: u16,
+    ) -> BoxFuture<'static, std::io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
             let listener = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
             Ok(Box::new(TurmoilListener(listener)) as Box<dyn Listener>)
@@ -54,8 +58,15 @@ impl Clock for SimClock {
 }
 
 fn line_herd() -> Herd {
-    let server = |name: &str| ServerSpec { name: name.into(), host: name.into(), port: PORT };
-    let link = |a: &str, b: &str| LinkSpec { between: [a.into(), b.into()], classic: false };
+    let server = |name: &str| ServerSpec {
+        name: name.into(),
+        host: name.into(),
+        port: PORT,
+    };
+    let link = |a: &str, b: &str| LinkSpec {
+        between: [a.into(), b.into()],
+        classic: false,
+    };
     Herd {
         servers: vec![server("A"), server("B"), server("C")],
         links: vec![link("A", "B"), link("B", "C")],
@@ -108,12 +119,20 @@ fn first_line(reply: &str) -> &str {
 fn an_update_at_one_end_is_visible_at_the_far_end() -> turmoil::Result {
     let mut sim = simulation(line_herd());
     sim.client("client", async {
+        // The client's clock is half a second ahead of A's, so the time difference is negative.
         let at = ask("A", "IAMAT kiwi +34.068930-118.445127 1700000000.5\n").await?;
-        assert!(at.starts_with("AT A +"), "unexpected reply {at:?}");
+        assert!(at.starts_with("AT A -0.4"), "unexpected reply {at:?}");
         tokio::time::sleep(Duration::from_secs(1)).await;
         let reply = ask("C", "WHATSAT kiwi 10 3\n").await?;
-        assert_eq!(first_line(&reply), at.trim_end(), "C must answer with A's record");
-        assert!(reply.ends_with("}\n\n"), "reply must end with the JSON and a blank line");
+        assert_eq!(
+            first_line(&reply),
+            at.trim_end(),
+            "C must answer with A's record"
+        );
+        assert!(
+            reply.ends_with("}\n\n"),
+            "reply must end with the JSON and a blank line"
+        );
         Ok(())
     });
     sim.run()
@@ -129,12 +148,19 @@ fn a_partition_during_an_update_heals_into_convergence() -> turmoil::Result {
         let newer = ask("A", "IAMAT kiwi +20+20 1700000001.1\n").await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let stale = ask("C", "WHATSAT kiwi 10 1\n").await?;
-        assert!(first_line(&stale).contains("+10+10"), "C is cut off and must still hold the old record: {stale:?}");
+        assert!(
+            first_line(&stale).contains("+10+10"),
+            "C is cut off and must still hold the old record: {stale:?}"
+        );
         turmoil::repair("A", "B");
         tokio::time::sleep(Duration::from_secs(8)).await;
         for server in ["B", "C"] {
             let reply = ask(server, "WHATSAT kiwi 10 1\n").await?;
-            assert_eq!(first_line(&reply), newer.trim_end(), "{server} must converge to the newer record");
+            assert_eq!(
+                first_line(&reply),
+                newer.trim_end(),
+                "{server} must converge to the newer record"
+            );
         }
         Ok(())
     });
@@ -149,7 +175,11 @@ fn a_crashed_server_recovers_the_table_after_restart() -> turmoil::Result {
         // B crashes at 3 s and restarts at 5 s with empty memory; ask it at 12 s.
         tokio::time::sleep(Duration::from_secs(12)).await;
         let reply = ask("B", "WHATSAT kiwi 5 2\n").await?;
-        assert_eq!(first_line(&reply), at.trim_end(), "the restarted B must learn the record again");
+        assert_eq!(
+            first_line(&reply),
+            at.trim_end(),
+            "the restarted B must learn the record again"
+        );
         Ok(())
     });
     while sim.elapsed() < Duration::from_secs(3) {
