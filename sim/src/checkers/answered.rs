@@ -1,0 +1,187 @@
+//! `answered` (liveness): every command to a running server is answered within
+//! `answered_within`.
+//!
+//! Not judged: commands whose server was down at any moment between the send and the bound
+//! (a crash legitimately loses them), commands whose bound runs past the end of the run, and
+//! peer-protocol lines a server does not answer. A `client_error` while the server stayed up is
+//! a violation: a running server must not drop a client. (Clients are never partitioned from
+//! servers by the scenario schema, so reachability is only about crashes.)
+
+use std::time::Duration;
+
+use super::replay::{self, Downtime, Expected};
+use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use crate::scenario::fmt_duration;
+use crate::trace::fmt_at;
+
+pub const NAME: &str = "answered";
+
+pub struct Answered;
+
+impl Checker for Answered {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn class(&self) -> FailureClass {
+        FailureClass::Liveness
+    }
+
+    fn check(&self, run: &RunRecord) -> Verdict {
+        let downtime = Downtime::from_trace(run.trace);
+        let bound = run.checks.answered_within;
+        let mut violations = Vec::new();
+        let (mut answered, mut slowest) = (0usize, Duration::ZERO);
+        for exchange in replay::exchanges(run.trace) {
+            if replay::expected(exchange.send, run.line_bytes_max) == Expected::Unjudged {
+                continue;
+            }
+            let sent = exchange.send.at;
+            let deadline = sent + bound;
+            let excused = |until: Duration| downtime.down_during(exchange.server(), sent, until);
+            match (exchange.reply, exchange.error) {
+                (Some((_, reply)), _) => {
+                    answered += 1;
+                    let took = reply.at.saturating_sub(sent);
+                    slowest = slowest.max(took);
+                    if took > bound && !excused(reply.at) {
+                        violations.push(Violation::new(
+                            reply.at,
+                            format!(
+                                "{}: answered after {}, above answered_within {}",
+                                exchange.label(),
+                                fmt_at(took),
+                                fmt_duration(bound)
+                            ),
+                        ));
+                    }
+                }
+                (None, Some((_, error))) => {
+                    if !excused(error.at.max(sent)) {
+                        violations.push(Violation::new(
+                            error.at,
+                            format!(
+                                "{}: client error `{}` while the server was up",
+                                exchange.label(),
+                                error.field("error").unwrap_or("")
+                            ),
+                        ));
+                    }
+                }
+                (None, None) => {
+                    if deadline <= run.end && !excused(deadline) {
+                        violations.push(Violation::new(
+                            deadline,
+                            format!(
+                                "{}: no reply within {} to {:?}",
+                                exchange.label(),
+                                fmt_duration(bound),
+                                crate::trace::shorten(exchange.line(), 60)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let metric = format!("{answered} answered, slowest {}", fmt_at(slowest));
+        Verdict::judge(NAME, self.class(), violations, Some(metric))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::scenario::Checks;
+    use crate::trace::TraceEvent;
+
+    const LINE: &str = "IAMAT kiwi +34.068930-118.445127 1700000000.5";
+    const AT: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5\n";
+
+    fn verdict_with(events: Vec<TraceEvent>, end_ms: u64) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.end = ms(end_ms);
+        Answered.check(&run)
+    }
+
+    #[test]
+    fn a_prompt_reply_passes() {
+        let v = verdict_with(
+            vec![
+                send(0, 0, "kiwi", "Clark", LINE),
+                reply(12, 0, "kiwi", "Clark", AT),
+            ],
+            10_000,
+        );
+        assert!(v.ok, "{v}");
+        assert_eq!(v.metric.as_deref(), Some("1 answered, slowest 0.012s"));
+    }
+
+    #[test]
+    fn a_late_reply_is_caught() {
+        let v = verdict_with(
+            vec![
+                send(0, 0, "kiwi", "Clark", LINE),
+                reply(2_500, 0, "kiwi", "Clark", AT),
+            ],
+            10_000,
+        );
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("answered after 2.500s, above answered_within 2s"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_missing_reply_is_caught() {
+        let v = verdict_with(vec![send(0, 0, "kiwi", "Clark", LINE)], 10_000);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].starts_with("at 2.000s: step 0 (kiwi -> Clark): no reply within 2s"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_missing_reply_from_a_crashed_server_is_excused() {
+        let v = verdict_with(
+            vec![
+                send(0, 0, "kiwi", "Clark", LINE),
+                crash(5, "Clark"),
+                error(6, 0, "kiwi", "Clark", "connection reset"),
+            ],
+            10_000,
+        );
+        assert!(v.ok, "{v}");
+        let v = verdict_with(
+            vec![crash(0, "Clark"), send(5, 0, "kiwi", "Clark", LINE)],
+            10_000,
+        );
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_client_error_from_a_running_server_is_caught() {
+        let v = verdict_with(
+            vec![
+                send(0, 0, "kiwi", "Clark", LINE),
+                error(6, 0, "kiwi", "Clark", "connection reset"),
+            ],
+            10_000,
+        );
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("client error `connection reset` while the server was up"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_command_sent_just_before_the_end_is_not_judged() {
+        let v = verdict_with(vec![send(9_000, 0, "kiwi", "Clark", LINE)], 10_000);
+        assert!(v.ok, "{v}");
+    }
+}

@@ -1,0 +1,404 @@
+//! `convergence` (liveness): after the last fault, every running server comes to hold the
+//! same table, the newest record for each client, within `converged_within`, and keeps it.
+//!
+//! Replays `record_stored` (new) per server; a crash empties a server and takes it out of the
+//! herd until its restart. The target is, per client, the newest record that survived into the
+//! quiet period: held by a running server at `quiet_since`, or stored after it. (A record that
+//! lived only on a server that crashed before the quiet period is legitimately lost: the herd
+//! keeps no disk.) The herd must be at the target at some time no later than
+//! `max(quiet_since, last IAMAT stored) + converged_within` and stay there until the end.
+//! The final tables the driver read from the servers must agree with the replay.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use server::protocol::Record;
+
+use super::replay::{self, Tables};
+use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use crate::scenario::fmt_duration;
+use crate::trace::{self, fmt_at};
+
+pub const NAME: &str = "convergence";
+
+pub struct Convergence;
+
+/// What the replay found; the metrics use it too.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Per client, the record every running server must end with.
+    pub target: BTreeMap<String, Record>,
+    /// From when the bound runs: the last fault or the last client update, whichever is later.
+    pub settle_from: Duration,
+    pub deadline: Duration,
+    /// Start of the final stretch in which every running server held the target, if the run
+    /// ended converged.
+    pub converged_at: Option<Duration>,
+    /// Running servers at the end and their tables.
+    pub final_tables: BTreeMap<String, Vec<String>>,
+    /// Servers down at the end.
+    pub down_at_end: BTreeSet<String>,
+}
+
+impl Analysis {
+    /// How long after the last fault the herd converged (zero if it already was).
+    pub fn convergence_time(&self, quiet_since: Duration) -> Option<Duration> {
+        self.converged_at.map(|at| at.saturating_sub(quiet_since))
+    }
+}
+
+/// Replays the run twice: once to find the target, once to find when the herd reached it.
+pub fn analyse(run: &RunRecord) -> Analysis {
+    let target_lines = |target: &BTreeMap<String, Record>| -> Vec<String> {
+        target.values().map(ToString::to_string).collect()
+    };
+
+    // Pass 1: the target, and when the last client update was stored.
+    let mut replayer = Replayer::new(&run.servers);
+    let mut candidates: Vec<Record> = Vec::new();
+    let mut snapshot_taken = false;
+    let mut last_client_update = Duration::ZERO;
+    for event in &run.trace.events {
+        if !snapshot_taken && event.at > run.quiet_since {
+            candidates.extend(replayer.running_records());
+            snapshot_taken = true;
+        }
+        if let Some(record) = replayer.apply(event) {
+            if event.field("source") == Some("client") {
+                last_client_update = last_client_update.max(event.at);
+            }
+            if event.at > run.quiet_since {
+                candidates.push(record);
+            }
+        }
+    }
+    if !snapshot_taken {
+        candidates.extend(replayer.running_records());
+    }
+    let mut target: BTreeMap<String, Record> = BTreeMap::new();
+    for record in candidates {
+        let newer = target
+            .get(&record.client)
+            .is_none_or(|held| record.is_newer_than(held));
+        if newer {
+            target.insert(record.client.clone(), record);
+        }
+    }
+    let wanted = target_lines(&target);
+
+    // Pass 2: when the herd last became converged.
+    let mut replayer = Replayer::new(&run.servers);
+    let mut converged_since = replayer.converged(&wanted).then_some(Duration::ZERO);
+    let events = &run.trace.events;
+    for (index, event) in events.iter().enumerate() {
+        replayer.apply(event);
+        let last_at_this_time = events.get(index + 1).is_none_or(|next| next.at != event.at);
+        if last_at_this_time {
+            if !replayer.converged(&wanted) {
+                converged_since = None;
+            } else if converged_since.is_none() {
+                converged_since = Some(event.at);
+            }
+        }
+    }
+
+    let settle_from = run.quiet_since.max(last_client_update);
+    Analysis {
+        deadline: settle_from + run.checks.converged_within,
+        settle_from,
+        converged_at: converged_since,
+        final_tables: replayer
+            .running
+            .iter()
+            .map(|s| (s.clone(), replayer.tables.lines(s)))
+            .collect(),
+        down_at_end: run
+            .servers
+            .iter()
+            .filter(|s| !replayer.running.contains(*s))
+            .cloned()
+            .collect(),
+        target,
+    }
+}
+
+/// Tables plus which servers are running.
+struct Replayer {
+    tables: Tables,
+    running: BTreeSet<String>,
+}
+
+impl Replayer {
+    fn new(servers: &[String]) -> Replayer {
+        Replayer {
+            tables: Tables::default(),
+            running: servers.iter().cloned().collect(),
+        }
+    }
+
+    /// Applies one event; returns the record if it was stored as new on a running server.
+    fn apply(&mut self, event: &trace::TraceEvent) -> Option<Record> {
+        if event.is_harness(trace::CRASH) || event.is_harness(trace::RESTART) {
+            let server = event.field("server")?;
+            self.tables.clear(server);
+            if event.name == trace::CRASH {
+                self.running.remove(server);
+            } else {
+                self.running.insert(server.to_string());
+            }
+            return None;
+        }
+        if !replay::stored_new(event) || !self.running.contains(&event.host) {
+            return None;
+        }
+        let record = replay::record_from_fields(event).ok()?;
+        self.tables.store(&event.host, record.clone());
+        Some(record)
+    }
+
+    fn running_records(&self) -> Vec<Record> {
+        self.running
+            .iter()
+            .filter_map(|s| self.tables.servers.get(s))
+            .flat_map(|table| table.values().cloned())
+            .collect()
+    }
+
+    fn converged(&self, wanted: &[String]) -> bool {
+        self.running.iter().all(|s| self.tables.lines(s) == wanted)
+    }
+}
+
+impl Checker for Convergence {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn class(&self) -> FailureClass {
+        FailureClass::Liveness
+    }
+
+    fn check(&self, run: &RunRecord) -> Verdict {
+        let analysis = analyse(run);
+        let mut violations = Vec::new();
+        let wanted: Vec<String> = analysis.target.values().map(ToString::to_string).collect();
+        let metric = match analysis.converged_at {
+            Some(at) if at <= analysis.deadline => Some(format!(
+                "converged {} after the last fault ({} running servers, {} clients)",
+                fmt_at(at.saturating_sub(run.quiet_since)),
+                analysis.final_tables.len(),
+                analysis.target.len()
+            )),
+            Some(at) => {
+                violations.push(Violation::new(
+                    at,
+                    format!(
+                        "converged only at {}, after the deadline {} ({} + converged_within {})",
+                        fmt_at(at),
+                        fmt_at(analysis.deadline),
+                        fmt_at(analysis.settle_from),
+                        fmt_duration(run.checks.converged_within)
+                    ),
+                ));
+                None
+            }
+            None if run.end < analysis.deadline => Some(format!(
+                "not judged: the run ended at {}, before the deadline {}",
+                fmt_at(run.end),
+                fmt_at(analysis.deadline)
+            )),
+            None => {
+                for (server, lines) in &analysis.final_tables {
+                    for problem in differences(lines, &wanted) {
+                        violations.push(Violation::new(
+                            run.end,
+                            format!("{server} did not converge: {problem}"),
+                        ));
+                    }
+                }
+                Some(format!(
+                    "not converged by the deadline {}",
+                    fmt_at(analysis.deadline)
+                ))
+            }
+        };
+        violations.extend(final_table_mismatches(run, &analysis));
+        Verdict::judge(NAME, self.class(), violations, metric)
+    }
+}
+
+/// What `held` lacks or has extra compared with `wanted` (both sorted AT lines, one per client).
+fn differences(held: &[String], wanted: &[String]) -> Vec<String> {
+    let by_client = |lines: &[String]| -> BTreeMap<String, String> {
+        lines
+            .iter()
+            .map(|l| (l.split(' ').nth(3).unwrap_or("").to_string(), l.clone()))
+            .collect()
+    };
+    let (held, wanted) = (by_client(held), by_client(wanted));
+    let clients: BTreeSet<&String> = held.keys().chain(wanted.keys()).collect();
+    clients
+        .into_iter()
+        .filter_map(|client| match (held.get(client), wanted.get(client)) {
+            (Some(h), Some(w)) if h == w => None,
+            (h, w) => Some(format!(
+                "for {client} holds {} instead of {}",
+                h.map_or("nothing".to_string(), |h| format!("`{h}`")),
+                w.map_or("nothing".to_string(), |w| format!("`{w}`"))
+            )),
+        })
+        .collect()
+}
+
+/// The driver's final tables against the replay (normalised through the record parser).
+fn final_table_mismatches(run: &RunRecord, analysis: &Analysis) -> Vec<Violation> {
+    let normalise =
+        |line: &String| replay::parse_at_line(line).map_or_else(|| line.clone(), |r| r.to_string());
+    let mut out = Vec::new();
+    for (server, reported) in &run.final_tables {
+        let replayed = analysis.final_tables.get(server);
+        match (reported, replayed) {
+            (None, None) => {}
+            (None, Some(_)) => out.push(Violation::new(run.end, format!("{server} was running at the end by the trace, but the driver found it crashed"))),
+            (Some(_), None) => out.push(Violation::new(run.end, format!("{server} was crashed at the end by the trace, but the driver read a table from it"))),
+            (Some(reported), Some(replayed)) => {
+                let mut reported: Vec<String> = reported.iter().map(normalise).collect();
+                reported.sort_by(|a, b| a.split(' ').nth(3).cmp(&b.split(' ').nth(3)));
+                for problem in differences(&reported, replayed) {
+                    out.push(Violation::new(run.end, format!("{server}'s final table disagrees with its trace: {problem}")));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::scenario::Checks;
+    use crate::trace::TraceEvent;
+
+    const OLD: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
+    const NEW: &str = "AT Bona +0.000002000 kiwi +34.1-118.4 1700000001";
+
+    fn everywhere(at: u64, line: &str, except: &[&str]) -> Vec<TraceEvent> {
+        HERD.iter()
+            .filter(|s| !except.contains(s))
+            .map(|s| stored(at, s, line, "new"))
+            .collect()
+    }
+
+    fn verdict_with(events: Vec<TraceEvent>, quiet_ms: u64, end_ms: u64) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.quiet_since = ms(quiet_ms);
+        run.end = ms(end_ms);
+        Convergence.check(&run)
+    }
+
+    #[test]
+    fn a_herd_that_agrees_on_the_newest_record_passes() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.extend(everywhere(2_000, NEW, &[]));
+        let v = verdict_with(events, 1_000, 10_000);
+        assert!(v.ok, "{v}");
+        assert_eq!(
+            v.metric.as_deref(),
+            Some("converged 1.000s after the last fault (5 running servers, 1 clients)")
+        );
+    }
+
+    #[test]
+    fn a_server_left_with_an_older_record_is_caught() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.extend(everywhere(2_000, NEW, &["Jaquez"]));
+        let v = verdict_with(events, 1_000, 10_000);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("Jaquez did not converge: for kiwi holds `AT Clark"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn converging_after_the_deadline_is_caught() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.extend(everywhere(2_000, NEW, &["Jaquez"]));
+        events.push(stored(6_000, "Jaquez", NEW, "new"));
+        let v = verdict_with(events, 1_000, 10_000);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("converged only at 6.000s, after the deadline 5.000s"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_crashed_server_is_not_expected_to_converge() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.push(crash(500, "Jaquez"));
+        events.extend(everywhere(2_000, NEW, &["Jaquez"]));
+        let v = verdict_with(events, 500, 10_000);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_restarted_server_must_learn_the_table_again() {
+        let mut events = everywhere(10, NEW, &[]);
+        events.push(crash(500, "Jaquez"));
+        events.push(restart(1_000, "Jaquez"));
+        let v = verdict_with(events.clone(), 1_000, 10_000);
+        assert!(!v.ok, "Jaquez came back empty and never relearned: {v}");
+        events.push(stored(1_200, "Jaquez", NEW, "new"));
+        let v = verdict_with(events, 1_000, 10_000);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_record_lost_with_a_crash_before_the_quiet_period_is_not_required() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.push(stored(100, "Clark", NEW, "new"));
+        events.push(crash(200, "Clark"));
+        events.push(restart(300, "Clark"));
+        events.push(stored(400, "Clark", OLD, "new"));
+        let v = verdict_with(events, 300, 10_000);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_run_ending_before_the_deadline_is_not_judged() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.push(stored(2_000, "Clark", NEW, "new"));
+        let v = verdict_with(events, 1_000, 3_000);
+        assert!(v.ok, "{v}");
+        assert!(
+            v.metric
+                .as_deref()
+                .is_some_and(|m| m.starts_with("not judged")),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn final_tables_that_disagree_with_the_trace_are_caught() {
+        let trace = trace(everywhere(10, NEW, &[]));
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        for server in HERD {
+            run.final_tables
+                .insert(server.to_string(), Some(vec![NEW.to_string()]));
+        }
+        assert!(Convergence.check(&run).ok);
+        run.final_tables
+            .insert("Bona".into(), Some(vec![OLD.to_string()]));
+        let v = Convergence.check(&run);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("Bona's final table disagrees with its trace"),
+            "{v}"
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! `expectations` (safety): each step's `expect` holds for the reply its client read.
+//!
+//! The scenario author states what the story demands (`origin: Clark` while partitioned,
+//! `invalid: true` for a bad line, `status: OVER_QUERY_LIMIT` under a Places fault). A step
+//! with an expectation and no reply fails here too: the story expected an answer.
+
+use std::collections::BTreeMap;
+
+use super::replay::{self, Exchange};
+use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use crate::scenario::Expect;
+
+pub const NAME: &str = "expectations";
+
+pub struct Expectations;
+
+impl Checker for Expectations {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn class(&self) -> FailureClass {
+        FailureClass::Safety
+    }
+
+    fn check(&self, run: &RunRecord) -> Verdict {
+        let exchanges: BTreeMap<u64, Exchange> = replay::exchanges(run.trace)
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        let mut violations = Vec::new();
+        for (id, expect) in &run.expectations {
+            let Some(exchange) = exchanges.get(id) else {
+                violations.push(Violation::new(
+                    run.end,
+                    format!(
+                        "step {id}: never sent, so `expect {}` is unmet",
+                        expect.describe()
+                    ),
+                ));
+                continue;
+            };
+            let Some(text) = exchange.reply_text() else {
+                let why = exchange
+                    .error
+                    .and_then(|(_, e)| e.field("error"))
+                    .map_or_else(|| "no reply".to_string(), |e| format!("client error: {e}"));
+                violations.push(Violation::new(
+                    exchange.send.at,
+                    format!(
+                        "{}: expected a reply ({}), got {why}",
+                        exchange.label(),
+                        expect.describe()
+                    ),
+                ));
+                continue;
+            };
+            let at = exchange.reply.map_or(exchange.send.at, |(_, e)| e.at);
+            for problem in problems(expect, text) {
+                violations.push(Violation::new(
+                    at,
+                    format!("{}: {problem}", exchange.label()),
+                ));
+            }
+        }
+        Verdict::judge(
+            NAME,
+            self.class(),
+            violations,
+            Some(format!("{} expectations", run.expectations.len())),
+        )
+    }
+}
+
+/// Everything in `expect` that `text` does not show.
+fn problems(expect: &Expect, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let invalid = text.starts_with("? ") || text == "?\n";
+    let first = replay::split_reply(text).0;
+    match expect.invalid {
+        Some(true) if !invalid => out.push(format!(
+            "expected a `?` reply, got {:?}",
+            crate::trace::digest_reply(text)
+        )),
+        Some(false) if invalid => out.push(format!("expected a valid reply, got {first:?}")),
+        _ => {}
+    }
+    let wants_record =
+        expect.origin.is_some() || expect.location.is_some() || expect.timestamp.is_some();
+    if wants_record {
+        match replay::parse_at_line(first) {
+            None => out.push(format!(
+                "expected an AT line ({}), got {first:?}",
+                expect.describe()
+            )),
+            Some(record) => {
+                let checks = [
+                    ("origin", &expect.origin, record.origin.as_str()),
+                    ("location", &expect.location, record.location.as_str()),
+                    ("timestamp", &expect.timestamp, record.timestamp.as_str()),
+                ];
+                for (key, wanted, got) in checks {
+                    if let Some(wanted) = wanted
+                        && wanted != got
+                    {
+                        out.push(format!("expected {key} {wanted}, got {got} in {first:?}"));
+                    }
+                }
+            }
+        }
+    }
+    if expect.results.is_some() || expect.status.is_some() {
+        let body = replay::split_reply(text).1.trim_end_matches('\n');
+        match serde_json::from_str::<serde_json::Value>(body) {
+            Err(_) => out.push(format!(
+                "expected Places JSON ({}), got none",
+                expect.describe()
+            )),
+            Ok(json) => {
+                let results = json.get("results").and_then(|r| r.as_array()).map(Vec::len);
+                if let Some(wanted) = expect.results
+                    && results != Some(wanted)
+                {
+                    out.push(format!(
+                        "expected {wanted} results, got {}",
+                        results.map_or("none".to_string(), |n| n.to_string())
+                    ));
+                }
+                let status = json.get("status").and_then(|s| s.as_str());
+                if let Some(wanted) = &expect.status
+                    && status != Some(wanted.as_str())
+                {
+                    out.push(format!(
+                        "expected status {wanted}, got {}",
+                        status.unwrap_or("none")
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::scenario::Checks;
+
+    const CLARK: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
+
+    fn verdict(events: Vec<crate::trace::TraceEvent>, expect: Expect) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.expectations.insert(1, expect);
+        Expectations.check(&run)
+    }
+
+    fn whatsat(text: &str) -> Vec<crate::trace::TraceEvent> {
+        vec![
+            send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 5"),
+            reply(20, 1, "kiwi", "Bailey", text),
+        ]
+    }
+
+    #[test]
+    fn met_expectations_pass() {
+        let expect = Expect {
+            origin: Some("Clark".into()),
+            results: Some(2),
+            status: Some("OK".into()),
+            ..Expect::default()
+        };
+        let v = verdict(whatsat(&whatsat_reply(CLARK, 2)), expect);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_reply_from_the_wrong_origin_is_caught() {
+        let expect = Expect {
+            origin: Some("Bona".into()),
+            ..Expect::default()
+        };
+        let v = verdict(whatsat(&whatsat_reply(CLARK, 2)), expect);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("expected origin Bona, got Clark"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_valid_reply_where_a_question_mark_was_expected_is_caught() {
+        let expect = Expect {
+            invalid: Some(true),
+            ..Expect::default()
+        };
+        let v = verdict(whatsat(&whatsat_reply(CLARK, 0)), expect);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_wrong_places_status_is_caught() {
+        let expect = Expect {
+            status: Some("OVER_QUERY_LIMIT".into()),
+            ..Expect::default()
+        };
+        let v = verdict(whatsat(&whatsat_reply(CLARK, 1)), expect);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("expected status OVER_QUERY_LIMIT, got OK"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_step_without_a_reply_fails_its_expectation() {
+        let expect = Expect {
+            invalid: Some(false),
+            ..Expect::default()
+        };
+        let v = verdict(
+            vec![
+                send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 5"),
+                error(15, 1, "kiwi", "Bailey", "connection reset"),
+            ],
+            expect,
+        );
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("client error: connection reset"),
+            "{v}"
+        );
+    }
+}

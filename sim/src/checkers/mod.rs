@@ -1,0 +1,262 @@
+//! The judges: invariants checked on a finished run's trace, one small file each (TigerBeetle's
+//! layout), so a failing invariant points at one file and a new one is one more file.
+//!
+//! A checker sees only data ([`RunRecord`]): the trace, the herd's server names, the
+//! scenario's bounds and expectations, the end time and the final tables. It never runs the
+//! system, so it can judge a trace from the simulation, from a real-mode run, or one written by
+//! hand in a test.
+//!
+//! | checker          | class    | holds when                                                   |
+//! |------------------|----------|--------------------------------------------------------------|
+//! | `well_formed`    | safety   | every reply has SPEC's shape for the command it answers      |
+//! | `expectations`   | safety   | every step's `expect` is met                                  |
+//! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
+//! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
+//! | `flood_bound`    | safety   | each update crosses each link at most twice                   |
+//! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
+//! | `answered`       | liveness | every command to a running server is answered in time         |
+
+pub mod answered;
+pub mod convergence;
+pub mod expectations;
+pub mod flood_bound;
+pub mod metrics;
+pub mod monotonic;
+pub mod replay;
+pub mod well_formed;
+pub mod whatsat_agrees;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::scenario::{Checks, Expect, Scenario};
+use crate::trace::{Trace, fmt_at};
+
+pub use metrics::{Metrics, metrics};
+
+/// Every checker's name, in the order they run and report.
+pub const NAMES: [&str; 7] = [
+    well_formed::NAME,
+    expectations::NAME,
+    monotonic::NAME,
+    whatsat_agrees::NAME,
+    flood_bound::NAME,
+    convergence::NAME,
+    answered::NAME,
+];
+
+/// A verdict lists at most this many violations; the rest are counted.
+pub const DETAILS_MAX: usize = 20;
+
+/// Everything a checker may look at: the run, as data.
+#[derive(Debug, Clone)]
+pub struct RunRecord<'a> {
+    pub trace: &'a Trace,
+    /// The herd's servers, in herd order.
+    pub servers: Vec<String>,
+    /// Bounds and skips from the scenario.
+    pub checks: &'a Checks,
+    /// The last fault step's time ([`Scenario::last_fault_heal_at`]).
+    pub quiet_since: Duration,
+    /// Simulated time when the run stopped.
+    pub end: Duration,
+    /// Server -> its table at the end as AT lines sorted by client; `None` if crashed at the end.
+    pub final_tables: BTreeMap<String, Option<Vec<String>>>,
+    /// Step id -> what its reply must show.
+    pub expectations: BTreeMap<u64, Expect>,
+    /// The herd's line limit, when the driver knows it (over it, a line is echoed cut).
+    pub line_bytes_max: Option<usize>,
+}
+
+impl<'a> RunRecord<'a> {
+    /// A record of a run of `scenario`; the driver adds `line_bytes_max` if it knows it.
+    pub fn new(
+        scenario: &'a Scenario,
+        trace: &'a Trace,
+        end: Duration,
+        final_tables: BTreeMap<String, Option<Vec<String>>>,
+    ) -> RunRecord<'a> {
+        RunRecord {
+            trace,
+            servers: scenario.server_names(),
+            checks: &scenario.checks,
+            quiet_since: scenario.last_fault_heal_at(),
+            end,
+            final_tables,
+            expectations: scenario.expectations(),
+            line_bytes_max: None,
+        }
+    }
+}
+
+/// Which exit code a failure maps to: wrong answers (safety) or missing progress (liveness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureClass {
+    Safety,
+    Liveness,
+}
+
+impl fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureClass::Safety => "safety",
+            FailureClass::Liveness => "liveness",
+        })
+    }
+}
+
+/// One broken invariant, at a simulated time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    pub at: Duration,
+    pub text: String,
+}
+
+impl Violation {
+    pub fn new(at: Duration, text: impl Into<String>) -> Violation {
+        Violation {
+            at,
+            text: text.into(),
+        }
+    }
+}
+
+/// A checker's judgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub checker: &'static str,
+    pub class: FailureClass,
+    pub ok: bool,
+    /// Violations (or notes) in time order, `at 1.250s: ...`, at most [`DETAILS_MAX`] plus a
+    /// count of the rest.
+    pub details: Vec<String>,
+    /// What the checker measured, e.g. `converged 0.042s after the last fault`.
+    pub metric: Option<String>,
+}
+
+impl Verdict {
+    /// A verdict from violations: ok when there are none.
+    pub fn judge(
+        checker: &'static str,
+        class: FailureClass,
+        mut violations: Vec<Violation>,
+        metric: Option<String>,
+    ) -> Verdict {
+        violations.sort();
+        violations.dedup();
+        let ok = violations.is_empty();
+        let mut details: Vec<String> = violations
+            .iter()
+            .take(DETAILS_MAX)
+            .map(|v| format!("at {}: {}", fmt_at(v.at), v.text))
+            .collect();
+        if violations.len() > DETAILS_MAX {
+            details.push(format!("... and {} more", violations.len() - DETAILS_MAX));
+        }
+        Verdict {
+            checker,
+            class,
+            ok,
+            details,
+            metric,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = if self.ok { "ok  " } else { "FAIL" };
+        write!(f, "{status} {} ({})", self.checker, self.class)?;
+        if let Some(metric) = &self.metric {
+            write!(f, ": {metric}")?;
+        }
+        for detail in &self.details {
+            write!(f, "\n     {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An invariant judged on a finished run.
+pub trait Checker {
+    fn name(&self) -> &'static str;
+    fn class(&self) -> FailureClass;
+    fn check(&self, run: &RunRecord) -> Verdict;
+}
+
+/// The checkers `checks` asks for, in [`NAMES`] order.
+pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
+    let every: Vec<Box<dyn Checker>> = vec![
+        Box::new(well_formed::WellFormed),
+        Box::new(expectations::Expectations),
+        Box::new(monotonic::Monotonic),
+        Box::new(whatsat_agrees::WhatsatAgrees),
+        Box::new(flood_bound::FloodBound),
+        Box::new(convergence::Convergence),
+        Box::new(answered::Answered),
+    ];
+    every
+        .into_iter()
+        .filter(|c| checks.runs(c.name()))
+        .collect()
+}
+
+/// Runs every checker the run's `checks` asks for.
+pub fn run_all(run: &RunRecord) -> Vec<Verdict> {
+    all(run.checks)
+        .iter()
+        .map(|checker| checker.check(run))
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn skipped_checkers_do_not_run() {
+        let checks = Checks {
+            skip: vec!["flood_bound".into(), "answered".into()],
+            ..Checks::default()
+        };
+        let names: Vec<&str> = all(&checks).iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "well_formed",
+                "expectations",
+                "monotonic",
+                "whatsat_agrees",
+                "convergence"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_checker_passes_an_empty_run() {
+        let trace = Trace::new();
+        let checks = Checks::default();
+        let run = run_record(&trace, &checks);
+        for verdict in run_all(&run) {
+            assert!(verdict.ok, "{verdict}");
+        }
+    }
+
+    #[test]
+    fn verdict_details_are_time_ordered_and_bounded() {
+        let violations = (0..30)
+            .rev()
+            .map(|i| Violation::new(Duration::from_millis(i), format!("v{i}")))
+            .collect();
+        let verdict = Verdict::judge("x", FailureClass::Safety, violations, None);
+        assert!(!verdict.ok);
+        assert_eq!(verdict.details.len(), DETAILS_MAX + 1);
+        assert_eq!(verdict.details[0], "at 0.000s: v0");
+        assert_eq!(verdict.details[DETAILS_MAX], "... and 10 more");
+    }
+}

@@ -1,0 +1,159 @@
+//! `monotonic` (safety): no server's record for a client ever moves backwards in SPEC section
+//! 5's order, and no server drops a record that is newer than what it holds.
+//!
+//! Replays each server's `record_stored` events: `outcome=new` must be strictly newer than
+//! what the server held; `stale` or `duplicate` must not be newer (that would be a newer
+//! record thrown away). A crash or restart empties the server, so its memory starts again.
+//! `table_full` is a resource bound, not an ordering decision, and is not judged.
+
+use server::events;
+
+use super::replay::{self, Tables};
+use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+
+pub const NAME: &str = "monotonic";
+
+pub struct Monotonic;
+
+impl Checker for Monotonic {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn class(&self) -> FailureClass {
+        FailureClass::Safety
+    }
+
+    fn check(&self, run: &RunRecord) -> Verdict {
+        let mut tables = Tables::default();
+        let mut violations = Vec::new();
+        let mut judged = 0;
+        for event in &run.trace.events {
+            if let Some(server) = replay::memory_lost(event) {
+                tables.clear(server);
+                continue;
+            }
+            if event.name != events::RECORD_STORED || event.host == crate::trace::HARNESS_HOST {
+                continue;
+            }
+            let outcome = event.field("outcome").unwrap_or("");
+            if outcome == "table_full" {
+                continue;
+            }
+            let record = match replay::record_from_fields(event) {
+                Ok(record) => record,
+                Err(e) => {
+                    violations.push(Violation::new(event.at, format!("{}: {e}", event.host)));
+                    continue;
+                }
+            };
+            judged += 1;
+            let held = tables.held(&event.host, &record.client);
+            let problem = match (outcome, held) {
+                ("new", Some(held)) if !record.is_newer_than(held) => Some(format!(
+                    "stored `{record}` as new over the newer or equal `{held}`"
+                )),
+                ("stale" | "duplicate", None) => Some(format!(
+                    "dropped `{record}` as {outcome} while holding nothing for {}",
+                    record.client
+                )),
+                ("stale" | "duplicate", Some(held)) if record.is_newer_than(held) => Some(format!(
+                    "dropped `{record}` as {outcome} although it is newer than the held `{held}`"
+                )),
+                ("new" | "stale" | "duplicate", _) => None,
+                (other, _) => Some(format!("record_stored with unknown outcome `{other}`")),
+            };
+            if let Some(problem) = problem {
+                violations.push(Violation::new(
+                    event.at,
+                    format!("{}: {problem}", event.host),
+                ));
+            }
+            if outcome == "new" {
+                tables.store(&event.host, record);
+            }
+        }
+        Verdict::judge(
+            NAME,
+            self.class(),
+            violations,
+            Some(format!("{judged} store decisions judged")),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::scenario::Checks;
+
+    const OLD: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
+    const NEW: &str = "AT Bona +0.000002000 kiwi +34.1-118.4 1700000001";
+
+    fn verdict(events: Vec<crate::trace::TraceEvent>) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        Monotonic.check(&run_record(&trace, &checks))
+    }
+
+    #[test]
+    fn newer_records_replacing_older_ones_pass() {
+        let v = verdict(vec![
+            stored(1, "Clark", OLD, "new"),
+            stored(2, "Clark", NEW, "new"),
+            stored(3, "Clark", OLD, "stale"),
+            stored(4, "Clark", NEW, "duplicate"),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_record_moving_backwards_is_caught() {
+        let v = verdict(vec![
+            stored(1, "Clark", NEW, "new"),
+            stored(2, "Clark", OLD, "new"),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].starts_with("at 0.002s: Clark: stored"), "{v}");
+    }
+
+    #[test]
+    fn storing_the_same_record_twice_as_new_is_caught() {
+        let v = verdict(vec![
+            stored(1, "Clark", OLD, "new"),
+            stored(2, "Clark", OLD, "new"),
+        ]);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn dropping_a_newer_record_as_stale_is_caught() {
+        let v = verdict(vec![
+            stored(1, "Clark", OLD, "new"),
+            stored(2, "Clark", NEW, "stale"),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("although it is newer"), "{v}");
+    }
+
+    #[test]
+    fn a_restart_empties_the_servers_memory() {
+        let v = verdict(vec![
+            stored(1, "Clark", NEW, "new"),
+            crash(2, "Clark"),
+            restart(3, "Clark"),
+            stored(4, "Clark", OLD, "new"),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn servers_are_judged_apart() {
+        let v = verdict(vec![
+            stored(1, "Clark", NEW, "new"),
+            stored(2, "Bona", OLD, "new"),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+}

@@ -1,0 +1,447 @@
+//! `well_formed` (safety): every reply a client read has SPEC's shape for the line it sent.
+//!
+//! - IAMAT: `AT <that server> <sign>S.NNNNNNNNN <client> <location> <timestamp>\n`, the last
+//!   three exactly as sent;
+//! - WHATSAT: an AT line for the client asked about, `\n`, a JSON object in Google's layout
+//!   (3-space indent, `"key" : value`, no blank line) with `html_attributions`, `results`
+//!   (at most the bound) and `status`, then `\n\n`; or the `?` reply;
+//! - anything else: `? ` + the line without leading and trailing white space + `\n`, or, for a
+//!   line over the limit, `? ` + its first 256 bytes.
+//!
+//! Whether the AT line's *content* is right is `whatsat_agrees`'s and `expectations`' job.
+
+use server::protocol::invalid_reply;
+
+use super::replay::{self, Exchange, Expected};
+use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+
+pub const NAME: &str = "well_formed";
+
+pub struct WellFormed;
+
+impl Checker for WellFormed {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn class(&self) -> FailureClass {
+        FailureClass::Safety
+    }
+
+    fn check(&self, run: &RunRecord) -> Verdict {
+        let mut violations = Vec::new();
+        let mut judged = 0;
+        for exchange in replay::exchanges(run.trace) {
+            let Some((_, reply)) = exchange.reply else {
+                continue;
+            };
+            let text = reply.field("text").unwrap_or("");
+            let problem = match replay::expected(exchange.send, run.line_bytes_max) {
+                Expected::IamAt {
+                    client,
+                    location,
+                    timestamp,
+                } => iamat_problem(text, exchange.server(), &client, &location, &timestamp),
+                Expected::WhatsAt { client, bound } => {
+                    if text.starts_with("? ") {
+                        invalid_problem(&exchange, text, Some(false))
+                    } else {
+                        whatsat_problem(text, &client, bound)
+                    }
+                }
+                Expected::Invalid { cut } => invalid_problem(&exchange, text, cut),
+                Expected::Unjudged => continue,
+            };
+            judged += 1;
+            if let Some(problem) = problem {
+                violations.push(Violation::new(
+                    reply.at,
+                    format!("{}: {problem}", exchange.label()),
+                ));
+            }
+        }
+        Verdict::judge(
+            NAME,
+            self.class(),
+            violations,
+            Some(format!("{judged} replies judged")),
+        )
+    }
+}
+
+/// `+0.263873386`: a sign, digits, a point and exactly 9 digits.
+fn is_time_diff(text: &str) -> bool {
+    let Some(body) = text.strip_prefix('+').or_else(|| text.strip_prefix('-')) else {
+        return false;
+    };
+    let Some((secs, frac)) = body.split_once('.') else {
+        return false;
+    };
+    !secs.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() == 9
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn iamat_problem(
+    text: &str,
+    server: &str,
+    client: &str,
+    location: &str,
+    timestamp: &str,
+) -> Option<String> {
+    let shape = format!("AT {server} <diff> {client} {location} {timestamp}");
+    let Some(line) = text.strip_suffix('\n') else {
+        return Some(format!(
+            "IAMAT reply {text:?} does not end with one newline"
+        ));
+    };
+    let fields: Vec<&str> = line.split(' ').collect();
+    let ok = fields.len() == 6
+        && fields[0] == "AT"
+        && fields[1] == server
+        && is_time_diff(fields[2])
+        && fields[3] == client
+        && fields[4] == location
+        && fields[5] == timestamp;
+    (!ok).then(|| format!("IAMAT reply {text:?} is not `{shape}\\n`"))
+}
+
+fn invalid_problem(exchange: &Exchange, text: &str, cut: Option<bool>) -> Option<String> {
+    let line = exchange.line();
+    let full = format!("{}\n", invalid_reply(line.as_bytes()));
+    let full_ok = text == full;
+    let cut_ok = is_cut_echo(text, line);
+    let ok = match cut {
+        Some(false) => full_ok,
+        Some(true) => cut_ok,
+        None => full_ok || cut_ok,
+    };
+    if ok {
+        return None;
+    }
+    let wanted = match cut {
+        Some(true) => "`? ` + the line's first 256 bytes".to_string(),
+        _ => format!(
+            "{:?}",
+            crate::trace::shorten(&full, crate::trace::RENDER_CHARS_MAX)
+        ),
+    };
+    Some(format!(
+        "reply {:?} to an invalid line is not {wanted}",
+        crate::trace::shorten(text, crate::trace::RENDER_CHARS_MAX)
+    ))
+}
+
+/// `? ` + a non-empty start of the (trimmed) line, at most 256 bytes (+ a replacement char
+/// where the cut split a UTF-8 sequence), then `\n`.
+fn is_cut_echo(text: &str, line: &str) -> bool {
+    let Some(echo) = text.strip_prefix("? ").and_then(|t| t.strip_suffix('\n')) else {
+        return false;
+    };
+    let trimmed =
+        line.trim_matches(|c: char| c.is_ascii() && server::protocol::is_spec_whitespace(c as u8));
+    let echo_core = echo.trim_end_matches('\u{fffd}');
+    !echo.is_empty()
+        && echo_core.len() <= replay::LONG_LINE_ECHO_BYTES
+        && (line.starts_with(echo_core) || trimmed.starts_with(echo_core))
+}
+
+fn whatsat_problem(text: &str, client: &str, bound: usize) -> Option<String> {
+    let (first, rest) = replay::split_reply(text);
+    let fields: Vec<&str> = first.split(' ').collect();
+    match replay::parse_at_line(first) {
+        Some(record) if fields.len() == 6 && record.client == client => {}
+        _ => {
+            return Some(format!(
+                "WHATSAT reply starts with {first:?}, not the AT line of `{client}`"
+            ));
+        }
+    }
+    let Some(body) = rest.strip_suffix("\n\n") else {
+        return Some("WHATSAT reply does not end with the JSON and two newlines".into());
+    };
+    if body.ends_with('\n') {
+        return Some("WHATSAT reply ends with more than two newlines".into());
+    }
+    if let Some(problem) = layout_problem(body) {
+        return Some(format!("WHATSAT JSON is not in Google's layout: {problem}"));
+    }
+    let json: serde_json::Value = match serde_json::from_str(body) {
+        Ok(json) => json,
+        Err(e) => return Some(format!("WHATSAT JSON does not parse: {e}")),
+    };
+    let Some(object) = json.as_object() else {
+        return Some("WHATSAT JSON is not an object".into());
+    };
+    if !object
+        .get("html_attributions")
+        .is_some_and(|v| v.is_array())
+    {
+        return Some("WHATSAT JSON has no `html_attributions` array".into());
+    }
+    if !object.get("status").is_some_and(|v| v.is_string()) {
+        return Some("WHATSAT JSON has no `status` string".into());
+    }
+    match object.get("results").and_then(|v| v.as_array()) {
+        None => Some("WHATSAT JSON has no `results` array".into()),
+        Some(results) if results.len() > bound => Some(format!(
+            "WHATSAT JSON has {} results, above the bound {bound}",
+            results.len()
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Google's layout, line by line: indent is 3 spaces per open bracket, object members are
+/// `"key" : value`, no blank lines, no tabs or trailing spaces. Inline `[ "a", "b" ]` and `[]`
+/// are fine. Returns the first problem.
+pub fn layout_problem(body: &str) -> Option<String> {
+    let mut open: Vec<char> = Vec::new();
+    for (index, line) in body.split('\n').enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            return Some(format!("line {number} is blank"));
+        }
+        if line.contains('\t') || line.ends_with(' ') {
+            return Some(format!("line {number} has a tab or trailing space"));
+        }
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        let closes = content.starts_with('}') || content.starts_with(']');
+        let depth = open.len().saturating_sub(usize::from(closes));
+        if indent != 3 * depth || (index == 0 && content != "{") {
+            return Some(format!(
+                "line {number} {content:?} is indented {indent}, not {}",
+                3 * depth
+            ));
+        }
+        if closes {
+            open.pop();
+        } else if open.last() == Some(&'{')
+            && !(content.starts_with('"') && content.contains("\" : "))
+        {
+            return Some(format!(
+                "line {number} {content:?} is not `\"key\" : value`"
+            ));
+        }
+        if content.ends_with('{') {
+            open.push('{');
+        } else if content.ends_with('[') {
+            open.push('[');
+        }
+    }
+    (!open.is_empty()).then(|| "brackets are not closed".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::scenario::Checks;
+
+    const KIWI: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
+
+    fn verdict(events: Vec<crate::trace::TraceEvent>) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        WellFormed.check(&run_record(&trace, &checks))
+    }
+
+    #[test]
+    fn good_replies_of_every_kind_pass() {
+        let v = verdict(vec![
+            send(
+                0,
+                0,
+                "kiwi",
+                "Clark",
+                "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+            ),
+            reply(5, 0, "kiwi", "Clark", &format!("{KIWI}\n")),
+            send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 2"),
+            reply(20, 1, "kiwi", "Bailey", &whatsat_reply(KIWI, 2)),
+            send(30, 2, "raw", "Bailey", "  IAMAT kiwi +91+0 1 "),
+            reply(35, 2, "raw", "Bailey", "? IAMAT kiwi +91+0 1\n"),
+            send(40, 3, "kiwi", "Bona", "WHATSAT nobody 10 2"),
+            reply(45, 3, "kiwi", "Bona", "? WHATSAT nobody 10 2\n"),
+        ]);
+        assert!(v.ok, "{v}");
+        assert_eq!(v.metric.as_deref(), Some("4 replies judged"));
+    }
+
+    #[test]
+    fn an_iamat_reply_naming_another_server_is_caught() {
+        let v = verdict(vec![
+            send(
+                0,
+                0,
+                "kiwi",
+                "Clark",
+                "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+            ),
+            reply(
+                5,
+                0,
+                "kiwi",
+                "Clark",
+                "AT Bona +0.000001000 kiwi +34.068930-118.445127 1700000000.5\n",
+            ),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("is not `AT Clark <diff> kiwi"), "{v}");
+    }
+
+    #[test]
+    fn a_time_difference_without_nine_digits_is_caught() {
+        let v = verdict(vec![
+            send(
+                0,
+                0,
+                "kiwi",
+                "Clark",
+                "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+            ),
+            reply(
+                5,
+                0,
+                "kiwi",
+                "Clark",
+                "AT Clark 0.001 kiwi +34.068930-118.445127 1700000000.5\n",
+            ),
+        ]);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn an_iamat_reply_that_rewrites_the_location_is_caught() {
+        let v = verdict(vec![
+            send(
+                0,
+                0,
+                "kiwi",
+                "Clark",
+                "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+            ),
+            reply(
+                5,
+                0,
+                "kiwi",
+                "Clark",
+                "AT Clark +0.000001000 kiwi +34.06893-118.445127 1700000000.5\n",
+            ),
+        ]);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn whatsat_results_above_the_bound_are_caught() {
+        let v = verdict(vec![
+            send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 2"),
+            reply(20, 1, "kiwi", "Bailey", &whatsat_reply(KIWI, 3)),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("3 results, above the bound 2"), "{v}");
+    }
+
+    #[test]
+    fn whatsat_json_with_a_blank_line_is_caught() {
+        let text = format!(
+            "{KIWI}\n{{\n   \"html_attributions\" : [],\n\n   \"results\" : [],\n   \"status\" : \"ZERO_RESULTS\"\n}}\n\n"
+        );
+        let v = verdict(vec![
+            send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 2"),
+            reply(20, 1, "kiwi", "Bailey", &text),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("blank"), "{v}");
+    }
+
+    #[test]
+    fn whatsat_json_in_two_space_layout_is_caught() {
+        let text = format!(
+            "{KIWI}\n{{\n  \"html_attributions\" : [],\n  \"results\" : [],\n  \"status\" : \"OK\"\n}}\n\n"
+        );
+        let v = verdict(vec![
+            send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 2"),
+            reply(20, 1, "kiwi", "Bailey", &text),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("indented 2, not 3"), "{v}");
+    }
+
+    #[test]
+    fn whatsat_json_with_compact_colons_is_caught() {
+        let text = format!(
+            "{KIWI}\n{{\n   \"html_attributions\": [],\n   \"results\" : [],\n   \"status\" : \"OK\"\n}}\n\n"
+        );
+        let v = verdict(vec![
+            send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 2"),
+            reply(20, 1, "kiwi", "Bailey", &text),
+        ]);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn whatsat_reply_with_one_final_newline_is_caught() {
+        let text = whatsat_reply(KIWI, 1);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let v = verdict(vec![
+            send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 2"),
+            reply(20, 1, "kiwi", "Bailey", text),
+        ]);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn an_invalid_line_echoed_untrimmed_is_caught() {
+        let v = verdict(vec![
+            send(30, 2, "raw", "Bailey", "  IAMAT kiwi +91+0 1 "),
+            reply(35, 2, "raw", "Bailey", "?   IAMAT kiwi +91+0 1 \n"),
+        ]);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_huge_line_may_be_echoed_cut_to_256_bytes() {
+        let line = "x".repeat(200_000);
+        let cut = format!("? {}\n", &line[..256]);
+        let v = verdict(vec![
+            send(0, 0, "raw", "Bailey", &line),
+            reply(5, 0, "raw", "Bailey", &cut),
+        ]);
+        assert!(v.ok, "{v}");
+        let too_long = format!("? {}\n", &line[..300]);
+        let v = verdict(vec![
+            send(0, 0, "raw", "Bailey", &line),
+            reply(5, 0, "raw", "Bailey", &too_long),
+        ]);
+        assert!(!v.ok, "an echo of 300 bytes is more than the first 256");
+    }
+
+    #[test]
+    fn bad_utf8_is_answered_with_a_lossy_copy() {
+        let trace = trace(vec![
+            crate::trace::TraceEvent::client_send(
+                ms(0),
+                0,
+                "raw",
+                "Bailey",
+                b"IAMAT \xff +1+1 1\n",
+            ),
+            reply(5, 0, "raw", "Bailey", "? IAMAT \u{fffd} +1+1 1\n"),
+        ]);
+        let checks = Checks::default();
+        let v = WellFormed.check(&run_record(&trace, &checks));
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn peer_lines_from_a_client_are_not_judged() {
+        let v = verdict(vec![
+            send(0, 0, "raw", "Bailey", KIWI),
+            reply(5, 0, "raw", "Bailey", "whatever\n"),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+}

@@ -1,0 +1,413 @@
+//! The driver: builds a turmoil simulation from a scenario, runs the unchanged server library
+//! on one host per herd server, the Places stub on `places` and one host per client, applies
+//! the timed steps between `sim.step()` calls, and returns the recorded run.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use server::backoff::stable_hash;
+use server::config::Herd;
+use server::net::Env;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::checkers::replay::{self, Downtime, Tables};
+use crate::places_stub::{self, FaultCell};
+use crate::recorder::{Recorder, TraceLayer};
+use crate::scenario::{Action, Scenario, Step};
+use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
+use crate::trace::{Trace, TraceEvent};
+
+/// The simulated wall clock at the start of every run: fixed, so traces never vary.
+pub const EPOCH_SECS: u64 = 1_700_000_000;
+/// A client reads at most this much of one reply.
+pub const REPLY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// A client gives up on a reply after this long (simulated).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a run could not finish: the system under test crashed or panicked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SutFailure {
+    pub at: Duration,
+    pub message: String,
+}
+
+/// A finished run: the trace and what the driver knows about the end state.
+pub struct Run {
+    pub trace: Trace,
+    pub end: Duration,
+    pub final_tables: BTreeMap<String, Option<Vec<String>>>,
+    pub line_bytes_max: usize,
+    pub sut_failure: Option<SutFailure>,
+    /// Wall time the run took (reported, never snapshotted).
+    pub wall: Duration,
+}
+
+/// One client command, sent from the driver to a client host.
+struct ClientCommand {
+    id: u64,
+    server: String,
+    port: u16,
+    payload: Payload,
+}
+
+enum Payload {
+    Bytes(Vec<u8>),
+    /// An IAMAT whose timestamp, if not given, is the client's clock at send.
+    IamAt {
+        client: String,
+        location: String,
+        timestamp: Option<String>,
+    },
+}
+
+/// The herd as the simulation runs it: each server's host is its turmoil host name.
+pub fn simulated_herd(scenario: &Scenario) -> Herd {
+    let mut herd = scenario.herd.clone();
+    scenario.apply_limit_overrides(&mut herd.limits);
+    for server in &mut herd.servers {
+        server.host = server.name.clone();
+    }
+    herd
+}
+
+/// Runs `scenario` to its end and returns the recorded run.
+pub fn run(scenario: &Scenario) -> Run {
+    let recorder = Recorder::default();
+    let subscriber = tracing_subscriber::registry().with(TraceLayer {
+        recorder: recorder.clone(),
+    });
+    let started = Instant::now();
+    let herd = simulated_herd(scenario);
+    let line_bytes_max = herd.limits.line_bytes_max;
+    let (end, sut_failure) = tracing::subscriber::with_default(subscriber, || {
+        let driven =
+            std::panic::catch_unwind(AssertUnwindSafe(|| drive(scenario, herd, &recorder)));
+        match driven {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                let at = recorder.now();
+                (
+                    at,
+                    Some(SutFailure {
+                        at,
+                        message: format!("panic: {message}"),
+                    }),
+                )
+            }
+        }
+    });
+    let trace = recorder.take();
+    let final_tables = final_tables(&trace, &scenario.server_names());
+    Run {
+        trace,
+        end,
+        final_tables,
+        line_bytes_max,
+        sut_failure,
+        wall: started.elapsed(),
+    }
+}
+
+fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Option<SutFailure>) {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(scenario.duration + Duration::from_secs(1))
+        .tick_duration(scenario.tick)
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .min_message_latency(scenario.network.latency.min)
+        .max_message_latency(scenario.network.latency.max)
+        .rng_seed(scenario.seed)
+        .build();
+
+    let herd = Arc::new(herd);
+    let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
+    for spec in herd.servers.clone() {
+        let (herd, skews, name) = (herd.clone(), skews.clone(), spec.name.clone());
+        let seed = scenario.seed ^ stable_hash(&[&name]);
+        sim.host(spec.name.clone(), move || {
+            let (herd, skews, name) = (herd.clone(), skews.clone(), name.clone());
+            async move {
+                let env = Env {
+                    net: Arc::new(TurmoilNet),
+                    clock: Arc::new(SkewedClock {
+                        server: name.clone(),
+                        skews,
+                    }),
+                    places: places_client(&herd.limits),
+                    seed,
+                };
+                server::run(herd, &name, env, std::future::pending()).await?;
+                Ok(())
+            }
+        });
+    }
+
+    let places_fault: FaultCell = Arc::default();
+    {
+        let (fault, recorder) = (places_fault.clone(), recorder.clone());
+        sim.host(places_stub::HOST, move || {
+            places_stub::serve(fault.clone(), recorder.clone())
+        });
+    }
+
+    let mut clients: BTreeMap<String, mpsc::UnboundedSender<ClientCommand>> = BTreeMap::new();
+    for client in client_hosts(scenario) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let host = client_host(&client);
+        sim.client(host, client_loop(client.clone(), rx, recorder.clone()));
+        clients.insert(client, tx);
+    }
+
+    let ports: BTreeMap<String, u16> = herd
+        .servers
+        .iter()
+        .map(|s| (s.name.clone(), s.port))
+        .collect();
+    let mut steps = scenario.steps.iter().peekable();
+    loop {
+        let now = sim.elapsed();
+        recorder.set_driver_now(now);
+        while let Some(step) = steps.next_if(|s| s.at <= now) {
+            apply(
+                &mut sim,
+                step,
+                now,
+                &clients,
+                &ports,
+                &skews,
+                &places_fault,
+                recorder,
+            );
+        }
+        if now >= scenario.duration {
+            return (now, None);
+        }
+        if let Err(e) = sim.step() {
+            let at = sim.elapsed();
+            return (
+                at,
+                Some(SutFailure {
+                    at,
+                    message: e.to_string(),
+                }),
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    step: &Step,
+    now: Duration,
+    clients: &BTreeMap<String, mpsc::UnboundedSender<ClientCommand>>,
+    ports: &BTreeMap<String, u16>,
+    skews: &Skews,
+    places_fault: &FaultCell,
+    recorder: &Recorder,
+) {
+    if let Some(event) = TraceEvent::fault(now, step.id, &step.action) {
+        recorder.push(event);
+    }
+    let pairs = |a: &[String], b: &[String]| -> Vec<(String, String)> {
+        a.iter()
+            .flat_map(|x| b.iter().map(move |y| (x.clone(), y.clone())))
+            .collect()
+    };
+    let send = |client: &str, server: &str, payload: Payload| {
+        let port = ports.get(server).copied().unwrap_or(0);
+        if let Some(tx) = clients.get(client) {
+            let _ = tx.send(ClientCommand {
+                id: step.id,
+                server: server.to_string(),
+                port,
+                payload,
+            });
+        }
+    };
+    match &step.action {
+        Action::IamAt(iamat) => send(
+            &iamat.client,
+            &iamat.server,
+            Payload::IamAt {
+                client: iamat.client.clone(),
+                location: iamat.location.clone(),
+                timestamp: iamat.timestamp.clone(),
+            },
+        ),
+        Action::WhatsAt(w) => {
+            let line = format!("WHATSAT {} {} {}\n", w.client, w.radius_km, w.bound);
+            send(&w.client, &w.server, Payload::Bytes(line.into_bytes()))
+        }
+        Action::Raw(raw) => send(&raw.client, &raw.server, Payload::Bytes(raw.bytes())),
+        Action::Partition(cut) => {
+            for (a, b) in pairs(&cut.between, &cut.and) {
+                if cut.oneway {
+                    sim.partition_oneway(a, b);
+                } else {
+                    sim.partition(a, b);
+                }
+            }
+        }
+        Action::Repair(cut) => {
+            for (a, b) in pairs(&cut.between, &cut.and) {
+                if cut.oneway {
+                    sim.repair_oneway(a, b);
+                } else {
+                    sim.repair(a, b);
+                }
+            }
+        }
+        Action::Hold(groups) => {
+            for (a, b) in pairs(&groups.between, &groups.and) {
+                sim.hold(a, b);
+            }
+        }
+        Action::Release(groups) => {
+            for (a, b) in pairs(&groups.between, &groups.and) {
+                sim.release(a, b);
+            }
+        }
+        Action::Latency(l) => {
+            for (a, b) in pairs(&l.between, &l.and) {
+                sim.set_link_latency(a.clone(), b.clone(), l.latency.min);
+                sim.set_link_max_message_latency(a, b, l.latency.max);
+            }
+        }
+        Action::Crash(server) => sim.crash(server.as_str()),
+        Action::Restart(server) => sim.bounce(server.as_str()),
+        Action::Skew(skew) => {
+            if let Ok(mut skews) = skews.lock() {
+                skews.insert(skew.server.clone(), skew.by.nanos());
+            }
+        }
+        Action::Places(fault) => {
+            if let Ok(mut current) = places_fault.lock() {
+                *current = fault.clone();
+            }
+        }
+    }
+}
+
+/// Every client that sends something, in name order.
+fn client_hosts(scenario: &Scenario) -> Vec<String> {
+    let mut names: Vec<String> = scenario
+        .steps
+        .iter()
+        .filter_map(|s| s.action.client().map(str::to_string))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Client hosts get their own namespace so a client may share a server's name.
+fn client_host(client: &str) -> String {
+    format!("client.{client}")
+}
+
+/// A client host: runs each command it is handed on its own connection, the way the classic
+/// client does (write, half-close, read everything), concurrently with the others.
+async fn client_loop(
+    client: String,
+    mut commands: mpsc::UnboundedReceiver<ClientCommand>,
+    recorder: Recorder,
+) -> turmoil::Result {
+    while let Some(command) = commands.recv().await {
+        let (client, recorder) = (client.clone(), recorder.clone());
+        tokio::spawn(async move {
+            let bytes = match command.payload {
+                Payload::Bytes(bytes) => bytes,
+                Payload::IamAt {
+                    client,
+                    location,
+                    timestamp,
+                } => {
+                    let timestamp = timestamp.unwrap_or_else(client_clock_text);
+                    format!("IAMAT {client} {location} {timestamp}\n").into_bytes()
+                }
+            };
+            recorder.push(TraceEvent::client_send(
+                recorder.now(),
+                command.id,
+                &client,
+                &command.server,
+                &bytes,
+            ));
+            let exchange = async {
+                let mut stream =
+                    turmoil::net::TcpStream::connect((command.server.as_str(), command.port))
+                        .await?;
+                stream.write_all(&bytes).await?;
+                stream.shutdown().await?;
+                let mut reply = Vec::new();
+                (&mut stream)
+                    .take(REPLY_BYTES_MAX as u64)
+                    .read_to_end(&mut reply)
+                    .await?;
+                Ok::<_, std::io::Error>(reply)
+            };
+            let event = match tokio::time::timeout(CLIENT_TIMEOUT, exchange).await {
+                Ok(Ok(reply)) => TraceEvent::client_reply(
+                    recorder.now(),
+                    command.id,
+                    &client,
+                    &command.server,
+                    &String::from_utf8_lossy(&reply),
+                ),
+                Ok(Err(e)) => TraceEvent::client_error(
+                    recorder.now(),
+                    command.id,
+                    &client,
+                    &command.server,
+                    &e.to_string(),
+                ),
+                Err(_) => TraceEvent::client_error(
+                    recorder.now(),
+                    command.id,
+                    &client,
+                    &command.server,
+                    "no reply in time",
+                ),
+            };
+            recorder.push(event);
+        });
+    }
+    Ok(())
+}
+
+/// The client's simulated wall clock as IAMAT timestamp text, to the nanosecond.
+fn client_clock_text() -> String {
+    let now = turmoil::since_epoch().unwrap_or_default();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+/// Each server's table at the end, rebuilt from its own `record_stored` events.
+fn final_tables(trace: &Trace, servers: &[String]) -> BTreeMap<String, Option<Vec<String>>> {
+    let mut tables = Tables::default();
+    for event in &trace.events {
+        if let Some(server) = replay::memory_lost(event) {
+            tables.clear(server);
+        } else if replay::stored_new(event)
+            && let Ok(record) = replay::record_from_fields(event)
+        {
+            tables.store(&event.host, record);
+        }
+    }
+    let downtime = Downtime::from_trace(trace);
+    servers
+        .iter()
+        .map(|s| {
+            let table = (!downtime.down_at_end(s)).then(|| tables.lines(s));
+            (s.clone(), table)
+        })
+        .collect()
+}

@@ -1,0 +1,107 @@
+//! The simulated Places host: legacy Nearby Search over turmoil, serving the server's own
+//! offline place data (one source for offline mode, wiremock tests and the simulation), with
+//! faults switched by scenario steps. It records every request it gets in the trace.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use crate::recorder::Recorder;
+use crate::scenario::PlacesFault;
+use crate::trace::TraceEvent;
+
+/// The stub's host name in the simulated network.
+pub const HOST: &str = crate::scenario::PLACES_HOST;
+pub const PORT: u16 = 80;
+/// The key simulated servers send; the stub records whether one came, never its value.
+pub const KEY: &str = "simulated-key";
+
+/// The stub's current behaviour, replaced by `places` steps.
+pub type FaultCell = Arc<Mutex<PlacesFault>>;
+
+/// The stub host's software: accept, serve HTTP/1 with the current fault.
+pub async fn serve(fault: FaultCell, recorder: Recorder) -> turmoil::Result {
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let (fault, recorder) = (fault.clone(), recorder.clone());
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req| answer(req, fault.clone(), recorder.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    fault: FaultCell,
+    recorder: Recorder,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let query: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let location = get("location").unwrap_or_default();
+    let radius = get("radius").unwrap_or_default();
+    recorder.push(TraceEvent::places_stub_request(
+        recorder.now(),
+        req.uri().path(),
+        &location,
+        &radius,
+        get("key").is_some(),
+    ));
+    let fault = fault.lock().map(|f| f.clone()).unwrap_or_default();
+    if let Some(delay) = fault.latency {
+        tokio::time::sleep(delay).await;
+    }
+    if fault.unreachable {
+        // Never answer: the server's request timeout is what the client sees.
+        std::future::pending::<()>().await;
+    }
+    let (status, body) = if let Some(code) = fault.http_status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Bytes::from_static(b"<html>upstream trouble</html>"))
+    } else if fault.malformed {
+        (
+            StatusCode::OK,
+            Bytes::from_static(b"{\"results\": [ this is not json"),
+        )
+    } else if let Some(places_status) = &fault.status {
+        let body = serde_json::json!({
+            "error_message": "the simulated Places host refuses this request",
+            "html_attributions": [],
+            "results": [],
+            "status": places_status,
+        });
+        (StatusCode::OK, Bytes::from(body.to_string()))
+    } else {
+        let (lat, lng) = location.split_once(',').unwrap_or(("0", "0"));
+        let body = server::places::offline::nearby_json(
+            lat.parse().unwrap_or(0.0),
+            lng.parse().unwrap_or(0.0),
+            radius.parse().unwrap_or(0.0),
+        );
+        (StatusCode::OK, Bytes::from(body.to_string()))
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,580 @@
+//! The scenario file: one chaos story as data (what the herd is, what the network does, which
+//! faults and client commands happen when, and what the checkers must hold).
+//!
+//! Parsing is two passes. serde (with `deny_unknown_fields` everywhere) and serde-saphyr turn the
+//! YAML into these types, so a typo or a wrong shape is reported with its line, column and what
+//! was expected. Then [`validate`] checks what types cannot say (names exist in the herd, steps
+//! are in time order, locations parse, a restart follows a crash, ...), and its errors name the
+//! step, its time and its line. The schema is documented for humans in `scenarios/README.md`;
+//! keep the two in step.
+
+mod de;
+mod describe;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use server::config::{Herd, Limits};
+
+/// The Places stub's host name: link faults may name it next to server names.
+pub const PLACES_HOST: &str = "places";
+
+/// A raw step may repeat a byte at most this many times (a huge line, bounded all the same).
+pub const RAW_REPEAT_COUNT_MAX: usize = 16 * 1024 * 1024;
+
+/// A parsed and validated scenario. Built only by [`Scenario::from_yaml_str`] or
+/// [`Scenario::load`], so every name in it exists in `herd` and every step is in time order.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// One line: what story this file tells.
+    pub name: String,
+    /// The story in prose, for the reader of the file and the report.
+    pub description: Option<String>,
+    /// Seeds everything random in the run (turmoil, latencies, server jitter).
+    pub seed: u64,
+    /// Simulated run length; the run stops there whatever is in flight.
+    pub duration: Duration,
+    /// turmoil's tick: the simulated time one `sim.step()` advances.
+    pub tick: Duration,
+    /// Where the herd came from, as written (for the report).
+    pub herd_source: HerdSource,
+    /// The herd, resolved: the built-in one, a herd file, or inline.
+    pub herd: Herd,
+    /// Default message latency on every link.
+    pub network: Network,
+    /// Overrides of the herd's limits; apply with [`Scenario::apply_limit_overrides`].
+    pub limits: LimitOverrides,
+    /// Timed faults and client commands, in non-decreasing `at`.
+    pub steps: Vec<Step>,
+    /// Which checkers run and their bounds.
+    pub checks: Checks,
+    /// The file the scenario was read from (error messages, relative herd files).
+    pub origin: PathBuf,
+}
+
+/// How the scenario named its herd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HerdSource {
+    /// `herd: default` or no `herd` key: SPEC section 7's five servers.
+    Default,
+    /// `herd: { file: PATH }`, PATH as written (relative to the scenario file).
+    File(PathBuf),
+    /// `herd: { servers: [...], links: [...], limits: {...} }`.
+    Inline,
+}
+
+/// Network defaults for every link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// Each message takes a latency drawn from this range.
+    pub latency: LatencyRange,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: LatencyRange {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(5),
+            },
+        }
+    }
+}
+
+/// A latency range `min..max` (`5ms` alone means `5ms..5ms`). `min <= max` always holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyRange {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl fmt::Display for LatencyRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", fmt_duration(self.min), fmt_duration(self.max))
+    }
+}
+
+/// A duration with a sign, for clock skew: `-3s` puts a server's clock 3 s behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignedDuration {
+    pub negative: bool,
+    pub magnitude: Duration,
+}
+
+impl SignedDuration {
+    /// The offset in nanoseconds, negative when behind.
+    pub fn nanos(&self) -> i128 {
+        let n = self.magnitude.as_nanos() as i128;
+        if self.negative { -n } else { n }
+    }
+}
+
+impl fmt::Display for SignedDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.negative { "-" } else { "+" };
+        write!(f, "{sign}{}", fmt_duration(self.magnitude))
+    }
+}
+
+/// Overrides of herd limits, each optional. Kept as a struct of named fields (not a free map)
+/// so a misspelt limit is a parse error with a line number, not a silently ignored key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub whatsat_wait: Option<Duration>,
+    #[serde(default)]
+    pub peer_queue_max: Option<usize>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub backoff_min: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub backoff_max: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub heartbeat_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub heartbeat_timeout: Option<Duration>,
+}
+
+/// One timed step: a fault or a client command, with optional expectations on the reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The step's index in the file; the trace's `id` for its client events.
+    pub id: u64,
+    /// Simulated time since the start of the run.
+    pub at: Duration,
+    pub action: Action,
+    /// Only on `iamat`, `whatsat` and `raw`.
+    pub expect: Option<Expect>,
+    /// Where the step starts in the file (1-based; 0 if unknown).
+    pub line: u64,
+    pub column: u64,
+}
+
+/// What a step does. Faults and workload are data; the driver matches on this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A client reports its location to a server.
+    IamAt(IamAt),
+    /// A client asks a server what is near another client.
+    WhatsAt(WhatsAt),
+    /// A client sends bytes as they are (invalid commands, huge lines, bad UTF-8).
+    Raw(Raw),
+    /// Cut the links between two groups of hosts (both ways unless `oneway`).
+    Partition(LinkCut),
+    /// Undo a partition.
+    Repair(LinkCut),
+    /// Hold messages between two groups: they queue until `release`.
+    Hold(LinkGroups),
+    /// Deliver everything held at once (later messages overtake earlier ones).
+    Release(LinkGroups),
+    /// Change the latency between two groups.
+    Latency(LinkLatency),
+    /// Stop a server; it loses its memory.
+    Crash(String),
+    /// Start a crashed server again, empty.
+    Restart(String),
+    /// Offset a server's clock.
+    Skew(Skew),
+    /// Change how the Places stub behaves (replaces the previous Places fault).
+    Places(PlacesFault),
+}
+
+/// `iamat: { client, server, location, timestamp? }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamAt {
+    pub client: String,
+    pub server: String,
+    /// ISO 6709 text, sent verbatim.
+    pub location: String,
+    /// POSIX seconds text, sent verbatim; `None` means the client's simulated clock at send.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// `whatsat: { client, server, radius_km, bound }`; `client` is both the sender and the
+/// client asked about (the assignment's usage).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAt {
+    pub client: String,
+    pub server: String,
+    /// Kept as written (`10`, `10.50`), sent verbatim.
+    pub radius_km: String,
+    pub bound: u64,
+}
+
+/// `raw: { server, client?, line | bytes_hex | repeat }`: one line of bytes, sent as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "de::RawFile")]
+pub struct Raw {
+    pub server: String,
+    /// The client host that sends it; defaults to `raw`.
+    pub client: String,
+    pub payload: RawPayload,
+}
+
+/// The bytes of a raw step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawPayload {
+    /// Text; a `\n` is appended when sent.
+    Line(String),
+    /// Exact bytes; a `\n` may end them, none is appended.
+    Hex(Vec<u8>),
+    /// `byte` repeated `count` times, then `\n`.
+    Repeat { byte: u8, count: usize },
+}
+
+impl Raw {
+    /// The exact bytes the client writes.
+    pub fn bytes(&self) -> Vec<u8> {
+        match &self.payload {
+            RawPayload::Line(text) => {
+                let mut bytes = text.clone().into_bytes();
+                bytes.push(b'\n');
+                bytes
+            }
+            RawPayload::Hex(bytes) => bytes.clone(),
+            RawPayload::Repeat { byte, count } => {
+                let mut bytes = vec![*byte; *count];
+                bytes.push(b'\n');
+                bytes
+            }
+        }
+    }
+}
+
+/// Two groups of hosts (server names or `places`) and a direction.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkCut {
+    pub between: Vec<String>,
+    pub and: Vec<String>,
+    /// Only messages from `between` to `and` are affected.
+    #[serde(default)]
+    pub oneway: bool,
+}
+
+/// Two groups of hosts; holds and releases are always both ways (turmoil's `hold`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkGroups {
+    pub between: Vec<String>,
+    pub and: Vec<String>,
+}
+
+/// A latency change on every link between two groups.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkLatency {
+    pub between: Vec<String>,
+    pub and: Vec<String>,
+    pub latency: LatencyRange,
+}
+
+/// `skew: { server, by }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Skew {
+    pub server: String,
+    pub by: SignedDuration,
+}
+
+/// The Places stub's behaviour from this step on. Each `places` step replaces the previous
+/// one whole; `healthy: true` (alone) is the normal, answering stub. Faults combine:
+/// `{ latency: 2s, http_status: 503 }` answers 503 after 2 s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacesFault {
+    /// Answer after this delay.
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub latency: Option<Duration>,
+    /// Answer with this HTTP status and an error body.
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// Answer 200 with a body that is not JSON.
+    #[serde(default)]
+    pub malformed: bool,
+    /// Answer 200 with this non-OK Places `status` (e.g. `OVER_QUERY_LIMIT`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Accept no connection (the stub host drops every request).
+    #[serde(default)]
+    pub unreachable: bool,
+    /// Back to normal.
+    #[serde(default)]
+    pub healthy: bool,
+}
+
+/// What the reply to a client step must show. All fields optional; each given one is checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    /// The AT line's origin server (field 2).
+    pub origin: Option<String>,
+    /// The AT line's location text (field 5), verbatim.
+    pub location: Option<String>,
+    /// The AT line's client timestamp text (field 6), verbatim.
+    pub timestamp: Option<String>,
+    /// Exactly this many Places results in the JSON.
+    pub results: Option<usize>,
+    /// The JSON's `status`.
+    pub status: Option<String>,
+    /// `true`: the reply is `? ...`; `false`: it is not.
+    pub invalid: Option<bool>,
+}
+
+/// Which checkers run and their bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Checks {
+    /// Liveness: after the last fault (and the last client update), every running server holds
+    /// the same, newest table within this much simulated time.
+    #[serde(deserialize_with = "de::duration")]
+    pub converged_within: Duration,
+    /// Liveness: every command to a running server is answered within this.
+    #[serde(deserialize_with = "de::duration")]
+    pub answered_within: Duration,
+    /// Checker names not to run (see `checkers::NAMES`).
+    pub skip: Vec<String>,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            converged_within: Duration::from_secs(3),
+            answered_within: Duration::from_secs(2),
+            skip: Vec::new(),
+        }
+    }
+}
+
+impl Checks {
+    /// Whether the checker `name` runs.
+    pub fn runs(&self, name: &str) -> bool {
+        !self.skip.iter().any(|s| s == name)
+    }
+}
+
+/// A scenario file that cannot be used. `Display` is `FILE:LINE:COL: message` (or
+/// `FILE: message` when no position is known), like a compiler's, so editors jump to it.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{}: cannot read the scenario: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not YAML, or not the scenario's shape (unknown key, wrong type, missing field).
+    #[error("{}: {message}", Position { path, line: *line, column: *column })]
+    Syntax {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    /// Well-formed, but not a scenario that can run (unknown server, steps out of order, ...).
+    #[error("{}: {message}", Position { path, line: *line, column: *column })]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    /// The 1-based line and column the error points at, when known.
+    pub fn position(&self) -> Option<(u64, u64)> {
+        match self {
+            ScenarioError::Read { .. } => None,
+            ScenarioError::Syntax { line, column, .. }
+            | ScenarioError::Invalid { line, column, .. } => {
+                (*line > 0).then_some((*line, *column))
+            }
+        }
+    }
+}
+
+struct Position<'a> {
+    path: &'a Path,
+    line: u64,
+    column: u64,
+}
+
+impl fmt::Display for Position<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.path.display())
+        } else {
+            write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
+        }
+    }
+}
+
+impl Scenario {
+    /// Parses and validates a scenario. `origin` names the file in errors and anchors a
+    /// relative `herd: { file: ... }`.
+    pub fn from_yaml_str(text: &str, origin: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let origin = origin.as_ref();
+        let file: de::ScenarioFile =
+            serde_saphyr::from_str(text).map_err(|err| de::syntax_error(origin, &err))?;
+        validate::validate(file, origin)
+    }
+
+    /// Reads, parses and validates the scenario file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::from_yaml_str(&text, path)
+    }
+
+    /// The time of the last step that changes the network or the set of running servers
+    /// (partition, repair, hold, release, latency, crash, restart), or zero. From then on the
+    /// fault configuration no longer changes, so liveness is judged from this point. Skew and
+    /// Places faults do not count: they never stop records from flooding.
+    pub fn last_fault_heal_at(&self) -> Duration {
+        self.steps
+            .iter()
+            .filter(|step| step.action.is_topology_fault())
+            .map(|step| step.at)
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// The expectations of client steps, by step id (what the `expectations` checker needs).
+    pub fn expectations(&self) -> BTreeMap<u64, Expect> {
+        self.steps
+            .iter()
+            .filter_map(|step| step.expect.clone().map(|expect| (step.id, expect)))
+            .collect()
+    }
+
+    /// Writes the scenario's `limits:` overrides into the herd's limits.
+    pub fn apply_limit_overrides(&self, limits: &mut Limits) {
+        let o = &self.limits;
+        if let Some(v) = o.whatsat_wait {
+            limits.whatsat_wait = v;
+        }
+        if let Some(v) = o.peer_queue_max {
+            limits.peer_queue_max = v;
+        }
+        if let Some(v) = o.backoff_min {
+            limits.backoff_min = v;
+        }
+        if let Some(v) = o.backoff_max {
+            limits.backoff_max = v;
+        }
+        if let Some(v) = o.heartbeat_interval {
+            limits.heartbeat_interval = v;
+        }
+        if let Some(v) = o.heartbeat_timeout {
+            limits.heartbeat_timeout = v;
+        }
+    }
+
+    /// The herd's server names, in herd order.
+    pub fn server_names(&self) -> Vec<String> {
+        self.herd.servers.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Client host names used by the workload, sorted and deduplicated.
+    pub fn client_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .steps
+            .iter()
+            .filter_map(|step| step.action.client().map(str::to_string))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+impl Action {
+    /// The action's key in the YAML (`iamat`, `partition`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::IamAt(_) => "iamat",
+            Action::WhatsAt(_) => "whatsat",
+            Action::Raw(_) => "raw",
+            Action::Partition(_) => "partition",
+            Action::Repair(_) => "repair",
+            Action::Hold(_) => "hold",
+            Action::Release(_) => "release",
+            Action::Latency(_) => "latency",
+            Action::Crash(_) => "crash",
+            Action::Restart(_) => "restart",
+            Action::Skew(_) => "skew",
+            Action::Places(_) => "places",
+        }
+    }
+
+    /// Client commands (the workload), as opposed to faults.
+    pub fn is_workload(&self) -> bool {
+        matches!(self, Action::IamAt(_) | Action::WhatsAt(_) | Action::Raw(_))
+    }
+
+    /// Faults that change links or running servers (see [`Scenario::last_fault_heal_at`]).
+    pub fn is_topology_fault(&self) -> bool {
+        matches!(
+            self,
+            Action::Partition(_)
+                | Action::Repair(_)
+                | Action::Hold(_)
+                | Action::Release(_)
+                | Action::Latency(_)
+                | Action::Crash(_)
+                | Action::Restart(_)
+        )
+    }
+
+    /// The sending client of a workload step.
+    pub fn client(&self) -> Option<&str> {
+        match self {
+            Action::IamAt(a) => Some(&a.client),
+            Action::WhatsAt(a) => Some(&a.client),
+            Action::Raw(a) => Some(&a.client),
+            _ => None,
+        }
+    }
+
+    /// The server a workload step talks to.
+    pub fn server(&self) -> Option<&str> {
+        match self {
+            Action::IamAt(a) => Some(&a.server),
+            Action::WhatsAt(a) => Some(&a.server),
+            Action::Raw(a) => Some(&a.server),
+            _ => None,
+        }
+    }
+}
+
+/// A duration as a scenario writes it: `0s`, `250ms`, `3s`, `1.25s`; odd values in seconds
+/// with up to 9 decimals (`0.000250s`).
+pub fn fmt_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos.is_multiple_of(1_000_000_000) {
+        return format!("{}s", nanos / 1_000_000_000);
+    }
+    if nanos < 1_000_000_000 && nanos.is_multiple_of(1_000_000) {
+        return format!("{}ms", nanos / 1_000_000);
+    }
+    let text = format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+    format!("{}s", text.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,417 @@
+//! The second pass: what serde's types cannot say. Every error names where it is (the step's
+//! index, time and line) and what would fix it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_saphyr::{Location, Spanned};
+use server::config::Herd;
+use server::protocol::{Command, is_spec_whitespace};
+
+use super::de::{HerdSpec, ScenarioFile, StepFile};
+use super::{
+    Action, Checks, Expect, HerdSource, PLACES_HOST, PlacesFault, Scenario, ScenarioError, Step,
+    fmt_duration,
+};
+use crate::checkers;
+
+/// Host names the harness itself uses; no server or client may take them.
+const RESERVED_HOSTS: &[&str] = &[PLACES_HOST, crate::trace::HARNESS_HOST];
+
+pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, ScenarioError> {
+    let err = |loc: &Location, message: String| invalid(origin, loc, message);
+
+    let name = file.name.value.trim().to_string();
+    if name.is_empty() {
+        return Err(err(
+            &file.name.referenced,
+            "`name` must say what the story is".into(),
+        ));
+    }
+    let duration = file.duration.value.0;
+    if duration.is_zero() {
+        return Err(err(
+            &file.duration.referenced,
+            "`duration` must be longer than 0s".into(),
+        ));
+    }
+    let tick = match &file.tick {
+        None => Duration::from_millis(1),
+        Some(tick) => {
+            if tick.value.0.is_zero() || tick.value.0 > duration {
+                return Err(err(
+                    &tick.referenced,
+                    format!(
+                        "`tick` must be above 0s and at most the duration ({})",
+                        fmt_duration(duration)
+                    ),
+                ));
+            }
+            tick.value.0
+        }
+    };
+
+    let (herd_source, herd) = resolve_herd(file.herd, origin)?;
+    let servers: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
+
+    let limits = match file.limits {
+        None => Default::default(),
+        Some(limits) => {
+            let l = &limits.value;
+            let pairs = [
+                ("backoff_min", l.backoff_min, "backoff_max", l.backoff_max),
+                (
+                    "heartbeat_interval",
+                    l.heartbeat_interval,
+                    "heartbeat_timeout",
+                    l.heartbeat_timeout,
+                ),
+            ];
+            for (low_name, low, high_name, high) in pairs {
+                if let (Some(low), Some(high)) = (low, high)
+                    && low > high
+                {
+                    return Err(err(
+                        &limits.referenced,
+                        format!(
+                            "`limits.{low_name}` ({}) is above `limits.{high_name}` ({})",
+                            fmt_duration(low),
+                            fmt_duration(high)
+                        ),
+                    ));
+                }
+            }
+            if l.peer_queue_max == Some(0) {
+                return Err(err(
+                    &limits.referenced,
+                    "`limits.peer_queue_max` must be at least 1".into(),
+                ));
+            }
+            limits.value
+        }
+    };
+
+    let (checks, checks_loc) = match file.checks {
+        None => (Checks::default(), Location::UNKNOWN),
+        Some(checks) => (checks.value, checks.referenced),
+    };
+    for skipped in &checks.skip {
+        if !checkers::NAMES.contains(&skipped.as_str()) {
+            return Err(err(
+                &checks_loc,
+                format!(
+                    "`checks.skip` names `{skipped}`, which is not a checker (one of {})",
+                    checkers::NAMES.join(", ")
+                ),
+            ));
+        }
+    }
+    if checks.converged_within.is_zero() || checks.answered_within.is_zero() {
+        return Err(err(
+            &checks_loc,
+            "`converged_within` and `answered_within` must be above 0s".into(),
+        ));
+    }
+
+    let mut steps = Vec::with_capacity(file.steps.len());
+    let mut crashed = BTreeSet::new();
+    let mut previous = Duration::ZERO;
+    for (index, spanned) in file.steps.into_iter().enumerate() {
+        let Spanned {
+            value, referenced, ..
+        } = spanned;
+        let StepFile { at, action, expect } = value;
+        let step_err = |message: String| {
+            err(
+                &referenced,
+                format!("step {index} (at {}): {message}", fmt_duration(at)),
+            )
+        };
+        if at < previous {
+            return Err(step_err(format!(
+                "steps must be in time order, this one comes after a step at {}",
+                fmt_duration(previous)
+            )));
+        }
+        if at >= duration {
+            return Err(step_err(format!(
+                "the run ends at {}; a step must come before that",
+                fmt_duration(duration)
+            )));
+        }
+        previous = at;
+        check_action(&action, &servers, &mut crashed).map_err(step_err)?;
+        if let Some(expect) = &expect {
+            check_expect(&action, expect).map_err(step_err)?;
+        }
+        steps.push(Step {
+            id: index as u64,
+            at,
+            action,
+            expect,
+            line: referenced.line(),
+            column: referenced.column(),
+        });
+    }
+
+    let scenario = Scenario {
+        name,
+        description: file.description,
+        seed: file.seed,
+        duration,
+        tick,
+        herd_source,
+        herd,
+        network: file.network.map(|n| n.into_network()).unwrap_or_default(),
+        limits,
+        steps,
+        checks,
+        origin: origin.to_path_buf(),
+    };
+
+    if scenario.checks.runs(checkers::convergence::NAME) {
+        let deadline = scenario.last_fault_heal_at() + scenario.checks.converged_within;
+        if deadline > duration {
+            return Err(err(
+                &file.duration.referenced,
+                format!(
+                    "the run ends at {} but convergence is judged at {} (last fault at {} + converged_within {}); lengthen `duration` or add `convergence` to `checks.skip`",
+                    fmt_duration(duration),
+                    fmt_duration(deadline),
+                    fmt_duration(scenario.last_fault_heal_at()),
+                    fmt_duration(scenario.checks.converged_within),
+                ),
+            ));
+        }
+    }
+    Ok(scenario)
+}
+
+fn invalid(origin: &Path, loc: &Location, message: String) -> ScenarioError {
+    ScenarioError::Invalid {
+        path: origin.to_path_buf(),
+        line: loc.line(),
+        column: loc.column(),
+        message,
+    }
+}
+
+/// Loads the herd the scenario names and checks it with the server's own rules.
+fn resolve_herd(
+    spec: Option<Spanned<HerdSpec>>,
+    origin: &Path,
+) -> Result<(HerdSource, Herd), ScenarioError> {
+    let (loc, spec) = match spec {
+        None => (Location::UNKNOWN, HerdSpec::Default),
+        Some(spanned) => (spanned.referenced, spanned.value),
+    };
+    let (source, herd) = match spec {
+        HerdSpec::Default => (HerdSource::Default, Herd::default_herd()),
+        HerdSpec::Inline(herd) => (HerdSource::Inline, *herd),
+        HerdSpec::File(file) => {
+            let base = origin.parent().unwrap_or(Path::new(""));
+            let path = base.join(&file);
+            let herd = Herd::load(&path).map_err(|e| {
+                invalid(
+                    origin,
+                    &loc,
+                    format!("herd file `{file}` ({}): {e}", path.display()),
+                )
+            })?;
+            (HerdSource::File(file.into()), herd)
+        }
+    };
+    herd.validate()
+        .map_err(|e| invalid(origin, &loc, format!("herd: {e}")))?;
+    for server in &herd.servers {
+        if RESERVED_HOSTS.contains(&server.name.as_str()) {
+            return Err(invalid(
+                origin,
+                &loc,
+                format!(
+                    "herd: `{}` is the harness's own host name; rename the server",
+                    server.name
+                ),
+            ));
+        }
+    }
+    Ok((source, herd))
+}
+
+fn check_server(name: &str, servers: &[String]) -> Result<(), String> {
+    if servers.iter().any(|s| s == name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a server of the herd ({})",
+            servers.join(", ")
+        ))
+    }
+}
+
+fn check_client(name: &str, servers: &[String]) -> Result<(), String> {
+    if name.is_empty() || name.bytes().any(is_spec_whitespace) {
+        return Err(format!(
+            "client `{name}` must be a non-empty id without white space"
+        ));
+    }
+    if servers.iter().any(|s| s == name) || RESERVED_HOSTS.contains(&name) {
+        return Err(format!(
+            "client `{name}` takes the name of a host of the herd or harness"
+        ));
+    }
+    Ok(())
+}
+
+/// `between`/`and`: non-empty groups of servers or `places`, disjoint, no repeats.
+fn check_groups(between: &[String], and: &[String], servers: &[String]) -> Result<(), String> {
+    if between.is_empty() || and.is_empty() {
+        return Err("`between` and `and` each need at least one host".into());
+    }
+    let mut seen = BTreeSet::new();
+    for name in between.iter().chain(and) {
+        if name != PLACES_HOST {
+            check_server(name, servers).map_err(|e| format!("{e} (or `{PLACES_HOST}`)"))?;
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(format!("`{name}` appears twice in `between`/`and`"));
+        }
+    }
+    Ok(())
+}
+
+fn check_action(
+    action: &Action,
+    servers: &[String],
+    crashed: &mut BTreeSet<String>,
+) -> Result<(), String> {
+    match action {
+        Action::IamAt(a) => {
+            check_server(&a.server, servers)?;
+            check_client(&a.client, servers)?;
+            let timestamp = a.timestamp.as_deref().unwrap_or("0");
+            let probe = format!("IAMAT {} {} 0", a.client, a.location);
+            let line = format!("IAMAT {} {} {}", a.client, a.location, timestamp);
+            if a.location.bytes().any(is_spec_whitespace)
+                || !matches!(
+                    Command::parse_line(probe.as_bytes()),
+                    Ok(Command::IAmAt { .. })
+                )
+            {
+                return Err(format!(
+                    "location `{}` is not a valid ISO 6709 pair like +34.068930-118.445127 (send invalid input with `raw`)",
+                    a.location
+                ));
+            }
+            if timestamp.bytes().any(is_spec_whitespace)
+                || !matches!(
+                    Command::parse_line(line.as_bytes()),
+                    Ok(Command::IAmAt { .. })
+                )
+            {
+                return Err(format!(
+                    "timestamp `{timestamp}` is not POSIX seconds like 1700000000.5 (send invalid input with `raw`)"
+                ));
+            }
+        }
+        Action::WhatsAt(a) => {
+            check_server(&a.server, servers)?;
+            check_client(&a.client, servers)?;
+            let line = format!("WHATSAT {} {} {}", a.client, a.radius_km, a.bound);
+            if a.radius_km.bytes().any(is_spec_whitespace)
+                || !matches!(
+                    Command::parse_line(line.as_bytes()),
+                    Ok(Command::WhatsAt { .. })
+                )
+            {
+                return Err(format!(
+                    "radius_km `{}` must be a decimal in (0, 50] and bound {} an integer in [1, 20] (send invalid input with `raw`)",
+                    a.radius_km, a.bound
+                ));
+            }
+        }
+        Action::Raw(a) => {
+            check_server(&a.server, servers)?;
+            check_client(&a.client, servers)?;
+        }
+        Action::Partition(l) | Action::Repair(l) => check_groups(&l.between, &l.and, servers)?,
+        Action::Hold(l) | Action::Release(l) => check_groups(&l.between, &l.and, servers)?,
+        Action::Latency(l) => check_groups(&l.between, &l.and, servers)?,
+        Action::Crash(name) => {
+            check_server(name, servers)?;
+            if !crashed.insert(name.clone()) {
+                return Err(format!("`{name}` is already crashed; restart it first"));
+            }
+        }
+        Action::Restart(name) => {
+            check_server(name, servers)?;
+            if !crashed.remove(name) {
+                return Err(format!(
+                    "`{name}` is running; crash it before restarting it"
+                ));
+            }
+        }
+        Action::Skew(s) => check_server(&s.server, servers)?,
+        Action::Places(p) => check_places(p)?,
+    }
+    Ok(())
+}
+
+fn check_places(p: &PlacesFault) -> Result<(), String> {
+    let faults = usize::from(p.latency.is_some())
+        + usize::from(p.http_status.is_some())
+        + usize::from(p.malformed)
+        + usize::from(p.status.is_some())
+        + usize::from(p.unreachable);
+    if p.healthy && faults > 0 {
+        return Err(
+            "`places: { healthy: true }` stands alone; it clears every Places fault".into(),
+        );
+    }
+    if !p.healthy && faults == 0 {
+        return Err("`places` needs a fault (latency, http_status, malformed, status, unreachable) or `healthy: true`".into());
+    }
+    if let Some(code) = p.http_status
+        && !(100..=599).contains(&code)
+    {
+        return Err(format!("`http_status` {code} is not an HTTP status"));
+    }
+    if let Some(status) = &p.status
+        && (status.is_empty() || status == "OK")
+    {
+        return Err("`status` is a non-OK Places status such as OVER_QUERY_LIMIT".into());
+    }
+    if p.malformed && (p.http_status.is_some() || p.status.is_some()) {
+        return Err(
+            "`malformed` replaces the body; it cannot combine with `http_status` or `status`"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn check_expect(action: &Action, e: &Expect) -> Result<(), String> {
+    if !action.is_workload() {
+        return Err(format!(
+            "`expect` belongs to iamat, whatsat or raw steps, not to `{}`",
+            action.kind()
+        ));
+    }
+    let about_record = e.origin.is_some() || e.location.is_some() || e.timestamp.is_some();
+    let about_json = e.results.is_some() || e.status.is_some();
+    if e.invalid == Some(true) && (about_record || about_json) {
+        return Err("`expect.invalid: true` means a `?` reply, which has no origin, location, timestamp, results or status".into());
+    }
+    if about_json && matches!(action, Action::IamAt(_)) {
+        return Err(
+            "an IAMAT reply has no Places JSON; `results` and `status` belong to whatsat".into(),
+        );
+    }
+    if let Some(origin) = &e.origin
+        && origin.is_empty()
+    {
+        return Err("`expect.origin` is empty".into());
+    }
+    Ok(())
+}
