@@ -74,7 +74,9 @@ fn load(cli: &Cli, path: &PathBuf) -> Result<Scenario, String> {
     }
     if let Some(herd_path) = &cli.herd {
         let herd = server::config::Herd::load(herd_path).map_err(|e| e.to_string())?;
-        let _ = herd; // with_herd pending
+        scenario = scenario
+            .with_herd(herd, herd_path.clone())
+            .map_err(|e| e.to_string())?;
     }
     Ok(scenario)
 }

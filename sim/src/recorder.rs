@@ -91,7 +91,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if *event.metadata().level() > tracing::Level::INFO {
+        // The server's own events only: turmoil and hyper log inside the span too.
+        let metadata = event.metadata();
+        if *metadata.level() > tracing::Level::INFO || !metadata.target().starts_with("server") {
             return;
         }
         let Some(scope) = ctx.event_scope(event) else {

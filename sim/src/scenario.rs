@@ -1,12 +1,12 @@
 //! The scenario file: one chaos story as data (what the herd is, what the network does, which
 //! faults and client commands happen when, and what the checkers must hold).
 //!
-//! Parsing is two passes. serde (with `deny_unknown_fields` everywhere) and serde-saphyr turn the
-//! YAML into these types, so a typo or a wrong shape is reported with its line, column and what
-//! was expected. Then [`validate`] checks what types cannot say (names exist in the herd, steps
-//! are in time order, locations parse, a restart follows a crash, ...), and its errors name the
-//! step, its time and its line. The schema is documented for humans in `scenarios/README.md`;
-//! keep the two in step.
+//! Parsing is two passes. serde (with `deny_unknown_fields` everywhere) and serde-saphyr turn
+//! the YAML into these types, so a typo or a wrong shape is reported with its line, column and
+//! what was expected. Then a validation pass checks what types cannot say (names exist in the
+//! herd, steps are in time order, locations parse, a restart follows a crash, ...), and its
+//! errors name the step, its time and its line. The schema is documented for humans in
+//! `scenarios/README.md`; keep the two in step.
 
 mod de;
 mod describe;
@@ -26,8 +26,9 @@ pub const PLACES_HOST: &str = "places";
 /// A raw step may repeat a byte at most this many times (a huge line, bounded all the same).
 pub const RAW_REPEAT_COUNT_MAX: usize = 16 * 1024 * 1024;
 
-/// A parsed and validated scenario. Built only by [`Scenario::from_yaml_str`] or
-/// [`Scenario::load`], so every name in it exists in `herd` and every step is in time order.
+/// A parsed and validated scenario. [`Scenario::from_yaml_str`] and [`Scenario::load`] check
+/// that every name in it exists in `herd` and every step is in time order; code that builds
+/// one by hand (a swarm, a shrinker) takes that on itself.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// One line: what story this file tells.
@@ -120,13 +121,20 @@ impl fmt::Display for SignedDuration {
     }
 }
 
-/// Overrides of herd limits, each optional. Kept as a struct of named fields (not a free map)
-/// so a misspelt limit is a parse error with a line number, not a silently ignored key.
+/// Overrides of the herd's limits (`server::config::Limits`, same names and units), each
+/// optional. A struct of named fields, not a free map, so a misspelt limit is a parse error
+/// with its line; the merged limits are then checked by the server's own `Herd::validate`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
+    #[serde(default)]
+    pub connections_max: Option<usize>,
+    #[serde(default)]
+    pub line_bytes_max: Option<usize>,
     #[serde(default, deserialize_with = "de::opt_duration")]
-    pub whatsat_wait: Option<Duration>,
+    pub client_idle_timeout: Option<Duration>,
+    #[serde(default)]
+    pub clients_max: Option<usize>,
     #[serde(default)]
     pub peer_queue_max: Option<usize>,
     #[serde(default, deserialize_with = "de::opt_duration")]
@@ -134,9 +142,45 @@ pub struct LimitOverrides {
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub backoff_max: Option<Duration>,
     #[serde(default, deserialize_with = "de::opt_duration")]
+    pub peer_connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
     pub heartbeat_interval: Option<Duration>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub heartbeat_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub places_timeout: Option<Duration>,
+    #[serde(default)]
+    pub places_response_bytes_max: Option<usize>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub whatsat_wait: Option<Duration>,
+}
+
+impl LimitOverrides {
+    /// Writes every override that is set into `limits`.
+    pub fn apply(&self, limits: &mut Limits) {
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(value) = self.$field {
+                    limits.$field = value;
+                }
+            )*};
+        }
+        set!(
+            connections_max,
+            line_bytes_max,
+            client_idle_timeout,
+            clients_max,
+            peer_queue_max,
+            backoff_min,
+            backoff_max,
+            peer_connect_timeout,
+            heartbeat_interval,
+            heartbeat_timeout,
+            places_timeout,
+            places_response_bytes_max,
+            whatsat_wait
+        );
+    }
 }
 
 /// One timed step: a fault or a client command, with optional expectations on the reply.
@@ -461,25 +505,47 @@ impl Scenario {
 
     /// Writes the scenario's `limits:` overrides into the herd's limits.
     pub fn apply_limit_overrides(&self, limits: &mut Limits) {
-        let o = &self.limits;
-        if let Some(v) = o.whatsat_wait {
-            limits.whatsat_wait = v;
-        }
-        if let Some(v) = o.peer_queue_max {
-            limits.peer_queue_max = v;
-        }
-        if let Some(v) = o.backoff_min {
-            limits.backoff_min = v;
-        }
-        if let Some(v) = o.backoff_max {
-            limits.backoff_max = v;
-        }
-        if let Some(v) = o.heartbeat_interval {
-            limits.heartbeat_interval = v;
-        }
-        if let Some(v) = o.heartbeat_timeout {
-            limits.heartbeat_timeout = v;
-        }
+        self.limits.apply(limits);
+    }
+
+    /// The limits the servers run with: the herd's, with the scenario's overrides.
+    pub fn effective_limits(&self) -> Limits {
+        let mut limits = self.herd.limits.clone();
+        self.apply_limit_overrides(&mut limits);
+        limits
+    }
+
+    /// The same scenario on another herd (the CLI's `--herd`): every herd-dependent check runs
+    /// again, so a step naming a server the new herd lacks is refused. `source` is the herd
+    /// file's path, for the report.
+    pub fn with_herd(
+        mut self,
+        herd: Herd,
+        source: impl Into<PathBuf>,
+    ) -> Result<Scenario, ScenarioError> {
+        let source = source.into();
+        self.herd = herd;
+        self.herd_source = HerdSource::File(source.clone());
+        validate::check_herd(
+            &self,
+            &serde_saphyr::Location::UNKNOWN,
+            &serde_saphyr::Location::UNKNOWN,
+        )
+        .map_err(|e| match e {
+            ScenarioError::Invalid {
+                path,
+                line,
+                column,
+                message,
+            } => ScenarioError::Invalid {
+                path,
+                line,
+                column,
+                message: format!("with herd `{}`: {message}", source.display()),
+            },
+            other => other,
+        })?;
+        Ok(self)
     }
 
     /// The herd's server names, in herd order.

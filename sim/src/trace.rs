@@ -124,8 +124,8 @@ impl TraceEvent {
         self.field("id").and_then(|id| id.parse().ok())
     }
 
-    /// The fields in rendering order: [`FIELDS_FIRST`], then alphabetical. Fixed, so
-    /// renderings never vary.
+    /// The fields in rendering order: who and what first (step, id, client, server, peer, ...),
+    /// then the rest alphabetically. Fixed, so renderings never vary.
     pub fn ordered_fields(&self) -> Vec<(&str, &str)> {
         let first = FIELDS_FIRST
             .iter()
@@ -272,8 +272,8 @@ impl Trace {
 
     /// The events as a YAML list, one flow mapping per line, for snapshots:
     /// `- { at: 1.250s, host: Clark, event: record_stored, client: kiwi, ... }`.
-    /// Fields are in a fixed order, long values cut, WHATSAT JSON digested and the ephemeral port of
-    /// `remote` addresses hidden, so nothing varies that a reviewer should not see.
+    /// Fields are in a fixed order, long values cut, WHATSAT JSON digested and the ephemeral
+    /// port of `remote` addresses hidden, so nothing varies that a reviewer should not see.
     pub fn to_snapshot_yaml(&self) -> String {
         let mut out = String::new();
         for line in self.snapshot_lines() {
@@ -322,15 +322,18 @@ pub fn fmt_at(at: Duration) -> String {
     }
 }
 
-/// A field value as renderings show it: a reply's JSON digested, then the first line only,
-/// at most [`RENDER_CHARS_MAX`] chars.
+/// A field value as renderings show it: its first line, at most [`RENDER_CHARS_MAX`] chars;
+/// for a reply (`text`), followed by a digest of what came after the first line.
 pub fn render_value(key: &str, value: &str) -> String {
-    let value = if key == "text" {
-        digest_reply(value)
-    } else {
-        value.to_string()
-    };
-    shorten(&value, RENDER_CHARS_MAX)
+    if key != "text" {
+        return shorten(value, RENDER_CHARS_MAX);
+    }
+    let (first, rest) = value.split_once('\n').unwrap_or((value, ""));
+    let first = shorten(first, RENDER_CHARS_MAX);
+    match digest_body(rest) {
+        Some(digest) => format!("{first} [{digest}]"),
+        None => first,
+    }
 }
 
 /// A reply with its Places JSON replaced by a digest:
@@ -338,14 +341,23 @@ pub fn render_value(key: &str, value: &str) -> String {
 /// (without the newline).
 pub fn digest_reply(text: &str) -> String {
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    match digest_body(rest) {
+        Some(digest) => format!("{first} [{digest}]"),
+        None => first.to_string(),
+    }
+}
+
+/// `json: 3 results, status OK` for a Places JSON body, `+N more lines` for other text,
+/// `None` for nothing.
+fn digest_body(rest: &str) -> Option<String> {
     let rest = rest.trim_matches('\n');
     if rest.is_empty() {
-        return first.to_string();
+        return None;
     }
     if !rest.starts_with('{') {
-        return format!("{first} [+{} more lines]", rest.lines().count());
+        return Some(format!("+{} more lines", rest.lines().count()));
     }
-    match serde_json::from_str::<serde_json::Value>(rest) {
+    Some(match serde_json::from_str::<serde_json::Value>(rest) {
         Ok(json) => {
             let results = match json.get("results").and_then(|r| r.as_array()) {
                 Some(results) => format!("{} results", results.len()),
@@ -360,10 +372,10 @@ pub fn digest_reply(text: &str) -> String {
             } else {
                 ""
             };
-            format!("{first} [json: {results}, status {status}{error}]")
+            format!("json: {results}, status {status}{error}")
         }
-        Err(_) => format!("{first} [json: unparseable, {} bytes]", rest.len()),
-    }
+        Err(_) => format!("json: unparseable, {} bytes", rest.len()),
+    })
 }
 
 /// The first line of `text`, cut to `chars_max` chars; what was dropped is counted.

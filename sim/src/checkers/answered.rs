@@ -164,6 +164,32 @@ mod tests {
     }
 
     #[test]
+    fn a_restarted_server_is_up_once_it_listens_again() {
+        let listening = |at: u64| {
+            TraceEvent::new(ms(at), "Clark", server::events::LISTENING).with("addr", "Clark:10003")
+        };
+        let refused = |at: u64| error(at, 0, "kiwi", "Clark", "connection refused");
+        let events = vec![
+            crash(0, "Clark"),
+            restart(100, "Clark"),
+            send(100, 0, "kiwi", "Clark", LINE),
+            refused(101),
+            listening(102),
+        ];
+        let v = verdict_with(events, 10_000);
+        assert!(v.ok, "refused before the listener was back: {v}");
+        let events = vec![
+            crash(0, "Clark"),
+            restart(100, "Clark"),
+            listening(100),
+            send(101, 0, "kiwi", "Clark", LINE),
+            refused(102),
+        ];
+        let v = verdict_with(events, 10_000);
+        assert!(!v.ok, "refused while listening: {v}");
+    }
+
+    #[test]
     fn a_client_error_from_a_running_server_is_caught() {
         let v = verdict_with(
             vec![

@@ -70,7 +70,8 @@ pub struct RunRecord<'a> {
 }
 
 impl<'a> RunRecord<'a> {
-    /// A record of a run of `scenario`; the driver adds `line_bytes_max` if it knows it.
+    /// A record of a run of `scenario`: servers, bounds, quiet point, expectations and line
+    /// limit come from the scenario; the rest from the run.
     pub fn new(
         scenario: &'a Scenario,
         trace: &'a Trace,
@@ -85,7 +86,7 @@ impl<'a> RunRecord<'a> {
             end,
             final_tables,
             expectations: scenario.expectations(),
-            line_bytes_max: None,
+            line_bytes_max: Some(scenario.effective_limits().line_bytes_max),
         }
     }
 }

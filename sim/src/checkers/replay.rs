@@ -2,7 +2,7 @@
 //! servers were down when, each client command paired with its reply, and what a command
 //! should get back. Kept here so every checker reads the trace the same way.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use server::events;
@@ -40,11 +40,6 @@ pub fn stored_new(event: &TraceEvent) -> bool {
     event.name == events::RECORD_STORED
         && event.host != trace::HARNESS_HOST
         && event.field("outcome") == Some("new")
-}
-
-/// Whether two records are the same in SPEC section 5's order (neither is newer).
-pub fn same_record(a: &Record, b: &Record) -> bool {
-    !a.is_newer_than(b) && !b.is_newer_than(a)
 }
 
 /// Each server's table as the trace says it is: the last `new` record per client, emptied
@@ -88,7 +83,10 @@ pub fn memory_lost(event: &TraceEvent) -> Option<&str> {
     }
 }
 
-/// When each server was down: crash to restart (or to the end of the run).
+/// When each server was down: from its crash until it listens again after its restart (its
+/// first `listening` event after the `restart`; the restart itself if it logs none), or to the
+/// end of the run. Commands that hit the gap between a restart and the listener are the
+/// restart's, not the server's, fault.
 #[derive(Debug, Default)]
 pub struct Downtime {
     intervals: BTreeMap<String, Vec<(Duration, Option<Duration>)>>,
@@ -97,24 +95,31 @@ pub struct Downtime {
 impl Downtime {
     pub fn from_trace(trace: &Trace) -> Downtime {
         let mut downtime = Downtime::default();
+        let mut restarting: BTreeMap<String, usize> = BTreeMap::new();
         for event in &trace.events {
+            if event.name == events::LISTENING
+                && let Some(index) = restarting.remove(&event.host)
+                && let Some(interval) = downtime
+                    .intervals
+                    .get_mut(&event.host)
+                    .and_then(|v| v.get_mut(index))
+            {
+                interval.1 = Some(event.at);
+                continue;
+            }
             let Some(server) = event.field("server") else {
                 continue;
             };
             if event.is_harness(trace::CRASH) {
-                downtime
-                    .intervals
-                    .entry(server.to_string())
-                    .or_default()
-                    .push((event.at, None));
+                let intervals = downtime.intervals.entry(server.to_string()).or_default();
+                intervals.push((event.at, None));
             } else if event.is_harness(trace::RESTART)
-                && let Some(last) = downtime
-                    .intervals
-                    .get_mut(server)
-                    .and_then(|v| v.last_mut())
+                && let Some(intervals) = downtime.intervals.get_mut(server)
+                && let Some(last) = intervals.last_mut()
                 && last.1.is_none()
             {
                 last.1 = Some(event.at);
+                restarting.insert(server.to_string(), intervals.len() - 1);
             }
         }
         downtime
@@ -264,16 +269,6 @@ pub fn expected(send: &TraceEvent, line_bytes_max: Option<usize>) -> Expected {
         Ok(_) => Expected::Unjudged,
         Err(_) => Expected::Invalid { cut },
     }
-}
-
-/// The servers a trace mentions as hosts, for checkers that must not miss one.
-pub fn server_hosts(trace: &Trace) -> BTreeSet<&str> {
-    trace
-        .events
-        .iter()
-        .map(|e| e.host.as_str())
-        .filter(|h| *h != trace::HARNESS_HOST && *h != trace::PLACES_STUB_HOST)
-        .collect()
 }
 
 /// Splits a reply into its first line (without `\n`) and the rest.

@@ -41,7 +41,13 @@ impl Checker for WellFormed {
                     client,
                     location,
                     timestamp,
-                } => iamat_problem(text, exchange.server(), &client, &location, &timestamp),
+                } => {
+                    if text.starts_with("? ") && table_full(run, &exchange, &client, reply.at) {
+                        invalid_problem(&exchange, text, Some(false))
+                    } else {
+                        iamat_problem(text, exchange.server(), &client, &location, &timestamp)
+                    }
+                }
                 Expected::WhatsAt { client, bound } => {
                     if text.starts_with("? ") {
                         invalid_problem(&exchange, text, Some(false))
@@ -67,6 +73,23 @@ impl Checker for WellFormed {
             Some(format!("{judged} replies judged")),
         )
     }
+}
+
+/// Whether the server refused to store `client` for lack of room (`record_stored` with
+/// `outcome=table_full`) while the IAMAT was in flight: then `?` is its documented answer.
+fn table_full(
+    run: &RunRecord,
+    exchange: &Exchange,
+    client: &str,
+    until: std::time::Duration,
+) -> bool {
+    run.trace.events.iter().any(|e| {
+        e.host == exchange.server()
+            && e.name == server::events::RECORD_STORED
+            && e.field("outcome") == Some("table_full")
+            && e.field("client") == Some(client)
+            && (exchange.send.at..=until).contains(&e.at)
+    })
 }
 
 /// `+0.263873386`: a sign, digits, a point and exactly 9 digits.
@@ -433,6 +456,24 @@ mod tests {
         ]);
         let checks = Checks::default();
         let v = WellFormed.check(&run_record(&trace, &checks));
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_question_mark_for_an_iamat_is_fine_only_when_the_table_was_full() {
+        let line = "IAMAT kiwi +34.068930-118.445127 1700000000.5";
+        let refused = format!("? {line}\n");
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            reply(5, 0, "kiwi", "Clark", &refused),
+        ]);
+        assert!(!v.ok, "an IAMAT is answered with an AT line: {v}");
+        let full = stored(2, "Clark", KIWI, "table_full");
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            full,
+            reply(5, 0, "kiwi", "Clark", &refused),
+        ]);
         assert!(v.ok, "{v}");
     }
 

@@ -166,6 +166,22 @@ fn limit_overrides_replace_only_what_they_name() -> Result<(), ScenarioError> {
 }
 
 #[test]
+fn limits_that_the_server_would_refuse_are_refused() {
+    let e = error_text(
+        "name: t\nseed: 1\nduration: 20s\nlimits: { backoff_min: 5s, backoff_max: 1s }\n",
+    );
+    assert!(
+        e.starts_with("scenarios/test.yaml:4:9: with these `limits`: limits.backoff_min"),
+        "{e}"
+    );
+    let e = error_text("name: t\nseed: 1\nduration: 20s\nlimits: { whatsat_wiat: 5s }\n");
+    assert!(
+        e.contains("unknown field `whatsat_wiat`, expected one of connections_max,"),
+        "{e}"
+    );
+}
+
+#[test]
 fn an_unknown_top_level_key_is_reported_with_line_and_column() {
     let text = "name: t\nseed: 1\nduration: 20s\nstepz: []\n";
     assert_eq!(
@@ -518,5 +534,43 @@ fn the_readme_examples_parse() -> Result<(), ScenarioError> {
         }
     }
     assert!(examples >= 2, "the README shows complete scenarios");
+    Ok(())
+}
+
+#[test]
+fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
+    let s = parse(&with_steps("  - { at: 1s, crash: Clark }\n"))?;
+    let two = server::config::Herd {
+        servers: vec![
+            server::config::ServerSpec {
+                name: "A".into(),
+                host: "127.0.0.1".into(),
+                port: 1,
+            },
+            server::config::ServerSpec {
+                name: "Clark".into(),
+                host: "127.0.0.1".into(),
+                port: 2,
+            },
+        ],
+        links: Vec::new(),
+        limits: server::config::Limits::default(),
+    };
+    let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;
+    assert_eq!(swapped.server_names(), ["A", "Clark"]);
+    assert_eq!(
+        swapped.herd_source,
+        HerdSource::File("herds/two.yaml".into())
+    );
+    let mut without_clark = two;
+    without_clark.servers.remove(1);
+    let e = s
+        .with_herd(without_clark, "herds/one.yaml")
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert_eq!(
+        e,
+        Err("scenarios/test.yaml:5:5: with herd `herds/one.yaml`: step 0 (at 1s): `Clark` is not a server of the herd (A)".to_string())
+    );
     Ok(())
 }

@@ -52,44 +52,10 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         }
     };
 
-    let (herd_source, herd) = resolve_herd(file.herd, origin)?;
-    let servers: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
-
-    let limits = match file.limits {
-        None => Default::default(),
-        Some(limits) => {
-            let l = &limits.value;
-            let pairs = [
-                ("backoff_min", l.backoff_min, "backoff_max", l.backoff_max),
-                (
-                    "heartbeat_interval",
-                    l.heartbeat_interval,
-                    "heartbeat_timeout",
-                    l.heartbeat_timeout,
-                ),
-            ];
-            for (low_name, low, high_name, high) in pairs {
-                if let (Some(low), Some(high)) = (low, high)
-                    && low > high
-                {
-                    return Err(err(
-                        &limits.referenced,
-                        format!(
-                            "`limits.{low_name}` ({}) is above `limits.{high_name}` ({})",
-                            fmt_duration(low),
-                            fmt_duration(high)
-                        ),
-                    ));
-                }
-            }
-            if l.peer_queue_max == Some(0) {
-                return Err(err(
-                    &limits.referenced,
-                    "`limits.peer_queue_max` must be at least 1".into(),
-                ));
-            }
-            limits.value
-        }
+    let (herd_loc, herd_source, herd) = resolve_herd(file.herd, origin)?;
+    let (limits_loc, limits) = match file.limits {
+        None => (Location::UNKNOWN, Default::default()),
+        Some(limits) => (limits.referenced, limits.value),
     };
 
     let (checks, checks_loc) = match file.checks {
@@ -115,7 +81,6 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
     }
 
     let mut steps = Vec::with_capacity(file.steps.len());
-    let mut crashed = BTreeSet::new();
     let mut previous = Duration::ZERO;
     for (index, spanned) in file.steps.into_iter().enumerate() {
         let Spanned {
@@ -141,7 +106,6 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
             )));
         }
         previous = at;
-        check_action(&action, &servers, &mut crashed).map_err(step_err)?;
         if let Some(expect) = &expect {
             check_expect(&action, expect).map_err(step_err)?;
         }
@@ -169,6 +133,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         checks,
         origin: origin.to_path_buf(),
     };
+    check_herd(&scenario, &herd_loc, &limits_loc)?;
 
     if scenario.checks.runs(checkers::convergence::NAME) {
         let deadline = scenario.last_fault_heal_at() + scenario.checks.converged_within;
@@ -189,19 +154,69 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
 }
 
 fn invalid(origin: &Path, loc: &Location, message: String) -> ScenarioError {
+    invalid_at(origin, loc.line(), loc.column(), message)
+}
+
+fn invalid_at(origin: &Path, line: u64, column: u64, message: String) -> ScenarioError {
     ScenarioError::Invalid {
         path: origin.to_path_buf(),
-        line: loc.line(),
-        column: loc.column(),
+        line,
+        column,
         message,
     }
 }
 
-/// Loads the herd the scenario names and checks it with the server's own rules.
+/// Everything that depends on the herd: the herd and the merged limits pass the server's own
+/// checks, no server takes a harness host name, and every step names servers of this herd
+/// (crashes and restarts in a possible order). Run again when the herd is swapped.
+pub(super) fn check_herd(
+    s: &Scenario,
+    herd_loc: &Location,
+    limits_loc: &Location,
+) -> Result<(), ScenarioError> {
+    let origin = s.origin.as_path();
+    s.herd
+        .validate()
+        .map_err(|e| invalid(origin, herd_loc, format!("herd: {e}")))?;
+    for server in &s.herd.servers {
+        if RESERVED_HOSTS.contains(&server.name.as_str()) {
+            return Err(invalid(
+                origin,
+                herd_loc,
+                format!(
+                    "herd: `{}` is the harness's own host name; rename the server",
+                    server.name
+                ),
+            ));
+        }
+    }
+    if s.limits != Default::default() {
+        let mut merged = s.herd.clone();
+        s.limits.apply(&mut merged.limits);
+        merged
+            .validate()
+            .map_err(|e| invalid(origin, limits_loc, format!("with these `limits`: {e}")))?;
+    }
+    let servers = s.server_names();
+    let mut crashed = BTreeSet::new();
+    for step in &s.steps {
+        check_action(&step.action, &servers, &mut crashed).map_err(|message| {
+            invalid_at(
+                origin,
+                step.line,
+                step.column,
+                format!("step {} (at {}): {message}", step.id, fmt_duration(step.at)),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Loads the herd the scenario names (checked later, by [`check_herd`]).
 fn resolve_herd(
     spec: Option<Spanned<HerdSpec>>,
     origin: &Path,
-) -> Result<(HerdSource, Herd), ScenarioError> {
+) -> Result<(Location, HerdSource, Herd), ScenarioError> {
     let (loc, spec) = match spec {
         None => (Location::UNKNOWN, HerdSpec::Default),
         Some(spanned) => (spanned.referenced, spanned.value),
@@ -211,32 +226,12 @@ fn resolve_herd(
         HerdSpec::Inline(herd) => (HerdSource::Inline, *herd),
         HerdSpec::File(file) => {
             let base = origin.parent().unwrap_or(Path::new(""));
-            let path = base.join(&file);
-            let herd = Herd::load(&path).map_err(|e| {
-                invalid(
-                    origin,
-                    &loc,
-                    format!("herd file `{file}` ({}): {e}", path.display()),
-                )
-            })?;
+            let herd = Herd::load(&base.join(&file))
+                .map_err(|e| invalid(origin, &loc, format!("herd file `{file}`: {e}")))?;
             (HerdSource::File(file.into()), herd)
         }
     };
-    herd.validate()
-        .map_err(|e| invalid(origin, &loc, format!("herd: {e}")))?;
-    for server in &herd.servers {
-        if RESERVED_HOSTS.contains(&server.name.as_str()) {
-            return Err(invalid(
-                origin,
-                &loc,
-                format!(
-                    "herd: `{}` is the harness's own host name; rename the server",
-                    server.name
-                ),
-            ));
-        }
-    }
-    Ok((source, herd))
+    Ok((loc, source, herd))
 }
 
 fn check_server(name: &str, servers: &[String]) -> Result<(), String> {
@@ -292,26 +287,16 @@ fn check_action(
             check_client(&a.client, servers)?;
             let timestamp = a.timestamp.as_deref().unwrap_or("0");
             let probe = format!("IAMAT {} {} 0", a.client, a.location);
-            let line = format!("IAMAT {} {} {}", a.client, a.location, timestamp);
-            if a.location.bytes().any(is_spec_whitespace)
-                || !matches!(
-                    Command::parse_line(probe.as_bytes()),
-                    Ok(Command::IAmAt { .. })
-                )
-            {
+            if let Some(why) = refused(&a.location, &probe) {
                 return Err(format!(
-                    "location `{}` is not a valid ISO 6709 pair like +34.068930-118.445127 (send invalid input with `raw`)",
+                    "location `{}` is not a valid ISO 6709 pair like +34.068930-118.445127: {why} (send invalid input with `raw`)",
                     a.location
                 ));
             }
-            if timestamp.bytes().any(is_spec_whitespace)
-                || !matches!(
-                    Command::parse_line(line.as_bytes()),
-                    Ok(Command::IAmAt { .. })
-                )
-            {
+            let line = format!("IAMAT {} {} {}", a.client, a.location, timestamp);
+            if let Some(why) = refused(timestamp, &line) {
                 return Err(format!(
-                    "timestamp `{timestamp}` is not POSIX seconds like 1700000000.5 (send invalid input with `raw`)"
+                    "timestamp `{timestamp}` is not POSIX seconds like 1700000000.5: {why} (send invalid input with `raw`)"
                 ));
             }
         }
@@ -319,14 +304,9 @@ fn check_action(
             check_server(&a.server, servers)?;
             check_client(&a.client, servers)?;
             let line = format!("WHATSAT {} {} {}", a.client, a.radius_km, a.bound);
-            if a.radius_km.bytes().any(is_spec_whitespace)
-                || !matches!(
-                    Command::parse_line(line.as_bytes()),
-                    Ok(Command::WhatsAt { .. })
-                )
-            {
+            if let Some(why) = refused(&a.radius_km, &line) {
                 return Err(format!(
-                    "radius_km `{}` must be a decimal in (0, 50] and bound {} an integer in [1, 20] (send invalid input with `raw`)",
+                    "radius_km `{}` must be a decimal in (0, 50] and bound {} an integer in [1, 20]: {why} (send invalid input with `raw`)",
                     a.radius_km, a.bound
                 ));
             }
@@ -356,6 +336,17 @@ fn check_action(
         Action::Places(p) => check_places(p)?,
     }
     Ok(())
+}
+
+/// Why the server would refuse `line` (built around the scenario's `field`), or `None` if it
+/// parses. White space inside `field` would split it, so it is refused up front.
+fn refused(field: &str, line: &str) -> Option<String> {
+    if field.bytes().any(is_spec_whitespace) {
+        return Some("it contains white space".into());
+    }
+    Command::parse_line(line.as_bytes())
+        .err()
+        .map(|e| e.to_string())
 }
 
 fn check_places(p: &PlacesFault) -> Result<(), String> {
