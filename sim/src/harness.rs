@@ -2,7 +2,7 @@
 //! on one host per herd server, the Places stub on `places` and one host per client, applies
 //! the timed steps between `sim.step()` calls, and returns the recorded run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -171,27 +171,31 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
         .iter()
         .map(|s| (s.name.clone(), s.port))
         .collect();
+    let mut hosts: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
+    hosts.push(places_stub::HOST.to_string());
+    hosts.extend(clients.keys().map(|c| client_host(c)));
+    let mut driver = Driver {
+        sim,
+        clients,
+        ports,
+        hosts,
+        cut: BTreeSet::new(),
+        skews,
+        places_fault,
+        recorder: recorder.clone(),
+    };
     let mut steps = scenario.steps.iter().peekable();
     loop {
-        let now = sim.elapsed();
+        let now = driver.sim.elapsed();
         recorder.set_driver_now(now);
         while let Some(step) = steps.next_if(|s| s.at <= now) {
-            apply(
-                &mut sim,
-                step,
-                now,
-                &clients,
-                &ports,
-                &skews,
-                &places_fault,
-                recorder,
-            );
+            driver.apply(step, now);
         }
         if now >= scenario.duration {
             return (now, None);
         }
-        if let Err(e) = sim.step() {
-            let at = sim.elapsed();
+        if let Err(e) = driver.sim.step() {
+            let at = driver.sim.elapsed();
             return (
                 at,
                 Some(SutFailure {
@@ -203,98 +207,146 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apply(
-    sim: &mut turmoil::Sim<'_>,
-    step: &Step,
-    now: Duration,
-    clients: &BTreeMap<String, mpsc::UnboundedSender<ClientCommand>>,
-    ports: &BTreeMap<String, u16>,
-    skews: &Skews,
-    places_fault: &FaultCell,
-    recorder: &Recorder,
-) {
-    if let Some(event) = TraceEvent::fault(now, step.id, &step.action) {
-        recorder.push(event);
+/// What the driver holds while it applies steps between `sim.step()` calls.
+struct Driver<'a> {
+    sim: turmoil::Sim<'a>,
+    clients: BTreeMap<String, mpsc::UnboundedSender<ClientCommand>>,
+    ports: BTreeMap<String, u16>,
+    /// Every host of the simulation: servers, the Places stub, client hosts.
+    hosts: Vec<String>,
+    /// Directed host pairs the scenario has cut, so a crash can restore them exactly.
+    cut: BTreeSet<(String, String)>,
+    skews: Skews,
+    places_fault: FaultCell,
+    recorder: Recorder,
+}
+
+impl Driver<'_> {
+    fn apply(&mut self, step: &Step, now: Duration) {
+        if let Some(event) = TraceEvent::fault(now, step.id, &step.action) {
+            self.recorder.push(event);
+        }
+        match &step.action {
+            Action::IamAt(iamat) => self.send(
+                step.id,
+                &iamat.client,
+                &iamat.server,
+                Payload::IamAt {
+                    client: iamat.client.clone(),
+                    location: iamat.location.clone(),
+                    timestamp: iamat.timestamp.clone(),
+                },
+            ),
+            Action::WhatsAt(w) => {
+                let line = format!("WHATSAT {} {} {}\n", w.client, w.radius_km, w.bound);
+                self.send(
+                    step.id,
+                    &w.client,
+                    &w.server,
+                    Payload::Bytes(line.into_bytes()),
+                )
+            }
+            Action::Raw(raw) => self.send(
+                step.id,
+                &raw.client,
+                &raw.server,
+                Payload::Bytes(raw.bytes()),
+            ),
+            Action::Partition(cut) => {
+                for (a, b) in pairs(&cut.between, &cut.and) {
+                    self.cut.insert((a.clone(), b.clone()));
+                    if cut.oneway {
+                        self.sim.partition_oneway(a, b);
+                    } else {
+                        self.cut.insert((b.clone(), a.clone()));
+                        self.sim.partition(a, b);
+                    }
+                }
+            }
+            Action::Repair(cut) => {
+                for (a, b) in pairs(&cut.between, &cut.and) {
+                    self.cut.remove(&(a.clone(), b.clone()));
+                    if cut.oneway {
+                        self.sim.repair_oneway(a, b);
+                    } else {
+                        self.cut.remove(&(b.clone(), a.clone()));
+                        self.sim.repair(a, b);
+                    }
+                }
+            }
+            Action::Hold(groups) => {
+                for (a, b) in pairs(&groups.between, &groups.and) {
+                    self.sim.hold(a, b);
+                }
+            }
+            Action::Release(groups) => {
+                for (a, b) in pairs(&groups.between, &groups.and) {
+                    self.sim.release(a, b);
+                }
+            }
+            Action::Latency(l) => {
+                for (a, b) in pairs(&l.between, &l.and) {
+                    self.sim
+                        .set_link_latency(a.clone(), b.clone(), l.latency.min);
+                    self.sim.set_link_max_message_latency(a, b, l.latency.max);
+                }
+            }
+            Action::Crash(server) => self.crash(server),
+            Action::Restart(server) => self.sim.bounce(server.as_str()),
+            Action::Skew(skew) => {
+                if let Ok(mut skews) = self.skews.lock() {
+                    skews.insert(skew.server.clone(), skew.by.nanos());
+                }
+            }
+            Action::Places(fault) => {
+                if let Ok(mut current) = self.places_fault.lock() {
+                    *current = fault.clone();
+                }
+            }
+        }
     }
-    let pairs = |a: &[String], b: &[String]| -> Vec<(String, String)> {
-        a.iter()
-            .flat_map(|x| b.iter().map(move |y| (x.clone(), y.clone())))
-            .collect()
-    };
-    let send = |client: &str, server: &str, payload: Payload| {
-        let port = ports.get(server).copied().unwrap_or(0);
-        if let Some(tx) = clients.get(client) {
+
+    fn send(&self, id: u64, client: &str, server: &str, payload: Payload) {
+        let port = self.ports.get(server).copied().unwrap_or(0);
+        if let Some(tx) = self.clients.get(client) {
             let _ = tx.send(ClientCommand {
-                id: step.id,
+                id,
                 server: server.to_string(),
                 port,
                 payload,
             });
         }
-    };
-    match &step.action {
-        Action::IamAt(iamat) => send(
-            &iamat.client,
-            &iamat.server,
-            Payload::IamAt {
-                client: iamat.client.clone(),
-                location: iamat.location.clone(),
-                timestamp: iamat.timestamp.clone(),
-            },
-        ),
-        Action::WhatsAt(w) => {
-            let line = format!("WHATSAT {} {} {}\n", w.client, w.radius_km, w.bound);
-            send(&w.client, &w.server, Payload::Bytes(line.into_bytes()))
+    }
+
+    /// A crash is silent: the host falls off the network at once (what it had in flight is
+    /// lost, its sockets say no goodbye), then its software is dropped, then its links come
+    /// back as the scenario had them. Silence is what keeps a crash deterministic: tokio drops
+    /// a runtime's tasks in an order that depends on process-global task ids, so the FINs a
+    /// "clean" crash would send leave in an order that differs from run to run in one process.
+    /// Peers notice by heartbeat, or by the reset their next message gets.
+    fn crash(&mut self, server: &str) {
+        let others: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|h| *h != server)
+            .cloned()
+            .collect();
+        for other in &others {
+            self.sim.partition_oneway(server, other.as_str());
         }
-        Action::Raw(raw) => send(&raw.client, &raw.server, Payload::Bytes(raw.bytes())),
-        Action::Partition(cut) => {
-            for (a, b) in pairs(&cut.between, &cut.and) {
-                if cut.oneway {
-                    sim.partition_oneway(a, b);
-                } else {
-                    sim.partition(a, b);
-                }
-            }
-        }
-        Action::Repair(cut) => {
-            for (a, b) in pairs(&cut.between, &cut.and) {
-                if cut.oneway {
-                    sim.repair_oneway(a, b);
-                } else {
-                    sim.repair(a, b);
-                }
-            }
-        }
-        Action::Hold(groups) => {
-            for (a, b) in pairs(&groups.between, &groups.and) {
-                sim.hold(a, b);
-            }
-        }
-        Action::Release(groups) => {
-            for (a, b) in pairs(&groups.between, &groups.and) {
-                sim.release(a, b);
-            }
-        }
-        Action::Latency(l) => {
-            for (a, b) in pairs(&l.between, &l.and) {
-                sim.set_link_latency(a.clone(), b.clone(), l.latency.min);
-                sim.set_link_max_message_latency(a, b, l.latency.max);
-            }
-        }
-        Action::Crash(server) => sim.crash(server.as_str()),
-        Action::Restart(server) => sim.bounce(server.as_str()),
-        Action::Skew(skew) => {
-            if let Ok(mut skews) = skews.lock() {
-                skews.insert(skew.server.clone(), skew.by.nanos());
-            }
-        }
-        Action::Places(fault) => {
-            if let Ok(mut current) = places_fault.lock() {
-                *current = fault.clone();
+        self.sim.crash(server);
+        for other in &others {
+            if !self.cut.contains(&(server.to_string(), other.clone())) {
+                self.sim.repair_oneway(server, other.as_str());
             }
         }
     }
+}
+
+fn pairs(a: &[String], b: &[String]) -> Vec<(String, String)> {
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| (x.clone(), y.clone())))
+        .collect()
 }
 
 /// Every client that sends something, in name order.
