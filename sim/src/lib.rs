@@ -8,12 +8,17 @@
 //! - [`trace`]: the recorded events and their renderings (timeline, snapshot).
 //! - [`checkers`]: one invariant per module, judged on a finished run.
 //! - [`report`]: verdicts, the printed report, the snapshot text, exit codes.
+//! - [`swarm`]: many seeds, each a generated scenario; [`shrink`]: a failure made small.
+//! - [`diagram`]: Lamport (space-time) diagrams of a trace.
 
 pub mod checkers;
+pub mod diagram;
 pub mod harness;
 pub mod places_stub;
 pub mod recorder;
 pub mod report;
 pub mod scenario;
+pub mod shrink;
 pub mod simnet;
+pub mod swarm;
 pub mod trace;

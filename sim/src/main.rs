@@ -1,20 +1,42 @@
-//! The `sim` binary: run scenario files in the deterministic simulation and report.
+//! The `sim` binary: run scenario files in the deterministic simulation and report; search
+//! many seeds (`swarm`); shrink a failing scenario (`shrink`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use sim::report::{self, Judged, exit};
 use sim::scenario::Scenario;
 
 /// Run chaos scenarios against the unchanged herd server in a simulated network.
 ///
 /// Exit status: 0 all checks held, 1 safety violation, 2 liveness violation, 3 the system under
-/// test panicked or stopped, 4 bad scenario file, 64 bad command line. With several files, the
-/// worst (highest) status wins.
+/// test panicked or stopped, 4 bad scenario file, 64 bad command line. With several files or
+/// seeds, the worst failure wins (safety over liveness).
 #[derive(Debug, Parser)]
-#[command(name = "sim", version)]
+#[command(
+    name = "sim",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run many seeds, each a generated scenario with a random mix of faults.
+    Swarm(sim::swarm::SwarmArgs),
+    /// Minimize a failing scenario while it keeps failing the same way.
+    Shrink(sim::shrink::ShrinkArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
     /// Scenario files (YAML) to run, in order.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -27,6 +49,22 @@ struct Cli {
     /// Leave out the timeline.
     #[arg(long, short)]
     quiet: bool,
+    /// Write a Lamport (space-time) diagram of the run as SVG.
+    #[arg(long, value_name = "OUT.svg")]
+    svg: Option<PathBuf>,
+    /// Write the diagram as a standalone HTML page.
+    #[arg(long, value_name = "OUT.html")]
+    html: Option<PathBuf>,
+    /// Draw the diagram from this simulated time (e.g. 1s, 500ms).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    from: Option<std::time::Duration>,
+    /// Draw the diagram up to this simulated time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    to: Option<std::time::Duration>,
+}
+
+fn parse_time(text: &str) -> Result<std::time::Duration, String> {
+    server::config::parse_duration(text)
 }
 
 fn main() -> ExitCode {
@@ -42,16 +80,24 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let mut worst = exit::OK;
-    for path in &cli.files {
-        let code = run_file(&cli, path);
-        worst = worst.max(code);
-    }
-    ExitCode::from(worst)
+    let code = match &cli.command {
+        Some(Command::Swarm(args)) => sim::swarm::main(args),
+        Some(Command::Shrink(args)) => sim::shrink::main(args),
+        None => run_files(&cli.run),
+    };
+    ExitCode::from(code)
 }
 
-fn run_file(cli: &Cli, path: &PathBuf) -> u8 {
-    let scenario = match load(cli, path) {
+fn run_files(args: &RunArgs) -> u8 {
+    let mut worst = exit::OK;
+    for path in &args.files {
+        worst = report::worse(worst, run_file(args, path));
+    }
+    worst
+}
+
+fn run_file(args: &RunArgs, path: &Path) -> u8 {
+    let scenario = match load(args, path) {
         Ok(scenario) => scenario,
         Err(message) => {
             eprintln!("{message}");
@@ -62,17 +108,34 @@ fn run_file(cli: &Cli, path: &PathBuf) -> u8 {
     let judged = Judged::judge(&scenario, run);
     print!(
         "{}",
-        report::human_report(path, &scenario, &judged, !cli.quiet)
+        report::human_report(path, &scenario, &judged, !args.quiet)
     );
+    let window = sim::diagram::Window {
+        from: args.from,
+        to: args.to,
+    };
+    for (out, page) in [(&args.svg, false), (&args.html, true)] {
+        let Some(out) = out else { continue };
+        let drawing = if page {
+            sim::diagram::html(&scenario, &judged.run.trace, window)
+        } else {
+            sim::diagram::svg(&scenario, &judged.run.trace, window)
+        };
+        if let Err(e) = std::fs::write(out, drawing) {
+            eprintln!("cannot write {}: {e}", out.display());
+            return exit::USAGE;
+        }
+        println!("diagram: {}", out.display());
+    }
     judged.exit_code()
 }
 
-fn load(cli: &Cli, path: &PathBuf) -> Result<Scenario, String> {
+fn load(args: &RunArgs, path: &Path) -> Result<Scenario, String> {
     let mut scenario = Scenario::load(path).map_err(|e| e.to_string())?;
-    if let Some(seed) = cli.seed {
+    if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
-    if let Some(herd_path) = &cli.herd {
+    if let Some(herd_path) = &args.herd {
         let herd = server::config::Herd::load(herd_path).map_err(|e| e.to_string())?;
         scenario = scenario
             .with_herd(herd, herd_path.clone())

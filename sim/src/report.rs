@@ -24,6 +24,20 @@ pub mod exit {
     pub const USAGE: u8 = 64;
 }
 
+/// The worse of two exit codes: a crash of the system under test, then safety, then
+/// liveness, then a bad scenario, then success. (Codes are not ordered by number.)
+pub fn worse(a: u8, b: u8) -> u8 {
+    let rank = |code: u8| match code {
+        exit::SUT_FAILURE => 5,
+        exit::SAFETY => 4,
+        exit::LIVENESS => 3,
+        exit::BAD_SCENARIO => 2,
+        exit::OK => 0,
+        _ => 1,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 /// A run with its verdicts.
 pub struct Judged {
     pub run: Run,
@@ -198,4 +212,12 @@ pub fn human_report(
         scenario.seed
     );
     out
+}
+
+/// The exit code of a failure class.
+pub fn class_code(class: FailureClass) -> u8 {
+    match class {
+        FailureClass::Safety => exit::SAFETY,
+        FailureClass::Liveness => exit::LIVENESS,
+    }
 }

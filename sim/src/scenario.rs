@@ -11,6 +11,7 @@
 mod de;
 mod describe;
 mod validate;
+mod write;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,289 @@
+//! Speed of the harness: a scenario run against an idle turmoil simulation of the same shape.
+//!
+//! `cargo bench -p sim --bench speed` (release). For each scenario it times, interleaved over
+//! a few repetitions after one warm-up:
+//!
+//! - **harness**: `sim::harness::run` (servers, Places stub, clients, recording layer), and
+//!   separately the checkers (`Judged::judge`);
+//! - **idle**: a turmoil simulation with the same hosts (every server, `places`, every client
+//!   host), tick, duration, latencies and seed, each host binding its port and waiting for an
+//!   accept that never comes, stepped by the same loop (`step` until `elapsed >= duration`);
+//! - **idle + layer**: the same idle simulation under the harness's recording layer, which
+//!   sees turmoil's own per-tick spans and events (the layer's floor cost);
+//! - **herd**: the idle simulation with the real servers on the server hosts (links,
+//!   heartbeats, no workload, no layer): what the herd costs when nobody talks to it.
+//!
+//! Targets (from the issue): harness / idle <= 1.5x; the 30-simulated-second five-server
+//! scenario (`benches/speed-30s.yaml`) at least 100x faster than real time, run and checkers
+//! together. `scenarios/partition.yaml` is measured too, for reference. `SPEED_REPS` sets the
+//! repetitions (default 5).
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use server::backoff::stable_hash;
+use server::net::Env;
+use sim::harness::{self, EPOCH_SECS};
+use sim::recorder::{Recorder, TraceLayer};
+use sim::report::Judged;
+use sim::scenario::Scenario;
+use sim::simnet::{SkewedClock, TurmoilNet, places_client};
+use tracing_subscriber::layer::SubscriberExt;
+
+const SPEEDUP_TARGET: f64 = 100.0;
+const RATIO_TARGET: f64 = 1.5;
+
+/// What runs on the server hosts of a simulation without the harness.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Servers {
+    /// Bind the server's port, wait for an accept that never comes.
+    Idle,
+    /// The real server library, as the harness runs it, with nobody talking to it.
+    Herd,
+}
+
+/// Wall times of one variant over the repetitions.
+#[derive(Default)]
+struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn push(&mut self, d: Duration) {
+        self.0.push(d);
+    }
+    fn sorted(&self) -> Vec<Duration> {
+        let mut v = self.0.clone();
+        v.sort();
+        v
+    }
+    fn median(&self) -> Duration {
+        let v = self.sorted();
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2
+        }
+    }
+    fn min(&self) -> Duration {
+        self.sorted()[0]
+    }
+}
+
+fn main() {
+    let reps: usize = std::env::var("SPEED_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(5);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases = [
+        (root.join("benches/speed-30s.yaml"), true),
+        (root.join("../scenarios/partition.yaml"), false),
+    ];
+    println!(
+        "speed: {} cores, {reps} repetitions after one warm-up, release={}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        !cfg!(debug_assertions)
+    );
+    let mut missed = false;
+    for (path, judged_against_targets) in &cases {
+        let scenario = match Scenario::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        };
+        missed |= bench(path, &scenario, reps, *judged_against_targets);
+    }
+    if missed {
+        println!("\nat least one target MISSED (reported, not an error: this is a benchmark)");
+    }
+}
+
+/// Measures one scenario and prints its table; returns whether a target was missed.
+fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -> bool {
+    let clients = scenario.client_names();
+    let ticks = scenario.duration.as_nanos() / scenario.tick.as_nanos().max(1);
+    let hosts = scenario.herd.servers.len() + 1 + clients.len();
+    println!(
+        "\n{}\n  {} simulated, tick {:?}, latency {}, {} hosts ({} servers + places + {} clients), {} ticks",
+        path.display(),
+        secs(scenario.duration),
+        scenario.tick,
+        scenario.network.latency,
+        hosts,
+        scenario.herd.servers.len(),
+        clients.len(),
+        ticks,
+    );
+
+    let (mut run, mut judge, mut idle, mut layered, mut herd) = Default::default();
+    let (mut events, mut outcome) = (0, "");
+    for rep in 0..=reps {
+        let warm_up = rep == 0;
+        let started = Instant::now();
+        let result = harness::run(scenario);
+        let run_wall = started.elapsed();
+        events = result.trace.events.len();
+        let started = Instant::now();
+        let judged = Judged::judge(scenario, result);
+        let judge_wall = started.elapsed();
+        outcome = judged.outcome();
+        black_box(&judged);
+        let idle_wall = idle_sim(scenario, &clients, Servers::Idle, false);
+        let layered_wall = idle_sim(scenario, &clients, Servers::Idle, true);
+        let herd_wall = idle_sim(scenario, &clients, Servers::Herd, false);
+        if !warm_up {
+            Samples::push(&mut run, run_wall);
+            Samples::push(&mut judge, judge_wall);
+            Samples::push(&mut idle, idle_wall);
+            Samples::push(&mut layered, layered_wall);
+            Samples::push(&mut herd, herd_wall);
+        }
+    }
+    let (run, judge, idle, layered, herd): (Samples, Samples, Samples, Samples, Samples) =
+        (run, judge, idle, layered, herd);
+
+    println!("  run outcome: {outcome}, {events} trace events");
+    println!("  {:<34} {:>10} {:>10}", "wall time", "median", "min");
+    let row = |label: &str, s: &Samples| {
+        println!("  {label:<34} {:>10} {:>10}", ms(s.median()), ms(s.min()));
+    };
+    row("harness: run", &run);
+    row("harness: checkers", &judge);
+    row("idle simulation", &idle);
+    row("idle simulation + recording layer", &layered);
+    row("herd, no workload, no layer", &herd);
+
+    let whole = run.median() + judge.median();
+    let speedup = scenario.duration.as_secs_f64() / whole.as_secs_f64();
+    let speedup_run = scenario.duration.as_secs_f64() / run.median().as_secs_f64();
+    let ratio = run.median().as_secs_f64() / idle.median().as_secs_f64();
+    let per_host_tick = idle.median().as_nanos() as f64 / (ticks as f64 * hosts as f64);
+    let label = |ok: bool| {
+        if !against_targets {
+            "(reference)"
+        } else if ok {
+            "PASS"
+        } else {
+            "MISS"
+        }
+    };
+    println!(
+        "  speed: {speedup:.0}x real time for run + checkers ({speedup_run:.0}x for the run alone), \
+         target >= {SPEEDUP_TARGET:.0}x: {}",
+        label(speedup >= SPEEDUP_TARGET)
+    );
+    println!(
+        "  ratio harness run / idle simulation: {ratio:.2}x, target <= {RATIO_TARGET}x: {}",
+        label(ratio <= RATIO_TARGET)
+    );
+    println!(
+        "  breakdown of the median run over idle: recording layer's floor {}, herd without workload {}, \
+         workload and recording {}; idle costs {per_host_tick:.0} ns per host per tick",
+        ms_signed(layered.median(), idle.median()),
+        ms_signed(herd.median(), idle.median()),
+        ms_signed(
+            run.median(),
+            herd.median() + layered.median().saturating_sub(idle.median())
+        ),
+    );
+    against_targets && (speedup < SPEEDUP_TARGET || ratio > RATIO_TARGET)
+}
+
+/// One simulation shaped like the harness's for `scenario` (same hosts, tick, duration,
+/// latencies, seed and driver loop), with nothing to drive; returns its wall time.
+fn idle_sim(scenario: &Scenario, clients: &[String], servers: Servers, layer: bool) -> Duration {
+    let started = Instant::now();
+    if layer {
+        let subscriber = tracing_subscriber::registry().with(TraceLayer {
+            recorder: Recorder::default(),
+        });
+        tracing::subscriber::with_default(subscriber, || drive_idle(scenario, clients, servers));
+    } else {
+        drive_idle(scenario, clients, servers);
+    }
+    started.elapsed()
+}
+
+fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(scenario.duration + Duration::from_secs(1))
+        .tick_duration(scenario.tick)
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .min_message_latency(scenario.network.latency.min)
+        .max_message_latency(scenario.network.latency.max)
+        .rng_seed(scenario.seed)
+        .build();
+
+    let herd = Arc::new(harness::simulated_herd(scenario));
+    for spec in &herd.servers {
+        let (name, port) = (spec.name.clone(), spec.port);
+        match servers {
+            Servers::Idle => sim.host(name, move || idle_host(port)),
+            Servers::Herd => {
+                let herd = herd.clone();
+                let seed = scenario.seed ^ stable_hash(&[&name]);
+                sim.host(name.clone(), move || {
+                    let (herd, name) = (herd.clone(), name.clone());
+                    async move {
+                        let env = Env {
+                            net: Arc::new(TurmoilNet),
+                            clock: Arc::new(SkewedClock {
+                                server: name.clone(),
+                                skews: Arc::default(),
+                            }),
+                            places: places_client(&herd.limits),
+                            seed,
+                        };
+                        server::run(herd, &name, env, std::future::pending()).await?;
+                        Ok(())
+                    }
+                });
+            }
+        }
+    }
+    sim.host(sim::places_stub::HOST, || idle_host(sim::places_stub::PORT));
+    for client in clients {
+        // The harness's client hosts wait on a channel; these wait forever.
+        sim.client(
+            format!("client.{client}"),
+            std::future::pending::<turmoil::Result>(),
+        );
+    }
+
+    loop {
+        let now = sim.elapsed();
+        if now >= scenario.duration {
+            break;
+        }
+        if let Err(e) = sim.step() {
+            panic!("idle simulation failed at {now:?}: {e}");
+        }
+    }
+}
+
+/// A host that binds its port and waits for an accept that never comes.
+async fn idle_host(port: u16) -> turmoil::Result {
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    let _never = listener.accept().await;
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// `a - b` in milliseconds, with its sign.
+fn ms_signed(a: Duration, b: Duration) -> String {
+    let diff = a.as_secs_f64() - b.as_secs_f64();
+    format!("{:+.1} ms", diff * 1e3)
+}

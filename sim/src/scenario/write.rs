@@ -1,0 +1,301 @@
+//! Writes a scenario back as YAML that loads to the same scenario: how generated (`swarm`) and
+//! shrunk (`shrink`) scenarios become ordinary files anyone can replay.
+
+use std::fmt::Write;
+
+use super::{Action, Expect, HerdSource, LimitOverrides, RawPayload, Scenario, Step, fmt_duration};
+
+/// A YAML scalar: plain when it is a simple name, else double-quoted (JSON string syntax is
+/// valid YAML), so nothing can be read back as a number, a boolean or null.
+fn quote(text: &str) -> String {
+    let plain = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if plain {
+        return text.to_string();
+    }
+    serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+impl Scenario {
+    /// The scenario as a YAML document, with `header` lines written first as comments.
+    /// A herd from a file is written inline, so the document stands on its own anywhere.
+    pub fn to_yaml(&self, header: &[String]) -> String {
+        let mut out = String::new();
+        for line in header {
+            let _ = writeln!(out, "# {line}");
+        }
+        let _ = writeln!(out, "name: {}", quote(&self.name));
+        if let Some(description) = &self.description {
+            out.push_str("description: |\n");
+            for line in description.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        let _ = writeln!(out, "seed: {}", self.seed);
+        let _ = writeln!(out, "duration: {}", fmt_duration(self.duration));
+        let _ = writeln!(out, "tick: {}", fmt_duration(self.tick));
+        self.write_herd(&mut out);
+        let _ = writeln!(out, "network: {{ latency: {} }}", self.network.latency);
+        let limits = limits_flow(&self.limits);
+        if !limits.is_empty() {
+            let _ = writeln!(out, "limits: {{ {} }}", limits.join(", "));
+        }
+        if self.steps.is_empty() {
+            out.push_str("steps: []\n");
+        } else {
+            out.push_str("steps:\n");
+            for step in &self.steps {
+                let _ = writeln!(out, "{}", step_yaml(step));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "checks:\n  converged_within: {}\n  answered_within: {}",
+            fmt_duration(self.checks.converged_within),
+            fmt_duration(self.checks.answered_within)
+        );
+        if !self.checks.skip.is_empty() {
+            let _ = writeln!(out, "  skip: {}", list(&self.checks.skip));
+        }
+        out
+    }
+
+    fn write_herd(&self, out: &mut String) {
+        if self.herd_source == HerdSource::Default
+            && self.herd == server::config::Herd::default_herd()
+        {
+            out.push_str("herd: default\n");
+            return;
+        }
+        out.push_str("herd:\n  servers:\n");
+        for s in &self.herd.servers {
+            let _ = writeln!(
+                out,
+                "    - {{ name: {}, host: {}, port: {} }}",
+                quote(&s.name),
+                quote(&s.host),
+                s.port
+            );
+        }
+        if !self.herd.links.is_empty() {
+            out.push_str("  links:\n");
+            for l in &self.herd.links {
+                let classic = if l.classic { ", classic: true" } else { "" };
+                let _ = writeln!(out, "    - {{ between: {}{classic} }}", list(&l.between));
+            }
+        }
+        if self.herd.limits != server::config::Limits::default() {
+            let limits = serde_json::to_string(&self.herd.limits).unwrap_or_else(|_| "{}".into());
+            let _ = writeln!(out, "  limits: {limits}");
+        }
+    }
+}
+
+fn limits_flow(l: &LimitOverrides) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut count = |name: &str, v: Option<usize>| {
+        if let Some(v) = v {
+            out.push(format!("{name}: {v}"));
+        }
+    };
+    count("connections_max", l.connections_max);
+    count("line_bytes_max", l.line_bytes_max);
+    count("clients_max", l.clients_max);
+    count("peer_queue_max", l.peer_queue_max);
+    count("places_response_bytes_max", l.places_response_bytes_max);
+    let durations = [
+        ("client_idle_timeout", l.client_idle_timeout),
+        ("backoff_min", l.backoff_min),
+        ("backoff_max", l.backoff_max),
+        ("peer_connect_timeout", l.peer_connect_timeout),
+        ("heartbeat_interval", l.heartbeat_interval),
+        ("heartbeat_timeout", l.heartbeat_timeout),
+        ("places_timeout", l.places_timeout),
+        ("whatsat_wait", l.whatsat_wait),
+    ];
+    for (name, value) in durations {
+        if let Some(d) = value {
+            out.push(format!("{name}: {}", fmt_duration(d)));
+        }
+    }
+    out
+}
+
+fn step_yaml(step: &Step) -> String {
+    let action = match &step.action {
+        Action::IamAt(i) => {
+            let timestamp = i
+                .timestamp
+                .as_ref()
+                .map(|t| format!(", timestamp: {}", quote(t)))
+                .unwrap_or_default();
+            format!(
+                "iamat: {{ client: {}, server: {}, location: {}{timestamp} }}",
+                quote(&i.client),
+                quote(&i.server),
+                quote(&i.location)
+            )
+        }
+        Action::WhatsAt(w) => format!(
+            "whatsat: {{ client: {}, server: {}, radius_km: {}, bound: {} }}",
+            quote(&w.client),
+            quote(&w.server),
+            quote(&w.radius_km),
+            w.bound
+        ),
+        Action::Raw(r) => {
+            let payload = match &r.payload {
+                RawPayload::Line(line) => format!("line: {}", quote(line)),
+                RawPayload::Hex(bytes) => {
+                    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                    format!("bytes_hex: {}", quote(&hex.join(" ")))
+                }
+                RawPayload::Repeat { byte, count } => {
+                    format!(
+                        "repeat: {{ byte: {}, count: {count} }}",
+                        quote(&(*byte as char).to_string())
+                    )
+                }
+            };
+            format!(
+                "raw: {{ server: {}, client: {}, {payload} }}",
+                quote(&r.server),
+                quote(&r.client)
+            )
+        }
+        Action::Partition(c) | Action::Repair(c) => {
+            let oneway = if c.oneway { ", oneway: true" } else { "" };
+            format!(
+                "{}: {{ between: {}, and: {}{oneway} }}",
+                step.action.kind(),
+                list(&c.between),
+                list(&c.and)
+            )
+        }
+        Action::Hold(g) | Action::Release(g) => {
+            format!(
+                "{}: {{ between: {}, and: {} }}",
+                step.action.kind(),
+                list(&g.between),
+                list(&g.and)
+            )
+        }
+        Action::Latency(l) => format!(
+            "latency: {{ between: {}, and: {}, latency: {} }}",
+            list(&l.between),
+            list(&l.and),
+            l.latency
+        ),
+        Action::Crash(s) => format!("crash: {}", quote(s)),
+        Action::Restart(s) => format!("restart: {}", quote(s)),
+        Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),
+        Action::Places(p) => {
+            let mut parts = Vec::new();
+            if let Some(d) = p.latency {
+                parts.push(format!("latency: {}", fmt_duration(d)));
+            }
+            if let Some(code) = p.http_status {
+                parts.push(format!("http_status: {code}"));
+            }
+            if p.malformed {
+                parts.push("malformed: true".into());
+            }
+            if let Some(status) = &p.status {
+                parts.push(format!("status: {}", quote(status)));
+            }
+            if p.unreachable {
+                parts.push("unreachable: true".into());
+            }
+            if p.healthy || parts.is_empty() {
+                parts.push("healthy: true".into());
+            }
+            format!("places: {{ {} }}", parts.join(", "))
+        }
+    };
+    let expect = step.expect.as_ref().map(expect_yaml).unwrap_or_default();
+    format!("  - {{ at: {}, {action}{expect} }}", fmt_duration(step.at))
+}
+
+fn expect_yaml(e: &Expect) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &e.origin {
+        parts.push(format!("origin: {}", quote(v)));
+    }
+    if let Some(v) = &e.location {
+        parts.push(format!("location: {}", quote(v)));
+    }
+    if let Some(v) = &e.timestamp {
+        parts.push(format!("timestamp: {}", quote(v)));
+    }
+    if let Some(v) = e.results {
+        parts.push(format!("results: {v}"));
+    }
+    if let Some(v) = &e.status {
+        parts.push(format!("status: {}", quote(v)));
+    }
+    if let Some(v) = e.invalid {
+        parts.push(format!("invalid: {v}"));
+    }
+    format!(", expect: {{ {} }}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Scenario;
+
+    #[test]
+    fn every_committed_scenario_writes_back_to_an_equal_scenario() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("scenarios/ exists") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let original = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let text = original.to_yaml(&["written back".to_string()]);
+            let reread =
+                Scenario::from_yaml_str(&text, &path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(
+                reread.steps.len(),
+                original.steps.len(),
+                "{}",
+                path.display()
+            );
+            for (a, b) in reread.steps.iter().zip(&original.steps) {
+                assert_eq!(
+                    (a.at, &a.action, &a.expect),
+                    (b.at, &b.action, &b.expect),
+                    "{}",
+                    path.display()
+                );
+            }
+            assert_eq!(reread.herd, original.herd, "{}", path.display());
+            assert_eq!(reread.limits, original.limits);
+            assert_eq!(reread.checks, original.checks);
+            assert_eq!(
+                (reread.seed, reread.duration, reread.tick),
+                (original.seed, original.duration, original.tick)
+            );
+            assert_eq!(reread.network, original.network);
+            assert_eq!(
+                reread.to_yaml(&[]),
+                original.to_yaml(&[]),
+                "writing is a fixed point"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 10);
+    }
+}
