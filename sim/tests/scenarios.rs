@@ -17,9 +17,24 @@ fn run(path: &Path) -> (Scenario, Judged) {
     (scenario, judged)
 }
 
+/// `scenarios/*.yaml` and `scenarios/regressions/*.yaml`, sorted.
+fn scenario_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["scenarios", "scenarios/regressions"] {
+        let Ok(entries) = std::fs::read_dir(workspace().join(dir)) else { continue };
+        files.extend(
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml")),
+        );
+    }
+    files.sort();
+    files
+}
+
 #[test]
 fn every_scenario_passes_and_matches_its_snapshot() {
-    insta::glob!("../../scenarios", "*.yaml", |path| {
+    insta::glob!("../../scenarios", "{*.yaml,regressions/*.yaml}", |path| {
         let (scenario, judged) = run(path);
         let text = report::snapshot_text(&scenario, &judged);
         insta::with_settings!({
@@ -41,12 +56,7 @@ fn every_scenario_passes_and_matches_its_snapshot() {
 
 #[test]
 fn every_scenario_gives_the_same_bytes_on_a_second_run() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("scenarios"))
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
+    let files = scenario_files();
     assert!(
         files.len() >= 10,
         "expected the scenario set, found {files:?}"
@@ -81,8 +91,10 @@ fn every_snapshot_has_its_scenario() {
         else {
             continue;
         };
+        // insta writes a glob match `regressions/x.yaml` as `regressions__x.yaml`.
+        let scenario_file = scenario_file.replace("__", "/");
         assert!(
-            workspace().join("scenarios").join(scenario_file).exists(),
+            workspace().join("scenarios").join(&scenario_file).exists(),
             "snapshots/{name} has no scenarios/{scenario_file}: delete the snapshot or restore the scenario"
         );
     }

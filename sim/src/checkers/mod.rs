@@ -13,6 +13,7 @@
 //! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
 //! | `flood_bound`    | safety   | each update crosses each link at most twice                   |
+//! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
 //! | `answered`       | liveness | every command to a running server is answered in time         |
 
@@ -22,6 +23,7 @@ pub mod expectations;
 pub mod flood_bound;
 pub mod metrics;
 pub mod monotonic;
+pub mod places_calls;
 pub mod replay;
 pub mod well_formed;
 pub mod whatsat_agrees;
@@ -36,12 +38,13 @@ use crate::trace::{Trace, fmt_at};
 pub use metrics::{Metrics, metrics};
 
 /// Every checker's name, in the order they run and report.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     well_formed::NAME,
     expectations::NAME,
     monotonic::NAME,
     whatsat_agrees::NAME,
     flood_bound::NAME,
+    places_calls::NAME,
     convergence::NAME,
     answered::NAME,
 ];
@@ -194,6 +197,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(monotonic::Monotonic),
         Box::new(whatsat_agrees::WhatsatAgrees),
         Box::new(flood_bound::FloodBound),
+        Box::new(places_calls::PlacesCalls),
         Box::new(convergence::Convergence),
         Box::new(answered::Answered),
     ];
