@@ -21,7 +21,9 @@ fn run(path: &Path) -> (Scenario, Judged) {
 fn scenario_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for dir in ["scenarios", "scenarios/regressions"] {
-        let Ok(entries) = std::fs::read_dir(workspace().join(dir)) else { continue };
+        let Ok(entries) = std::fs::read_dir(workspace().join(dir)) else {
+            continue;
+        };
         files.extend(
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
