@@ -172,8 +172,8 @@ pub fn human_report(
         out,
         "seed {}  duration {}  tick {}  herd {}",
         scenario.seed,
-        fmt_at(scenario.duration),
-        fmt_at(scenario.tick),
+        crate::scenario::fmt_duration(scenario.duration),
+        crate::scenario::fmt_duration(scenario.tick),
         herd_line(scenario)
     );
     if show_timeline {
