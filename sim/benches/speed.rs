@@ -9,7 +9,8 @@
 //!   host), tick, duration, latencies and seed, each host binding its port and waiting for an
 //!   accept that never comes, stepped by the same loop (`step` until `elapsed >= duration`);
 //! - **idle + layer**: the same idle simulation under the harness's recording layer, which
-//!   sees turmoil's own per-tick spans and events (the layer's floor cost);
+//!   sees turmoil's own per-tick spans and events (the layer's floor cost), and under the same
+//!   layer behind a `server`-target filter (what that floor would be with such a filter);
 //! - **herd**: the idle simulation with the real servers on the server hosts (links,
 //!   heartbeats, no workload, no layer): what the herd costs when nobody talks to it.
 //!
@@ -30,6 +31,8 @@ use sim::recorder::{Recorder, TraceLayer};
 use sim::report::Judged;
 use sim::scenario::Scenario;
 use sim::simnet::{SkewedClock, TurmoilNet, places_client};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
 const SPEEDUP_TARGET: f64 = 100.0;
@@ -42,6 +45,17 @@ enum Servers {
     Idle,
     /// The real server library, as the harness runs it, with nobody talking to it.
     Herd,
+}
+
+/// Which `tracing` subscriber a simulation without the harness runs under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    /// None: events and spans cost a callsite check.
+    Off,
+    /// The harness's recording layer, as `harness::run` installs it.
+    Recording,
+    /// The recording layer behind a filter that only lets the server's own callsites through.
+    Filtered,
 }
 
 /// Wall times of one variant over the repetitions.
@@ -120,7 +134,7 @@ fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -
         ticks,
     );
 
-    let (mut run, mut judge, mut idle, mut layered, mut herd) = Default::default();
+    let (mut run, mut judge, mut idle, mut layered, mut filtered, mut herd) = Default::default();
     let (mut events, mut outcome) = (0, "");
     for rep in 0..=reps {
         let warm_up = rep == 0;
@@ -133,19 +147,21 @@ fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -
         let judge_wall = started.elapsed();
         outcome = judged.outcome();
         black_box(&judged);
-        let idle_wall = idle_sim(scenario, &clients, Servers::Idle, false);
-        let layered_wall = idle_sim(scenario, &clients, Servers::Idle, true);
-        let herd_wall = idle_sim(scenario, &clients, Servers::Herd, false);
+        let idle_wall = idle_sim(scenario, &clients, Servers::Idle, Layer::Off);
+        let layered_wall = idle_sim(scenario, &clients, Servers::Idle, Layer::Recording);
+        let filtered_wall = idle_sim(scenario, &clients, Servers::Idle, Layer::Filtered);
+        let herd_wall = idle_sim(scenario, &clients, Servers::Herd, Layer::Off);
         if !warm_up {
             Samples::push(&mut run, run_wall);
             Samples::push(&mut judge, judge_wall);
             Samples::push(&mut idle, idle_wall);
             Samples::push(&mut layered, layered_wall);
+            Samples::push(&mut filtered, filtered_wall);
             Samples::push(&mut herd, herd_wall);
         }
     }
-    let (run, judge, idle, layered, herd): (Samples, Samples, Samples, Samples, Samples) =
-        (run, judge, idle, layered, herd);
+    let [run, judge, idle, layered, filtered, herd]: [Samples; 6] =
+        [run, judge, idle, layered, filtered, herd];
 
     println!("  run outcome: {outcome}, {events} trace events");
     println!("  {:<34} {:>10} {:>10}", "wall time", "median", "min");
@@ -156,6 +172,7 @@ fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -
     row("harness: checkers", &judge);
     row("idle simulation", &idle);
     row("idle simulation + recording layer", &layered);
+    row("idle simulation + filtered layer", &filtered);
     row("herd, no workload, no layer", &herd);
 
     let whole = run.median() + judge.median();
@@ -187,29 +204,39 @@ fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -
         label(ratio <= RATIO_TARGET)
     );
     println!(
-        "  breakdown of the median run over idle: recording layer's floor {}, herd without workload {}, \
-         workload and recording {}; idle costs {per_host_tick:.0} ns per host per tick",
+        "  over the idle median: harness run {}, recording layer {}, filtered layer {}, \
+         herd without workload {}; idle costs {per_host_tick:.0} ns per host per tick",
+        ms_signed(run.median(), idle.median()),
         ms_signed(layered.median(), idle.median()),
+        ms_signed(filtered.median(), idle.median()),
         ms_signed(herd.median(), idle.median()),
-        ms_signed(
-            run.median(),
-            herd.median() + layered.median().saturating_sub(idle.median())
-        ),
     );
     against_targets && (speedup < SPEEDUP_TARGET || ratio > RATIO_TARGET)
 }
 
 /// One simulation shaped like the harness's for `scenario` (same hosts, tick, duration,
 /// latencies, seed and driver loop), with nothing to drive; returns its wall time.
-fn idle_sim(scenario: &Scenario, clients: &[String], servers: Servers, layer: bool) -> Duration {
+fn idle_sim(scenario: &Scenario, clients: &[String], servers: Servers, layer: Layer) -> Duration {
     let started = Instant::now();
-    if layer {
-        let subscriber = tracing_subscriber::registry().with(TraceLayer {
-            recorder: Recorder::default(),
-        });
-        tracing::subscriber::with_default(subscriber, || drive_idle(scenario, clients, servers));
-    } else {
-        drive_idle(scenario, clients, servers);
+    let recording = || TraceLayer {
+        recorder: Recorder::default(),
+    };
+    match layer {
+        Layer::Off => drive_idle(scenario, clients, servers),
+        Layer::Recording => {
+            let subscriber = tracing_subscriber::registry().with(recording());
+            tracing::subscriber::with_default(subscriber, || {
+                drive_idle(scenario, clients, servers)
+            });
+        }
+        Layer::Filtered => {
+            let only_server = Targets::new().with_target("server", tracing::Level::INFO);
+            let subscriber =
+                tracing_subscriber::registry().with(recording().with_filter(only_server));
+            tracing::subscriber::with_default(subscriber, || {
+                drive_idle(scenario, clients, servers)
+            });
+        }
     }
     started.elapsed()
 }
