@@ -12,6 +12,7 @@ use server::config::Herd;
 use server::net::Env;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::checkers::replay::{self, Downtime, Tables};
@@ -25,6 +26,9 @@ use crate::trace::{Trace, TraceEvent};
 pub const EPOCH_SECS: u64 = 1_700_000_000;
 /// A client reads at most this much of one reply.
 pub const REPLY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// The one simulated host every client command is sent from (one host, not one per client:
+/// turmoil's cost grows with the number of hosts it steps).
+pub const CLIENTS_HOST: &str = "clients";
 /// A client gives up on a reply after this long (simulated).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -49,6 +53,7 @@ pub struct Run {
 /// One client command, sent from the driver to a client host.
 struct ClientCommand {
     id: u64,
+    client: String,
     server: String,
     port: u16,
     payload: Payload,
@@ -77,9 +82,16 @@ pub fn simulated_herd(scenario: &Scenario) -> Herd {
 /// Runs `scenario` to its end and returns the recorded run.
 pub fn run(scenario: &Scenario) -> Run {
     let recorder = Recorder::default();
-    let subscriber = tracing_subscriber::registry().with(TraceLayer {
-        recorder: recorder.clone(),
-    });
+    // Filtered per layer so turmoil's own spans (one per host per tick) never reach the
+    // registry: the recording then costs next to nothing when servers are idle.
+    let subscriber = tracing_subscriber::registry().with(
+        TraceLayer {
+            recorder: recorder.clone(),
+        }
+        .with_filter(
+            tracing_subscriber::filter::Targets::new().with_target("server", tracing::Level::INFO),
+        ),
+    );
     let started = Instant::now();
     let herd = simulated_herd(scenario);
     let line_bytes_max = herd.limits.line_bytes_max;
@@ -158,13 +170,8 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
         });
     }
 
-    let mut clients: BTreeMap<String, mpsc::UnboundedSender<ClientCommand>> = BTreeMap::new();
-    for client in client_hosts(scenario) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let host = client_host(&client);
-        sim.client(host, client_loop(client.clone(), rx, recorder.clone()));
-        clients.insert(client, tx);
-    }
+    let (clients, commands) = mpsc::unbounded_channel();
+    sim.client(CLIENTS_HOST, client_loop(commands, recorder.clone()));
 
     let ports: BTreeMap<String, u16> = herd
         .servers
@@ -173,7 +180,7 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
         .collect();
     let mut hosts: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
     hosts.push(places_stub::HOST.to_string());
-    hosts.extend(clients.keys().map(|c| client_host(c)));
+    hosts.push(CLIENTS_HOST.to_string());
     let mut driver = Driver {
         sim,
         clients,
@@ -210,7 +217,7 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
 /// What the driver holds while it applies steps between `sim.step()` calls.
 struct Driver<'a> {
     sim: turmoil::Sim<'a>,
-    clients: BTreeMap<String, mpsc::UnboundedSender<ClientCommand>>,
+    clients: mpsc::UnboundedSender<ClientCommand>,
     ports: BTreeMap<String, u16>,
     /// Every host of the simulation: servers, the Places stub, client hosts.
     hosts: Vec<String>,
@@ -308,14 +315,13 @@ impl Driver<'_> {
 
     fn send(&self, id: u64, client: &str, server: &str, payload: Payload) {
         let port = self.ports.get(server).copied().unwrap_or(0);
-        if let Some(tx) = self.clients.get(client) {
-            let _ = tx.send(ClientCommand {
-                id,
-                server: server.to_string(),
-                port,
-                payload,
-            });
-        }
+        let _ = self.clients.send(ClientCommand {
+            id,
+            client: client.to_string(),
+            server: server.to_string(),
+            port,
+            payload,
+        });
     }
 
     /// A crash is silent: the host falls off the network at once (what it had in flight is
@@ -349,32 +355,14 @@ fn pairs(a: &[String], b: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every client that sends something, in name order.
-fn client_hosts(scenario: &Scenario) -> Vec<String> {
-    let mut names: Vec<String> = scenario
-        .steps
-        .iter()
-        .filter_map(|s| s.action.client().map(str::to_string))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// Client hosts get their own namespace so a client may share a server's name.
-fn client_host(client: &str) -> String {
-    format!("client.{client}")
-}
-
-/// A client host: runs each command it is handed on its own connection, the way the classic
-/// client does (write, half-close, read everything), concurrently with the others.
+/// The clients' host: runs each command it is handed on its own connection, the way the
+/// classic client does (write, half-close, read everything), concurrently with the others.
 async fn client_loop(
-    client: String,
     mut commands: mpsc::UnboundedReceiver<ClientCommand>,
     recorder: Recorder,
 ) -> turmoil::Result {
     while let Some(command) = commands.recv().await {
-        let (client, recorder) = (client.clone(), recorder.clone());
+        let (client, recorder) = (command.client.clone(), recorder.clone());
         tokio::spawn(async move {
             let bytes = match command.payload {
                 Payload::Bytes(bytes) => bytes,

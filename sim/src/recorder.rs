@@ -68,7 +68,8 @@ impl Recorder {
 /// The server name carried by a `server{name}` span.
 struct ServerName(String);
 
-/// The `tracing` layer: keeps INFO and above from inside a `server` span.
+/// The `tracing` layer: keeps the events from inside a `server` span. The harness installs it
+/// behind a filter that lets only the server crate's INFO-and-above events and spans through.
 pub struct TraceLayer {
     pub recorder: Recorder,
 }
@@ -91,11 +92,6 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        // The server's own events only: turmoil and hyper log inside the span too.
-        let metadata = event.metadata();
-        if *metadata.level() > tracing::Level::INFO || !metadata.target().starts_with("server") {
-            return;
-        }
         let Some(scope) = ctx.event_scope(event) else {
             return;
         };
