@@ -1,9 +1,38 @@
-//! Lamport (space-time) diagrams of a trace.
+//! Lamport (space-time) diagrams of a trace, as SVG or as a standalone HTML page.
+//!
+//! One vertical line per host (herd servers in herd order, then `places`, then each client
+//! host `client.NAME` in name order), simulated time running down, and one arrow per message,
+//! coloured by kind. The trace records events, not messages, so `model` pairs each send
+//! with its receipt by the fields both ends log; a send with no receipt is drawn as lost (an
+//! arrow ending in an X). Partitions, held links and crashes shade the columns they affect.
+//!
+//! Module map:
+//! - `model`: what to draw, in trace terms (columns, arrows, shades, marks); `pairing`
+//!   finds the messages, `faults` the shaded intervals; `versions` names each client's
+//!   locations `v1`, `v2`, ...
+//! - `scale`: the piecewise time scale that keeps bursts legible and quiet stretches short.
+//! - `render`: the SVG itself; `legend` its key; `page` the HTML around it.
+//!
+//! The output is a pure function of the scenario, the trace and the window: no map is
+//! iterated in hash order, every coordinate is printed with one decimal, and nothing refers
+//! to a font, script or file outside the document.
 
 use std::time::Duration;
 
 use crate::scenario::Scenario;
 use crate::trace::Trace;
+
+mod faults;
+mod legend;
+mod model;
+mod page;
+mod pairing;
+mod render;
+mod scale;
+mod versions;
+
+#[cfg(test)]
+mod tests;
 
 /// The part of the run to draw; `None` means from the start / to the end.
 #[derive(Debug, Clone, Copy, Default)]
@@ -12,10 +41,29 @@ pub struct Window {
     pub to: Option<Duration>,
 }
 
-pub fn svg(_scenario: &Scenario, _trace: &Trace, _window: Window) -> String {
-    String::new()
+impl Window {
+    /// The window as a closed interval: from 0, to the later of the last event and the
+    /// scenario's end, so that intervals left open (a partition never repaired) still show
+    /// where the run stopped.
+    fn bounds(&self, scenario: &Scenario, trace: &Trace) -> (Duration, Duration) {
+        let last = trace.events.last().map_or(Duration::ZERO, |e| e.at);
+        let from = self.from.unwrap_or(Duration::ZERO);
+        let to = self.to.unwrap_or(last.max(scenario.duration));
+        (from, to.max(from))
+    }
 }
 
-pub fn html(_scenario: &Scenario, _trace: &Trace, _window: Window) -> String {
-    String::new()
+/// The diagram of `trace` (a run of `scenario`) within `window`, as an SVG document.
+pub fn svg(scenario: &Scenario, trace: &Trace, window: Window) -> String {
+    let model = model::Model::build(scenario, trace);
+    let (from, to) = window.bounds(scenario, trace);
+    let title = format!("{} (seed {})", scenario.name, scenario.seed);
+    render::svg(&model, &title, from, to)
+}
+
+/// The same diagram in a minimal HTML page: the scenario's name and story, a short legend,
+/// and the SVG inline (its arrows carry `<title>`s, so hovering shows the events).
+pub fn html(scenario: &Scenario, trace: &Trace, window: Window) -> String {
+    let (from, to) = window.bounds(scenario, trace);
+    page::html(scenario, &svg(scenario, trace, window), from, to)
 }

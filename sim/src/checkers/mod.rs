@@ -237,6 +237,7 @@ mod tests {
                 "expectations",
                 "monotonic",
                 "whatsat_agrees",
+                "places_calls",
                 "convergence"
             ]
         );

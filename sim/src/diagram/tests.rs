@@ -1,0 +1,326 @@
+//! Diagrams of a small hand-made trace: one of every message kind, a lost flood, a crash, a
+//! partition, a stale read; windows; determinism; missing fields.
+
+use std::time::Duration;
+
+use super::model::{Kind, Model, ShadeKind};
+use super::{Window, html, svg};
+use crate::scenario::Scenario;
+use crate::trace::{self, Trace, TraceEvent};
+
+const SCENARIO: &str = r#"
+name: hand-made
+seed: 1
+duration: 6s
+steps:
+  - { at: 0s, iamat: { client: kiwi, server: Clark, location: "+34.068930-118.445127", timestamp: "1700000000" } }
+  - { at: 3s, whatsat: { client: kiwi, server: Bailey, radius_km: 10, bound: 5 } }
+"#;
+
+const IAMAT: &str = "IAMAT kiwi +34.068930-118.445127 1700000000";
+const AT_V1: &str = "AT Clark +0.002000000 kiwi +34.068930-118.445127 1700000000";
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn scenario() -> Scenario {
+    Scenario::from_yaml_str(SCENARIO, "hand-made.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `record_stored` (or `flood_sent` with `peer`) of kiwi's record stamped `timestamp`.
+fn record(at: u64, host: &str, name: &str, timestamp: &str) -> TraceEvent {
+    TraceEvent::new(ms(at), host, name)
+        .with("client", "kiwi")
+        .with("origin", "Clark")
+        .with("timestamp", timestamp)
+        .with("location", "+34.068930-118.445127")
+        .with("time_diff", "+0.002000000")
+}
+
+fn stored(at: u64, host: &str, source: &str, outcome: &str, timestamp: &str) -> TraceEvent {
+    record(at, host, "record_stored", timestamp)
+        .with("source", source)
+        .with("outcome", outcome)
+}
+
+fn flood(at: u64, peer: &str) -> TraceEvent {
+    TraceEvent::new(ms(at), "Clark", "flood_sent")
+        .with("peer", peer)
+        .with("client", "kiwi")
+        .with("origin", "Clark")
+        .with("timestamp", "1700000000")
+}
+
+fn harness(at: u64, name: &str) -> TraceEvent {
+    TraceEvent::new(ms(at), trace::HARNESS_HOST, name)
+}
+
+/// Clark takes kiwi's IAMAT and floods it (to Bona: received; to Jaquez: lost); Campbell
+/// crashes; Clark is cut off and gets v2; Bailey reconciles with Bona, then answers a
+/// WHATSAT with v1 (stale) after asking Places.
+fn sample() -> Trace {
+    let events = vec![
+        TraceEvent::client_send(ms(0), 0, "kiwi", "Clark", format!("{IAMAT}\n").as_bytes()),
+        TraceEvent::new(ms(2), "Clark", "client_line")
+            .with("conn", 1)
+            .with("line", IAMAT),
+        stored(2, "Clark", "client", "new", "1700000000"),
+        flood(2, "Bona"),
+        flood(2, "Jaquez"),
+        TraceEvent::new(ms(2), "Clark", "reply")
+            .with("conn", 1)
+            .with("line", AT_V1),
+        stored(4, "Bona", "peer:Clark", "new", "1700000000"),
+        TraceEvent::client_reply(ms(5), 0, "kiwi", "Clark", &format!("{AT_V1}\n")),
+        harness(1000, trace::CRASH)
+            .with("step", 2)
+            .with("server", "Campbell"),
+        harness(1500, trace::PARTITION)
+            .with("from", "Clark")
+            .with("to", "Bona,Jaquez")
+            .with("oneway", false),
+        TraceEvent::new(ms(2000), "Bailey", "reconcile")
+            .with("peer", "Bona")
+            .with("records", 1),
+        TraceEvent::new(ms(2003), "Bona", "peer_up")
+            .with("peer", "Bailey")
+            .with("direction", "inbound"),
+        stored(2003, "Bona", "peer:Bailey", "duplicate", "1700000000"),
+        stored(2500, "Clark", "client", "new", "1700000002"),
+        TraceEvent::client_send(ms(3000), 1, "kiwi", "Bailey", b"WHATSAT kiwi 10 5\n"),
+        TraceEvent::new(ms(3002), "Bailey", "client_line")
+            .with("conn", 2)
+            .with("line", "WHATSAT kiwi 10 5"),
+        TraceEvent::new(ms(3002), "Bailey", "places_request").with("api", "legacy"),
+        TraceEvent::places_stub_request(ms(3004), "/maps", "34.068930,-118.445127", "10000", true),
+        TraceEvent::new(ms(3006), "Bailey", "places_response")
+            .with("results", 5)
+            .with("status", "OK"),
+        TraceEvent::new(ms(3006), "Bailey", "reply")
+            .with("conn", 2)
+            .with("line", AT_V1),
+        TraceEvent::client_reply(ms(3008), 1, "kiwi", "Bailey", &format!("{AT_V1}\n{{}}\n\n")),
+        harness(4000, trace::RESTART)
+            .with("step", 3)
+            .with("server", "Campbell"),
+        harness(4500, trace::REPAIR)
+            .with("from", "Clark")
+            .with("to", "Bona,Jaquez")
+            .with("oneway", false),
+    ];
+    let mut trace = Trace::new();
+    for event in events {
+        trace.push(event);
+    }
+    trace
+}
+
+/// The drawn `<g>` groups of class `class` (exactly; with hover text, so not the key's
+/// samples), each as its whole text.
+fn groups<'a>(svg: &'a str, class: &str) -> Vec<&'a str> {
+    let open = format!(r#"<g class="{class}"><title>"#);
+    svg.match_indices(&open)
+        .filter_map(|(start, _)| {
+            let end = svg[start..].find("</g>")?;
+            Some(&svg[start..start + end])
+        })
+        .collect()
+}
+
+/// Every start tag has its end tag, in order (self-closing tags aside).
+fn tags_balance(xml: &str) -> Result<(), String> {
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').ok_or("a tag is not closed")? + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        let name = tag
+            .trim_start_matches('/')
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        if tag.starts_with('/') {
+            match open.pop() {
+                Some(top) if top == name => {}
+                top => return Err(format!("</{name}> closes {top:?}")),
+            }
+        } else {
+            open.push(name);
+        }
+    }
+    match open.is_empty() {
+        true => Ok(()),
+        false => Err(format!("left open: {open:?}")),
+    }
+}
+
+#[test]
+fn every_kind_of_message_is_an_arrow_in_its_colour() {
+    let drawing = svg(&scenario(), &sample(), Window::default());
+    for (kind, count) in [
+        (Kind::Command, 2),
+        (Kind::Reply, 1),
+        (Kind::Flood, 1),
+        (Kind::Reconcile, 1),
+        (Kind::Places, 2),
+    ] {
+        let class = format!("msg {}", kind.class());
+        assert_eq!(groups(&drawing, &class).len(), count, "{class}:\n{drawing}");
+        let style = format!(".msg.{} line{{stroke:{}}}", kind.class(), kind.colour());
+        assert!(drawing.contains(&style), "{style}");
+        assert!(drawing.contains(&format!(r#"marker-end="url(#head-{})""#, kind.class())));
+    }
+    assert!(drawing.contains(">IAMAT kiwi v1</text>"), "{drawing}");
+    assert!(drawing.contains(">reconcile: 1 record</text>"), "{drawing}");
+    assert!(drawing.contains(">5 places</text>"), "{drawing}");
+    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+}
+
+#[test]
+fn a_flood_that_never_arrived_ends_in_an_x() {
+    let drawing = svg(&scenario(), &sample(), Window::default());
+    let lost = groups(&drawing, "msg flood lost");
+    assert_eq!(lost.len(), 1, "{drawing}");
+    assert!(lost[0].contains("peer=Jaquez"), "{}", lost[0]);
+    assert!(lost[0].contains(r#"<path class="x""#), "{}", lost[0]);
+    assert!(
+        !lost[0].contains("marker-end"),
+        "a lost message has no head"
+    );
+    assert!(drawing.contains(">kiwi v1 → Jaquez lost</text>"));
+}
+
+#[test]
+fn a_crash_shades_the_column_until_the_restart() {
+    let model = Model::build(&scenario(), &sample());
+    let campbell = model.columns.iter().position(|c| c.host == "Campbell");
+    let crashes: Vec<_> = model
+        .shades
+        .iter()
+        .filter(|s| s.kind == ShadeKind::Crash)
+        .map(|s| (Some(s.column), s.from, s.to))
+        .collect();
+    assert_eq!(crashes, vec![(campbell, ms(1000), Some(ms(4000)))]);
+    let drawing = svg(&scenario(), &sample(), Window::default());
+    assert_eq!(groups(&drawing, "shade crash").len(), 1);
+    assert!(drawing.contains(r#"fill="url(#hatch-crash)""#));
+    assert!(drawing.contains(">crashed: memory lost</text>"));
+}
+
+#[test]
+fn a_partition_shades_both_sides_until_the_repair() {
+    let drawing = svg(&scenario(), &sample(), Window::default());
+    let bands = groups(&drawing, "shade partition");
+    assert_eq!(bands.len(), 3, "Clark, Bona and Jaquez: {drawing}");
+    assert!(drawing.contains(">cut from Bona, Jaquez</text>"));
+    assert!(drawing.contains(">cut from Clark</text>"));
+}
+
+#[test]
+fn a_reply_older_than_what_the_herd_knew_is_marked_stale() {
+    let drawing = svg(&scenario(), &sample(), Window::default());
+    let stale = groups(&drawing, "msg reply stale");
+    assert_eq!(stale.len(), 1, "{drawing}");
+    assert!(stale[0].contains("kiwi v2 was stored at Clark at 2.500s"));
+    assert!(drawing.contains(">kiwi v1: STALE (Clark has v2)</text>"));
+}
+
+#[test]
+fn a_window_draws_only_what_happens_inside_it() {
+    let window = Window {
+        from: Some(ms(2900)),
+        to: Some(ms(3003)),
+    };
+    let drawing = svg(&scenario(), &sample(), window);
+    assert!(
+        !drawing.contains("IAMAT"),
+        "the IAMAT at 0s is outside:\n{drawing}"
+    );
+    assert!(groups(&drawing, "msg reconcile").is_empty());
+    assert!(drawing.contains(">2.900s</text>") && drawing.contains(">3.003s</text>"));
+    let places = groups(&drawing, "msg places");
+    assert_eq!(
+        places.len(),
+        1,
+        "the answer at 3.004s is outside: {drawing}"
+    );
+    assert!(
+        !places[0].contains("marker-end"),
+        "the request reaches the stub after the window, so it is clipped: {}",
+        places[0]
+    );
+    assert_eq!(
+        groups(&drawing, "shade crash").len(),
+        1,
+        "the crash spans the window"
+    );
+    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+}
+
+#[test]
+fn the_same_trace_gives_the_same_bytes() {
+    let (scenario, trace) = (scenario(), sample());
+    let window = Window {
+        from: Some(ms(1)),
+        to: None,
+    };
+    assert_eq!(
+        svg(&scenario, &trace, window),
+        svg(&scenario, &trace.clone(), window)
+    );
+    assert_eq!(
+        html(&scenario, &trace, window),
+        html(&scenario, &trace.clone(), window)
+    );
+}
+
+#[test]
+fn events_with_missing_fields_are_skipped_not_fatal() {
+    let mut trace = Trace::new();
+    for name in [
+        "flood_sent",
+        "record_stored",
+        "reply",
+        "client_line",
+        "reconcile",
+        "peer_up",
+        "places_request",
+        "places_response",
+    ] {
+        trace.push(TraceEvent::new(ms(1), "Clark", name));
+    }
+    for name in [
+        trace::CLIENT_SEND,
+        trace::CLIENT_REPLY,
+        trace::CRASH,
+        trace::PARTITION,
+    ] {
+        trace.push(harness(2, name));
+    }
+    trace.push(harness(3, trace::REPAIR).with("from", "Clark"));
+    let drawing = svg(&scenario(), &trace, Window::default());
+    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+    let page = html(&scenario(), &trace, Window::default());
+    assert!(page.contains("<h1>hand-made</h1>"));
+}
+
+#[test]
+fn text_from_the_trace_is_escaped() {
+    let mut trace = Trace::new();
+    trace.push(TraceEvent::client_send(
+        ms(0),
+        0,
+        "kiwi",
+        "Clark",
+        b"<b>&\"x\x01\n",
+    ));
+    let drawing = svg(&scenario(), &trace, Window::default());
+    assert!(drawing.contains("&lt;b&gt;&amp;&quot;x\\x01"), "{drawing}");
+    assert!(!drawing.contains('\u{1}'));
+    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+}
