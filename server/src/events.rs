@@ -23,7 +23,8 @@ pub const REPLY: &str = "reply";
 /// `peer:NAME` or `classic`).
 pub const RECORD_STORED: &str = "record_stored";
 /// A record was queued to a neighbour by the flooding rule. Fields: `peer`, `client`, `origin`,
-/// `timestamp`.
+/// `timestamp`, `location`, `time_diff` (all of the record, so one update is told from another
+/// even when a client sends two with one timestamp).
 pub const FLOOD_SENT: &str = "flood_sent";
 /// A neighbour's outbound queue was full; the record was dropped and the link will be re-synced
 /// by reconciliation. Fields: `peer`, `client`.

@@ -103,6 +103,8 @@ impl Peers {
                     client = %record.client,
                     origin = %record.origin,
                     timestamp = %record.timestamp,
+                    location = %record.location,
+                    time_diff = %record.time_diff,
                     "{}",
                     events::FLOOD_SENT
                 ),

@@ -1,7 +1,7 @@
 //! `flood_bound` (safety): each update crosses each link at most twice (SPEC section 5).
 //!
-//! Counts `flood_sent` per update (origin, client, timestamp, and location when the event has
-//! it) per undirected link {server, peer}. A server floods a record only when it stores it as
+//! Counts `flood_sent` per update (origin, client, timestamp, location, time difference) per
+//! undirected link {server, peer}. A server floods a record only when it stores it as
 //! new, which happens once per update while it keeps its memory; so the bound is 2, one per
 //! direction. A restart resets the counts of the links touching that server (it learns again).
 //! Reconciliation (`reconcile`) is how a healed link catches up; it is bounded elsewhere and
@@ -21,9 +21,9 @@ pub const CROSSINGS_PER_LINK_MAX: usize = 2;
 
 pub struct FloodBound;
 
-/// The identity of an update as `flood_sent` carries it: origin, client, timestamp and, when
-/// the event has it, location.
-pub type UpdateKey = (String, String, String, String);
+/// The identity of an update as `flood_sent` carries it: origin, client, timestamp, location
+/// and time difference (a client may send two updates with one timestamp).
+pub type UpdateKey = (String, String, String, String, String);
 
 /// An undirected link, its two ends in name order.
 type Link = (String, String);
@@ -35,6 +35,7 @@ pub fn update_key(event: &crate::trace::TraceEvent) -> UpdateKey {
         get("client"),
         get("timestamp"),
         get("location"),
+        get("time_diff"),
     )
 }
 
@@ -149,6 +150,18 @@ mod tests {
             crash(3, "Clark"),
             restart(4, "Clark"),
             flood(5, "Clark", "Bona", KIWI),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn two_updates_with_one_timestamp_are_counted_apart() {
+        let other = "AT Clark +0.000002000 kiwi +2+2 1700000000.5";
+        let v = verdict(vec![
+            flood(1, "Clark", "Bona", KIWI),
+            flood(1, "Clark", "Bona", other),
+            flood(2, "Bona", "Clark", KIWI),
+            flood(2, "Bona", "Clark", other),
         ]);
         assert!(v.ok, "{v}");
     }

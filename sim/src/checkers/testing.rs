@@ -77,6 +77,8 @@ pub fn flood(at: u64, server: &str, peer: &str, at_line: &str) -> TraceEvent {
         .with("origin", f[1])
         .with("client", f[3])
         .with("timestamp", f[5])
+        .with("location", f[4])
+        .with("time_diff", f[2])
 }
 
 pub fn send(at: u64, id: u64, client: &str, server: &str, line: &str) -> TraceEvent {
