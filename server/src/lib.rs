@@ -12,6 +12,7 @@
 //! - [`net`]: the seam: network, clock and [`net::Env`] handed in by the caller.
 //! - [`events`]: the names of the trace events.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
+//! - [`span`]: which server an event belongs to, for layers that sort events by server.
 //!
 //! The entry point is [`run`]. It never reads the system clock, OS randomness or real sockets
 //! directly, and spawns no threads, so the simulation can run it unchanged.
@@ -26,6 +27,7 @@ pub mod places;
 pub mod protocol;
 pub mod server;
 pub mod shutdown;
+pub mod span;
 pub mod state;
 pub mod store;
 
@@ -64,7 +66,7 @@ pub async fn run(
     env: Env,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let span = tracing::info_span!("server", name = %name);
+    let span = tracing::info_span!(span::SERVER_SPAN, name = %name);
     run_inner(herd, name, env, shutdown).instrument(span).await
 }
 

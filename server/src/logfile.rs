@@ -15,9 +15,6 @@ use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// The server name carried by a `server` span, stored in the span's extensions.
-struct ServerName(String);
-
 pub struct PerServerFiles {
     writers: BTreeMap<String, Mutex<NonBlocking>>,
 }
@@ -48,26 +45,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
         id: &tracing::span::Id,
         ctx: Context<'_, S>,
     ) {
-        if attrs.metadata().name() != "server" {
-            return;
-        }
-        let mut fields = JsonFields::default();
-        attrs.record(&mut fields);
-        if let (Some(span), Some(serde_json::Value::String(name))) =
-            (ctx.span(id), fields.0.get("name"))
-        {
-            span.extensions_mut().insert(ServerName(name.clone()));
-        }
+        server::span::on_new_span(attrs, id, &ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(scope) = ctx.event_scope(event) else {
-            return;
-        };
-        let Some(server) = scope
-            .from_root()
-            .find_map(|span| span.extensions().get::<ServerName>().map(|n| n.0.clone()))
-        else {
+        let Some(server) = server::span::server_of(event, &ctx) else {
             return;
         };
         let Some(writer) = self.writers.get(&server) else {

@@ -22,15 +22,12 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use server::backoff::stable_hash;
-use server::net::Env;
-use sim::harness::{self, EPOCH_SECS};
+use sim::harness;
 use sim::recorder::{Recorder, TraceLayer};
 use sim::report::Judged;
 use sim::scenario::Scenario;
-use sim::simnet::{SkewedClock, TurmoilNet, places_client};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -249,40 +246,19 @@ fn idle_sim(scenario: &Scenario, clients: &[String], servers: Servers, layer: La
 }
 
 fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
-    let mut sim = turmoil::Builder::new()
-        .simulation_duration(scenario.duration + Duration::from_secs(1))
-        .tick_duration(scenario.tick)
-        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .min_message_latency(scenario.network.latency.min)
-        .max_message_latency(scenario.network.latency.max)
-        .rng_seed(scenario.seed)
-        .build();
-
+    let mut sim = harness::new_simulation(scenario);
     let herd = Arc::new(harness::simulated_herd(scenario));
     for spec in &herd.servers {
-        let (name, port) = (spec.name.clone(), spec.port);
+        let port = spec.port;
         match servers {
-            Servers::Idle => sim.host(name, move || idle_host(port)),
-            Servers::Herd => {
-                let herd = herd.clone();
-                let seed = scenario.seed ^ stable_hash(&[&name]);
-                sim.host(name.clone(), move || {
-                    let (herd, name) = (herd.clone(), name.clone());
-                    async move {
-                        let env = Env {
-                            net: Arc::new(TurmoilNet),
-                            clock: Arc::new(SkewedClock {
-                                server: name.clone(),
-                                skews: Arc::default(),
-                            }),
-                            places: places_client(&herd.limits),
-                            seed,
-                        };
-                        server::run(herd, &name, env, std::future::pending()).await?;
-                        Ok(())
-                    }
-                });
-            }
+            Servers::Idle => sim.host(spec.name.clone(), move || idle_host(port)),
+            Servers::Herd => harness::add_server_host(
+                &mut sim,
+                &herd,
+                &spec.name,
+                scenario.seed,
+                &Arc::default(),
+            ),
         }
     }
     sim.host(sim::places_stub::HOST, || idle_host(sim::places_stub::PORT));

@@ -129,37 +129,53 @@ pub fn run(scenario: &Scenario) -> Run {
     }
 }
 
-fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Option<SutFailure>) {
-    let mut sim = turmoil::Builder::new()
+/// A turmoil simulation with the scenario's seed, tick, latencies, length and the fixed epoch.
+pub fn new_simulation(scenario: &Scenario) -> turmoil::Sim<'static> {
+    turmoil::Builder::new()
         .simulation_duration(scenario.duration + Duration::from_secs(1))
         .tick_duration(scenario.tick)
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
         .min_message_latency(scenario.network.latency.min)
         .max_message_latency(scenario.network.latency.max)
         .rng_seed(scenario.seed)
-        .build();
+        .build()
+}
 
+/// Adds server `name` of `herd` as a host running the unchanged library (again after each
+/// restart: turmoil calls the factory anew), on turmoil's network and skewed clock.
+pub fn add_server_host(
+    sim: &mut turmoil::Sim<'_>,
+    herd: &Arc<Herd>,
+    name: &str,
+    scenario_seed: u64,
+    skews: &Skews,
+) {
+    let (herd, skews, name) = (herd.clone(), skews.clone(), name.to_string());
+    let seed = scenario_seed ^ stable_hash(&[&name]);
+    sim.host(name.clone(), move || {
+        let (herd, skews, name) = (herd.clone(), skews.clone(), name.clone());
+        async move {
+            let env = Env {
+                net: Arc::new(TurmoilNet),
+                clock: Arc::new(SkewedClock {
+                    server: name.clone(),
+                    skews,
+                }),
+                places: places_client(&herd.limits),
+                seed,
+            };
+            server::run(herd, &name, env, std::future::pending()).await?;
+            Ok(())
+        }
+    });
+}
+
+fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Option<SutFailure>) {
+    let mut sim = new_simulation(scenario);
     let herd = Arc::new(herd);
     let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
-    for spec in herd.servers.clone() {
-        let (herd, skews, name) = (herd.clone(), skews.clone(), spec.name.clone());
-        let seed = scenario.seed ^ stable_hash(&[&name]);
-        sim.host(spec.name.clone(), move || {
-            let (herd, skews, name) = (herd.clone(), skews.clone(), name.clone());
-            async move {
-                let env = Env {
-                    net: Arc::new(TurmoilNet),
-                    clock: Arc::new(SkewedClock {
-                        server: name.clone(),
-                        skews,
-                    }),
-                    places: places_client(&herd.limits),
-                    seed,
-                };
-                server::run(herd, &name, env, std::future::pending()).await?;
-                Ok(())
-            }
-        });
+    for spec in &herd.servers {
+        add_server_host(&mut sim, &herd, &spec.name, scenario.seed, &skews);
     }
 
     let places_fault: FaultCell = Arc::default();

@@ -65,9 +65,6 @@ impl Recorder {
     }
 }
 
-/// The server name carried by a `server{name}` span.
-struct ServerName(String);
-
 /// The `tracing` layer: keeps the events from inside a `server` span. The harness installs it
 /// behind a filter that lets only the server crate's INFO-and-above events and spans through.
 pub struct TraceLayer {
@@ -81,24 +78,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
         id: &tracing::span::Id,
         ctx: Context<'_, S>,
     ) {
-        if attrs.metadata().name() != "server" {
-            return;
-        }
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        if let (Some(span), Some(name)) = (ctx.span(id), fields.0.remove("name")) {
-            span.extensions_mut().insert(ServerName(name));
-        }
+        server::span::on_new_span(attrs, id, &ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(scope) = ctx.event_scope(event) else {
-            return;
-        };
-        let Some(host) = scope
-            .from_root()
-            .find_map(|span| span.extensions().get::<ServerName>().map(|n| n.0.clone()))
-        else {
+        let Some(host) = server::span::server_of(event, &ctx) else {
             return;
         };
         let mut fields = Fields::default();

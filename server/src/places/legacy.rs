@@ -8,7 +8,7 @@ use http::Request;
 use http_body_util::Full;
 use serde_json::Value;
 
-use super::error::{UpstreamError, google_error};
+use super::error::UpstreamError;
 use super::transport::Exchange;
 use crate::protocol::{Location, Radius};
 
@@ -38,24 +38,7 @@ pub(crate) fn request(
 
 /// The received object, every top-level key in received order, when it carries place data.
 pub(crate) fn interpret(exchange: Exchange) -> Result<Value, UpstreamError> {
-    if !exchange.status.is_success() {
-        let (status, message) = exchange
-            .body
-            .ok()
-            .map(|body| google_error(&body))
-            .unwrap_or_default();
-        return Err(UpstreamError::HttpStatus {
-            code: exchange.status.as_u16(),
-            status,
-            message,
-        });
-    }
-    let body = exchange.body?;
-    let object = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(object)) => object,
-        Ok(_) => return Err(UpstreamError::Malformed("not a JSON object".to_string())),
-        Err(e) => return Err(UpstreamError::Malformed(e.to_string())),
-    };
+    let object = exchange.json_object()?;
     let Some(status) = object
         .get("status")
         .and_then(Value::as_str)

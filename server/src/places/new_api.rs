@@ -7,7 +7,7 @@ use http::{HeaderValue, Request};
 use http_body_util::Full;
 use serde_json::{Value, json};
 
-use super::error::{UpstreamError, google_error};
+use super::error::UpstreamError;
 use super::transport::Exchange;
 use crate::protocol::{Location, Radius};
 
@@ -57,24 +57,7 @@ pub(crate) fn request(
 /// `{"places": [...]}` (or `{}` when nothing is near) as legacy's
 /// `{"html_attributions": [], "results": [places verbatim], "status": "OK"|"ZERO_RESULTS"}`.
 pub(crate) fn interpret(exchange: Exchange) -> Result<Value, UpstreamError> {
-    if !exchange.status.is_success() {
-        let (status, message) = exchange
-            .body
-            .ok()
-            .map(|body| google_error(&body))
-            .unwrap_or_default();
-        return Err(UpstreamError::HttpStatus {
-            code: exchange.status.as_u16(),
-            status,
-            message,
-        });
-    }
-    let body = exchange.body?;
-    let object = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(object)) => object,
-        Ok(_) => return Err(UpstreamError::Malformed("not a JSON object".to_string())),
-        Err(e) => return Err(UpstreamError::Malformed(e.to_string())),
-    };
+    let object = exchange.json_object()?;
     let places = match object.get("places") {
         None => Vec::new(),
         Some(Value::Array(places)) => places.clone(),

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use super::error::google_error;
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::{Request, Response, StatusCode};
@@ -47,6 +48,34 @@ where
 pub(crate) struct Exchange {
     pub(crate) status: StatusCode,
     pub(crate) body: Result<Bytes, UpstreamError>,
+}
+
+impl Exchange {
+    /// The body as a JSON object, for both APIs: a non-2xx answer is an HTTP failure (with
+    /// Google's error status and message when its body has them), anything but an object is
+    /// malformed.
+    pub(crate) fn json_object(
+        self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, UpstreamError> {
+        if !self.status.is_success() {
+            let (status, message) = self
+                .body
+                .ok()
+                .map(|body| google_error(&body))
+                .unwrap_or_default();
+            return Err(UpstreamError::HttpStatus {
+                code: self.status.as_u16(),
+                status,
+                message,
+            });
+        }
+        let body = self.body?;
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Object(object)) => Ok(object),
+            Ok(_) => Err(UpstreamError::Malformed("not a JSON object".to_string())),
+            Err(e) => Err(UpstreamError::Malformed(e.to_string())),
+        }
+    }
 }
 
 /// Sends `req` and reads the whole body, all within `timeout`, never holding more than
