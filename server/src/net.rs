@@ -1,7 +1,7 @@
 //! The seam between the server and the world: network, clock and randomness it is handed.
 //!
 //! The library never names `tokio::net`, the system clock or OS randomness. The binary passes
-//! real sockets and the system clock (`src/real.rs`, compiled into the binary and the
+//! real sockets and the system clock (`bin/real.rs`, compiled into the binary and the
 //! real-socket tests but never into the library); the simulation passes turmoil sockets and its
 //! simulated clock. Streams are boxed so the rest of the code is not generic over the network.
 

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
-use tokio::time::Instant;
 
 use crate::backoff::{Backoff, stable_hash};
 use crate::config::Neighbour;
@@ -221,7 +220,7 @@ impl LinkTask {
         let mut heartbeat = tokio::time::interval(limits.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
-        let mut last_heard = Instant::now();
+        let mut last_heard = tokio::time::Instant::now();
         let mut ping_seq: u64 = 0;
         loop {
             tokio::select! {
@@ -253,7 +252,7 @@ impl LinkTask {
                 line = reader.read_line() => match line {
                     Ok(Some(Line::Complete(bytes))) => {
                         if let Ok(Command::Pong(_)) = Command::parse_line(&bytes) {
-                            last_heard = Instant::now();
+                            last_heard = tokio::time::Instant::now();
                         }
                     }
                     Ok(Some(Line::TooLong { .. })) => {}

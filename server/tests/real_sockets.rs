@@ -1,7 +1,7 @@
 //! The library on real loopback sockets, with a wiremock Places stub, talked to the two ways
 //! clients do: one command then EOF (the classic grading client), and an interactive session.
 
-#[path = "../src/real.rs"]
+#[path = "../bin/real.rs"]
 mod real;
 
 use std::sync::Arc;
