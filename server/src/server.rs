@@ -21,6 +21,9 @@ use crate::store::Outcome;
 /// Longest `line` field in a `client_line` event; logs stay bounded like everything else.
 const LOGGED_LINE_BYTES_MAX: usize = 256;
 
+/// Pause after a failed accept (e.g. out of file descriptors) before accepting again.
+const ACCEPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Accepts connections until shutdown; at most `connections_max` are served at once.
 pub async fn accept_loop(listener: &mut dyn Listener, shared: Arc<Shared>, mut shutdown: Shutdown) {
     let permits = Arc::new(Semaphore::new(shared.limits.connections_max));
@@ -33,9 +36,9 @@ pub async fn accept_loop(listener: &mut dyn Listener, shared: Arc<Shared>, mut s
         let (stream, remote) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                // Accept errors (e.g. out of file descriptors) are transient: wait a moment.
+                // Accept errors are transient: wait a moment rather than spin.
                 tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
                 continue;
             }
         };
