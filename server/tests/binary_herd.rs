@@ -99,6 +99,61 @@ async fn all_hold(client: &str, expected: &str, within: Duration) -> Result<Dura
     }
 }
 
+/// The classic asyncio client (`classic_client.py`) against the running processes: the AT
+/// line, a WHATSAT from another server, and `? ` for every invalid example of SPEC section 4.
+fn classic_client_gets_spec_replies() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/classic_client.py");
+    let client = |port: u16, message: &str| -> String {
+        let out = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(message)
+            .output()
+            .expect("python3 runs the classic client");
+        assert!(
+            out.status.success(),
+            "classic client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let at = client(
+        10003,
+        "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503\n",
+    );
+    assert!(
+        at.starts_with("AT Clark +")
+            && at.ends_with(" kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503\n"),
+        "{at}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let reply = loop {
+        let reply = client(10000, "WHATSAT kiwi.cs.ucla.edu 10 5\n");
+        if !reply.starts_with('?') || Instant::now() > deadline {
+            break reply;
+        }
+    };
+    let (first, json) = reply.split_once('\n').expect("an AT line and JSON");
+    assert_eq!(first, at.trim_end(), "Bailey answers with Clark's AT line");
+    assert!(json.ends_with("}\n\n"), "{json:?}");
+    let value: serde_json::Value = serde_json::from_str(json).expect("the JSON parses");
+    assert!(value["html_attributions"].is_array() && value["status"].is_string());
+    assert!(value["results"].as_array().is_some_and(|r| r.len() <= 5));
+    for invalid in [
+        "IAMAT Clark +12-118",
+        "IAMAT Clark +12-118 160000 123",
+        "AS Clark +0.25 testuser +12-118 1234",
+        "WHATSAT kiwi.cs.ucla.edu 51 5",
+        "WHATSAT kiwi.cs.ucla.edu 10 21",
+        "WHATSAT kiwi.cs.ucla.edu 0 5",
+        "IAMAT kiwi +90.1+0 1621464827",
+        "IAMAT kiwi +1+1 1621464827.1234567890",
+    ] {
+        let reply = client(10001, &format!("{invalid}\n"));
+        assert_eq!(reply, format!("? {invalid}\n"), "input {invalid:?}");
+    }
+}
+
 #[tokio::test]
 async fn five_processes_converge_after_two_are_killed_and_restarted() {
     let log_dir = std::env::temp_dir().join(format!("herd-binary-test-{}", std::process::id()));
@@ -112,6 +167,8 @@ async fn five_processes_converge_after_two_are_killed_and_restarted() {
     for (_, port) in SERVERS {
         wait_listening(port).await;
     }
+
+    classic_client_gets_spec_replies();
 
     let before = ask(
         10000,
