@@ -67,3 +67,37 @@ pub fn html(scenario: &Scenario, trace: &Trace, window: Window) -> String {
     let (from, to) = window.bounds(scenario, trace);
     page::html(scenario, &svg(scenario, trace, window), from, to)
 }
+
+/// Every start tag has its end tag, in order (self-closing tags, comments and declarations
+/// aside): a cheap structural check of a drawing, enough to catch a renderer that forgets to
+/// close what it opens. The tests run it on every drawing they make.
+pub fn tags_balance(xml: &str) -> Result<(), String> {
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').ok_or("a tag is not closed")? + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        let name = tag
+            .trim_start_matches('/')
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        if tag.starts_with('/') {
+            match open.pop() {
+                Some(top) if top == name => {}
+                top => return Err(format!("</{name}> closes {top:?}")),
+            }
+        } else {
+            open.push(name);
+        }
+    }
+    if open.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("left open: {open:?}"))
+    }
+}

@@ -11,46 +11,13 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Every start tag has its end tag, in order (self-closing tags, comments and declarations
-/// aside): enough to catch a renderer that forgets to close what it opens.
-fn tags_balance(xml: &str) -> Result<(), String> {
-    let mut open: Vec<&str> = Vec::new();
-    let mut rest = xml;
-    while let Some(start) = rest.find('<') {
-        let end = rest[start..].find('>').ok_or("a tag is not closed")? + start;
-        let tag = &rest[start + 1..end];
-        rest = &rest[end + 1..];
-        if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
-            continue;
-        }
-        let name = tag
-            .trim_start_matches('/')
-            .split_whitespace()
-            .next()
-            .unwrap_or("");
-        if tag.starts_with('/') {
-            match open.pop() {
-                Some(top) if top == name => {}
-                top => return Err(format!("</{name}> closes {top:?}")),
-            }
-        } else {
-            open.push(name);
-        }
-    }
-    if open.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("left open: {open:?}"))
-    }
-}
-
 #[test]
 fn the_partition_diagram_shows_the_cut_the_stale_read_and_the_reconciliation()
 -> Result<(), Box<dyn Error>> {
     let scenario = Scenario::load(workspace().join("scenarios/partition.yaml"))?;
     let run = sim::harness::run(&scenario);
     let svg = sim::diagram::svg(&scenario, &run.trace, Window::default());
-    tags_balance(&svg)?;
+    sim::diagram::tags_balance(&svg)?;
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.contains(r#"<g class="shade partition"><title>1.000s harness partition"#));
     assert!(svg.contains(">cut from Bona, Jaquez</text>"));
@@ -83,7 +50,7 @@ fn the_html_page_holds_the_svg_of_the_same_window() -> Result<(), Box<dyn Error>
     };
     let svg = sim::diagram::svg(&scenario, &run.trace, window);
     let page = sim::diagram::html(&scenario, &run.trace, window);
-    tags_balance(
+    sim::diagram::tags_balance(
         page.trim_start_matches("<!DOCTYPE html>")
             .replace("<meta charset=\"utf-8\">", "")
             .as_str(),

@@ -128,37 +128,6 @@ fn groups<'a>(svg: &'a str, class: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// Every start tag has its end tag, in order (self-closing tags aside).
-fn tags_balance(xml: &str) -> Result<(), String> {
-    let mut open: Vec<&str> = Vec::new();
-    let mut rest = xml;
-    while let Some(start) = rest.find('<') {
-        let end = rest[start..].find('>').ok_or("a tag is not closed")? + start;
-        let tag = &rest[start + 1..end];
-        rest = &rest[end + 1..];
-        if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
-            continue;
-        }
-        let name = tag
-            .trim_start_matches('/')
-            .split_whitespace()
-            .next()
-            .unwrap_or("");
-        if tag.starts_with('/') {
-            match open.pop() {
-                Some(top) if top == name => {}
-                top => return Err(format!("</{name}> closes {top:?}")),
-            }
-        } else {
-            open.push(name);
-        }
-    }
-    match open.is_empty() {
-        true => Ok(()),
-        false => Err(format!("left open: {open:?}")),
-    }
-}
-
 #[test]
 fn every_kind_of_message_is_an_arrow_in_its_colour() {
     let drawing = svg(&scenario(), &sample(), Window::default());
@@ -178,7 +147,7 @@ fn every_kind_of_message_is_an_arrow_in_its_colour() {
     assert!(drawing.contains(">IAMAT kiwi v1</text>"), "{drawing}");
     assert!(drawing.contains(">reconcile: 1 record</text>"), "{drawing}");
     assert!(drawing.contains(">5 places</text>"), "{drawing}");
-    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+    super::tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
 }
 
 #[test]
@@ -259,7 +228,7 @@ fn a_window_draws_only_what_happens_inside_it() {
         1,
         "the crash spans the window"
     );
-    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+    super::tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
 }
 
 #[test]
@@ -304,7 +273,7 @@ fn events_with_missing_fields_are_skipped_not_fatal() {
     }
     trace.push(harness(3, trace::REPAIR).with("from", "Clark"));
     let drawing = svg(&scenario(), &trace, Window::default());
-    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+    super::tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
     let page = html(&scenario(), &trace, Window::default());
     assert!(page.contains("<h1>hand-made</h1>"));
 }
@@ -322,5 +291,5 @@ fn text_from_the_trace_is_escaped() {
     let drawing = svg(&scenario(), &trace, Window::default());
     assert!(drawing.contains("&lt;b&gt;&amp;&quot;x\\x01"), "{drawing}");
     assert!(!drawing.contains('\u{1}'));
-    tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
+    super::tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
 }
