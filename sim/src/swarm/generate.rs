@@ -1,0 +1,494 @@
+//! What one swarm seed runs: [`SwarmOptions`] drawn from the seed (which fault families are
+//! on, how many of each, the workload and the network), and the scenario built from them.
+//! Faults fall in the first part of the run; the rest is quiet, so liveness can be judged.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use server::config::Herd;
+
+use crate::scenario::{
+    Action, Checks, Expect, HerdSource, IamAt, LatencyRange, LimitOverrides, LinkCut, LinkGroups,
+    LinkLatency, Network, PlacesFault, Raw, RawPayload, Scenario, SignedDuration, Skew, Step,
+    WhatsAt,
+};
+
+/// Client ids the workload draws from.
+const CLIENTS: [&str; 5] = ["kiwi", "lime", "mango", "plum", "fig"];
+/// The quiet phase that ends every run.
+pub const QUIET: Duration = Duration::from_secs(10);
+/// The shortest run a swarm accepts: a little chaos plus the quiet phase.
+pub const DURATION_MIN: Duration = Duration::from_secs(13);
+
+/// What one seed switched on: the fault families and their rates, the workload, the network.
+/// Every field is derived from the seed alone; `Display` prints it for `--print-options`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmOptions {
+    pub seed: u64,
+    pub duration: Duration,
+    /// Faults happen before this; after it, a quiet phase lets liveness be judged.
+    pub chaos_end: Duration,
+    pub latency: LatencyRange,
+    pub partitions: u32,
+    pub oneway_partitions: bool,
+    /// Holds of one server's links, each probed by a WHATSAT that overtakes its IAMAT.
+    pub reorder_probes: u32,
+    pub latency_spikes: u32,
+    pub crashes: u32,
+    pub skews: u32,
+    pub places_faults: u32,
+    pub bad_inputs: u32,
+    pub clients: u32,
+    pub iamats: u32,
+    pub whatsats: u32,
+}
+
+impl SwarmOptions {
+    /// Draws the options of `seed`. Each fault family is on with probability 1/2.
+    pub fn derive(seed: u64, duration: Duration) -> SwarmOptions {
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0x5EED_5A4A_u64);
+        let mut family = |max: u32| -> u32 {
+            if rng.random_bool(0.5) {
+                rng.random_range(1..=max)
+            } else {
+                0
+            }
+        };
+        let partitions = family(3);
+        let reorder_probes = family(2);
+        let latency_spikes = family(3);
+        let crashes = family(2);
+        let skews = family(2);
+        let places_faults = family(3);
+        let bad_inputs = family(4);
+        let oneway_partitions = partitions > 0 && rng.random_bool(0.5);
+        let min_ms = rng.random_range(1..=5u64);
+        let max_ms = rng.random_range(min_ms..=50);
+        let chaos_end = duration.saturating_sub(QUIET).max(Duration::from_secs(3));
+        SwarmOptions {
+            seed,
+            duration,
+            chaos_end,
+            latency: LatencyRange {
+                min: Duration::from_millis(min_ms),
+                max: Duration::from_millis(max_ms),
+            },
+            partitions,
+            oneway_partitions,
+            reorder_probes,
+            latency_spikes,
+            crashes,
+            skews,
+            places_faults,
+            bad_inputs,
+            clients: rng.random_range(1..=CLIENTS.len() as u32),
+            iamats: rng.random_range(3..=30),
+            whatsats: rng.random_range(2..=20),
+        }
+    }
+}
+
+impl fmt::Display for SwarmOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on = |n: u32| {
+            if n == 0 {
+                "off".to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        write!(
+            f,
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} | clients {} iamats {} whatsats {}",
+            self.seed,
+            crate::scenario::fmt_duration(self.duration),
+            crate::scenario::fmt_duration(self.chaos_end),
+            self.latency,
+            on(self.partitions),
+            if self.oneway_partitions {
+                " (some one-way)"
+            } else {
+                ""
+            },
+            on(self.reorder_probes),
+            on(self.latency_spikes),
+            on(self.crashes),
+            on(self.skews),
+            on(self.places_faults),
+            on(self.bad_inputs),
+            self.clients,
+            self.iamats,
+            self.whatsats
+        )
+    }
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// A scenario being drawn: the seed's random stream and the steps so far.
+struct Draft<'a> {
+    options: &'a SwarmOptions,
+    herd: &'a Herd,
+    rng: SmallRng,
+    servers: Vec<String>,
+    steps: Vec<(Duration, Action, Option<Expect>)>,
+    /// Topology faults start here (after the reorder probes).
+    faults_from_ms: u64,
+}
+
+impl Draft<'_> {
+    fn chaos_ms(&self) -> u64 {
+        self.options.chaos_end.as_millis() as u64
+    }
+
+    /// A random time in `[from, to)` ms, on a 10 ms grid.
+    fn at(&mut self, from_ms: u64, to_ms: u64) -> Duration {
+        ms(self.rng.random_range(from_ms..to_ms.max(from_ms + 1)) / 10 * 10)
+    }
+
+    fn server(&mut self) -> String {
+        self.servers[self.rng.random_range(0..self.servers.len())].clone()
+    }
+
+    fn push(&mut self, at: Duration, action: Action) {
+        self.steps.push((at, action, None));
+    }
+
+    /// Reorder probes come first, alone among the topology faults (turmoil cannot combine a
+    /// hold with a partition or crash of the same hosts): hold every link of one server, send
+    /// it an IAMAT, ask a neighbour 50 ms later, release inside the neighbour's WHATSAT wait.
+    fn reorder_probes(&mut self) {
+        let mut t = 1000u64;
+        for i in 0..self.options.reorder_probes {
+            let origin = self.server();
+            let neighbours: Vec<String> = self
+                .herd
+                .neighbours(&origin)
+                .into_iter()
+                .map(|n| n.name)
+                .collect();
+            let Some(asked) = neighbours
+                .get(self.rng.random_range(0..neighbours.len().max(1)))
+                .cloned()
+            else {
+                continue;
+            };
+            let probe = format!("probe{i}");
+            let groups = LinkGroups {
+                between: vec![origin.clone()],
+                and: neighbours,
+            };
+            self.push(ms(t), Action::Hold(groups.clone()));
+            let iamat = IamAt {
+                client: probe.clone(),
+                server: origin.clone(),
+                location: "+45.5-73.5".into(),
+                timestamp: None,
+            };
+            self.push(ms(t + 10), Action::IamAt(iamat));
+            let expect = Expect {
+                origin: Some(origin),
+                invalid: Some(false),
+                ..Expect::default()
+            };
+            let whatsat = WhatsAt {
+                client: probe,
+                server: asked,
+                radius_km: "5".into(),
+                bound: 3,
+            };
+            self.steps
+                .push((ms(t + 60), Action::WhatsAt(whatsat), Some(expect)));
+            self.push(ms(t + 200), Action::Release(groups));
+            t += 1000;
+        }
+        self.faults_from_ms = t;
+    }
+
+    fn partitions(&mut self) {
+        for _ in 0..self.options.partitions {
+            let start = self.at(self.faults_from_ms, self.chaos_ms().saturating_sub(500));
+            let end = (start + self.at(300, 4000)).min(self.options.chaos_end);
+            let (between, and) = split(&mut self.rng, self.herd, &self.servers);
+            let oneway = self.options.oneway_partitions && self.rng.random_bool(0.5);
+            let cut = LinkCut {
+                between,
+                and,
+                oneway,
+            };
+            self.push(start, Action::Partition(cut.clone()));
+            self.push(end, Action::Repair(cut));
+        }
+    }
+
+    /// Crashes of one server never overlap (a restart must follow its own crash).
+    fn crashes(&mut self) {
+        let mut crashed: Vec<(String, Duration, Duration)> = Vec::new();
+        for _ in 0..self.options.crashes {
+            let server = self.server();
+            let start = self.at(self.faults_from_ms, self.chaos_ms().saturating_sub(1000));
+            let end = (start + self.at(200, 4000)).min(self.options.chaos_end);
+            let overlaps = |(s, from, to): &(String, Duration, Duration)| {
+                *s == server && start < *to + ms(100) && *from < end + ms(100)
+            };
+            if crashed.iter().any(overlaps) {
+                continue;
+            }
+            self.push(start, Action::Crash(server.clone()));
+            self.push(end, Action::Restart(server.clone()));
+            crashed.push((server, start, end));
+        }
+    }
+
+    /// A slow link for a while, then back to the network's latency.
+    fn latency_spikes(&mut self) {
+        for _ in 0..self.options.latency_spikes {
+            let a = self.server();
+            let Some(b) = self.herd.neighbours(&a).into_iter().map(|n| n.name).next() else {
+                continue;
+            };
+            let start = self.at(self.faults_from_ms, self.chaos_ms().saturating_sub(500));
+            let end = (start + self.at(100, 3000)).min(self.options.chaos_end);
+            let spike = LatencyRange {
+                min: ms(20),
+                max: ms(self.rng.random_range(20..=200)),
+            };
+            let (between, and) = (vec![a], vec![b]);
+            self.push(
+                start,
+                Action::Latency(LinkLatency {
+                    between: between.clone(),
+                    and: and.clone(),
+                    latency: spike,
+                }),
+            );
+            self.push(
+                end,
+                Action::Latency(LinkLatency {
+                    between,
+                    and,
+                    latency: self.options.latency,
+                }),
+            );
+        }
+    }
+
+    fn skews(&mut self) {
+        for _ in 0..self.options.skews {
+            let server = self.server();
+            let magnitude = ms(self.rng.random_range(1..5000));
+            let by = SignedDuration {
+                negative: self.rng.random_bool(0.5),
+                magnitude,
+            };
+            let at = self.at(0, self.chaos_ms());
+            self.push(at, Action::Skew(Skew { server, by }));
+        }
+    }
+
+    /// One Places fault for a while, then a healthy stub.
+    fn places_faults(&mut self) {
+        for _ in 0..self.options.places_faults {
+            let start = self.at(0, self.chaos_ms().saturating_sub(500));
+            let end = (start + self.at(200, 5000)).min(self.options.chaos_end);
+            let none = PlacesFault::default();
+            let fault = match self.rng.random_range(0..6) {
+                0 => PlacesFault {
+                    latency: Some(ms(2000)),
+                    ..none
+                },
+                1 => PlacesFault {
+                    latency: Some(ms(8000)),
+                    ..none
+                },
+                2 => PlacesFault {
+                    http_status: Some(503),
+                    ..none
+                },
+                3 => PlacesFault {
+                    malformed: true,
+                    ..none
+                },
+                4 => PlacesFault {
+                    status: Some("OVER_QUERY_LIMIT".into()),
+                    ..none
+                },
+                _ => PlacesFault {
+                    unreachable: true,
+                    ..none
+                },
+            };
+            self.push(start, Action::Places(fault));
+            self.push(
+                end,
+                Action::Places(PlacesFault {
+                    healthy: true,
+                    ..PlacesFault::default()
+                }),
+            );
+        }
+    }
+
+    /// Bad lines, with no `expect`: the server may be down when one is sent, and `well_formed`
+    /// already judges every reply a server does send.
+    fn bad_inputs(&mut self) {
+        for i in 0..self.options.bad_inputs {
+            let server = self.server();
+            let payload = match self.rng.random_range(0..5) {
+                0 => RawPayload::Line("IAMAT kiwi +91+0 1700000000".into()),
+                1 => RawPayload::Line("WHATSAT kiwi 51 5".into()),
+                2 => RawPayload::Line("PING 1".into()),
+                3 => RawPayload::Hex(vec![0x49, 0xff, 0xfe, 0x0a]),
+                _ => RawPayload::Repeat {
+                    byte: b'x',
+                    count: 70_000,
+                },
+            };
+            let raw = Raw {
+                server,
+                client: format!("mallory{i}"),
+                payload,
+            };
+            let at = self.at(0, self.chaos_ms());
+            self.push(at, Action::Raw(raw));
+        }
+    }
+
+    /// IAMATs during the chaos phase (so the quiet phase judges a settled table), WHATSATs
+    /// until shortly before the end.
+    fn workload(&mut self) {
+        let clients: Vec<String> = CLIENTS
+            .iter()
+            .take(self.options.clients as usize)
+            .map(|c| c.to_string())
+            .collect();
+        for _ in 0..self.options.iamats {
+            let client = clients[self.rng.random_range(0..clients.len())].clone();
+            let server = self.server();
+            let location = format!(
+                "{:+.6}{:+.6}",
+                self.rng.random_range(-89_000_000..89_000_000) as f64 / 1e6,
+                self.rng.random_range(-179_000_000..179_000_000) as f64 / 1e6
+            );
+            let at = self.at(self.faults_from_ms.min(500), self.chaos_ms());
+            self.push(
+                at,
+                Action::IamAt(IamAt {
+                    client,
+                    server,
+                    location,
+                    timestamp: None,
+                }),
+            );
+        }
+        let last_ms = (self.options.duration.as_millis() as u64).saturating_sub(3000);
+        for _ in 0..self.options.whatsats {
+            let client = clients[self.rng.random_range(0..clients.len())].clone();
+            let server = self.server();
+            let radius_km = self.rng.random_range(1..=50).to_string();
+            let bound = self.rng.random_range(1..=20);
+            let at = self.at(0, last_ms);
+            self.push(
+                at,
+                Action::WhatsAt(WhatsAt {
+                    client,
+                    server,
+                    radius_km,
+                    bound,
+                }),
+            );
+        }
+    }
+
+    fn finish(mut self, herd_source: HerdSource) -> Scenario {
+        self.steps.sort_by_key(|(at, _, _)| *at);
+        let (options, limits) = (self.options, &self.herd.limits);
+        let checks = Checks {
+            converged_within: limits.heartbeat_timeout
+                + limits.backoff_max
+                + options.latency.max * 4
+                + ms(1000),
+            answered_within: limits.places_timeout + limits.whatsat_wait + ms(1500),
+            skip: Vec::new(),
+        };
+        let steps = self
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, (at, action, expect))| Step {
+                id: i as u64,
+                at,
+                action,
+                expect,
+                line: 0,
+                column: 0,
+            })
+            .collect();
+        Scenario {
+            name: format!("swarm seed {}", options.seed),
+            description: Some(options.to_string()),
+            seed: options.seed,
+            duration: options.duration,
+            tick: ms(1),
+            herd_source,
+            herd: self.herd.clone(),
+            network: Network {
+                latency: options.latency,
+            },
+            limits: LimitOverrides::default(),
+            steps,
+            checks,
+            origin: PathBuf::from(format!("swarm-seed-{}.yaml", options.seed)),
+        }
+    }
+}
+
+/// Builds the scenario of `options` on `herd`.
+pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) -> Scenario {
+    let mut draft = Draft {
+        options,
+        herd,
+        rng: SmallRng::seed_from_u64(options.seed ^ 0x0005_7E95_u64),
+        servers: herd.servers.iter().map(|s| s.name.clone()).collect(),
+        steps: Vec::new(),
+        faults_from_ms: 1000,
+    };
+    draft.reorder_probes();
+    draft.partitions();
+    draft.crashes();
+    draft.latency_spikes();
+    draft.skews();
+    draft.places_faults();
+    draft.bad_inputs();
+    draft.workload();
+    draft.finish(herd_source)
+}
+
+/// Two groups to partition: a random proper subset against the rest, or one server against
+/// its neighbours.
+fn split(rng: &mut SmallRng, herd: &Herd, servers: &[String]) -> (Vec<String>, Vec<String>) {
+    let one = servers[rng.random_range(0..servers.len())].clone();
+    let neighbours: Vec<String> = herd.neighbours(&one).into_iter().map(|n| n.name).collect();
+    if rng.random_bool(0.5) && !neighbours.is_empty() {
+        return (vec![one], neighbours);
+    }
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for s in servers {
+        if rng.random_bool(0.5) {
+            a.push(s.clone())
+        } else {
+            b.push(s.clone())
+        }
+    }
+    if a.is_empty() || b.is_empty() {
+        let rest: Vec<String> = servers.iter().filter(|s| **s != one).cloned().collect();
+        return (vec![one], rest);
+    }
+    (a, b)
+}
