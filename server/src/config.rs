@@ -332,16 +332,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_micros(micros))
 }
 
-/// Writes a duration the way [`parse_duration`] reads it back.
+/// Writes a duration the way [`parse_duration`] reads it back: `0s`, `250ms`, `3s`, `1.25s`;
+/// odd values in seconds with up to 9 decimals (`0.00025s`).
 pub fn format_duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if !us.is_multiple_of(1000) {
-        format!("{}.{:03}ms", us / 1000, us % 1000)
-    } else if us.is_multiple_of(1_000_000) {
-        format!("{}s", us / 1_000_000)
-    } else {
-        format!("{}ms", us / 1000)
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
     }
+    if nanos.is_multiple_of(1_000_000_000) {
+        return format!("{}s", nanos / 1_000_000_000);
+    }
+    if nanos < 1_000_000_000 && nanos.is_multiple_of(1_000_000) {
+        return format!("{}ms", nanos / 1_000_000);
+    }
+    let text = format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+    format!("{}s", text.trim_end_matches('0'))
 }
 
 /// serde adapter: durations as text (`500ms`) in herd files and scenarios.
@@ -479,7 +484,8 @@ mod tests {
             assert_eq!(d, Duration::from_millis(ms), "{text}");
             assert_eq!(parse_duration(&format_duration(d)), Ok(d));
         }
-        assert_eq!(format_duration(Duration::from_micros(1500)), "1.500ms");
+        assert_eq!(format_duration(Duration::from_micros(1500)), "0.0015s");
+        assert_eq!(format_duration(Duration::from_millis(1250)), "1.25s");
         for bad in ["", "5", "ms", "-1s", "1.s", "1h", "x1s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} must be rejected");
         }

@@ -626,22 +626,8 @@ impl Action {
     }
 }
 
-/// A duration as a scenario writes it: `0s`, `250ms`, `3s`, `1.25s`; odd values in seconds
-/// with up to 9 decimals (`0.000250s`).
-pub fn fmt_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    if nanos.is_multiple_of(1_000_000_000) {
-        return format!("{}s", nanos / 1_000_000_000);
-    }
-    if nanos < 1_000_000_000 && nanos.is_multiple_of(1_000_000) {
-        return format!("{}ms", nanos / 1_000_000);
-    }
-    let text = format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000);
-    format!("{}s", text.trim_end_matches('0'))
-}
+/// A duration as a scenario writes it (`0s`, `250ms`, `3s`, `1.25s`): the herd file's format.
+pub use server::config::format_duration as fmt_duration;
 
 #[cfg(test)]
 mod tests;
