@@ -89,13 +89,19 @@ impl Checker for PlacesCalls {
             }
             let radius = event.field("radius").unwrap_or("");
             let location = event.field("location").unwrap_or("");
-            let explained = whatsats.iter_mut().find(|w| {
-                w.places_calls == 0
-                    && w.sent <= event.at
-                    && w.replied.is_none_or(|r| event.at <= r)
-                    && w.radius_metres == radius
-                    && w.location.as_deref().is_none_or(|l| l == location)
-            });
+            // Of the WHATSATs this request could serve, take the one whose reply comes first
+            // (earliest deadline): matching in that order never strands a later request that
+            // another choice could have explained.
+            let explained = whatsats
+                .iter_mut()
+                .filter(|w| {
+                    w.places_calls == 0
+                        && w.sent <= event.at
+                        && w.replied.is_none_or(|r| event.at <= r)
+                        && w.radius_metres == radius
+                        && w.location.as_deref().is_none_or(|l| l == location)
+                })
+                .min_by_key(|w| (w.replied.is_none(), w.replied));
             match explained {
                 Some(w) => w.places_calls += 1,
                 None => violations.push(Violation::new(
@@ -209,5 +215,20 @@ mod tests {
         ]);
         let checks = Checks::default();
         assert!(!PlacesCalls.check(&run_record(&trace, &checks)).ok);
+    }
+
+    #[test]
+    fn two_identical_whatsats_are_matched_in_the_order_their_replies_came() {
+        let trace = trace(vec![
+            send(0, 1, "WHATSAT kiwi 45 2"),
+            send(0, 2, "WHATSAT kiwi 45 2"),
+            request(5, "45000"),
+            reply(7, 2),
+            request(8, "45000"),
+            reply(9, 1),
+        ]);
+        let checks = Checks::default();
+        let verdict = PlacesCalls.check(&run_record(&trace, &checks));
+        assert!(verdict.ok, "{verdict}");
     }
 }
