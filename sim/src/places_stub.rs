@@ -27,11 +27,14 @@ pub type FaultCell = Arc<Mutex<PlacesFault>>;
 pub async fn serve(fault: FaultCell, recorder: Recorder) -> turmoil::Result {
     let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, remote) = listener.accept().await?;
+        // Which server asks, so checkers and diagrams pair each request with its WHATSAT.
+        let from = turmoil::reverse_lookup(remote.ip()).unwrap_or_else(|| remote.ip().to_string());
         let (fault, recorder) = (fault.clone(), recorder.clone());
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |req| answer(req, fault.clone(), recorder.clone()));
+            let service = hyper::service::service_fn(move |req| {
+                answer(req, from.clone(), fault.clone(), recorder.clone())
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -41,6 +44,7 @@ pub async fn serve(fault: FaultCell, recorder: Recorder) -> turmoil::Result {
 
 async fn answer(
     req: Request<hyper::body::Incoming>,
+    from: String,
     fault: FaultCell,
     recorder: Recorder,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -57,13 +61,16 @@ async fn answer(
     let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let location = get("location").unwrap_or_default();
     let radius = get("radius").unwrap_or_default();
-    recorder.push(TraceEvent::places_stub_request(
-        recorder.now(),
-        req.uri().path(),
-        &location,
-        &radius,
-        get("key").is_some(),
-    ));
+    recorder.push(
+        TraceEvent::places_stub_request(
+            recorder.now(),
+            req.uri().path(),
+            &location,
+            &radius,
+            get("key").is_some(),
+        )
+        .with("from", from),
+    );
     let fault = fault.lock().map(|f| f.clone()).unwrap_or_default();
     if let Some(delay) = fault.latency {
         tokio::time::sleep(delay).await;

@@ -67,7 +67,8 @@ pub const CLIENT_REPLY: &str = "client_reply";
 /// A client's command failed at the transport (refused, reset, closed before a reply).
 /// Fields: `id`, `client`, `server`, `error`.
 pub const CLIENT_ERROR: &str = "client_error";
-/// The Places stub got a request. Fields: `path`, `location`, `radius`, `key_present`.
+/// The Places stub got a request. Fields: `path`, `location`, `radius`, `key_present`, and
+/// `from` (the server that asked) when the stub knows it.
 pub const PLACES_STUB_REQUEST: &str = "places_stub_request";
 
 /// Field values longer than this (in chars) are cut in renderings.

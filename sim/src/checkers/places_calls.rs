@@ -1,5 +1,5 @@
 //! `places_calls` (safety): every request the Places stub got is explained by one WHATSAT in
-//! flight with the same radius in metres (so an IAMAT never calls Places, a WHATSAT calls it at
+//! flight at the server that asked, with the same radius in metres (so an IAMAT never calls Places, a WHATSAT calls it at
 //! most once, and km are converted to metres exactly), and every request carried the key.
 
 use std::str::FromStr;
@@ -18,6 +18,7 @@ pub struct PlacesCalls;
 /// A WHATSAT a client sent: when, the radius it asked, and what its reply showed.
 struct Whatsat {
     id: u64,
+    server: String,
     sent: Duration,
     /// When the reply came; `None` if none did.
     replied: Option<Duration>,
@@ -47,6 +48,7 @@ fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
             if let (Some(id), Some(radius_metres)) = (event.id(), whatsat_radius(event)) {
                 all.push(Whatsat {
                     id,
+                    server: event.field("server").unwrap_or("").to_string(),
                     sent: event.at,
                     replied: None,
                     radius_metres,
@@ -89,6 +91,7 @@ impl Checker for PlacesCalls {
             }
             let radius = event.field("radius").unwrap_or("");
             let location = event.field("location").unwrap_or("");
+            let from = event.field("from");
             // Of the WHATSATs this request could serve, take the one whose reply comes first
             // (earliest deadline): matching in that order never strands a later request that
             // another choice could have explained.
@@ -99,6 +102,7 @@ impl Checker for PlacesCalls {
                         && w.sent <= event.at
                         && w.replied.is_none_or(|r| event.at <= r)
                         && w.radius_metres == radius
+                        && from.is_none_or(|f| f == w.server)
                         && w.location.as_deref().is_none_or(|l| l == location)
                 })
                 .min_by_key(|w| (w.replied.is_none(), w.replied));
@@ -230,5 +234,19 @@ mod tests {
         let checks = Checks::default();
         let verdict = PlacesCalls.check(&run_record(&trace, &checks));
         assert!(verdict.ok, "{verdict}");
+    }
+
+    #[test]
+    fn a_request_from_a_server_with_no_whatsat_in_flight_is_caught() {
+        let trace = trace(vec![
+            send(0, 1, "WHATSAT kiwi 10 3"),
+            request(5, "10000").with("from", "Clark"),
+            reply(9, 1),
+        ]);
+        let checks = Checks::default();
+        assert!(
+            !PlacesCalls.check(&run_record(&trace, &checks)).ok,
+            "the WHATSAT went to Bailey"
+        );
     }
 }

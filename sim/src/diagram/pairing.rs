@@ -364,6 +364,7 @@ fn places(trace: &Trace, columns: &Columns) -> Vec<Arrow> {
         let until = answer.map(|a| events[a].at);
         let asked = stub.iter().copied().find(|s| {
             !stub_taken.contains(s)
+                && events[*s].field("from").is_none_or(|f| f == request.host)
                 && events[*s].at >= request.at
                 && until.is_none_or(|u| events[*s].at <= u)
         });
