@@ -47,3 +47,7 @@ pub const PLACES_RESPONSE: &str = "places_response";
 pub const PLACES_ERROR: &str = "places_error";
 /// The server is stopping. Fields: `reason`.
 pub const SHUTDOWN: &str = "shutdown";
+/// On a graceful stop, one per record still held, so the final table is in the log (and the
+/// simulation can compare the real table with the one its trace implies). Fields: `line` (the
+/// record's AT line).
+pub const TABLE_RECORD: &str = "table_record";

@@ -121,6 +121,10 @@ async fn run_inner(
     }
     tracing::info!(reason = "requested", "{}", events::SHUTDOWN);
     trigger.fire();
+    let table: Vec<String> = shared.store().records().map(|r| r.to_string()).collect();
+    for line in table {
+        tracing::info!(line = %line, "{}", events::TABLE_RECORD);
+    }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while links.join_next().await.is_some() {}
     })

@@ -248,6 +248,8 @@ fn idle_sim(scenario: &Scenario, clients: &[String], servers: Servers, layer: La
 fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
     let mut sim = harness::new_simulation(scenario);
     let herd = Arc::new(harness::simulated_herd(scenario));
+    // Held until the end, so no server is ever told to stop.
+    let (_stop, running) = tokio::sync::watch::channel(false);
     for spec in &herd.servers {
         let port = spec.port;
         match servers {
@@ -258,6 +260,7 @@ fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
                 &spec.name,
                 scenario.seed,
                 &Arc::default(),
+                &running,
             ),
         }
     }

@@ -11,11 +11,11 @@ use server::backoff::stable_hash;
 use server::config::Herd;
 use server::net::Env;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::checkers::replay::{self, Downtime, Tables};
+use crate::checkers::replay::Downtime;
 use crate::places_stub::{self, FaultCell};
 use crate::recorder::{Recorder, TraceLayer};
 use crate::scenario::{Action, Scenario, Step};
@@ -29,6 +29,8 @@ pub const REPLY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// The one simulated host every client command is sent from (one host, not one per client:
 /// turmoil's cost grows with the number of hosts it steps).
 pub const CLIENTS_HOST: &str = "clients";
+/// After the run, servers get this long (simulated) to stop and report their tables.
+pub const STOP_WINDOW: Duration = Duration::from_secs(5);
 /// A client gives up on a reply after this long (simulated).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -118,7 +120,7 @@ pub fn run(scenario: &Scenario) -> Run {
         }
     });
     let trace = recorder.take();
-    let final_tables = final_tables(&trace, &scenario.server_names());
+    let final_tables = final_tables(&trace, &scenario.server_names(), &recorder.tables());
     Run {
         trace,
         end,
@@ -132,7 +134,7 @@ pub fn run(scenario: &Scenario) -> Run {
 /// A turmoil simulation with the scenario's seed, tick, latencies, length and the fixed epoch.
 pub fn new_simulation(scenario: &Scenario) -> turmoil::Sim<'static> {
     turmoil::Builder::new()
-        .simulation_duration(scenario.duration + Duration::from_secs(1))
+        .simulation_duration(scenario.duration + STOP_WINDOW + Duration::from_secs(1))
         .tick_duration(scenario.tick)
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
         .min_message_latency(scenario.network.latency.min)
@@ -143,17 +145,20 @@ pub fn new_simulation(scenario: &Scenario) -> turmoil::Sim<'static> {
 
 /// Adds server `name` of `herd` as a host running the unchanged library (again after each
 /// restart: turmoil calls the factory anew), on turmoil's network and skewed clock.
+/// The server stops gracefully when `stop` turns true (or its sender is dropped).
 pub fn add_server_host(
     sim: &mut turmoil::Sim<'_>,
     herd: &Arc<Herd>,
     name: &str,
     scenario_seed: u64,
     skews: &Skews,
+    stop: &watch::Receiver<bool>,
 ) {
-    let (herd, skews, name) = (herd.clone(), skews.clone(), name.to_string());
+    let (herd, skews, name, stop) = (herd.clone(), skews.clone(), name.to_string(), stop.clone());
     let seed = scenario_seed ^ stable_hash(&[&name]);
     sim.host(name.clone(), move || {
-        let (herd, skews, name) = (herd.clone(), skews.clone(), name.clone());
+        let (herd, skews, name, mut stop) =
+            (herd.clone(), skews.clone(), name.clone(), stop.clone());
         async move {
             let env = Env {
                 net: Arc::new(TurmoilNet),
@@ -164,7 +169,10 @@ pub fn add_server_host(
                 places: places_client(&herd.limits),
                 seed,
             };
-            server::run(herd, &name, env, std::future::pending()).await?;
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            };
+            server::run(herd, &name, env, shutdown).await?;
             Ok(())
         }
     });
@@ -174,8 +182,16 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
     let mut sim = new_simulation(scenario);
     let herd = Arc::new(herd);
     let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
+    let (stop, stopping) = watch::channel(false);
     for spec in &herd.servers {
-        add_server_host(&mut sim, &herd, &spec.name, scenario.seed, &skews);
+        add_server_host(
+            &mut sim,
+            &herd,
+            &spec.name,
+            scenario.seed,
+            &skews,
+            &stopping,
+        );
     }
 
     let places_fault: FaultCell = Arc::default();
@@ -215,6 +231,7 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
             driver.apply(step, now);
         }
         if now >= scenario.duration {
+            stop_servers(&mut driver.sim, &herd, &stop, recorder);
             return (now, None);
         }
         if let Err(e) = driver.sim.step() {
@@ -226,6 +243,30 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
                     message: e.to_string(),
                 }),
             );
+        }
+    }
+}
+
+/// Ends the run: the trace is closed, every running server stops gracefully and reports the
+/// table it really holds (`table_record` events), which the checkers compare with the table
+/// its trace implies.
+fn stop_servers(
+    sim: &mut turmoil::Sim<'_>,
+    herd: &Herd,
+    stop: &watch::Sender<bool>,
+    recorder: &Recorder,
+) {
+    recorder.close();
+    stop.send_replace(true);
+    let deadline = sim.elapsed() + STOP_WINDOW;
+    while sim.elapsed() < deadline
+        && herd
+            .servers
+            .iter()
+            .any(|s| sim.is_host_running(s.name.as_str()))
+    {
+        if sim.step().is_err() {
+            break;
         }
     }
 }
@@ -446,23 +487,19 @@ fn client_clock_text() -> String {
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
-/// Each server's table at the end, rebuilt from its own `record_stored` events.
-fn final_tables(trace: &Trace, servers: &[String]) -> BTreeMap<String, Option<Vec<String>>> {
-    let mut tables = Tables::default();
-    for event in &trace.events {
-        if let Some(server) = replay::memory_lost(event) {
-            tables.clear(server);
-        } else if replay::stored_new(event)
-            && let Ok(record) = replay::record_from_fields(event)
-        {
-            tables.store(&event.host, record);
-        }
-    }
+/// Each server's table at the end as the server itself reported it; `None` for a server that
+/// was down at the end.
+fn final_tables(
+    trace: &Trace,
+    servers: &[String],
+    reported: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<String, Option<Vec<String>>> {
     let downtime = Downtime::from_trace(trace);
     servers
         .iter()
         .map(|s| {
-            let table = (!downtime.down_at_end(s)).then(|| tables.lines(s));
+            let table =
+                (!downtime.down_at_end(s)).then(|| reported.get(s).cloned().unwrap_or_default());
             (s.clone(), table)
         })
         .collect()

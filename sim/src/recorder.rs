@@ -1,6 +1,7 @@
 //! Records the trace: the server's own `tracing` events, stamped with simulated time and the
 //! server they happened in, plus the harness's events, in one list in the order they happened.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +24,11 @@ struct Inner {
     trace: Trace,
     /// The driver's view of simulated time, for events recorded outside any host.
     driver_now: Duration,
+    /// Set once the run is over and the servers are being stopped: from then on events are
+    /// not part of the trace; only each server's `table_record`s are kept.
+    closing: bool,
+    /// Server -> the AT lines it reported holding as it stopped.
+    tables: BTreeMap<String, Vec<String>>,
 }
 
 impl Recorder {
@@ -30,6 +36,15 @@ impl Recorder {
     /// to never run backwards: the trace stays in recording order and time order at once.
     pub fn push(&self, mut event: TraceEvent) {
         if let Ok(mut inner) = self.inner.lock() {
+            if inner.closing {
+                if event.name == server::events::TABLE_RECORD
+                    && let Some(line) = event.field("line")
+                {
+                    let line = line.to_string();
+                    inner.tables.entry(event.host).or_default().push(line);
+                }
+                return;
+            }
             if let Some(last) = inner.trace.events.last() {
                 event.at = event.at.max(last.at);
             }
@@ -47,6 +62,21 @@ impl Recorder {
         if let Ok(mut inner) = self.inner.lock() {
             inner.driver_now = now;
         }
+    }
+
+    /// The run is over: later events only report the servers' tables.
+    pub fn close(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.closing = true;
+        }
+    }
+
+    /// What each server reported holding as it stopped.
+    pub fn tables(&self) -> BTreeMap<String, Vec<String>> {
+        self.inner
+            .lock()
+            .map(|i| i.tables.clone())
+            .unwrap_or_default()
     }
 
     pub fn take(&self) -> Trace {
