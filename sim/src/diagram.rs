@@ -1,7 +1,7 @@
 //! Lamport (space-time) diagrams of a trace, as SVG or as a standalone HTML page.
 //!
-//! One vertical line per host (herd servers in herd order, then `places`, then each client
-//! host `client.NAME` in name order), simulated time running down, and one arrow per message,
+//! One vertical line per host (herd servers in herd order, then `places`, then one column
+//! per client in name order), simulated time running down, and one arrow per message,
 //! coloured by kind. The trace records events, not messages, so `model` pairs each send
 //! with its receipt by the fields both ends log; a send with no receipt is drawn as lost (an
 //! arrow ending in an X). Partitions, held links and crashes shade the columns they affect.

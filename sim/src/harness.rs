@@ -276,7 +276,7 @@ struct Driver<'a> {
     sim: turmoil::Sim<'a>,
     clients: mpsc::UnboundedSender<ClientCommand>,
     ports: BTreeMap<String, u16>,
-    /// Every host of the simulation: servers, the Places stub, client hosts.
+    /// Every host of the simulation: servers, the Places stub, the clients host.
     hosts: Vec<String>,
     /// Directed host pairs the scenario has cut, so a crash can restore them exactly.
     cut: BTreeSet<(String, String)>,

@@ -209,7 +209,8 @@ fn columns(scenario: &Scenario, trace: &Trace) -> Vec<Column> {
     servers.chain(places).chain(clients).collect()
 }
 
-/// The simulation's host name of a client (see the harness).
+/// The column key of a client: one column per client, although all clients send from the
+/// harness's one `clients` host.
 pub fn client_host(client: &str) -> String {
     format!("client.{client}")
 }
