@@ -252,3 +252,61 @@ fn an_unknown_server_name_or_flag_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("old"));
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_the_server_gracefully_and_logs_its_table() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = std::env::temp_dir().join(format!("herd-ctrl-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let herd = dir.join("solo.yaml");
+    std::fs::write(
+        &herd,
+        format!("servers:\n  - {{ name: Solo, port: {port} }}\n"),
+    )
+    .expect("herd file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("--herd")
+        .arg(&herd)
+        .arg("--log-dir")
+        .arg(&dir)
+        .env_remove("PLACES_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server binary");
+    wait_listening(port).await;
+    let at = ask(port, "IAMAT kiwi +1+1 1621464827\n")
+        .await
+        .expect("Solo answers");
+    assert!(at.starts_with("AT Solo "), "{at}");
+
+    let sent = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .expect("send SIGINT");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the server") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server must stop within 10 s of Ctrl-C"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "a graceful stop exits 0, got {status}");
+    let log = std::fs::read_to_string(dir.join("Solo.log")).unwrap_or_default();
+    assert!(log.contains("\"event\":\"shutdown\""), "{log}");
+    assert!(
+        log.contains("\"event\":\"table_record\"")
+            && log.contains(&at.trim_end().replace('"', "\\\"")),
+        "the table is logged: {log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
