@@ -224,7 +224,7 @@ impl PlacesClient {
             Mode::Offline => "offline",
             Mode::Online(online) => online.settings.api.as_str(),
         };
-        info!(api, radius_m = %radius.metres_text(), bound, "places_request");
+        info!(api, radius_m = %radius.metres_text(), bound, "{}", crate::events::PLACES_REQUEST);
         let answer = match &*self.inner {
             Mode::Offline => Ok(offline::nearby_json(
                 location.latitude(),
@@ -240,7 +240,7 @@ impl PlacesClient {
                     Mode::Online(online) => online.redact(text),
                     Mode::Offline => text,
                 };
-                warn!(kind = failure.kind(), detail = %redact(failure.to_string()), "places_error");
+                warn!(kind = failure.kind(), detail = %redact(failure.to_string()), "{}", crate::events::PLACES_ERROR);
                 redact_strings(failure.to_json(), &redact)
             }
         };
@@ -253,7 +253,13 @@ impl PlacesClient {
             .get("results")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
-        info!(status, results, bytes = text.len(), "places_response");
+        info!(
+            status,
+            results,
+            bytes = text.len(),
+            "{}",
+            crate::events::PLACES_RESPONSE
+        );
         text.push_str("\n\n");
         text
     }
