@@ -102,11 +102,6 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
         Some(Line::Complete(line))
     }
-
-    /// Gives the stream back (the writer half is owned elsewhere).
-    pub fn into_inner(self) -> R {
-        self.reader
-    }
 }
 
 #[cfg(test)]

@@ -46,7 +46,6 @@ pub struct Run {
     pub trace: Trace,
     pub end: Duration,
     pub final_tables: BTreeMap<String, Option<Vec<String>>>,
-    pub line_bytes_max: usize,
     pub sut_failure: Option<SutFailure>,
     /// Wall time the run took (reported, never snapshotted).
     pub wall: Duration,
@@ -74,7 +73,7 @@ enum Payload {
 /// The herd as the simulation runs it: each server's host is its turmoil host name.
 pub fn simulated_herd(scenario: &Scenario) -> Herd {
     let mut herd = scenario.herd.clone();
-    scenario.apply_limit_overrides(&mut herd.limits);
+    herd.limits = scenario.effective_limits();
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }
@@ -96,7 +95,6 @@ pub fn run(scenario: &Scenario) -> Run {
     );
     let started = Instant::now();
     let herd = simulated_herd(scenario);
-    let line_bytes_max = herd.limits.line_bytes_max;
     let (end, sut_failure) = tracing::subscriber::with_default(subscriber, || {
         let driven =
             std::panic::catch_unwind(AssertUnwindSafe(|| drive(scenario, herd, &recorder)));
@@ -125,7 +123,6 @@ pub fn run(scenario: &Scenario) -> Run {
         trace,
         end,
         final_tables,
-        line_bytes_max,
         sut_failure,
         wall: started.elapsed(),
     }

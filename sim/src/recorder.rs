@@ -85,14 +85,6 @@ impl Recorder {
             .map(|mut i| std::mem::take(&mut i.trace))
             .unwrap_or_default()
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.lock().map(|i| i.trace.events.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The `tracing` layer: keeps the events from inside a `server` span. The harness installs it

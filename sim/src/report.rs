@@ -47,8 +47,7 @@ pub struct Judged {
 
 impl Judged {
     pub fn judge(scenario: &Scenario, run: Run) -> Judged {
-        let mut record = RunRecord::new(scenario, &run.trace, run.end, run.final_tables.clone());
-        record.line_bytes_max = Some(run.line_bytes_max);
+        let record = RunRecord::new(scenario, &run.trace, run.end, run.final_tables.clone());
         let verdicts = checkers::run_all(&record);
         let metrics = checkers::metrics::metrics(&record);
         Judged {
