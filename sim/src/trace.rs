@@ -67,6 +67,19 @@ pub const CLIENT_REPLY: &str = "client_reply";
 /// A client's command failed at the transport (refused, reset, closed before a reply).
 /// Fields: `id`, `client`, `server`, `error`.
 pub const CLIENT_ERROR: &str = "client_error";
+/// A load step started. Fields: `id`, `server`, `prefix`, `clients` (distinct ids
+/// `{prefix}0`..), `connections`.
+pub const LOAD_SENT: &str = "load_sent";
+/// A load step's connections all finished. Fields: `id`, `server`, `replies` (lines read),
+/// `invalid` (of which `? ` replies), `errors` (connections that failed).
+pub const LOAD_DONE: &str = "load_done";
+/// A hostile client wrote one line. Fields: `id`, `server`, `line`.
+pub const HOSTILE_SEND: &str = "hostile_send";
+/// A hostile client read the whole reply. Fields: `id`, `server`, `text`.
+pub const HOSTILE_REPLY: &str = "hostile_reply";
+/// A hostile client holds connections open, silent. Fields: `id`, `server`, `opened`,
+/// `failed`.
+pub const HOSTILE_HOLD: &str = "hostile_hold";
 /// The Places stub got a request. Fields: `path`, `location`, `radius`, `key_present`, and
 /// `from` (the server that asked) when the stub knows it.
 pub const PLACES_STUB_REQUEST: &str = "places_stub_request";
@@ -150,7 +163,11 @@ impl TraceEvent {
                 .with("to", and.join(","))
         };
         Some(match action {
-            Action::IamAt(_) | Action::WhatsAt(_) | Action::Raw(_) => return None,
+            Action::IamAt(_)
+            | Action::WhatsAt(_)
+            | Action::Raw(_)
+            | Action::Load(_)
+            | Action::Hostile(_) => return None,
             Action::Partition(l) => link(PARTITION, &l.between, &l.and).with("oneway", l.oneway),
             Action::Repair(l) => link(REPAIR, &l.between, &l.and).with("oneway", l.oneway),
             Action::Hold(l) => link(HOLD, &l.between, &l.and),
@@ -212,6 +229,23 @@ impl TraceEvent {
             .with("client", client)
             .with("server", server)
             .with("error", error)
+    }
+
+    /// A load step started.
+    pub fn load_sent(at: Duration, id: u64, load: &crate::scenario::Load) -> TraceEvent {
+        TraceEvent::new(at, HARNESS_HOST, LOAD_SENT)
+            .with("id", id)
+            .with("server", &load.server)
+            .with("prefix", &load.prefix)
+            .with("clients", load.clients)
+            .with("connections", load.connections)
+    }
+
+    /// A harness event of a hostile client, `id` and `server` filled in.
+    pub fn hostile(at: Duration, name: &str, id: u64, server: &str) -> TraceEvent {
+        TraceEvent::new(at, HARNESS_HOST, name)
+            .with("id", id)
+            .with("server", server)
     }
 
     /// The Places stub got a request.
