@@ -12,7 +12,9 @@ pub const LISTENING: &str = "listening";
 pub const CONNECTION_OPENED: &str = "connection_opened";
 /// A connection ended. Fields: `conn`, `reason`.
 pub const CONNECTION_CLOSED: &str = "connection_closed";
-/// A connection was refused because `connections_max` were open. Fields: `remote`.
+/// A connection was refused because `connections_max` client connections (and
+/// `peer_links_max` links) were open (WARN, at most once a second). Fields: `remote`,
+/// `suppressed` (refusals since the last one logged).
 pub const CONNECTION_REFUSED: &str = "connection_refused";
 /// One input line from a client connection. Fields: `conn`, `line` (lossy UTF-8, at most 256 bytes).
 pub const CLIENT_LINE: &str = "client_line";
@@ -26,11 +28,28 @@ pub const RECORD_STORED: &str = "record_stored";
 /// `timestamp`, `location`, `time_diff` (all of the record, so one update is told from another
 /// even when a client sends two with one timestamp).
 pub const FLOOD_SENT: &str = "flood_sent";
-/// A neighbour's outbound queue was full; the record was dropped and the link will be re-synced
-/// by reconciliation. Fields: `peer`, `client`.
+/// Kept for reading traces of servers from before links streamed from a cursor: a neighbour's
+/// queue was full and a record was dropped. Today's server never logs it. Fields: `peer`,
+/// `client`.
 pub const PEER_QUEUE_FULL: &str = "peer_queue_full";
-/// An outbound link came up and the whole table was sent. Fields: `peer`, `records`.
+/// An outbound link came up and will first send what the neighbour lacks. Fields: `peer`,
+/// `records` (how many), `full` (`true`: the neighbour holds nothing of this server's life,
+/// so the whole table, less what it sent us, goes).
 pub const RECONCILE: &str = "reconcile";
+/// A line a neighbour or a classic peer sent was refused (WARN). Fields: `peer` (or `conn`
+/// for a plain connection), `reason`, `line` (at most 256 bytes).
+pub const LINE_REFUSED: &str = "line_refused";
+/// An incoming link's handshake failed: not a neighbour, or no valid proof (WARN). Fields:
+/// `conn`, `peer`, `reason`.
+pub const LINK_REFUSED: &str = "link_refused";
+/// A neighbour answered our `PEER` with `? PEER`: it speaks the classic dialect, so the link
+/// probably needs `classic: true` in the herd file (WARN). Fields: `peer`.
+pub const PEER_SPEAKS_CLASSIC: &str = "peer_speaks_classic";
+/// A neighbour refused our proof: the two servers do not share the herd's secret (WARN).
+/// Fields: `peer`.
+pub const PEER_AUTH_REFUSED: &str = "peer_auth_refused";
+/// At start, when no secret is configured: links are unauthenticated (WARN). No fields.
+pub const LINKS_UNAUTHENTICATED: &str = "links_unauthenticated";
 /// A link to a neighbour came up. Fields: `peer`, `direction` (`outbound`|`inbound`).
 pub const PEER_UP: &str = "peer_up";
 /// A link to a neighbour went down. Fields: `peer`, `direction`, `reason`.

@@ -137,15 +137,25 @@ pub async fn run_hostile(
     if !hostile.lines.is_empty() {
         let bytes: String = hostile.lines.iter().map(|l| format!("{l}\n")).collect();
         for line in &hostile.lines {
-            recorder
-                .push(TraceEvent::hostile(recorder.now(), HOSTILE_SEND, id, &server).with("line", line));
+            recorder.push(
+                TraceEvent::hostile(recorder.now(), HOSTILE_SEND, id, &server).with("line", line),
+            );
         }
         exchange(id, &server, port, bytes.into_bytes(), &recorder).await;
     }
     if let Some(bytes) = hostile.huge_id_bytes {
         let line = format!("IAMAT {} +0+0 {}", "h".repeat(bytes), timestamp());
-        recorder.push(TraceEvent::hostile(recorder.now(), HOSTILE_SEND, id, &server).with("line", &line));
-        exchange(id, &server, port, format!("{line}\n").into_bytes(), &recorder).await;
+        recorder.push(
+            TraceEvent::hostile(recorder.now(), HOSTILE_SEND, id, &server).with("line", &line),
+        );
+        exchange(
+            id,
+            &server,
+            port,
+            format!("{line}\n").into_bytes(),
+            &recorder,
+        )
+        .await;
     }
 }
 
@@ -172,7 +182,8 @@ async fn exchange(id: u64, server: &str, port: u16, bytes: Vec<u8>, recorder: &R
         Ok(Err(e)) => format!("<error: {e}>"),
         Err(_) => "<no reply in time>".into(),
     };
-    recorder.push(TraceEvent::hostile(recorder.now(), HOSTILE_REPLY, id, server).with("text", text));
+    recorder
+        .push(TraceEvent::hostile(recorder.now(), HOSTILE_REPLY, id, server).with("text", text));
 }
 
 /// Opens `count` connections and holds them, silent, for `hold_for` (or for good).

@@ -25,6 +25,8 @@ use crate::trace::{Trace, TraceEvent};
 
 /// The simulated wall clock at the start of every run: fixed, so traces never vary.
 pub const EPOCH_SECS: u64 = 1_700_000_000;
+/// The secret every simulated herd shares (hostile clients do not know it).
+pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
 /// A client reads at most this much of one reply.
 pub const REPLY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// The one simulated host every client command is sent from (one host, not one per client:
@@ -77,6 +79,8 @@ enum Payload {
 pub fn simulated_herd(scenario: &Scenario) -> Herd {
     let mut herd = scenario.herd.clone();
     herd.limits = scenario.effective_limits();
+    // Every simulated herd shares a secret, so links run the real, authenticated handshake.
+    herd.secret = server::config::Secret::new(SIMULATED_SECRET);
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }
@@ -358,7 +362,12 @@ impl Driver<'_> {
             Action::Load(load) => {
                 self.recorder
                     .push(TraceEvent::load_sent(now, step.id, load));
-                self.send(step.id, &load.prefix, &load.server, Payload::Load(load.clone()))
+                self.send(
+                    step.id,
+                    &load.prefix,
+                    &load.server,
+                    Payload::Load(load.clone()),
+                )
             }
             Action::Hostile(hostile) => self.send(
                 step.id,
@@ -434,8 +443,14 @@ async fn client_loop(
         tokio::spawn(async move {
             let bytes = match command.payload {
                 Payload::Load(load) => {
-                    return bulk::run_load(command.id, load, command.port, recorder, client_clock_text)
-                        .await;
+                    return bulk::run_load(
+                        command.id,
+                        load,
+                        command.port,
+                        recorder,
+                        client_clock_text,
+                    )
+                    .await;
                 }
                 Payload::Hostile(hostile) => {
                     return bulk::run_hostile(

@@ -137,7 +137,17 @@ pub struct LimitOverrides {
     #[serde(default)]
     pub clients_max: Option<usize>,
     #[serde(default)]
-    pub peer_queue_max: Option<usize>,
+    pub table_bytes_max: Option<usize>,
+    #[serde(default)]
+    pub client_id_bytes_max: Option<usize>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub timestamp_ahead_max: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub client_write_timeout: Option<Duration>,
+    #[serde(default)]
+    pub peer_links_max: Option<usize>,
+    #[serde(default)]
+    pub link_batch_max: Option<usize>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub backoff_min: Option<Duration>,
     #[serde(default, deserialize_with = "de::opt_duration")]
@@ -171,7 +181,12 @@ impl LimitOverrides {
             line_bytes_max,
             client_idle_timeout,
             clients_max,
-            peer_queue_max,
+            table_bytes_max,
+            client_id_bytes_max,
+            timestamp_ahead_max,
+            client_write_timeout,
+            peer_links_max,
+            link_batch_max,
             backoff_min,
             backoff_max,
             peer_connect_timeout,

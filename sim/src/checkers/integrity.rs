@@ -42,10 +42,15 @@ impl Sent {
                 .field("clients")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(0);
-            self.loads.entry(server).or_default().push((prefix, clients));
+            self.loads
+                .entry(server)
+                .or_default()
+                .push((prefix, clients));
             return;
         }
-        if !event.is_harness(CLIENT_SEND) || event.id().is_some_and(|id| run.hostile_steps.contains(&id)) {
+        if !event.is_harness(CLIENT_SEND)
+            || event.id().is_some_and(|id| run.hostile_steps.contains(&id))
+        {
             return;
         }
         let server = event.field("server").unwrap_or("");
@@ -189,7 +194,13 @@ mod tests {
     fn a_record_from_a_client_iamat_passes_everywhere() {
         let v = verdict(
             vec![
-                send(1, 1, "kiwi", "Clark", "IAMAT kiwi +34.068930-118.445127 1700000000.5"),
+                send(
+                    1,
+                    1,
+                    "kiwi",
+                    "Clark",
+                    "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+                ),
                 stored(2, "Clark", KIWI, "new"),
                 stored(3, "Bona", KIWI, "new"),
             ],
@@ -204,7 +215,13 @@ mod tests {
         let forged = "AT Zulu +0.000000000 kiwi +0+0 99999999999";
         let v = verdict(
             vec![
-                send(1, 1, "kiwi", "Clark", "IAMAT kiwi +34.068930-118.445127 1700000000.5"),
+                send(
+                    1,
+                    1,
+                    "kiwi",
+                    "Clark",
+                    "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+                ),
                 stored(2, "Clark", KIWI, "new"),
                 stored(3, "Bailey", forged, "new"),
             ],
@@ -222,7 +239,13 @@ mod tests {
         let moved = "AT Bona +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
         let v = verdict(
             vec![
-                send(1, 1, "kiwi", "Clark", "IAMAT kiwi +34.068930-118.445127 1700000000.5"),
+                send(
+                    1,
+                    1,
+                    "kiwi",
+                    "Clark",
+                    "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+                ),
                 stored(2, "Bona", moved, "new"),
             ],
             &[],
@@ -248,7 +271,13 @@ mod tests {
         let v = verdict(
             vec![
                 stored(1, "Clark", KIWI, "new"),
-                send(2, 1, "kiwi", "Clark", "IAMAT kiwi +34.068930-118.445127 1700000000.5"),
+                send(
+                    2,
+                    1,
+                    "kiwi",
+                    "Clark",
+                    "IAMAT kiwi +34.068930-118.445127 1700000000.5",
+                ),
             ],
             &[],
         );
@@ -264,17 +293,26 @@ mod tests {
             .with("clients", 10)
             .with("connections", 1);
         let ok = verdict(
-            vec![load.clone(), stored(2, "Bona", "AT Clark +0.1 ld9 +0+0 1700000000", "new")],
+            vec![
+                load.clone(),
+                stored(2, "Bona", "AT Clark +0.1 ld9 +0+0 1700000000", "new"),
+            ],
             &[],
         );
         assert!(ok.ok, "{ok}");
         let beyond = verdict(
-            vec![load.clone(), stored(2, "Bona", "AT Clark +0.1 ld10 +0+0 1700000000", "new")],
+            vec![
+                load.clone(),
+                stored(2, "Bona", "AT Clark +0.1 ld10 +0+0 1700000000", "new"),
+            ],
             &[],
         );
         assert!(!beyond.ok, "{beyond}");
         let elsewhere = verdict(
-            vec![load, stored(2, "Bona", "AT Bona +0.1 ld3 +0+0 1700000000", "new")],
+            vec![
+                load,
+                stored(2, "Bona", "AT Bona +0.1 ld3 +0+0 1700000000", "new"),
+            ],
             &[],
         );
         assert!(!elsewhere.ok, "{elsewhere}");

@@ -66,7 +66,8 @@ impl Action {
             Action::Hostile(h) => {
                 let mut what = Vec::new();
                 if !h.lines.is_empty() {
-                    let lines: Vec<String> = h.lines.iter().map(|l| format!("{:?}", cut(l))).collect();
+                    let lines: Vec<String> =
+                        h.lines.iter().map(|l| format!("{:?}", cut(l))).collect();
                     what.push(lines.join(" "));
                 }
                 if let Some(bytes) = h.huge_id_bytes {

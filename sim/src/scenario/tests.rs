@@ -14,7 +14,7 @@ duration: 20s
 tick: 1ms
 herd: default
 network: { latency: 1ms..20ms }
-limits: { whatsat_wait: 500ms, peer_queue_max: 64 }
+limits: { whatsat_wait: 500ms, link_batch_max: 64 }
 steps:
   - at: 0s
     iamat: { client: kiwi, server: Clark, location: "+34.068930-118.445127" }
@@ -160,7 +160,7 @@ fn limit_overrides_replace_only_what_they_name() -> Result<(), ScenarioError> {
     let before = limits.backoff_max;
     s.apply_limit_overrides(&mut limits);
     assert_eq!(limits.whatsat_wait, Duration::from_millis(500));
-    assert_eq!(limits.peer_queue_max, 64);
+    assert_eq!(limits.link_batch_max, 64);
     assert_eq!(limits.backoff_max, before);
     Ok(())
 }

@@ -353,16 +353,23 @@ fn check_action(
                 ));
             }
             if l.prefix.is_empty() || l.prefix.bytes().any(is_spec_whitespace) {
-                return Err("`load.prefix` must be a non-empty client id prefix without white space".into());
+                return Err(
+                    "`load.prefix` must be a non-empty client id prefix without white space".into(),
+                );
             }
             if l.per_second == Some(0) {
-                return Err("`load.per_second` must be at least 1 (leave it out for as fast as possible)".into());
+                return Err(
+                    "`load.per_second` must be at least 1 (leave it out for as fast as possible)"
+                        .into(),
+                );
             }
         }
         Action::Hostile(h) => {
             check_server(&h.server, servers)?;
             if h.lines.is_empty() && h.huge_id_bytes.is_none() && h.hold_connections == 0 {
-                return Err("`hostile` needs `lines`, `huge_id_bytes` or `hold_connections`".into());
+                return Err(
+                    "`hostile` needs `lines`, `huge_id_bytes` or `hold_connections`".into(),
+                );
             }
             if h.hold_connections > STEP_CONNECTIONS_MAX {
                 return Err(format!(
@@ -380,7 +387,9 @@ fn check_action(
                 return Err("`hostile.for` says how long held connections stay; it needs `hold_connections`".into());
             }
             if let Some(line) = h.lines.iter().find(|l| l.contains('\n')) {
-                return Err(format!("`hostile.lines` are one line each; {line:?} holds a newline"));
+                return Err(format!(
+                    "`hostile.lines` are one line each; {line:?} holds a newline"
+                ));
             }
         }
     }
