@@ -84,25 +84,27 @@ fn reconciliations(trace: &Trace, columns: &Columns) -> (Vec<Arrow>, BTreeSet<us
     let mut batches: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
     let mut reconciled = BTreeSet::new();
     for (i, event) in events.iter().enumerate() {
-        if event.name == events::PEER_UP && event.field("direction") == Some("inbound") {
-            let Some(sender) = event.field("peer") else {
+        if event.name == events::RECONCILE {
+            // The receiver says the link is up (after checking the proof) just before the
+            // sender starts its catch-up: the latest such `peer_up` is this link's.
+            let (sender, Some(receiver)) = (event.host.as_str(), event.field("peer")) else {
                 continue;
             };
-            let send = sends.iter().rev().find(|&&s| {
-                !paired.contains(&s)
-                    && events[s].at <= event.at
-                    && events[s].host == sender
-                    && events[s].field("peer") == Some(event.host.as_str())
+            let up = (0..i).rev().find(|&j| {
+                events[j].name == events::PEER_UP
+                    && events[j].field("direction") == Some("inbound")
+                    && events[j].host == receiver
+                    && events[j].field("peer") == Some(sender)
             });
-            let Some(&send) = send else { continue };
-            paired.insert(send);
-            let Some(arrow) = reconcile_arrow(columns, &events[send], Some(event)) else {
+            let Some(up) = up else { continue };
+            paired.insert(i);
+            let Some(arrow) = reconcile_arrow(columns, event, Some(&events[up])) else {
                 continue;
             };
-            let records = record_count(&events[send]);
-            batches.remove(&(event.host.as_str(), sender));
+            let records = record_count(event);
+            batches.remove(&(receiver, sender));
             if records > 0 {
-                batches.insert((event.host.as_str(), sender), (arrows.len(), records));
+                batches.insert((receiver, sender), (arrows.len(), records));
             }
             arrows.push(arrow);
         } else if event.name == events::RECORD_STORED
@@ -140,6 +142,8 @@ fn reconcile_arrow(
     peer_up: Option<&TraceEvent>,
 ) -> Option<Arrow> {
     let mut arrow = arrow(Kind::Reconcile, columns, send, send.field("peer")?, peer_up)?;
+    // The receiver's `peer_up` comes just before the send; the arrow never runs backwards.
+    arrow.received = arrow.received.map(|at| at.max(send.at));
     let records = record_count(send);
     arrow.faint = records == 0;
     if records > 0 {

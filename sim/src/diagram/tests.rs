@@ -80,12 +80,12 @@ fn sample() -> Trace {
             .with("from", "Clark")
             .with("to", "Bona,Jaquez")
             .with("oneway", false),
+        TraceEvent::new(ms(1999), "Bona", "peer_up")
+            .with("peer", "Bailey")
+            .with("direction", "inbound"),
         TraceEvent::new(ms(2000), "Bailey", "reconcile")
             .with("peer", "Bona")
             .with("records", 1),
-        TraceEvent::new(ms(2003), "Bona", "peer_up")
-            .with("peer", "Bailey")
-            .with("direction", "inbound"),
         stored(2003, "Bona", "peer:Bailey", "duplicate", "1700000000"),
         stored(2500, "Clark", "client", "new", "1700000002"),
         TraceEvent::client_send(ms(3000), 1, "kiwi", "Bailey", b"WHATSAT kiwi 10 5\n"),

@@ -555,6 +555,8 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         ],
         links: Vec::new(),
         limits: server::config::Limits::default(),
+        secret_file: None,
+        secret: None,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;
     assert_eq!(swapped.server_names(), ["A", "Clark"]);
