@@ -372,6 +372,17 @@ pub struct Hostile {
 impl Hostile {
     /// The client name hostile steps send as, in the trace.
     pub const CLIENT: &'static str = "mallory";
+
+    /// A hostile client that sends `lines` to `server` and nothing else.
+    pub fn lines(server: String, lines: &[String]) -> Hostile {
+        Hostile {
+            server,
+            lines: lines.to_vec(),
+            huge_id_bytes: None,
+            hold_connections: 0,
+            hold_for: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
