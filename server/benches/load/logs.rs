@@ -26,6 +26,9 @@ pub struct Counts {
     pub queue_full: u64,
     pub peer_down: u64,
     pub peer_up_outbound: u64,
+    /// `reply` events: compared with the replies a client received, they show whether the
+    /// server's non-blocking log writer dropped lines (it does when its queue is full).
+    pub replies: u64,
 }
 
 pub struct Tail {
@@ -129,6 +132,7 @@ impl Tail {
                 c.reconciles += 1;
                 c.reconcile_records += field_u64(line, "records").unwrap_or(0);
             }
+            "reply" => c.replies += 1,
             "peer_queue_full" => c.queue_full += 1,
             "peer_down" => c.peer_down += 1,
             "peer_up" if line.contains("\"direction\":\"outbound\"") => c.peer_up_outbound += 1,

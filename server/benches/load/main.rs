@@ -474,6 +474,20 @@ async fn storm_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Va
     )
     .await;
     let held_by_log: Vec<usize> = tails.iter().map(|t| t.counts.clients.len()).collect();
+    // Replies the clients got that the receiving server's log does not show: lines its
+    // writer dropped, so every log-based count of that server is a lower bound.
+    let log_lost: Vec<(String, u64)> = STORM_INTO
+        .iter()
+        .zip(&batches)
+        .map(|(&i, b)| {
+            let got = b.replies + b.bad;
+            (
+                NAMES[i].to_string(),
+                got.saturating_sub(tails[i].counts.replies),
+            )
+        })
+        .filter(|(_, lost)| *lost > 0)
+        .collect();
     let converged_us = tails
         .iter()
         .filter_map(|t| t.counts.reached_at_us)
@@ -533,6 +547,16 @@ async fn storm_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Va
             held(&held_by_log)
         )),
     }
+    if !log_lost.is_empty() {
+        table.push(format!(
+            "  LOG LINES LOST (replies received but not logged): {}; log-based counts are lower bounds",
+            log_lost
+                .iter()
+                .map(|(n, l)| format!("{n} {l}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     table.push(format!(
         "  last client of every batch at every server (WHATSAT): {}",
         if missing.is_empty() {
@@ -588,6 +612,7 @@ async fn storm_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Va
         "converged_after_last_send_s": since_last,
         "clients_held_by_log": NAMES.iter().zip(&held_by_log).map(|(n, h)| (n.to_string(), json!(h))).collect::<serde_json::Map<_, _>>(),
         "last_clients_missing": missing,
+        "replies_not_logged": log_lost.iter().map(|(n, l)| (n.clone(), json!(l))).collect::<serde_json::Map<_, _>>(),
         "rss_kib_before": NAMES.iter().zip(&rss_before).map(|(n, v)| (n.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "rss_kib_after": NAMES.iter().zip(&rss_after).map(|(n, v)| (n.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "rss_bytes_per_record": NAMES.iter().zip(&per_record).map(|(n, v)| (n.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
