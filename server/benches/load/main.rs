@@ -665,6 +665,9 @@ async fn restart(
     let resent: u64 = tails.iter().map(|t| t.counts.reconcile_records).sum();
     let reconciles: u64 = tails.iter().map(|t| t.counts.reconciles).sum();
     let per_table = resent as f64 / records as f64;
+    let step = (o.per_batch / 100).max(1);
+    let (asked, missing) =
+        storm::sample_missing(herd, RESTARTED, STORM_INTO.len(), o.per_batch, step).await;
     table.push(format!(
         "restart: {name} SIGKILLed and restarted with the herd holding {herd_holds} records{}",
         if herd_holds < records {
@@ -687,6 +690,9 @@ async fn restart(
         "  resent by reconciliation   {resent} records in {reconciles} reconciliations = {per_table:.2}x table   target <= {TARGET_RESTART_RESENT}x: {}",
         met(per_table <= TARGET_RESTART_RESENT)
     ));
+    table.push(format!(
+        "  WHATSAT of every {step}th storm client at {name} afterwards: {missing} of {asked} missing"
+    ));
     Ok(json!({
         "server": name,
         "table": records,
@@ -698,5 +704,7 @@ async fn restart(
         "resent_records": resent,
         "reconciliations": reconciles,
         "resent_per_table": per_table,
+        "sample_asked": asked,
+        "sample_missing": missing,
     }))
 }

@@ -140,6 +140,29 @@ pub async fn last_clients_held(herd: &Herd, batches: usize, per_batch: usize) ->
     missing
 }
 
+/// How many of a sample of storm clients (every `step`-th of each batch) server `i` does not
+/// answer with an AT line: a check of a log-based count that a lossy log writer may lower.
+pub async fn sample_missing(
+    herd: &Herd,
+    i: usize,
+    batches: usize,
+    per_batch: usize,
+    step: usize,
+) -> (usize, usize) {
+    let (mut asked, mut missing) = (0, 0);
+    for batch in 0..batches {
+        for n in (step - 1..per_batch).step_by(step) {
+            let client = client_id(batch, n);
+            let reply = ask(herd.ports[i], &format!("WHATSAT {client} 1 1\n")).await;
+            asked += 1;
+            if !reply.is_some_and(|r| r.starts_with("AT ")) {
+                missing += 1;
+            }
+        }
+    }
+    (asked, missing)
+}
+
 async fn ask(port: u16, line: &str) -> Option<String> {
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
