@@ -142,6 +142,7 @@ pub async fn last_clients_held(herd: &Herd, batches: usize, per_batch: usize) ->
 
 /// How many of a sample of storm clients (every `step`-th of each batch) server `i` does not
 /// answer with an AT line: a check of a log-based count that a lossy log writer may lower.
+/// Asks for at most 30 s.
 pub async fn sample_missing(
     herd: &Herd,
     i: usize,
@@ -150,8 +151,12 @@ pub async fn sample_missing(
     step: usize,
 ) -> (usize, usize) {
     let (mut asked, mut missing) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
     for batch in 0..batches {
         for n in (step - 1..per_batch).step_by(step) {
+            if Instant::now() > deadline {
+                return (asked, missing);
+            }
             let client = client_id(batch, n);
             let reply = ask(herd.ports[i], &format!("WHATSAT {client} 1 1\n")).await;
             asked += 1;
