@@ -20,7 +20,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::backoff::{Backoff, stable_hash};
 use crate::config::Neighbour;
-use crate::events;
+use crate::events::{Direction, Event, LinkEnd};
 use crate::line::{Line, LineReader};
 use crate::net::{BoxStream, Network};
 use crate::protocol::{Command, Record};
@@ -97,18 +97,17 @@ impl Peers {
                 continue;
             }
             match link.queue.try_send(record.clone()) {
-                Ok(()) => tracing::info!(
-                    peer = %link.name,
-                    client = %record.client,
-                    origin = %record.origin,
-                    timestamp = %record.timestamp,
-                    location = %record.location,
-                    time_diff = %record.time_diff,
-                    "{}",
-                    events::FLOOD_SENT
-                ),
+                Ok(()) => Event::FloodSent {
+                    peer: link.name.clone(),
+                    record: record.clone(),
+                }
+                .emit(),
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(peer = %link.name, client = %record.client, "{}", events::PEER_QUEUE_FULL);
+                    Event::PeerQueueFull {
+                        peer: link.name.clone(),
+                        client: record.client.clone(),
+                    }
+                    .emit();
                     if !link.classic {
                         link.link.resync.notify_one();
                     }
@@ -160,23 +159,34 @@ impl LinkTask {
                     failures_in_a_row = 0;
                     let reason = self.session(stream, &shared, &mut shutdown).await;
                     self.link.connected.store(false, Ordering::SeqCst);
-                    tracing::info!(peer = %self.neighbour.name, direction = "outbound", reason = %reason, "{}", events::PEER_DOWN);
+                    Event::PeerDown {
+                        peer: self.neighbour.name.clone(),
+                        direction: Direction::Outbound,
+                        reason,
+                    }
+                    .emit();
                     if shutdown.is_triggered() {
                         return;
                     }
                     None
                 }
                 Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("connect timed out".to_string()),
+                Err(_) => Some(LinkEnd::ConnectTimedOut.to_string()),
             };
             let delay = backoff.next_delay();
             if let Some(error) = error {
                 failures_in_a_row += 1;
                 // The first failure of a series is news; the retries that follow are detail.
+                let event = Event::PeerConnectFailed {
+                    peer: self.neighbour.name.clone(),
+                    error,
+                    retry_ms: delay.as_millis() as u64,
+                    client: None,
+                };
                 if failures_in_a_row == 1 {
-                    tracing::info!(peer = %self.neighbour.name, error = %error, retry_ms = delay.as_millis() as u64, "{}", events::PEER_CONNECT_FAILED);
+                    event.emit();
                 } else {
-                    tracing::debug!(peer = %self.neighbour.name, error = %error, retry_ms = delay.as_millis() as u64, "{}", events::PEER_CONNECT_FAILED);
+                    event.emit_detail();
                 }
             }
             tokio::select! {
@@ -192,7 +202,7 @@ impl LinkTask {
         stream: BoxStream,
         shared: &Shared,
         shutdown: &mut Shutdown,
-    ) -> String {
+    ) -> LinkEnd {
         let limits = &shared.limits;
         let peer = self.neighbour.name.clone();
         let (read_half, mut write_half) = tokio::io::split(stream);
@@ -214,8 +224,16 @@ impl LinkTask {
         {
             return reason;
         }
-        tracing::info!(peer = %peer, direction = "outbound", "{}", events::PEER_UP);
-        tracing::info!(peer = %peer, records, "{}", events::RECONCILE);
+        Event::PeerUp {
+            peer: peer.clone(),
+            direction: Direction::Outbound,
+        }
+        .emit();
+        Event::Reconcile {
+            peer,
+            records: records as u64,
+        }
+        .emit();
 
         let mut heartbeat = tokio::time::interval(limits.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -224,10 +242,10 @@ impl LinkTask {
         let mut ping_seq: u64 = 0;
         loop {
             tokio::select! {
-                _ = shutdown.wait() => return "shutdown".into(),
-                _ = self.link.resync.notified() => return "queue full: reconnecting to reconcile".into(),
+                _ = shutdown.wait() => return LinkEnd::Shutdown,
+                _ = self.link.resync.notified() => return LinkEnd::QueueFull,
                 record = self.queue.recv() => {
-                    let Some(record) = record else { return "server stopping".into() };
+                    let Some(record) = record else { return LinkEnd::ServerStopping };
                     let mut out = format!("{record}\n");
                     let mut batched = 1;
                     while batched < FLOOD_BATCH_MAX {
@@ -241,7 +259,7 @@ impl LinkTask {
                 }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() >= limits.heartbeat_timeout {
-                        return "heartbeat timeout".into();
+                        return LinkEnd::HeartbeatTimeout;
                     }
                     ping_seq += 1;
                     let ping = format!("PING {ping_seq}\n");
@@ -256,8 +274,8 @@ impl LinkTask {
                         }
                     }
                     Ok(Some(Line::TooLong { .. })) => {}
-                    Ok(None) => return "closed by peer".into(),
-                    Err(e) => return e.to_string(),
+                    Ok(None) => return LinkEnd::ClosedByPeer,
+                    Err(e) => return LinkEnd::Io(e.to_string()),
                 },
             }
         }
@@ -289,30 +307,39 @@ impl LinkTask {
             match tokio::time::timeout(shared.limits.peer_connect_timeout, send).await {
                 Ok(Ok(())) => {
                     if reachable != Some(true) {
-                        tracing::info!(peer = %peer, direction = "outbound", "{}", events::PEER_UP);
+                        Event::PeerUp {
+                            peer: peer.clone(),
+                            direction: Direction::Outbound,
+                        }
+                        .emit();
                     }
                     reachable = Some(true);
                 }
                 Ok(Err(e)) => {
-                    classic_lost(&peer, &record, &e.to_string(), &mut reachable);
+                    classic_lost(&peer, &record, LinkEnd::Io(e.to_string()), &mut reachable);
                 }
-                Err(_) => classic_lost(&peer, &record, "connect timed out", &mut reachable),
+                Err(_) => classic_lost(&peer, &record, LinkEnd::ConnectTimedOut, &mut reachable),
             }
         }
     }
 }
 
-fn classic_lost(peer: &str, record: &Record, error: &str, reachable: &mut Option<bool>) {
+fn classic_lost(peer: &str, record: &Record, error: LinkEnd, reachable: &mut Option<bool>) {
     if *reachable != Some(false) {
-        tracing::info!(
-            peer,
-            direction = "outbound",
-            reason = error,
-            "{}",
-            events::PEER_DOWN
-        );
+        Event::PeerDown {
+            peer: peer.to_string(),
+            direction: Direction::Outbound,
+            reason: error.clone(),
+        }
+        .emit();
     }
-    tracing::info!(peer, client = %record.client, error, retry_ms = 0u64, "{}", events::PEER_CONNECT_FAILED);
+    Event::PeerConnectFailed {
+        peer: peer.to_string(),
+        error: error.to_string(),
+        retry_ms: 0,
+        client: Some(record.client.clone()),
+    }
+    .emit();
     *reachable = Some(false);
 }
 
@@ -321,11 +348,11 @@ async fn write_bounded<W: AsyncWrite + Unpin>(
     writer: &mut W,
     bytes: &[u8],
     bound: Duration,
-) -> Result<(), String> {
+) -> Result<(), LinkEnd> {
     match tokio::time::timeout(bound, writer.write_all(bytes)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("write timed out".into()),
+        Ok(Err(e)) => Err(LinkEnd::Io(e.to_string())),
+        Err(_) => Err(LinkEnd::WriteTimedOut),
     }
 }
 
@@ -341,17 +368,21 @@ pub async fn serve_inbound<R, W>(
     R: tokio::io::AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    tracing::info!(peer, direction = "inbound", "{}", events::PEER_UP);
+    Event::PeerUp {
+        peer: peer.to_string(),
+        direction: Direction::Inbound,
+    }
+    .emit();
     let timeout = shared.limits.heartbeat_timeout;
-    let reason: String = loop {
+    let reason = loop {
         let line = tokio::select! {
-            _ = shutdown.wait() => break "shutdown".into(),
+            _ = shutdown.wait() => break LinkEnd::Shutdown,
             line = tokio::time::timeout(timeout, reader.read_line()) => line,
         };
         match line {
-            Err(_) => break "heartbeat timeout".into(),
-            Ok(Err(e)) => break e.to_string(),
-            Ok(Ok(None)) => break "closed by peer".into(),
+            Err(_) => break LinkEnd::HeartbeatTimeout,
+            Ok(Err(e)) => break LinkEnd::Io(e.to_string()),
+            Ok(Ok(None)) => break LinkEnd::ClosedByPeer,
             Ok(Ok(Some(Line::TooLong { .. }))) => {}
             Ok(Ok(Some(Line::Complete(bytes)))) => match Command::parse_line(&bytes) {
                 Ok(Command::At(record)) => {
@@ -370,5 +401,10 @@ pub async fn serve_inbound<R, W>(
             },
         }
     };
-    tracing::info!(peer, direction = "inbound", reason = %reason, "{}", events::PEER_DOWN);
+    Event::PeerDown {
+        peer: peer.to_string(),
+        direction: Direction::Inbound,
+        reason,
+    }
+    .emit();
 }

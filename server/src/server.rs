@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
-use crate::events;
+use crate::events::{ConnectionEnd, Event};
 use crate::line::{Line, LineReader};
 use crate::net::{BoxStream, Listener};
 use crate::peers;
@@ -43,13 +43,20 @@ pub async fn accept_loop(listener: &mut dyn Listener, shared: Arc<Shared>, mut s
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(remote = %remote, "{}", events::CONNECTION_REFUSED);
+            Event::ConnectionRefused {
+                remote: remote.to_string(),
+            }
+            .emit();
             drop(stream);
             continue;
         };
         next_conn += 1;
         let conn = next_conn;
-        tracing::info!(conn, remote = %remote, "{}", events::CONNECTION_OPENED);
+        Event::ConnectionOpened {
+            conn,
+            remote: remote.to_string(),
+        }
+        .emit();
         let handler = Handler {
             shared: shared.clone(),
             conn,
@@ -57,7 +64,7 @@ pub async fn accept_loop(listener: &mut dyn Listener, shared: Arc<Shared>, mut s
         };
         tokio::spawn(tracing::Instrument::in_current_span(async move {
             let reason = handler.run(stream).await;
-            tracing::info!(conn, reason = %reason, "{}", events::CONNECTION_CLOSED);
+            Event::ConnectionClosed { conn, reason }.emit();
             drop(permit);
         }));
     }
@@ -72,18 +79,18 @@ struct Handler {
 
 impl Handler {
     /// Runs until EOF, an error, idleness or shutdown; returns why it stopped.
-    async fn run(mut self, stream: BoxStream) -> String {
+    async fn run(mut self, stream: BoxStream) -> ConnectionEnd {
         let (read_half, mut writer) = tokio::io::split(stream);
         let limits = self.shared.limits.clone();
         let mut reader = LineReader::new(read_half, limits.line_bytes_max);
         loop {
             let line = tokio::select! {
                 line = tokio::time::timeout(limits.client_idle_timeout, reader.read_line()) => line,
-                _ = self.shutdown.wait() => return "shutdown".into(),
+                _ = self.shutdown.wait() => return ConnectionEnd::Shutdown,
             };
             let line = match line {
-                Err(_) => return "idle timeout".into(),
-                Ok(Err(e)) => return e.to_string(),
+                Err(_) => return ConnectionEnd::IdleTimeout,
+                Ok(Err(e)) => return ConnectionEnd::Io(e.to_string()),
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(line))) => line,
             };
@@ -109,7 +116,7 @@ impl Handler {
                         &mut self.shutdown,
                     )
                     .await;
-                    return format!("link from {name} ended");
+                    return ConnectionEnd::LinkEnded(name);
                 }
                 Ok(Command::At(record)) => {
                     // A classic peer's record: stored and flooded, never answered.
@@ -125,7 +132,7 @@ impl Handler {
         }
         // The client half-closed: every reply is written, so finish our half too.
         let _ = writer.shutdown().await;
-        "closed by client".into()
+        ConnectionEnd::ClosedByClient
     }
 
     /// The reply to one client command (everything but a peer's lines).
@@ -176,7 +183,11 @@ impl Handler {
 
     fn log_line(&self, bytes: &[u8]) {
         let shown = &bytes[..bytes.len().min(LOGGED_LINE_BYTES_MAX)];
-        tracing::info!(conn = self.conn, line = %String::from_utf8_lossy(shown), "{}", events::CLIENT_LINE);
+        Event::ClientLine {
+            conn: self.conn,
+            line: String::from_utf8_lossy(shown).into_owned(),
+        }
+        .emit();
     }
 
     /// One reply, one write.
@@ -184,13 +195,21 @@ impl Handler {
         &self,
         writer: &mut W,
         reply: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConnectionEnd> {
         let first_line = reply.lines().next().unwrap_or("");
-        tracing::info!(conn = self.conn, line = %first_line, bytes = reply.len(), "{}", events::REPLY);
+        Event::Reply {
+            conn: self.conn,
+            line: first_line.to_string(),
+            bytes: reply.len() as u64,
+        }
+        .emit();
         writer
             .write_all(reply.as_bytes())
             .await
-            .map_err(|e| e.to_string())?;
-        writer.flush().await.map_err(|e| e.to_string())
+            .map_err(|e| ConnectionEnd::Io(e.to_string()))?;
+        writer
+            .flush()
+            .await
+            .map_err(|e| ConnectionEnd::Io(e.to_string()))
     }
 }

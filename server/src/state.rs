@@ -6,33 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::config::Limits;
-use crate::events;
+use crate::events::Event;
 use crate::net::Clock;
 use crate::peers::Peers;
 use crate::places::PlacesClient;
 use crate::protocol::Record;
 use crate::store::{Outcome, Store};
 
-/// Where a record came from; decides which neighbour the flood skips.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// An IAMAT from a client of this server.
-    Client,
-    /// A neighbour on a persistent link: the flood skips it.
-    Peer(String),
-    /// An AT line on a plain connection (a classic peer): the sender is unknown.
-    Classic,
-}
-
-impl Source {
-    fn label(&self) -> String {
-        match self {
-            Source::Client => "client".into(),
-            Source::Peer(name) => format!("peer:{name}"),
-            Source::Classic => "classic".into(),
-        }
-    }
-}
+pub use crate::events::Source;
 
 pub struct Shared {
     pub name: String,
@@ -74,17 +55,12 @@ impl Shared {
     /// Offers a record to the table; if it is new, wakes waiters and floods it.
     pub fn ingest(&self, record: Record, source: Source) -> Outcome {
         let outcome = self.store().insert(record.clone());
-        tracing::info!(
-            client = %record.client,
-            origin = %record.origin,
-            timestamp = %record.timestamp,
-            location = %record.location,
-            time_diff = %record.time_diff,
-            outcome = outcome.as_str(),
-            source = %source.label(),
-            "{}",
-            events::RECORD_STORED
-        );
+        Event::RecordStored {
+            record: record.clone(),
+            outcome,
+            source: source.clone(),
+        }
+        .emit();
         if outcome == Outcome::New {
             self.stored.notify_waiters();
             let except = match &source {
@@ -110,11 +86,19 @@ impl Shared {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(record) = self.store().get(client) {
-                tracing::info!(client, found = true, "{}", events::WHATSAT_WAIT);
+                Event::WhatsatWait {
+                    client: client.to_string(),
+                    found: true,
+                }
+                .emit();
                 return Some(record.clone());
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::info!(client, found = false, "{}", events::WHATSAT_WAIT);
+                Event::WhatsatWait {
+                    client: client.to_string(),
+                    found: false,
+                }
+                .emit();
                 return None;
             }
         }

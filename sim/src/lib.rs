@@ -14,6 +14,8 @@
 pub mod checkers;
 pub mod diagram;
 pub mod harness;
+pub mod hosts;
+pub mod metrics;
 pub mod places_stub;
 pub mod recorder;
 pub mod report;

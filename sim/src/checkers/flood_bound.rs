@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use server::events;
+use server::events::Event;
 
-use super::replay;
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use crate::trace::TraceEvent;
+use crate::trace::replay::{self, UpdateKey, update_key};
 
 pub const NAME: &str = "flood_bound";
 
@@ -21,23 +22,8 @@ pub const CROSSINGS_PER_LINK_MAX: usize = 2;
 
 pub struct FloodBound;
 
-/// The identity of an update as `flood_sent` carries it: origin, client, timestamp, location
-/// and time difference (a client may send two updates with one timestamp).
-pub type UpdateKey = (String, String, String, String, String);
-
 /// An undirected link, its two ends in name order.
 type Link = (String, String);
-
-pub fn update_key(event: &crate::trace::TraceEvent) -> UpdateKey {
-    let get = |key: &str| event.field(key).unwrap_or("").to_string();
-    (
-        get("origin"),
-        get("client"),
-        get("timestamp"),
-        get("location"),
-        get("time_diff"),
-    )
-}
 
 impl Checker for FloodBound {
     fn name(&self) -> &'static str {
@@ -57,26 +43,23 @@ impl Checker for FloodBound {
                 crossings.retain(|((a, b), _), _| a != server && b != server);
                 continue;
             }
-            if event.name == events::RECONCILE {
-                reconciles += 1;
-                reconciled += event
-                    .field("records")
-                    .and_then(|r| r.parse::<u64>().ok())
-                    .unwrap_or(0);
-                continue;
-            }
-            if event.name != events::FLOOD_SENT {
-                continue;
-            }
+            let (peer, record) = match event.server_event() {
+                Some(Event::Reconcile { records, .. }) => {
+                    reconciles += 1;
+                    reconciled += records;
+                    continue;
+                }
+                Some(Event::FloodSent { peer, record }) => (peer.clone(), record),
+                _ => continue,
+            };
             sent += 1;
-            let peer = event.field("peer").unwrap_or("").to_string();
             let host = event.host.clone();
             let link = if host <= peer {
                 (host, peer)
             } else {
                 (peer, host)
             };
-            let key = update_key(event);
+            let key = update_key(record);
             let count = crossings.entry((link.clone(), key.clone())).or_default();
             *count += 1;
             if *count == CROSSINGS_PER_LINK_MAX + 1 {
@@ -84,7 +67,7 @@ impl Checker for FloodBound {
                     event.at,
                     format!(
                         "update {} {} {} crossed link {}-{} {} times (bound {CROSSINGS_PER_LINK_MAX}), last {} -> {}",
-                        key.0, key.1, key.2, link.0, link.1, *count, event.host, event.field("peer").unwrap_or("")
+                        key.0, key.1, key.2, link.0, link.1, *count, event.host, peer_of(event)
                     ),
                 ));
             }
@@ -93,6 +76,14 @@ impl Checker for FloodBound {
             "{sent} flood messages; {reconciled} records reconciled over {reconciles} reconnects"
         );
         Verdict::judge(NAME, self.class(), violations, Some(metric))
+    }
+}
+
+/// The neighbour a `flood_sent` went to.
+fn peer_of(event: &TraceEvent) -> &str {
+    match event.server_event() {
+        Some(Event::FloodSent { peer, .. }) => peer,
+        _ => "",
     }
 }
 
@@ -117,9 +108,14 @@ mod tests {
             flood(1, "Clark", "Bona", KIWI),
             flood(2, "Bona", "Clark", KIWI),
             flood(2, "Bona", "Bailey", KIWI),
-            TraceEvent::new(ms(3), "Bona", events::RECONCILE)
-                .with("peer", "Jaquez")
-                .with("records", 4),
+            TraceEvent::server(
+                ms(3),
+                "Bona",
+                Event::Reconcile {
+                    peer: "Jaquez".into(),
+                    records: 4,
+                },
+            ),
         ]);
         assert!(v.ok, "{v}");
         assert_eq!(

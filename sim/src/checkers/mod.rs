@@ -21,10 +21,8 @@ pub mod answered;
 pub mod convergence;
 pub mod expectations;
 pub mod flood_bound;
-pub mod metrics;
 pub mod monotonic;
 pub mod places_calls;
-pub mod replay;
 pub mod well_formed;
 pub mod whatsat_agrees;
 
@@ -34,8 +32,6 @@ use std::time::Duration;
 
 use crate::scenario::{Checks, Expect, Scenario};
 use crate::trace::{Trace, fmt_at};
-
-pub use metrics::{Metrics, metrics};
 
 /// Every checker's name, in the order they run and report.
 pub const NAMES: [&str; 8] = [
@@ -216,7 +212,7 @@ pub fn run_all(run: &RunRecord) -> Vec<Verdict> {
 }
 
 #[cfg(test)]
-pub(crate) mod testing;
+pub mod testing;
 
 #[cfg(test)]
 mod tests {

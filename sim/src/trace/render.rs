@@ -1,75 +1,10 @@
-//! The propagation trace: every event of a run, stamped with simulated time and host, and its
-//! two renderings: a timeline for terminals and a stable YAML list for snapshots.
-//!
-//! Three sources write it, told apart by `host`:
-//!
-//! - each herd server (host = server name): the events of `server::events`, fields as
-//!   documented there;
-//! - the harness (host = [`HARNESS_HOST`]): one event per fault step and one per client
-//!   command, reply or error (the consts below, each with its fields);
-//! - the Places stub (host = [`PLACES_STUB_HOST`]): [`PLACES_STUB_REQUEST`].
-//!
-//! Harness events are built only through the constructors on [`TraceEvent`] (`fault`,
-//! `client_send`, ...) so that the driver writes exactly the fields the checkers read.
-//! Every field value is text; checkers parse what they need and report what they cannot.
+//! The trace's renderings: a timeline for terminals and a stable YAML list for snapshots.
+//! Both show each event's fields as its JSON has them, in one fixed order.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::scenario::Action;
-
-/// The host of the harness's own events (faults, client commands).
-pub const HARNESS_HOST: &str = "harness";
-/// The host of the Places stub's events.
-pub const PLACES_STUB_HOST: &str = crate::scenario::PLACES_HOST;
-
-/// Fault: links cut. Fields: `step`, `from`, `to` (comma-separated host lists), `oneway`
-/// (`true`: only `from` -> `to`).
-pub const PARTITION: &str = "partition";
-/// Fault healed: links repaired. Fields as [`PARTITION`].
-pub const REPAIR: &str = "repair";
-/// Fault: messages held on links. Fields: `step`, `from`, `to`.
-pub const HOLD: &str = "hold";
-/// Held messages delivered at once. Fields: `step`, `from`, `to`.
-pub const RELEASE: &str = "release";
-/// Link latency changed. Fields: `step`, `from`, `to`, `latency` (`min..max`).
-pub const LATENCY: &str = "latency";
-/// A server was crashed (its memory is gone). Fields: `step`, `server`.
-pub const CRASH: &str = "crash";
-/// A crashed server was started again, empty. Fields: `step`, `server`.
-pub const RESTART: &str = "restart";
-/// A server's clock offset changed. Fields: `step`, `server`, `by` (signed, `-3s`).
-pub const SKEW: &str = "skew";
-/// The Places stub's behaviour changed. Fields: `step` and those set of `healthy`, `latency`,
-/// `http_status`, `malformed`, `status`, `unreachable`.
-pub const PLACES_FAULT: &str = "places_fault";
-/// Every fault event name, for filters.
-pub const FAULT_EVENTS: [&str; 9] = [
-    PARTITION,
-    REPAIR,
-    HOLD,
-    RELEASE,
-    LATENCY,
-    CRASH,
-    RESTART,
-    SKEW,
-    PLACES_FAULT,
-];
-
-/// A client wrote one command. Fields: `id` (the step index), `client`, `server`, `line`
-/// (the bytes as lossy UTF-8 without the final newline, whole), `bytes` (count written,
-/// newline included), `utf8` (`true`|`false`: whether the bytes were valid UTF-8).
-pub const CLIENT_SEND: &str = "client_send";
-/// A client read the whole reply to a command. Fields: `id`, `client`, `server`, `text`
-/// (the full reply, newlines included).
-pub const CLIENT_REPLY: &str = "client_reply";
-/// A client's command failed at the transport (refused, reset, closed before a reply).
-/// Fields: `id`, `client`, `server`, `error`.
-pub const CLIENT_ERROR: &str = "client_error";
-/// The Places stub got a request. Fields: `path`, `location`, `radius`, `key_present`, and
-/// `from` (the server that asked) when the stub knows it.
-pub const PLACES_STUB_REQUEST: &str = "places_stub_request";
+use super::{Trace, TraceEvent};
 
 /// Field values longer than this (in chars) are cut in renderings.
 pub const RENDER_CHARS_MAX: usize = 100;
@@ -80,189 +15,68 @@ const FIELDS_FIRST: [&str; 10] = [
     "step", "id", "client", "server", "peer", "origin", "outcome", "source", "from", "to",
 ];
 
-/// One event: when (simulated time since the start), where, what, and its fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceEvent {
-    pub at: Duration,
-    pub host: String,
-    pub name: String,
-    pub fields: BTreeMap<String, String>,
-}
-
-/// The events of one run, in recording order (which is time order).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Trace {
-    pub events: Vec<TraceEvent>,
-}
-
 impl TraceEvent {
-    pub fn new(at: Duration, host: impl Into<String>, name: impl Into<String>) -> TraceEvent {
-        TraceEvent {
-            at,
-            host: host.into(),
-            name: name.into(),
-            fields: BTreeMap::new(),
-        }
-    }
-
-    /// Adds a field (builder style).
-    pub fn with(mut self, key: &str, value: impl ToString) -> TraceEvent {
-        self.fields.insert(key.to_string(), value.to_string());
-        self
-    }
-
-    pub fn field(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).map(String::as_str)
-    }
-
-    /// Whether this is the harness event `name`.
-    pub fn is_harness(&self, name: &str) -> bool {
-        self.host == HARNESS_HOST && self.name == name
-    }
-
-    /// The `id` field of client events.
-    pub fn id(&self) -> Option<u64> {
-        self.field("id").and_then(|id| id.parse().ok())
-    }
-
-    /// The fields in rendering order: who and what first (step, id, client, server, peer, ...),
-    /// then the rest alphabetically. Fixed, so renderings never vary.
-    pub fn ordered_fields(&self) -> Vec<(&str, &str)> {
-        let first = FIELDS_FIRST
-            .iter()
-            .filter_map(|key| self.fields.get_key_value(*key));
-        let rest = self
-            .fields
-            .iter()
-            .filter(|(key, _)| !FIELDS_FIRST.contains(&key.as_str()));
-        first
-            .chain(rest)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
-
-    /// The harness event for fault step `step`, or `None` for workload actions.
-    pub fn fault(at: Duration, step: u64, action: &Action) -> Option<TraceEvent> {
-        let event = |name: &str| TraceEvent::new(at, HARNESS_HOST, name).with("step", step);
-        let link = |name: &str, between: &[String], and: &[String]| {
-            event(name)
-                .with("from", between.join(","))
-                .with("to", and.join(","))
+    /// The fields as text, in rendering order: who and what first (step, id, client, server,
+    /// peer, ...), then the rest alphabetically. Fixed, so renderings never vary. Lists of
+    /// hosts are joined with commas; absent optional fields are left out.
+    pub fn ordered_fields(&self) -> Vec<(String, String)> {
+        let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self.what) else {
+            return Vec::new();
         };
-        Some(match action {
-            Action::IamAt(_) | Action::WhatsAt(_) | Action::Raw(_) => return None,
-            Action::Partition(l) => link(PARTITION, &l.between, &l.and).with("oneway", l.oneway),
-            Action::Repair(l) => link(REPAIR, &l.between, &l.and).with("oneway", l.oneway),
-            Action::Hold(l) => link(HOLD, &l.between, &l.and),
-            Action::Release(l) => link(RELEASE, &l.between, &l.and),
-            Action::Latency(l) => link(LATENCY, &l.between, &l.and).with("latency", l.latency),
-            Action::Crash(server) => event(CRASH).with("server", server),
-            Action::Restart(server) => event(RESTART).with("server", server),
-            Action::Skew(s) => event(SKEW).with("server", &s.server).with("by", s.by),
-            Action::Places(p) => p
-                .settings()
-                .into_iter()
-                .fold(event(PLACES_FAULT), |e, (key, value)| e.with(key, value)),
-        })
-    }
-
-    /// A client wrote `bytes` (one command line) to `server`.
-    pub fn client_send(
-        at: Duration,
-        id: u64,
-        client: &str,
-        server: &str,
-        bytes: &[u8],
-    ) -> TraceEvent {
-        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-        TraceEvent::new(at, HARNESS_HOST, CLIENT_SEND)
-            .with("id", id)
-            .with("client", client)
-            .with("server", server)
-            .with("line", String::from_utf8_lossy(body))
-            .with("bytes", bytes.len())
-            .with("utf8", std::str::from_utf8(bytes).is_ok())
-    }
-
-    /// A client read the whole reply `text`.
-    pub fn client_reply(
-        at: Duration,
-        id: u64,
-        client: &str,
-        server: &str,
-        text: &str,
-    ) -> TraceEvent {
-        TraceEvent::new(at, HARNESS_HOST, CLIENT_REPLY)
-            .with("id", id)
-            .with("client", client)
-            .with("server", server)
-            .with("text", text)
-    }
-
-    /// A client's command failed at the transport.
-    pub fn client_error(
-        at: Duration,
-        id: u64,
-        client: &str,
-        server: &str,
-        error: &str,
-    ) -> TraceEvent {
-        TraceEvent::new(at, HARNESS_HOST, CLIENT_ERROR)
-            .with("id", id)
-            .with("client", client)
-            .with("server", server)
-            .with("error", error)
-    }
-
-    /// The Places stub got a request.
-    pub fn places_stub_request(
-        at: Duration,
-        path: &str,
-        location: &str,
-        radius: &str,
-        key_present: bool,
-    ) -> TraceEvent {
-        TraceEvent::new(at, PLACES_STUB_HOST, PLACES_STUB_REQUEST)
-            .with("path", path)
-            .with("location", location)
-            .with("radius", radius)
-            .with("key_present", key_present)
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            serde_json::Value::Array(items) => Some(
+                items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            other => Some(other.to_string()),
+        };
+        let mut fields: Vec<(String, String)> = map
+            .iter()
+            .filter(|(key, _)| key.as_str() != "event")
+            .filter_map(|(key, value)| text(value).map(|v| (key.clone(), v)))
+            .collect();
+        let rank = |key: &str| {
+            FIELDS_FIRST
+                .iter()
+                .position(|k| *k == key)
+                .unwrap_or(FIELDS_FIRST.len())
+        };
+        fields.sort_by(|(a, _), (b, _)| (rank(a), a).cmp(&(rank(b), b)));
+        fields
     }
 }
 
 impl Trace {
-    pub fn new() -> Trace {
-        Trace::default()
-    }
-
-    pub fn push(&mut self, event: TraceEvent) {
-        debug_assert!(
-            self.events.last().is_none_or(|last| last.at <= event.at),
-            "trace events are recorded in time order"
-        );
-        self.events.push(event);
-    }
-
     /// A readable timeline, one event per line, columns aligned:
     /// `   1.250s  Clark    record_stored  client=kiwi outcome=new ...`.
     pub fn timeline(&self) -> String {
         let times: Vec<String> = self.events.iter().map(|e| fmt_at(e.at)).collect();
         let time_width = times.iter().map(String::len).max().unwrap_or(0);
         let host_width = self.events.iter().map(|e| e.host.len()).max().unwrap_or(0);
-        let name_width = self.events.iter().map(|e| e.name.len()).max().unwrap_or(0);
+        let name_width = self
+            .events
+            .iter()
+            .map(|e| e.name().len())
+            .max()
+            .unwrap_or(0);
         let mut out = String::new();
         for (event, time) in self.events.iter().zip(&times) {
             let fields: Vec<String> = event
                 .ordered_fields()
                 .into_iter()
                 .map(|(key, value)| {
-                    format!("{key}={}", quote_for_timeline(&render_value(key, value)))
+                    format!("{key}={}", quote_for_timeline(&render_value(&key, &value)))
                 })
                 .collect();
             let line = format!(
                 "{time:>time_width$}  {:<host_width$}  {:<name_width$}  {}",
                 event.host,
-                event.name,
+                event.name(),
                 fields.join(" ")
             );
             out.push_str(line.trim_end());
@@ -294,15 +108,15 @@ impl Trace {
                 let mut parts = vec![
                     format!("at: {}", fmt_at(event.at)),
                     format!("host: {}", yaml_scalar(&event.host)),
-                    format!("event: {}", yaml_scalar(&event.name)),
+                    format!("event: {}", yaml_scalar(event.name())),
                 ];
                 for (key, value) in event.ordered_fields() {
                     let value = if key == "remote" {
-                        hide_port(value)
+                        hide_port(&value)
                     } else {
-                        render_value(key, value)
+                        render_value(&key, &value)
                     };
-                    parts.push(format!("{}: {}", yaml_scalar(key), yaml_scalar(&value)));
+                    parts.push(format!("{}: {}", yaml_scalar(&key), yaml_scalar(&value)));
                 }
                 format!("{{ {} }}", parts.join(", "))
             })
@@ -434,7 +248,11 @@ fn hide_port(address: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{LinkCut, PlacesFault};
+    use crate::scenario::{Action, LinkCut, PlacesFault};
+    use crate::trace::SimEvent;
+    use server::events::{Event, Source};
+    use server::store::Outcome;
+    use std::collections::BTreeMap;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -449,12 +267,19 @@ mod tests {
             "Clark",
             b"IAMAT kiwi +34.068930-118.445127 1700000000\n",
         ));
-        trace.push(
-            TraceEvent::new(ms(2), "Clark", "record_stored")
-                .with("client", "kiwi")
-                .with("outcome", "new")
-                .with("source", "client"),
-        );
+        let record = crate::trace::read::at_line(
+            "AT Clark +0.002000000 kiwi +34.068930-118.445127 1700000000",
+        )
+        .expect("a valid AT line");
+        trace.push(TraceEvent::server(
+            ms(2),
+            "Clark",
+            Event::RecordStored {
+                record,
+                outcome: Outcome::New,
+                source: Source::Client,
+            },
+        ));
         trace.push(TraceEvent::client_reply(
             ms(1250),
             1,
@@ -522,11 +347,14 @@ mod tests {
     #[test]
     fn remote_ports_are_hidden_in_snapshots() {
         let mut trace = Trace::new();
-        trace.push(
-            TraceEvent::new(ms(3), "Clark", "connection_opened")
-                .with("conn", 1)
-                .with("remote", "192.168.0.9:49153"),
-        );
+        trace.push(TraceEvent::server(
+            ms(3),
+            "Clark",
+            Event::ConnectionOpened {
+                conn: 1,
+                remote: "192.168.0.9:49153".into(),
+            },
+        ));
         assert!(
             trace
                 .to_snapshot_yaml()
@@ -542,16 +370,30 @@ mod tests {
             oneway: true,
         });
         let event = TraceEvent::fault(ms(1000), 2, &cut).ok_or("a partition is a fault")?;
-        assert_eq!(event.name, PARTITION);
-        assert_eq!(event.field("from"), Some("Clark"));
-        assert_eq!(event.field("to"), Some("Bona,Jaquez"));
-        assert_eq!(event.field("oneway"), Some("true"));
+        assert_eq!(
+            event.sim_event(),
+            Some(&SimEvent::Partition {
+                step: 2,
+                from: vec!["Clark".into()],
+                to: vec!["Bona".into(), "Jaquez".into()],
+                oneway: true
+            })
+        );
+        let fields = event.ordered_fields();
+        assert!(
+            fields.contains(&("to".into(), "Bona,Jaquez".into())),
+            "{fields:?}"
+        );
         let places = Action::Places(PlacesFault {
             http_status: Some(503),
             ..PlacesFault::default()
         });
         let event = TraceEvent::fault(ms(1000), 3, &places).ok_or("places is a fault")?;
-        assert_eq!(event.field("http_status"), Some("503"));
+        assert!(
+            event
+                .ordered_fields()
+                .contains(&("http_status".into(), "503".into()))
+        );
         Ok(())
     }
 
