@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
+use crate::bulk;
 use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
 use crate::places_stub::{self, FaultCell};
 use crate::recorder::{Recorder, TraceLayer};
@@ -60,6 +61,8 @@ struct ClientCommand {
 
 enum Payload {
     Bytes(Vec<u8>),
+    Load(crate::scenario::Load),
+    Hostile(crate::scenario::Hostile),
     /// An IAMAT whose timestamp, if not given, is the client's clock at send.
     IamAt {
         client: String,
@@ -355,6 +358,22 @@ impl Driver<'_> {
                     self.sim.set_link_max_message_latency(a, b, l.latency.max);
                 }
             }
+            Action::Load(load) => {
+                self.recorder
+                    .push(TraceEvent::load_sent(now, step.id, load));
+                self.send(
+                    step.id,
+                    &load.prefix,
+                    &load.server,
+                    Payload::Load(load.clone()),
+                )
+            }
+            Action::Hostile(hostile) => self.send(
+                step.id,
+                crate::scenario::Hostile::CLIENT,
+                &hostile.server,
+                Payload::Hostile(hostile.clone()),
+            ),
             Action::Crash(server) => self.crash(server),
             Action::Restart(server) => self.sim.bounce(server.as_str()),
             Action::Skew(skew) => {
@@ -422,6 +441,26 @@ async fn client_loop(
         let (client, recorder) = (command.client.clone(), recorder.clone());
         tokio::spawn(async move {
             let bytes = match command.payload {
+                Payload::Load(load) => {
+                    return bulk::run_load(
+                        command.id,
+                        load,
+                        command.port,
+                        recorder,
+                        client_clock_text,
+                    )
+                    .await;
+                }
+                Payload::Hostile(hostile) => {
+                    return bulk::run_hostile(
+                        command.id,
+                        hostile,
+                        command.port,
+                        recorder,
+                        client_clock_text,
+                    )
+                    .await;
+                }
                 Payload::Bytes(bytes) => bytes,
                 Payload::IamAt {
                     client,

@@ -4,13 +4,15 @@
 //! Module map:
 //! - [`scenario`]: the YAML schema (faults and workload as data) and its validation.
 //! - [`harness`]: builds the simulation and drives the steps; [`simnet`] is the server's seam
-//!   on turmoil, [`places_stub`] the simulated Places host, [`recorder`] the trace layer.
+//!   on turmoil, [`places_stub`] the simulated Places host, [`recorder`] the trace layer,
+//!   [`bulk`] the load and hostile clients.
 //! - [`trace`]: the recorded events and their renderings (timeline, snapshot).
 //! - [`checkers`]: one invariant per module, judged on a finished run.
 //! - [`report`]: verdicts, the printed report, the snapshot text, exit codes.
 //! - [`swarm`]: many seeds, each a generated scenario; [`shrink`]: a failure made small.
 //! - [`diagram`]: Lamport (space-time) diagrams of a trace.
 
+pub mod bulk;
 pub mod checkers;
 pub mod diagram;
 pub mod harness;

@@ -225,6 +225,10 @@ pub enum Action {
     Skew(Skew),
     /// Change how the Places stub behaves (replaces the previous Places fault).
     Places(PlacesFault),
+    /// Many IAMATs, pipelined over a few connections (overload).
+    Load(Load),
+    /// A hostile client: forged lines, huge ids, held connections.
+    Hostile(Hostile),
 }
 
 /// `iamat: { client, server, location, timestamp? }`.
@@ -293,6 +297,67 @@ impl Raw {
 }
 
 /// Two groups of hosts (server names or `places`) and a direction.
+/// Load: `clients` IAMATs, one per distinct client id `{prefix}{n}`, pipelined over
+/// `connections` connections to one server, as fast as the connections take them or at
+/// `per_second`. Every reply is read; the trace gets one `load_sent` and one `load_done` per
+/// step, not one event per command, so a big load stays a readable trace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    pub server: String,
+    /// Distinct client ids, `{prefix}0` to `{prefix}{clients - 1}`.
+    pub clients: usize,
+    #[serde(default = "default_load_connections")]
+    pub connections: usize,
+    #[serde(default = "default_load_prefix")]
+    pub prefix: String,
+    /// Commands per second over all connections; absent: as fast as possible.
+    #[serde(default)]
+    pub per_second: Option<u32>,
+}
+
+fn default_load_connections() -> usize {
+    1
+}
+
+fn default_load_prefix() -> String {
+    "load".into()
+}
+
+/// At most this many clients in one load step (a bound like every other).
+pub const LOAD_CLIENTS_MAX: usize = 200_000;
+/// At most this many connections in one load or hostile step.
+pub const STEP_CONNECTIONS_MAX: usize = 10_000;
+/// A hostile huge id is at most this long.
+pub const HOSTILE_ID_BYTES_MAX: usize = 1024 * 1024;
+
+/// A hostile client: lines no legitimate client sends (forged `AT` and `PEER` lines, far-future
+/// timestamps, huge ids), and connections opened only to be held. Whatever it sends, no
+/// record may come of it: the `integrity` checker holds every stored record to a legitimate
+/// client's IAMAT.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hostile {
+    pub server: String,
+    /// Sent on one connection, each followed by `\n`; the whole reply is read.
+    #[serde(default)]
+    pub lines: Vec<String>,
+    /// An `IAMAT` whose client id is this many bytes long, sent on its own connection.
+    #[serde(default)]
+    pub huge_id_bytes: Option<usize>,
+    /// Connections opened and held, never written to and never read from.
+    #[serde(default)]
+    pub hold_connections: usize,
+    /// How long held connections stay open (default: to the end of the run).
+    #[serde(default, rename = "for", deserialize_with = "de::opt_duration")]
+    pub hold_for: Option<Duration>,
+}
+
+impl Hostile {
+    /// The client name hostile steps send as, in the trace.
+    pub const CLIENT: &'static str = "mallory";
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkCut {
@@ -582,12 +647,19 @@ impl Action {
             Action::Restart(_) => "restart",
             Action::Skew(_) => "skew",
             Action::Places(_) => "places",
+            Action::Load(_) => "load",
+            Action::Hostile(_) => "hostile",
         }
     }
 
     /// Client commands (the workload), as opposed to faults.
     pub fn is_workload(&self) -> bool {
         matches!(self, Action::IamAt(_) | Action::WhatsAt(_) | Action::Raw(_))
+    }
+
+    /// Load and hostile clients: workload that has no per-command expectations.
+    pub fn is_bulk_workload(&self) -> bool {
+        matches!(self, Action::Load(_) | Action::Hostile(_))
     }
 
     /// Faults that change links or running servers (see [`Scenario::last_fault_heal_at`]).
@@ -620,6 +692,8 @@ impl Action {
             Action::IamAt(a) => Some(&a.server),
             Action::WhatsAt(a) => Some(&a.server),
             Action::Raw(a) => Some(&a.server),
+            Action::Load(a) => Some(&a.server),
+            Action::Hostile(a) => Some(&a.server),
             _ => None,
         }
     }

@@ -1,18 +1,25 @@
-//! `flood_bound` (safety): each update crosses each link at most twice (SPEC section 5).
+//! `flood_bound` (safety): what crosses a link is bounded by what changed (SPEC section 5).
 //!
-//! Counts `flood_sent` per update (origin, client, timestamp, location, time difference) per
-//! undirected link {server, peer}. A server floods a record only when it stores it as
-//! new, which happens once per update while it keeps its memory; so the bound is 2, one per
-//! direction. A restart resets the counts of the links touching that server (it learns again).
-//! Reconciliation (`reconcile`) is how a healed link catches up; it is bounded elsewhere and
-//! only reported here.
+//! Three rules, all judged per directed link `A -> B` from the trace alone:
+//! - **Floods.** Each update crosses each undirected link at most twice (one per direction),
+//!   counted from `flood_sent` per update (origin, client, timestamp, location, time
+//!   difference). A restart resets the counts of the links touching that server. A flood never
+//!   goes back to the neighbour the record came from.
+//! - **Reconciliation.** When `A -> B` comes (back) up, `reconcile` may carry at most the
+//!   records B may lack: those in A's table that A has not yet sent to B and did not get from
+//!   B, plus what A sent to B shortly before the link went down (heartbeats take up to
+//!   `heartbeat_timeout + 2 * heartbeat_interval` to find a cut, so that much was in flight and
+//!   may be lost). A restart of B (or of A) empties what B is known to hold, so then the whole
+//!   table is allowed, and only then.
+//! - **Overload.** A link is never dropped because a sender fell behind (`peer_queue_full`):
+//!   a slow neighbour makes its link lag, it never makes a sender drop or resend everything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
-use server::events::Event;
+use server::events::{Direction, Event, Source};
 
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
-use crate::trace::TraceEvent;
 use crate::trace::replay::{self, UpdateKey, update_key};
 
 pub const NAME: &str = "flood_bound";
@@ -25,6 +32,24 @@ pub struct FloodBound;
 /// An undirected link, its two ends in name order.
 type Link = (String, String);
 
+/// What the checker replays per server: its table (client -> update and where it came from).
+#[derive(Default)]
+struct Held {
+    /// client -> (update, the neighbour it came from, if a neighbour).
+    records: BTreeMap<String, (UpdateKey, Option<String>)>,
+}
+
+/// Per directed link `A -> B`: what B is known to hold of A's, and what went out lately.
+#[derive(Default)]
+struct LinkLog {
+    /// Updates A sent to B (flooded or reconciled) since B last lost its memory.
+    known: BTreeSet<UpdateKey>,
+    /// Times of A's sends to B (flood messages, and reconciles with their record counts).
+    sent: Vec<(Duration, u64)>,
+    /// When A last said the link went down.
+    down_at: Option<Duration>,
+}
+
 impl Checker for FloodBound {
     fn name(&self) -> &'static str {
         NAME
@@ -35,31 +60,123 @@ impl Checker for FloodBound {
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
+        let in_flight_window = run.limits.heartbeat_timeout + 2 * run.limits.heartbeat_interval;
         let mut crossings: BTreeMap<(Link, UpdateKey), usize> = BTreeMap::new();
+        let mut held: BTreeMap<String, Held> = BTreeMap::new();
+        let mut links: BTreeMap<(String, String), LinkLog> = BTreeMap::new();
         let mut violations = Vec::new();
         let (mut sent, mut reconciles, mut reconciled) = (0usize, 0usize, 0u64);
         for event in &run.trace.events {
             if let Some(server) = replay::memory_lost(event) {
                 crossings.retain(|((a, b), _), _| a != server && b != server);
+                held.remove(server);
+                for ((a, b), log) in links.iter_mut() {
+                    if a == server || b == server {
+                        log.known.clear();
+                    }
+                }
                 continue;
             }
-            let (peer, record) = match event.server_event() {
-                Some(Event::Reconcile { records, .. }) => {
-                    reconciles += 1;
-                    reconciled += records;
-                    continue;
-                }
-                Some(Event::FloodSent { peer, record }) => (peer.clone(), record),
+            let host = event.host.clone();
+            let Some(server_event) = event.server_event() else {
+                continue;
+            };
+            if let Some(record) = replay::stored_new(event) {
+                let source = match server_event {
+                    Event::RecordStored {
+                        source: Source::Peer(peer),
+                        ..
+                    } => Some(peer.clone()),
+                    _ => None,
+                };
+                held.entry(host.clone())
+                    .or_default()
+                    .records
+                    .insert(record.client.clone(), (update_key(record), source));
+                continue;
+            }
+            let (peer, record) = match server_event {
+                Event::PeerQueueFull { peer, .. }
+                | Event::PeerDown { peer, .. }
+                | Event::Reconcile { peer, .. } => (peer.clone(), None),
+                Event::FloodSent { peer, record } => (peer.clone(), Some(record)),
                 _ => continue,
             };
-            sent += 1;
-            let host = event.host.clone();
-            let link = if host <= peer {
-                (host, peer)
-            } else {
-                (peer, host)
+            if let Event::PeerQueueFull { .. } = server_event {
+                violations.push(Violation::new(
+                    event.at,
+                    format!("{host} dropped a record for {peer}: its link fell behind and was cut (overload must make a link lag, never drop)"),
+                ));
+                continue;
+            }
+            if let Event::PeerDown { direction, .. } = server_event {
+                if *direction == Direction::Outbound {
+                    links.entry((host, peer)).or_default().down_at = Some(event.at);
+                }
+                continue;
+            }
+            if let Event::Reconcile { records, .. } = server_event {
+                let records = *records;
+                reconciles += 1;
+                reconciled += records;
+                let log = links.entry((host.clone(), peer.clone())).or_default();
+                let table = held.get(&host).map(|h| &h.records);
+                let unknown = table.map_or(0, |t| {
+                    t.values()
+                        .filter(|(key, source)| {
+                            source.as_deref() != Some(peer.as_str()) && !log.known.contains(key)
+                        })
+                        .count() as u64
+                });
+                let in_flight: u64 = log.down_at.map_or(0, |down| {
+                    log.sent
+                        .iter()
+                        .filter(|(at, _)| *at + in_flight_window >= down && *at <= down)
+                        .map(|(_, n)| n)
+                        .sum()
+                });
+                if records > unknown + in_flight {
+                    violations.push(Violation::new(
+                        event.at,
+                        format!(
+                            "reconcile {host} -> {peer} carried {records} records; at most {} were due ({unknown} {peer} may lack, {in_flight} in flight when the link went down)",
+                            unknown + in_flight
+                        ),
+                    ));
+                }
+                if let Some(table) = table {
+                    log.known.extend(table.values().map(|(key, _)| key.clone()));
+                }
+                log.sent.push((event.at, records));
+                continue;
+            }
+            let Some(record) = record else {
+                continue;
             };
+            sent += 1;
             let key = update_key(record);
+            let came_from = held
+                .get(&host)
+                .and_then(|h| h.records.get(&key.1))
+                .filter(|(held_key, _)| *held_key == key)
+                .and_then(|(_, source)| source.clone());
+            if came_from.as_deref() == Some(peer.as_str()) {
+                violations.push(Violation::new(
+                    event.at,
+                    format!(
+                        "{host} flooded {} {} {} back to {peer}, the neighbour it came from",
+                        key.0, key.1, key.2
+                    ),
+                ));
+            }
+            let log = links.entry((host.clone(), peer.clone())).or_default();
+            log.known.insert(key.clone());
+            log.sent.push((event.at, 1));
+            let link = if host <= peer {
+                (host.clone(), peer.clone())
+            } else {
+                (peer.clone(), host.clone())
+            };
             let count = crossings.entry((link.clone(), key.clone())).or_default();
             *count += 1;
             if *count == CROSSINGS_PER_LINK_MAX + 1 {
@@ -67,7 +184,7 @@ impl Checker for FloodBound {
                     event.at,
                     format!(
                         "update {} {} {} crossed link {}-{} {} times (bound {CROSSINGS_PER_LINK_MAX}), last {} -> {}",
-                        key.0, key.1, key.2, link.0, link.1, *count, event.host, peer_of(event)
+                        key.0, key.1, key.2, link.0, link.1, *count, host, peer
                     ),
                 ));
             }
@@ -76,14 +193,6 @@ impl Checker for FloodBound {
             "{sent} flood messages; {reconciled} records reconciled over {reconciles} reconnects"
         );
         Verdict::judge(NAME, self.class(), violations, Some(metric))
-    }
-}
-
-/// The neighbour a `flood_sent` went to.
-fn peer_of(event: &TraceEvent) -> &str {
-    match event.server_event() {
-        Some(Event::FloodSent { peer, .. }) => peer,
-        _ => "",
     }
 }
 
@@ -102,26 +211,117 @@ mod tests {
         FloodBound.check(&run_record(&trace, &checks))
     }
 
+    fn reconcile(at: u64, server: &str, peer: &str, records: u64) -> TraceEvent {
+        TraceEvent::server(
+            ms(at),
+            server,
+            Event::Reconcile {
+                peer: peer.into(),
+                records,
+            },
+        )
+    }
+
+    fn down(at: u64, server: &str, peer: &str) -> TraceEvent {
+        TraceEvent::server(
+            ms(at),
+            server,
+            Event::PeerDown {
+                peer: peer.into(),
+                direction: Direction::Outbound,
+                reason: server::events::LinkEnd::HeartbeatTimeout,
+            },
+        )
+    }
+
     #[test]
     fn one_crossing_each_way_passes() {
         let v = verdict(vec![
+            stored(1, "Clark", KIWI, "new"),
             flood(1, "Clark", "Bona", KIWI),
-            flood(2, "Bona", "Clark", KIWI),
+            stored(2, "Bona", KIWI, "new"),
             flood(2, "Bona", "Bailey", KIWI),
-            TraceEvent::server(
-                ms(3),
-                "Bona",
-                Event::Reconcile {
-                    peer: "Jaquez".into(),
-                    records: 4,
-                },
-            ),
+            reconcile(3, "Bona", "Jaquez", 1),
         ]);
         assert!(v.ok, "{v}");
         assert_eq!(
             v.metric.as_deref(),
-            Some("3 flood messages; 4 records reconciled over 1 reconnects")
+            Some("2 flood messages; 1 records reconciled over 1 reconnects")
         );
+    }
+
+    #[test]
+    fn a_flood_back_to_where_the_record_came_from_is_caught() {
+        let v = verdict(vec![
+            stored(1, "Bona", KIWI, "new"),
+            flood(2, "Bona", "Clark", KIWI),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("back to Clark"), "{v}");
+    }
+
+    #[test]
+    fn reconciliation_resending_what_the_neighbour_has_is_caught() {
+        // The old rule: every reconnect resends the whole table.
+        let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+        let v = verdict(vec![
+            stored(1, "Bona", other, "new"),
+            flood(1, "Bona", "Jaquez", other),
+            down(10_000, "Bona", "Jaquez"),
+            reconcile(20_000, "Bona", "Jaquez", 1),
+        ]);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("reconcile Bona -> Jaquez carried 1 records; at most 0 were due"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn records_sent_just_before_a_cut_may_be_resent() {
+        let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+        let v = verdict(vec![
+            stored(9_000, "Bona", other, "new"),
+            flood(9_000, "Bona", "Jaquez", other),
+            down(10_000, "Bona", "Jaquez"),
+            reconcile(20_000, "Bona", "Jaquez", 1),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_restarted_neighbour_may_get_the_whole_table() {
+        let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+        let v = verdict(vec![
+            stored(1, "Bona", KIWI, "new"),
+            stored(1, "Bona", other, "new"),
+            flood(1, "Bona", "Jaquez", other),
+            reconcile(2, "Bona", "Jaquez", 1),
+            crash(5_000, "Jaquez"),
+            restart(6_000, "Jaquez"),
+            reconcile(7_000, "Bona", "Jaquez", 2),
+            reconcile(9_000, "Bona", "Jaquez", 1),
+        ]);
+        assert!(
+            !v.ok,
+            "only the first reconcile after the restart may carry everything"
+        );
+        assert_eq!(v.details.len(), 1, "{v}");
+        assert!(v.details[0].starts_with("at 9.000s"), "{v}");
+    }
+
+    #[test]
+    fn a_link_cut_for_overload_is_caught() {
+        let v = verdict(vec![TraceEvent::server(
+            ms(1),
+            "Bona",
+            Event::PeerQueueFull {
+                peer: "Clark".into(),
+                client: "kiwi".into(),
+            },
+        )]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("fell behind"), "{v}");
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! | `expectations`   | safety   | every step's `expect` is met                                  |
 //! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
-//! | `flood_bound`    | safety   | each update crosses each link at most twice                   |
+//! | `flood_bound`    | safety   | floods twice per link at most; reconciles only what changed   |
 //! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
+//! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
 //! | `answered`       | liveness | every command to a running server is answered in time         |
 
@@ -21,6 +22,7 @@ pub mod answered;
 pub mod convergence;
 pub mod expectations;
 pub mod flood_bound;
+pub mod integrity;
 pub mod monotonic;
 pub mod places_calls;
 pub mod well_formed;
@@ -34,13 +36,14 @@ use crate::scenario::{Checks, Expect, Scenario};
 use crate::trace::{Trace, fmt_at};
 
 /// Every checker's name, in the order they run and report.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     well_formed::NAME,
     expectations::NAME,
     monotonic::NAME,
     whatsat_agrees::NAME,
     flood_bound::NAME,
     places_calls::NAME,
+    integrity::NAME,
     convergence::NAME,
     answered::NAME,
 ];
@@ -66,6 +69,10 @@ pub struct RunRecord<'a> {
     pub expectations: BTreeMap<u64, Expect>,
     /// The herd's line limit, when the driver knows it (over it, a line is echoed cut).
     pub line_bytes_max: Option<usize>,
+    /// The herd's limits as the run used them (heartbeats bound what a cut link loses).
+    pub limits: server::config::Limits,
+    /// Steps whose IAMATs are a legitimate client's (everything but hostile steps).
+    pub hostile_steps: std::collections::BTreeSet<u64>,
 }
 
 impl<'a> RunRecord<'a> {
@@ -86,6 +93,13 @@ impl<'a> RunRecord<'a> {
             final_tables,
             expectations: scenario.expectations(),
             line_bytes_max: Some(scenario.effective_limits().line_bytes_max),
+            limits: scenario.effective_limits(),
+            hostile_steps: scenario
+                .steps
+                .iter()
+                .filter(|s| matches!(s.action, crate::scenario::Action::Hostile(_)))
+                .map(|s| s.id)
+                .collect(),
         }
     }
 }
@@ -194,6 +208,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(whatsat_agrees::WhatsatAgrees),
         Box::new(flood_bound::FloodBound),
         Box::new(places_calls::PlacesCalls),
+        Box::new(integrity::Integrity),
         Box::new(convergence::Convergence),
         Box::new(answered::Answered),
     ];
@@ -234,6 +249,7 @@ mod tests {
                 "monotonic",
                 "whatsat_agrees",
                 "places_calls",
+                "integrity",
                 "convergence"
             ]
         );

@@ -29,6 +29,8 @@ pub fn run_record<'a>(trace: &'a Trace, checks: &'a Checks) -> RunRecord<'a> {
         final_tables: BTreeMap::new(),
         expectations: BTreeMap::new(),
         line_bytes_max: None,
+        limits: server::config::Limits::default(),
+        hostile_steps: Default::default(),
     }
 }
 

@@ -168,6 +168,8 @@ const STEP_KEYS: &[&str] = &[
     "restart",
     "skew",
     "places",
+    "load",
+    "hostile",
 ];
 
 impl<'de> Deserialize<'de> for StepFile {
@@ -182,7 +184,7 @@ impl<'de> Visitor<'de> for StepVisitor {
     type Value = StepFile;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a step: a map with `at`, one action (iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew, places) and an optional `expect`")
+        f.write_str("a step: a map with `at`, one action (iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew, places, load, hostile) and an optional `expect`")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StepFile, A::Error> {
@@ -217,6 +219,8 @@ impl<'de> Visitor<'de> for StepVisitor {
                 "restart" => Action::Restart(map.next_value()?),
                 "skew" => Action::Skew(map.next_value()?),
                 "places" => Action::Places(map.next_value()?),
+                "load" => Action::Load(map.next_value()?),
+                "hostile" => Action::Hostile(map.next_value()?),
                 other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
             };
             if let Some(first) = &action {
@@ -231,7 +235,7 @@ impl<'de> Visitor<'de> for StepVisitor {
         let at = at.ok_or_else(|| de::Error::missing_field("at"))?;
         let action = action.ok_or_else(|| {
             de::Error::custom(
-                "a step needs one action: iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew or places",
+                "a step needs one action: iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew, places, load or hostile",
             )
         })?;
         Ok(StepFile { at, action, expect })

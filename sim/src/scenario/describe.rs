@@ -53,6 +53,31 @@ impl Action {
             Action::Restart(name) => format!("restart {name}"),
             Action::Skew(s) => format!("skew {} by {}", s.server, s.by),
             Action::Places(p) => format!("places {}", p.describe()),
+            Action::Load(l) => format!(
+                "load -> {} {} clients {}* over {} connections{}",
+                l.server,
+                l.clients,
+                l.prefix,
+                l.connections,
+                l.per_second
+                    .map(|r| format!(" at {r}/s"))
+                    .unwrap_or_default()
+            ),
+            Action::Hostile(h) => {
+                let mut what = Vec::new();
+                if !h.lines.is_empty() {
+                    let lines: Vec<String> =
+                        h.lines.iter().map(|l| format!("{:?}", cut(l))).collect();
+                    what.push(lines.join(" "));
+                }
+                if let Some(bytes) = h.huge_id_bytes {
+                    what.push(format!("IAMAT with a {bytes}-byte id"));
+                }
+                if h.hold_connections > 0 {
+                    what.push(format!("holds {} connections", h.hold_connections));
+                }
+                format!("hostile -> {} {}", h.server, what.join(", "))
+            }
         }
     }
 }

@@ -11,8 +11,8 @@ use server::protocol::{Command, is_spec_whitespace};
 
 use super::de::{HerdSpec, ScenarioFile, StepFile};
 use super::{
-    Action, Checks, Expect, HerdSource, PLACES_HOST, PlacesFault, Scenario, ScenarioError, Step,
-    fmt_duration,
+    Action, Checks, Expect, HOSTILE_ID_BYTES_MAX, HerdSource, LOAD_CLIENTS_MAX, PLACES_HOST,
+    PlacesFault, STEP_CONNECTIONS_MAX, Scenario, ScenarioError, Step, fmt_duration,
 };
 use crate::checkers;
 
@@ -334,6 +334,60 @@ fn check_action(
         }
         Action::Skew(s) => check_server(&s.server, servers)?,
         Action::Places(p) => check_places(p)?,
+        Action::Load(l) => {
+            check_server(&l.server, servers)?;
+            if l.clients == 0 || l.clients > LOAD_CLIENTS_MAX {
+                return Err(format!(
+                    "`load.clients` must be in 1..={LOAD_CLIENTS_MAX}, found {}",
+                    l.clients
+                ));
+            }
+            if l.connections == 0 || l.connections > STEP_CONNECTIONS_MAX {
+                return Err(format!(
+                    "`load.connections` must be in 1..={STEP_CONNECTIONS_MAX}, found {}",
+                    l.connections
+                ));
+            }
+            if l.prefix.is_empty() || l.prefix.bytes().any(is_spec_whitespace) {
+                return Err(
+                    "`load.prefix` must be a non-empty client id prefix without white space".into(),
+                );
+            }
+            if l.per_second == Some(0) {
+                return Err(
+                    "`load.per_second` must be at least 1 (leave it out for as fast as possible)"
+                        .into(),
+                );
+            }
+        }
+        Action::Hostile(h) => {
+            check_server(&h.server, servers)?;
+            if h.lines.is_empty() && h.huge_id_bytes.is_none() && h.hold_connections == 0 {
+                return Err(
+                    "`hostile` needs `lines`, `huge_id_bytes` or `hold_connections`".into(),
+                );
+            }
+            if h.hold_connections > STEP_CONNECTIONS_MAX {
+                return Err(format!(
+                    "`hostile.hold_connections` must be at most {STEP_CONNECTIONS_MAX}"
+                ));
+            }
+            if let Some(bytes) = h.huge_id_bytes
+                && (bytes == 0 || bytes > HOSTILE_ID_BYTES_MAX)
+            {
+                return Err(format!(
+                    "`hostile.huge_id_bytes` must be in 1..={HOSTILE_ID_BYTES_MAX}"
+                ));
+            }
+            if h.hold_for.is_some() && h.hold_connections == 0 {
+                return Err("`hostile.for` says how long held connections stay; it needs `hold_connections`".into());
+            }
+            if let Some(line) = h.lines.iter().find(|l| l.contains('\n')) {
+                return Err(format!(
+                    "`hostile.lines` are one line each; {line:?} holds a newline"
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -197,6 +197,36 @@ fn step_yaml(step: &Step) -> String {
             list(&l.and),
             l.latency
         ),
+        Action::Load(l) => {
+            let rate = l
+                .per_second
+                .map(|r| format!(", per_second: {r}"))
+                .unwrap_or_default();
+            format!(
+                "load: {{ server: {}, clients: {}, connections: {}, prefix: {}{rate} }}",
+                quote(&l.server),
+                l.clients,
+                l.connections,
+                quote(&l.prefix)
+            )
+        }
+        Action::Hostile(h) => {
+            let mut parts = vec![format!("server: {}", quote(&h.server))];
+            if !h.lines.is_empty() {
+                let lines: Vec<String> = h.lines.iter().map(|l| quote(l)).collect();
+                parts.push(format!("lines: [{}]", lines.join(", ")));
+            }
+            if let Some(bytes) = h.huge_id_bytes {
+                parts.push(format!("huge_id_bytes: {bytes}"));
+            }
+            if h.hold_connections > 0 {
+                parts.push(format!("hold_connections: {}", h.hold_connections));
+            }
+            if let Some(d) = h.hold_for {
+                parts.push(format!("for: {}", fmt_duration(d)));
+            }
+            format!("hostile: {{ {} }}", parts.join(", "))
+        }
         Action::Crash(s) => format!("crash: {}", quote(s)),
         Action::Restart(s) => format!("restart: {}", quote(s)),
         Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),

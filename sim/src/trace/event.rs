@@ -84,6 +84,42 @@ pub enum SimEvent {
         server: String,
         error: String,
     },
+    /// A load step started: `clients` distinct ids `{prefix}0`.. over `connections`.
+    LoadSent {
+        id: u64,
+        server: String,
+        prefix: String,
+        clients: u64,
+        connections: u64,
+    },
+    /// A load step's connections all finished: `replies` lines read, `invalid` of them
+    /// `? ` replies, `errors` connections that failed.
+    LoadDone {
+        id: u64,
+        server: String,
+        replies: u64,
+        invalid: u64,
+        errors: u64,
+    },
+    /// A hostile client wrote one line.
+    HostileSend {
+        id: u64,
+        server: String,
+        line: String,
+    },
+    /// A hostile client read the whole reply.
+    HostileReply {
+        id: u64,
+        server: String,
+        text: String,
+    },
+    /// A hostile client holds connections open, silent.
+    HostileHold {
+        id: u64,
+        server: String,
+        opened: u64,
+        failed: u64,
+    },
     /// The Places stub got a request; `from` is the server that asked, when the stub knows it.
     PlacesStubRequest {
         path: String,
@@ -110,6 +146,11 @@ impl SimEvent {
             SimEvent::ClientSend { .. } => "client_send",
             SimEvent::ClientReply { .. } => "client_reply",
             SimEvent::ClientError { .. } => "client_error",
+            SimEvent::LoadSent { .. } => "load_sent",
+            SimEvent::LoadDone { .. } => "load_done",
+            SimEvent::HostileSend { .. } => "hostile_send",
+            SimEvent::HostileReply { .. } => "hostile_reply",
+            SimEvent::HostileHold { .. } => "hostile_hold",
             SimEvent::PlacesStubRequest { .. } => "places_stub_request",
         }
     }

@@ -97,7 +97,11 @@ impl TraceEvent {
     pub fn fault(at: Duration, step: u64, action: &Action) -> Option<TraceEvent> {
         let hosts = |names: &[String]| names.to_vec();
         let event = match action {
-            Action::IamAt(_) | Action::WhatsAt(_) | Action::Raw(_) => return None,
+            Action::IamAt(_)
+            | Action::WhatsAt(_)
+            | Action::Raw(_)
+            | Action::Load(_)
+            | Action::Hostile(_) => return None,
             Action::Partition(l) => SimEvent::Partition {
                 step,
                 from: hosts(&l.between),
@@ -207,6 +211,20 @@ impl TraceEvent {
                 client: client.to_string(),
                 server: server.to_string(),
                 error: error.to_string(),
+            },
+        )
+    }
+
+    /// A load step started.
+    pub fn load_sent(at: Duration, id: u64, load: &crate::scenario::Load) -> TraceEvent {
+        TraceEvent::harness(
+            at,
+            SimEvent::LoadSent {
+                id,
+                server: load.server.clone(),
+                prefix: load.prefix.clone(),
+                clients: load.clients as u64,
+                connections: load.connections as u64,
             },
         )
     }
