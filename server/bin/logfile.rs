@@ -1,5 +1,7 @@
 //! One structured log file per server: a `tracing` layer that routes each event to the file
-//! of the `server{name}` span it happened in, as one JSON object per line.
+//! of the `server{name}` span it happened in, as one JSON object per line: a trace event as
+//! `server::events::log_line` lays it out (read back by `server::events::read_log`), any other
+//! event as its message and fields.
 //!
 //! Binary-only (it reads the wall clock for timestamps); the simulation records the same
 //! events with its own layer and simulated time.
@@ -57,15 +59,23 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
         };
         let mut fields = JsonFields::default();
         event.record(&mut fields);
-        let mut object = serde_json::Map::new();
-        object.insert("ts".into(), rfc3339_now().into());
-        object.insert("level".into(), event.metadata().level().as_str().into());
-        object.insert("server".into(), server.into());
-        if let Some(message) = fields.0.remove("message") {
-            object.insert("event".into(), message);
-        }
-        object.extend(fields.0);
-        let mut line = serde_json::Value::Object(object).to_string();
+        let ts = rfc3339_now();
+        let level = event.metadata().level().as_str();
+        // A trace event is its JSON, spliced in whole; anything else is a free-form diagnostic.
+        let herd_event = match fields.0.remove(server::events::JSON_FIELD) {
+            Some(serde_json::Value::String(json)) => {
+                server::events::log_line(&ts, level, &server, &json)
+            }
+            _ => None,
+        };
+        let mut line = herd_event.unwrap_or_else(|| {
+            let mut object = serde_json::Map::new();
+            object.insert("ts".into(), ts.into());
+            object.insert("level".into(), level.into());
+            object.insert("server".into(), server.into());
+            object.extend(fields.0);
+            serde_json::Value::Object(object).to_string()
+        });
         line.push('\n');
         if let Ok(mut writer) = writer.lock() {
             let _ = writer.write_all(line.as_bytes());

@@ -1,72 +1,548 @@
-//! The names of the structured `tracing` events the server emits: the log is the trace.
+//! The trace events the server emits, as one typed vocabulary: the log is the trace.
 //!
-//! Every event is `tracing::info!`/`warn!` with the event name as its message and the fields
-//! listed here, inside a span named `server` whose `name` field is the server's name. The
-//! production binary writes them to one log file per server; the simulation records them with a
-//! `tracing_subscriber::Layer` and stamps them with simulated time. Checkers and snapshots match
-//! on these constants, so renaming one is a trace change that a reviewer sees.
+//! Each [`Event`] variant is one event with its fields and their types, defined here and
+//! nowhere else. [`Event::emit`] sends it through `tracing` as one field ([`JSON_FIELD`])
+//! holding the event's JSON, inside the `server{name}` span. The production binary writes that
+//! JSON into its per-server log file ([`log_line`]); the simulation's recorder reads it back
+//! with the same `Deserialize`. So a field renamed here changes writer and both readers
+//! together, and an event that cannot be read is an error, never a silently missing field.
 
-/// The listener is bound. Fields: `addr`.
-pub const LISTENING: &str = "listening";
-/// A client (or classic peer) connection was accepted. Fields: `conn` (per-server counter), `remote`.
-pub const CONNECTION_OPENED: &str = "connection_opened";
-/// A connection ended. Fields: `conn`, `reason`.
-pub const CONNECTION_CLOSED: &str = "connection_closed";
-/// A connection was refused because `connections_max` client connections (and
-/// `peer_links_max` links) were open (WARN, at most once a second). Fields: `remote`,
-/// `suppressed` (refusals since the last one logged).
-pub const CONNECTION_REFUSED: &str = "connection_refused";
-/// One input line from a client connection. Fields: `conn`, `line` (lossy UTF-8, at most 256 bytes).
-pub const CLIENT_LINE: &str = "client_line";
-/// One reply. Fields: `conn`, `line` (the first line of the reply), `bytes` (whole reply size).
-pub const REPLY: &str = "reply";
-/// A record was offered to the store. Fields: `client`, `origin`, `timestamp`, `location`,
-/// `time_diff`, `outcome` (`new`|`stale`|`duplicate`|`table_full`), `source` (`client`,
-/// `peer:NAME` or `classic`).
-pub const RECORD_STORED: &str = "record_stored";
-/// A record was queued to a neighbour by the flooding rule. Fields: `peer`, `client`, `origin`,
-/// `timestamp`, `location`, `time_diff` (all of the record, so one update is told from another
-/// even when a client sends two with one timestamp).
-pub const FLOOD_SENT: &str = "flood_sent";
-/// Kept for reading traces of servers from before links streamed from a cursor: a neighbour's
-/// queue was full and a record was dropped. Today's server never logs it. Fields: `peer`,
-/// `client`.
-pub const PEER_QUEUE_FULL: &str = "peer_queue_full";
-/// An outbound link came up and will first send what the neighbour lacks. Fields: `peer`,
-/// `records` (how many), `full` (`true`: the neighbour holds nothing of this server's life,
-/// so the whole table, less what it sent us, goes).
-pub const RECONCILE: &str = "reconcile";
-/// A line a neighbour or a classic peer sent was refused (WARN). Fields: `peer` (or `conn`
-/// for a plain connection), `reason`, `line` (at most 256 bytes).
-pub const LINE_REFUSED: &str = "line_refused";
-/// An incoming link's handshake failed: not a neighbour, or no valid proof (WARN). Fields:
-/// `conn`, `peer`, `reason`.
-pub const LINK_REFUSED: &str = "link_refused";
-/// A neighbour answered our `PEER` with `? PEER`: it speaks the classic dialect, so the link
-/// probably needs `classic: true` in the herd file (WARN). Fields: `peer`.
-pub const PEER_SPEAKS_CLASSIC: &str = "peer_speaks_classic";
-/// A neighbour refused our proof: the two servers do not share the herd's secret (WARN).
-/// Fields: `peer`.
-pub const PEER_AUTH_REFUSED: &str = "peer_auth_refused";
-/// At start, when no secret is configured: links are unauthenticated (WARN). No fields.
-pub const LINKS_UNAUTHENTICATED: &str = "links_unauthenticated";
-/// A link to a neighbour came up. Fields: `peer`, `direction` (`outbound`|`inbound`).
-pub const PEER_UP: &str = "peer_up";
-/// A link to a neighbour went down. Fields: `peer`, `direction`, `reason`.
-pub const PEER_DOWN: &str = "peer_down";
-/// Dialling a neighbour failed; the next try waits `retry_ms`. Fields: `peer`, `error`, `retry_ms`.
-pub const PEER_CONNECT_FAILED: &str = "peer_connect_failed";
-/// A WHATSAT for an unknown client waited for the record to arrive. Fields: `client`, `found`.
-pub const WHATSAT_WAIT: &str = "whatsat_wait";
-/// A request to Places. Fields: `api`, `radius_m`, `bound`.
-pub const PLACES_REQUEST: &str = "places_request";
-/// A usable Places answer. Fields: `status`, `results`, `bytes`.
-pub const PLACES_RESPONSE: &str = "places_response";
-/// Places failed; the client still gets the AT line and an error JSON. Fields: `kind`, `detail`.
-pub const PLACES_ERROR: &str = "places_error";
-/// The server is stopping. Fields: `reason`.
-pub const SHUTDOWN: &str = "shutdown";
-/// On a graceful stop, one per record still held, so the final table is in the log (and the
-/// simulation can compare the real table with the one its trace implies). Fields: `line` (the
-/// record's AT line).
-pub const TABLE_RECORD: &str = "table_record";
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::line::WriteFailed;
+use crate::protocol::Record;
+use crate::store::Outcome;
+
+/// The `tracing` field that carries an event's JSON.
+pub const JSON_FIELD: &str = "json";
+
+/// One thing a server did that a checker, a metric or a diagram reads.
+///
+/// Serialized with the event name in an `event` key and the fields beside it (a record's five
+/// fields appear flat: `origin`, `time_diff`, `client`, `location`, `timestamp`), which is also
+/// the shape of a log-file line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The listener is bound.
+    Listening { addr: String },
+    /// A client (or classic peer) connection was accepted; `conn` counts per server.
+    ConnectionOpened { conn: u64, remote: String },
+    /// A connection ended.
+    ConnectionClosed { conn: u64, reason: ConnectionEnd },
+    /// A connection was refused because `connections_max` client connections (and
+    /// `peer_links_max` links) were open. Logged at most once a second: `suppressed` counts
+    /// the refusals since the last one logged.
+    ConnectionRefused { remote: String, suppressed: u64 },
+    /// One input line from a client connection (lossy UTF-8, at most 256 bytes).
+    ClientLine { conn: u64, line: String },
+    /// One reply: its first line, and the whole reply's size.
+    Reply { conn: u64, line: String, bytes: u64 },
+    /// A record was offered to the store.
+    RecordStored {
+        #[serde(flatten)]
+        record: Record,
+        outcome: Outcome,
+        source: Source,
+    },
+    /// A record was queued to a neighbour by the flooding rule. The whole record, so one
+    /// update is told from another even when a client sends two with one timestamp.
+    FloodSent {
+        peer: String,
+        #[serde(flatten)]
+        record: Record,
+    },
+    /// An outbound link came up and will first send what the neighbour lacks: `records` of
+    /// them; `full` when the neighbour holds nothing of this server's life, so the whole
+    /// table (less what it sent us) goes.
+    Reconcile {
+        peer: String,
+        records: u64,
+        full: bool,
+    },
+    /// A line a neighbour (`peer`) or a classic peer on a plain connection (`conn`) sent was
+    /// refused; `line` is at most 256 bytes.
+    LineRefused {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conn: Option<u64>,
+        reason: LineRefusal,
+        line: String,
+    },
+    /// An incoming link's handshake failed; the connection goes on as a plain one.
+    LinkRefused {
+        conn: u64,
+        peer: String,
+        reason: LinkRefusal,
+        line: String,
+    },
+    /// A neighbour answered our `PEER` with `? PEER`: it speaks the classic dialect, so the
+    /// link probably needs `classic: true` in the herd file.
+    PeerSpeaksClassic { peer: String },
+    /// A neighbour refused our proof: the two servers do not share the herd's secret.
+    PeerAuthRefused { peer: String },
+    /// At start, when no secret is configured and some link is persistent: links are
+    /// unauthenticated.
+    LinksUnauthenticated,
+    /// A link to a neighbour came up.
+    PeerUp { peer: String, direction: Direction },
+    /// A link to a neighbour went down.
+    PeerDown {
+        peer: String,
+        direction: Direction,
+        reason: LinkEnd,
+    },
+    /// Dialling a neighbour failed; the next try waits `retry_ms`. On a classic link the
+    /// record that was lost with it is named by `client`.
+    PeerConnectFailed {
+        peer: String,
+        error: String,
+        retry_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+    },
+    /// A WHATSAT for an unknown client waited for the record to arrive.
+    WhatsatWait { client: String, found: bool },
+    /// A request to Places (`api`: `legacy`, `new` or `offline`).
+    PlacesRequest {
+        api: String,
+        radius_m: String,
+        bound: u64,
+    },
+    /// A usable Places answer; `bytes` is the laid-out JSON's length.
+    PlacesResponse {
+        status: String,
+        results: u64,
+        bytes: u64,
+    },
+    /// Places failed; the client still gets the AT line and an error JSON.
+    PlacesError { kind: String, detail: String },
+    /// The server is stopping.
+    Shutdown { reason: String },
+    /// On a graceful stop, one per record still held, so the final table is in the log (and
+    /// the simulation can compare the real table with the one its trace implies).
+    TableRecord {
+        #[serde(flatten)]
+        record: Record,
+    },
+}
+
+impl Event {
+    /// The event's name, as in the `event` key of its JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Listening { .. } => "listening",
+            Event::ConnectionOpened { .. } => "connection_opened",
+            Event::ConnectionClosed { .. } => "connection_closed",
+            Event::ConnectionRefused { .. } => "connection_refused",
+            Event::ClientLine { .. } => "client_line",
+            Event::Reply { .. } => "reply",
+            Event::RecordStored { .. } => "record_stored",
+            Event::FloodSent { .. } => "flood_sent",
+            Event::Reconcile { .. } => "reconcile",
+            Event::LineRefused { .. } => "line_refused",
+            Event::LinkRefused { .. } => "link_refused",
+            Event::PeerSpeaksClassic { .. } => "peer_speaks_classic",
+            Event::PeerAuthRefused { .. } => "peer_auth_refused",
+            Event::LinksUnauthenticated => "links_unauthenticated",
+            Event::PeerUp { .. } => "peer_up",
+            Event::PeerDown { .. } => "peer_down",
+            Event::PeerConnectFailed { .. } => "peer_connect_failed",
+            Event::WhatsatWait { .. } => "whatsat_wait",
+            Event::PlacesRequest { .. } => "places_request",
+            Event::PlacesResponse { .. } => "places_response",
+            Event::PlacesError { .. } => "places_error",
+            Event::Shutdown { .. } => "shutdown",
+            Event::TableRecord { .. } => "table_record",
+        }
+    }
+
+    /// Warnings are what an operator should look at; the rest is the ordinary trace.
+    fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            Event::ConnectionRefused { .. }
+                | Event::LineRefused { .. }
+                | Event::LinkRefused { .. }
+                | Event::PeerSpeaksClassic { .. }
+                | Event::PeerAuthRefused { .. }
+                | Event::LinksUnauthenticated
+                | Event::PlacesError { .. }
+        )
+    }
+
+    /// Emits the event through `tracing` (INFO, or WARN for warnings). The JSON is made only
+    /// when a layer records the field, so a filtered-out event costs nothing.
+    pub fn emit(&self) {
+        if self.is_warning() {
+            tracing::warn!(json = %Json(self), "{}", self.name());
+        } else {
+            tracing::info!(json = %Json(self), "{}", self.name());
+        }
+    }
+
+    /// Emits the event at DEBUG: detail (e.g. the retries after a first failed dial) that
+    /// neither the log file nor the simulation's trace keeps by default.
+    pub fn emit_detail(&self) {
+        tracing::debug!(json = %Json(self), "{}", self.name());
+    }
+}
+
+/// Writes an event as its JSON when formatted.
+struct Json<'a>(&'a Event);
+
+impl fmt::Display for Json<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let json = serde_json::to_string(self.0).map_err(|_| fmt::Error)?;
+        f.write_str(&json)
+    }
+}
+
+/// Where a record came from; decides which neighbour the flood skips. Written `client`,
+/// `peer:NAME` or `classic`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An IAMAT from a client of this server.
+    Client,
+    /// A neighbour on a persistent link: the flood skips it.
+    Peer(String),
+    /// An AT line on a plain connection (a classic peer): the sender is unknown.
+    Classic,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Client => f.write_str("client"),
+            Source::Peer(name) => write!(f, "peer:{name}"),
+            Source::Classic => f.write_str("classic"),
+        }
+    }
+}
+
+impl FromStr for Source {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "client" => Ok(Source::Client),
+            "classic" => Ok(Source::Classic),
+            _ => match s.strip_prefix("peer:") {
+                Some(name) if !name.is_empty() => Ok(Source::Peer(name.to_string())),
+                _ => Err(format!("unknown record source `{s}`")),
+            },
+        }
+    }
+}
+
+/// Which end of a link an event speaks for: the one this server dialled, or accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+/// Why a client connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionEnd {
+    /// The client closed its side and every reply owed went out.
+    ClosedByClient,
+    /// No input for `client_idle_timeout`.
+    IdleTimeout,
+    /// The server is stopping.
+    Shutdown,
+    /// The connection was a neighbour's link (it said `PEER name`) and the link ended.
+    LinkEnded(String),
+    /// Every client slot was taken and the connection did not become a link.
+    NoClientSlot,
+    /// It held only a link slot and its link's handshake was refused.
+    LinkWithoutProof,
+    /// The neighbour said `PEER` and then nothing within `heartbeat_timeout`.
+    HandshakeTimedOut,
+    /// The neighbour closed the connection during the handshake.
+    ClosedDuringHandshake,
+    /// A reply was not written within `client_write_timeout`.
+    WriteTimedOut,
+    /// Reading or writing failed; the transport's own words.
+    Io(String),
+}
+
+impl fmt::Display for ConnectionEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionEnd::ClosedByClient => f.write_str("closed by client"),
+            ConnectionEnd::IdleTimeout => f.write_str("idle timeout"),
+            ConnectionEnd::Shutdown => f.write_str("shutdown"),
+            ConnectionEnd::LinkEnded(peer) => write!(f, "link from {peer} ended"),
+            ConnectionEnd::NoClientSlot => f.write_str("refused: every client slot is taken"),
+            ConnectionEnd::LinkWithoutProof => f.write_str("refused: link without a valid proof"),
+            ConnectionEnd::HandshakeTimedOut => f.write_str("handshake timed out"),
+            ConnectionEnd::ClosedDuringHandshake => f.write_str("closed during the handshake"),
+            ConnectionEnd::WriteTimedOut => f.write_str(WRITE_TIMED_OUT),
+            ConnectionEnd::Io(error) => f.write_str(error),
+        }
+    }
+}
+
+impl FromStr for ConnectionEnd {
+    type Err = String;
+
+    /// Total: any text that is not one of the fixed reasons is the transport's error.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "closed by client" => ConnectionEnd::ClosedByClient,
+            "idle timeout" => ConnectionEnd::IdleTimeout,
+            "shutdown" => ConnectionEnd::Shutdown,
+            "refused: every client slot is taken" => ConnectionEnd::NoClientSlot,
+            "refused: link without a valid proof" => ConnectionEnd::LinkWithoutProof,
+            "handshake timed out" => ConnectionEnd::HandshakeTimedOut,
+            "closed during the handshake" => ConnectionEnd::ClosedDuringHandshake,
+            WRITE_TIMED_OUT => ConnectionEnd::WriteTimedOut,
+            _ => match s
+                .strip_prefix("link from ")
+                .and_then(|rest| rest.strip_suffix(" ended"))
+            {
+                Some(peer) => ConnectionEnd::LinkEnded(peer.to_string()),
+                None => ConnectionEnd::Io(s.to_string()),
+            },
+        })
+    }
+}
+
+impl From<WriteFailed> for ConnectionEnd {
+    fn from(failed: WriteFailed) -> Self {
+        match failed {
+            WriteFailed::TimedOut => ConnectionEnd::WriteTimedOut,
+            WriteFailed::Io(error) => ConnectionEnd::Io(error),
+        }
+    }
+}
+
+/// How a failed bounded write is told.
+const WRITE_TIMED_OUT: &str = "write timed out";
+
+/// Why a link to a neighbour went down (or never came up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// This server is stopping.
+    Shutdown,
+    /// The table's change sequence closed: the server is going away.
+    ServerStopping,
+    /// Nothing heard for `heartbeat_timeout`.
+    HeartbeatTimeout,
+    /// The neighbour closed the connection.
+    ClosedByPeer,
+    /// A write did not finish within `heartbeat_timeout`.
+    WriteTimedOut,
+    /// A classic link's connection could not be made in time.
+    ConnectTimedOut,
+    /// The neighbour did not answer a handshake line within `heartbeat_timeout`.
+    HandshakeTimedOut,
+    /// The neighbour closed the connection during the handshake.
+    ClosedDuringHandshake,
+    /// The neighbour answered `? PEER`: it speaks the classic dialect.
+    SpeaksClassic,
+    /// The neighbour refused our proof: the herd secret differs.
+    AuthRefused,
+    /// The neighbour's handshake line was not the one expected; what it was.
+    Handshake(String),
+    /// Reading, writing or dialling failed; the transport's own words.
+    Io(String),
+}
+
+impl fmt::Display for LinkEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LinkEnd::Shutdown => "shutdown",
+            LinkEnd::ServerStopping => "server stopping",
+            LinkEnd::HeartbeatTimeout => "heartbeat timeout",
+            LinkEnd::ClosedByPeer => "closed by peer",
+            LinkEnd::WriteTimedOut => WRITE_TIMED_OUT,
+            LinkEnd::ConnectTimedOut => "connect timed out",
+            LinkEnd::HandshakeTimedOut => "handshake timed out",
+            LinkEnd::ClosedDuringHandshake => "closed by peer during the handshake",
+            LinkEnd::SpeaksClassic => {
+                "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)"
+            }
+            LinkEnd::AuthRefused => "neighbour refused our proof: the herd secret differs",
+            LinkEnd::Handshake(what) => return write!(f, "{HANDSHAKE_PREFIX}{what}"),
+            LinkEnd::Io(error) => error,
+        })
+    }
+}
+
+/// How [`LinkEnd::Handshake`] is told.
+const HANDSHAKE_PREFIX: &str = "handshake: ";
+
+impl FromStr for LinkEnd {
+    type Err = String;
+
+    /// Total: any text that is not one of the fixed reasons is the transport's error.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fixed = [
+            LinkEnd::Shutdown,
+            LinkEnd::ServerStopping,
+            LinkEnd::HeartbeatTimeout,
+            LinkEnd::ClosedByPeer,
+            LinkEnd::WriteTimedOut,
+            LinkEnd::ConnectTimedOut,
+            LinkEnd::HandshakeTimedOut,
+            LinkEnd::ClosedDuringHandshake,
+            LinkEnd::SpeaksClassic,
+            LinkEnd::AuthRefused,
+        ];
+        if let Some(end) = fixed.into_iter().find(|end| end.to_string() == s) {
+            return Ok(end);
+        }
+        Ok(match s.strip_prefix(HANDSHAKE_PREFIX) {
+            Some(what) => LinkEnd::Handshake(what.to_string()),
+            None => LinkEnd::Io(s.to_string()),
+        })
+    }
+}
+
+impl From<WriteFailed> for LinkEnd {
+    fn from(failed: WriteFailed) -> Self {
+        match failed {
+            WriteFailed::TimedOut => LinkEnd::WriteTimedOut,
+            WriteFailed::Io(error) => LinkEnd::Io(error),
+        }
+    }
+}
+
+/// Why a line from a neighbour or a classic peer was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineRefusal {
+    /// Longer than `line_bytes_max`.
+    TooLong,
+    /// Its timestamp is further ahead of our clock than `timestamp_ahead_max`.
+    TooFarAhead,
+    /// A valid command, but not one a link carries.
+    NotALinkLine,
+    /// A classic peer's record whose origin is not a server of the herd.
+    UnknownOrigin,
+    /// It does not parse; the parser's words.
+    Invalid(String),
+}
+
+impl fmt::Display for LineRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LineRefusal::TooLong => "line over line_bytes_max",
+            LineRefusal::TooFarAhead => "timestamp too far ahead of our clock",
+            LineRefusal::NotALinkLine => "not a link line",
+            LineRefusal::UnknownOrigin => "origin is not a server of the herd",
+            LineRefusal::Invalid(error) => error,
+        })
+    }
+}
+
+impl FromStr for LineRefusal {
+    type Err = String;
+
+    /// Total: any text that is not one of the fixed reasons is the parser's error.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fixed = [
+            LineRefusal::TooLong,
+            LineRefusal::TooFarAhead,
+            LineRefusal::NotALinkLine,
+            LineRefusal::UnknownOrigin,
+        ];
+        Ok(fixed
+            .into_iter()
+            .find(|refusal| refusal.to_string() == s)
+            .unwrap_or_else(|| LineRefusal::Invalid(s.to_string())))
+    }
+}
+
+/// Why an incoming link's handshake was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkRefusal {
+    /// The `AUTH` line was missing, malformed or did not prove the herd secret.
+    #[serde(rename = "no valid proof of the herd secret")]
+    NoValidProof,
+}
+
+/// Text values: the log and the trace show the words, and the reader maps them back.
+macro_rules! as_text {
+    ($($ty:ty),*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+as_text!(Source, ConnectionEnd, LinkEnd, LineRefusal);
+
+/// One line of a server's log file, read back: when (the writer's wall clock, RFC 3339),
+/// at what level, which server, and the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub ts: String,
+    pub level: String,
+    pub server: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// The log-file line for an event whose JSON is `json` (as [`Event::emit`] wrote it), without
+/// the final newline: `{"ts":..,"level":..,"server":..,"event":..,fields..}`. The event's
+/// JSON is spliced in as it is, not re-encoded.
+pub fn log_line(ts: &str, level: &str, server: &str, json: &str) -> Option<String> {
+    let fields = json.strip_prefix('{')?;
+    let head = serde_json::json!({ "ts": ts, "level": level, "server": server }).to_string();
+    let head = head.strip_suffix('}')?;
+    Some(format!("{head},{fields}"))
+}
+
+/// Why a log line could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {source}")]
+pub struct ReadError {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub source: serde_json::Error,
+}
+
+/// Reads one log line. Lines without an `event` key are the server's free-form diagnostics
+/// (e.g. a failed `accept`) and are not part of the trace: `Ok(None)`.
+pub fn read_log_line(line: &str) -> Result<Option<LogLine>, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_str(line)?;
+    if value.get("event").is_none() {
+        return Ok(None);
+    }
+    serde_json::from_value(value).map(Some)
+}
+
+/// Reads a whole log file; the first line that fails to read is an error with its number.
+/// Blank lines (a file cut while writing ends in one) are skipped.
+pub fn read_log(text: &str) -> Result<Vec<LogLine>, ReadError> {
+    let mut out = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match read_log_line(line) {
+            Ok(Some(read)) => out.push(read),
+            Ok(None) => {}
+            Err(source) => {
+                return Err(ReadError {
+                    line: index + 1,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -11,7 +11,7 @@
 //! - [`places`]: the Places upstream (legacy, New, offline).
 //! - [`config`]: the herd file and every limit.
 //! - [`net`]: the seam: network, clock and [`net::Env`] handed in by the caller.
-//! - [`events`]: the names of the trace events.
+//! - [`events`]: the trace events, typed: emitted, written to logs and read back.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
 //! - [`span`]: which server an event belongs to, for layers that sort events by server.
 //!
@@ -96,7 +96,7 @@ async fn run_inner(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| format!("{}:{}", spec.host, spec.port));
-    tracing::info!(addr = %addr, "{}", events::LISTENING);
+    events::Event::Listening { addr }.emit();
 
     let shared = Arc::new(state::Shared::new(
         &herd,
@@ -106,7 +106,7 @@ async fn run_inner(
         env.seed,
     ));
     if shared.secret.is_none() && shared.neighbours.iter().any(|n| !n.classic) {
-        tracing::warn!("{}", events::LINKS_UNAUTHENTICATED);
+        events::Event::LinksUnauthenticated.emit();
     }
     let (trigger, stop) = shutdown::channel();
     let mut links = links::spawn_all(&shared, &env.net, &stop);
@@ -122,7 +122,10 @@ async fn run_inner(
     tokio::select! {
         _ = &mut accepting => {}
         _ = &mut shutdown => {
-            tracing::info!(reason = "requested", "{}", events::SHUTDOWN);
+            events::Event::Shutdown {
+                reason: "requested".into(),
+            }
+            .emit();
             trigger.fire();
             // The handlers finish their current reply, so every acknowledged record is in
             // the table logged below.
@@ -130,9 +133,9 @@ async fn run_inner(
         }
     }
     trigger.fire();
-    let table: Vec<String> = shared.store().records().map(|r| r.to_string()).collect();
-    for line in table {
-        tracing::info!(line = %line, "{}", events::TABLE_RECORD);
+    let table: Vec<protocol::Record> = shared.store().records().cloned().collect();
+    for record in table {
+        events::Event::TableRecord { record }.emit();
     }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while links.join_next().await.is_some() {}

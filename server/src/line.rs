@@ -15,21 +15,30 @@ pub const TOO_LONG_PREFIX_BYTES: usize = 256;
 /// Bytes read from the socket at a time.
 const READ_CHUNK_BYTES: usize = 8 * 1024;
 
+/// Why [`write_lines`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteFailed {
+    /// Not written within the bound: the other side stopped reading.
+    TimedOut,
+    /// The transport failed; its own words.
+    Io(String),
+}
+
 /// Writes all of `bytes` (one or more whole lines) within `bound`, or says why not: a peer or
 /// client that stops reading cannot hold a writer forever.
 pub async fn write_lines<W: AsyncWrite + Unpin>(
     writer: &mut W,
     bytes: &[u8],
     bound: Duration,
-) -> Result<(), String> {
+) -> Result<(), WriteFailed> {
     let write = async {
         writer.write_all(bytes).await?;
         writer.flush().await
     };
     match tokio::time::timeout(bound, write).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("write timed out".into()),
+        Ok(Err(e)) => Err(WriteFailed::Io(e.to_string())),
+        Err(_) => Err(WriteFailed::TimedOut),
     }
 }
 

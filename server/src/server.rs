@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::commands;
-use crate::events;
+use crate::events::{ConnectionEnd, Event, LineRefusal};
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::links::inbound;
 use crate::net::{BoxStream, Listener};
@@ -70,7 +70,11 @@ pub async fn accept_loop(
         };
         next_conn += 1;
         let conn = next_conn;
-        tracing::info!(conn, remote = %remote, "{}", events::CONNECTION_OPENED);
+        Event::ConnectionOpened {
+            conn,
+            remote: remote.to_string(),
+        }
+        .emit();
         let handler = Handler {
             shared: shared.clone(),
             conn,
@@ -79,7 +83,7 @@ pub async fn accept_loop(
         };
         handlers.spawn(tracing::Instrument::in_current_span(async move {
             let reason = handler.run(stream, slot).await;
-            tracing::info!(conn, reason = %reason, "{}", events::CONNECTION_CLOSED);
+            Event::ConnectionClosed { conn, reason }.emit();
         }));
     }
     let _ = tokio::time::timeout(grace, async {
@@ -113,12 +117,11 @@ impl RefusedLog {
             self.suppressed += 1;
             return;
         }
-        tracing::warn!(
-            remote,
-            suppressed = self.suppressed,
-            "{}",
-            events::CONNECTION_REFUSED
-        );
+        Event::ConnectionRefused {
+            remote: remote.to_string(),
+            suppressed: self.suppressed,
+        }
+        .emit();
         self.last_logged = Some(now);
         self.suppressed = 0;
     }
@@ -134,7 +137,7 @@ struct Handler {
 
 impl Handler {
     /// Runs until EOF, an error, idleness or shutdown; returns why it stopped.
-    async fn run(mut self, stream: BoxStream, slot: Slot) -> String {
+    async fn run(mut self, stream: BoxStream, slot: Slot) -> ConnectionEnd {
         let (read_half, mut writer) = tokio::io::split(stream);
         let limits = self.shared.limits.clone();
         let mut reader = LineReader::new(read_half, limits.line_bytes_max);
@@ -146,12 +149,12 @@ impl Handler {
         loop {
             let line = tokio::select! {
                 line = tokio::time::timeout(idle, reader.read_line()) => line,
-                _ = self.shutdown.wait() => return "shutdown".into(),
+                _ = self.shutdown.wait() => return ConnectionEnd::Shutdown,
             };
             idle = limits.client_idle_timeout;
             let line = match line {
-                Err(_) => return "idle timeout".into(),
-                Ok(Err(e)) => return e.to_string(),
+                Err(_) => return ConnectionEnd::IdleTimeout,
+                Ok(Err(e)) => return ConnectionEnd::Io(e.to_string()),
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(line))) => line,
             };
@@ -160,7 +163,7 @@ impl Handler {
                 Line::TooLong { prefix } => {
                     self.log_line(&prefix);
                     if client_slot.is_none() {
-                        return "refused: every client slot is taken".into();
+                        return ConnectionEnd::NoClientSlot;
                     }
                     let reply = format!("{}\n", invalid_reply(&prefix));
                     if let Err(e) = self.write_reply(&mut writer, &reply).await {
@@ -186,7 +189,7 @@ impl Handler {
                         inbound::Outcome::Refused => {
                             link_slot = None;
                             if client_slot.is_none() {
-                                return "refused: link without a valid proof".into();
+                                return ConnectionEnd::LinkWithoutProof;
                             }
                             continue;
                         }
@@ -194,7 +197,7 @@ impl Handler {
                 }
             }
             if client_slot.is_none() {
-                return "refused: every client slot is taken".into();
+                return ConnectionEnd::NoClientSlot;
             }
             let reply = self.answer(parsed, &bytes).await;
             if reply.is_empty() {
@@ -206,7 +209,7 @@ impl Handler {
         }
         // The client half-closed: every reply is written, so finish our half too.
         let _ = writer.shutdown().await;
-        "closed by client".into()
+        ConnectionEnd::ClosedByClient
     }
 
     /// The link from neighbour `name`; once it is proven, the connection gives its client
@@ -261,27 +264,42 @@ impl Handler {
                     // forgery, and only ever gets `?`.
                     return invalid();
                 } else if !self.shared.is_herd_server(&record.origin) {
-                    "origin is not a server of the herd"
+                    LineRefusal::UnknownOrigin
                 } else if self.shared.too_far_ahead(record.timestamp.nanos()) {
-                    "timestamp too far ahead of our clock"
+                    LineRefusal::TooFarAhead
                 } else {
                     // A classic peer's record: stored and flooded, never answered.
                     self.shared.ingest(record, Source::Classic);
                     return String::new();
                 };
-                tracing::warn!(conn = self.conn, reason = refusal, line = %shown(line), "{}", events::LINE_REFUSED);
+                self.refused(refusal, line);
                 invalid()
             }
             Err(e) if line.starts_with(b"AT ") && self.shared.has_classic_neighbour() => {
-                tracing::warn!(conn = self.conn, reason = %e, line = %shown(line), "{}", events::LINE_REFUSED);
+                self.refused(LineRefusal::Invalid(e.to_string()), line);
                 invalid()
             }
             _ => invalid(),
         }
     }
 
+    /// Says that a classic peer's line was refused.
+    fn refused(&self, reason: LineRefusal, line: &[u8]) {
+        Event::LineRefused {
+            peer: None,
+            conn: Some(self.conn),
+            reason,
+            line: shown(line),
+        }
+        .emit();
+    }
+
     fn log_line(&self, bytes: &[u8]) {
-        tracing::info!(conn = self.conn, line = %shown(bytes), "{}", events::CLIENT_LINE);
+        Event::ClientLine {
+            conn: self.conn,
+            line: shown(bytes),
+        }
+        .emit();
     }
 
     /// One reply, one write, within `client_write_timeout`.
@@ -289,14 +307,20 @@ impl Handler {
         &self,
         writer: &mut W,
         reply: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConnectionEnd> {
         let first_line = reply.lines().next().unwrap_or("");
-        tracing::info!(conn = self.conn, line = %shown(first_line.as_bytes()), bytes = reply.len(), "{}", events::REPLY);
+        Event::Reply {
+            conn: self.conn,
+            line: shown(first_line.as_bytes()),
+            bytes: reply.len() as u64,
+        }
+        .emit();
         write_lines(
             writer,
             reply.as_bytes(),
             self.shared.limits.client_write_timeout,
         )
         .await
+        .map_err(ConnectionEnd::from)
     }
 }

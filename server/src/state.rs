@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Herd, Limits, Neighbour, Secret};
-use crate::events;
+use crate::events::{self, Event};
 use crate::net::Clock;
 use crate::places::PlacesClient;
 use crate::protocol::Record;
@@ -31,11 +31,12 @@ pub enum Source {
 }
 
 impl Source {
-    fn label(&self) -> String {
+    /// The source as the trace tells it: who sent the record, not which life of it.
+    pub fn traced(&self) -> events::Source {
         match self {
-            Source::Client => "client".into(),
-            Source::Peer { name, .. } => format!("peer:{name}"),
-            Source::Classic => "classic".into(),
+            Source::Client => events::Source::Client,
+            Source::Peer { name, .. } => events::Source::Peer(name.clone()),
+            Source::Classic => events::Source::Classic,
         }
     }
 }
@@ -148,17 +149,12 @@ impl Shared {
             let outcome = store.insert_from(record.clone(), from);
             (outcome, store.head())
         };
-        tracing::info!(
-            client = %record.client,
-            origin = %record.origin,
-            timestamp = %record.timestamp,
-            location = %record.location,
-            time_diff = %record.time_diff,
-            outcome = outcome.as_str(),
-            source = %source.label(),
-            "{}",
-            events::RECORD_STORED
-        );
+        Event::RecordStored {
+            record,
+            outcome,
+            source: source.traced(),
+        }
+        .emit();
         if outcome == Outcome::New {
             self.stored.notify_waiters();
             self.changed.send_replace(head);
@@ -200,11 +196,19 @@ impl Shared {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(record) = self.store().get(client) {
-                tracing::info!(client, found = true, "{}", events::WHATSAT_WAIT);
+                Event::WhatsatWait {
+                    client: client.to_string(),
+                    found: true,
+                }
+                .emit();
                 return Some(record.clone());
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::info!(client, found = false, "{}", events::WHATSAT_WAIT);
+                Event::WhatsatWait {
+                    client: client.to_string(),
+                    found: false,
+                }
+                .emit();
                 return None;
             }
         }

@@ -4,6 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use server::events::{Event, read_log};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -203,12 +204,17 @@ async fn five_processes_converge_after_two_are_killed_and_restarted() {
     println!("converged {took:?} after the restarted servers listened");
 
     let log = std::fs::read_to_string(log_dir.join("Clark.log")).unwrap_or_default();
+    let events: Vec<Event> = read_log(&log)
+        .expect("every line of a real log reads as a typed event")
+        .into_iter()
+        .map(|line| line.event)
+        .collect();
     assert!(
-        log.contains("\"event\":\"reconcile\""),
+        events.iter().any(|e| matches!(e, Event::Reconcile { .. })),
         "Clark's log records reconciliation"
     );
     assert!(
-        log.contains("\"event\":\"peer_down\""),
+        events.iter().any(|e| matches!(e, Event::PeerDown { .. })),
         "Clark's log records dropped peer connections"
     );
     let _ = std::fs::remove_dir_all(&log_dir);
@@ -312,10 +318,17 @@ async fn stops_gracefully_on(signal: &str) {
     };
     assert!(status.success(), "a graceful stop exits 0, got {status}");
     let log = std::fs::read_to_string(dir.join("Solo.log")).unwrap_or_default();
-    assert!(log.contains("\"event\":\"shutdown\""), "{log}");
+    let lines = read_log(&log).expect("every line of a real log reads as a typed event");
+    assert!(lines.iter().all(|line| line.server == "Solo"), "{lines:?}");
+    let events: Vec<Event> = lines.into_iter().map(|line| line.event).collect();
     assert!(
-        log.contains("\"event\":\"table_record\"")
-            && log.contains(&at.trim_end().replace('"', "\\\"")),
+        events.iter().any(|e| matches!(e, Event::Shutdown { .. })),
+        "{log}"
+    );
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::TableRecord { record } if record.to_string() == at.trim_end())
+        ),
         "the table is logged: {log}"
     );
     let _ = std::fs::remove_dir_all(&dir);

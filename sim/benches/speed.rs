@@ -116,8 +116,8 @@ fn main() {
 
 /// Measures one scenario and prints its table; returns whether a target was missed.
 fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -> bool {
-    // The harness sends every client's commands from one host (`harness::CLIENTS_HOST`).
-    let clients = vec![sim::harness::CLIENTS_HOST.to_string()];
+    // The harness sends every client's commands from one host (`hosts::CLIENTS_HOST`).
+    let clients = vec![sim::hosts::CLIENTS_HOST.to_string()];
     let ticks = scenario.duration.as_nanos() / scenario.tick.as_nanos().max(1);
     let hosts = scenario.herd.servers.len() + 1 + clients.len();
     println!(
@@ -264,7 +264,9 @@ fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
             ),
         }
     }
-    sim.host(sim::places_stub::HOST, || idle_host(sim::places_stub::PORT));
+    sim.host(sim::hosts::PLACES_HOST, || {
+        idle_host(sim::places_stub::PORT)
+    });
     for client in clients {
         // The harness's clients host waits on a channel; this one waits forever.
         sim.client(client.as_str(), std::future::pending::<turmoil::Result>());

@@ -9,7 +9,7 @@ use turmoil::net::TcpStream;
 
 use crate::recorder::Recorder;
 use crate::scenario::{Hostile, Load};
-use crate::trace::{HOSTILE_HOLD, HOSTILE_REPLY, HOSTILE_SEND, LOAD_DONE, TraceEvent};
+use crate::trace::{SimEvent, TraceEvent};
 
 /// A hostile reply is kept up to this many bytes (it may echo a huge id).
 const HOSTILE_REPLY_BYTES_MAX: usize = 4096;
@@ -82,14 +82,16 @@ pub async fn run_load(
         total.invalid += tally.invalid;
         total.errors += tally.errors;
     }
-    recorder.push(
-        TraceEvent::new(recorder.now(), crate::trace::HARNESS_HOST, LOAD_DONE)
-            .with("id", id)
-            .with("server", &load.server)
-            .with("replies", total.replies)
-            .with("invalid", total.invalid)
-            .with("errors", total.errors),
-    );
+    recorder.push(TraceEvent::harness(
+        recorder.now(),
+        SimEvent::LoadDone {
+            id,
+            server: load.server.clone(),
+            replies: total.replies,
+            invalid: total.invalid,
+            errors: total.errors,
+        },
+    ));
 }
 
 /// Reads to EOF, counting reply lines and `? ` lines without keeping them.
@@ -137,17 +139,13 @@ pub async fn run_hostile(
     if !hostile.lines.is_empty() {
         let bytes: String = hostile.lines.iter().map(|l| format!("{l}\n")).collect();
         for line in &hostile.lines {
-            recorder.push(
-                TraceEvent::hostile(recorder.now(), HOSTILE_SEND, id, &server).with("line", line),
-            );
+            recorder.push(hostile_send(recorder.now(), id, &server, line));
         }
         exchange(id, &server, port, bytes.into_bytes(), &recorder).await;
     }
     if let Some(bytes) = hostile.huge_id_bytes {
         let line = format!("IAMAT {} +0+0 {}", "h".repeat(bytes), timestamp());
-        recorder.push(
-            TraceEvent::hostile(recorder.now(), HOSTILE_SEND, id, &server).with("line", &line),
-        );
+        recorder.push(hostile_send(recorder.now(), id, &server, &line));
         exchange(
             id,
             &server,
@@ -157,6 +155,17 @@ pub async fn run_hostile(
         )
         .await;
     }
+}
+
+fn hostile_send(at: Duration, id: u64, server: &str, line: &str) -> TraceEvent {
+    TraceEvent::harness(
+        at,
+        SimEvent::HostileSend {
+            id,
+            server: server.to_string(),
+            line: line.to_string(),
+        },
+    )
 }
 
 /// Writes `bytes`, half-closes, reads the reply (kept up to a bound) and records it.
@@ -182,8 +191,14 @@ async fn exchange(id: u64, server: &str, port: u16, bytes: Vec<u8>, recorder: &R
         Ok(Err(e)) => format!("<error: {e}>"),
         Err(_) => "<no reply in time>".into(),
     };
-    recorder
-        .push(TraceEvent::hostile(recorder.now(), HOSTILE_REPLY, id, server).with("text", text));
+    recorder.push(TraceEvent::harness(
+        recorder.now(),
+        SimEvent::HostileReply {
+            id,
+            server: server.to_string(),
+            text,
+        },
+    ));
 }
 
 /// Opens `count` connections and holds them, silent, for `hold_for` (or for good).
@@ -203,11 +218,15 @@ async fn hold(
             Err(_) => failed += 1,
         }
     }
-    recorder.push(
-        TraceEvent::hostile(recorder.now(), HOSTILE_HOLD, id, server)
-            .with("opened", held.len())
-            .with("failed", failed),
-    );
+    recorder.push(TraceEvent::harness(
+        recorder.now(),
+        SimEvent::HostileHold {
+            id,
+            server: server.to_string(),
+            opened: held.len() as u64,
+            failed: failed as u64,
+        },
+    ));
     match hold_for {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending::<()>().await,

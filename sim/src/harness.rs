@@ -16,11 +16,12 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::bulk;
-use crate::checkers::replay::Downtime;
+use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
 use crate::places_stub::{self, FaultCell};
 use crate::recorder::{Recorder, TraceLayer};
 use crate::scenario::{Action, Scenario, Step};
 use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
+use crate::trace::replay::Downtime;
 use crate::trace::{Trace, TraceEvent};
 
 /// The simulated wall clock at the start of every run: fixed, so traces never vary.
@@ -29,9 +30,6 @@ pub const EPOCH_SECS: u64 = 1_700_000_000;
 pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
 /// A client reads at most this much of one reply.
 pub const REPLY_BYTES_MAX: usize = 4 * 1024 * 1024;
-/// The one simulated host every client command is sent from (one host, not one per client:
-/// turmoil's cost grows with the number of hosts it steps).
-pub const CLIENTS_HOST: &str = "clients";
 /// After the run, servers get this long (simulated) to stop and report their tables.
 pub const STOP_WINDOW: Duration = Duration::from_secs(5);
 /// A client gives up on a reply after this long (simulated).
@@ -124,6 +122,11 @@ pub fn run(scenario: &Scenario) -> Run {
             }
         }
     });
+    let sut_failure = sut_failure.or_else(|| {
+        recorder
+            .first_unreadable()
+            .map(|(at, message)| SutFailure { at, message })
+    });
     let trace = recorder.take();
     let final_tables = final_tables(&trace, &scenario.server_names(), &recorder.tables());
     Run {
@@ -201,7 +204,7 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
     let places_fault: FaultCell = Arc::default();
     {
         let (fault, recorder) = (places_fault.clone(), recorder.clone());
-        sim.host(places_stub::HOST, move || {
+        sim.host(PLACES_HOST, move || {
             places_stub::serve(fault.clone(), recorder.clone())
         });
     }
@@ -215,7 +218,7 @@ fn drive(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> (Duration, Opt
         .map(|s| (s.name.clone(), s.port))
         .collect();
     let mut hosts: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
-    hosts.push(places_stub::HOST.to_string());
+    hosts.push(PLACES_HOST.to_string());
     hosts.push(CLIENTS_HOST.to_string());
     let mut driver = Driver {
         sim,

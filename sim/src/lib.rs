@@ -16,6 +16,8 @@ pub mod bulk;
 pub mod checkers;
 pub mod diagram;
 pub mod harness;
+pub mod hosts;
+pub mod metrics;
 pub mod places_stub;
 pub mod recorder;
 pub mod report;

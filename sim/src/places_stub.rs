@@ -14,8 +14,7 @@ use crate::recorder::Recorder;
 use crate::scenario::PlacesFault;
 use crate::trace::TraceEvent;
 
-/// The stub's host name in the simulated network.
-pub const HOST: &str = crate::scenario::PLACES_HOST;
+/// The stub's port on its host ([`crate::hosts::PLACES_HOST`]).
 pub const PORT: u16 = 80;
 /// The key simulated servers send; the stub records whether one came, never its value.
 pub const KEY: &str = "simulated-key";
@@ -61,16 +60,14 @@ async fn answer(
     let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let location = get("location").unwrap_or_default();
     let radius = get("radius").unwrap_or_default();
-    recorder.push(
-        TraceEvent::places_stub_request(
-            recorder.now(),
-            req.uri().path(),
-            &location,
-            &radius,
-            get("key").is_some(),
-        )
-        .with("from", from),
-    );
+    recorder.push(TraceEvent::places_stub_request(
+        recorder.now(),
+        req.uri().path(),
+        &location,
+        &radius,
+        get("key").is_some(),
+        Some(from),
+    ));
     let fault = fault.lock().map(|f| f.clone()).unwrap_or_default();
     if let Some(delay) = fault.latency {
         tokio::time::sleep(delay).await;

@@ -1,16 +1,18 @@
-//! Records the trace: the server's own `tracing` events, stamped with simulated time and the
-//! server they happened in, plus the harness's events, in one list in the order they happened.
+//! Records the trace: the server's own `tracing` events, read to typed events once, stamped
+//! with simulated time and the server they happened in, plus the harness's events, in one
+//! list in the order they happened.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use server::events::{Event, JSON_FIELD};
+use tracing::Subscriber;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::trace::{Trace, TraceEvent};
+use crate::trace::{Trace, TraceEvent, read};
 
 /// A shared handle to the trace being recorded. Cloned into the layer, the driver and the
 /// Places stub; everything runs on the simulation's one thread, the mutex only satisfies `Sync`.
@@ -29,6 +31,9 @@ struct Inner {
     closing: bool,
     /// Server -> the AT lines it reported holding as it stopped.
     tables: BTreeMap<String, Vec<String>>,
+    /// The first server event that did not read, with where it was: the trace is then
+    /// incomplete, which the run reports as a failure of the system, never skips.
+    unreadable: Option<(Duration, String)>,
 }
 
 impl Recorder {
@@ -37,10 +42,8 @@ impl Recorder {
     pub fn push(&self, mut event: TraceEvent) {
         if let Ok(mut inner) = self.inner.lock() {
             if inner.closing {
-                if event.name == server::events::TABLE_RECORD
-                    && let Some(line) = event.field("line")
-                {
-                    let line = line.to_string();
+                if let Some(Event::TableRecord { record }) = event.server_event() {
+                    let line = record.to_string();
                     inner.tables.entry(event.host).or_default().push(line);
                 }
                 return;
@@ -50,6 +53,23 @@ impl Recorder {
             }
             inner.trace.push(event);
         }
+    }
+
+    /// A server event that did not read: kept (the first one) with its position.
+    fn unreadable(&self, host: &str, error: String) {
+        let at = self.now();
+        if let Ok(mut inner) = self.inner.lock()
+            && inner.unreadable.is_none()
+        {
+            let index = inner.trace.events.len();
+            let message = format!("trace event {index} from {host} does not read: {error}");
+            inner.unreadable = Some((at, message));
+        }
+    }
+
+    /// The first server event that did not read, if any: when, and what went wrong where.
+    pub fn first_unreadable(&self) -> Option<(Duration, String)> {
+        self.inner.lock().ok().and_then(|i| i.unreadable.clone())
     }
 
     /// Simulated time now: the host's clock inside the simulation, else the driver's.
@@ -103,28 +123,37 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
         server::span::on_new_span(attrs, id, &ctx);
     }
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
         let Some(host) = server::span::server_of(event, &ctx) else {
             return;
         };
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let name = fields.0.remove("message").unwrap_or_default();
-        let mut recorded = TraceEvent::new(self.recorder.now(), host, name);
-        recorded.fields = fields.0;
-        self.recorder.push(recorded);
+        let mut json = JsonField(None);
+        event.record(&mut json);
+        // Only trace events carry the field; other server diagnostics are not the trace.
+        let Some(json) = json.0 else {
+            return;
+        };
+        match read::server_event(&json) {
+            Ok(read) => self
+                .recorder
+                .push(TraceEvent::server(self.recorder.now(), host, read)),
+            Err(error) => self.recorder.unreadable(&host, format!("{error}: {json}")),
+        }
     }
 }
 
-#[derive(Default)]
-struct Fields(std::collections::BTreeMap<String, String>);
+/// Takes the event's JSON field.
+struct JsonField(Option<String>);
 
-impl Visit for Fields {
+impl Visit for JsonField {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}"));
+        if field.name() == JSON_FIELD {
+            self.0 = Some(format!("{value:?}"));
+        }
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_string(), value.to_string());
+        if field.name() == JSON_FIELD {
+            self.0 = Some(value.to_string());
+        }
     }
 }

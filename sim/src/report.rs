@@ -42,14 +42,14 @@ pub fn worse(a: u8, b: u8) -> u8 {
 pub struct Judged {
     pub run: Run,
     pub verdicts: Vec<Verdict>,
-    pub metrics: checkers::metrics::Metrics,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Judged {
     pub fn judge(scenario: &Scenario, run: Run) -> Judged {
         let record = RunRecord::new(scenario, &run.trace, run.end, run.final_tables.clone());
         let verdicts = checkers::run_all(&record);
-        let metrics = checkers::metrics::metrics(&record);
+        let metrics = crate::metrics::metrics(&record);
         Judged {
             run,
             verdicts,

@@ -21,8 +21,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use server::config::{Herd, Limits};
 
-/// The Places stub's host name: link faults may name it next to server names.
-pub const PLACES_HOST: &str = "places";
+pub use crate::hosts::PLACES_HOST;
 
 /// A raw step may repeat a byte at most this many times (a huge line, bounded all the same).
 pub const RAW_REPEAT_COUNT_MAX: usize = 16 * 1024 * 1024;

@@ -142,7 +142,7 @@ pub fn places_client(limits: &server::config::Limits) -> server::places::PlacesC
         api: server::places::PlacesApi::Legacy,
         base_url: Some(format!(
             "http://{}:{}",
-            crate::places_stub::HOST,
+            crate::hosts::PLACES_HOST,
             crate::places_stub::PORT
         )),
         timeout: limits.places_timeout,

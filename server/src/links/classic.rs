@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::Neighbour;
-use crate::events;
+use crate::events::{Direction, Event, LinkEnd};
 use crate::net::Network;
 use crate::protocol::Record;
 use crate::shutdown::Shutdown;
@@ -34,16 +34,11 @@ pub async fn run(
             }
             continue;
         };
-        tracing::info!(
-            peer = %peer,
-            client = %record.client,
-            origin = %record.origin,
-            timestamp = %record.timestamp,
-            location = %record.location,
-            time_diff = %record.time_diff,
-            "{}",
-            events::FLOOD_SENT
-        );
+        Event::FloodSent {
+            peer: peer.clone(),
+            record: record.clone(),
+        }
+        .emit();
         let line = format!("{record}\n");
         let send = async {
             let mut stream = net.connect(&neighbour.host, neighbour.port).await?;
@@ -57,26 +52,37 @@ pub async fn run(
         match sent {
             Ok(Ok(())) => {
                 if reachable != Some(true) {
-                    tracing::info!(peer = %peer, direction = "outbound", "{}", events::PEER_UP);
+                    Event::PeerUp {
+                        peer: peer.clone(),
+                        direction: Direction::Outbound,
+                    }
+                    .emit();
                 }
                 reachable = Some(true);
             }
-            Ok(Err(e)) => lost(&peer, &record, &e.to_string(), &mut reachable),
-            Err(_) => lost(&peer, &record, "connect timed out", &mut reachable),
+            Ok(Err(e)) => lost(&peer, &record, LinkEnd::Io(e.to_string()), &mut reachable),
+            Err(_) => lost(&peer, &record, LinkEnd::ConnectTimedOut, &mut reachable),
         }
     }
 }
 
-fn lost(peer: &str, record: &Record, error: &str, reachable: &mut Option<bool>) {
+/// A record could not be delivered: the link is down (said once) and the record is lost.
+fn lost(peer: &str, record: &Record, error: LinkEnd, reachable: &mut Option<bool>) {
+    let text = error.to_string();
     if *reachable != Some(false) {
-        tracing::info!(
-            peer,
-            direction = "outbound",
-            reason = error,
-            "{}",
-            events::PEER_DOWN
-        );
+        Event::PeerDown {
+            peer: peer.to_string(),
+            direction: Direction::Outbound,
+            reason: error,
+        }
+        .emit();
     }
-    tracing::info!(peer, client = %record.client, error, retry_ms = 0u64, "{}", events::PEER_CONNECT_FAILED);
+    Event::PeerConnectFailed {
+        peer: peer.to_string(),
+        error: text,
+        retry_ms: 0,
+        client: Some(record.client.clone()),
+    }
+    .emit();
     *reachable = Some(false);
 }

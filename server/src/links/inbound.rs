@@ -3,7 +3,7 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::events;
+use crate::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkRefusal};
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
@@ -13,8 +13,8 @@ use super::handshake;
 
 /// How the connection goes on after [`serve`].
 pub enum Outcome {
-    /// The link ran and ended (why): the connection is done.
-    Ended(String),
+    /// The link ran and ended, or the handshake broke off (why): the connection is done.
+    Ended(ConnectionEnd),
     /// The handshake was refused and answered `? <line>`: the connection goes on as a plain
     /// client connection, where peer lines change nothing.
     Refused,
@@ -42,16 +42,16 @@ where
     let seq = shared.resume_seq(peer, epoch);
     let hello = format!("HELLO {nonce} {} {seq}\n", shared.epoch);
     if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
-        return Outcome::Ended(reason);
+        return Outcome::Ended(reason.into());
     }
     let line = tokio::select! {
         line = tokio::time::timeout(limits.heartbeat_timeout, reader.read_line()) => line,
-        _ = shutdown.wait() => return Outcome::Ended("shutdown".into()),
+        _ = shutdown.wait() => return Outcome::Ended(ConnectionEnd::Shutdown),
     };
     let bytes = match line {
-        Err(_) => return Outcome::Ended("handshake timed out".into()),
-        Ok(Err(e)) => return Outcome::Ended(e.to_string()),
-        Ok(Ok(None)) => return Outcome::Ended("closed during the handshake".into()),
+        Err(_) => return Outcome::Ended(ConnectionEnd::HandshakeTimedOut),
+        Ok(Err(e)) => return Outcome::Ended(ConnectionEnd::Io(e.to_string())),
+        Ok(Ok(None)) => return Outcome::Ended(ConnectionEnd::ClosedDuringHandshake),
         Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
         Ok(Ok(Some(Line::TooLong { prefix }))) => prefix,
     };
@@ -67,25 +67,40 @@ where
         _ => false,
     };
     if !proven {
-        tracing::warn!(conn, peer, reason = "no valid proof of the herd secret", line = %shown(&bytes), "{}", events::LINK_REFUSED);
+        Event::LinkRefused {
+            conn,
+            peer: peer.to_string(),
+            reason: LinkRefusal::NoValidProof,
+            line: shown(&bytes),
+        }
+        .emit();
         let reply = format!("{}\n", invalid_reply(&bytes));
         return match write_lines(writer, reply.as_bytes(), limits.client_write_timeout).await {
             Ok(()) => Outcome::Refused,
-            Err(reason) => Outcome::Ended(reason),
+            Err(reason) => Outcome::Ended(reason.into()),
         };
     }
     if let Err(reason) = write_lines(writer, b"LINKED\n", limits.heartbeat_timeout).await {
-        return Outcome::Ended(reason);
+        return Outcome::Ended(reason.into());
     }
     on_linked();
-    tracing::info!(peer, direction = "inbound", "{}", events::PEER_UP);
+    Event::PeerUp {
+        peer: peer.to_string(),
+        direction: Direction::Inbound,
+    }
+    .emit();
     let source = Source::Peer {
         name: peer.to_string(),
         link: link_key(peer, epoch),
     };
     let reason = records_in(shared, peer, epoch, &source, reader, writer, shutdown).await;
-    tracing::info!(peer, direction = "inbound", reason = %reason, "{}", events::PEER_DOWN);
-    Outcome::Ended(format!("link from {peer} ended"))
+    Event::PeerDown {
+        peer: peer.to_string(),
+        direction: Direction::Inbound,
+        reason,
+    }
+    .emit();
+    Outcome::Ended(ConnectionEnd::LinkEnded(peer.to_string()))
 }
 
 /// Records in until the link ends; returns why it ended.
@@ -97,7 +112,7 @@ async fn records_in<R, W>(
     reader: &mut LineReader<R>,
     writer: &mut W,
     shutdown: &mut Shutdown,
-) -> String
+) -> LinkEnd
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -105,15 +120,15 @@ where
     let timeout = shared.limits.heartbeat_timeout;
     loop {
         let line = tokio::select! {
-            _ = shutdown.wait() => return "shutdown".into(),
+            _ = shutdown.wait() => return LinkEnd::Shutdown,
             line = tokio::time::timeout(timeout, reader.read_line()) => line,
         };
         let bytes = match line {
-            Err(_) => return "heartbeat timeout".into(),
-            Ok(Err(e)) => return e.to_string(),
-            Ok(Ok(None)) => return "closed by peer".into(),
+            Err(_) => return LinkEnd::HeartbeatTimeout,
+            Ok(Err(e)) => return LinkEnd::Io(e.to_string()),
+            Ok(Ok(None)) => return LinkEnd::ClosedByPeer,
             Ok(Ok(Some(Line::TooLong { prefix }))) => {
-                tracing::warn!(peer, reason = "line over line_bytes_max", line = %shown(&prefix), "{}", events::LINE_REFUSED);
+                refused(peer, LineRefusal::TooLong, &prefix);
                 continue;
             }
             Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
@@ -121,7 +136,7 @@ where
         match Command::parse_line(&bytes) {
             Ok(Command::At(record)) => {
                 if shared.too_far_ahead(record.timestamp.nanos()) {
-                    tracing::warn!(peer, reason = "timestamp too far ahead of our clock", line = %shown(&bytes), "{}", events::LINE_REFUSED);
+                    refused(peer, LineRefusal::TooFarAhead, &bytes);
                 } else {
                     shared.ingest(record, source.clone());
                 }
@@ -131,15 +146,22 @@ where
                 if let Err(reason) =
                     write_lines(writer, format!("PONG {n}\n").as_bytes(), timeout).await
                 {
-                    return reason;
+                    return reason.into();
                 }
             }
-            Ok(_) => {
-                tracing::warn!(peer, reason = "not a link line", line = %shown(&bytes), "{}", events::LINE_REFUSED)
-            }
-            Err(e) => {
-                tracing::warn!(peer, reason = %e, line = %shown(&bytes), "{}", events::LINE_REFUSED)
-            }
+            Ok(_) => refused(peer, LineRefusal::NotALinkLine, &bytes),
+            Err(e) => refused(peer, LineRefusal::Invalid(e.to_string()), &bytes),
         }
     }
+}
+
+/// Says that a line from `peer` was refused.
+fn refused(peer: &str, reason: LineRefusal, line: &[u8]) {
+    Event::LineRefused {
+        peer: Some(peer.to_string()),
+        conn: None,
+        reason,
+        line: shown(line),
+    }
+    .emit();
 }

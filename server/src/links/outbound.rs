@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::backoff::{Backoff, stable_hash};
 use crate::config::Neighbour;
-use crate::events;
+use crate::events::{Direction, Event, LinkEnd};
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::net::{BoxStream, Network};
 use crate::protocol::Command;
@@ -42,23 +42,34 @@ pub async fn run(
                 if end.linked {
                     backoff.reset();
                 }
-                tracing::info!(peer = %neighbour.name, direction = "outbound", reason = %end.reason, "{}", events::PEER_DOWN);
+                Event::PeerDown {
+                    peer: neighbour.name.clone(),
+                    direction: Direction::Outbound,
+                    reason: end.reason,
+                }
+                .emit();
                 if shutdown.is_triggered() {
                     return;
                 }
                 None
             }
             Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("connect timed out".to_string()),
+            Err(_) => Some(LinkEnd::ConnectTimedOut.to_string()),
         };
         let delay = backoff.next_delay();
         if let Some(error) = error {
             failures_in_a_row += 1;
+            let failed = Event::PeerConnectFailed {
+                peer: neighbour.name.clone(),
+                error,
+                retry_ms: delay.as_millis() as u64,
+                client: None,
+            };
             // The first failure of a series is news; the retries that follow are detail.
             if failures_in_a_row == 1 {
-                tracing::info!(peer = %neighbour.name, error = %error, retry_ms = delay.as_millis() as u64, "{}", events::PEER_CONNECT_FAILED);
+                failed.emit();
             } else {
-                tracing::debug!(peer = %neighbour.name, error = %error, retry_ms = delay.as_millis() as u64, "{}", events::PEER_CONNECT_FAILED);
+                failed.emit_detail();
             }
         }
         tokio::select! {
@@ -71,19 +82,19 @@ pub async fn run(
 /// How a session ended: why, and whether the link had come up (a link refused at the
 /// handshake keeps backing off, so a misconfigured pair does not flap).
 struct SessionEnd {
-    reason: String,
+    reason: LinkEnd,
     linked: bool,
 }
 
 impl SessionEnd {
-    fn before_link(reason: impl Into<String>) -> SessionEnd {
+    fn before_link(reason: impl Into<LinkEnd>) -> SessionEnd {
         SessionEnd {
             reason: reason.into(),
             linked: false,
         }
     }
 
-    fn after_link(reason: impl Into<String>) -> SessionEnd {
+    fn after_link(reason: impl Into<LinkEnd>) -> SessionEnd {
         SessionEnd {
             reason: reason.into(),
             linked: true,
@@ -109,13 +120,16 @@ async fn session(
     let (nonce, their_epoch, seq) = match read_reply(&mut reader, shared, shutdown).await {
         Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
         Ok(other) => {
-            return SessionEnd::before_link(format!("handshake: expected HELLO, got {other}"));
+            return SessionEnd::before_link(LinkEnd::Handshake(format!(
+                "expected HELLO, got {other}"
+            )));
         }
         Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
-            tracing::warn!(peer, "{}", events::PEER_SPEAKS_CLASSIC);
-            return SessionEnd::before_link(
-                "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)",
-            );
+            Event::PeerSpeaksClassic {
+                peer: peer.to_string(),
+            }
+            .emit();
+            return SessionEnd::before_link(LinkEnd::SpeaksClassic);
         }
         Err(refused) => return SessionEnd::before_link(refused.reason()),
     };
@@ -138,11 +152,16 @@ async fn session(
     match read_reply(&mut reader, shared, shutdown).await {
         Ok(Command::Linked) => {}
         Ok(other) => {
-            return SessionEnd::before_link(format!("handshake: expected LINKED, got {other}"));
+            return SessionEnd::before_link(LinkEnd::Handshake(format!(
+                "expected LINKED, got {other}"
+            )));
         }
         Err(Refused::Line(line)) if line.starts_with(b"? AUTH") => {
-            tracing::warn!(peer, "{}", events::PEER_AUTH_REFUSED);
-            return SessionEnd::before_link("neighbour refused our proof: the herd secret differs");
+            Event::PeerAuthRefused {
+                peer: peer.to_string(),
+            }
+            .emit();
+            return SessionEnd::before_link(LinkEnd::AuthRefused);
         }
         Err(refused) => return SessionEnd::before_link(refused.reason()),
     }
@@ -154,8 +173,17 @@ async fn session(
     let (mut cursor, catch_up_head) = {
         let store = shared.store();
         let records = store.count_after(seq, Some(&skip));
-        tracing::info!(peer, direction = "outbound", "{}", events::PEER_UP);
-        tracing::info!(peer, records, full = seq == 0, "{}", events::RECONCILE);
+        Event::PeerUp {
+            peer: peer.to_string(),
+            direction: Direction::Outbound,
+        }
+        .emit();
+        Event::Reconcile {
+            peer: peer.to_string(),
+            records: records as u64,
+            full: seq == 0,
+        }
+        .emit();
         (seq, store.head())
     };
 
@@ -168,10 +196,10 @@ async fn session(
         let head = *changes.borrow_and_update();
         let caught_up = cursor >= head;
         tokio::select! {
-            _ = shutdown.wait() => return SessionEnd::after_link("shutdown"),
+            _ = shutdown.wait() => return SessionEnd::after_link(LinkEnd::Shutdown),
             changed = changes.changed(), if caught_up => {
                 if changed.is_err() {
-                    return SessionEnd::after_link("server stopping");
+                    return SessionEnd::after_link(LinkEnd::ServerStopping);
                 }
             }
             _ = std::future::ready(()), if !caught_up => {
@@ -180,16 +208,11 @@ async fn session(
                 for (seq, record) in &batch.records {
                     let _ = writeln!(out, "{record}");
                     if *seq > catch_up_head {
-                        tracing::info!(
-                            peer,
-                            client = %record.client,
-                            origin = %record.origin,
-                            timestamp = %record.timestamp,
-                            location = %record.location,
-                            time_diff = %record.time_diff,
-                            "{}",
-                            events::FLOOD_SENT
-                        );
+                        Event::FloodSent {
+                            peer: peer.to_string(),
+                            record: record.clone(),
+                        }
+                        .emit();
                     }
                 }
                 let _ = writeln!(out, "MARK {}", batch.reached);
@@ -200,7 +223,7 @@ async fn session(
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
-                    return SessionEnd::after_link("heartbeat timeout");
+                    return SessionEnd::after_link(LinkEnd::HeartbeatTimeout);
                 }
                 ping_seq += 1;
                 let ping = format!("PING {ping_seq}\n");
@@ -211,8 +234,8 @@ async fn session(
             line = reader.read_line() => match line {
                 Ok(Some(Line::Complete(_))) => last_heard = tokio::time::Instant::now(),
                 Ok(Some(Line::TooLong { .. })) => {}
-                Ok(None) => return SessionEnd::after_link("closed by peer"),
-                Err(e) => return SessionEnd::after_link(e.to_string()),
+                Ok(None) => return SessionEnd::after_link(LinkEnd::ClosedByPeer),
+                Err(e) => return SessionEnd::after_link(LinkEnd::Io(e.to_string())),
             },
         }
     }
@@ -222,14 +245,16 @@ async fn session(
 enum Refused {
     /// A line that is not a link command (e.g. `? PEER ...` from a classic server).
     Line(Vec<u8>),
-    Other(String),
+    Other(LinkEnd),
 }
 
 impl Refused {
-    fn reason(&self) -> String {
+    fn reason(self) -> LinkEnd {
         match self {
-            Refused::Line(line) => format!("handshake: unexpected line {:?}", shown(line)),
-            Refused::Other(reason) => reason.clone(),
+            Refused::Line(line) => {
+                LinkEnd::Handshake(format!("unexpected line {:?}", shown(&line)))
+            }
+            Refused::Other(reason) => reason,
         }
     }
 }
@@ -242,12 +267,12 @@ async fn read_reply<R: tokio::io::AsyncRead + Unpin>(
 ) -> Result<Command, Refused> {
     let line = tokio::select! {
         line = tokio::time::timeout(shared.limits.heartbeat_timeout, reader.read_line()) => line,
-        _ = shutdown.wait() => return Err(Refused::Other("shutdown".into())),
+        _ = shutdown.wait() => return Err(Refused::Other(LinkEnd::Shutdown)),
     };
     match line {
-        Err(_) => Err(Refused::Other("handshake timed out".into())),
-        Ok(Err(e)) => Err(Refused::Other(e.to_string())),
-        Ok(Ok(None)) => Err(Refused::Other("closed by peer during the handshake".into())),
+        Err(_) => Err(Refused::Other(LinkEnd::HandshakeTimedOut)),
+        Ok(Err(e)) => Err(Refused::Other(LinkEnd::Io(e.to_string()))),
+        Ok(Ok(None)) => Err(Refused::Other(LinkEnd::ClosedDuringHandshake)),
         Ok(Ok(Some(Line::TooLong { prefix }))) => Err(Refused::Line(prefix)),
         Ok(Ok(Some(Line::Complete(bytes)))) => {
             Command::parse_line(&bytes).map_err(|_| Refused::Line(bytes))

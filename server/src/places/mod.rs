@@ -29,8 +29,8 @@ use std::time::Duration;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::Value;
-use tracing::{info, warn};
 
+use crate::events::Event;
 use crate::protocol::{Location, Radius};
 use error::UpstreamError;
 pub use transport::{BoxError, HttpSend, SendFuture};
@@ -224,7 +224,12 @@ impl PlacesClient {
             Mode::Offline => "offline",
             Mode::Online(online) => online.settings.api.as_str(),
         };
-        info!(api, radius_m = %radius.metres_text(), bound, "{}", crate::events::PLACES_REQUEST);
+        Event::PlacesRequest {
+            api: api.to_string(),
+            radius_m: radius.metres_text(),
+            bound: bound as u64,
+        }
+        .emit();
         let answer = match &*self.inner {
             Mode::Offline => Ok(offline::nearby_json(
                 location.latitude(),
@@ -240,7 +245,11 @@ impl PlacesClient {
                     Mode::Online(online) => online.redact(text),
                     Mode::Offline => text,
                 };
-                warn!(kind = failure.kind(), detail = %redact(failure.to_string()), "{}", crate::events::PLACES_ERROR);
+                Event::PlacesError {
+                    kind: failure.kind().to_string(),
+                    detail: redact(failure.to_string()),
+                }
+                .emit();
                 redact_strings(failure.to_json(), &redact)
             }
         };
@@ -253,13 +262,12 @@ impl PlacesClient {
             .get("results")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
-        info!(
-            status,
-            results,
-            bytes = text.len(),
-            "{}",
-            crate::events::PLACES_RESPONSE
-        );
+        Event::PlacesResponse {
+            status: status.to_string(),
+            results: results as u64,
+            bytes: text.len() as u64,
+        }
+        .emit();
         text.push_str("\n\n");
         text
     }

@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
-use super::replay::{self, Downtime, Expected};
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
 use crate::scenario::fmt_duration;
 use crate::trace::fmt_at;
+use crate::trace::replay::{self, Downtime, Expected};
 
 pub const NAME: &str = "answered";
 
@@ -63,7 +63,7 @@ impl Checker for Answered {
                             format!(
                                 "{}: client error `{}` while the server was up",
                                 exchange.label(),
-                                error.field("error").unwrap_or("")
+                                exchange.error_text().unwrap_or("")
                             ),
                         ));
                     }
@@ -166,7 +166,13 @@ mod tests {
     #[test]
     fn a_restarted_server_is_up_once_it_listens_again() {
         let listening = |at: u64| {
-            TraceEvent::new(ms(at), "Clark", server::events::LISTENING).with("addr", "Clark:10003")
+            TraceEvent::server(
+                ms(at),
+                "Clark",
+                server::events::Event::Listening {
+                    addr: "Clark:10003".into(),
+                },
+            )
         };
         let refused = |at: u64| error(at, 0, "kiwi", "Clark", "connection refused");
         let events = vec![

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use server::protocol::Record;
 
-use super::replay::{self, Tables};
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
 use crate::scenario::fmt_duration;
-use crate::trace::{self, fmt_at};
+use crate::trace::replay::{self, Tables};
+use crate::trace::{SimEvent, TraceEvent, fmt_at};
 
 pub const NAME: &str = "convergence";
 
@@ -64,7 +64,7 @@ pub fn analyse(run: &RunRecord) -> Analysis {
             snapshot_taken = true;
         }
         if let Some(record) = replayer.apply(event) {
-            if event.field("source") == Some("client") {
+            if replay::client_update(event).is_some() {
                 last_client_update = last_client_update.max(event.at);
             }
             if event.at > run.quiet_since {
@@ -137,23 +137,26 @@ impl Replayer {
     }
 
     /// Applies one event; returns the record if it was stored as new on a running server.
-    fn apply(&mut self, event: &trace::TraceEvent) -> Option<Record> {
-        if event.is_harness(trace::CRASH) || event.is_harness(trace::RESTART) {
-            let server = event.field("server")?;
-            self.tables.clear(server);
-            if event.name == trace::CRASH {
+    fn apply(&mut self, event: &TraceEvent) -> Option<Record> {
+        match event.sim_event() {
+            Some(SimEvent::Crash { server, .. }) => {
+                self.tables.clear(server);
                 self.running.remove(server);
-            } else {
-                self.running.insert(server.to_string());
+                return None;
             }
+            Some(SimEvent::Restart { server, .. }) => {
+                self.tables.clear(server);
+                self.running.insert(server.to_string());
+                return None;
+            }
+            _ => {}
+        }
+        let record = replay::stored_new(event)?;
+        if !self.running.contains(&event.host) {
             return None;
         }
-        if !replay::stored_new(event) || !self.running.contains(&event.host) {
-            return None;
-        }
-        let record = replay::record_from_fields(event).ok()?;
         self.tables.store(&event.host, record.clone());
-        Some(record)
+        Some(record.clone())
     }
 
     fn running_records(&self) -> Vec<Record> {
@@ -253,7 +256,7 @@ fn differences(held: &[String], wanted: &[String]) -> Vec<String> {
 /// The driver's final tables against the replay (normalised through the record parser).
 fn final_table_mismatches(run: &RunRecord, analysis: &Analysis) -> Vec<Violation> {
     let normalise =
-        |line: &String| replay::parse_at_line(line).map_or_else(|| line.clone(), |r| r.to_string());
+        |line: &String| replay::at_line(line).map_or_else(|| line.clone(), |r| r.to_string());
     let mut out = Vec::new();
     for (server, reported) in &run.final_tables {
         let replayed = analysis.final_tables.get(server);
@@ -278,7 +281,6 @@ mod tests {
     use super::super::testing::*;
     use super::*;
     use crate::scenario::Checks;
-    use crate::trace::TraceEvent;
 
     const OLD: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
     const NEW: &str = "AT Bona +0.000002000 kiwi +34.1-118.4 1700000001";

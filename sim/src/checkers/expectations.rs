@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use super::replay::{self, Exchange};
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
 use crate::scenario::Expect;
+use crate::trace::replay::{self, Exchange};
 
 pub const NAME: &str = "expectations";
 
@@ -42,8 +42,7 @@ impl Checker for Expectations {
             };
             let Some(text) = exchange.reply_text() else {
                 let why = exchange
-                    .error
-                    .and_then(|(_, e)| e.field("error"))
+                    .error_text()
                     .map_or_else(|| "no reply".to_string(), |e| format!("client error: {e}"));
                 violations.push(Violation::new(
                     exchange.send.at,
@@ -88,7 +87,7 @@ fn problems(expect: &Expect, text: &str) -> Vec<String> {
     let wants_record =
         expect.origin.is_some() || expect.location.is_some() || expect.timestamp.is_some();
     if wants_record {
-        match replay::parse_at_line(first) {
+        match replay::at_line(first) {
             None => out.push(format!(
                 "expected an AT line ({}), got {first:?}",
                 expect.describe()

@@ -12,11 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use server::events;
+use server::events::Event;
+use server::protocol::Record;
+use server::store::Outcome;
 
-use super::replay;
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
-use crate::trace::{CLIENT_SEND, LOAD_SENT, TraceEvent};
+use crate::trace::{SimEvent, TraceEvent};
 
 pub const NAME: &str = "integrity";
 
@@ -35,26 +36,23 @@ struct Sent {
 
 impl Sent {
     fn note(&mut self, event: &TraceEvent, run: &RunRecord) {
-        if event.is_harness(LOAD_SENT) {
-            let server = event.field("server").unwrap_or("").to_string();
-            let prefix = event.field("prefix").unwrap_or("").to_string();
-            let clients = event
-                .field("clients")
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            self.loads
-                .entry(server)
-                .or_default()
-                .push((prefix, clients));
-            return;
-        }
-        if !event.is_harness(CLIENT_SEND)
-            || event.id().is_some_and(|id| run.hostile_steps.contains(&id))
-        {
-            return;
-        }
-        let server = event.field("server").unwrap_or("");
-        for line in event.field("line").unwrap_or("").lines() {
+        let (server, line) = match event.sim_event() {
+            Some(SimEvent::LoadSent {
+                server,
+                prefix,
+                clients,
+                ..
+            }) => {
+                let loads = self.loads.entry(server.clone()).or_default();
+                loads.push((prefix.clone(), *clients));
+                return;
+            }
+            Some(SimEvent::ClientSend {
+                id, server, line, ..
+            }) if !run.hostile_steps.contains(id) => (server, line),
+            _ => return,
+        };
+        for line in line.lines() {
             let fields: Vec<&str> = line.split_ascii_whitespace().collect();
             if let ["IAMAT", client, location, timestamp] = fields[..] {
                 self.iamats.insert((
@@ -83,13 +81,12 @@ impl Sent {
     }
 }
 
-fn claim_of(event: &TraceEvent) -> Claim {
-    let get = |key: &str| event.field(key).unwrap_or("").to_string();
+fn claim_of(record: &Record) -> Claim {
     (
-        get("origin"),
-        get("client"),
-        get("location"),
-        get("timestamp"),
+        record.origin.clone(),
+        record.client.clone(),
+        record.location.to_string(),
+        record.timestamp.to_string(),
     )
 }
 
@@ -133,11 +130,16 @@ impl Checker for Integrity {
         let mut judged = 0usize;
         for event in &run.trace.events {
             sent.note(event, run);
-            if !replay::stored_new(event) || event.name != events::RECORD_STORED {
+            let Some(Event::RecordStored {
+                record,
+                outcome: Outcome::New,
+                source,
+            }) = event.server_event()
+            else {
                 continue;
-            }
+            };
             judged += 1;
-            let claim = claim_of(event);
+            let claim = claim_of(record);
             if !sent.explains(&claim) {
                 violations.push(Violation::new(
                     event.at,
@@ -148,7 +150,7 @@ impl Checker for Integrity {
                         shown(&claim.1),
                         claim.2,
                         claim.3,
-                        event.field("source").unwrap_or("?"),
+                        source,
                         claim.0
                     ),
                 ));
@@ -286,12 +288,16 @@ mod tests {
 
     #[test]
     fn load_clients_are_legitimate_at_their_server_only() {
-        let load = TraceEvent::new(ms(1), crate::trace::HARNESS_HOST, LOAD_SENT)
-            .with("id", 1)
-            .with("server", "Clark")
-            .with("prefix", "ld")
-            .with("clients", 10)
-            .with("connections", 1);
+        let load = TraceEvent::harness(
+            ms(1),
+            SimEvent::LoadSent {
+                id: 1,
+                server: "Clark".into(),
+                prefix: "ld".into(),
+                clients: 10,
+                connections: 1,
+            },
+        );
         let ok = verdict(
             vec![
                 load.clone(),

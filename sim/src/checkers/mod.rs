@@ -23,10 +23,8 @@ pub mod convergence;
 pub mod expectations;
 pub mod flood_bound;
 pub mod integrity;
-pub mod metrics;
 pub mod monotonic;
 pub mod places_calls;
-pub mod replay;
 pub mod well_formed;
 pub mod whatsat_agrees;
 
@@ -36,8 +34,6 @@ use std::time::Duration;
 
 use crate::scenario::{Checks, Expect, Scenario};
 use crate::trace::{Trace, fmt_at};
-
-pub use metrics::{Metrics, metrics};
 
 /// Every checker's name, in the order they run and report.
 pub const NAMES: [&str; 9] = [
@@ -231,7 +227,7 @@ pub fn run_all(run: &RunRecord) -> Vec<Verdict> {
 }
 
 #[cfg(test)]
-pub(crate) mod testing;
+pub mod testing;
 
 #[cfg(test)]
 mod tests {

@@ -6,10 +6,11 @@
 //! record thrown away). A crash or restart empties the server, so its memory starts again.
 //! `table_full` is a resource bound, not an ordering decision, and is not judged.
 
-use server::events;
+use server::events::Event;
+use server::store::Outcome;
 
-use super::replay::{self, Tables};
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use crate::trace::replay::{self, Tables};
 
 pub const NAME: &str = "monotonic";
 
@@ -33,35 +34,32 @@ impl Checker for Monotonic {
                 tables.clear(server);
                 continue;
             }
-            if event.name != events::RECORD_STORED || event.host == crate::trace::HARNESS_HOST {
+            let Some(Event::RecordStored {
+                record, outcome, ..
+            }) = event.server_event()
+            else {
                 continue;
-            }
-            let outcome = event.field("outcome").unwrap_or("");
-            if outcome == "table_full" {
-                continue;
-            }
-            let record = match replay::record_from_fields(event) {
-                Ok(record) => record,
-                Err(e) => {
-                    violations.push(Violation::new(event.at, format!("{}: {e}", event.host)));
-                    continue;
-                }
             };
+            if *outcome == Outcome::TableFull {
+                continue;
+            }
             judged += 1;
             let held = tables.held(&event.host, &record.client);
+            let name = outcome.as_str();
             let problem = match (outcome, held) {
-                ("new", Some(held)) if !record.is_newer_than(held) => Some(format!(
+                (Outcome::New, Some(held)) if !record.is_newer_than(held) => Some(format!(
                     "stored `{record}` as new over the newer or equal `{held}`"
                 )),
-                ("stale" | "duplicate", None) => Some(format!(
-                    "dropped `{record}` as {outcome} while holding nothing for {}",
+                (Outcome::Stale | Outcome::Duplicate, None) => Some(format!(
+                    "dropped `{record}` as {name} while holding nothing for {}",
                     record.client
                 )),
-                ("stale" | "duplicate", Some(held)) if record.is_newer_than(held) => Some(format!(
-                    "dropped `{record}` as {outcome} although it is newer than the held `{held}`"
-                )),
-                ("new" | "stale" | "duplicate", _) => None,
-                (other, _) => Some(format!("record_stored with unknown outcome `{other}`")),
+                (Outcome::Stale | Outcome::Duplicate, Some(held)) if record.is_newer_than(held) => {
+                    Some(format!(
+                        "dropped `{record}` as {name} although it is newer than the held `{held}`"
+                    ))
+                }
+                _ => None,
             };
             if let Some(problem) = problem {
                 violations.push(Violation::new(
@@ -69,8 +67,8 @@ impl Checker for Monotonic {
                     format!("{}: {problem}", event.host),
                 ));
             }
-            if outcome == "new" {
-                tables.store(&event.host, record);
+            if *outcome == Outcome::New {
+                tables.store(&event.host, record.clone());
             }
         }
         Verdict::judge(

@@ -8,8 +8,8 @@ use server::protocol::Command;
 
 use std::time::Duration;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation, replay};
-use crate::trace::{CLIENT_REPLY, CLIENT_SEND, PLACES_STUB_REQUEST, TraceEvent};
+use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use crate::trace::{SimEvent, replay};
 
 pub const NAME: &str = "places_calls";
 
@@ -28,27 +28,30 @@ struct Whatsat {
     places_calls: usize,
 }
 
-fn whatsat_radius(send: &TraceEvent) -> Option<String> {
-    match Command::from_str(send.field("line")?) {
+fn whatsat_radius(line: &str) -> Option<String> {
+    match Command::from_str(line) {
         Ok(Command::WhatsAt { radius, .. }) => Some(radius.metres_text()),
         _ => None,
     }
 }
 
 /// The location of a reply's AT line as Places is asked for it (`LAT,LNG`).
-fn reply_location(reply: &TraceEvent) -> Option<String> {
-    let first = reply.field("text")?.lines().next()?;
-    replay::parse_at_line(first).map(|record| record.location.query_value())
+fn reply_location(text: &str) -> Option<String> {
+    let first = text.lines().next()?;
+    replay::at_line(first).map(|record| record.location.query_value())
 }
 
 fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
     let mut all: Vec<Whatsat> = Vec::new();
-    for event in &run.trace.events {
-        if event.is_harness(CLIENT_SEND) {
-            if let (Some(id), Some(radius_metres)) = (event.id(), whatsat_radius(event)) {
+    for (event, sim) in run.trace.sim_events() {
+        if let SimEvent::ClientSend {
+            id, server, line, ..
+        } = sim
+        {
+            if let Some(radius_metres) = whatsat_radius(line) {
                 all.push(Whatsat {
-                    id,
-                    server: event.field("server").unwrap_or("").to_string(),
+                    id: *id,
+                    server: server.clone(),
                     sent: event.at,
                     replied: None,
                     radius_metres,
@@ -56,11 +59,11 @@ fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
                     places_calls: 0,
                 });
             }
-        } else if event.is_harness(CLIENT_REPLY)
-            && let Some(w) = all.iter_mut().find(|w| Some(w.id) == event.id())
+        } else if let SimEvent::ClientReply { id, text, .. } = sim
+            && let Some(w) = all.iter_mut().find(|w| w.id == *id)
         {
             w.replied = Some(event.at);
-            w.location = reply_location(event);
+            w.location = reply_location(text);
         }
     }
     all
@@ -79,19 +82,21 @@ impl Checker for PlacesCalls {
         let mut whatsats = whatsats(run);
         let mut violations = Vec::new();
         let mut requests = 0usize;
-        for event in run
-            .trace
-            .events
-            .iter()
-            .filter(|e| e.name == PLACES_STUB_REQUEST)
-        {
+        for (event, sim) in run.trace.sim_events() {
+            let SimEvent::PlacesStubRequest {
+                location,
+                radius,
+                key_present,
+                from,
+                ..
+            } = sim
+            else {
+                continue;
+            };
             requests += 1;
-            if event.field("key_present") != Some("true") {
+            if !key_present {
                 violations.push(Violation::new(event.at, "a Places request without the key"));
             }
-            let radius = event.field("radius").unwrap_or("");
-            let location = event.field("location").unwrap_or("");
-            let from = event.field("from");
             // Of the WHATSATs this request could serve, take the one whose reply comes first
             // (earliest deadline): matching in that order never strands a later request that
             // another choice could have explained.
@@ -101,9 +106,9 @@ impl Checker for PlacesCalls {
                     w.places_calls == 0
                         && w.sent <= event.at
                         && w.replied.is_none_or(|r| event.at <= r)
-                        && w.radius_metres == radius
-                        && from.is_none_or(|f| f == w.server)
-                        && w.location.as_deref().is_none_or(|l| l == location)
+                        && w.radius_metres == *radius
+                        && from.as_ref().is_none_or(|f| *f == w.server)
+                        && w.location.as_ref().is_none_or(|l| l == location)
                 })
                 .min_by_key(|w| (w.replied.is_none(), w.replied));
             match explained {
@@ -128,6 +133,7 @@ mod tests {
     use super::*;
     use crate::checkers::testing::*;
     use crate::scenario::Checks;
+    use crate::trace::TraceEvent;
 
     fn send(at: u64, id: u64, line: &str) -> TraceEvent {
         TraceEvent::client_send(ms(at), id, "kiwi", "Bailey", format!("{line}\n").as_bytes())
@@ -140,6 +146,18 @@ mod tests {
             "1,1",
             radius,
             true,
+            None,
+        )
+    }
+
+    fn request_from(at: u64, radius: &str, from: &str) -> TraceEvent {
+        TraceEvent::places_stub_request(
+            ms(at),
+            "/maps/api/place/nearbysearch/json",
+            "1,1",
+            radius,
+            true,
+            Some(from.to_string()),
         )
     }
 
@@ -177,9 +195,9 @@ mod tests {
         let trace = trace(vec![
             send(0, 1, "WHATSAT kiwi 10 1"),
             send(0, 2, "WHATSAT lime 10 1"),
-            TraceEvent::places_stub_request(ms(5), "/p", "6,6", "10000", true),
+            TraceEvent::places_stub_request(ms(5), "/p", "6,6", "10000", true, None),
             other,
-            TraceEvent::places_stub_request(ms(8), "/p", "1,1", "10000", true),
+            TraceEvent::places_stub_request(ms(8), "/p", "1,1", "10000", true, None),
             reply(9, 1),
         ]);
         let checks = Checks::default();
@@ -240,7 +258,7 @@ mod tests {
     fn a_request_from_a_server_with_no_whatsat_in_flight_is_caught() {
         let trace = trace(vec![
             send(0, 1, "WHATSAT kiwi 10 3"),
-            request(5, "10000").with("from", "Clark"),
+            request_from(5, "10000", "Clark"),
             reply(9, 1),
         ]);
         let checks = Checks::default();

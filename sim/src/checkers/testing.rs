@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use server::events;
+use server::events::{Event, Source};
+use server::store::Outcome;
 
 use super::RunRecord;
 use crate::scenario::{Action, Checks};
@@ -42,16 +43,9 @@ pub fn trace(events: Vec<TraceEvent>) -> Trace {
     trace
 }
 
-/// The fields of an AT line `AT origin diff client location timestamp` on an event.
-fn with_record(event: TraceEvent, at_line: &str) -> TraceEvent {
-    let f: Vec<&str> = at_line.split(' ').collect();
-    assert_eq!(f.len(), 6, "test AT line has 6 fields: {at_line}");
-    event
-        .with("origin", f[1])
-        .with("time_diff", f[2])
-        .with("client", f[3])
-        .with("location", f[4])
-        .with("timestamp", f[5])
+/// The record of a test's AT line `AT origin diff client location timestamp`.
+pub fn record(at_line: &str) -> server::protocol::Record {
+    crate::trace::read::at_line(at_line).expect("a test's AT line is valid")
 }
 
 /// `record_stored` on `server` of the record `at_line`, with `outcome`; the source is the
@@ -59,28 +53,38 @@ fn with_record(event: TraceEvent, at_line: &str) -> TraceEvent {
 pub fn stored(at: u64, server: &str, at_line: &str, outcome: &str) -> TraceEvent {
     let origin = at_line.split(' ').nth(1).unwrap_or("");
     let source = if origin == server {
-        "client".to_string()
+        Source::Client
     } else {
-        format!("peer:{origin}")
+        Source::Peer(origin.to_string())
     };
-    with_record(
-        TraceEvent::new(ms(at), server, events::RECORD_STORED),
-        at_line,
+    let outcome = match outcome {
+        "new" => Outcome::New,
+        "stale" => Outcome::Stale,
+        "duplicate" => Outcome::Duplicate,
+        "table_full" => Outcome::TableFull,
+        other => panic!("a test's outcome is one of the four, not {other}"),
+    };
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::RecordStored {
+            record: record(at_line),
+            outcome,
+            source,
+        },
     )
-    .with("outcome", outcome)
-    .with("source", source)
 }
 
 /// `flood_sent` from `server` to `peer` of the record `at_line`.
 pub fn flood(at: u64, server: &str, peer: &str, at_line: &str) -> TraceEvent {
-    let f: Vec<&str> = at_line.split(' ').collect();
-    TraceEvent::new(ms(at), server, events::FLOOD_SENT)
-        .with("peer", peer)
-        .with("origin", f[1])
-        .with("client", f[3])
-        .with("timestamp", f[5])
-        .with("location", f[4])
-        .with("time_diff", f[2])
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::FloodSent {
+            peer: peer.to_string(),
+            record: record(at_line),
+        },
+    )
 }
 
 pub fn send(at: u64, id: u64, client: &str, server: &str, line: &str) -> TraceEvent {

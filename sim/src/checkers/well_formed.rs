@@ -12,8 +12,11 @@
 
 use server::protocol::invalid_reply;
 
-use super::replay::{self, Exchange, Expected};
+use server::events::Event;
+use server::store::Outcome;
+
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use crate::trace::replay::{self, Exchange, Expected};
 
 pub const NAME: &str = "well_formed";
 
@@ -35,7 +38,7 @@ impl Checker for WellFormed {
             let Some((_, reply)) = exchange.reply else {
                 continue;
             };
-            let text = reply.field("text").unwrap_or("");
+            let text = exchange.reply_text().unwrap_or("");
             let problem = match replay::expected(exchange.send, run.line_bytes_max) {
                 Expected::IamAt {
                     client,
@@ -83,11 +86,9 @@ fn table_full(
     client: &str,
     until: std::time::Duration,
 ) -> bool {
-    run.trace.events.iter().any(|e| {
+    run.trace.server_events().any(|(e, event)| {
         e.host == exchange.server()
-            && e.name == server::events::RECORD_STORED
-            && e.field("outcome") == Some("table_full")
-            && e.field("client") == Some(client)
+            && matches!(event, Event::RecordStored { record, outcome: Outcome::TableFull, .. } if record.client == client)
             && (exchange.send.at..=until).contains(&e.at)
     })
 }
@@ -173,7 +174,7 @@ fn is_cut_echo(text: &str, line: &str) -> bool {
 fn whatsat_problem(text: &str, client: &str, bound: usize) -> Option<String> {
     let (first, rest) = replay::split_reply(text);
     let fields: Vec<&str> = first.split(' ').collect();
-    match replay::parse_at_line(first) {
+    match replay::at_line(first) {
         Some(record) if fields.len() == 6 && record.client == client => {}
         _ => {
             return Some(format!(

@@ -8,19 +8,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use server::events;
+use server::events::Event;
 
-use super::replay::{self, Expected, Tables};
 use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
-use crate::trace::{self, TraceEvent};
+use crate::trace::SimEvent;
+use crate::trace::replay::{self, Expected, Tables};
 
 pub const NAME: &str = "whatsat_agrees";
 
 pub struct WhatsatAgrees;
 
 /// One WHATSAT in flight: what its server held for the client since the send.
-struct Window<'a> {
-    send: &'a TraceEvent,
+struct Window {
+    /// The WHATSAT line as the client sent it.
+    line: String,
     server: String,
     client: String,
     /// AT lines the server held at some moment since the send.
@@ -54,34 +55,31 @@ impl Checker for WhatsatAgrees {
                     .values_mut()
                     .filter(|w| w.server == server)
                     .for_each(|w| w.broken = true);
-            } else if replay::stored_new(event) {
-                let Ok(record) = replay::record_from_fields(event) else {
-                    continue;
-                };
+            } else if let Some(record) = replay::stored_new(event) {
                 for window in windows.values_mut() {
                     if window.server == event.host && window.client == record.client {
                         window.held.insert(record.to_string());
                     }
                 }
-                tables.store(&event.host, record);
-            } else if event.name == events::CLIENT_LINE {
-                let line = event.field("line").unwrap_or("").trim();
+                tables.store(&event.host, record.clone());
+            } else if let Some(Event::ClientLine { line, .. }) = event.server_event() {
+                let line = line.trim();
                 let arrived = windows.values_mut().find(|w| {
-                    w.held_on_arrival.is_none()
-                        && w.server == event.host
-                        && w.send.field("line").unwrap_or("").trim() == line
+                    w.held_on_arrival.is_none() && w.server == event.host && w.line.trim() == line
                 });
                 if let Some(window) = arrived {
                     window.held_on_arrival =
                         Some(tables.held(&window.server, &window.client).is_some());
                 }
-            } else if event.is_harness(trace::CLIENT_SEND) {
-                let (Some(id), Expected::WhatsAt { client, .. }) =
-                    (event.id(), replay::expected(event, run.line_bytes_max))
+            } else if let Some(SimEvent::ClientSend {
+                id, server, line, ..
+            }) = event.sim_event()
+            {
+                let Expected::WhatsAt { client, .. } = replay::expected(event, run.line_bytes_max)
                 else {
                     continue;
                 };
-                let server = event.field("server").unwrap_or("").to_string();
+                let (id, server) = (*id, server.clone());
                 let held: BTreeSet<String> = tables
                     .held(&server, &client)
                     .map(ToString::to_string)
@@ -91,7 +89,7 @@ impl Checker for WhatsatAgrees {
                 windows.insert(
                     id,
                     Window {
-                        send: event,
+                        line: line.clone(),
                         server,
                         client,
                         held,
@@ -100,21 +98,16 @@ impl Checker for WhatsatAgrees {
                         broken: false,
                     },
                 );
-            } else if event.is_harness(trace::CLIENT_REPLY) {
-                let Some(window) = event.id().and_then(|id| windows.remove(&id)) else {
+            } else if let Some(SimEvent::ClientReply { id, text, .. }) = event.sim_event() {
+                let Some(window) = windows.remove(id) else {
                     continue;
                 };
                 if window.broken {
                     continue;
                 }
                 judged += 1;
-                if let Some(problem) = judge(&window, event.field("text").unwrap_or("")) {
-                    let label = format!(
-                        "step {} ({} -> {})",
-                        event.id().unwrap_or(0),
-                        window.client,
-                        window.server
-                    );
+                if let Some(problem) = judge(&window, text) {
+                    let label = format!("step {} ({} -> {})", id, window.client, window.server);
                     violations.push(Violation::new(event.at, format!("{label}: {problem}")));
                 }
             }
@@ -136,7 +129,7 @@ fn judge(window: &Window, text: &str) -> Option<String> {
         return knew
             .then(|| format!("answered `?` although it held `{held}` when the command arrived"));
     }
-    let record = replay::parse_at_line(first)?;
+    let record = replay::at_line(first)?;
     let line = record.to_string();
     if window.held.contains(&line) {
         return None;
@@ -152,6 +145,7 @@ mod tests {
     use super::super::testing::*;
     use super::*;
     use crate::scenario::Checks;
+    use crate::trace::TraceEvent;
 
     const OLD: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
     const NEW: &str = "AT Bona +0.000002000 kiwi +34.1-118.4 1700000001";
@@ -163,9 +157,14 @@ mod tests {
     }
 
     fn arrived(at: u64, server: &str, line: &str) -> TraceEvent {
-        TraceEvent::new(ms(at), server, events::CLIENT_LINE)
-            .with("conn", 1)
-            .with("line", line)
+        TraceEvent::server(
+            ms(at),
+            server,
+            Event::ClientLine {
+                conn: 1,
+                line: line.to_string(),
+            },
+        )
     }
 
     #[test]

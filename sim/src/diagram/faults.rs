@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::model::{Columns, Mark, MarkStyle, Shade, ShadeKind, describe};
-use crate::scenario::PLACES_HOST;
-use crate::trace::{self, HARNESS_HOST, Trace, TraceEvent};
+use crate::hosts::PLACES_HOST;
+use crate::trace::{SimEvent, Trace, TraceEvent};
 
 /// An interval opened by one harness event and waiting for the event that closes it.
 struct Open<'a> {
@@ -19,23 +19,21 @@ pub fn shades_and_marks(trace: &Trace, columns: &Columns) -> (Vec<Shade>, Vec<Ma
     let mut open: Vec<Open<'_>> = Vec::new();
     let mut shades = Vec::new();
     let mut marks = Vec::new();
-    for event in trace.events.iter().filter(|e| e.host == HARNESS_HOST) {
-        let Some(key) = interval_key(event) else {
-            marks.extend(fault_marks(event, columns));
+    for (event, sim) in trace.sim_events() {
+        let Some(key) = interval_key(sim) else {
+            marks.extend(fault_marks(event, sim, columns));
             continue;
         };
-        match event.name.as_str() {
-            trace::PARTITION | trace::HOLD | trace::CRASH => open.push(Open {
-                kind: shade_kind(&event.name),
-                key,
-                start: event,
-            }),
+        match sim {
+            SimEvent::Partition { .. } | SimEvent::Hold { .. } | SimEvent::Crash { .. } => open
+                .push(Open {
+                    kind: shade_kind(sim),
+                    key,
+                    start: event,
+                }),
             _ => {
-                let closes = opener_of(&event.name);
-                if let Some(i) = open
-                    .iter()
-                    .position(|o| o.key == key && shade_kind(closes) == o.kind)
-                {
+                let closes = closed_kind(sim);
+                if let Some(i) = open.iter().position(|o| o.key == key && closes == o.kind) {
                     let opened = open.remove(i);
                     shades.extend(shade(opened.kind, opened.start, Some(event), columns));
                 }
@@ -48,50 +46,54 @@ pub fn shades_and_marks(trace: &Trace, columns: &Columns) -> (Vec<Shade>, Vec<Ma
     (shades, marks)
 }
 
-fn shade_kind(name: &str) -> ShadeKind {
-    match name {
-        trace::PARTITION => ShadeKind::Partition,
-        trace::HOLD => ShadeKind::Hold,
+fn shade_kind(opener: &SimEvent) -> ShadeKind {
+    match opener {
+        SimEvent::Partition { .. } => ShadeKind::Partition,
+        SimEvent::Hold { .. } => ShadeKind::Hold,
         _ => ShadeKind::Crash,
     }
 }
 
-fn opener_of(closer: &str) -> &'static str {
+/// The kind of interval a closing event ends.
+fn closed_kind(closer: &SimEvent) -> ShadeKind {
     match closer {
-        trace::REPAIR => trace::PARTITION,
-        trace::RELEASE => trace::HOLD,
-        _ => trace::CRASH,
+        SimEvent::Repair { .. } => ShadeKind::Partition,
+        SimEvent::Release { .. } => ShadeKind::Hold,
+        _ => ShadeKind::Crash,
+    }
+}
+
+/// The two groups of a link fault and whether it is one-way.
+fn link_groups(event: &SimEvent) -> Option<(BTreeSet<String>, BTreeSet<String>, bool)> {
+    let set = |hosts: &[String]| hosts.iter().cloned().collect::<BTreeSet<String>>();
+    match event {
+        SimEvent::Partition {
+            from, to, oneway, ..
+        }
+        | SimEvent::Repair {
+            from, to, oneway, ..
+        } => Some((set(from), set(to), *oneway)),
+        SimEvent::Hold { from, to, .. } | SimEvent::Release { from, to, .. } => {
+            Some((set(from), set(to), false))
+        }
+        _ => None,
     }
 }
 
 /// What pairs an opening event with its closing one: the server for crashes; for link
 /// faults the two groups (in either order unless one-way), so that `repair` of `[Bona],
 /// [Clark]` closes `partition` of `[Clark], [Bona]`.
-fn interval_key(event: &TraceEvent) -> Option<String> {
-    match event.name.as_str() {
-        trace::CRASH | trace::RESTART => event.field("server").map(str::to_string),
-        trace::PARTITION | trace::REPAIR | trace::HOLD | trace::RELEASE => {
-            let from = group(event.field("from")?);
-            let to = group(event.field("to")?);
-            let oneway = event.field("oneway") == Some("true");
-            let (a, b) = if oneway || from <= to {
-                (from, to)
-            } else {
-                (to, from)
-            };
-            Some(format!("{a:?}|{b:?}|{oneway}"))
-        }
-        _ => None,
+fn interval_key(event: &SimEvent) -> Option<String> {
+    if let Some(server) = event.memory_lost() {
+        return Some(server.to_string());
     }
-}
-
-/// A comma-separated host list as a sorted set.
-fn group(list: &str) -> BTreeSet<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(str::to_string)
-        .collect()
+    let (from, to, oneway) = link_groups(event)?;
+    let (a, b) = if oneway || from <= to {
+        (from, to)
+    } else {
+        (to, from)
+    };
+    Some(format!("{a:?}|{b:?}|{oneway}"))
 }
 
 /// The shades of one interval: one per affected column, each saying what it is cut from.
@@ -106,7 +108,7 @@ fn shade(
         None => format!("{}\n(not undone before the end)", describe(start)),
     };
     let sides: Vec<(String, String, &str)> = match kind {
-        ShadeKind::Crash => match start.field("server") {
+        ShadeKind::Crash => match start.sim_event().and_then(SimEvent::memory_lost) {
             Some(server) => vec![(
                 server.to_string(),
                 "crashed: memory lost".into(),
@@ -135,10 +137,10 @@ fn shade(
 /// Each host of a link fault with its label: `cut from Bona, Jaquez` on Clark, `cut from
 /// Clark` on Bona and Jaquez (one-way cuts say which direction is lost).
 fn link_sides(kind: ShadeKind, start: &TraceEvent) -> Vec<(String, String, &'static str)> {
-    let from = group(start.field("from").unwrap_or(""));
-    let to = group(start.field("to").unwrap_or(""));
+    let Some((from, to, oneway)) = start.sim_event().and_then(link_groups) else {
+        return Vec::new();
+    };
     let list = |hosts: &BTreeSet<String>| short_list(hosts);
-    let oneway = start.field("oneway") == Some("true");
     let (from_label, to_label, end_label) = match (kind, oneway) {
         (ShadeKind::Hold, _) => (
             format!("held with {}", list(&to)),
@@ -174,21 +176,19 @@ fn short_list(hosts: &BTreeSet<String>) -> String {
 }
 
 /// Latency, skew and Places behaviour changes: a labelled mark on each host they change.
-fn fault_marks(event: &TraceEvent, columns: &Columns) -> Vec<Mark> {
-    let (hosts, label) = match event.name.as_str() {
-        trace::LATENCY => (
-            group(event.field("from").unwrap_or("")),
-            format!(
-                "latency to {}: {}",
-                event.field("to").unwrap_or("?"),
-                event.field("latency").unwrap_or("?")
-            ),
+fn fault_marks(event: &TraceEvent, sim: &SimEvent, columns: &Columns) -> Vec<Mark> {
+    let (hosts, label): (BTreeSet<String>, String) = match sim {
+        SimEvent::Latency {
+            from, to, latency, ..
+        } => (
+            from.iter().cloned().collect(),
+            format!("latency to {}: {latency}", to.join(",")),
         ),
-        trace::SKEW => (
-            group(event.field("server").unwrap_or("")),
-            format!("clock skew {}", event.field("by").unwrap_or("?")),
+        SimEvent::Skew { server, by, .. } => ([server.clone()].into(), format!("clock skew {by}")),
+        SimEvent::PlacesFault { settings, .. } => (
+            [PLACES_HOST.to_string()].into(),
+            places_fault_label(settings),
         ),
-        trace::PLACES_FAULT => (group(PLACES_HOST), places_fault_label(event)),
         _ => return Vec::new(),
     };
     hosts
@@ -206,11 +206,9 @@ fn fault_marks(event: &TraceEvent, columns: &Columns) -> Vec<Mark> {
 }
 
 /// `Places: http_status=503` from the fault's settings (every field but `step`).
-fn places_fault_label(event: &TraceEvent) -> String {
-    let settings: Vec<String> = event
-        .ordered_fields()
-        .into_iter()
-        .filter(|(key, _)| *key != "step")
+fn places_fault_label(settings: &std::collections::BTreeMap<String, String>) -> String {
+    let settings: Vec<String> = settings
+        .iter()
         .map(|(key, value)| format!("{key}={value}"))
         .collect();
     format!("Places: {}", settings.join(" "))

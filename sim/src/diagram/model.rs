@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use server::events;
+use server::events::Event;
+use server::store::Outcome;
 
-use super::versions::{Versions, stored_record};
+use super::versions::Versions;
 use super::{faults, pairing};
-use crate::scenario::{PLACES_HOST, Scenario};
-use crate::trace::{self, HARNESS_HOST, Trace, TraceEvent};
+use crate::hosts::{HARNESS_HOST, PLACES_HOST};
+use crate::scenario::Scenario;
+use crate::trace::{self, SimEvent, Trace, TraceEvent, What};
 
 /// The kinds of message, each with its colour and CSS class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -164,7 +166,14 @@ impl Model {
         let key_times = trace
             .events
             .iter()
-            .filter(|e| e.host == HARNESS_HOST && e.name != trace::CLIENT_REPLY)
+            .filter(|e| {
+                e.sim_event().is_some_and(|s| {
+                    !matches!(
+                        s,
+                        SimEvent::ClientReply { .. } | SimEvent::PlacesStubRequest { .. }
+                    )
+                })
+            })
             .map(|e| e.at)
             .collect();
         Model {
@@ -186,8 +195,7 @@ fn columns(scenario: &Scenario, trace: &Trace) -> Vec<Column> {
         trace
             .events
             .iter()
-            .filter(|e| e.host == HARNESS_HOST)
-            .filter_map(|e| e.field("client").map(str::to_string)),
+            .filter_map(|e| e.sim_event()?.client().map(str::to_string)),
     );
     clients.sort();
     clients.dedup();
@@ -219,7 +227,7 @@ pub fn client_host(client: &str) -> String {
 /// client's. Fault events belong to no column (they become shades).
 pub fn column_of(event: &TraceEvent, columns: &Columns) -> Option<usize> {
     if event.host == HARNESS_HOST {
-        let client = event.field("client")?;
+        let client = event.sim_event()?.client()?;
         return columns.get(&client_host(client)).copied();
     }
     columns.get(&event.host).copied()
@@ -245,23 +253,17 @@ fn marks(trace: &Trace, columns: &Columns, versions: &Versions) -> Vec<Mark> {
 }
 
 fn mark_style(event: &TraceEvent, versions: &Versions) -> (MarkStyle, Option<String>) {
-    let error = [
-        events::PLACES_ERROR,
-        events::CONNECTION_REFUSED,
-        events::PEER_QUEUE_FULL,
-        trace::CLIENT_ERROR,
-    ];
-    if event.name == events::RECORD_STORED {
-        if event.field("outcome") == Some("new") {
-            let label = stored_record(event).map(|r| versions.name(&r));
-            return (MarkStyle::NewRecord, label);
-        }
-        return (MarkStyle::Refused, None);
+    match &event.what {
+        What::Server(Event::RecordStored {
+            record,
+            outcome: Outcome::New,
+            ..
+        }) => (MarkStyle::NewRecord, Some(versions.name(record))),
+        What::Server(Event::RecordStored { .. }) => (MarkStyle::Refused, None),
+        What::Server(Event::PlacesError { .. } | Event::ConnectionRefused { .. })
+        | What::Sim(SimEvent::ClientError { .. }) => (MarkStyle::Error, None),
+        _ => (MarkStyle::Plain, None),
     }
-    if error.contains(&event.name.as_str()) {
-        return (MarkStyle::Error, None);
-    }
-    (MarkStyle::Plain, None)
 }
 
 /// `1.250s Clark record_stored client=kiwi ...`: one event as hover text, fields in the
@@ -269,17 +271,22 @@ fn mark_style(event: &TraceEvent, versions: &Versions) -> (MarkStyle, Option<Str
 /// of `remote` hidden as the trace snapshot hides it (it shifts whenever one more
 /// connection happens earlier: noise in a reviewed diagram).
 pub fn describe(event: &TraceEvent) -> String {
-    let mut text = format!("{} {} {}", trace::fmt_at(event.at), event.host, event.name);
+    let mut text = format!(
+        "{} {} {}",
+        trace::fmt_at(event.at),
+        event.host,
+        event.name()
+    );
     for (key, value) in event.ordered_fields() {
         text.push(' ');
-        text.push_str(key);
+        text.push_str(&key);
         text.push('=');
-        match (key, value.rsplit_once(':')) {
+        match (key.as_str(), value.rsplit_once(':')) {
             ("remote", Some((host, port))) if port.bytes().all(|b| b.is_ascii_digit()) => {
                 text.push_str(host);
                 text.push_str(":*");
             }
-            _ => text.push_str(&trace::render_value(key, value)),
+            _ => text.push_str(&trace::render::render_value(&key, &value)),
         }
     }
     text

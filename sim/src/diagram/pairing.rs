@@ -16,13 +16,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use server::events;
+use server::events::{Direction, Event, Source};
 
 use super::model::{Arrow, Columns, Kind, column_of, describe};
 use super::versions::Versions;
-use crate::checkers::replay::{self, Exchange};
-use crate::scenario::PLACES_HOST;
-use crate::trace::{HARNESS_HOST, Trace, TraceEvent};
+use super::versions::stored_record;
+use crate::hosts::PLACES_HOST;
+use crate::trace::replay::{self, Exchange};
+use crate::trace::{SimEvent, Trace, TraceEvent};
 
 /// Hover text of a message that was never received.
 const LOST: &str = "no receipt in the trace: lost (or still in flight when the run ended)";
@@ -66,10 +67,27 @@ fn arrow(
 /// The sender named by a `record_stored` source: `peer:Clark` -> `Some("Clark")`,
 /// `classic` -> `Some("")` (a classic peer does not say who it is), `client` -> `None`.
 fn peer_source(event: &TraceEvent) -> Option<&str> {
-    match event.field("source")? {
-        "classic" => Some(""),
-        source => source.strip_prefix("peer:"),
+    match event.server_event()? {
+        Event::RecordStored { source, .. } => match source {
+            Source::Classic => Some(""),
+            Source::Peer(name) => Some(name),
+            Source::Client => None,
+        },
+        _ => None,
     }
+}
+
+/// The neighbour a `reconcile` or `flood_sent` went to.
+fn peer_of(event: &TraceEvent) -> Option<&str> {
+    match event.server_event()? {
+        Event::Reconcile { peer, .. } | Event::FloodSent { peer, .. } => Some(peer),
+        _ => None,
+    }
+}
+
+/// Whether an event is the server event `matches` picks out.
+fn is(event: &TraceEvent, matches: fn(&Event) -> bool) -> bool {
+    event.server_event().is_some_and(matches)
 }
 
 /// Reconciliation arrows, and the indices of the `record_stored` events they delivered (so
@@ -77,24 +95,23 @@ fn peer_source(event: &TraceEvent) -> Option<&str> {
 fn reconciliations(trace: &Trace, columns: &Columns) -> (Vec<Arrow>, BTreeSet<usize>) {
     let events = &trace.events;
     let sends: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i].name == events::RECONCILE)
+        .filter(|&i| is(&events[i], |e| matches!(e, Event::Reconcile { .. })))
         .collect();
     let mut paired = BTreeSet::new();
     let mut arrows: Vec<Arrow> = Vec::new();
     let mut batches: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
     let mut reconciled = BTreeSet::new();
     for (i, event) in events.iter().enumerate() {
-        if event.name == events::RECONCILE {
+        if let Some(Event::Reconcile { peer: receiver, .. }) = event.server_event() {
             // The receiver says the link is up (after checking the proof) just before the
             // sender starts its catch-up: the latest such `peer_up` is this link's.
-            let (sender, Some(receiver)) = (event.host.as_str(), event.field("peer")) else {
-                continue;
-            };
+            let (sender, receiver) = (event.host.as_str(), receiver.as_str());
             let up = (0..i).rev().find(|&j| {
-                events[j].name == events::PEER_UP
-                    && events[j].field("direction") == Some("inbound")
-                    && events[j].host == receiver
-                    && events[j].field("peer") == Some(sender)
+                events[j].host == receiver
+                    && matches!(
+                        events[j].server_event(),
+                        Some(Event::PeerUp { peer, direction: Direction::Inbound }) if peer == sender
+                    )
             });
             let Some(up) = up else { continue };
             paired.insert(i);
@@ -107,8 +124,7 @@ fn reconciliations(trace: &Trace, columns: &Columns) -> (Vec<Arrow>, BTreeSet<us
                 batches.insert((receiver, sender), (arrows.len(), records));
             }
             arrows.push(arrow);
-        } else if event.name == events::RECORD_STORED
-            && let Some(sender) = peer_source(event)
+        } else if let Some(sender) = peer_source(event)
             && let Some((arrow, left)) = batches.get_mut(&(event.host.as_str(), sender))
         {
             reconciled.insert(i);
@@ -129,10 +145,10 @@ fn reconciliations(trace: &Trace, columns: &Columns) -> (Vec<Arrow>, BTreeSet<us
 }
 
 fn record_count(reconcile: &TraceEvent) -> usize {
-    reconcile
-        .field("records")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
+    match reconcile.server_event() {
+        Some(Event::Reconcile { records, .. }) => usize::try_from(*records).unwrap_or(usize::MAX),
+        _ => 0,
+    }
 }
 
 /// One reconciliation: labelled with its record count, faint when the table was empty.
@@ -141,7 +157,7 @@ fn reconcile_arrow(
     send: &TraceEvent,
     peer_up: Option<&TraceEvent>,
 ) -> Option<Arrow> {
-    let mut arrow = arrow(Kind::Reconcile, columns, send, send.field("peer")?, peer_up)?;
+    let mut arrow = arrow(Kind::Reconcile, columns, send, peer_of(send)?, peer_up)?;
     // The receiver's `peer_up` comes just before the send; the arrow never runs backwards.
     arrow.received = arrow.received.map(|at| at.max(send.at));
     let records = record_count(send);
@@ -163,14 +179,14 @@ fn floods(
 ) -> Vec<Arrow> {
     let events = &trace.events;
     let sends: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i].name == events::FLOOD_SENT)
+        .filter(|&i| is(&events[i], |e| matches!(e, Event::FloodSent { .. })))
         .collect();
     let mut receipt_of: BTreeMap<usize, usize> = BTreeMap::new();
     for (i, event) in events.iter().enumerate() {
-        if event.name != events::RECORD_STORED || reconciled.contains(&i) {
+        if reconciled.contains(&i) {
             continue;
         }
-        let Some(sender) = peer_source(event) else {
+        let (Some(sender), Some(stored)) = (peer_source(event), stored_record(event)) else {
             continue;
         };
         let send = sends.iter().rev().find(|&&s| {
@@ -178,10 +194,11 @@ fn floods(
             !receipt_of.contains_key(&s)
                 && send.at <= event.at
                 && (sender.is_empty() || send.host == sender)
-                && send.field("peer") == Some(event.host.as_str())
-                && ["client", "origin", "timestamp"]
-                    .iter()
-                    .all(|key| send.field(key).is_some() && send.field(key) == event.field(key))
+                && matches!(send.server_event(), Some(Event::FloodSent { peer, record })
+                    if *peer == event.host
+                        && record.client == stored.client
+                        && record.origin == stored.origin
+                        && record.timestamp == stored.timestamp)
         });
         if let Some(&send) = send {
             receipt_of.insert(send, i);
@@ -195,10 +212,10 @@ fn floods(
                 Kind::Flood,
                 columns,
                 &events[s],
-                events[s].field("peer")?,
+                peer_of(&events[s])?,
                 receipt,
             )?;
-            arrow.faint = receipt.is_some_and(|r| r.field("outcome") != Some("new"));
+            arrow.faint = receipt.is_some_and(|r| replay::stored_new(r).is_none());
             arrow.label = flood_label(&events[s], versions).filter(|_| receipt.is_none());
             Some(arrow)
         })
@@ -207,10 +224,11 @@ fn floods(
 
 /// `kiwi v2 → Bona lost` for a lost flood: what was lost, and where it was going.
 fn flood_label(send: &TraceEvent, versions: &Versions) -> Option<String> {
-    let client = send.field("client")?;
-    let peer = send.field("peer")?;
-    let version =
-        versions.version_by_stamp(client, send.field("origin")?, send.field("timestamp")?)?;
+    let Some(Event::FloodSent { peer, record }) = send.server_event() else {
+        return None;
+    };
+    let client = &record.client;
+    let version = versions.version_by_stamp(client, &record.origin, record.timestamp.as_str())?;
     Some(format!("{client} v{version} → {peer} lost"))
 }
 
@@ -219,18 +237,18 @@ fn commands_and_replies(trace: &Trace, columns: &Columns, versions: &Versions) -
     let events = &trace.events;
     let exchanges = replay::exchanges(trace);
     let lines: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i].name == events::CLIENT_LINE && events[i].host != HARNESS_HOST)
+        .filter(|&i| is(&events[i], |e| matches!(e, Event::ClientLine { .. })))
         .collect();
     let mut taken = BTreeSet::new();
     // (server, conn, at of the line, exchange): which command a connection carried.
-    let mut carried: Vec<(&str, &str, Duration, usize)> = Vec::new();
+    let mut carried: Vec<(&str, u64, Duration, usize)> = Vec::new();
     let mut arrows = Vec::new();
     for (x, exchange) in exchanges.iter().enumerate() {
         let line = received_line(trace, exchange, &lines, &taken);
         if let Some(l) = line {
             taken.insert(l);
-            if let Some(conn) = events[l].field("conn") {
-                carried.push((exchange.server(), conn, events[l].at, x));
+            if let Some(Event::ClientLine { conn, .. }) = events[l].server_event() {
+                carried.push((exchange.server(), *conn, events[l].at, x));
             }
         }
         let receipt = line.map(|l| &events[l]);
@@ -245,12 +263,15 @@ fn commands_and_replies(trace: &Trace, columns: &Columns, versions: &Versions) -
             arrows.push(arrow);
         }
     }
-    for reply in events.iter().filter(|e| e.name == events::REPLY) {
+    for (reply, event) in trace.server_events() {
+        let Event::Reply { conn: replied, .. } = event else {
+            continue;
+        };
         let exchange = carried
             .iter()
             .rev()
             .find(|(server, conn, at, _)| {
-                *server == reply.host && reply.field("conn") == Some(conn) && *at <= reply.at
+                *server == reply.host && replied == conn && *at <= reply.at
             })
             .and_then(|(_, _, _, x)| exchanges.get(*x));
         if let Some(exchange) = exchange {
@@ -287,7 +308,10 @@ fn received_line(
                 && deadline.is_none_or(|d| event.at <= d)
         })
         .collect();
-    let logged = |l: &usize| events[*l].field("line").unwrap_or("");
+    let logged = |l: &usize| match events[*l].server_event() {
+        Some(Event::ClientLine { line, .. }) => line.as_str(),
+        _ => "",
+    };
     candidates
         .iter()
         .find(|l| logged(l) == sent)
@@ -326,8 +350,11 @@ fn reply_arrow(
     let to = super::model::client_host(exchange.client());
     let receipt = exchange.reply.map(|(_, e)| e);
     let mut arrow = arrow(Kind::Reply, columns, reply, &to, receipt)?;
-    let line = reply.field("line").unwrap_or("");
-    let Some(record) = replay::parse_at_line(line) else {
+    let line = match reply.server_event() {
+        Some(Event::Reply { line, .. }) => line.as_str(),
+        _ => "",
+    };
+    let Some(record) = replay::at_line(line) else {
         arrow.label = Some(crate::trace::shorten(line, 20));
         return Some(arrow);
     };
@@ -355,11 +382,14 @@ fn places(trace: &Trace, columns: &Columns) -> Vec<Arrow> {
         .filter(|&i| events[i].host == PLACES_HOST)
         .collect();
     let answers: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i].name == events::PLACES_RESPONSE)
+        .filter(|&i| is(&events[i], |e| matches!(e, Event::PlacesResponse { .. })))
         .collect();
     let (mut stub_taken, mut answer_taken) = (BTreeSet::new(), BTreeSet::new());
     let mut arrows = Vec::new();
-    for request in events.iter().filter(|e| e.name == events::PLACES_REQUEST) {
+    for request in events
+        .iter()
+        .filter(|e| is(e, |e| matches!(e, Event::PlacesRequest { .. })))
+    {
         let answer = answers.iter().copied().find(|a| {
             !answer_taken.contains(a)
                 && events[*a].host == request.host
@@ -368,7 +398,7 @@ fn places(trace: &Trace, columns: &Columns) -> Vec<Arrow> {
         let until = answer.map(|a| events[a].at);
         let asked = stub.iter().copied().find(|s| {
             !stub_taken.contains(s)
-                && events[*s].field("from").is_none_or(|f| f == request.host)
+                && stub_from(&events[*s]).is_none_or(|f| f == request.host)
                 && events[*s].at >= request.at
                 && until.is_none_or(|u| events[*s].at <= u)
         });
@@ -397,17 +427,31 @@ fn places_answer(
             .iter()
             .rev()
             .take_while(|e| e.at == response.at)
-            .find(|e| e.host == response.host && e.name == events::PLACES_ERROR)
+            .find(|e| e.host == response.host && is(e, |e| matches!(e, Event::PlacesError { .. })))
     });
-    let timed_out = error.is_some_and(|e| e.field("kind") == Some("timeout"));
+    let kind = |e: &TraceEvent| match e.server_event() {
+        Some(Event::PlacesError { kind, .. }) => kind.clone(),
+        _ => "?".to_string(),
+    };
+    let timed_out = error.is_some_and(|e| kind(e) == "timeout");
     let receipt = answer.map(|(_, e)| e).filter(|_| !timed_out);
     let mut arrow = arrow(Kind::Places, columns, asked, server, receipt)?;
     if let Some(error) = error {
         arrow.title.push('\n');
         arrow.title.push_str(&describe(error));
-        arrow.label = Some(format!("error: {}", error.field("kind").unwrap_or("?")));
-    } else if let Some((_, response)) = answer {
-        arrow.label = response.field("results").map(|r| format!("{r} places"));
+        arrow.label = Some(format!("error: {}", kind(error)));
+    } else if let Some((_, response)) = answer
+        && let Some(Event::PlacesResponse { results, .. }) = response.server_event()
+    {
+        arrow.label = Some(format!("{results} places"));
     }
     Some(arrow)
+}
+
+/// The server a Places stub request came from, when the stub knows it.
+fn stub_from(event: &TraceEvent) -> Option<&str> {
+    match event.sim_event()? {
+        SimEvent::PlacesStubRequest { from, .. } => from.as_deref(),
+        _ => None,
+    }
 }

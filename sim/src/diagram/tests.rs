@@ -1,12 +1,15 @@
 //! Diagrams of a small hand-made trace: one of every message kind, a lost flood, a crash, a
-//! partition, a stale read; windows; determinism; missing fields.
+//! partition, a stale read; windows; determinism.
 
 use std::time::Duration;
 
 use super::model::{Kind, Model, ShadeKind};
 use super::{Window, html, svg};
 use crate::scenario::Scenario;
-use crate::trace::{self, Trace, TraceEvent};
+use crate::trace::{SimEvent, Trace, TraceEvent, replay};
+use server::events::{Direction, Event};
+use server::protocol::Record;
+use server::store::Outcome;
 
 const SCENARIO: &str = r#"
 name: hand-made
@@ -28,32 +31,82 @@ fn scenario() -> Scenario {
     Scenario::from_yaml_str(SCENARIO, "hand-made.yaml").unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `record_stored` (or `flood_sent` with `peer`) of kiwi's record stamped `timestamp`.
-fn record(at: u64, host: &str, name: &str, timestamp: &str) -> TraceEvent {
-    TraceEvent::new(ms(at), host, name)
-        .with("client", "kiwi")
-        .with("origin", "Clark")
-        .with("timestamp", timestamp)
-        .with("location", "+34.068930-118.445127")
-        .with("time_diff", "+0.002000000")
+/// Kiwi's record stamped `timestamp`, taken at Clark.
+fn kiwi(timestamp: &str) -> Record {
+    replay::at_line(&format!(
+        "AT Clark +0.002000000 kiwi +34.068930-118.445127 {timestamp}"
+    ))
+    .expect("a valid AT line")
 }
 
-fn stored(at: u64, host: &str, source: &str, outcome: &str, timestamp: &str) -> TraceEvent {
-    record(at, host, "record_stored", timestamp)
-        .with("source", source)
-        .with("outcome", outcome)
+fn stored(at: u64, host: &str, source: &str, outcome: Outcome, timestamp: &str) -> TraceEvent {
+    let source = source.parse().expect("a valid source");
+    TraceEvent::server(
+        ms(at),
+        host,
+        Event::RecordStored {
+            record: kiwi(timestamp),
+            outcome,
+            source,
+        },
+    )
 }
 
 fn flood(at: u64, peer: &str) -> TraceEvent {
-    TraceEvent::new(ms(at), "Clark", "flood_sent")
-        .with("peer", peer)
-        .with("client", "kiwi")
-        .with("origin", "Clark")
-        .with("timestamp", "1700000000")
+    TraceEvent::server(
+        ms(at),
+        "Clark",
+        Event::FloodSent {
+            peer: peer.into(),
+            record: kiwi("1700000000"),
+        },
+    )
 }
 
-fn harness(at: u64, name: &str) -> TraceEvent {
-    TraceEvent::new(ms(at), trace::HARNESS_HOST, name)
+fn line(at: u64, host: &str, conn: u64, line: &str) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        host,
+        Event::ClientLine {
+            conn,
+            line: line.into(),
+        },
+    )
+}
+
+fn reply(at: u64, host: &str, conn: u64, line: &str) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        host,
+        Event::Reply {
+            conn,
+            line: line.into(),
+            bytes: line.len() as u64 + 1,
+        },
+    )
+}
+
+fn harness(at: u64, event: SimEvent) -> TraceEvent {
+    TraceEvent::harness(ms(at), event)
+}
+
+fn cut(step: u64, heal: bool) -> SimEvent {
+    let (from, to) = (vec!["Clark".into()], vec!["Bona".into(), "Jaquez".into()]);
+    if heal {
+        SimEvent::Repair {
+            step,
+            from,
+            to,
+            oneway: false,
+        }
+    } else {
+        SimEvent::Partition {
+            step,
+            from,
+            to,
+            oneway: false,
+        }
+    }
 }
 
 /// Clark takes kiwi's IAMAT and floods it (to Bona: received; to Jaquez: lost); Campbell
@@ -62,52 +115,84 @@ fn harness(at: u64, name: &str) -> TraceEvent {
 fn sample() -> Trace {
     let events = vec![
         TraceEvent::client_send(ms(0), 0, "kiwi", "Clark", format!("{IAMAT}\n").as_bytes()),
-        TraceEvent::new(ms(2), "Clark", "client_line")
-            .with("conn", 1)
-            .with("line", IAMAT),
-        stored(2, "Clark", "client", "new", "1700000000"),
+        line(2, "Clark", 1, IAMAT),
+        stored(2, "Clark", "client", Outcome::New, "1700000000"),
         flood(2, "Bona"),
         flood(2, "Jaquez"),
-        TraceEvent::new(ms(2), "Clark", "reply")
-            .with("conn", 1)
-            .with("line", AT_V1),
-        stored(4, "Bona", "peer:Clark", "new", "1700000000"),
+        reply(2, "Clark", 1, AT_V1),
+        stored(4, "Bona", "peer:Clark", Outcome::New, "1700000000"),
         TraceEvent::client_reply(ms(5), 0, "kiwi", "Clark", &format!("{AT_V1}\n")),
-        harness(1000, trace::CRASH)
-            .with("step", 2)
-            .with("server", "Campbell"),
-        harness(1500, trace::PARTITION)
-            .with("from", "Clark")
-            .with("to", "Bona,Jaquez")
-            .with("oneway", false),
-        TraceEvent::new(ms(1999), "Bona", "peer_up")
-            .with("peer", "Bailey")
-            .with("direction", "inbound"),
-        TraceEvent::new(ms(2000), "Bailey", "reconcile")
-            .with("peer", "Bona")
-            .with("records", 1),
-        stored(2003, "Bona", "peer:Bailey", "duplicate", "1700000000"),
-        stored(2500, "Clark", "client", "new", "1700000002"),
+        harness(
+            1000,
+            SimEvent::Crash {
+                step: 2,
+                server: "Campbell".into(),
+            },
+        ),
+        harness(1500, cut(2, false)),
+        TraceEvent::server(
+            ms(1999),
+            "Bona",
+            Event::PeerUp {
+                peer: "Bailey".into(),
+                direction: Direction::Inbound,
+            },
+        ),
+        TraceEvent::server(
+            ms(2000),
+            "Bailey",
+            Event::Reconcile {
+                peer: "Bona".into(),
+                records: 1,
+                full: false,
+            },
+        ),
+        stored(
+            2003,
+            "Bona",
+            "peer:Bailey",
+            Outcome::Duplicate,
+            "1700000000",
+        ),
+        stored(2500, "Clark", "client", Outcome::New, "1700000002"),
         TraceEvent::client_send(ms(3000), 1, "kiwi", "Bailey", b"WHATSAT kiwi 10 5\n"),
-        TraceEvent::new(ms(3002), "Bailey", "client_line")
-            .with("conn", 2)
-            .with("line", "WHATSAT kiwi 10 5"),
-        TraceEvent::new(ms(3002), "Bailey", "places_request").with("api", "legacy"),
-        TraceEvent::places_stub_request(ms(3004), "/maps", "34.068930,-118.445127", "10000", true),
-        TraceEvent::new(ms(3006), "Bailey", "places_response")
-            .with("results", 5)
-            .with("status", "OK"),
-        TraceEvent::new(ms(3006), "Bailey", "reply")
-            .with("conn", 2)
-            .with("line", AT_V1),
+        line(3002, "Bailey", 2, "WHATSAT kiwi 10 5"),
+        TraceEvent::server(
+            ms(3002),
+            "Bailey",
+            Event::PlacesRequest {
+                api: "legacy".into(),
+                radius_m: "10000".into(),
+                bound: 5,
+            },
+        ),
+        TraceEvent::places_stub_request(
+            ms(3004),
+            "/maps",
+            "34.068930,-118.445127",
+            "10000",
+            true,
+            None,
+        ),
+        TraceEvent::server(
+            ms(3006),
+            "Bailey",
+            Event::PlacesResponse {
+                status: "OK".into(),
+                results: 5,
+                bytes: 100,
+            },
+        ),
+        reply(3006, "Bailey", 2, AT_V1),
         TraceEvent::client_reply(ms(3008), 1, "kiwi", "Bailey", &format!("{AT_V1}\n{{}}\n\n")),
-        harness(4000, trace::RESTART)
-            .with("step", 3)
-            .with("server", "Campbell"),
-        harness(4500, trace::REPAIR)
-            .with("from", "Clark")
-            .with("to", "Bona,Jaquez")
-            .with("oneway", false),
+        harness(
+            4000,
+            SimEvent::Restart {
+                step: 3,
+                server: "Campbell".into(),
+            },
+        ),
+        harness(4500, cut(4, true)),
     ];
     let mut trace = Trace::new();
     for event in events {
@@ -246,36 +331,6 @@ fn the_same_trace_gives_the_same_bytes() {
         html(&scenario, &trace, window),
         html(&scenario, &trace.clone(), window)
     );
-}
-
-#[test]
-fn events_with_missing_fields_are_skipped_not_fatal() {
-    let mut trace = Trace::new();
-    for name in [
-        "flood_sent",
-        "record_stored",
-        "reply",
-        "client_line",
-        "reconcile",
-        "peer_up",
-        "places_request",
-        "places_response",
-    ] {
-        trace.push(TraceEvent::new(ms(1), "Clark", name));
-    }
-    for name in [
-        trace::CLIENT_SEND,
-        trace::CLIENT_REPLY,
-        trace::CRASH,
-        trace::PARTITION,
-    ] {
-        trace.push(harness(2, name));
-    }
-    trace.push(harness(3, trace::REPAIR).with("from", "Clark"));
-    let drawing = svg(&scenario(), &trace, Window::default());
-    super::tags_balance(&drawing).unwrap_or_else(|e| panic!("{e}\n{drawing}"));
-    let page = html(&scenario(), &trace, Window::default());
-    assert!(page.contains("<h1>hand-made</h1>"));
 }
 
 #[test]

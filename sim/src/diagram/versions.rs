@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use server::events;
+use server::events::Event;
 use server::protocol::Record;
 
-use crate::checkers::replay;
+use crate::trace::replay;
 use crate::trace::{Trace, TraceEvent};
 
 /// Every record of the run, numbered per client, and when each first reached any server.
@@ -23,7 +23,7 @@ pub struct Versions {
 impl Versions {
     pub fn from_trace(trace: &Trace) -> Versions {
         let mut records: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-        for record in trace.events.iter().filter_map(stored_record) {
+        for record in trace.events.iter().filter_map(stored_record).cloned() {
             records
                 .entry(record.client.clone())
                 .or_default()
@@ -37,14 +37,17 @@ impl Versions {
             records,
             first_stored: BTreeMap::new(),
         };
-        for event in trace.events.iter().filter(|e| replay::stored_new(e)) {
-            let Some(record) = stored_record(event) else {
+        for event in &trace.events {
+            let Some(record) = replay::stored_new(event) else {
                 continue;
             };
-            let Some(version) = versions.version(&record) else {
+            let Some(version) = versions.version(record) else {
                 continue;
             };
-            let firsts = versions.first_stored.entry(record.client).or_default();
+            let firsts = versions
+                .first_stored
+                .entry(record.client.clone())
+                .or_default();
             if !firsts.iter().any(|(_, _, v)| *v == version) {
                 firsts.push((event.at, event.host.clone(), version));
             }
@@ -109,10 +112,10 @@ impl Versions {
     }
 }
 
-/// The record a server-side `record_stored` describes, when its fields are complete.
-pub fn stored_record(event: &TraceEvent) -> Option<Record> {
-    if event.name != events::RECORD_STORED {
-        return None;
+/// The record a server-side `record_stored` describes.
+pub fn stored_record(event: &TraceEvent) -> Option<&Record> {
+    match event.server_event()? {
+        Event::RecordStored { record, .. } => Some(record),
+        _ => None,
     }
-    replay::record_from_fields(event).ok()
 }

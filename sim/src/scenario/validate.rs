@@ -17,11 +17,7 @@ use super::{
 use crate::checkers;
 
 /// Host names the harness itself uses; no server or client may take them.
-const RESERVED_HOSTS: &[&str] = &[
-    PLACES_HOST,
-    crate::trace::HARNESS_HOST,
-    crate::harness::CLIENTS_HOST,
-];
+const RESERVED_HOSTS: &[&str] = &crate::hosts::RESERVED;
 
 pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, ScenarioError> {
     let err = |loc: &Location, message: String| invalid(origin, loc, message);

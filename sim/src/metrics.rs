@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-use server::events;
+use server::events::Event;
 
-use super::{RunRecord, convergence, flood_bound, replay};
-use crate::trace::{self, fmt_at};
+use crate::checkers::{RunRecord, convergence};
+use crate::trace::{SimEvent, What, fmt_at, replay};
 
 /// What a run cost and how fast it settled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,8 +22,6 @@ pub struct Metrics {
     /// `reconcile` events (links coming up) and the records they sent.
     pub reconnects: usize,
     pub reconcile_records: u64,
-    /// `peer_queue_full` events: records dropped for reconciliation to repair.
-    pub peer_queue_full: usize,
     /// Convergence time after the last fault, if the herd converged.
     pub convergence: Option<Duration>,
     pub commands: usize,
@@ -37,29 +35,23 @@ pub fn metrics(run: &RunRecord) -> Metrics {
     let mut updates = BTreeSet::new();
     let mut flooded = BTreeSet::new();
     for event in &run.trace.events {
-        match event.name.as_str() {
-            events::RECORD_STORED
-                if replay::stored_new(event) && event.field("source") == Some("client") =>
-            {
-                let key = ["origin", "client", "timestamp", "location"]
-                    .map(|k| event.field(k).unwrap_or("").to_string());
-                updates.insert(key);
-            }
-            events::FLOOD_SENT if event.host != trace::HARNESS_HOST => {
+        if let Some(record) = replay::client_update(event) {
+            let (origin, client, timestamp, location, _) = replay::update_key(record);
+            updates.insert((origin, client, timestamp, location));
+            continue;
+        }
+        match &event.what {
+            What::Server(Event::FloodSent { record, .. }) => {
                 m.flood_messages += 1;
-                flooded.insert(flood_bound::update_key(event));
+                flooded.insert(replay::update_key(record));
             }
-            events::RECONCILE => {
+            What::Server(Event::Reconcile { records, .. }) => {
                 m.reconnects += 1;
-                m.reconcile_records += event
-                    .field("records")
-                    .and_then(|r| r.parse::<u64>().ok())
-                    .unwrap_or(0);
+                m.reconcile_records += records;
             }
-            events::PEER_QUEUE_FULL => m.peer_queue_full += 1,
-            trace::CLIENT_SEND if event.host == trace::HARNESS_HOST => m.commands += 1,
-            trace::CLIENT_REPLY if event.host == trace::HARNESS_HOST => m.replies += 1,
-            trace::CLIENT_ERROR if event.host == trace::HARNESS_HOST => m.client_errors += 1,
+            What::Sim(SimEvent::ClientSend { .. }) => m.commands += 1,
+            What::Sim(SimEvent::ClientReply { .. }) => m.replies += 1,
+            What::Sim(SimEvent::ClientError { .. }) => m.client_errors += 1,
             _ => {}
         }
     }
@@ -94,7 +86,6 @@ impl fmt::Display for Metrics {
             "reconciliation: {} records over {} reconnects",
             self.reconcile_records, self.reconnects
         )?;
-        writeln!(f, "peer queue overflows: {}", self.peer_queue_full)?;
         match self.convergence {
             Some(d) => writeln!(f, "convergence: {} after the last fault", fmt_at(d))?,
             None => writeln!(f, "convergence: not reached")?,
@@ -109,8 +100,8 @@ impl fmt::Display for Metrics {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
     use super::*;
+    use crate::checkers::testing::*;
     use crate::scenario::Checks;
 
     const KIWI: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
@@ -139,7 +130,7 @@ mod tests {
         assert_eq!(m.messages_per_update(), "3.00");
         assert_eq!(
             m.to_string(),
-            "updates: 1\nflood messages: 3 (3.00 per update)\nreconciliation: 0 records over 0 reconnects\npeer queue overflows: 0\nconvergence: 0.003s after the last fault\nreplies: 1 of 1 commands, 0 client errors\n"
+            "updates: 1\nflood messages: 3 (3.00 per update)\nreconciliation: 0 records over 0 reconnects\nconvergence: 0.003s after the last fault\nreplies: 1 of 1 commands, 0 client errors\n"
         );
     }
 }

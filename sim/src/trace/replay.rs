@@ -1,45 +1,54 @@
-//! What several checkers rebuild from the trace: records from `record_stored` fields, which
+//! What several readers rebuild from the trace: which records each server held, which
 //! servers were down when, each client command paired with its reply, and what a command
-//! should get back. Kept here so every checker reads the trace the same way.
+//! should get back. Kept at trace level so every checker, metric and diagram reads the trace
+//! the same way.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use server::events;
+use server::events::{Event, Source};
 use server::protocol::{Command, Record};
+use server::store::Outcome;
 
-use crate::trace::{self, Trace, TraceEvent};
+pub use super::read::at_line;
+use super::{SimEvent, Trace, TraceEvent};
 
-/// The record a `record_stored` or `flood_sent`-like event describes, rebuilt by parsing
-/// `AT origin time_diff client location timestamp` with the server's own parser.
-pub fn record_from_fields(event: &TraceEvent) -> Result<Record, String> {
-    let get = |key: &str| {
-        event
-            .field(key)
-            .ok_or_else(|| format!("{} event without `{key}`", event.name))
-    };
-    let line = format!(
-        "AT {} {} {} {} {}",
-        get("origin")?,
-        get("time_diff")?,
-        get("client")?,
-        get("location")?,
-        get("timestamp")?
-    );
-    match Command::parse_line(line.as_bytes()) {
-        Ok(Command::At(record)) => Ok(record),
-        _ => Err(format!(
-            "{} event holds no valid record: `{line}`",
-            event.name
-        )),
+/// The record a server now holds: a `record_stored` with outcome `new`.
+pub fn stored_new(event: &TraceEvent) -> Option<&Record> {
+    match event.server_event()? {
+        Event::RecordStored {
+            record,
+            outcome: Outcome::New,
+            ..
+        } => Some(record),
+        _ => None,
     }
 }
 
-/// A `record_stored` with `outcome=new` on a server: the server now holds this record.
-pub fn stored_new(event: &TraceEvent) -> bool {
-    event.name == events::RECORD_STORED
-        && event.host != trace::HARNESS_HOST
-        && event.field("outcome") == Some("new")
+/// A record a server stored as new straight from a client's IAMAT: one client update.
+pub fn client_update(event: &TraceEvent) -> Option<&Record> {
+    match event.server_event()? {
+        Event::RecordStored {
+            record,
+            outcome: Outcome::New,
+            source: Source::Client,
+        } => Some(record),
+        _ => None,
+    }
+}
+
+/// The identity of an update: origin, client, timestamp, location and time difference (a
+/// client may send two updates with one timestamp).
+pub type UpdateKey = (String, String, String, String, String);
+
+pub fn update_key(record: &Record) -> UpdateKey {
+    (
+        record.origin.clone(),
+        record.client.clone(),
+        record.timestamp.to_string(),
+        record.location.to_string(),
+        record.time_diff.to_string(),
+    )
 }
 
 /// Each server's table as the trace says it is: the last `new` record per client, emptied
@@ -76,11 +85,7 @@ impl Tables {
 
 /// The server named by a harness `crash` or `restart` event (memory is lost at both).
 pub fn memory_lost(event: &TraceEvent) -> Option<&str> {
-    if event.is_harness(trace::CRASH) || event.is_harness(trace::RESTART) {
-        event.field("server")
-    } else {
-        None
-    }
+    event.sim_event()?.memory_lost()
 }
 
 /// When each server was down: from its crash until it listens again after its restart (its
@@ -97,7 +102,7 @@ impl Downtime {
         let mut downtime = Downtime::default();
         let mut restarting: BTreeMap<String, usize> = BTreeMap::new();
         for event in &trace.events {
-            if event.name == events::LISTENING
+            if let Some(Event::Listening { .. }) = event.server_event()
                 && let Some(index) = restarting.remove(&event.host)
                 && let Some(interval) = downtime
                     .intervals
@@ -107,19 +112,21 @@ impl Downtime {
                 interval.1 = Some(event.at);
                 continue;
             }
-            let Some(server) = event.field("server") else {
-                continue;
-            };
-            if event.is_harness(trace::CRASH) {
-                let intervals = downtime.intervals.entry(server.to_string()).or_default();
-                intervals.push((event.at, None));
-            } else if event.is_harness(trace::RESTART)
-                && let Some(intervals) = downtime.intervals.get_mut(server)
-                && let Some(last) = intervals.last_mut()
-                && last.1.is_none()
-            {
-                last.1 = Some(event.at);
-                restarting.insert(server.to_string(), intervals.len() - 1);
+            match event.sim_event() {
+                Some(SimEvent::Crash { server, .. }) => {
+                    let intervals = downtime.intervals.entry(server.to_string()).or_default();
+                    intervals.push((event.at, None));
+                }
+                Some(SimEvent::Restart { server, .. }) => {
+                    if let Some(intervals) = downtime.intervals.get_mut(server)
+                        && let Some(last) = intervals.last_mut()
+                        && last.1.is_none()
+                    {
+                        last.1 = Some(event.at);
+                        restarting.insert(server.to_string(), intervals.len() - 1);
+                    }
+                }
+                _ => {}
             }
         }
         downtime
@@ -154,20 +161,45 @@ pub struct Exchange<'a> {
 }
 
 impl<'a> Exchange<'a> {
+    /// The `client_send` fields: client, server, line, bytes, utf8.
+    fn sent(&self) -> (&'a str, &'a str, &'a str, u64, bool) {
+        match self.send.sim_event() {
+            Some(SimEvent::ClientSend {
+                client,
+                server,
+                line,
+                bytes,
+                utf8,
+                ..
+            }) => (client, server, line, *bytes, *utf8),
+            _ => ("?", "?", "", 0, true),
+        }
+    }
+
     pub fn client(&self) -> &'a str {
-        self.send.field("client").unwrap_or("?")
+        self.sent().0
     }
 
     pub fn server(&self) -> &'a str {
-        self.send.field("server").unwrap_or("?")
+        self.sent().1
     }
 
     pub fn line(&self) -> &'a str {
-        self.send.field("line").unwrap_or("")
+        self.sent().2
     }
 
     pub fn reply_text(&self) -> Option<&'a str> {
-        self.reply.and_then(|(_, event)| event.field("text"))
+        match self.reply?.1.sim_event()? {
+            SimEvent::ClientReply { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn error_text(&self) -> Option<&'a str> {
+        match self.error?.1.sim_event()? {
+            SimEvent::ClientError { error, .. } => Some(error),
+            _ => None,
+        }
     }
 
     /// `step 3 (kiwi -> Clark)`: how violation messages name the command.
@@ -181,26 +213,25 @@ pub fn exchanges(trace: &Trace) -> Vec<Exchange<'_>> {
     let mut out: Vec<Exchange<'_>> = Vec::new();
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
-        if event.host != trace::HARNESS_HOST {
+        let Some(sim) = event.sim_event() else {
             continue;
-        }
-        let Some(id) = event.id() else { continue };
-        match event.name.as_str() {
-            trace::CLIENT_SEND => {
-                open.insert(id, out.len());
+        };
+        match sim {
+            SimEvent::ClientSend { id, .. } => {
+                open.insert(*id, out.len());
                 out.push(Exchange {
-                    id,
+                    id: *id,
                     send_index: index,
                     send: event,
                     reply: None,
                     error: None,
                 });
             }
-            trace::CLIENT_REPLY | trace::CLIENT_ERROR => {
-                let Some(exchange) = open.get(&id).and_then(|&i| out.get_mut(i)) else {
+            SimEvent::ClientReply { id, .. } | SimEvent::ClientError { id, .. } => {
+                let Some(exchange) = open.get(id).and_then(|&i| out.get_mut(i)) else {
                     continue;
                 };
-                let slot = if event.name == trace::CLIENT_REPLY {
+                let slot = if matches!(sim, SimEvent::ClientReply { .. }) {
                     &mut exchange.reply
                 } else {
                     &mut exchange.error
@@ -236,16 +267,20 @@ pub enum Expected {
     Unjudged,
 }
 
-/// Classifies a `client_send` by parsing its line as the server would.
+/// Classifies a `client_send` by parsing its line as the server would (anything else is
+/// [`Expected::Unjudged`]).
 pub fn expected(send: &TraceEvent, line_bytes_max: Option<usize>) -> Expected {
-    let line = send.field("line").unwrap_or("");
-    let utf8 = send.field("utf8") != Some("false");
+    let Some(SimEvent::ClientSend {
+        line, bytes, utf8, ..
+    }) = send.sim_event()
+    else {
+        return Expected::Unjudged;
+    };
+    let utf8 = *utf8;
     let body_len = if utf8 {
         line.len()
     } else {
-        send.field("bytes")
-            .and_then(|b| b.parse::<usize>().ok())
-            .map_or(line.len(), |b| b.saturating_sub(1))
+        usize::try_from(*bytes).map_or(line.len(), |b| b.saturating_sub(1))
     };
     let cut = match line_bytes_max {
         Some(max) => Some(body_len > max),
@@ -274,12 +309,4 @@ pub fn expected(send: &TraceEvent, line_bytes_max: Option<usize>) -> Expected {
 /// Splits a reply into its first line (without `\n`) and the rest.
 pub fn split_reply(text: &str) -> (&str, &str) {
     text.split_once('\n').unwrap_or((text, ""))
-}
-
-/// The record of an AT line (a reply's first line).
-pub fn parse_at_line(line: &str) -> Option<Record> {
-    match Command::parse_line(line.as_bytes()) {
-        Ok(Command::At(record)) => Some(record),
-        _ => None,
-    }
 }

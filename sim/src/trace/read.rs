@@ -1,0 +1,101 @@
+//! One reader, two sources: a server event as the simulation's recorder captured it (the JSON
+//! of its `tracing` field) and a line of a real server's log file read to the very same typed
+//! [`TraceEvent`]. Both go through `server::events`' own `Deserialize`; a line that does not
+//! read is an error with its position, never a skipped event.
+
+use std::time::Duration;
+
+use server::events::{Event, LogLine, ReadError};
+use server::protocol::{Command, Record};
+
+use super::TraceEvent;
+
+/// A server event from the JSON the server emitted (see `server::events::Event::emit`).
+pub fn server_event(json: &str) -> Result<Event, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+/// A real server's log file as trace events, stamped with the wall-clock time the server
+/// wrote (since the Unix epoch) and the server's name as host. Free-form diagnostic lines
+/// (no `event` key) are not events and are left out.
+pub fn log(text: &str) -> Result<Vec<TraceEvent>, ReadError> {
+    server::events::read_log(text).map(|lines| lines.into_iter().map(from_log_line).collect())
+}
+
+/// One log line as a trace event; `Ok(None)` for a diagnostic line.
+pub fn log_line(line: &str) -> Result<Option<TraceEvent>, serde_json::Error> {
+    server::events::read_log_line(line).map(|read| read.map(from_log_line))
+}
+
+fn from_log_line(line: LogLine) -> TraceEvent {
+    TraceEvent::server(
+        rfc3339_since_epoch(&line.ts).unwrap_or_default(),
+        line.server,
+        line.event,
+    )
+}
+
+/// `2026-11-26T05:39:38.123456Z` (as the binary writes it) as time since the Unix epoch.
+pub fn rfc3339_since_epoch(ts: &str) -> Option<Duration> {
+    let ts = ts.strip_suffix('Z')?;
+    let (date, time) = ts.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut hms = hms.splitn(3, ':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    let micros: u64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+    // Howard Hinnant's days_from_civil, the inverse of the writer's civil_from_days.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    Some(Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s) + Duration::from_micros(micros))
+}
+
+/// The record of an AT line, e.g. a reply's first line; `None` if it is not one.
+pub fn at_line(line: &str) -> Option<Record> {
+    match Command::parse_line(line.as_bytes()) {
+        Ok(Command::At(record)) => Some(record),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_times_read_back_to_the_epoch_offset() {
+        assert_eq!(
+            rfc3339_since_epoch("1970-01-02T00:00:01.500000Z"),
+            Some(Duration::from_millis(86_401_500))
+        );
+        assert_eq!(
+            rfc3339_since_epoch("2021-05-19T22:53:47.959498Z"),
+            Some(Duration::from_micros(1_621_464_827_959_498))
+        );
+        assert_eq!(rfc3339_since_epoch("yesterday"), None);
+    }
+
+    #[test]
+    fn a_log_line_that_does_not_read_is_an_error_with_its_line_number() {
+        let text = concat!(
+            r#"{"ts":"2026-01-01T00:00:00.000000Z","level":"INFO","server":"Clark","event":"listening","addr":"x"}"#,
+            "\n",
+            r#"{"ts":"2026-01-01T00:00:00.000000Z","level":"WARN","server":"Clark","message":"accept failed"}"#,
+            "\n",
+            r#"{"ts":"2026-01-01T00:00:00.000000Z","level":"INFO","server":"Clark","event":"reconcile","peer":"Bona"}"#,
+            "\n",
+        );
+        let error = log(text).expect_err("reconcile without `records` does not read");
+        assert_eq!(error.line, 3, "{error}");
+        assert!(error.to_string().contains("records"), "{error}");
+        let first = log(text.lines().take(2).collect::<Vec<_>>().join("\n").as_str())
+            .expect("a listening line and a diagnostic read");
+        assert_eq!(first.len(), 1, "the diagnostic line is not an event");
+    }
+}
