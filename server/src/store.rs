@@ -164,9 +164,15 @@ impl Store {
         self.head
     }
 
-    /// Up to `max` records changed after `cursor`, in change order, leaving out those that
-    /// came from `skip` (the neighbour the link leads to: it has them).
-    pub fn changes_after(&self, cursor: u64, max: usize, skip: Option<&str>) -> Batch {
+    /// Up to `max` records changed after `cursor`, in change order, leaving out those for
+    /// which `skip(seq, from)` holds (`from`: the link the record came on; records that came
+    /// from the neighbour a link leads to are skipped, it has them).
+    pub fn changes_after(
+        &self,
+        cursor: u64,
+        max: usize,
+        skip: impl Fn(u64, &str) -> bool,
+    ) -> Batch {
         let mut batch = Batch {
             records: Vec::new(),
             reached: cursor,
@@ -181,7 +187,7 @@ impl Store {
             let Some(entry) = self.records.get(client) else {
                 continue;
             };
-            if skip.is_some() && entry.from.as_deref() == skip {
+            if entry.from.as_deref().is_some_and(|from| skip(seq, from)) {
                 continue;
             }
             batch.records.push((seq, entry.record.clone()));
@@ -192,16 +198,14 @@ impl Store {
         batch
     }
 
-    /// How many records changed after `cursor`, leaving out those that came from `skip`.
-    pub fn count_after(&self, cursor: u64, skip: Option<&str>) -> usize {
+    /// How many records changed after `cursor`, leaving out those `skip` leaves out.
+    pub fn count_after(&self, cursor: u64, skip: impl Fn(u64, &str) -> bool) -> usize {
         self.changes
             .range(cursor + 1..)
-            .filter(|(_, client)| {
-                skip.is_none()
-                    || self
-                        .records
-                        .get(*client)
-                        .is_some_and(|e| e.from.as_deref() != skip)
+            .filter(|(seq, client)| {
+                self.records
+                    .get(*client)
+                    .is_some_and(|e| !e.from.as_deref().is_some_and(|from| skip(**seq, from)))
             })
             .count()
     }
@@ -395,7 +399,7 @@ mod tests {
         store.insert(record("Clark +0.1 lime +1+1 1")?);
         store.insert(record("Clark +0.1 kiwi +2+2 2")?);
         assert_eq!(store.head(), 3);
-        let batch = store.changes_after(0, 10, None);
+        let batch = store.changes_after(0, 10, |_, _| false);
         let clients: Vec<&str> = batch
             .records
             .iter()
@@ -403,10 +407,10 @@ mod tests {
             .collect();
         assert_eq!(clients, ["lime", "kiwi"]);
         assert_eq!(batch.reached, 3);
-        assert_eq!(store.changes_after(2, 10, None).records.len(), 1);
-        assert_eq!(store.changes_after(3, 10, None).records.len(), 0);
-        assert_eq!(store.changes_after(3, 10, None).reached, 3);
-        assert_eq!(store.count_after(0, None), 2);
+        assert_eq!(store.changes_after(2, 10, |_, _| false).records.len(), 1);
+        assert_eq!(store.changes_after(3, 10, |_, _| false).records.len(), 0);
+        assert_eq!(store.changes_after(3, 10, |_, _| false).reached, 3);
+        assert_eq!(store.count_after(0, |_, _| false), 2);
         Ok(())
     }
 
@@ -417,14 +421,14 @@ mod tests {
         store.insert_from(record("Bona +0.1 kiwi +1+1 1")?, Some(&bona));
         store.insert(record("Clark +0.1 lime +1+1 1")?);
         store.insert(record("Clark +0.1 mango +1+1 1")?);
-        let first = store.changes_after(0, 1, Some("Bona"));
+        let first = store.changes_after(0, 1, |_, from| from == "Bona");
         assert_eq!(first.records.len(), 1);
         assert_eq!(first.records[0].1.client, "lime");
         assert_eq!(first.reached, 2, "the skipped record is passed over");
-        let rest = store.changes_after(first.reached, 10, Some("Bona"));
+        let rest = store.changes_after(first.reached, 10, |_, from| from == "Bona");
         assert_eq!(rest.records[0].1.client, "mango");
-        assert_eq!(store.count_after(0, Some("Bona")), 2);
-        assert_eq!(store.changes_after(0, 10, None).records.len(), 3);
+        assert_eq!(store.count_after(0, |_, from| from == "Bona"), 2);
+        assert_eq!(store.changes_after(0, 10, |_, _| false).records.len(), 3);
         Ok(())
     }
 

@@ -25,7 +25,7 @@ pub async fn run(
     let mut cursor = *changes.borrow_and_update();
     let mut reachable: Option<bool> = None;
     loop {
-        let batch = shared.store().changes_after(cursor, 1, None);
+        let batch = shared.store().changes_after(cursor, 1, |_, _| false);
         cursor = batch.reached;
         let Some((_, record)) = batch.records.into_iter().next() else {
             tokio::select! {

@@ -167,12 +167,19 @@ async fn session(
     }
 
     // Catch up: everything after what the neighbour holds of this life; records it sent us
-    // in its current life are skipped (it has them, or something newer).
-    let skip = link_key(peer, their_epoch);
+    // in its current life are skipped (it has them, or something newer). After the catch-up,
+    // records it sent in any life are skipped: a newer life than the one this session knows
+    // means it restarted and sent them since, and this session is about to fail anyway.
+    let this_life = link_key(peer, their_epoch);
+    let any_life = format!("{peer} ");
+    let skips = |head: u64, seq: u64, from: &str| {
+        from == &*this_life || (seq > head && from.starts_with(&any_life))
+    };
     let mut changes = shared.watch_changes();
     let (mut cursor, catch_up_head) = {
         let store = shared.store();
-        let records = store.count_after(seq, Some(&skip));
+        let head = store.head();
+        let records = store.count_after(seq, |s, from| skips(head, s, from));
         Event::PeerUp {
             peer: peer.to_string(),
             direction: Direction::Outbound,
@@ -184,8 +191,9 @@ async fn session(
             full: seq == 0,
         }
         .emit();
-        (seq, store.head())
+        (seq, head)
     };
+    let skip = |seq: u64, from: &str| skips(catch_up_head, seq, from);
 
     let mut heartbeat = tokio::time::interval(limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -203,7 +211,7 @@ async fn session(
                 }
             }
             _ = std::future::ready(()), if !caught_up => {
-                let batch = shared.store().changes_after(cursor, limits.link_batch_max, Some(&skip));
+                let batch = shared.store().changes_after(cursor, limits.link_batch_max, skip);
                 let mut out = String::new();
                 for (seq, record) in &batch.records {
                     let _ = writeln!(out, "{record}");

@@ -49,6 +49,9 @@ struct LinkLog {
     sent: Vec<(Duration, u64)>,
     /// When A last said the link went down.
     down_at: Option<Duration>,
+    /// The link is up (A said `peer_up`): only then does a `peer_down` cut anything in
+    /// flight; a session that failed its handshake never carried records.
+    up: bool,
 }
 
 impl Checker for FloodBound {
@@ -99,6 +102,14 @@ impl Checker for FloodBound {
                 );
                 continue;
             }
+            if let Event::PeerUp {
+                peer,
+                direction: Direction::Outbound,
+            } = server_event
+            {
+                links.entry((host, peer.clone())).or_default().up = true;
+                continue;
+            }
             let (peer, record) = match server_event {
                 Event::PeerDown { peer, .. } | Event::Reconcile { peer, .. } => {
                     (peer.clone(), None)
@@ -108,7 +119,11 @@ impl Checker for FloodBound {
             };
             if let Event::PeerDown { direction, .. } = server_event {
                 if *direction == Direction::Outbound {
-                    links.entry((host, peer)).or_default().down_at = Some(event.at);
+                    let log = links.entry((host, peer)).or_default();
+                    if log.up {
+                        log.down_at = Some(event.at);
+                    }
+                    log.up = false;
                 }
                 continue;
             }
@@ -224,6 +239,17 @@ mod tests {
         )
     }
 
+    fn up(at: u64, server: &str, peer: &str) -> TraceEvent {
+        TraceEvent::server(
+            ms(at),
+            server,
+            Event::PeerUp {
+                peer: peer.into(),
+                direction: Direction::Outbound,
+            },
+        )
+    }
+
     fn down(at: u64, server: &str, peer: &str) -> TraceEvent {
         TraceEvent::server(
             ms(at),
@@ -283,9 +309,25 @@ mod tests {
     fn records_sent_just_before_a_cut_may_be_resent() {
         let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
         let v = verdict(vec![
+            up(1, "Bona", "Jaquez"),
             stored(9_000, "Bona", other, "new"),
             flood(9_000, "Bona", "Jaquez", other),
             down(10_000, "Bona", "Jaquez"),
+            reconcile(20_000, "Bona", "Jaquez", 1),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_session_that_never_came_up_does_not_move_the_cut() {
+        // Sent just before the real cut; then a redial fails its handshake much later.
+        let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+        let v = verdict(vec![
+            up(1, "Bona", "Jaquez"),
+            stored(9_000, "Bona", other, "new"),
+            flood(9_000, "Bona", "Jaquez", other),
+            down(10_000, "Bona", "Jaquez"),
+            down(19_000, "Bona", "Jaquez"),
             reconcile(20_000, "Bona", "Jaquez", 1),
         ]);
         assert!(v.ok, "{v}");
