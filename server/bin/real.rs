@@ -60,6 +60,19 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock moved by a fixed offset (`--clock-offset`): a skewed server for tests.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OffsetClock {
+    pub offset_nanos: i128,
+}
+
+impl Clock for OffsetClock {
+    fn now_nanos(&self) -> i128 {
+        SystemClock.now_nanos() + self.offset_nanos
+    }
+}
+
 /// A seed for backoff jitter from the wall clock and process id; only the binary needs one.
 #[allow(dead_code)]
 pub fn seed_from_os() -> u64 {
