@@ -63,8 +63,34 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The environment variable holding the herd's shared secret.
+const SECRET_ENV: &str = "HERD_SECRET";
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which: both stop every server gracefully.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "Ctrl-C"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (herd, herd_source) = match &cli.herd {
+    let (mut herd, herd_source) = match &cli.herd {
         Some(path) => (Herd::load(path)?, path.display().to_string()),
         None => (Herd::default_herd(), "built-in default herd".to_string()),
     };
@@ -83,6 +109,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.names.clone()
     };
 
+    let secret_source = match std::env::var(SECRET_ENV) {
+        Ok(text) => {
+            herd.secret = Some(
+                server::config::Secret::new(text.as_bytes())
+                    .ok_or_else(|| anyhow::anyhow!("{SECRET_ENV} is set but empty"))?,
+            );
+            format!("from {SECRET_ENV}")
+        }
+        Err(_) if herd.secret.is_some() => "from the herd's secret_file".to_string(),
+        Err(_) if names.len() == herd.servers.len() => {
+            // Every server runs in this process: a fresh secret they share and no one else knows.
+            herd.secret = real::process_secret();
+            "generated for this process (every server of the herd runs here)".to_string()
+        }
+        Err(_) => String::new(),
+    };
     let (files, _guards) = logfile::PerServerFiles::open(&cli.log_dir, &names)
         .map_err(|e| anyhow::anyhow!("cannot open log files in {}: {e}", cli.log_dir.display()))?;
     let stderr = tracing_subscriber::fmt::layer()
@@ -105,6 +147,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     print_summary(&herd, &herd_source, &names, &places, &cli);
+    if herd.secret.is_some() {
+        println!("links: authenticated (HMAC-SHA256), secret {secret_source}");
+    } else {
+        println!(
+            "links: UNAUTHENTICATED: no {SECRET_ENV} and no secret_file; any client that names a neighbour can feed this server"
+        );
+    }
     if places.is_offline() {
         tracing::warn!(
             "PLACES_API_KEY is not set: WHATSAT answers come from the built-in offline place set, not Google"
@@ -136,8 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let mut failure = None;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("stopping (Ctrl-C)"),
-        _ = terminated() => println!("stopping (SIGTERM)"),
+        signal = stop_signal() => println!("stopping ({signal})"),
         Some(done) = servers.join_next() => {
             failure = match done {
                 Ok(Err(e)) => Some(anyhow::anyhow!(e)),
@@ -153,19 +201,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     failure.map_or(Ok(()), Err)
-}
-
-/// Resolves on SIGTERM, so a supervisor's polite stop ends as gracefully as Ctrl-C: each
-/// server logs its final table. Never resolves where SIGTERM cannot be watched.
-async fn terminated() {
-    #[cfg(unix)]
-    if let Ok(mut term) =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        term.recv().await;
-        return;
-    }
-    std::future::pending::<()>().await
 }
 
 fn print_summary(herd: &Herd, source: &str, names: &[String], places: &PlacesClient, cli: &Cli) {

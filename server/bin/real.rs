@@ -73,9 +73,30 @@ impl Clock for OffsetClock {
     }
 }
 
-/// A seed for backoff jitter from the wall clock and process id; only the binary needs one.
+/// A seed from the OS's random source: it drives backoff jitter and the link challenges, which
+/// must be unpredictable. Falls back to the wall clock and process id only if the OS has no
+/// random source at all (said on stderr).
 #[allow(dead_code)]
 pub fn seed_from_os() -> u64 {
-    let nanos = SystemClock.now_nanos() as u64;
-    nanos ^ (u64::from(std::process::id()) << 32)
+    random_u64().unwrap_or_else(|| {
+        eprintln!("warning: no OS random source; link challenges are seeded from the clock");
+        let nanos = SystemClock.now_nanos() as u64;
+        nanos ^ (u64::from(std::process::id()) << 32)
+    })
+}
+
+/// 64 bits from the OS's random source.
+#[allow(dead_code)]
+pub fn random_u64() -> Option<u64> {
+    getrandom::u64().ok()
+}
+
+/// A fresh secret for a herd whose servers all run in this one process and share no
+/// configured secret: they can prove it to each other, and no one else knows it.
+#[allow(dead_code)]
+pub fn process_secret() -> Option<server::config::Secret> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    server::config::Secret::new(hex.as_bytes())
 }

@@ -19,6 +19,37 @@ pub struct Herd {
     pub links: Vec<LinkSpec>,
     #[serde(default)]
     pub limits: Limits,
+    /// A file holding the herd's shared secret (relative to the herd file); persistent links
+    /// prove they know it. The environment's `HERD_SECRET` takes precedence (binary).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// The secret itself, once read: never from the YAML text, never printed.
+    #[serde(skip)]
+    pub secret: Option<Secret>,
+}
+
+/// The herd's shared secret. Its `Debug` never shows the bytes, so it cannot leak into a log
+/// or an error by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(std::sync::Arc<[u8]>);
+
+impl Secret {
+    /// A secret from its bytes; surrounding white space (a file's final newline) is dropped.
+    /// `None` when nothing is left.
+    pub fn new(bytes: &[u8]) -> Option<Secret> {
+        let trimmed = bytes.trim_ascii();
+        (!trimmed.is_empty()).then(|| Secret(trimmed.into()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// One server of the herd.
@@ -57,6 +88,13 @@ pub struct Neighbour {
     pub classic: bool,
 }
 
+/// The most an AT line holds besides its client id: the word, origin (a server name, bounded
+/// here), time difference, location and timestamp at their longest, and separators.
+pub const AT_LINE_FIXED_BYTES_MAX: usize = 3 + SERVER_NAME_BYTES_MAX + 1 + 32 + 1 + 1 + 64 + 1 + 32;
+
+/// Longest server name a herd file may give.
+pub const SERVER_NAME_BYTES_MAX: usize = 64;
+
 /// Every bound the server enforces. Units go last in names (`_max`, `_ms`-like durations are
 /// written as `500ms`, `3s` in the file).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -72,10 +110,28 @@ pub struct Limits {
     pub client_idle_timeout: Duration,
     /// Clients in the table; an IAMAT for a new client beyond it is answered `?`. Default 100000.
     pub clients_max: usize,
-    /// Records waiting to go to one neighbour. When full, the record is dropped from the queue
-    /// and the link is restarted so that reconciliation resends the whole table: nothing is
-    /// lost, the cost moves to one reconciliation. Default 1024.
-    pub peer_queue_max: usize,
+    /// Bytes the table may hold (records' text plus a per-record overhead, see
+    /// `store::record_bytes`); a new client beyond it is answered `?`. Default 64 MiB.
+    pub table_bytes_max: usize,
+    /// Longest client id an IAMAT may carry; a longer one is answered `?`. It keeps every
+    /// stored record's AT line well inside every link's line limit. Default 1024.
+    pub client_id_bytes_max: usize,
+    /// How far a timestamp may be ahead of this server's clock, for client IAMATs and peer
+    /// records alike; further ahead is refused (`?` to a client), so no one can take over an
+    /// id for good with a timestamp from the future. Far above any real skew. Default 1 day.
+    #[serde(with = "duration_text")]
+    pub timestamp_ahead_max: Duration,
+    /// A reply a client does not read within this time closes its connection, so a client
+    /// that never reads cannot hold its slot. Default 10s.
+    #[serde(with = "duration_text")]
+    pub client_write_timeout: Duration,
+    /// Incoming peer link connections at once, counted apart from `connections_max`, so
+    /// that held client connections can never keep a neighbour out. Default 64.
+    pub peer_links_max: usize,
+    /// Records a link writes in one batch before it marks its place (`MARK`) and looks at
+    /// heartbeats again. A slow neighbour makes its link lag by whole batches; nothing is
+    /// dropped and nothing is resent. Default 256.
+    pub link_batch_max: usize,
     /// First retry delay after a failed dial; doubles per failure, with jitter. Default 100ms.
     #[serde(with = "duration_text")]
     pub backoff_min: Duration,
@@ -110,7 +166,12 @@ impl Default for Limits {
             line_bytes_max: 64 * 1024,
             client_idle_timeout: Duration::from_secs(60),
             clients_max: 100_000,
-            peer_queue_max: 1024,
+            table_bytes_max: 64 * 1024 * 1024,
+            client_id_bytes_max: 1024,
+            timestamp_ahead_max: Duration::from_secs(24 * 60 * 60),
+            client_write_timeout: Duration::from_secs(10),
+            peer_links_max: 64,
+            link_batch_max: 256,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(2),
             peer_connect_timeout: Duration::from_secs(2),
@@ -169,6 +230,8 @@ impl Herd {
             servers,
             links,
             limits: Limits::default(),
+            secret_file: None,
+            secret: None,
         }
     }
 
@@ -185,13 +248,25 @@ impl Herd {
         Ok(herd)
     }
 
-    /// Reads, parses and validates a herd file.
+    /// Reads, parses and validates a herd file, and reads its `secret_file` if it names one.
     pub fn load(path: &Path) -> Result<Herd, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Herd::from_yaml_str(&text, &path.display().to_string())
+        let mut herd = Herd::from_yaml_str(&text, &path.display().to_string())?;
+        if let Some(file) = &herd.secret_file {
+            let secret_path = path.parent().unwrap_or(Path::new(".")).join(file);
+            let bytes = std::fs::read(&secret_path).map_err(|source| ConfigError::Read {
+                path: secret_path.clone(),
+                source,
+            })?;
+            herd.secret = Some(Secret::new(&bytes).ok_or_else(|| ConfigError::Invalid {
+                origin: path.display().to_string(),
+                message: format!("secret_file {} is empty", secret_path.display()),
+            })?);
+        }
+        Ok(herd)
     }
 
     /// Checks what serde cannot: unique names and addresses, links between known servers,
@@ -201,9 +276,12 @@ impl Herd {
             return Err("a herd needs at least one server".into());
         }
         for (i, s) in self.servers.iter().enumerate() {
-            if s.name.is_empty() || s.name.bytes().any(crate::protocol::is_spec_whitespace) {
+            if s.name.is_empty()
+                || s.name.len() > SERVER_NAME_BYTES_MAX
+                || s.name.bytes().any(crate::protocol::is_spec_whitespace)
+            {
                 return Err(format!(
-                    "server {} has name {:?}: names must be non-empty without white space",
+                    "server {} has name {:?}: names must be 1 to {SERVER_NAME_BYTES_MAX} bytes without white space",
                     i + 1,
                     s.name
                 ));
@@ -243,7 +321,10 @@ impl Herd {
             ("connections_max", l.connections_max),
             ("line_bytes_max", l.line_bytes_max),
             ("clients_max", l.clients_max),
-            ("peer_queue_max", l.peer_queue_max),
+            ("table_bytes_max", l.table_bytes_max),
+            ("client_id_bytes_max", l.client_id_bytes_max),
+            ("peer_links_max", l.peer_links_max),
+            ("link_batch_max", l.link_batch_max),
             ("places_response_bytes_max", l.places_response_bytes_max),
         ];
         for (name, value) in positive {
@@ -253,6 +334,18 @@ impl Herd {
         }
         if l.line_bytes_max < 256 {
             return Err("limits.line_bytes_max must be at least 256".into());
+        }
+        // An AT line is "AT " + origin + time difference + id + location + timestamp; with the
+        // other fields bounded by the parser, this keeps every record inside the line limit.
+        if l.client_id_bytes_max + AT_LINE_FIXED_BYTES_MAX > l.line_bytes_max {
+            return Err(format!(
+                "limits.client_id_bytes_max must be at most line_bytes_max - {AT_LINE_FIXED_BYTES_MAX}, so every record fits a link's line"
+            ));
+        }
+        if l.client_write_timeout.is_zero() || l.timestamp_ahead_max.is_zero() {
+            return Err(
+                "limits.client_write_timeout and timestamp_ahead_max must be above zero".into(),
+            );
         }
         if l.backoff_min.is_zero() || l.backoff_min > l.backoff_max {
             return Err("limits.backoff_min must be above zero and at most backoff_max".into());
@@ -407,13 +500,13 @@ mod tests {
 
     #[test]
     fn a_herd_file_sets_servers_links_classic_flags_and_limits() {
-        let text = "servers:\n  - { name: A, port: 9000 }\n  - { name: B, host: ::1, port: 9001 }\nlinks:\n  - { between: [A, B], classic: true }\nlimits:\n  whatsat_wait: 0s\n  peer_queue_max: 8\n";
+        let text = "servers:\n  - { name: A, port: 9000 }\n  - { name: B, host: ::1, port: 9001 }\nlinks:\n  - { between: [A, B], classic: true }\nlimits:\n  whatsat_wait: 0s\n  link_batch_max: 8\n";
         let herd = Herd::from_yaml_str(text, "herd.yaml").expect("valid herd file");
         assert_eq!(herd.servers[0].host, "127.0.0.1");
         assert_eq!(herd.servers[1].host, "::1");
         assert!(herd.neighbours("A")[0].classic);
         assert_eq!(herd.limits.whatsat_wait, Duration::ZERO);
-        assert_eq!(herd.limits.peer_queue_max, 8);
+        assert_eq!(herd.limits.link_batch_max, 8);
         assert_eq!(herd.limits.line_bytes_max, Limits::default().line_bytes_max);
     }
 

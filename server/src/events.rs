@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::line::WriteFailed;
 use crate::protocol::Record;
 use crate::store::Outcome;
 
@@ -32,8 +33,10 @@ pub enum Event {
     ConnectionOpened { conn: u64, remote: String },
     /// A connection ended.
     ConnectionClosed { conn: u64, reason: ConnectionEnd },
-    /// A connection was refused because `connections_max` were open.
-    ConnectionRefused { remote: String },
+    /// A connection was refused because `connections_max` client connections (and
+    /// `peer_links_max` links) were open. Logged at most once a second: `suppressed` counts
+    /// the refusals since the last one logged.
+    ConnectionRefused { remote: String, suppressed: u64 },
     /// One input line from a client connection (lossy UTF-8, at most 256 bytes).
     ClientLine { conn: u64, line: String },
     /// One reply: its first line, and the whole reply's size.
@@ -52,11 +55,39 @@ pub enum Event {
         #[serde(flatten)]
         record: Record,
     },
-    /// A neighbour's outbound queue was full; the record was dropped and the link will be
-    /// re-synced by reconciliation.
-    PeerQueueFull { peer: String, client: String },
-    /// An outbound link came up and the whole table (`records` of them) was sent.
-    Reconcile { peer: String, records: u64 },
+    /// An outbound link came up and will first send what the neighbour lacks: `records` of
+    /// them; `full` when the neighbour holds nothing of this server's life, so the whole
+    /// table (less what it sent us) goes.
+    Reconcile {
+        peer: String,
+        records: u64,
+        full: bool,
+    },
+    /// A line a neighbour (`peer`) or a classic peer on a plain connection (`conn`) sent was
+    /// refused; `line` is at most 256 bytes.
+    LineRefused {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conn: Option<u64>,
+        reason: LineRefusal,
+        line: String,
+    },
+    /// An incoming link's handshake failed; the connection goes on as a plain one.
+    LinkRefused {
+        conn: u64,
+        peer: String,
+        reason: LinkRefusal,
+        line: String,
+    },
+    /// A neighbour answered our `PEER` with `? PEER`: it speaks the classic dialect, so the
+    /// link probably needs `classic: true` in the herd file.
+    PeerSpeaksClassic { peer: String },
+    /// A neighbour refused our proof: the two servers do not share the herd's secret.
+    PeerAuthRefused { peer: String },
+    /// At start, when no secret is configured and some link is persistent: links are
+    /// unauthenticated.
+    LinksUnauthenticated,
     /// A link to a neighbour came up.
     PeerUp { peer: String, direction: Direction },
     /// A link to a neighbour went down.
@@ -112,8 +143,12 @@ impl Event {
             Event::Reply { .. } => "reply",
             Event::RecordStored { .. } => "record_stored",
             Event::FloodSent { .. } => "flood_sent",
-            Event::PeerQueueFull { .. } => "peer_queue_full",
             Event::Reconcile { .. } => "reconcile",
+            Event::LineRefused { .. } => "line_refused",
+            Event::LinkRefused { .. } => "link_refused",
+            Event::PeerSpeaksClassic { .. } => "peer_speaks_classic",
+            Event::PeerAuthRefused { .. } => "peer_auth_refused",
+            Event::LinksUnauthenticated => "links_unauthenticated",
             Event::PeerUp { .. } => "peer_up",
             Event::PeerDown { .. } => "peer_down",
             Event::PeerConnectFailed { .. } => "peer_connect_failed",
@@ -131,7 +166,11 @@ impl Event {
         matches!(
             self,
             Event::ConnectionRefused { .. }
-                | Event::PeerQueueFull { .. }
+                | Event::LineRefused { .. }
+                | Event::LinkRefused { .. }
+                | Event::PeerSpeaksClassic { .. }
+                | Event::PeerAuthRefused { .. }
+                | Event::LinksUnauthenticated
                 | Event::PlacesError { .. }
         )
     }
@@ -219,6 +258,16 @@ pub enum ConnectionEnd {
     Shutdown,
     /// The connection was a neighbour's link (it said `PEER name`) and the link ended.
     LinkEnded(String),
+    /// Every client slot was taken and the connection did not become a link.
+    NoClientSlot,
+    /// It held only a link slot and its link's handshake was refused.
+    LinkWithoutProof,
+    /// The neighbour said `PEER` and then nothing within `heartbeat_timeout`.
+    HandshakeTimedOut,
+    /// The neighbour closed the connection during the handshake.
+    ClosedDuringHandshake,
+    /// A reply was not written within `client_write_timeout`.
+    WriteTimedOut,
     /// Reading or writing failed; the transport's own words.
     Io(String),
 }
@@ -230,6 +279,11 @@ impl fmt::Display for ConnectionEnd {
             ConnectionEnd::IdleTimeout => f.write_str("idle timeout"),
             ConnectionEnd::Shutdown => f.write_str("shutdown"),
             ConnectionEnd::LinkEnded(peer) => write!(f, "link from {peer} ended"),
+            ConnectionEnd::NoClientSlot => f.write_str("refused: every client slot is taken"),
+            ConnectionEnd::LinkWithoutProof => f.write_str("refused: link without a valid proof"),
+            ConnectionEnd::HandshakeTimedOut => f.write_str("handshake timed out"),
+            ConnectionEnd::ClosedDuringHandshake => f.write_str("closed during the handshake"),
+            ConnectionEnd::WriteTimedOut => f.write_str(WRITE_TIMED_OUT),
             ConnectionEnd::Io(error) => f.write_str(error),
         }
     }
@@ -244,6 +298,11 @@ impl FromStr for ConnectionEnd {
             "closed by client" => ConnectionEnd::ClosedByClient,
             "idle timeout" => ConnectionEnd::IdleTimeout,
             "shutdown" => ConnectionEnd::Shutdown,
+            "refused: every client slot is taken" => ConnectionEnd::NoClientSlot,
+            "refused: link without a valid proof" => ConnectionEnd::LinkWithoutProof,
+            "handshake timed out" => ConnectionEnd::HandshakeTimedOut,
+            "closed during the handshake" => ConnectionEnd::ClosedDuringHandshake,
+            WRITE_TIMED_OUT => ConnectionEnd::WriteTimedOut,
             _ => match s
                 .strip_prefix("link from ")
                 .and_then(|rest| rest.strip_suffix(" ended"))
@@ -255,15 +314,25 @@ impl FromStr for ConnectionEnd {
     }
 }
 
-/// Why a link to a neighbour went down.
+impl From<WriteFailed> for ConnectionEnd {
+    fn from(failed: WriteFailed) -> Self {
+        match failed {
+            WriteFailed::TimedOut => ConnectionEnd::WriteTimedOut,
+            WriteFailed::Io(error) => ConnectionEnd::Io(error),
+        }
+    }
+}
+
+/// How a failed bounded write is told.
+const WRITE_TIMED_OUT: &str = "write timed out";
+
+/// Why a link to a neighbour went down (or never came up).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkEnd {
     /// This server is stopping.
     Shutdown,
-    /// The link's queue was closed: the server is going away.
+    /// The table's change sequence closed: the server is going away.
     ServerStopping,
-    /// The outbound queue overflowed; the link restarts so reconciliation resends the table.
-    QueueFull,
     /// Nothing heard for `heartbeat_timeout`.
     HeartbeatTimeout,
     /// The neighbour closed the connection.
@@ -272,6 +341,16 @@ pub enum LinkEnd {
     WriteTimedOut,
     /// A classic link's connection could not be made in time.
     ConnectTimedOut,
+    /// The neighbour did not answer a handshake line within `heartbeat_timeout`.
+    HandshakeTimedOut,
+    /// The neighbour closed the connection during the handshake.
+    ClosedDuringHandshake,
+    /// The neighbour answered `? PEER`: it speaks the classic dialect.
+    SpeaksClassic,
+    /// The neighbour refused our proof: the herd secret differs.
+    AuthRefused,
+    /// The neighbour's handshake line was not the one expected; what it was.
+    Handshake(String),
     /// Reading, writing or dialling failed; the transport's own words.
     Io(String),
 }
@@ -281,32 +360,112 @@ impl fmt::Display for LinkEnd {
         f.write_str(match self {
             LinkEnd::Shutdown => "shutdown",
             LinkEnd::ServerStopping => "server stopping",
-            LinkEnd::QueueFull => "queue full: reconnecting to reconcile",
             LinkEnd::HeartbeatTimeout => "heartbeat timeout",
             LinkEnd::ClosedByPeer => "closed by peer",
-            LinkEnd::WriteTimedOut => "write timed out",
+            LinkEnd::WriteTimedOut => WRITE_TIMED_OUT,
             LinkEnd::ConnectTimedOut => "connect timed out",
+            LinkEnd::HandshakeTimedOut => "handshake timed out",
+            LinkEnd::ClosedDuringHandshake => "closed by peer during the handshake",
+            LinkEnd::SpeaksClassic => {
+                "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)"
+            }
+            LinkEnd::AuthRefused => "neighbour refused our proof: the herd secret differs",
+            LinkEnd::Handshake(what) => return write!(f, "{HANDSHAKE_PREFIX}{what}"),
             LinkEnd::Io(error) => error,
         })
     }
 }
+
+/// How [`LinkEnd::Handshake`] is told.
+const HANDSHAKE_PREFIX: &str = "handshake: ";
 
 impl FromStr for LinkEnd {
     type Err = String;
 
     /// Total: any text that is not one of the fixed reasons is the transport's error.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "shutdown" => LinkEnd::Shutdown,
-            "server stopping" => LinkEnd::ServerStopping,
-            "queue full: reconnecting to reconcile" => LinkEnd::QueueFull,
-            "heartbeat timeout" => LinkEnd::HeartbeatTimeout,
-            "closed by peer" => LinkEnd::ClosedByPeer,
-            "write timed out" => LinkEnd::WriteTimedOut,
-            "connect timed out" => LinkEnd::ConnectTimedOut,
-            other => LinkEnd::Io(other.to_string()),
+        let fixed = [
+            LinkEnd::Shutdown,
+            LinkEnd::ServerStopping,
+            LinkEnd::HeartbeatTimeout,
+            LinkEnd::ClosedByPeer,
+            LinkEnd::WriteTimedOut,
+            LinkEnd::ConnectTimedOut,
+            LinkEnd::HandshakeTimedOut,
+            LinkEnd::ClosedDuringHandshake,
+            LinkEnd::SpeaksClassic,
+            LinkEnd::AuthRefused,
+        ];
+        if let Some(end) = fixed.into_iter().find(|end| end.to_string() == s) {
+            return Ok(end);
+        }
+        Ok(match s.strip_prefix(HANDSHAKE_PREFIX) {
+            Some(what) => LinkEnd::Handshake(what.to_string()),
+            None => LinkEnd::Io(s.to_string()),
         })
     }
+}
+
+impl From<WriteFailed> for LinkEnd {
+    fn from(failed: WriteFailed) -> Self {
+        match failed {
+            WriteFailed::TimedOut => LinkEnd::WriteTimedOut,
+            WriteFailed::Io(error) => LinkEnd::Io(error),
+        }
+    }
+}
+
+/// Why a line from a neighbour or a classic peer was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineRefusal {
+    /// Longer than `line_bytes_max`.
+    TooLong,
+    /// Its timestamp is further ahead of our clock than `timestamp_ahead_max`.
+    TooFarAhead,
+    /// A valid command, but not one a link carries.
+    NotALinkLine,
+    /// A classic peer's record whose origin is not a server of the herd.
+    UnknownOrigin,
+    /// It does not parse; the parser's words.
+    Invalid(String),
+}
+
+impl fmt::Display for LineRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LineRefusal::TooLong => "line over line_bytes_max",
+            LineRefusal::TooFarAhead => "timestamp too far ahead of our clock",
+            LineRefusal::NotALinkLine => "not a link line",
+            LineRefusal::UnknownOrigin => "origin is not a server of the herd",
+            LineRefusal::Invalid(error) => error,
+        })
+    }
+}
+
+impl FromStr for LineRefusal {
+    type Err = String;
+
+    /// Total: any text that is not one of the fixed reasons is the parser's error.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fixed = [
+            LineRefusal::TooLong,
+            LineRefusal::TooFarAhead,
+            LineRefusal::NotALinkLine,
+            LineRefusal::UnknownOrigin,
+        ];
+        Ok(fixed
+            .into_iter()
+            .find(|refusal| refusal.to_string() == s)
+            .unwrap_or_else(|| LineRefusal::Invalid(s.to_string())))
+    }
+}
+
+/// Why an incoming link's handshake was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkRefusal {
+    /// The `AUTH` line was missing, malformed or did not prove the herd secret.
+    #[serde(rename = "no valid proof of the herd secret")]
+    NoValidProof,
 }
 
 /// Text values: the log and the trace show the words, and the reader maps them back.
@@ -324,7 +483,7 @@ macro_rules! as_text {
         }
     )*};
 }
-as_text!(Source, ConnectionEnd, LinkEnd);
+as_text!(Source, ConnectionEnd, LinkEnd, LineRefusal);
 
 /// One line of a server's log file, read back: when (the writer's wall clock, RFC 3339),
 /// at what level, which server, and the event.

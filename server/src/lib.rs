@@ -5,8 +5,9 @@
 //! - [`protocol`]: the wire messages (parse and print), pure.
 //! - [`store`]: the client table and its total order.
 //! - [`line`]: bounded line reading.
+//! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
-//! - [`peers`]: links to neighbours, flooding, reconciliation.
+//! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
 //! - [`places`]: the Places upstream (legacy, New, offline).
 //! - [`config`]: the herd file and every limit.
 //! - [`net`]: the seam: network, clock and [`net::Env`] handed in by the caller.
@@ -18,11 +19,12 @@
 //! directly, and spawns no threads, so the simulation can run it unchanged.
 
 pub mod backoff;
+pub mod commands;
 pub mod config;
 pub mod events;
 pub mod line;
+pub mod links;
 pub mod net;
-pub mod peers;
 pub mod places;
 pub mod protocol;
 pub mod server;
@@ -40,7 +42,8 @@ use tracing::Instrument;
 use crate::config::Herd;
 use crate::net::Env;
 
-/// How long a stopping server waits for its connections to finish their current reply.
+/// How long a stopping server waits for its connection handlers (their current reply) and
+/// then for its links to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Why a server could not run.
@@ -95,34 +98,40 @@ async fn run_inner(
         .unwrap_or_else(|_| format!("{}:{}", spec.host, spec.port));
     events::Event::Listening { addr }.emit();
 
-    let limits = herd.limits.clone();
-    let (peers, link_tasks) = peers::Peers::new(&herd.neighbours(name), limits.peer_queue_max);
     let shared = Arc::new(state::Shared::new(
-        name.to_string(),
-        limits,
+        &herd,
+        name,
         env.clock.clone(),
         env.places.clone(),
-        peers,
+        env.seed,
     ));
-    let (trigger, stop) = shutdown::channel();
-    let mut links = tokio::task::JoinSet::new();
-    for task in link_tasks {
-        links.spawn(
-            task.run(shared.clone(), env.net.clone(), env.seed, stop.clone())
-                .in_current_span(),
-        );
+    if shared.secret.is_none() && shared.neighbours.iter().any(|n| !n.classic) {
+        events::Event::LinksUnauthenticated.emit();
     }
+    let (trigger, stop) = shutdown::channel();
+    let mut links = links::spawn_all(&shared, &env.net, &stop);
 
-    let accepting = server::accept_loop(listener.as_mut(), shared.clone(), stop.clone());
+    let accepting = server::accept_loop(
+        listener.as_mut(),
+        shared.clone(),
+        stop.clone(),
+        SHUTDOWN_GRACE,
+    );
+    tokio::pin!(accepting);
     tokio::pin!(shutdown);
     tokio::select! {
-        _ = accepting => {}
-        _ = &mut shutdown => {}
+        _ = &mut accepting => {}
+        _ = &mut shutdown => {
+            events::Event::Shutdown {
+                reason: "requested".into(),
+            }
+            .emit();
+            trigger.fire();
+            // The handlers finish their current reply, so every acknowledged record is in
+            // the table logged below.
+            accepting.await;
+        }
     }
-    events::Event::Shutdown {
-        reason: "requested".into(),
-    }
-    .emit();
     trigger.fire();
     let table: Vec<protocol::Record> = shared.store().records().cloned().collect();
     for record in table {

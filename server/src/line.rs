@@ -1,16 +1,54 @@
-//! Bytes to lines with a hard bound: no line is ever buffered beyond `line_bytes_max`.
+//! Lines in and out, with their bounds: no line is ever buffered beyond `line_bytes_max`, and
+//! no write waits beyond its timeout.
 //!
 //! A longer line is discarded as it arrives and reported as [`Line::TooLong`] with its first
 //! bytes, so the caller can answer `? ` and keep the connection. A final line that ends at EOF
 //! without a newline is still a line (clients that half-close after one command send one).
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// How many bytes of an over-long line are kept for the `? ` reply (SPEC section 1).
 pub const TOO_LONG_PREFIX_BYTES: usize = 256;
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK_BYTES: usize = 8 * 1024;
+
+/// Why [`write_lines`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteFailed {
+    /// Not written within the bound: the other side stopped reading.
+    TimedOut,
+    /// The transport failed; its own words.
+    Io(String),
+}
+
+/// Writes all of `bytes` (one or more whole lines) within `bound`, or says why not: a peer or
+/// client that stops reading cannot hold a writer forever.
+pub async fn write_lines<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+    bound: Duration,
+) -> Result<(), WriteFailed> {
+    let write = async {
+        writer.write_all(bytes).await?;
+        writer.flush().await
+    };
+    match tokio::time::timeout(bound, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(WriteFailed::Io(e.to_string())),
+        Err(_) => Err(WriteFailed::TimedOut),
+    }
+}
+
+/// At most this many bytes of a line go into a log event.
+pub const LOGGED_LINE_BYTES_MAX: usize = 256;
+
+/// A line as a log event shows it: lossy UTF-8, cut to [`LOGGED_LINE_BYTES_MAX`] bytes.
+pub fn shown(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(LOGGED_LINE_BYTES_MAX)]).into_owned()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {

@@ -1,37 +1,54 @@
 //! The accept loop and the per-connection handler: lines in, replies out, in order.
 //!
 //! One task per connection. Commands on a connection are handled one at a time, so replies go
-//! out in the order the commands came; each reply is one write. A connection that says
-//! `PEER <name>` becomes the receiving end of a neighbour's link (see `peers`).
+//! out in the order the commands came; each reply is one write, bounded by
+//! `client_write_timeout`. A connection that says `PEER <name> <epoch>` becomes the receiving
+//! end of a neighbour's link (see `links::inbound`).
+//!
+//! Client connections count against `connections_max`; links against `peer_links_max`, apart,
+//! so that connections held open by clients can never keep a neighbour out: when every client
+//! slot is taken, a new connection may still become a link, and only that.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 
-use crate::events::{ConnectionEnd, Event};
-use crate::line::{Line, LineReader};
+use crate::commands;
+use crate::events::{ConnectionEnd, Event, LineRefusal};
+use crate::line::{Line, LineReader, shown, write_lines};
+use crate::links::inbound;
 use crate::net::{BoxStream, Listener};
-use crate::peers;
-use crate::protocol::{Command, Record, TimeDiff, invalid_reply};
+use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
 use crate::state::{Shared, Source};
-use crate::store::Outcome;
-
-/// Longest `line` field in a `client_line` event; logs stay bounded like everything else.
-const LOGGED_LINE_BYTES_MAX: usize = 256;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before accepting again.
-const ACCEPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
-/// Accepts connections until shutdown; at most `connections_max` are served at once.
-pub async fn accept_loop(listener: &mut dyn Listener, shared: Arc<Shared>, mut shutdown: Shutdown) {
-    let permits = Arc::new(Semaphore::new(shared.limits.connections_max));
+/// Refused connections are logged at most once per this interval (with a count), so a
+/// connection flood cannot turn into a log flood.
+const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Accepts connections until shutdown, then waits up to `grace` for the handlers to finish.
+pub async fn accept_loop(
+    listener: &mut dyn Listener,
+    shared: Arc<Shared>,
+    mut shutdown: Shutdown,
+    grace: Duration,
+) {
+    let client_slots = Arc::new(Semaphore::new(shared.limits.connections_max));
+    let link_slots = Arc::new(Semaphore::new(shared.limits.peer_links_max));
+    let mut handlers = JoinSet::new();
+    let mut refused = RefusedLog::default();
     let mut next_conn: u64 = 0;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shutdown.wait() => return,
+            Some(_) = handlers.join_next(), if !handlers.is_empty() => continue,
+            _ = shutdown.wait() => break,
         };
         let (stream, remote) = match accepted {
             Ok(accepted) => accepted,
@@ -42,11 +59,12 @@ pub async fn accept_loop(listener: &mut dyn Listener, shared: Arc<Shared>, mut s
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            Event::ConnectionRefused {
-                remote: remote.to_string(),
-            }
-            .emit();
+        let slot = if let Ok(permit) = client_slots.clone().try_acquire_owned() {
+            Slot::Client(permit)
+        } else if let Ok(permit) = link_slots.clone().try_acquire_owned() {
+            Slot::LinkOnly(permit)
+        } else {
+            refused.note(&remote);
             drop(stream);
             continue;
         };
@@ -61,12 +79,51 @@ pub async fn accept_loop(listener: &mut dyn Listener, shared: Arc<Shared>, mut s
             shared: shared.clone(),
             conn,
             shutdown: shutdown.clone(),
+            link_slots: link_slots.clone(),
         };
-        tokio::spawn(tracing::Instrument::in_current_span(async move {
-            let reason = handler.run(stream).await;
+        handlers.spawn(tracing::Instrument::in_current_span(async move {
+            let reason = handler.run(stream, slot).await;
             Event::ConnectionClosed { conn, reason }.emit();
-            drop(permit);
         }));
+    }
+    let _ = tokio::time::timeout(grace, async {
+        while handlers.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+/// Which bound a connection counts against.
+enum Slot {
+    /// A client slot: any command, and it may become a link.
+    Client(OwnedSemaphorePermit),
+    /// Every client slot was taken: the connection may only become a link.
+    LinkOnly(OwnedSemaphorePermit),
+}
+
+/// Logs refused connections at most once per [`REFUSED_LOG_INTERVAL`].
+#[derive(Default)]
+struct RefusedLog {
+    last_logged: Option<tokio::time::Instant>,
+    suppressed: u64,
+}
+
+impl RefusedLog {
+    fn note(&mut self, remote: &str) {
+        let now = tokio::time::Instant::now();
+        if self
+            .last_logged
+            .is_some_and(|last| now.duration_since(last) < REFUSED_LOG_INTERVAL)
+        {
+            self.suppressed += 1;
+            return;
+        }
+        Event::ConnectionRefused {
+            remote: remote.to_string(),
+            suppressed: self.suppressed,
+        }
+        .emit();
+        self.last_logged = Some(now);
+        self.suppressed = 0;
     }
 }
 
@@ -75,19 +132,26 @@ struct Handler {
     shared: Arc<Shared>,
     conn: u64,
     shutdown: Shutdown,
+    link_slots: Arc<Semaphore>,
 }
 
 impl Handler {
     /// Runs until EOF, an error, idleness or shutdown; returns why it stopped.
-    async fn run(mut self, stream: BoxStream) -> ConnectionEnd {
+    async fn run(mut self, stream: BoxStream, slot: Slot) -> ConnectionEnd {
         let (read_half, mut writer) = tokio::io::split(stream);
         let limits = self.shared.limits.clone();
         let mut reader = LineReader::new(read_half, limits.line_bytes_max);
+        let (mut client_slot, mut link_slot, first_line_wait) = match slot {
+            Slot::Client(permit) => (Some(permit), None, limits.client_idle_timeout),
+            Slot::LinkOnly(permit) => (None, Some(permit), limits.peer_connect_timeout),
+        };
+        let mut idle = first_line_wait;
         loop {
             let line = tokio::select! {
-                line = tokio::time::timeout(limits.client_idle_timeout, reader.read_line()) => line,
+                line = tokio::time::timeout(idle, reader.read_line()) => line,
                 _ = self.shutdown.wait() => return ConnectionEnd::Shutdown,
             };
+            idle = limits.client_idle_timeout;
             let line = match line {
                 Err(_) => return ConnectionEnd::IdleTimeout,
                 Ok(Err(e)) => return ConnectionEnd::Io(e.to_string()),
@@ -98,6 +162,9 @@ impl Handler {
                 Line::Complete(bytes) => bytes,
                 Line::TooLong { prefix } => {
                     self.log_line(&prefix);
+                    if client_slot.is_none() {
+                        return ConnectionEnd::NoClientSlot;
+                    }
                     let reply = format!("{}\n", invalid_reply(&prefix));
                     if let Err(e) = self.write_reply(&mut writer, &reply).await {
                         return e;
@@ -106,28 +173,38 @@ impl Handler {
                 }
             };
             self.log_line(&bytes);
-            match Command::parse_line(&bytes) {
-                Ok(Command::Peer { name }) if self.shared.peers.is_persistent_neighbour(&name) => {
-                    peers::serve_inbound(
-                        &self.shared,
-                        &name,
-                        &mut reader,
-                        &mut writer,
-                        &mut self.shutdown,
-                    )
-                    .await;
-                    return ConnectionEnd::LinkEnded(name);
+            let parsed = Command::parse_line(&bytes);
+            if let Ok(Command::Peer { name, epoch }) = &parsed
+                && self.shared.is_persistent_neighbour(name)
+            {
+                if link_slot.is_none() {
+                    link_slot = self.link_slots.clone().try_acquire_owned().ok();
                 }
-                Ok(Command::At(record)) => {
-                    // A classic peer's record: stored and flooded, never answered.
-                    self.shared.ingest(record, Source::Classic);
-                }
-                parsed => {
-                    let reply = self.answer(parsed, &bytes).await;
-                    if let Err(e) = self.write_reply(&mut writer, &reply).await {
-                        return e;
+                if link_slot.is_some() {
+                    match self
+                        .link(name, *epoch, &mut reader, &mut writer, &mut client_slot)
+                        .await
+                    {
+                        inbound::Outcome::Ended(reason) => return reason,
+                        inbound::Outcome::Refused => {
+                            link_slot = None;
+                            if client_slot.is_none() {
+                                return ConnectionEnd::LinkWithoutProof;
+                            }
+                            continue;
+                        }
                     }
                 }
+            }
+            if client_slot.is_none() {
+                return ConnectionEnd::NoClientSlot;
+            }
+            let reply = self.answer(parsed, &bytes).await;
+            if reply.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.write_reply(&mut writer, &reply).await {
+                return e;
             }
         }
         // The client half-closed: every reply is written, so finish our half too.
@@ -135,7 +212,35 @@ impl Handler {
         ConnectionEnd::ClosedByClient
     }
 
-    /// The reply to one client command (everything but a peer's lines).
+    /// The link from neighbour `name`; once it is proven, the connection gives its client
+    /// slot back (links count only against `peer_links_max`).
+    async fn link<R, W>(
+        &mut self,
+        name: &str,
+        epoch: u64,
+        reader: &mut LineReader<R>,
+        writer: &mut W,
+        client_slot: &mut Option<OwnedSemaphorePermit>,
+    ) -> inbound::Outcome
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let (shared, conn) = (self.shared.clone(), self.conn);
+        inbound::serve(
+            &shared,
+            name,
+            epoch,
+            conn,
+            reader,
+            writer,
+            &mut self.shutdown,
+            || drop(client_slot.take()),
+        )
+        .await
+    }
+
+    /// The reply to one client line; empty when nothing is owed (a classic peer's record).
     async fn answer(
         &self,
         parsed: Result<Command, crate::protocol::ParseError>,
@@ -147,50 +252,57 @@ impl Handler {
                 client,
                 location,
                 timestamp,
-            }) => {
-                let received = self.shared.clock.now_nanos();
-                let record = Record {
-                    origin: self.shared.name.clone(),
-                    time_diff: TimeDiff::between(received, &timestamp),
-                    client,
-                    location,
-                    timestamp,
-                };
-                let reply = format!("{record}\n");
-                match self.shared.ingest(record, Source::Client) {
-                    Outcome::TableFull => invalid(),
-                    _ => reply,
-                }
-            }
+            }) => commands::iamat(&self.shared, client, location, timestamp, line),
             Ok(Command::WhatsAt {
                 client,
                 radius,
                 bound,
-            }) => {
-                let Some(record) = self.shared.record_for(&client).await else {
+            }) => commands::whatsat(&self.shared, &client, &radius, bound, line).await,
+            Ok(Command::At(record)) => {
+                let refusal = if !self.shared.has_classic_neighbour() {
+                    // No classic neighbour: an AT line on a plain connection is a client's
+                    // forgery, and only ever gets `?`.
                     return invalid();
+                } else if !self.shared.is_herd_server(&record.origin) {
+                    LineRefusal::UnknownOrigin
+                } else if self.shared.too_far_ahead(record.timestamp.nanos()) {
+                    LineRefusal::TooFarAhead
+                } else {
+                    // A classic peer's record: stored and flooded, never answered.
+                    self.shared.ingest(record, Source::Classic);
+                    return String::new();
                 };
-                let json = self
-                    .shared
-                    .places
-                    .nearby(&record.location, &radius, bound)
-                    .await;
-                format!("{record}\n{json}")
+                self.refused(refusal, line);
+                invalid()
+            }
+            Err(e) if line.starts_with(b"AT ") && self.shared.has_classic_neighbour() => {
+                self.refused(LineRefusal::Invalid(e.to_string()), line);
+                invalid()
             }
             _ => invalid(),
         }
     }
 
-    fn log_line(&self, bytes: &[u8]) {
-        let shown = &bytes[..bytes.len().min(LOGGED_LINE_BYTES_MAX)];
-        Event::ClientLine {
-            conn: self.conn,
-            line: String::from_utf8_lossy(shown).into_owned(),
+    /// Says that a classic peer's line was refused.
+    fn refused(&self, reason: LineRefusal, line: &[u8]) {
+        Event::LineRefused {
+            peer: None,
+            conn: Some(self.conn),
+            reason,
+            line: shown(line),
         }
         .emit();
     }
 
-    /// One reply, one write.
+    fn log_line(&self, bytes: &[u8]) {
+        Event::ClientLine {
+            conn: self.conn,
+            line: shown(bytes),
+        }
+        .emit();
+    }
+
+    /// One reply, one write, within `client_write_timeout`.
     async fn write_reply<W: AsyncWrite + Unpin>(
         &self,
         writer: &mut W,
@@ -199,17 +311,16 @@ impl Handler {
         let first_line = reply.lines().next().unwrap_or("");
         Event::Reply {
             conn: self.conn,
-            line: first_line.to_string(),
+            line: shown(first_line.as_bytes()),
             bytes: reply.len() as u64,
         }
         .emit();
-        writer
-            .write_all(reply.as_bytes())
-            .await
-            .map_err(|e| ConnectionEnd::Io(e.to_string()))?;
-        writer
-            .flush()
-            .await
-            .map_err(|e| ConnectionEnd::Io(e.to_string()))
+        write_lines(
+            writer,
+            reply.as_bytes(),
+            self.shared.limits.client_write_timeout,
+        )
+        .await
+        .map_err(ConnectionEnd::from)
     }
 }

@@ -1,48 +1,113 @@
-//! The state one running server shares between its tasks: the table, and the one path by
-//! which any record (from a client, a neighbour or a classic peer) enters it.
+//! The state one running server shares between its tasks: the table, the one path by which
+//! any record (from a client, a neighbour or a classic peer) enters it, and where each
+//! neighbour's link resumes.
+//!
+//! Flooding is not a push from here: a stored record advances the table's change sequence
+//! and wakes the links, and each link streams from its own cursor (see `links`). So a slow
+//! neighbour makes only its own link lag, and nothing is ever dropped.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
-use crate::config::Limits;
-use crate::events::Event;
+use crate::config::{Herd, Limits, Neighbour, Secret};
+use crate::events::{self, Event};
 use crate::net::Clock;
-use crate::peers::Peers;
 use crate::places::PlacesClient;
 use crate::protocol::Record;
 use crate::store::{Outcome, Store};
 
-pub use crate::events::Source;
+/// Where a record came from; decides which neighbour the flood skips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An IAMAT from a client of this server.
+    Client,
+    /// A neighbour on a persistent link: the flood skips it. `link` names the neighbour in
+    /// its current life ([`link_key`]), which is what the table remembers.
+    Peer { name: String, link: Arc<str> },
+    /// An AT line on a plain connection from a classic neighbour: the sender is unknown.
+    Classic,
+}
+
+impl Source {
+    /// The source as the trace tells it: who sent the record, not which life of it.
+    pub fn traced(&self) -> events::Source {
+        match self {
+            Source::Client => events::Source::Client,
+            Source::Peer { name, .. } => events::Source::Peer(name.clone()),
+            Source::Classic => events::Source::Classic,
+        }
+    }
+}
+
+/// How the table names a neighbour in one life: records it sent then are skipped by our link
+/// to it while it keeps that life, and sent again once it restarts (it lost them).
+pub fn link_key(neighbour: &str, epoch: u64) -> Arc<str> {
+    Arc::from(format!("{neighbour} {epoch}"))
+}
+
+/// Where an inbound link from one neighbour resumes: the neighbour's epoch (its current
+/// life) and the last change of that life it marked as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub epoch: u64,
+    pub seq: u64,
+}
 
 pub struct Shared {
     pub name: String,
     pub limits: Limits,
     pub clock: Arc<dyn Clock>,
     pub places: PlacesClient,
-    pub peers: Peers,
+    /// The herd's secret; `None` runs links unauthenticated (said at start).
+    pub secret: Option<Secret>,
+    /// This server's life: a fresh value every start, so neighbours never resume into an
+    /// earlier life's change sequence.
+    pub epoch: u64,
+    /// Seeds challenges (with the connection count) so each handshake gets a fresh one.
+    pub seed: u64,
+    /// Every neighbour, in herd order.
+    pub neighbours: Vec<Neighbour>,
+    /// Names of every server of the herd: the only origins a classic peer's record may have.
+    servers: BTreeSet<String>,
     store: Mutex<Store>,
     /// Woken whenever a record is stored, for WHATSATs waiting on an unknown client.
     stored: Notify,
+    /// The table's change sequence head; links wait on it.
+    changed: watch::Sender<u64>,
+    resume: Mutex<BTreeMap<String, ResumePoint>>,
 }
 
 impl Shared {
     pub fn new(
-        name: String,
-        limits: Limits,
+        herd: &Herd,
+        name: &str,
         clock: Arc<dyn Clock>,
         places: PlacesClient,
-        peers: Peers,
+        seed: u64,
     ) -> Self {
-        let store = Mutex::new(Store::new(limits.clients_max));
+        let limits = herd.limits.clone();
+        let neighbours = herd.neighbours(name);
+        let epoch =
+            crate::backoff::stable_hash(&[name, &seed.to_string(), &clock.now_nanos().to_string()]);
         Shared {
-            name,
+            name: name.to_string(),
+            store: Mutex::new(Store::with_bounds(
+                limits.clients_max,
+                limits.table_bytes_max,
+            )),
             limits,
             clock,
             places,
-            peers,
-            store,
+            secret: herd.secret.clone(),
+            epoch,
+            seed,
+            servers: herd.servers.iter().map(|s| s.name.clone()).collect(),
+            neighbours,
             stored: Notify::new(),
+            changed: watch::channel(0).0,
+            resume: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -52,24 +117,69 @@ impl Shared {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Offers a record to the table; if it is new, wakes waiters and floods it.
+    /// Is `name` a neighbour on a persistent (non-classic) link?
+    pub fn is_persistent_neighbour(&self, name: &str) -> bool {
+        self.neighbours.iter().any(|n| n.name == name && !n.classic)
+    }
+
+    /// Does any classic neighbour send us plain AT lines?
+    pub fn has_classic_neighbour(&self) -> bool {
+        self.neighbours.iter().any(|n| n.classic)
+    }
+
+    /// Is `name` a server of this herd (a legitimate origin)?
+    pub fn is_herd_server(&self, name: &str) -> bool {
+        self.servers.contains(name)
+    }
+
+    /// Is this record's timestamp further ahead of our clock than `timestamp_ahead_max`?
+    pub fn too_far_ahead(&self, timestamp_nanos: i128) -> bool {
+        let ahead = self.limits.timestamp_ahead_max.as_nanos() as i128;
+        timestamp_nanos > self.clock.now_nanos().saturating_add(ahead)
+    }
+
+    /// Offers a record to the table; if it is new, wakes waiters and the links.
     pub fn ingest(&self, record: Record, source: Source) -> Outcome {
-        let outcome = self.store().insert(record.clone());
+        let from = match &source {
+            Source::Peer { link, .. } => Some(link),
+            _ => None,
+        };
+        let (outcome, head) = {
+            let mut store = self.store();
+            let outcome = store.insert_from(record.clone(), from);
+            (outcome, store.head())
+        };
         Event::RecordStored {
-            record: record.clone(),
+            record,
             outcome,
-            source: source.clone(),
+            source: source.traced(),
         }
         .emit();
         if outcome == Outcome::New {
             self.stored.notify_waiters();
-            let except = match &source {
-                Source::Peer(name) => Some(name.as_str()),
-                _ => None,
-            };
-            self.peers.flood(&record, except);
+            self.changed.send_replace(head);
         }
         outcome
+    }
+
+    /// A receiver that sees the table's change head move.
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// What we hold of `neighbour`'s life `epoch`: the change it last marked (0: nothing).
+    pub fn resume_seq(&self, neighbour: &str, epoch: u64) -> u64 {
+        let resume = self.resume.lock().unwrap_or_else(|e| e.into_inner());
+        resume
+            .get(neighbour)
+            .filter(|point| point.epoch == epoch)
+            .map_or(0, |point| point.seq)
+    }
+
+    /// Remembers that everything of `neighbour`'s up to `point` is in our table.
+    pub fn mark_resume(&self, neighbour: &str, point: ResumePoint) {
+        let mut resume = self.resume.lock().unwrap_or_else(|e| e.into_inner());
+        resume.insert(neighbour.to_string(), point);
     }
 
     /// The record for `client`, waiting up to `whatsat_wait` for one to arrive by flooding.

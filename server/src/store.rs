@@ -2,10 +2,12 @@
 //!
 //! Insert-if-newer under a total order is commutative and idempotent, which is what makes the
 //! herd converge: any server that has seen the same set of records, in any order and with any
-//! repeats, holds the same table. The table has a bound so a flood of client ids cannot grow
-//! memory without limit.
+//! repeats, holds the same table. The table is bounded in clients and in bytes, so a flood of
+//! client ids cannot grow memory without limit. It also keeps the change sequence that links
+//! stream from (see [`Store::changes_after`]): a link's cost follows what changed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +23,8 @@ pub enum Outcome {
     Stale,
     /// Not stored: the very same record is already held (a flood echo).
     Duplicate,
-    /// Not stored: an unknown client while the table already holds `clients_max` clients.
+    /// Not stored: an unknown client while the table already holds `clients_max` clients or
+    /// `table_bytes_max` bytes.
     TableFull,
 }
 
@@ -37,49 +40,170 @@ impl Outcome {
     }
 }
 
-/// Latest record per client id. A `BTreeMap` so iteration (reconciliation, snapshots) is
-/// deterministic.
+/// What every held record costs beyond its text, for [`Store`]'s byte bound: map nodes, the
+/// change index, string headers. An estimate that errs high, so the bound is kept.
+pub const ENTRY_OVERHEAD_BYTES: usize = 192;
+
+/// The bytes a record is counted as in the table's byte bound.
+pub fn record_bytes(record: &Record) -> usize {
+    record.origin.len()
+        + record.time_diff.as_str().len()
+        + 2 * record.client.len()
+        + record.location.as_str().len()
+        + record.timestamp.as_str().len()
+        + ENTRY_OVERHEAD_BYTES
+}
+
+/// One held record, with where it stands in the change sequence and which neighbour it came
+/// from (a link never sends a record back to that neighbour).
+#[derive(Debug, Clone)]
+struct Entry {
+    record: Record,
+    seq: u64,
+    from: Option<Arc<str>>,
+}
+
+/// A link's next slice of the change sequence: the records to send with their sequence
+/// numbers, and the sequence number the link has reached once they are sent (records it
+/// skipped included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub records: Vec<(u64, Record)>,
+    pub reached: u64,
+}
+
+/// Latest record per client id, and the change sequence: every stored record gets the next
+/// local sequence number, and a record that is replaced leaves the sequence, so "everything
+/// after cursor c" is exactly what changed since c, each client once. A `BTreeMap` so iteration
+/// (reconciliation, snapshots) is deterministic.
 #[derive(Debug, Clone)]
 pub struct Store {
-    records: BTreeMap<String, Record>,
+    records: BTreeMap<String, Entry>,
+    /// seq -> client, for the records currently held.
+    changes: BTreeMap<u64, String>,
+    head: u64,
+    bytes: usize,
     clients_max: usize,
+    bytes_max: usize,
 }
 
 impl Store {
-    /// An empty table that will hold at most `clients_max` clients.
+    /// An empty table that will hold at most `clients_max` clients (and no byte bound).
     pub fn new(clients_max: usize) -> Store {
+        Store::with_bounds(clients_max, usize::MAX)
+    }
+
+    /// An empty table bounded in clients and in [`record_bytes`].
+    pub fn with_bounds(clients_max: usize, bytes_max: usize) -> Store {
         Store {
             records: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            head: 0,
+            bytes: 0,
             clients_max,
+            bytes_max,
         }
     }
 
-    /// Insert-if-newer under [`Record::is_newer_than`]. A known client is always updatable,
-    /// even when the table is full; only new clients are refused.
+    /// [`Store::insert_from`] a client or an unknown sender.
     pub fn insert(&mut self, record: Record) -> Outcome {
-        let full = self.records.len() >= self.clients_max;
+        self.insert_from(record, None)
+    }
+
+    /// Insert-if-newer under [`Record::is_newer_than`]; `from` names the link it came on (a
+    /// neighbour in one of its lives), which a link to that neighbour then skips.
+    /// A known client is always updatable, even when the table is full; only new clients are
+    /// refused.
+    pub fn insert_from(&mut self, record: Record, from: Option<&Arc<str>>) -> Outcome {
+        let size = record_bytes(&record);
+        let full = self.records.len() >= self.clients_max
+            || self.bytes.saturating_add(size) > self.bytes_max;
+        let seq = self.head + 1;
         match self.records.get_mut(record.client.as_str()) {
-            Some(held) if record.is_newer_than(held) => {
-                *held = record;
-                Outcome::New
+            Some(held) if record.is_newer_than(&held.record) => {
+                self.changes.remove(&held.seq);
+                self.bytes = self.bytes - record_bytes(&held.record) + size;
+                self.changes.insert(seq, record.client.clone());
+                *held = Entry {
+                    record,
+                    seq,
+                    from: from.cloned(),
+                };
             }
-            Some(held) if *held == record => Outcome::Duplicate,
-            Some(_) => Outcome::Stale,
-            None if full => Outcome::TableFull,
+            Some(held) if held.record == record => return Outcome::Duplicate,
+            Some(_) => return Outcome::Stale,
+            None if full => return Outcome::TableFull,
             None => {
-                self.records.insert(record.client.clone(), record);
-                Outcome::New
+                self.bytes += size;
+                self.changes.insert(seq, record.client.clone());
+                self.records.insert(
+                    record.client.clone(),
+                    Entry {
+                        record,
+                        seq,
+                        from: from.cloned(),
+                    },
+                );
             }
         }
+        self.head = seq;
+        Outcome::New
     }
 
     pub fn get(&self, client: &str) -> Option<&Record> {
-        self.records.get(client)
+        self.records.get(client).map(|e| &e.record)
     }
 
     /// All held records, sorted by client id.
     pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.values()
+        self.records.values().map(|e| &e.record)
+    }
+
+    /// The sequence number of the last change (0: nothing stored yet).
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    /// Up to `max` records changed after `cursor`, in change order, leaving out those that
+    /// came from `skip` (the neighbour the link leads to: it has them).
+    pub fn changes_after(&self, cursor: u64, max: usize, skip: Option<&str>) -> Batch {
+        let mut batch = Batch {
+            records: Vec::new(),
+            reached: cursor,
+        };
+        let mut exhausted = true;
+        for (&seq, client) in self.changes.range(cursor + 1..) {
+            if batch.records.len() >= max {
+                exhausted = false;
+                break;
+            }
+            batch.reached = seq;
+            let Some(entry) = self.records.get(client) else {
+                continue;
+            };
+            if skip.is_some() && entry.from.as_deref() == skip {
+                continue;
+            }
+            batch.records.push((seq, entry.record.clone()));
+        }
+        if exhausted {
+            batch.reached = batch.reached.max(self.head);
+        }
+        batch
+    }
+
+    /// How many records changed after `cursor`, leaving out those that came from `skip`.
+    pub fn count_after(&self, cursor: u64, skip: Option<&str>) -> usize {
+        self.changes
+            .range(cursor + 1..)
+            .filter(|(_, client)| {
+                skip.is_none()
+                    || self
+                        .records
+                        .get(*client)
+                        .is_some_and(|e| e.from.as_deref() != skip)
+            })
+            .count()
     }
 
     pub fn len(&self) -> usize {
@@ -92,6 +216,11 @@ impl Store {
 
     pub fn clients_max(&self) -> usize {
         self.clients_max
+    }
+
+    /// The table's size in [`record_bytes`].
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -256,6 +385,62 @@ mod tests {
         }
         let clients: Vec<&str> = store.records().map(|r| r.client.as_str()).collect();
         assert_eq!(clients, ["Zebra", "apple", "kiwi", "mango", "émile"]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_change_sequence_holds_each_client_once_at_its_last_change() -> TestResult {
+        let mut store = Store::new(10);
+        store.insert(record("Clark +0.1 kiwi +1+1 1")?);
+        store.insert(record("Clark +0.1 lime +1+1 1")?);
+        store.insert(record("Clark +0.1 kiwi +2+2 2")?);
+        assert_eq!(store.head(), 3);
+        let batch = store.changes_after(0, 10, None);
+        let clients: Vec<&str> = batch
+            .records
+            .iter()
+            .map(|(_, r)| r.client.as_str())
+            .collect();
+        assert_eq!(clients, ["lime", "kiwi"]);
+        assert_eq!(batch.reached, 3);
+        assert_eq!(store.changes_after(2, 10, None).records.len(), 1);
+        assert_eq!(store.changes_after(3, 10, None).records.len(), 0);
+        assert_eq!(store.changes_after(3, 10, None).reached, 3);
+        assert_eq!(store.count_after(0, None), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn a_batch_is_bounded_and_skips_what_came_from_its_neighbour() -> TestResult {
+        let mut store = Store::new(10);
+        let bona: Arc<str> = Arc::from("Bona");
+        store.insert_from(record("Bona +0.1 kiwi +1+1 1")?, Some(&bona));
+        store.insert(record("Clark +0.1 lime +1+1 1")?);
+        store.insert(record("Clark +0.1 mango +1+1 1")?);
+        let first = store.changes_after(0, 1, Some("Bona"));
+        assert_eq!(first.records.len(), 1);
+        assert_eq!(first.records[0].1.client, "lime");
+        assert_eq!(first.reached, 2, "the skipped record is passed over");
+        let rest = store.changes_after(first.reached, 10, Some("Bona"));
+        assert_eq!(rest.records[0].1.client, "mango");
+        assert_eq!(store.count_after(0, Some("Bona")), 2);
+        assert_eq!(store.changes_after(0, 10, None).records.len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn the_table_is_bounded_in_bytes_as_well() -> TestResult {
+        let small = record("Clark +0.1 kiwi +1+1 1")?;
+        let mut store = Store::with_bounds(100, record_bytes(&small) * 2);
+        assert_eq!(store.insert(small), Outcome::New);
+        let big = record(&format!("Clark +0.1 {} +1+1 1", "x".repeat(100)))?;
+        assert_eq!(store.insert(big), Outcome::TableFull);
+        assert_eq!(
+            store.insert(record("Clark +0.1 kiwi +2+2 2")?),
+            Outcome::New
+        );
+        assert_eq!(store.len(), 1);
+        assert!(store.bytes() <= record_bytes(&record("Clark +0.1 kiwi +2+2 2")?));
         Ok(())
     }
 

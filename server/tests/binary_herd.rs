@@ -261,11 +261,21 @@ fn an_unknown_server_name_or_flag_is_refused() {
 
 #[tokio::test]
 async fn ctrl_c_stops_the_server_gracefully_and_logs_its_table() {
+    stops_gracefully_on("INT").await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully_and_logs_its_table() {
+    stops_gracefully_on("TERM").await;
+}
+
+/// Sends `signal` to a one-server herd holding one record: exit 0, table in the log.
+async fn stops_gracefully_on(signal: &str) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let dir = std::env::temp_dir().join(format!("herd-ctrl-c-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("herd-{signal}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let herd = dir.join("solo.yaml");
     std::fs::write(
@@ -290,10 +300,10 @@ async fn ctrl_c_stops_the_server_gracefully_and_logs_its_table() {
     assert!(at.starts_with("AT Solo "), "{at}");
 
     let sent = Command::new("kill")
-        .arg("-INT")
+        .arg(format!("-{signal}"))
         .arg(child.id().to_string())
         .status()
-        .expect("send SIGINT");
+        .expect("send the signal");
     assert!(sent.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -302,7 +312,7 @@ async fn ctrl_c_stops_the_server_gracefully_and_logs_its_table() {
         }
         assert!(
             Instant::now() < deadline,
-            "the server must stop within 10 s of Ctrl-C"
+            "the server must stop within 10 s of SIG{signal}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };

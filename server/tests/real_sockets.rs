@@ -86,6 +86,8 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
         servers,
         links: vec![link("A", "B"), link("B", "C")],
         limits: Limits::default(),
+        secret_file: None,
+        secret: server::config::Secret::new(b"loopback herd secret"),
     });
     let settings = PlacesSettings {
         base_url: Some(stub.uri()),

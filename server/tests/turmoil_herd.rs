@@ -71,6 +71,8 @@ fn line_herd() -> Herd {
         servers: vec![server("A"), server("B"), server("C")],
         links: vec![link("A", "B"), link("B", "C")],
         limits: Limits::default(),
+        secret_file: None,
+        secret: server::config::Secret::new(b"turmoil herd secret"),
     }
 }
 

@@ -26,6 +26,8 @@ use crate::trace::{Trace, TraceEvent};
 
 /// The simulated wall clock at the start of every run: fixed, so traces never vary.
 pub const EPOCH_SECS: u64 = 1_700_000_000;
+/// The secret every simulated herd shares (hostile clients do not know it).
+pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
 /// A client reads at most this much of one reply.
 pub const REPLY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// After the run, servers get this long (simulated) to stop and report their tables.
@@ -75,6 +77,8 @@ enum Payload {
 pub fn simulated_herd(scenario: &Scenario) -> Herd {
     let mut herd = scenario.herd.clone();
     herd.limits = scenario.effective_limits();
+    // Every simulated herd shares a secret, so links run the real, authenticated handshake.
+    herd.secret = server::config::Secret::new(SIMULATED_SECRET);
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }

@@ -22,8 +22,6 @@ pub struct Metrics {
     /// `reconcile` events (links coming up) and the records they sent.
     pub reconnects: usize,
     pub reconcile_records: u64,
-    /// `peer_queue_full` events: records dropped for reconciliation to repair.
-    pub peer_queue_full: usize,
     /// Convergence time after the last fault, if the herd converged.
     pub convergence: Option<Duration>,
     pub commands: usize,
@@ -51,7 +49,6 @@ pub fn metrics(run: &RunRecord) -> Metrics {
                 m.reconnects += 1;
                 m.reconcile_records += records;
             }
-            What::Server(Event::PeerQueueFull { .. }) => m.peer_queue_full += 1,
             What::Sim(SimEvent::ClientSend { .. }) => m.commands += 1,
             What::Sim(SimEvent::ClientReply { .. }) => m.replies += 1,
             What::Sim(SimEvent::ClientError { .. }) => m.client_errors += 1,
@@ -89,7 +86,6 @@ impl fmt::Display for Metrics {
             "reconciliation: {} records over {} reconnects",
             self.reconcile_records, self.reconnects
         )?;
-        writeln!(f, "peer queue overflows: {}", self.peer_queue_full)?;
         match self.convergence {
             Some(d) => writeln!(f, "convergence: {} after the last fault", fmt_at(d))?,
             None => writeln!(f, "convergence: not reached")?,
@@ -134,7 +130,7 @@ mod tests {
         assert_eq!(m.messages_per_update(), "3.00");
         assert_eq!(
             m.to_string(),
-            "updates: 1\nflood messages: 3 (3.00 per update)\nreconciliation: 0 records over 0 reconnects\npeer queue overflows: 0\nconvergence: 0.003s after the last fault\nreplies: 1 of 1 commands, 0 client errors\n"
+            "updates: 1\nflood messages: 3 (3.00 per update)\nreconciliation: 0 records over 0 reconnects\nconvergence: 0.003s after the last fault\nreplies: 1 of 1 commands, 0 client errors\n"
         );
     }
 }

@@ -136,7 +136,17 @@ pub struct LimitOverrides {
     #[serde(default)]
     pub clients_max: Option<usize>,
     #[serde(default)]
-    pub peer_queue_max: Option<usize>,
+    pub table_bytes_max: Option<usize>,
+    #[serde(default)]
+    pub client_id_bytes_max: Option<usize>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub timestamp_ahead_max: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub client_write_timeout: Option<Duration>,
+    #[serde(default)]
+    pub peer_links_max: Option<usize>,
+    #[serde(default)]
+    pub link_batch_max: Option<usize>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub backoff_min: Option<Duration>,
     #[serde(default, deserialize_with = "de::opt_duration")]
@@ -170,7 +180,12 @@ impl LimitOverrides {
             line_bytes_max,
             client_idle_timeout,
             clients_max,
-            peer_queue_max,
+            table_bytes_max,
+            client_id_bytes_max,
+            timestamp_ahead_max,
+            client_write_timeout,
+            peer_links_max,
+            link_batch_max,
             backoff_min,
             backoff_max,
             peer_connect_timeout,
@@ -356,6 +371,17 @@ pub struct Hostile {
 impl Hostile {
     /// The client name hostile steps send as, in the trace.
     pub const CLIENT: &'static str = "mallory";
+
+    /// A hostile client that sends `lines` to `server` and nothing else.
+    pub fn lines(server: String, lines: &[String]) -> Hostile {
+        Hostile {
+            server,
+            lines: lines.to_vec(),
+            huge_id_bytes: None,
+            hold_connections: 0,
+            hold_for: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use server::events::{ConnectionEnd, Direction, Event, LinkEnd, Source};
+use server::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkRefusal, Source};
 use server::store::Outcome;
 use sim::recorder::{Recorder, TraceLayer};
 use sim::trace::{TraceEvent, What, read};
@@ -58,10 +58,18 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             &["conn", "reason"],
         ),
         (
+            Event::ConnectionClosed {
+                conn: 5,
+                reason: ConnectionEnd::NoClientSlot,
+            },
+            &["conn", "reason"],
+        ),
+        (
             Event::ConnectionRefused {
                 remote: "10.0.0.9:49154".into(),
+                suppressed: 12,
             },
-            &["remote"],
+            &["remote", "suppressed"],
         ),
         (
             Event::ClientLine {
@@ -102,19 +110,53 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             with_record(vec!["peer"], &[]),
         ),
         (
-            Event::PeerQueueFull {
-                peer: "Jaquez".into(),
-                client: "kiwi".into(),
-            },
-            &["peer", "client"],
-        ),
-        (
             Event::Reconcile {
                 peer: "Bona".into(),
                 records: 7,
+                full: true,
             },
-            &["peer", "records"],
+            &["peer", "records", "full"],
         ),
+        (
+            Event::LineRefused {
+                peer: Some("Bona".into()),
+                conn: None,
+                reason: LineRefusal::TooFarAhead,
+                line: "AT Bona +0.1 kiwi +1+1 99999999999".into(),
+            },
+            &["peer", "reason", "line"],
+        ),
+        (
+            Event::LineRefused {
+                peer: None,
+                conn: Some(4),
+                reason: LineRefusal::Invalid("bad location".into()),
+                line: "AT Bona +0.1 kiwi nowhere 1".into(),
+            },
+            &["conn", "reason", "line"],
+        ),
+        (
+            Event::LinkRefused {
+                conn: 6,
+                peer: "Bona".into(),
+                reason: LinkRefusal::NoValidProof,
+                line: "AUTH 00".into(),
+            },
+            &["conn", "peer", "reason", "line"],
+        ),
+        (
+            Event::PeerSpeaksClassic {
+                peer: "Bona".into(),
+            },
+            &["peer"],
+        ),
+        (
+            Event::PeerAuthRefused {
+                peer: "Bona".into(),
+            },
+            &["peer"],
+        ),
+        (Event::LinksUnauthenticated, &[]),
         (
             Event::PeerUp {
                 peer: "Bona".into(),
@@ -127,6 +169,22 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
                 peer: "Bona".into(),
                 direction: Direction::Outbound,
                 reason: LinkEnd::HeartbeatTimeout,
+            },
+            &["peer", "direction", "reason"],
+        ),
+        (
+            Event::PeerDown {
+                peer: "Bona".into(),
+                direction: Direction::Outbound,
+                reason: LinkEnd::Handshake("expected HELLO, got LINKED".into()),
+            },
+            &["peer", "direction", "reason"],
+        ),
+        (
+            Event::PeerDown {
+                peer: "Bona".into(),
+                direction: Direction::Outbound,
+                reason: LinkEnd::AuthRefused,
             },
             &["peer", "direction", "reason"],
         ),
@@ -200,8 +258,12 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             | Event::Reply { .. }
             | Event::RecordStored { .. }
             | Event::FloodSent { .. }
-            | Event::PeerQueueFull { .. }
             | Event::Reconcile { .. }
+            | Event::LineRefused { .. }
+            | Event::LinkRefused { .. }
+            | Event::PeerSpeaksClassic { .. }
+            | Event::PeerAuthRefused { .. }
+            | Event::LinksUnauthenticated
             | Event::PeerUp { .. }
             | Event::PeerDown { .. }
             | Event::PeerConnectFailed { .. }
@@ -302,8 +364,71 @@ fn every_event_reads_the_same_from_the_recorder_and_from_a_log_line()
             sent.name()
         );
         assert_eq!(json["event"], sent.name());
+        let level = if WARNINGS.contains(&sent.name()) {
+            "WARN"
+        } else {
+            "INFO"
+        };
+        assert_eq!(json["level"], level, "the level of {}", sent.name());
     }
     Ok(())
+}
+
+/// The events an operator should look at, logged at WARN.
+const WARNINGS: [&str; 7] = [
+    "connection_refused",
+    "line_refused",
+    "link_refused",
+    "peer_speaks_classic",
+    "peer_auth_refused",
+    "links_unauthenticated",
+    "places_error",
+];
+
+#[test]
+fn every_reason_reads_back_as_written() {
+    let connection_ends = [
+        ConnectionEnd::ClosedByClient,
+        ConnectionEnd::IdleTimeout,
+        ConnectionEnd::Shutdown,
+        ConnectionEnd::LinkEnded("Bona".into()),
+        ConnectionEnd::NoClientSlot,
+        ConnectionEnd::LinkWithoutProof,
+        ConnectionEnd::HandshakeTimedOut,
+        ConnectionEnd::ClosedDuringHandshake,
+        ConnectionEnd::WriteTimedOut,
+        ConnectionEnd::Io("connection reset by peer".into()),
+    ];
+    for end in connection_ends {
+        assert_eq!(end.to_string().parse::<ConnectionEnd>(), Ok(end));
+    }
+    let link_ends = [
+        LinkEnd::Shutdown,
+        LinkEnd::ServerStopping,
+        LinkEnd::HeartbeatTimeout,
+        LinkEnd::ClosedByPeer,
+        LinkEnd::WriteTimedOut,
+        LinkEnd::ConnectTimedOut,
+        LinkEnd::HandshakeTimedOut,
+        LinkEnd::ClosedDuringHandshake,
+        LinkEnd::SpeaksClassic,
+        LinkEnd::AuthRefused,
+        LinkEnd::Handshake("unexpected line \"? AUTH\"".into()),
+        LinkEnd::Io("connection refused".into()),
+    ];
+    for end in link_ends {
+        assert_eq!(end.to_string().parse::<LinkEnd>(), Ok(end));
+    }
+    let refusals = [
+        LineRefusal::TooLong,
+        LineRefusal::TooFarAhead,
+        LineRefusal::NotALinkLine,
+        LineRefusal::UnknownOrigin,
+        LineRefusal::Invalid("bad timestamp".into()),
+    ];
+    for refusal in refusals {
+        assert_eq!(refusal.to_string().parse::<LineRefusal>(), Ok(refusal));
+    }
 }
 
 #[test]

@@ -453,9 +453,22 @@ pub enum Command {
     /// A record from a peer: exactly 6 fields, or more (extra trailing fields ignored, per
     /// SPEC section 5, since classic peers append the servers visited).
     At(Record),
-    /// `PEER <name>`: the first line a herd neighbour sends on a persistent link, so the
-    /// receiver knows which link a record came from. Exactly 2 fields.
-    Peer { name: String },
+    /// `PEER <name> <epoch>`: the first line a herd neighbour sends on a persistent link, so
+    /// the receiver knows which link a record came from; `epoch` names the sender's current
+    /// life (it changes on every start), so resume points of an earlier life are never used.
+    /// Exactly 3 fields.
+    Peer { name: String, epoch: u64 },
+    /// `HELLO <nonce> <epoch> <seq>`: the accepting side's answer to `PEER`: a fresh
+    /// challenge, its own epoch, and the last change it holds of the dialler's current epoch
+    /// (0: none, so the dialler sends its whole table).
+    Hello { nonce: String, epoch: u64, seq: u64 },
+    /// `AUTH <proof>`: the dialler's proof that it knows the herd's secret (`-` without one).
+    Auth { proof: String },
+    /// `LINKED`: the accepting side took the proof; records may follow.
+    Linked,
+    /// `MARK <seq>`: every record of the dialler's up to change `seq` has been sent before
+    /// this line; the receiver remembers it as where a reconnect resumes.
+    Mark(u64),
     /// `PING <n>` link heartbeat (extension). Exactly 2 fields.
     Ping(u64),
     /// `PONG <n>` answer to `PING <n>` (extension). Exactly 2 fields.
@@ -487,6 +500,21 @@ fn parse_bound(s: &str) -> Result<usize, ParseError> {
         _ => Err(ParseError::BadBound),
     }
 }
+
+/// A nonce or proof: `-` or lowercase hex, at most [`TOKEN_CHARS_MAX`] characters.
+fn parse_token(s: &str) -> Result<String, ParseError> {
+    let hex = s.len() <= TOKEN_CHARS_MAX
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if s == "-" || (hex && !s.is_empty()) {
+        Ok(s.to_owned())
+    } else {
+        Err(ParseError::BadNumber)
+    }
+}
+
+/// The longest nonce or proof a link handshake line may carry (a SHA-256 in hex is 64).
+pub const TOKEN_CHARS_MAX: usize = 128;
 
 fn parse_heartbeat(s: &str) -> Result<u64, ParseError> {
     match split_decimal(s) {
@@ -536,10 +564,25 @@ impl Command {
                 at_least: 6,
                 found,
             }),
-            ("PEER", [name]) => Ok(Command::Peer {
+            ("PEER", [name, epoch]) => Ok(Command::Peer {
                 name: (*name).to_owned(),
+                epoch: parse_heartbeat(epoch)?,
             }),
-            ("PEER", _) => Err(field_count("PEER", 2, found)),
+            ("PEER", _) => Err(field_count("PEER", 3, found)),
+            ("HELLO", [nonce, epoch, seq]) => Ok(Command::Hello {
+                nonce: parse_token(nonce)?,
+                epoch: parse_heartbeat(epoch)?,
+                seq: parse_heartbeat(seq)?,
+            }),
+            ("HELLO", _) => Err(field_count("HELLO", 4, found)),
+            ("AUTH", [proof]) => Ok(Command::Auth {
+                proof: parse_token(proof)?,
+            }),
+            ("AUTH", _) => Err(field_count("AUTH", 2, found)),
+            ("LINKED", []) => Ok(Command::Linked),
+            ("LINKED", _) => Err(field_count("LINKED", 1, found)),
+            ("MARK", [n]) => Ok(Command::Mark(parse_heartbeat(n)?)),
+            ("MARK", _) => Err(field_count("MARK", 2, found)),
             ("PING", [n]) => Ok(Command::Ping(parse_heartbeat(n)?)),
             ("PING", _) => Err(field_count("PING", 2, found)),
             ("PONG", [n]) => Ok(Command::Pong(parse_heartbeat(n)?)),
@@ -574,7 +617,11 @@ impl fmt::Display for Command {
                 bound,
             } => write!(f, "WHATSAT {client} {radius} {bound}"),
             Command::At(record) => record.fmt(f),
-            Command::Peer { name } => write!(f, "PEER {name}"),
+            Command::Peer { name, epoch } => write!(f, "PEER {name} {epoch}"),
+            Command::Hello { nonce, epoch, seq } => write!(f, "HELLO {nonce} {epoch} {seq}"),
+            Command::Auth { proof } => write!(f, "AUTH {proof}"),
+            Command::Linked => f.write_str("LINKED"),
+            Command::Mark(n) => write!(f, "MARK {n}"),
             Command::Ping(n) => write!(f, "PING {n}"),
             Command::Pong(n) => write!(f, "PONG {n}"),
         }

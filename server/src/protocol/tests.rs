@@ -616,29 +616,46 @@ fn time_diffs_need_a_sign_and_at_most_nine_fraction_digits() -> TestResult {
 // Link extensions.
 
 #[test]
-fn peer_ping_and_pong_take_exactly_one_argument() -> TestResult {
+fn link_lines_take_exactly_their_arguments() -> TestResult {
     assert_eq!(
-        parse("PEER Bona")?,
+        parse("PEER Bona 7")?,
         Command::Peer {
-            name: "Bona".into()
+            name: "Bona".into(),
+            epoch: 7
         }
     );
+    assert_eq!(
+        parse("HELLO 0a1b 5 12")?,
+        Command::Hello {
+            nonce: "0a1b".into(),
+            epoch: 5,
+            seq: 12
+        }
+    );
+    assert_eq!(parse("AUTH -")?, Command::Auth { proof: "-".into() });
+    assert_eq!(parse("LINKED")?, Command::Linked);
+    assert_eq!(parse("MARK 3")?, Command::Mark(3));
+    for bad in ["AUTH XY", "AUTH 0A", "HELLO - 1 x", "LINKED now", "MARK -1"] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+    let long = "a".repeat(crate::protocol::TOKEN_CHARS_MAX + 1);
+    assert!(parse(&format!("AUTH {long}")).is_err());
     assert_eq!(parse("PING 42")?, Command::Ping(42));
     assert_eq!(parse("PONG 18446744073709551615")?, Command::Pong(u64::MAX));
     assert_eq!(
-        parse("PEER"),
+        parse("PEER Bona"),
         Err(ParseError::FieldCount {
             command: "PEER",
-            expected: 2,
-            found: 1
+            expected: 3,
+            found: 2
         })
     );
     assert_eq!(
-        parse("PEER a b"),
+        parse("PEER a 1 b"),
         Err(ParseError::FieldCount {
             command: "PEER",
-            expected: 2,
-            found: 3
+            expected: 3,
+            found: 4
         })
     );
     assert_eq!(
@@ -679,7 +696,11 @@ fn every_command_prints_canonically_and_parses_back() -> TestResult {
             "AT Clark +0.1 c +1+2 1.5 extra",
             Some("AT Clark +0.1 c +1+2 1.5"),
         ),
-        ("PEER Bona", None),
+        ("PEER Bona 9", None),
+        ("HELLO 00ff 1 0", None),
+        ("AUTH -", None),
+        ("LINKED", None),
+        ("MARK 010", Some("MARK 10")),
         ("PING 007", Some("PING 7")),
         ("PONG 0", None),
     ] {
@@ -767,7 +788,8 @@ fn command_text() -> impl Strategy<Value = String> {
         (word(), radius_text(), 1_usize..=20).prop_map(|(c, r, b)| format!("WHATSAT {c} {r} {b}")),
         (word(), time_diff, word(), location_text(), timestamp_text())
             .prop_map(|(o, d, c, l, t)| format!("AT {o} {d} {c} {l} {t}")),
-        word().prop_map(|n| format!("PEER {n}")),
+        (word(), any::<u64>()).prop_map(|(n, e)| format!("PEER {n} {e}")),
+        any::<u64>().prop_map(|n| format!("MARK {n}")),
         any::<u64>().prop_map(|n| format!("PING {n}")),
         any::<u64>().prop_map(|n| format!("PONG {n}")),
     ]

@@ -260,11 +260,7 @@ fn mark_style(event: &TraceEvent, versions: &Versions) -> (MarkStyle, Option<Str
             ..
         }) => (MarkStyle::NewRecord, Some(versions.name(record))),
         What::Server(Event::RecordStored { .. }) => (MarkStyle::Refused, None),
-        What::Server(
-            Event::PlacesError { .. }
-            | Event::ConnectionRefused { .. }
-            | Event::PeerQueueFull { .. },
-        )
+        What::Server(Event::PlacesError { .. } | Event::ConnectionRefused { .. })
         | What::Sim(SimEvent::ClientError { .. }) => (MarkStyle::Error, None),
         _ => (MarkStyle::Plain, None),
     }

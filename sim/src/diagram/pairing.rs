@@ -102,27 +102,26 @@ fn reconciliations(trace: &Trace, columns: &Columns) -> (Vec<Arrow>, BTreeSet<us
     let mut batches: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
     let mut reconciled = BTreeSet::new();
     for (i, event) in events.iter().enumerate() {
-        if let Some(Event::PeerUp {
-            peer: sender,
-            direction: Direction::Inbound,
-        }) = event.server_event()
-        {
-            let sender = sender.as_str();
-            let send = sends.iter().rev().find(|&&s| {
-                !paired.contains(&s)
-                    && events[s].at <= event.at
-                    && events[s].host == sender
-                    && peer_of(&events[s]) == Some(event.host.as_str())
+        if let Some(Event::Reconcile { peer: receiver, .. }) = event.server_event() {
+            // The receiver says the link is up (after checking the proof) just before the
+            // sender starts its catch-up: the latest such `peer_up` is this link's.
+            let (sender, receiver) = (event.host.as_str(), receiver.as_str());
+            let up = (0..i).rev().find(|&j| {
+                events[j].host == receiver
+                    && matches!(
+                        events[j].server_event(),
+                        Some(Event::PeerUp { peer, direction: Direction::Inbound }) if peer == sender
+                    )
             });
-            let Some(&send) = send else { continue };
-            paired.insert(send);
-            let Some(arrow) = reconcile_arrow(columns, &events[send], Some(event)) else {
+            let Some(up) = up else { continue };
+            paired.insert(i);
+            let Some(arrow) = reconcile_arrow(columns, event, Some(&events[up])) else {
                 continue;
             };
-            let records = record_count(&events[send]);
-            batches.remove(&(event.host.as_str(), sender));
+            let records = record_count(event);
+            batches.remove(&(receiver, sender));
             if records > 0 {
-                batches.insert((event.host.as_str(), sender), (arrows.len(), records));
+                batches.insert((receiver, sender), (arrows.len(), records));
             }
             arrows.push(arrow);
         } else if let Some(sender) = peer_source(event)
@@ -159,6 +158,8 @@ fn reconcile_arrow(
     peer_up: Option<&TraceEvent>,
 ) -> Option<Arrow> {
     let mut arrow = arrow(Kind::Reconcile, columns, send, peer_of(send)?, peer_up)?;
+    // The receiver's `peer_up` comes just before the send; the arrow never runs backwards.
+    arrow.received = arrow.received.map(|at| at.max(send.at));
     let records = record_count(send);
     arrow.faint = records == 0;
     if records > 0 {

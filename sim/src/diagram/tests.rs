@@ -131,19 +131,20 @@ fn sample() -> Trace {
         ),
         harness(1500, cut(2, false)),
         TraceEvent::server(
+            ms(1999),
+            "Bona",
+            Event::PeerUp {
+                peer: "Bailey".into(),
+                direction: Direction::Inbound,
+            },
+        ),
+        TraceEvent::server(
             ms(2000),
             "Bailey",
             Event::Reconcile {
                 peer: "Bona".into(),
                 records: 1,
-            },
-        ),
-        TraceEvent::server(
-            ms(2003),
-            "Bona",
-            Event::PeerUp {
-                peer: "Bailey".into(),
-                direction: Direction::Inbound,
+                full: false,
             },
         ),
         stored(

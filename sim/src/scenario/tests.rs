@@ -14,7 +14,7 @@ duration: 20s
 tick: 1ms
 herd: default
 network: { latency: 1ms..20ms }
-limits: { whatsat_wait: 500ms, peer_queue_max: 64 }
+limits: { whatsat_wait: 500ms, link_batch_max: 64 }
 steps:
   - at: 0s
     iamat: { client: kiwi, server: Clark, location: "+34.068930-118.445127" }
@@ -160,7 +160,7 @@ fn limit_overrides_replace_only_what_they_name() -> Result<(), ScenarioError> {
     let before = limits.backoff_max;
     s.apply_limit_overrides(&mut limits);
     assert_eq!(limits.whatsat_wait, Duration::from_millis(500));
-    assert_eq!(limits.peer_queue_max, 64);
+    assert_eq!(limits.link_batch_max, 64);
     assert_eq!(limits.backoff_max, before);
     Ok(())
 }
@@ -555,6 +555,8 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         ],
         links: Vec::new(),
         limits: server::config::Limits::default(),
+        secret_file: None,
+        secret: None,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;
     assert_eq!(swapped.server_names(), ["A", "Clark"]);

@@ -118,7 +118,10 @@ fn limits_flow(l: &LimitOverrides) -> Vec<String> {
     count("connections_max", l.connections_max);
     count("line_bytes_max", l.line_bytes_max);
     count("clients_max", l.clients_max);
-    count("peer_queue_max", l.peer_queue_max);
+    count("table_bytes_max", l.table_bytes_max);
+    count("client_id_bytes_max", l.client_id_bytes_max);
+    count("peer_links_max", l.peer_links_max);
+    count("link_batch_max", l.link_batch_max);
     count("places_response_bytes_max", l.places_response_bytes_max);
     let durations = [
         ("client_idle_timeout", l.client_idle_timeout),
@@ -129,6 +132,8 @@ fn limits_flow(l: &LimitOverrides) -> Vec<String> {
         ("heartbeat_timeout", l.heartbeat_timeout),
         ("places_timeout", l.places_timeout),
         ("whatsat_wait", l.whatsat_wait),
+        ("timestamp_ahead_max", l.timestamp_ahead_max),
+        ("client_write_timeout", l.client_write_timeout),
     ];
     for (name, value) in durations {
         if let Some(d) = value {

@@ -11,9 +11,9 @@ use rand::{Rng, SeedableRng};
 use server::config::Herd;
 
 use crate::scenario::{
-    Action, Checks, Expect, HerdSource, IamAt, LatencyRange, LimitOverrides, LinkCut, LinkGroups,
-    LinkLatency, Network, PlacesFault, Raw, RawPayload, Scenario, SignedDuration, Skew, Step,
-    WhatsAt,
+    Action, Checks, Expect, HerdSource, Hostile, IamAt, LatencyRange, LimitOverrides, LinkCut,
+    LinkGroups, LinkLatency, Load, Network, PlacesFault, Raw, RawPayload, Scenario, SignedDuration,
+    Skew, Step, WhatsAt,
 };
 
 /// Client ids the workload draws from.
@@ -41,6 +41,10 @@ pub struct SwarmOptions {
     pub skews: u32,
     pub places_faults: u32,
     pub bad_inputs: u32,
+    /// Bursts of pipelined IAMATs (the `load` step).
+    pub loads: u32,
+    /// Hostile clients: forged lines, far-future timestamps, huge ids, held connections.
+    pub hostiles: u32,
     pub clients: u32,
     pub iamats: u32,
     pub whatsats: u32,
@@ -68,7 +72,22 @@ impl SwarmOptions {
         let min_ms = rng.random_range(1..=5u64);
         let max_ms = rng.random_range(min_ms..=50);
         let chaos_end = duration.saturating_sub(QUIET).max(Duration::from_secs(3));
+        let clients = rng.random_range(1..=CLIENTS.len() as u32);
+        let iamats = rng.random_range(3..=30);
+        let whatsats = rng.random_range(2..=20);
+        // Drawn last, so everything drawn before keeps its value for every seed.
+        let mut family = |max: u32| -> u32 {
+            if rng.random_bool(0.5) {
+                rng.random_range(1..=max)
+            } else {
+                0
+            }
+        };
+        let loads = family(2);
+        let hostiles = family(3);
         SwarmOptions {
+            loads,
+            hostiles,
             seed,
             duration,
             chaos_end,
@@ -84,9 +103,9 @@ impl SwarmOptions {
             skews,
             places_faults,
             bad_inputs,
-            clients: rng.random_range(1..=CLIENTS.len() as u32),
-            iamats: rng.random_range(3..=30),
-            whatsats: rng.random_range(2..=20),
+            clients,
+            iamats,
+            whatsats,
         }
     }
 }
@@ -102,7 +121,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} | clients {} iamats {} whatsats {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} | clients {} iamats {} whatsats {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -119,6 +138,8 @@ impl fmt::Display for SwarmOptions {
             on(self.skews),
             on(self.places_faults),
             on(self.bad_inputs),
+            on(self.loads),
+            on(self.hostiles),
             self.clients,
             self.iamats,
             self.whatsats
@@ -359,6 +380,66 @@ impl Draft<'_> {
         }
     }
 
+    /// Bursts of pipelined IAMATs for fresh client ids at one server, during the chaos phase.
+    fn loads(&mut self) {
+        for i in 0..self.options.loads {
+            let load = Load {
+                server: self.server(),
+                clients: self.rng.random_range(20..=200),
+                connections: self.rng.random_range(1..=4),
+                prefix: format!("load{i}-"),
+                per_second: self
+                    .rng
+                    .random_bool(0.3)
+                    .then(|| self.rng.random_range(100..=2000)),
+            };
+            let at = self.at(0, self.chaos_ms());
+            self.push(at, Action::Load(load));
+        }
+    }
+
+    /// Hostile clients. Every forged record is one no herd may store, even one with classic
+    /// links (which trust AT lines whose origin is a herd server): either its origin is no
+    /// server of the herd, or its timestamp is centuries ahead.
+    fn hostiles(&mut self) {
+        for _ in 0..self.options.hostiles {
+            let server = self.server();
+            let victim = CLIENTS[self.rng.random_range(0..CLIENTS.len())];
+            let neighbour = self.server();
+            let hostile = match self.rng.random_range(0..5) {
+                0 => Hostile::lines(
+                    server,
+                    &[format!("AT Zulu +0.000000000 {victim} +0+0 1700000099")],
+                ),
+                1 => Hostile::lines(
+                    server,
+                    &[format!(
+                        "AT {neighbour} +0.000000000 {victim} +0+0 99999999999"
+                    )],
+                ),
+                2 => Hostile::lines(
+                    server,
+                    &[
+                        format!("PEER {neighbour} 1"),
+                        "AUTH -".to_string(),
+                        format!("AT Zulu +0.1 {victim} +1+1 1700000099"),
+                    ],
+                ),
+                3 => Hostile {
+                    huge_id_bytes: Some(self.rng.random_range(1500..=70_000)),
+                    ..Hostile::lines(server, &[])
+                },
+                _ => Hostile {
+                    hold_connections: self.rng.random_range(5..=50),
+                    hold_for: Some(Duration::from_secs(self.rng.random_range(1..=3))),
+                    ..Hostile::lines(server, &[])
+                },
+            };
+            let at = self.at(0, self.chaos_ms());
+            self.push(at, Action::Hostile(hostile));
+        }
+    }
+
     /// IAMATs during the chaos phase (so the quiet phase judges a settled table), WHATSATs
     /// until shortly before the end.
     fn workload(&mut self) {
@@ -467,6 +548,8 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.places_faults();
     draft.bad_inputs();
     draft.workload();
+    draft.loads();
+    draft.hostiles();
     draft.finish(herd_source)
 }
 

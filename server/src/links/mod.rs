@@ -1,0 +1,56 @@
+//! Links to neighbours: the dialling side streams the table's change sequence, the accepting
+//! side stores what arrives, and both prove and check the herd's secret first.
+//!
+//! A persistent link is two TCP connections, one per direction: each server dials every
+//! neighbour and only *sends* records on the connection it dialled, and only *receives* on the
+//! ones it accepted. The handshake (SPEC section 5, README "How the herd stays consistent"):
+//!
+//! ```text
+//! dialler  -> PEER <name> <epoch>
+//! accepter -> HELLO <nonce> <epoch> <seq>     seq: what it holds of the dialler's epoch
+//! dialler  -> AUTH <hmac>                     HMAC-SHA256(secret, names, epoch, nonce)
+//! accepter -> LINKED                          (or `? AUTH ...`, and nothing is stored)
+//! dialler  -> AT ... lines, MARK <seq> after each batch, PING <n>
+//! accepter -> PONG <n>
+//! ```
+//!
+//! The dialler sends every change after `seq` (all of them when `seq` is 0: the neighbour
+//! lost its memory or never knew this life), then streams new changes as they are stored, in
+//! batches of `link_batch_max`. A slow neighbour makes its link lag; nothing is dropped and
+//! nothing is resent. `PING`/`PONG` find connections a partition left half-dead.
+//!
+//! - [`handshake`]: challenges and proofs (HMAC-SHA256), no I/O.
+//! - [`outbound`]: the dialling side of a persistent link.
+//! - [`inbound`]: the accepting side, entered by the connection handler on `PEER`.
+//! - [`classic`]: the classic dialect, one connection per record, nothing resumed.
+
+pub mod classic;
+pub mod handshake;
+pub mod inbound;
+pub mod outbound;
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::net::Network;
+use crate::shutdown::Shutdown;
+use crate::state::Shared;
+
+/// Starts one task per neighbour: persistent or classic, as the herd file says.
+pub fn spawn_all(shared: &Arc<Shared>, net: &Arc<dyn Network>, shutdown: &Shutdown) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    for neighbour in shared.neighbours.clone() {
+        let (shared, net, shutdown) = (shared.clone(), net.clone(), shutdown.clone());
+        let task = async move {
+            if neighbour.classic {
+                classic::run(neighbour, shared, net, shutdown).await
+            } else {
+                outbound::run(neighbour, shared, net, shutdown).await
+            }
+        };
+        tasks.spawn(task.in_current_span());
+    }
+    tasks
+}

@@ -1,0 +1,281 @@
+//! The dialling side of a persistent link: dial with jittered backoff, prove the secret,
+//! send what the neighbour lacks, then stream new changes from a cursor with heartbeats.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::backoff::{Backoff, stable_hash};
+use crate::config::Neighbour;
+use crate::events::{Direction, Event, LinkEnd};
+use crate::line::{Line, LineReader, shown, write_lines};
+use crate::net::{BoxStream, Network};
+use crate::protocol::Command;
+use crate::shutdown::Shutdown;
+use crate::state::{Shared, link_key};
+
+use super::handshake;
+
+/// Dials `neighbour` until shutdown; each connection is one session.
+pub async fn run(
+    neighbour: Neighbour,
+    shared: Arc<Shared>,
+    net: Arc<dyn Network>,
+    mut shutdown: Shutdown,
+) {
+    let limits = &shared.limits;
+    let link_seed = shared.seed ^ stable_hash(&[&shared.name, &neighbour.name]);
+    let mut backoff = Backoff::new(limits.backoff_min, limits.backoff_max, link_seed);
+    let mut failures_in_a_row = 0u32;
+    loop {
+        let dial = tokio::time::timeout(
+            limits.peer_connect_timeout,
+            net.connect(&neighbour.host, neighbour.port),
+        );
+        let dialled = tokio::select! {
+            dialled = dial => dialled,
+            _ = shutdown.wait() => return,
+        };
+        let error = match dialled {
+            Ok(Ok(stream)) => {
+                failures_in_a_row = 0;
+                let end = session(&neighbour.name, stream, &shared, &mut shutdown).await;
+                if end.linked {
+                    backoff.reset();
+                }
+                Event::PeerDown {
+                    peer: neighbour.name.clone(),
+                    direction: Direction::Outbound,
+                    reason: end.reason,
+                }
+                .emit();
+                if shutdown.is_triggered() {
+                    return;
+                }
+                None
+            }
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(LinkEnd::ConnectTimedOut.to_string()),
+        };
+        let delay = backoff.next_delay();
+        if let Some(error) = error {
+            failures_in_a_row += 1;
+            let failed = Event::PeerConnectFailed {
+                peer: neighbour.name.clone(),
+                error,
+                retry_ms: delay.as_millis() as u64,
+                client: None,
+            };
+            // The first failure of a series is news; the retries that follow are detail.
+            if failures_in_a_row == 1 {
+                failed.emit();
+            } else {
+                failed.emit_detail();
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+/// How a session ended: why, and whether the link had come up (a link refused at the
+/// handshake keeps backing off, so a misconfigured pair does not flap).
+struct SessionEnd {
+    reason: LinkEnd,
+    linked: bool,
+}
+
+impl SessionEnd {
+    fn before_link(reason: impl Into<LinkEnd>) -> SessionEnd {
+        SessionEnd {
+            reason: reason.into(),
+            linked: false,
+        }
+    }
+
+    fn after_link(reason: impl Into<LinkEnd>) -> SessionEnd {
+        SessionEnd {
+            reason: reason.into(),
+            linked: true,
+        }
+    }
+}
+
+/// One dialled connection: handshake, catch-up, streaming; returns why it ended.
+async fn session(
+    peer: &str,
+    stream: BoxStream,
+    shared: &Shared,
+    shutdown: &mut Shutdown,
+) -> SessionEnd {
+    let limits = &shared.limits;
+    let (read_half, mut writer) = tokio::io::split(stream);
+    let mut reader = LineReader::new(read_half, limits.line_bytes_max);
+    let hello = format!("PEER {} {}\n", shared.name, shared.epoch);
+    if let Err(reason) = write_lines(&mut writer, hello.as_bytes(), limits.heartbeat_timeout).await
+    {
+        return SessionEnd::before_link(reason);
+    }
+    let (nonce, their_epoch, seq) = match read_reply(&mut reader, shared, shutdown).await {
+        Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
+        Ok(other) => {
+            return SessionEnd::before_link(LinkEnd::Handshake(format!(
+                "expected HELLO, got {other}"
+            )));
+        }
+        Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
+            Event::PeerSpeaksClassic {
+                peer: peer.to_string(),
+            }
+            .emit();
+            return SessionEnd::before_link(LinkEnd::SpeaksClassic);
+        }
+        Err(refused) => return SessionEnd::before_link(refused.reason()),
+    };
+    let proof = handshake::proof(
+        shared.secret.as_ref(),
+        &shared.name,
+        peer,
+        shared.epoch,
+        &nonce,
+    );
+    if let Err(reason) = write_lines(
+        &mut writer,
+        format!("AUTH {proof}\n").as_bytes(),
+        limits.heartbeat_timeout,
+    )
+    .await
+    {
+        return SessionEnd::before_link(reason);
+    }
+    match read_reply(&mut reader, shared, shutdown).await {
+        Ok(Command::Linked) => {}
+        Ok(other) => {
+            return SessionEnd::before_link(LinkEnd::Handshake(format!(
+                "expected LINKED, got {other}"
+            )));
+        }
+        Err(Refused::Line(line)) if line.starts_with(b"? AUTH") => {
+            Event::PeerAuthRefused {
+                peer: peer.to_string(),
+            }
+            .emit();
+            return SessionEnd::before_link(LinkEnd::AuthRefused);
+        }
+        Err(refused) => return SessionEnd::before_link(refused.reason()),
+    }
+
+    // Catch up: everything after what the neighbour holds of this life; records it sent us
+    // in its current life are skipped (it has them, or something newer).
+    let skip = link_key(peer, their_epoch);
+    let mut changes = shared.watch_changes();
+    let (mut cursor, catch_up_head) = {
+        let store = shared.store();
+        let records = store.count_after(seq, Some(&skip));
+        Event::PeerUp {
+            peer: peer.to_string(),
+            direction: Direction::Outbound,
+        }
+        .emit();
+        Event::Reconcile {
+            peer: peer.to_string(),
+            records: records as u64,
+            full: seq == 0,
+        }
+        .emit();
+        (seq, store.head())
+    };
+
+    let mut heartbeat = tokio::time::interval(limits.heartbeat_interval);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
+    let mut ping_seq: u64 = 0;
+    loop {
+        let head = *changes.borrow_and_update();
+        let caught_up = cursor >= head;
+        tokio::select! {
+            _ = shutdown.wait() => return SessionEnd::after_link(LinkEnd::Shutdown),
+            changed = changes.changed(), if caught_up => {
+                if changed.is_err() {
+                    return SessionEnd::after_link(LinkEnd::ServerStopping);
+                }
+            }
+            _ = std::future::ready(()), if !caught_up => {
+                let batch = shared.store().changes_after(cursor, limits.link_batch_max, Some(&skip));
+                let mut out = String::new();
+                for (seq, record) in &batch.records {
+                    let _ = writeln!(out, "{record}");
+                    if *seq > catch_up_head {
+                        Event::FloodSent {
+                            peer: peer.to_string(),
+                            record: record.clone(),
+                        }
+                        .emit();
+                    }
+                }
+                let _ = writeln!(out, "MARK {}", batch.reached);
+                if let Err(reason) = write_lines(&mut writer, out.as_bytes(), limits.heartbeat_timeout).await {
+                    return SessionEnd::after_link(reason);
+                }
+                cursor = batch.reached;
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() >= limits.heartbeat_timeout {
+                    return SessionEnd::after_link(LinkEnd::HeartbeatTimeout);
+                }
+                ping_seq += 1;
+                let ping = format!("PING {ping_seq}\n");
+                if let Err(reason) = write_lines(&mut writer, ping.as_bytes(), limits.heartbeat_timeout).await {
+                    return SessionEnd::after_link(reason);
+                }
+            }
+            line = reader.read_line() => match line {
+                Ok(Some(Line::Complete(_))) => last_heard = tokio::time::Instant::now(),
+                Ok(Some(Line::TooLong { .. })) => {}
+                Ok(None) => return SessionEnd::after_link(LinkEnd::ClosedByPeer),
+                Err(e) => return SessionEnd::after_link(LinkEnd::Io(e.to_string())),
+            },
+        }
+    }
+}
+
+/// Why a handshake reply was not what we wanted.
+enum Refused {
+    /// A line that is not a link command (e.g. `? PEER ...` from a classic server).
+    Line(Vec<u8>),
+    Other(LinkEnd),
+}
+
+impl Refused {
+    fn reason(self) -> LinkEnd {
+        match self {
+            Refused::Line(line) => {
+                LinkEnd::Handshake(format!("unexpected line {:?}", shown(&line)))
+            }
+            Refused::Other(reason) => reason,
+        }
+    }
+}
+
+/// The neighbour's next handshake line, within `heartbeat_timeout`.
+async fn read_reply<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut LineReader<R>,
+    shared: &Shared,
+    shutdown: &mut Shutdown,
+) -> Result<Command, Refused> {
+    let line = tokio::select! {
+        line = tokio::time::timeout(shared.limits.heartbeat_timeout, reader.read_line()) => line,
+        _ = shutdown.wait() => return Err(Refused::Other(LinkEnd::Shutdown)),
+    };
+    match line {
+        Err(_) => Err(Refused::Other(LinkEnd::HandshakeTimedOut)),
+        Ok(Err(e)) => Err(Refused::Other(LinkEnd::Io(e.to_string()))),
+        Ok(Ok(None)) => Err(Refused::Other(LinkEnd::ClosedDuringHandshake)),
+        Ok(Ok(Some(Line::TooLong { prefix }))) => Err(Refused::Line(prefix)),
+        Ok(Ok(Some(Line::Complete(bytes)))) => {
+            Command::parse_line(&bytes).map_err(|_| Refused::Line(bytes))
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Only the herd writes the herd, on the real binary over real loopback sockets: forged `AT`
+//! and `PEER` lines and far-future timestamps store nothing, a server with the wrong secret
+//! cannot feed its neighbour, and held client connections cannot keep a restarted neighbour
+//! out. Every herd here runs on free ports picked at start.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A herd of real processes in a temp dir; every process is killed on drop.
+struct Herd {
+    dir: PathBuf,
+    file: PathBuf,
+    ports: Vec<(String, u16)>,
+    children: Vec<(String, Child)>,
+}
+
+impl Herd {
+    /// Servers `names` on free ports, linked in a line, sharing the secret "right secret",
+    /// with `limits` (YAML flow map body) added.
+    fn new(test: &str, names: &[&str], limits: &str) -> Herd {
+        let dir = std::env::temp_dir().join(format!("herd-trust-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("secret"), "right secret\n").expect("secret file");
+        let ports: Vec<(String, u16)> =
+            names.iter().map(|n| (n.to_string(), free_port())).collect();
+        let mut yaml = String::from("secret_file: secret\nservers:\n");
+        for (name, port) in &ports {
+            yaml.push_str(&format!("  - {{ name: {name}, port: {port} }}\n"));
+        }
+        yaml.push_str("links:\n");
+        for pair in names.windows(2) {
+            yaml.push_str(&format!("  - {{ between: [{}, {}] }}\n", pair[0], pair[1]));
+        }
+        yaml.push_str(&format!("limits: {{ whatsat_wait: 0s{limits} }}\n"));
+        let file = dir.join("herd.yaml");
+        std::fs::write(&file, yaml).expect("herd file");
+        Herd {
+            dir,
+            file,
+            ports,
+            children: Vec::new(),
+        }
+    }
+
+    fn port(&self, name: &str) -> u16 {
+        self.ports
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .expect("a server of this herd")
+    }
+
+    /// Starts `name`; `secret` overrides the herd's through `HERD_SECRET`.
+    async fn start(&mut self, name: &str, secret: Option<&str>) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .arg(name)
+            .arg("--herd")
+            .arg(&self.file)
+            .arg("--log-dir")
+            .arg(&self.dir)
+            .env_remove("PLACES_API_KEY")
+            .env_remove("HERD_SECRET")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(secret) = secret {
+            command.env("HERD_SECRET", secret);
+        }
+        let child = command.spawn().expect("start the server binary");
+        self.children.push((name.to_string(), child));
+        wait_listening(self.port(name)).await;
+    }
+
+    fn kill(&mut self, name: &str) {
+        if let Some(i) = self.children.iter().position(|(n, _)| n == name) {
+            let (_, mut child) = self.children.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    }
+}
+
+impl Drop for Herd {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no server came up on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes `text`, half-closes, reads the whole reply (bounded in time).
+async fn ask(port: u16, text: &str) -> String {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return String::new();
+    };
+    let _ = stream.write_all(text.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    let mut reply = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply)).await;
+    reply
+}
+
+/// Polls `WHATSAT client` at `port` until its first line is `expected`, within `within`.
+async fn holds(port: u16, client: &str, expected: &str, within: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let reply = ask(port, &format!("WHATSAT {client} 10 1\n")).await;
+        let first = reply.lines().next().unwrap_or("").to_string();
+        if first == expected {
+            return Ok(());
+        }
+        if start.elapsed() > within {
+            return Err(first);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_client_cannot_store_a_record_it_did_not_iamat() {
+    let mut herd = Herd::new("forge", &["Alpha", "Beta"], "");
+    herd.start("Alpha", None).await;
+    herd.start("Beta", None).await;
+    let (alpha, beta) = (herd.port("Alpha"), herd.port("Beta"));
+
+    let forged = "AT Beta +0.000000000 victim +1+1 99999999999";
+    assert_eq!(
+        ask(alpha, &format!("{forged}\n")).await,
+        format!("? {forged}\n")
+    );
+    let as_peer = ask(alpha, &format!("PEER Beta 1\nAUTH -\n{forged}\n")).await;
+    let lines: Vec<&str> = as_peer.lines().collect();
+    assert!(lines[0].starts_with("HELLO "), "{as_peer}");
+    assert_eq!(
+        lines[1..],
+        ["? AUTH -", &format!("? {forged}")],
+        "{as_peer}"
+    );
+    let future = "IAMAT victim +2+2 99999999999";
+    assert_eq!(
+        ask(alpha, &format!("{future}\n")).await,
+        format!("? {future}\n")
+    );
+    let huge = format!("IAMAT {} +2+2 {}", "h".repeat(2000), now_secs());
+    assert!(
+        ask(alpha, &format!("{huge}\n"))
+            .await
+            .starts_with("? IAMAT hhh")
+    );
+
+    // The victim's own IAMAT is stored and flooded: the links themselves work.
+    let at = ask(alpha, &format!("IAMAT victim +3+3 {}\n", now_secs())).await;
+    assert!(at.starts_with("AT Alpha "), "{at}");
+    holds(beta, "victim", at.trim_end(), Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|got| panic!("Beta never got the victim's own record, holds {got:?}"));
+    assert!(
+        herd.log("Alpha").contains("\"link_refused\""),
+        "the forged link is logged"
+    );
+}
+
+#[tokio::test]
+async fn a_server_with_the_wrong_secret_cannot_feed_the_herd() {
+    let mut herd = Herd::new("secret", &["Alpha", "Beta"], "");
+    herd.start("Alpha", None).await;
+    herd.start("Beta", Some("wrong secret")).await;
+    let at = ask(
+        herd.port("Beta"),
+        &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
+    )
+    .await;
+    assert!(at.starts_with("AT Beta "), "{at}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reply = ask(herd.port("Alpha"), "WHATSAT kiwi 10 1\n").await;
+    assert_eq!(
+        reply, "? WHATSAT kiwi 10 1\n",
+        "Alpha must not take Beta's record"
+    );
+    assert!(
+        herd.log("Beta").contains("\"peer_auth_refused\""),
+        "{}",
+        herd.log("Beta")
+    );
+    assert!(herd.log("Alpha").contains("\"link_refused\""));
+}
+
+#[tokio::test]
+async fn held_connections_do_not_keep_a_restarted_neighbour_out() {
+    let mut herd = Herd::new("held", &["Alpha", "Beta"], ", connections_max: 4");
+    herd.start("Alpha", None).await;
+    herd.start("Beta", None).await;
+    let beta = herd.port("Beta");
+    // Fill every client slot of Beta: two idle connections, two that flood commands and
+    // never read a reply.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(
+            TcpStream::connect(("127.0.0.1", beta))
+                .await
+                .expect("connect"),
+        );
+    }
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(("127.0.0.1", beta))
+            .await
+            .expect("connect");
+        let flood = "WHATSAT nobody 10 1\n".repeat(20_000);
+        let _ = tokio::time::timeout(
+            Duration::from_millis(500),
+            stream.write_all(flood.as_bytes()),
+        )
+        .await;
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    herd.kill("Alpha");
+    herd.start("Alpha", None).await;
+    let at = ask(
+        herd.port("Alpha"),
+        &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
+    )
+    .await;
+    assert!(at.starts_with("AT Alpha "), "{at}");
+    // Beta's client slots are full, so ask Alpha's record through Beta's log instead of a
+    // WHATSAT: the record must arrive over the link within a few seconds.
+    let start = Instant::now();
+    let needle = "\"client\":\"kiwi\"";
+    loop {
+        let log = herd.log("Beta");
+        if log.lines().any(|l| {
+            l.contains("record_stored") && l.contains(needle) && l.contains("\"outcome\":\"new\"")
+        }) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "Alpha's record did not reach Beta while its client slots were held:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(held);
+}
