@@ -237,7 +237,10 @@ fn compare_file(path: &Path, scenario: &Scenario, options: &sim::real::RealOptio
         println!("result: the modes agree (or differ only as declared)");
         exit::OK
     } else {
-        println!("result: {unexpected} verdicts differ; see `cargo run -p sim -- --real {}`", path.display());
+        println!(
+            "result: {unexpected} verdicts differ; see `cargo run -p sim -- --real {}`",
+            path.display()
+        );
         exit::MODES_DIFFER
     };
     keep_or_remove(&run, code);

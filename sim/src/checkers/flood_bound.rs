@@ -47,8 +47,13 @@ struct LinkLog {
     known: BTreeSet<UpdateKey>,
     /// Times of A's sends to B (flood messages, and reconciles with their record counts).
     sent: Vec<(Duration, u64)>,
-    /// When A last said the link went down.
+    /// When A last said the link went down after it had been up. A dial whose handshake then
+    /// fails (across a cut that accepts connections, as real sockets behind a proxy do) is
+    /// another `peer_down` of a link that never came up: what was in flight was lost at the
+    /// first one, so later ones do not move this.
     down_at: Option<Duration>,
+    /// Whether A said the link came up since `down_at`.
+    up_since_down: bool,
 }
 
 impl Checker for FloodBound {
@@ -99,6 +104,14 @@ impl Checker for FloodBound {
                 );
                 continue;
             }
+            if let Event::PeerUp {
+                peer,
+                direction: Direction::Outbound,
+            } = server_event
+            {
+                links.entry((host, peer.clone())).or_default().up_since_down = true;
+                continue;
+            }
             let (peer, record) = match server_event {
                 Event::PeerDown { peer, .. } | Event::Reconcile { peer, .. } => {
                     (peer.clone(), None)
@@ -107,8 +120,11 @@ impl Checker for FloodBound {
                 _ => continue,
             };
             if let Event::PeerDown { direction, .. } = server_event {
-                if *direction == Direction::Outbound {
-                    links.entry((host, peer)).or_default().down_at = Some(event.at);
+                let log = links.entry((host, peer)).or_default();
+                if *direction == Direction::Outbound && (log.up_since_down || log.down_at.is_none())
+                {
+                    log.down_at = Some(event.at);
+                    log.up_since_down = false;
                 }
                 continue;
             }

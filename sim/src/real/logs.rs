@@ -28,8 +28,7 @@ pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, St
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
-    let lines =
-        server::events::read_log(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let lines = server::events::read_log(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut log = ServerLog {
         events: Vec::new(),
         table: Vec::new(),
@@ -39,7 +38,8 @@ pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, St
             .ok_or_else(|| format!("{}: a `ts` that does not read: {}", file.display(), line.ts))?
             .saturating_sub(start);
         if at <= end {
-            log.events.push(TraceEvent::server(at, line.server, line.event));
+            log.events
+                .push(TraceEvent::server(at, line.server, line.event));
         } else if let Event::TableRecord { record } = line.event {
             log.table.push(record.to_string());
         }

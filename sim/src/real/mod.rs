@@ -19,8 +19,8 @@ pub mod proxy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use crate::harness::{CLIENT_TIMEOUT, REPLY_BYTES_MAX, Run, SutFailure};
 use crate::hosts::PLACES_HOST;
 use crate::places_stub::FaultCell;
+use crate::recorder::Recorder;
 use crate::report::{self, Judged};
 use crate::scenario::{Action, Scenario};
 use crate::trace::replay::Downtime;
@@ -55,47 +56,6 @@ pub struct RealRun {
     /// What real mode did differently from the simulation, in words (e.g. a skew applied at
     /// a restart), printed with the report.
     pub notes: Vec<String>,
-}
-
-/// The harness's own events of a real run, stamped with real time since the start.
-#[derive(Clone)]
-pub struct Events {
-    inner: Arc<Mutex<Vec<TraceEvent>>>,
-    start: Arc<Mutex<Instant>>,
-    /// Set at the end: later events are not part of the trace (as in the simulation).
-    closed: Arc<AtomicBool>,
-}
-
-impl Events {
-    fn new() -> Events {
-        Events {
-            inner: Arc::default(),
-            start: Arc::new(Mutex::new(Instant::now())),
-            closed: Arc::default(),
-        }
-    }
-
-    /// Real time since the run's start.
-    pub fn now(&self) -> Duration {
-        self.start.lock().map(|s| s.elapsed()).unwrap_or_default()
-    }
-
-    pub fn push(&self, event: TraceEvent) {
-        if self.closed.load(Ordering::SeqCst) {
-            return;
-        }
-        if let Ok(mut events) = self.inner.lock() {
-            events.push(event);
-        }
-    }
-
-    fn restart_clock(&self) -> Instant {
-        let now = Instant::now();
-        if let Ok(mut start) = self.start.lock() {
-            *start = now;
-        }
-        now
-    }
 }
 
 /// Runs `scenario` against real processes, on a runtime of its own.
@@ -138,7 +98,10 @@ pub fn human_report(
     let text = report::human_report(path, scenario, judged, show_timeline);
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let header = lines.len().min(2);
-    let mut inserted = vec![format!("mode: real (processes and logs in {})", real.dir.display())];
+    let mut inserted = vec![format!(
+        "mode: real (processes and logs in {})",
+        real.dir.display()
+    )];
     inserted.extend(real.notes.iter().map(|n| format!("note: {n}")));
     lines.splice(header..header, inserted);
     let mut out = lines.join("\n");
@@ -191,7 +154,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
         ports.insert(name.clone(), procs::free_port()?);
     }
 
-    let events = Events::new();
+    let events = Recorder::default();
     let places_fault: FaultCell = Arc::default();
     let mock = places_mock::start(places_fault.clone(), events.clone()).await;
     let latency = scenario.network.latency;
@@ -236,7 +199,8 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
         }
     }
 
-    let start = events.restart_clock();
+    let start = Instant::now();
+    events.start_real_time(start);
     let start_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -327,22 +291,29 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                     *current = fault.clone();
                 }
             }
-            Action::Load(_) | Action::Hostile(_) => {
-                notes.push(format!(
-                    "step {} ({}) is not run in real mode",
+            Action::Load(load) => {
+                events.push(TraceEvent::load_sent(now, step.id, load));
+                let port = ports[&load.server];
+                let run =
+                    crate::bulk::run_load(step.id, load.clone(), port, events.clone(), clock_text);
+                clients.spawn(run);
+            }
+            Action::Hostile(hostile) => {
+                let port = ports[&hostile.server];
+                let run = crate::bulk::run_hostile(
                     step.id,
-                    if matches!(step.action, Action::Load(_)) {
-                        "load"
-                    } else {
-                        "hostile"
-                    }
-                ));
+                    hostile.clone(),
+                    port,
+                    events.clone(),
+                    clock_text,
+                );
+                clients.spawn(run);
             }
         }
     }
     tokio::time::sleep_until((start + scenario.duration).into()).await;
     let end = events.now();
-    events.closed.store(true, Ordering::SeqCst);
+    events.close();
     clients.abort_all();
     let exited = processes.stop_all().await;
     drop(proxy);
@@ -354,7 +325,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
         });
     }
 
-    let mut all = events.inner.lock().map(|e| e.clone()).unwrap_or_default();
+    let mut all = events.take().events;
     let tables = match logs::read_all(&dir.join("logs"), &names, start_epoch, end, &mut all) {
         Ok(tables) => tables,
         Err(message) => {
@@ -371,7 +342,8 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
     let final_tables = names
         .iter()
         .map(|s| {
-            let table = (!downtime.down_at_end(s)).then(|| tables.get(s).cloned().unwrap_or_default());
+            let table =
+                (!downtime.down_at_end(s)).then(|| tables.get(s).cloned().unwrap_or_default());
             (s.clone(), table)
         })
         .collect();
@@ -413,7 +385,7 @@ struct Command {
 }
 
 impl Command {
-    async fn run(self, events: Events) {
+    async fn run(self, events: Recorder) {
         let bytes = self.bytes.unwrap_or_default();
         events.push(TraceEvent::client_send(
             events.now(),
@@ -442,8 +414,12 @@ impl Command {
                 server,
                 &String::from_utf8_lossy(&reply),
             ),
-            Ok(Err(e)) => TraceEvent::client_error(events.now(), id, client, server, &e.to_string()),
-            Err(_) => TraceEvent::client_error(events.now(), id, client, server, "no reply in time"),
+            Ok(Err(e)) => {
+                TraceEvent::client_error(events.now(), id, client, server, &e.to_string())
+            }
+            Err(_) => {
+                TraceEvent::client_error(events.now(), id, client, server, "no reply in time")
+            }
         };
         events.push(event);
     }

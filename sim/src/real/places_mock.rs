@@ -12,9 +12,8 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::places_stub::FaultCell;
+use crate::recorder::Recorder;
 use crate::trace::TraceEvent;
-
-use super::Events;
 
 /// An unreachable Places never answers: wiremock holds the reply this long, longer than any
 /// `places_timeout`, so the server's own timeout is what its client sees (as in the
@@ -24,7 +23,7 @@ pub const UNREACHABLE_DELAY: Duration = Duration::from_secs(3600);
 const LEGACY_PATH: &str = "/maps/api/place/nearbysearch/json";
 
 /// Starts the mock; it lives until dropped.
-pub async fn start(fault: FaultCell, events: Events) -> MockServer {
+pub async fn start(fault: FaultCell, events: Recorder) -> MockServer {
     let mock = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path_regex(format!("^/[^/]+{LEGACY_PATH}$")))
@@ -36,7 +35,7 @@ pub async fn start(fault: FaultCell, events: Events) -> MockServer {
 
 struct Answer {
     fault: FaultCell,
-    events: Events,
+    events: Recorder,
 }
 
 impl Respond for Answer {

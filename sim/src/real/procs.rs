@@ -33,9 +33,22 @@ static LIVE: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
 /// SIGKILLs every live child; the interrupt handler's last act. Safe to call twice.
 pub fn kill_every_live_child() {
-    let pids: Vec<u32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
-    for pid in pids {
+    let pids: Vec<u32> = LIVE
+        .lock()
+        .map(|l| l.iter().copied().collect())
+        .unwrap_or_default();
+    for &pid in &pids {
         signal(pid, libc::SIGKILL);
+    }
+    // Reaped before the harness exits, so none is left even as a zombie. SIGKILL cannot be
+    // caught, so each wait ends at once (ECHILD if a `Child::wait` got there first).
+    for pid in pids {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: waitpid(2) on a child of this process, with no status pointer.
+            unsafe {
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
     }
 }
 
@@ -102,7 +115,15 @@ pub fn server_binary(explicit: Option<&Path>) -> anyhow::Result<(PathBuf, String
         }
     }
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "-p", "server", "--bin", "server", "--message-format", "short"])
+        .args([
+            "build",
+            "-p",
+            "server",
+            "--bin",
+            "server",
+            "--message-format",
+            "short",
+        ])
         .stdout(Stdio::null())
         .status()
         .context("run cargo build -p server")?;

@@ -315,7 +315,11 @@ impl Rng {
 
     fn between(&mut self, (min, max): (Duration, Duration)) -> Duration {
         let span = max.saturating_sub(min).as_micros() as u64;
-        let extra = if span == 0 { 0 } else { self.next() % (span + 1) };
+        let extra = if span == 0 {
+            0
+        } else {
+            self.next() % (span + 1)
+        };
         min + Duration::from_micros(extra)
     }
 }
