@@ -67,25 +67,33 @@ async fn main() -> ExitCode {
 const SECRET_ENV: &str = "HERD_SECRET";
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which: both stop every server gracefully.
-async fn stop_signal() -> &'static str {
+/// The handlers are installed when this is called, not when it is first awaited, so a signal
+/// that comes while the servers start is still a graceful stop (and not the default: death).
+fn stop_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "Ctrl-C"
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+                    _ = interrupt.recv() => "Ctrl-C",
+                    _ = terminate.recv() => "SIGTERM",
+                },
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    "Ctrl-C"
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
 
@@ -160,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
 
+    let stopped = stop_signal();
     let herd = Arc::new(herd);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let seed = real::seed_from_os();
@@ -185,7 +194,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let mut failure = None;
     tokio::select! {
-        signal = stop_signal() => println!("stopping ({signal})"),
+        signal = stopped => println!("stopping ({signal})"),
         Some(done) = servers.join_next() => {
             failure = match done {
                 Ok(Err(e)) => Some(anyhow::anyhow!(e)),
