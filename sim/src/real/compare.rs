@@ -96,3 +96,65 @@ impl Comparison {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(checker: &str, simulated: bool, real: bool, declared: Option<&str>) -> Row {
+        Row {
+            checker: checker.to_string(),
+            simulated: Some(simulated),
+            real: Some(real),
+            declared: declared.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_declared_difference_is_expected_and_an_undeclared_one_is_not() {
+        let comparison = Comparison {
+            rows: vec![
+                row("well_formed", true, true, None),
+                row(
+                    "answered",
+                    true,
+                    false,
+                    Some("a 1 ms hold is below OS noise"),
+                ),
+                row("convergence", true, false, None),
+            ],
+        };
+        assert_eq!(comparison.unexpected(), 1);
+        let table = comparison.table();
+        assert!(
+            table.contains("expected: a 1 ms hold is below OS noise"),
+            "{table}"
+        );
+        assert!(
+            table.contains("convergence      ok     FAIL    DIFFERS"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_declared_divergence_names_a_checker() {
+        let text = |checker: &str| {
+            format!(
+                "name: x\nseed: 1\nduration: 5s\nchecks:\n  real_divergence: {{ {checker}: \"why\" }}\n"
+            )
+        };
+        let error = Scenario::from_yaml_str(&text("answerd"), "x.yaml")
+            .expect_err("a misspelt checker is refused");
+        assert!(error.to_string().contains("not a checker"), "{error}");
+        let scenario =
+            Scenario::from_yaml_str(&text("answered"), "x.yaml").expect("a checker is accepted");
+        assert_eq!(
+            scenario
+                .checks
+                .real_divergence
+                .get("answered")
+                .map(String::as_str),
+            Some("why")
+        );
+    }
+}
