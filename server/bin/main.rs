@@ -36,6 +36,19 @@ struct Cli {
     /// Base URL of the Places API (default: Google's host for the chosen API).
     #[arg(long, value_name = "URL")]
     places_base: Option<String>,
+    /// Run the servers' clocks this far from the system clock (signed: `-3s`, `+250ms`), to
+    /// test a herd whose clocks disagree, as the simulation's `skew` step does.
+    #[arg(long, value_name = "OFFSET", default_value = "0s", allow_hyphen_values = true, value_parser = parse_offset)]
+    clock_offset: i128,
+}
+
+/// A signed duration (`-3s`, `+250ms`, `2s`) in nanoseconds.
+fn parse_offset(text: &str) -> Result<i128, String> {
+    let (sign, magnitude) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    server::config::parse_duration(magnitude).map(|d| sign * d.as_nanos() as i128)
 }
 
 #[tokio::main]
@@ -163,7 +176,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for (i, name) in names.iter().enumerate() {
         let env = Env {
             net: Arc::new(real::TokioNet),
-            clock: Arc::new(real::SystemClock),
+            clock: Arc::new(real::OffsetClock {
+                offset_nanos: cli.clock_offset,
+            }),
             places: places.clone(),
             seed: seed.wrapping_add(i as u64),
         };

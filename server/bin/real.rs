@@ -60,6 +60,19 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock moved by a fixed offset (`--clock-offset`): a skewed server for tests.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OffsetClock {
+    pub offset_nanos: i128,
+}
+
+impl Clock for OffsetClock {
+    fn now_nanos(&self) -> i128 {
+        SystemClock.now_nanos() + self.offset_nanos
+    }
+}
+
 /// A seed from the OS's random source: it drives backoff jitter and the link challenges, which
 /// must be unpredictable. Falls back to the wall clock and process id only if the OS has no
 /// random source at all (said on stderr).

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use server::net::BoxStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use turmoil::net::TcpStream;
 
 use crate::recorder::Recorder;
 use crate::scenario::{Hostile, Load};
@@ -22,6 +22,18 @@ struct Tally {
     replies: u64,
     invalid: u64,
     errors: u64,
+}
+
+/// Dials `server`: over turmoil inside the simulation; outside it (real mode, where every
+/// server listens on loopback at its own port) on 127.0.0.1.
+async fn connect(server: &str, port: u16) -> std::io::Result<BoxStream> {
+    if turmoil::sim_elapsed().is_some() {
+        let stream = turmoil::net::TcpStream::connect((server, port)).await?;
+        Ok(Box::new(stream))
+    } else {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        Ok(Box::new(stream))
+    }
 }
 
 /// Runs a load step: `clients` IAMATs over `connections` connections to `port` on `load.server`.
@@ -44,8 +56,8 @@ pub async fn run_load(
         let indices: Vec<usize> = (first..load.clients).step_by(connections).collect();
         tasks.spawn(async move {
             let exchange = async {
-                let stream = TcpStream::connect((server.as_str(), port)).await?;
-                let (read, mut write) = stream.into_split();
+                let stream = connect(&server, port).await?;
+                let (read, mut write) = tokio::io::split(stream);
                 let writing = async {
                     let mut batch = String::new();
                     for n in &indices {
@@ -171,7 +183,7 @@ fn hostile_send(at: Duration, id: u64, server: &str, line: &str) -> TraceEvent {
 /// Writes `bytes`, half-closes, reads the reply (kept up to a bound) and records it.
 async fn exchange(id: u64, server: &str, port: u16, bytes: Vec<u8>, recorder: &Recorder) {
     let talk = async {
-        let mut stream = TcpStream::connect((server, port)).await?;
+        let mut stream = connect(server, port).await?;
         stream.write_all(&bytes).await?;
         stream.shutdown().await?;
         let mut reply = Vec::new();
@@ -213,7 +225,7 @@ async fn hold(
     let mut held = Vec::with_capacity(count);
     let mut failed = 0usize;
     for _ in 0..count {
-        match TcpStream::connect((server, port)).await {
+        match connect(server, port).await {
             Ok(stream) => held.push(stream),
             Err(_) => failed += 1,
         }

@@ -11,6 +11,7 @@
 //! - [`report`]: verdicts, the printed report, the snapshot text, exit codes.
 //! - [`swarm`]: many seeds, each a generated scenario; [`shrink`]: a failure made small.
 //! - [`diagram`]: Lamport (space-time) diagrams of a trace.
+//! - [`real`]: the same scenarios against real `server` processes, and the modes compared.
 
 pub mod bulk;
 pub mod checkers;
@@ -19,6 +20,7 @@ pub mod harness;
 pub mod hosts;
 pub mod metrics;
 pub mod places_stub;
+pub mod real;
 pub mod recorder;
 pub mod report;
 pub mod scenario;

@@ -11,7 +11,8 @@ use sim::scenario::Scenario;
 /// Run chaos scenarios against the unchanged herd server in a simulated network.
 ///
 /// Exit status: 0 all checks held, 1 safety violation, 2 liveness violation, 3 the system under
-/// test panicked or stopped, 4 bad scenario file, 64 bad command line. With several files or
+/// test panicked or stopped, 4 bad scenario file, 5 (`--compare`) the modes' verdicts differ,
+/// 64 bad command line. With several files or
 /// seeds, the worst failure wins (safety over liveness).
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +62,15 @@ struct RunArgs {
     /// Draw the diagram up to this simulated time.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     to: Option<std::time::Duration>,
+    /// Run against real `server` processes on 127.0.0.1 (real time) instead of the simulation.
+    #[arg(long, conflicts_with = "compare")]
+    real: bool,
+    /// Run each file in both modes and compare every checker's verdict.
+    #[arg(long)]
+    compare: bool,
+    /// The `server` binary for --real and --compare (default: next to this one, else built).
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<PathBuf>,
 }
 
 fn parse_time(text: &str) -> Result<std::time::Duration, String> {
@@ -89,6 +99,9 @@ fn main() -> ExitCode {
 }
 
 fn run_files(args: &RunArgs) -> u8 {
+    if args.real || args.compare {
+        return run_real_files(args);
+    }
     let mut worst = exit::OK;
     for path in &args.files {
         worst = report::worse(worst, run_file(args, path));
@@ -142,4 +155,94 @@ fn load(args: &RunArgs, path: &Path) -> Result<Scenario, String> {
             .map_err(|e| e.to_string())?;
     }
     Ok(scenario)
+}
+
+/// `--real` and `--compare`: finds the server binary once, then runs each file.
+fn run_real_files(args: &RunArgs) -> u8 {
+    let (binary, how) = match sim::real::procs::server_binary(args.server_bin.as_deref()) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("real: {e:#}");
+            return exit::USAGE;
+        }
+    };
+    eprintln!("real: server binary: {how}");
+    let options = sim::real::RealOptions {
+        binary,
+        announce: !args.quiet,
+    };
+    let mut worst = exit::OK;
+    for path in &args.files {
+        let code = match load(args, path) {
+            Err(message) => {
+                eprintln!("{message}");
+                exit::BAD_SCENARIO
+            }
+            Ok(scenario) if args.compare => compare_file(path, &scenario, &options),
+            Ok(scenario) => real_file(args, path, &scenario, &options),
+        };
+        worst = report::worse(worst, code);
+    }
+    worst
+}
+
+fn real_file(
+    args: &RunArgs,
+    path: &Path,
+    scenario: &Scenario,
+    options: &sim::real::RealOptions,
+) -> u8 {
+    let (judged, real) = match sim::real::judge(scenario, options) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("real: {}: {e:#}", path.display());
+            return exit::SUT_FAILURE;
+        }
+    };
+    print!(
+        "{}",
+        sim::real::human_report(path, scenario, &judged, &real, !args.quiet)
+    );
+    let code = judged.exit_code();
+    keep_or_remove(&real, code);
+    code
+}
+
+/// A passing run's directory is removed; a failing one's is kept for its logs.
+fn keep_or_remove(real: &sim::real::RealRun, code: u8) {
+    if code == exit::OK {
+        let _ = std::fs::remove_dir_all(&real.dir);
+    } else {
+        println!("logs kept in {}", real.dir.display());
+    }
+}
+
+fn compare_file(path: &Path, scenario: &Scenario, options: &sim::real::RealOptions) -> u8 {
+    let simulated = Judged::judge(scenario, sim::harness::run(scenario));
+    let (real, run) = match sim::real::judge(scenario, options) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("real: {}: {e:#}", path.display());
+            return exit::SUT_FAILURE;
+        }
+    };
+    let comparison = sim::real::compare::Comparison::new(scenario, &simulated, &real);
+    println!("== {} ({})", scenario.name, path.display());
+    for note in &run.notes {
+        println!("note: {note}");
+    }
+    print!("{}", comparison.table());
+    let unexpected = comparison.unexpected();
+    let code = if unexpected == 0 {
+        println!("result: the modes agree (or differ only as declared)");
+        exit::OK
+    } else {
+        println!(
+            "result: {unexpected} verdicts differ; see `cargo run -p sim -- --real {}`",
+            path.display()
+        );
+        exit::MODES_DIFFER
+    };
+    keep_or_remove(&run, code);
+    code
 }

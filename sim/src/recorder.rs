@@ -26,6 +26,8 @@ struct Inner {
     trace: Trace,
     /// The driver's view of simulated time, for events recorded outside any host.
     driver_now: Duration,
+    /// Real mode: time is real, since this instant.
+    started: Option<std::time::Instant>,
     /// Set once the run is over and the servers are being stopped: from then on events are
     /// not part of the trace; only each server's `table_record`s are kept.
     closing: bool,
@@ -72,10 +74,22 @@ impl Recorder {
         self.inner.lock().ok().and_then(|i| i.unreadable.clone())
     }
 
-    /// Simulated time now: the host's clock inside the simulation, else the driver's.
+    /// Real mode: from now on `now` is the real time since `start`.
+    pub fn start_real_time(&self, start: std::time::Instant) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.started = Some(start);
+        }
+    }
+
+    /// Simulated time now: the host's clock inside the simulation, else the driver's; real
+    /// time since the start on a [`Recorder::real_time`].
     pub fn now(&self) -> Duration {
-        turmoil::sim_elapsed()
-            .unwrap_or_else(|| self.inner.lock().map(|i| i.driver_now).unwrap_or_default())
+        turmoil::sim_elapsed().unwrap_or_else(|| {
+            self.inner
+                .lock()
+                .map(|i| i.started.map_or(i.driver_now, |s| s.elapsed()))
+                .unwrap_or_default()
+        })
     }
 
     pub fn set_driver_now(&self, now: Duration) {

@@ -20,6 +20,9 @@ pub mod exit {
     pub const SUT_FAILURE: u8 = 3;
     /// The scenario file is unreadable or invalid.
     pub const BAD_SCENARIO: u8 = 4;
+    /// `--compare`: a checker's verdict differs between the modes and the scenario does not
+    /// declare why.
+    pub const MODES_DIFFER: u8 = 5;
     /// The command line is wrong.
     pub const USAGE: u8 = 64;
 }

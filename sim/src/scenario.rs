@@ -476,6 +476,9 @@ pub struct Checks {
     pub answered_within: Duration,
     /// Checker names not to run (see `checkers::NAMES`).
     pub skip: Vec<String>,
+    /// Checker name -> why its verdict may differ in real mode (`sim --compare` reports the
+    /// difference as expected, with this reason, instead of failing).
+    pub real_divergence: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Checks {
@@ -484,6 +487,7 @@ impl Default for Checks {
             converged_within: Duration::from_secs(3),
             answered_within: Duration::from_secs(2),
             skip: Vec::new(),
+            real_divergence: Default::default(),
         }
     }
 }

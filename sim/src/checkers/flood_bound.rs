@@ -47,7 +47,10 @@ struct LinkLog {
     known: BTreeSet<UpdateKey>,
     /// Times of A's sends to B (flood messages, and reconciles with their record counts).
     sent: Vec<(Duration, u64)>,
-    /// When A last said the link went down.
+    /// When A last said the link went down after it had been up. A dial whose handshake then
+    /// fails (across a cut that accepts connections, as real sockets behind a proxy do) is
+    /// another `peer_down` of a link that never came up: what was in flight was lost at the
+    /// first one, so later ones do not move this.
     down_at: Option<Duration>,
     /// The link is up (A said `peer_up`): only then does a `peer_down` cut anything in
     /// flight; a session that failed its handshake never carried records.

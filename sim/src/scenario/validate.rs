@@ -62,6 +62,17 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         None => (Checks::default(), Location::UNKNOWN),
         Some(checks) => (checks.value, checks.referenced),
     };
+    for diverging in checks.real_divergence.keys() {
+        if !checkers::NAMES.contains(&diverging.as_str()) && diverging != "system" {
+            return Err(err(
+                &checks_loc,
+                format!(
+                    "`checks.real_divergence` names `{diverging}`, which is not a checker (one of {}) or `system`",
+                    checkers::NAMES.join(", ")
+                ),
+            ));
+        }
+    }
     for skipped in &checks.skip {
         if !checkers::NAMES.contains(&skipped.as_str()) {
             return Err(err(

@@ -68,6 +68,12 @@ impl Scenario {
         if !self.checks.skip.is_empty() {
             let _ = writeln!(out, "  skip: {}", list(&self.checks.skip));
         }
+        if !self.checks.real_divergence.is_empty() {
+            out.push_str("  real_divergence:\n");
+            for (checker, reason) in &self.checks.real_divergence {
+                let _ = writeln!(out, "    {checker}: {}", crate::trace::yaml_scalar(reason));
+            }
+        }
         out
     }
 

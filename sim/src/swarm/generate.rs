@@ -496,6 +496,7 @@ impl Draft<'_> {
                 + ms(1000),
             answered_within: limits.places_timeout + limits.whatsat_wait + ms(1500),
             skip: Vec::new(),
+            real_divergence: Default::default(),
         };
         let steps = self
             .steps

@@ -1,0 +1,65 @@
+//! The servers' log files as the trace: each line read by the typed reader
+//! (`server::events::read_log`), stamped with its real time since the run's start, and split
+//! as the simulation's recorder splits it: events up to the end are the trace, the
+//! `table_record`s after it are the table each server reported as it stopped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use server::events::Event;
+
+use crate::trace::TraceEvent;
+use crate::trace::read::rfc3339_since_epoch;
+
+/// One server's log, read.
+pub struct ServerLog {
+    /// Events stamped at or before the end, in file order.
+    pub events: Vec<TraceEvent>,
+    /// The AT lines of the table the server reported after the end.
+    pub table: Vec<String>,
+}
+
+/// Reads `file`, the log of `server`; `start` is the run's start as time since the Unix epoch.
+/// A line that does not read is an error naming the file and line.
+pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, String> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    };
+    let lines = server::events::read_log(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut log = ServerLog {
+        events: Vec::new(),
+        table: Vec::new(),
+    };
+    for line in lines {
+        let at = rfc3339_since_epoch(&line.ts)
+            .ok_or_else(|| format!("{}: a `ts` that does not read: {}", file.display(), line.ts))?
+            .saturating_sub(start);
+        if at <= end {
+            log.events
+                .push(TraceEvent::server(at, line.server, line.event));
+        } else if let Event::TableRecord { record } = line.event {
+            log.table.push(record.to_string());
+        }
+    }
+    Ok(log)
+}
+
+/// Every server's log read, its events merged into `events`, and each server's table.
+pub fn read_all(
+    dir: &Path,
+    servers: &[String],
+    start: Duration,
+    end: Duration,
+    events: &mut Vec<TraceEvent>,
+) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let mut tables = BTreeMap::new();
+    for server in servers {
+        let log = read(&dir.join(format!("{server}.log")), start, end)?;
+        events.extend(log.events);
+        tables.insert(server.clone(), log.table);
+    }
+    Ok(tables)
+}

@@ -1,0 +1,99 @@
+//! Places on wiremock: the legacy Nearby Search answered from the server's own offline place
+//! set (the simulated stub's data), every request recorded as the stub's trace event, and the
+//! scenario's `places` faults as wiremock behaviours.
+//!
+//! Each server's `--places-base` ends in its own name (`http://127.0.0.1:PORT/Bailey`), so the
+//! mock knows who asks even though every request arrives through the fault proxy, and
+//! `places_calls` pairs each request with the WHATSAT it serves as in the simulation.
+
+use std::time::Duration;
+
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::places_stub::FaultCell;
+use crate::recorder::Recorder;
+use crate::trace::TraceEvent;
+
+/// An unreachable Places never answers: wiremock holds the reply this long, longer than any
+/// `places_timeout`, so the server's own timeout is what its client sees (as in the
+/// simulation, whose stub accepts and never answers).
+pub const UNREACHABLE_DELAY: Duration = Duration::from_secs(3600);
+/// The legacy Nearby Search path, after the server's name.
+const LEGACY_PATH: &str = "/maps/api/place/nearbysearch/json";
+
+/// Starts the mock; it lives until dropped.
+pub async fn start(fault: FaultCell, events: Recorder) -> MockServer {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/[^/]+{LEGACY_PATH}$")))
+        .respond_with(Answer { fault, events })
+        .mount(&mock)
+        .await;
+    mock
+}
+
+struct Answer {
+    fault: FaultCell,
+    events: Recorder,
+}
+
+impl Respond for Answer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let get = |key: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+        };
+        let location = get("location").unwrap_or_default();
+        let radius = get("radius").unwrap_or_default();
+        let path = request.url.path();
+        let (from, rest) = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .map(|(from, rest)| (from.to_string(), format!("/{rest}")))
+            .unwrap_or_default();
+        self.events.push(TraceEvent::places_stub_request(
+            self.events.now(),
+            &rest,
+            &location,
+            &radius,
+            get("key").is_some(),
+            Some(from),
+        ));
+        let fault = self.fault.lock().map(|f| f.clone()).unwrap_or_default();
+        let template = if let Some(code) = fault.http_status {
+            ResponseTemplate::new(code).set_body_raw("<html>upstream trouble</html>", "text/html")
+        } else if fault.malformed {
+            ResponseTemplate::new(200)
+                .set_body_raw("{\"results\": [ this is not json", "application/json")
+        } else if let Some(places_status) = &fault.status {
+            let body = serde_json::json!({
+                "error_message": "the mocked Places host refuses this request",
+                "html_attributions": [],
+                "results": [],
+                "status": places_status,
+            });
+            ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+        } else {
+            let (lat, lng) = location.split_once(',').unwrap_or(("0", "0"));
+            let body = server::places::offline::nearby_json(
+                lat.parse().unwrap_or(0.0),
+                lng.parse().unwrap_or(0.0),
+                radius.parse().unwrap_or(0.0),
+            );
+            ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+        };
+        let delay = if fault.unreachable {
+            Some(UNREACHABLE_DELAY)
+        } else {
+            fault.latency
+        };
+        match delay {
+            Some(delay) => template.set_delay(delay),
+            None => template,
+        }
+    }
+}
