@@ -265,8 +265,8 @@ impl Handler {
                     return invalid();
                 } else if !self.shared.is_herd_server(&record.origin) {
                     LineRefusal::UnknownOrigin
-                } else if self.shared.too_far_ahead(record.timestamp.nanos()) {
-                    LineRefusal::TooFarAhead
+                } else if let Some(refusal) = self.shared.refusal(&record) {
+                    refusal
                 } else {
                     // A classic peer's record: stored and flooded, never answered.
                     self.shared.ingest(record, Source::Classic);

@@ -138,6 +138,19 @@ impl Shared {
         timestamp_nanos > self.clock.now_nanos().saturating_add(ahead)
     }
 
+    /// Why a record from a neighbour or a classic peer may not enter the table, if it may not:
+    /// the bounds a client's IAMAT is held to hold for every record, wherever it comes from.
+    pub fn refusal(&self, record: &Record) -> Option<crate::events::LineRefusal> {
+        use crate::events::LineRefusal;
+        if record.client.len() > self.limits.client_id_bytes_max {
+            Some(LineRefusal::IdTooLong)
+        } else if self.too_far_ahead(record.timestamp.nanos()) {
+            Some(LineRefusal::TooFarAhead)
+        } else {
+            None
+        }
+    }
+
     /// Offers a record to the table; if it is new, wakes waiters and the links.
     pub fn ingest(&self, record: Record, source: Source) -> Outcome {
         let from = match &source {
