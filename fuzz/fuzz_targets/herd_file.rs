@@ -25,11 +25,18 @@ fuzz_target!(|data: &[u8]| {
     assert!(herd.limits.line_bytes_max >= 256);
     for server in &herd.servers {
         for neighbour in herd.neighbours(&server.name) {
-            assert_ne!(neighbour.name, server.name, "no server is its own neighbour");
+            assert_ne!(
+                neighbour.name, server.name,
+                "no server is its own neighbour"
+            );
             assert!(herd.server(&neighbour.name).is_some());
             let back = herd.neighbours(&neighbour.name);
             let back = back.iter().find(|n| n.name == server.name);
-            assert_eq!(back.map(|n| n.classic), Some(neighbour.classic), "links are symmetric");
+            assert_eq!(
+                back.map(|n| n.classic),
+                Some(neighbour.classic),
+                "links are symmetric"
+            );
         }
     }
 

@@ -142,7 +142,10 @@ fuzz_target!(|data: &[u8]| {
             Poll::Pending => panic!("the source is never pending"),
         };
         let peak = PEAK.load(Ordering::Relaxed) - baseline;
-        assert!(peak <= bound, "reader held {peak} bytes, bound {bound} (limit {limit})");
+        assert!(
+            peak <= bound,
+            "reader held {peak} bytes, bound {bound} (limit {limit})"
+        );
         let want = expected.next();
         match (got, want) {
             (None, None) => break,
@@ -153,11 +156,18 @@ fuzz_target!(|data: &[u8]| {
             (Some(Line::TooLong { prefix }), Some(want)) => {
                 assert!(want.len() > limit, "only a line over the limit is TooLong");
                 assert!(prefix.len() <= TOO_LONG_PREFIX_BYTES);
-                assert!(want.starts_with(&prefix), "the prefix is the line's own start");
+                assert!(
+                    want.starts_with(&prefix),
+                    "the prefix is the line's own start"
+                );
                 // With a limit of at least 256 the prefix is always the first 256 bytes; below
                 // that it holds at least what was over the limit when discarding began.
                 let least = TOO_LONG_PREFIX_BYTES.min(want.len());
-                let least = if limit >= TOO_LONG_PREFIX_BYTES { least } else { least.min(limit + 1) };
+                let least = if limit >= TOO_LONG_PREFIX_BYTES {
+                    least
+                } else {
+                    least.min(limit + 1)
+                };
                 assert!(prefix.len() >= least, "prefix of {} bytes", prefix.len());
             }
             (got, want) => panic!("reader gave {got:?}, expected {want:?}"),

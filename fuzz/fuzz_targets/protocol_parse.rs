@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = command.to_string();
-    assert!(!text.contains('\n'), "one command prints as one line: {text:?}");
+    assert!(
+        !text.contains('\n'),
+        "one command prints as one line: {text:?}"
+    );
     let again = Command::parse_line(text.as_bytes()).expect("the canonical text parses");
     assert_eq!(again, command, "round trip through {text:?}");
     assert_eq!(again.to_string(), text, "printing is idempotent");
@@ -36,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
     let output = fields(text.as_bytes());
     match &command {
         // Every field is the client's (or peer's) own text; AT drops only extra trailing fields.
-        Command::IAmAt { location, timestamp, .. } => {
+        Command::IAmAt {
+            location,
+            timestamp,
+            ..
+        } => {
             assert_eq!(output, input);
             assert!(location.latitude().abs() <= 90.0);
             assert!(location.longitude().abs() <= 180.0);

@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // A herd file path is read from disk: keep the fuzzer away from devices that never end.
-    if ["dev", "proc", "sys", "fd"].iter().any(|d| text.contains(d)) {
+    if ["dev", "proc", "sys", "fd"]
+        .iter()
+        .any(|d| text.contains(d))
+    {
         return;
     }
     let origin = ORIGIN.as_path();
@@ -32,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(scenario) => scenario,
         Err(err) => {
             let message = err.to_string();
-            assert!(message.starts_with(&origin.display().to_string()), "{message}");
+            assert!(
+                message.starts_with(&origin.display().to_string()),
+                "{message}"
+            );
             return;
         }
     };
