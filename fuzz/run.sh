@@ -6,8 +6,9 @@
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`).
 # A crash stops libFuzzer; the target is restarted for the rest of its time, so one run can
-# report several crashes. Crashing inputs land in fuzz/artifacts/TARGET/ (reproduce with
-# `cargo +nightly fuzz run -s none -a TARGET FILE`); the corpus grows in fuzz/corpus/TARGET/.
+# report several crashes. Crashing inputs land in fuzz/artifacts/TARGET/, reproduce one with
+#   RUSTFLAGS="--cfg tokio_unstable" cargo +nightly fuzz run -s none -a TARGET FILE
+# and the corpus grows in fuzz/corpus/TARGET/.
 # Exit status: 0 when nothing crashed, 1 otherwise.
 set -euo pipefail
 
