@@ -89,7 +89,11 @@ fn edited_valid_file() -> impl Strategy<Value = String> {
     proptest::collection::vec(edit, 1..4).prop_map(|edits| {
         let mut text: Vec<char> = VALID.chars().collect();
         for (at, kind, c) in edits {
-            let at = at.min(text.len().saturating_sub(1));
+            if text.is_empty() {
+                text.push(c);
+                continue;
+            }
+            let at = at.min(text.len() - 1);
             match kind {
                 0 => {
                     text.remove(at);
