@@ -52,3 +52,88 @@ pub async fn whatsat(
     let json = shared.places.nearby(&record.location, radius, bound).await;
     format!("{record}\n{json}")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::Herd;
+    use crate::line::{Line, LineReader};
+    use crate::net::Clock;
+    use crate::places::PlacesClient;
+    use crate::protocol::Command;
+
+    /// 2023-11-14T22:13:20Z, so timestamps near 1.7e9 are neither future nor absurd.
+    struct FixedClock;
+
+    impl Clock for FixedClock {
+        fn now_nanos(&self) -> i128 {
+            1_700_000_000_000_000_000
+        }
+    }
+
+    /// One server with a small line limit, so long fields reach it.
+    fn shared(line_bytes_max: usize, client_id_bytes_max: usize) -> Shared {
+        let mut herd = Herd::default_herd();
+        herd.limits.line_bytes_max = line_bytes_max;
+        herd.limits.client_id_bytes_max = client_id_bytes_max;
+        herd.validate().expect("valid limits");
+        Shared::new(&herd, "Bailey", Arc::new(FixedClock), PlacesClient::offline(), 1)
+    }
+
+    /// The AT lines a neighbour with the same limits reads from `bytes`.
+    fn read_by_a_neighbour(bytes: &[u8], line_bytes_max: usize) -> Vec<Line> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut reader = LineReader::new(bytes, line_bytes_max);
+            let mut lines = Vec::new();
+            while let Ok(Some(line)) = reader.read_line().await {
+                lines.push(line);
+            }
+            lines
+        })
+    }
+
+    proptest! {
+        /// Whatever IAMAT the origin accepts, its AT line crosses every link whole: it fits the
+        /// line limit a neighbour reads with, and parses back to the stored record.
+        #[test]
+        fn every_record_accepted_at_its_origin_crosses_every_link(
+            id_len in 1usize..600,
+            lat_zeros in 0usize..300,
+            lng_zeros in 0usize..300,
+            fraction in "[0-9]{0,9}",
+        ) {
+            let line_bytes_max = 512;
+            let shared = shared(line_bytes_max, 300);
+            let client = "c".repeat(id_len);
+            let location = format!("+{}1.5-{}2.25", "0".repeat(lat_zeros), "0".repeat(lng_zeros));
+            let timestamp = if fraction.is_empty() {
+                "1700000000".to_string()
+            } else {
+                format!("1700000000.{fraction}")
+            };
+            let line = format!("IAMAT {client} {location} {timestamp}");
+            let Ok(Command::IAmAt { client, location, timestamp }) = Command::parse_line(line.as_bytes()) else {
+                return Ok(());
+            };
+            let reply = iamat(&shared, client.clone(), location, timestamp, line.as_bytes());
+            if reply.starts_with('?') {
+                prop_assert!(shared.store().get(&client).is_none(), "refused but stored");
+                return Ok(());
+            }
+            let stored = shared.store().get(&client).expect("accepted means stored");
+            let lines = read_by_a_neighbour(reply.as_bytes(), line_bytes_max);
+            prop_assert_eq!(lines.len(), 1);
+            let Line::Complete(bytes) = &lines[0] else {
+                return Err(TestCaseError::fail(format!("{} bytes over the limit", reply.len())));
+            };
+            prop_assert_eq!(Command::parse_line(bytes), Ok(Command::At(stored)));
+        }
+    }
+}

@@ -133,7 +133,7 @@ async fn run_inner(
         }
     }
     trigger.fire();
-    let table: Vec<protocol::Record> = shared.store().records().cloned().collect();
+    let table: Vec<protocol::Record> = shared.store().records();
     for record in table {
         events::Event::TableRecord { record }.emit();
     }

@@ -211,7 +211,7 @@ impl Shared {
         let clients = resend.get_mut(neighbour)?;
         while let Some(client) = clients.pop_first() {
             if let Some(record) = self.store().get(&client) {
-                return Some(record.clone());
+                return Some(record);
             }
         }
         None
@@ -240,7 +240,7 @@ impl Shared {
     /// The record for `client`, waiting up to `whatsat_wait` for one to arrive by flooding.
     pub async fn record_for(&self, client: &str) -> Option<Record> {
         if let Some(record) = self.store().get(client) {
-            return Some(record.clone());
+            return Some(record);
         }
         if self.limits.whatsat_wait.is_zero() {
             return None;
@@ -256,7 +256,7 @@ impl Shared {
                     found: true,
                 }
                 .emit();
-                return Some(record.clone());
+                return Some(record);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 Event::WhatsatWait {

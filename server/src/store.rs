@@ -40,27 +40,65 @@ impl Outcome {
     }
 }
 
-/// What every held record costs beyond its text, for [`Store`]'s byte bound: map nodes, the
-/// change index, string headers. An estimate that errs high, so the bound is kept.
-pub const ENTRY_OVERHEAD_BYTES: usize = 192;
+/// What every held record costs beyond its text, for [`Store`]'s byte bound: its slot in the
+/// change sequence, its index entry, the allocation header. An estimate that errs high.
+pub const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 /// The bytes a record is counted as in the table's byte bound.
 pub fn record_bytes(record: &Record) -> usize {
     record.origin.len()
         + record.time_diff.as_str().len()
-        + 2 * record.client.len()
+        + record.client.len()
         + record.location.as_str().len()
         + record.timestamp.as_str().len()
         + ENTRY_OVERHEAD_BYTES
 }
 
-/// One held record, with where it stands in the change sequence and which neighbour it came
-/// from (a link never sends a record back to that neighbour).
+/// A held record packed into one allocation: its five fields' text joined by spaces (the AT
+/// line without `AT `), so a record costs one small heap block instead of five strings. It is
+/// unpacked into a [`Record`] when read; the text was valid when stored, so it parses again.
 #[derive(Debug, Clone)]
-struct Entry {
-    record: Record,
-    seq: u64,
+struct Packed {
+    text: Box<str>,
+    /// Byte ranges of the client id within `text`.
+    client: (u32, u32),
+    /// The link it came on (a neighbour in one of its lives); a link to that neighbour skips it.
     from: Option<Arc<str>>,
+}
+
+impl Packed {
+    fn new(record: &Record, from: Option<&Arc<str>>) -> Packed {
+        let head = format!("{} {} ", record.origin, record.time_diff);
+        let text = format!(
+            "{head}{} {} {}",
+            record.client, record.location, record.timestamp
+        );
+        let start = head.len() as u32;
+        Packed {
+            text: text.into_boxed_str(),
+            client: (start, start + record.client.len() as u32),
+            from: from.cloned(),
+        }
+    }
+
+    fn client(&self) -> &str {
+        &self.text[self.client.0 as usize..self.client.1 as usize]
+    }
+
+    fn record(&self) -> Record {
+        let mut fields = self.text.split(' ');
+        let mut next = || fields.next().unwrap_or_default();
+        let (origin, time_diff, client, location, timestamp) =
+            (next(), next(), next(), next(), next());
+        // Stored text was parsed once already; a failure here would be a bug in packing.
+        Record {
+            origin: origin.to_string(),
+            time_diff: time_diff.parse().expect("a stored time difference parses"),
+            client: client.to_string(),
+            location: location.parse().expect("a stored location parses"),
+            timestamp: timestamp.parse().expect("a stored timestamp parses"),
+        }
+    }
 }
 
 /// A link's next slice of the change sequence: the records to send with their sequence
@@ -72,15 +110,29 @@ pub struct Batch {
     pub reached: u64,
 }
 
+/// Hashes client ids for the index. Fixed keys: the index is only ever looked up, never
+/// iterated, so no order reaches output; fixed keys keep runs reproducible.
+fn client_hash(client: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    #[allow(deprecated)]
+    let mut hasher = std::hash::SipHasher13::new_with_keys(0x68_65_72_64, 0x73_74_6f_72_65);
+    client.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Latest record per client id, and the change sequence: every stored record gets the next
 /// local sequence number, and a record that is replaced leaves the sequence, so "everything
-/// after cursor c" is exactly what changed since c, each client once. A `BTreeMap` so iteration
-/// (reconciliation, snapshots) is deterministic.
+/// after cursor c" is exactly what changed since c, each client once.
+///
+/// The records live in the change sequence itself (a `BTreeMap` by sequence number, so links
+/// read it in order, deterministically); a hash index finds a client's sequence number. Each
+/// record is one packed allocation ([`Packed`]): a table of 100,000 clients stays small.
 #[derive(Debug, Clone)]
 pub struct Store {
-    records: BTreeMap<String, Entry>,
-    /// seq -> client, for the records currently held.
-    changes: BTreeMap<u64, String>,
+    /// seq -> the record stored with it, for the records currently held.
+    changes: BTreeMap<u64, Packed>,
+    /// client id (hashed) -> seq in `changes`.
+    index: hashbrown::HashTable<u64>,
     head: u64,
     bytes: usize,
     clients_max: usize,
@@ -96,8 +148,8 @@ impl Store {
     /// An empty table bounded in clients and in [`record_bytes`].
     pub fn with_bounds(clients_max: usize, bytes_max: usize) -> Store {
         Store {
-            records: BTreeMap::new(),
             changes: BTreeMap::new(),
+            index: hashbrown::HashTable::new(),
             head: 0,
             bytes: 0,
             clients_max,
@@ -116,47 +168,62 @@ impl Store {
     /// refused.
     pub fn insert_from(&mut self, record: Record, from: Option<&Arc<str>>) -> Outcome {
         let size = record_bytes(&record);
-        let full = self.records.len() >= self.clients_max
-            || self.bytes.saturating_add(size) > self.bytes_max;
+        let hash = client_hash(&record.client);
+        let changes = &self.changes;
+        let held_seq = self
+            .index
+            .find(hash, |seq| {
+                changes
+                    .get(seq)
+                    .is_some_and(|p| p.client() == record.client)
+            })
+            .copied();
         let seq = self.head + 1;
-        match self.records.get_mut(record.client.as_str()) {
-            Some(held) if record.is_newer_than(&held.record) => {
-                self.changes.remove(&held.seq);
-                self.bytes = self.bytes - record_bytes(&held.record) + size;
-                self.changes.insert(seq, record.client.clone());
-                *held = Entry {
-                    record,
-                    seq,
-                    from: from.cloned(),
-                };
+        match held_seq {
+            Some(old) => {
+                let held = self.changes[&old].record();
+                if record == held {
+                    return Outcome::Duplicate;
+                }
+                if !record.is_newer_than(&held) {
+                    return Outcome::Stale;
+                }
+                self.changes.remove(&old);
+                self.bytes = self.bytes - record_bytes(&held) + size;
+                if let Some(slot) = self.index.find_mut(hash, |s| *s == old) {
+                    *slot = seq;
+                }
             }
-            Some(held) if held.record == record => return Outcome::Duplicate,
-            Some(_) => return Outcome::Stale,
-            None if full => return Outcome::TableFull,
             None => {
+                let full = self.len() >= self.clients_max
+                    || self.bytes.saturating_add(size) > self.bytes_max;
+                if full {
+                    return Outcome::TableFull;
+                }
                 self.bytes += size;
-                self.changes.insert(seq, record.client.clone());
-                self.records.insert(
-                    record.client.clone(),
-                    Entry {
-                        record,
-                        seq,
-                        from: from.cloned(),
-                    },
-                );
+                let changes = &self.changes;
+                self.index.insert_unique(hash, seq, |s| {
+                    changes.get(s).map_or(0, |p| client_hash(p.client()))
+                });
             }
         }
+        self.changes.insert(seq, Packed::new(&record, from));
         self.head = seq;
         Outcome::New
     }
 
-    pub fn get(&self, client: &str) -> Option<&Record> {
-        self.records.get(client).map(|e| &e.record)
+    pub fn get(&self, client: &str) -> Option<Record> {
+        let seq = self.index.find(client_hash(client), |seq| {
+            self.changes.get(seq).is_some_and(|p| p.client() == client)
+        })?;
+        self.changes.get(seq).map(Packed::record)
     }
 
     /// All held records, sorted by client id.
-    pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.values().map(|e| &e.record)
+    pub fn records(&self) -> Vec<Record> {
+        let mut records: Vec<Record> = self.changes.values().map(Packed::record).collect();
+        records.sort_by(|a, b| a.client.cmp(&b.client));
+        records
     }
 
     /// The sequence number of the last change (0: nothing stored yet).
@@ -178,19 +245,16 @@ impl Store {
             reached: cursor,
         };
         let mut exhausted = true;
-        for (&seq, client) in self.changes.range(cursor + 1..) {
+        for (&seq, packed) in self.changes.range(cursor + 1..) {
             if batch.records.len() >= max {
                 exhausted = false;
                 break;
             }
             batch.reached = seq;
-            let Some(entry) = self.records.get(client) else {
-                continue;
-            };
-            if entry.from.as_deref().is_some_and(|from| skip(seq, from)) {
+            if packed.from.as_deref().is_some_and(|from| skip(seq, from)) {
                 continue;
             }
-            batch.records.push((seq, entry.record.clone()));
+            batch.records.push((seq, packed.record()));
         }
         if exhausted {
             batch.reached = batch.reached.max(self.head);
@@ -202,20 +266,16 @@ impl Store {
     pub fn count_after(&self, cursor: u64, skip: impl Fn(u64, &str) -> bool) -> usize {
         self.changes
             .range(cursor + 1..)
-            .filter(|(seq, client)| {
-                self.records
-                    .get(*client)
-                    .is_some_and(|e| !e.from.as_deref().is_some_and(|from| skip(**seq, from)))
-            })
+            .filter(|(seq, packed)| !packed.from.as_deref().is_some_and(|from| skip(**seq, from)))
             .count()
     }
 
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.changes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.changes.is_empty()
     }
 
     pub fn clients_max(&self) -> usize {
