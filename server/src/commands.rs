@@ -81,7 +81,13 @@ mod tests {
         herd.limits.line_bytes_max = line_bytes_max;
         herd.limits.client_id_bytes_max = client_id_bytes_max;
         herd.validate().expect("valid limits");
-        Shared::new(&herd, "Bailey", Arc::new(FixedClock), PlacesClient::offline(), 1)
+        Shared::new(
+            &herd,
+            "Bailey",
+            Arc::new(FixedClock),
+            PlacesClient::offline(),
+            1,
+        )
     }
 
     /// The AT lines a neighbour with the same limits reads from `bytes`.

@@ -110,12 +110,11 @@ pub struct Batch {
     pub reached: u64,
 }
 
-/// Hashes client ids for the index. Fixed keys: the index is only ever looked up, never
+/// Hashes client ids for the index. `DefaultHasher::new` has fixed keys: the index is only ever looked up, never
 /// iterated, so no order reaches output; fixed keys keep runs reproducible.
 fn client_hash(client: &str) -> u64 {
     use std::hash::{Hash, Hasher};
-    #[allow(deprecated)]
-    let mut hasher = std::hash::SipHasher13::new_with_keys(0x68_65_72_64, 0x73_74_6f_72_65);
+    let mut hasher = std::hash::DefaultHasher::new();
     client.hash(&mut hasher);
     hasher.finish()
 }
@@ -312,7 +311,7 @@ mod tests {
             store.insert(second.clone());
             assert_eq!(
                 store.get(&winner.client),
-                Some(winner),
+                Some(winner.clone()),
                 "inserting {first} then {second}"
             );
         }
@@ -325,7 +324,7 @@ mod tests {
         assert!(store.is_empty());
         let kiwi = record("Clark +0.1 kiwi +1+2 100")?;
         assert_eq!(store.insert(kiwi.clone()), Outcome::New);
-        assert_eq!((store.len(), store.get("kiwi")), (1, Some(&kiwi)));
+        assert_eq!((store.len(), store.get("kiwi")), (1, Some(kiwi.clone())));
         assert_eq!(store.get("nobody"), None);
         Ok(())
     }
@@ -338,7 +337,7 @@ mod tests {
         assert_eq!(store.insert(old.clone()), Outcome::New);
         assert_eq!(store.insert(new.clone()), Outcome::New);
         assert_eq!(store.insert(old), Outcome::Stale);
-        assert_eq!((store.len(), store.get("kiwi")), (1, Some(&new)));
+        assert_eq!((store.len(), store.get("kiwi")), (1, Some(new.clone())));
         Ok(())
     }
 
@@ -348,7 +347,7 @@ mod tests {
         let kiwi = record("Clark +0.1 kiwi +1+2 100")?;
         assert_eq!(store.insert(kiwi.clone()), Outcome::New);
         assert_eq!(store.insert(kiwi.clone()), Outcome::Duplicate);
-        assert_eq!(store.get("kiwi"), Some(&kiwi));
+        assert_eq!(store.get("kiwi"), Some(kiwi.clone()));
         Ok(())
     }
 
@@ -425,7 +424,7 @@ mod tests {
         assert_eq!(store.insert(newer.clone()), Outcome::New);
         assert_eq!(store.insert(record("Clark +0 a +1+2 0")?), Outcome::Stale);
         assert_eq!(store.insert(newer.clone()), Outcome::Duplicate);
-        assert_eq!(store.get("a"), Some(&newer));
+        assert_eq!(store.get("a"), Some(newer.clone()));
         Ok(())
     }
 
@@ -447,7 +446,8 @@ mod tests {
         for client in ["kiwi", "apple", "Zebra", "mango", "émile"] {
             store.insert(record(&format!("Clark +0 {client} +1+2 1"))?);
         }
-        let clients: Vec<&str> = store.records().map(|r| r.client.as_str()).collect();
+        let records = store.records();
+        let clients: Vec<&str> = records.iter().map(|r| r.client.as_str()).collect();
         assert_eq!(clients, ["Zebra", "apple", "kiwi", "mango", "émile"]);
         Ok(())
     }
@@ -556,7 +556,7 @@ mod tests {
                 let again = mixed.insert(record);
                 prop_assert!(matches!(again, Outcome::Duplicate | Outcome::Stale));
             }
-            let table = |store: &Store| store.records().cloned().collect::<Vec<_>>();
+            let table = |store: &Store| store.records();
             prop_assert_eq!(table(&forward), table(&backward));
             prop_assert_eq!(table(&forward), table(&mixed));
             for held in forward.records() {
@@ -564,7 +564,7 @@ mod tests {
                     .iter()
                     .filter(|r| r.client == held.client)
                     .max_by(|x, y| x.order_key().cmp(&y.order_key()));
-                prop_assert_eq!(Some(held), best);
+                prop_assert_eq!(Some(held), best.cloned());
             }
             let clients: std::collections::BTreeSet<&str> =
                 records.iter().map(|r| r.client.as_str()).collect();
