@@ -14,6 +14,7 @@
 //! - [`real`]: the same scenarios against real `server` processes, and the modes compared.
 
 pub mod bulk;
+pub mod checker_name;
 pub mod checkers;
 pub mod diagram;
 pub mod harness;

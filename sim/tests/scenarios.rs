@@ -117,7 +117,7 @@ fn the_partition_scenario_on_a_classic_herd_fails_convergence_with_the_liveness_
     let convergence = judged
         .verdicts
         .iter()
-        .find(|v| v.checker == "convergence")
+        .find(|v| v.checker.as_str() == "convergence")
         .expect("convergence ran");
     assert!(
         !convergence.ok,
