@@ -21,7 +21,7 @@ impl fmt::Display for FailureClass {
 }
 
 /// One checker, by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CheckerName {
     WellFormed,
     Expectations,

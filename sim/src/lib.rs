@@ -20,6 +20,7 @@ pub mod diagram;
 pub mod harness;
 pub mod hosts;
 pub mod metrics;
+pub mod outcome;
 pub mod places_stub;
 pub mod real;
 pub mod recorder;
