@@ -13,9 +13,12 @@ use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
+
+/// Lines a server's log may hold in memory before its tasks wait for the disk.
+const LOG_BUFFERED_LINES_MAX: usize = 128 * 1024;
 
 pub struct PerServerFiles {
     writers: BTreeMap<String, Mutex<NonBlocking>>,
@@ -32,7 +35,13 @@ impl PerServerFiles {
                 .create(true)
                 .append(true)
                 .open(dir.join(format!("{name}.log")))?;
-            let (writer, guard) = tracing_appender::non_blocking(file);
+            // Lossless: when the writer thread falls behind, the server waits rather than
+            // drop lines, because the log is the trace (real mode and the load benchmark read
+            // it back). The buffer bounds memory; the guard flushes it on a graceful stop.
+            let (writer, guard) = NonBlockingBuilder::default()
+                .lossy(false)
+                .buffered_lines_limit(LOG_BUFFERED_LINES_MAX)
+                .finish(file);
             writers.insert(name.clone(), Mutex::new(writer));
             guards.push(guard);
         }
@@ -57,25 +66,27 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
         let Some(writer) = self.writers.get(&server) else {
             return;
         };
-        let mut fields = JsonFields::default();
-        event.record(&mut fields);
         let ts = rfc3339_now();
         let level = event.metadata().level().as_str();
-        // A trace event is its JSON, spliced in whole; anything else is a free-form diagnostic.
-        let herd_event = match fields.0.remove(server::events::JSON_FIELD) {
-            Some(serde_json::Value::String(json)) => {
-                server::events::log_line(&ts, level, &server, &json)
+        // A typed event carries its JSON in one field: splice it into the line, no map.
+        let mut typed = TypedJson(None);
+        event.record(&mut typed);
+        let mut line = match typed
+            .0
+            .and_then(|json| server::events::log_line(&ts, level, &server, &json))
+        {
+            Some(line) => line,
+            None => {
+                let mut fields = JsonFields::default();
+                event.record(&mut fields);
+                let mut object = serde_json::Map::new();
+                object.insert("ts".into(), ts.into());
+                object.insert("level".into(), level.into());
+                object.insert("server".into(), server.into());
+                object.extend(fields.0);
+                serde_json::Value::Object(object).to_string()
             }
-            _ => None,
         };
-        let mut line = herd_event.unwrap_or_else(|| {
-            let mut object = serde_json::Map::new();
-            object.insert("ts".into(), ts.into());
-            object.insert("level".into(), level.into());
-            object.insert("server".into(), server.into());
-            object.extend(fields.0);
-            serde_json::Value::Object(object).to_string()
-        });
         line.push('\n');
         if let Ok(mut writer) = writer.lock() {
             let _ = writer.write_all(line.as_bytes());
@@ -84,6 +95,18 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
 }
 
 /// Collects an event's or span's fields as JSON values, in the order they were written.
+/// Takes the typed event's JSON field, formatted once, and nothing else.
+struct TypedJson(Option<String>);
+
+impl Visit for TypedJson {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == server::events::JSON_FIELD {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+/// A free-form diagnostic's fields (events that are not part of the trace).
 #[derive(Default)]
 struct JsonFields(serde_json::Map<String, serde_json::Value>);
 

@@ -33,6 +33,11 @@ struct Cli {
     /// Which Places API to call when PLACES_API_KEY is set.
     #[arg(long, value_name = "legacy|new", default_value = "legacy")]
     places_api: PlacesApi,
+    /// What goes into the log files: `info` (the default) writes every event of the trace;
+    /// `warn` only warnings and errors (cheapest, but the log is no longer the trace: real mode
+    /// and the load benchmark need `info`); `debug` adds every retry of a failed dial.
+    #[arg(long, value_name = "LEVEL", env = "RUST_LOG", default_value = "info")]
+    log_level: tracing_subscriber::filter::LevelFilter,
     /// Base URL of the Places API (default: Google's host for the chosen API).
     #[arg(long, value_name = "URL")]
     places_base: Option<String>,
@@ -139,7 +144,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     tracing_subscriber::registry()
-        .with(files.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+        .with(files.with_filter(cli.log_level))
         .with(stderr)
         .init();
 

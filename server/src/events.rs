@@ -422,6 +422,8 @@ pub enum LineRefusal {
     TooLong,
     /// Its timestamp is further ahead of our clock than `timestamp_ahead_max`.
     TooFarAhead,
+    /// Its client id is longer than `client_id_bytes_max`.
+    IdTooLong,
     /// A valid command, but not one a link carries.
     NotALinkLine,
     /// A classic peer's record whose origin is not a server of the herd.
@@ -435,6 +437,7 @@ impl fmt::Display for LineRefusal {
         f.write_str(match self {
             LineRefusal::TooLong => "line over line_bytes_max",
             LineRefusal::TooFarAhead => "timestamp too far ahead of our clock",
+            LineRefusal::IdTooLong => "client id longer than client_id_bytes_max",
             LineRefusal::NotALinkLine => "not a link line",
             LineRefusal::UnknownOrigin => "origin is not a server of the herd",
             LineRefusal::Invalid(error) => error,
@@ -450,6 +453,7 @@ impl FromStr for LineRefusal {
         let fixed = [
             LineRefusal::TooLong,
             LineRefusal::TooFarAhead,
+            LineRefusal::IdTooLong,
             LineRefusal::NotALinkLine,
             LineRefusal::UnknownOrigin,
         ];

@@ -24,6 +24,7 @@ use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
 use crate::state::{Shared, Source};
+use crate::store::Outcome;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before accepting again.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -265,11 +266,15 @@ impl Handler {
                     return invalid();
                 } else if !self.shared.is_herd_server(&record.origin) {
                     LineRefusal::UnknownOrigin
-                } else if self.shared.too_far_ahead(record.timestamp.nanos()) {
-                    LineRefusal::TooFarAhead
+                } else if let Some(refusal) = self.shared.refusal(&record) {
+                    refusal
                 } else {
-                    // A classic peer's record: stored and flooded, never answered.
-                    self.shared.ingest(record, Source::Classic);
+                    // A classic peer's record: stored and flooded, never answered. A stale one
+                    // means the peer holds an old record: send it ours.
+                    let client = record.client.clone();
+                    if self.shared.ingest(record, Source::Classic) == Outcome::Stale {
+                        self.shared.resend_to_classic(&client);
+                    }
                     return String::new();
                 };
                 self.refused(refusal, line);

@@ -77,6 +77,9 @@ pub struct Shared {
     /// The table's change sequence head; links wait on it.
     changed: watch::Sender<u64>,
     resume: Mutex<BTreeMap<String, ResumePoint>>,
+    /// Per classic neighbour, clients whose newer record it should be sent again: a classic
+    /// peer sent us a stale one, so it holds an old record, and only we can tell it.
+    classic_resend: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Shared {
@@ -108,6 +111,13 @@ impl Shared {
             stored: Notify::new(),
             changed: watch::channel(0).0,
             resume: Mutex::new(BTreeMap::new()),
+            classic_resend: Mutex::new(
+                herd.neighbours(name)
+                    .into_iter()
+                    .filter(|n| n.classic)
+                    .map(|n| (n.name, BTreeSet::new()))
+                    .collect(),
+            ),
         }
     }
 
@@ -138,6 +148,19 @@ impl Shared {
         timestamp_nanos > self.clock.now_nanos().saturating_add(ahead)
     }
 
+    /// Why a record from a neighbour or a classic peer may not enter the table, if it may not:
+    /// the bounds a client's IAMAT is held to hold for every record, wherever it comes from.
+    pub fn refusal(&self, record: &Record) -> Option<crate::events::LineRefusal> {
+        use crate::events::LineRefusal;
+        if record.client.len() > self.limits.client_id_bytes_max {
+            Some(LineRefusal::IdTooLong)
+        } else if self.too_far_ahead(record.timestamp.nanos()) {
+            Some(LineRefusal::TooFarAhead)
+        } else {
+            None
+        }
+    }
+
     /// Offers a record to the table; if it is new, wakes waiters and the links.
     pub fn ingest(&self, record: Record, source: Source) -> Outcome {
         let from = match &source {
@@ -160,6 +183,38 @@ impl Shared {
             self.changed.send_replace(head);
         }
         outcome
+    }
+
+    /// A classic peer sent a stale record for `client`: every classic neighbour gets our
+    /// newer one again (each set is bounded by `clients_max`, one entry per client).
+    pub fn resend_to_classic(&self, client: &str) {
+        let mut resend = self
+            .classic_resend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for clients in resend.values_mut() {
+            if clients.len() < self.limits.clients_max {
+                clients.insert(client.to_string());
+            }
+        }
+        drop(resend);
+        let head = self.store().head();
+        self.changed.send_replace(head);
+    }
+
+    /// The next record to send classic neighbour `neighbour` again, if any.
+    pub fn take_classic_resend(&self, neighbour: &str) -> Option<Record> {
+        let mut resend = self
+            .classic_resend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let clients = resend.get_mut(neighbour)?;
+        while let Some(client) = clients.pop_first() {
+            if let Some(record) = self.store().get(&client) {
+                return Some(record.clone());
+            }
+        }
+        None
     }
 
     /// A receiver that sees the table's change head move.

@@ -422,6 +422,7 @@ fn every_reason_reads_back_as_written() {
     let refusals = [
         LineRefusal::TooLong,
         LineRefusal::TooFarAhead,
+        LineRefusal::IdTooLong,
         LineRefusal::NotALinkLine,
         LineRefusal::UnknownOrigin,
         LineRefusal::Invalid("bad timestamp".into()),

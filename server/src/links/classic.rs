@@ -1,6 +1,7 @@
 //! The classic dialect towards a classic neighbour: a fresh connection per record, nothing
 //! but 6-field AT lines, nothing resumed; a record that cannot be delivered is lost, as in the
-//! classic herd. The link follows the table's change sequence like any other.
+//! classic herd. The link follows the table's change sequence like any other; and when the
+//! classic neighbour sent us a stale record, it gets our newer one again.
 
 use std::sync::Arc;
 
@@ -25,9 +26,15 @@ pub async fn run(
     let mut cursor = *changes.borrow_and_update();
     let mut reachable: Option<bool> = None;
     loop {
-        let batch = shared.store().changes_after(cursor, 1, |_, _| false);
-        cursor = batch.reached;
-        let Some((_, record)) = batch.records.into_iter().next() else {
+        let record = match shared.take_classic_resend(&peer) {
+            Some(record) => Some(record),
+            None => {
+                let batch = shared.store().changes_after(cursor, 1, |_, _| false);
+                cursor = batch.reached;
+                batch.records.into_iter().next().map(|(_, record)| record)
+            }
+        };
+        let Some(record) = record else {
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { return },
                 _ = shutdown.wait() => return,

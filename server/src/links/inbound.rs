@@ -135,8 +135,8 @@ where
         };
         match Command::parse_line(&bytes) {
             Ok(Command::At(record)) => {
-                if shared.too_far_ahead(record.timestamp.nanos()) {
-                    refused(peer, LineRefusal::TooFarAhead, &bytes);
+                if let Some(refusal) = shared.refusal(&record) {
+                    refused(peer, refusal, &bytes);
                 } else {
                     shared.ingest(record, source.clone());
                 }

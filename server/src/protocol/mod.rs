@@ -367,9 +367,12 @@ impl Radius {
         }
     }
 
-    /// Metres as a float, for Places math only (e.g. filtering an offline place set).
+    /// Metres as a float, for Places math only (e.g. filtering an offline place set). Never 0:
+    /// a radius with hundreds of leading fraction zeros is valid but underflows `f64`, and
+    /// Places (New) refuses a radius of 0.
     pub fn metres(&self) -> f64 {
-        self.metres_text().parse().unwrap_or_default()
+        let metres: f64 = self.metres_text().parse().unwrap_or_default();
+        metres.max(f64::MIN_POSITIVE)
     }
 }
 

@@ -3,7 +3,8 @@
 //! Three rules, all judged per directed link `A -> B` from the trace alone:
 //! - **Floods.** Each update crosses each undirected link at most twice (one per direction),
 //!   counted from `flood_sent` per update (origin, client, timestamp, location, time
-//!   difference). A restart resets the counts of the links touching that server. A flood never
+//!   difference); a classic delivery that failed (`peer_connect_failed` naming the client)
+//!   never crossed. A restart resets the counts of the links touching that server. A flood never
 //!   goes back to the neighbour the record came from.
 //! - **Reconciliation.** When `A -> B` comes (back) up, `reconcile` may carry at most the
 //!   records B may lack: those in A's table that A has not yet sent to B and did not get from
@@ -64,6 +65,10 @@ impl Checker for FloodBound {
     fn check(&self, run: &RunRecord) -> Verdict {
         let in_flight_window = run.limits.heartbeat_timeout + 2 * run.limits.heartbeat_interval;
         let mut crossings: BTreeMap<(Link, UpdateKey), usize> = BTreeMap::new();
+        // A classic link's last flood per (sender, peer, client): a failed delivery of it
+        // (`peer_connect_failed` naming the client) never crossed the link.
+        let mut last_classic_flood: BTreeMap<(String, String, String), (Link, UpdateKey)> =
+            BTreeMap::new();
         let mut held: BTreeMap<String, Held> = BTreeMap::new();
         let mut links: BTreeMap<(String, String), LinkLog> = BTreeMap::new();
         // When each server last lost its memory: what it sent before, it no longer has.
@@ -106,6 +111,20 @@ impl Checker for FloodBound {
             } = server_event
             {
                 links.entry((host, peer.clone())).or_default().up = true;
+                continue;
+            }
+            if let Event::PeerConnectFailed {
+                peer,
+                client: Some(client),
+                ..
+            } = server_event
+            {
+                let attempt = (host.clone(), peer.clone(), client.clone());
+                if let Some(crossing) = last_classic_flood.remove(&attempt)
+                    && let Some(count) = crossings.get_mut(&crossing)
+                {
+                    *count = count.saturating_sub(1);
+                }
                 continue;
             }
             let (peer, record) = match server_event {
@@ -191,6 +210,10 @@ impl Checker for FloodBound {
             } else {
                 (peer.clone(), host.clone())
             };
+            last_classic_flood.insert(
+                (host.clone(), peer.clone(), key.1.clone()),
+                (link.clone(), key.clone()),
+            );
             let count = crossings.entry((link.clone(), key.clone())).or_default();
             *count += 1;
             if *count == CROSSINGS_PER_LINK_MAX + 1 {
@@ -314,6 +337,33 @@ mod tests {
             reconcile(20_000, "Bona", "Jaquez", 1),
         ]);
         assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_failed_classic_delivery_does_not_count_as_a_crossing() {
+        let failed = TraceEvent::server(
+            ms(2),
+            "Clark",
+            Event::PeerConnectFailed {
+                peer: "Bona".into(),
+                error: "connection refused".into(),
+                retry_ms: 0,
+                client: Some("kiwi".into()),
+            },
+        );
+        let v = verdict(vec![
+            flood(1, "Clark", "Bona", KIWI),
+            failed,
+            flood(3, "Clark", "Bona", KIWI),
+            flood(4, "Bona", "Clark", KIWI),
+        ]);
+        assert!(v.ok, "{v}");
+        let v = verdict(vec![
+            flood(1, "Clark", "Bona", KIWI),
+            flood(3, "Clark", "Bona", KIWI),
+            flood(4, "Bona", "Clark", KIWI),
+        ]);
+        assert!(!v.ok, "without the failure, three crossings are too many");
     }
 
     #[test]
