@@ -135,7 +135,7 @@ fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -
     // One sample list per variant: harness run, checkers, then the four simulations without
     // the harness. The variants take turns in a rotating order so that none is always first.
     let mut samples: [Samples; 6] = Default::default();
-    let (mut events, mut outcome) = (0, "");
+    let (mut events, mut outcome) = (0, String::new());
     for rep in 0..=reps {
         let warm_up = rep == 0;
         for turn in 0..5 {
@@ -151,7 +151,7 @@ fn bench(path: &Path, scenario: &Scenario, reps: usize, against_targets: bool) -
                     if !warm_up {
                         samples[1].push(started.elapsed());
                     }
-                    outcome = judged.outcome();
+                    outcome = judged.outcome().to_string();
                     black_box(&judged);
                     run_wall
                 }

@@ -7,11 +7,14 @@
 //! arrow ending in an X). Partitions, held links and crashes shade the columns they affect.
 //!
 //! Module map:
-//! - `model`: what to draw, in trace terms (columns, arrows, shades, marks); `pairing`
-//!   finds the messages, `faults` the shaded intervals; `versions` names each client's
-//!   locations `v1`, `v2`, ...
-//! - `scale`: the piecewise time scale that keeps bursts legible and quiet stretches short.
-//! - `render`: the SVG itself; `legend` its key; `page` the HTML around it.
+//! - `parts` (bottom): the pieces of a drawing in trace terms (columns, arrows, shades,
+//!   marks) and an event's hover text; `versions` names each client's locations `v1`, `v2`,
+//!   ...; `scale` is the piecewise time scale that keeps bursts legible and quiet stretches
+//!   short; `layout` places columns and the plot and writes numbers and text into SVG.
+//! - `pairing` finds the messages, `faults` the shaded intervals (both on `parts`).
+//! - `model`: everything to draw, built from those two passes.
+//! - `legend` (the key, axis and column heads) and then `render` (the SVG body); `page` the
+//!   HTML around it.
 //!
 //! The output is a pure function of the scenario, the trace and the window: no map is
 //! iterated in hash order, every coordinate is printed with one decimal, and nothing refers
@@ -23,10 +26,12 @@ use crate::scenario::Scenario;
 use crate::trace::Trace;
 
 mod faults;
+mod layout;
 mod legend;
 mod model;
 mod page;
 mod pairing;
+mod parts;
 mod render;
 mod scale;
 mod versions;

@@ -1,24 +1,32 @@
 //! The harness: the unchanged herd server in turmoil's deterministic network, driven by YAML
 //! scenarios, judged by checkers on the recorded trace.
 //!
-//! Module map:
-//! - [`scenario`]: the YAML schema (faults and workload as data) and its validation.
-//! - [`harness`]: builds the simulation and drives the steps; [`simnet`] is the server's seam
-//!   on turmoil, [`places_stub`] the simulated Places host, [`recorder`] the trace layer,
-//!   [`bulk`] the load and hostile clients.
-//! - [`trace`]: the recorded events and their renderings (timeline, snapshot).
-//! - [`checkers`]: one invariant per module, judged on a finished run.
-//! - [`report`]: verdicts, the printed report, the snapshot text, exit codes.
-//! - [`swarm`]: many seeds, each a generated scenario; [`shrink`]: a failure made small.
-//! - [`diagram`]: Lamport (space-time) diagrams of a trace.
-//! - [`real`]: the same scenarios against real `server` processes, and the modes compared.
+//! Module map, bottom-up: each module imports only modules of its own layer or a lower one.
+//!
+//! 1. Names: [`hosts`] (the harness's host names), [`checker_name`] (every checker and its
+//!    failure class), [`outcome`] (how a run ended: class, checker, exit code, ranking).
+//! 2. [`scenario`]: the YAML schema (faults and workload as data), its validation and writer.
+//! 3. [`trace`]: the recorded events, read once into typed values, their replays and
+//!    renderings (timeline, snapshot).
+//! 4. On a trace: [`recorder`] (the trace layer that records it), [`checkers`] (one invariant
+//!    per module, judged on a finished run), [`metrics`] (what the report measures),
+//!    [`diagram`] (Lamport space-time diagrams).
+//! 5. The simulated world: [`places_stub`] (the Places host), [`bulk`] (load and hostile
+//!    clients), [`simnet`] (the server's seam on turmoil), [`harness`] (builds the simulation
+//!    and drives the steps).
+//! 6. [`report`]: a run judged (`run_and_judge`), the printed report, the snapshot text.
+//! 7. Over many runs or another world: [`real`] (the same scenarios against real `server`
+//!    processes, and the modes compared), [`shrink`] (a failure made small), [`swarm`] (many
+//!    seeds, each a generated scenario, shrinking what fails).
 
 pub mod bulk;
+pub mod checker_name;
 pub mod checkers;
 pub mod diagram;
 pub mod harness;
 pub mod hosts;
 pub mod metrics;
+pub mod outcome;
 pub mod places_stub;
 pub mod real;
 pub mod recorder;

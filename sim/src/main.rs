@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use sim::report::{self, Judged, exit};
+use sim::outcome::exit;
+use sim::report;
 use sim::scenario::Scenario;
 
 /// Run chaos scenarios against the unchanged herd server in a simulated network.
@@ -104,7 +105,7 @@ fn run_files(args: &RunArgs) -> u8 {
     }
     let mut worst = exit::OK;
     for path in &args.files {
-        worst = report::worse(worst, run_file(args, path));
+        worst = exit::worse(worst, run_file(args, path));
     }
     worst
 }
@@ -117,8 +118,7 @@ fn run_file(args: &RunArgs, path: &Path) -> u8 {
             return exit::BAD_SCENARIO;
         }
     };
-    let run = sim::harness::run(&scenario);
-    let judged = Judged::judge(&scenario, run);
+    let judged = report::run_and_judge(&scenario);
     print!(
         "{}",
         report::human_report(path, &scenario, &judged, !args.quiet)
@@ -181,7 +181,7 @@ fn run_real_files(args: &RunArgs) -> u8 {
             Ok(scenario) if args.compare => compare_file(path, &scenario, &options),
             Ok(scenario) => real_file(args, path, &scenario, &options),
         };
-        worst = report::worse(worst, code);
+        worst = exit::worse(worst, code);
     }
     worst
 }
@@ -192,7 +192,7 @@ fn real_file(
     scenario: &Scenario,
     options: &sim::real::RealOptions,
 ) -> u8 {
-    let (judged, real) = match sim::real::judge(scenario, options) {
+    let (judged, real) = match sim::real::run_and_judge(scenario, options) {
         Ok(done) => done,
         Err(e) => {
             eprintln!("real: {}: {e:#}", path.display());
@@ -218,8 +218,8 @@ fn keep_or_remove(real: &sim::real::RealRun, code: u8) {
 }
 
 fn compare_file(path: &Path, scenario: &Scenario, options: &sim::real::RealOptions) -> u8 {
-    let simulated = Judged::judge(scenario, sim::harness::run(scenario));
-    let (real, run) = match sim::real::judge(scenario, options) {
+    let simulated = report::run_and_judge(scenario);
+    let (real, run) = match sim::real::run_and_judge(scenario, options) {
         Ok(done) => done,
         Err(e) => {
             eprintln!("real: {}: {e:#}", path.display());

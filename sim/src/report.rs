@@ -1,45 +1,16 @@
-//! What a run says: the verdicts judged on the trace, the human report the CLI prints, the
-//! stable text that is snapshotted, and the exit code.
+//! What a run says: the verdicts judged on the trace, its outcome, the human report the CLI
+//! prints and the stable text that is snapshotted. [`run_and_judge`] is the one way to run a
+//! scenario in the simulation and judge it; real mode hands its run to the same
+//! [`Judged::judge`].
 
 use std::fmt::Write;
 use std::path::Path;
 
 use crate::checkers::{self, FailureClass, RunRecord, Verdict};
-use crate::harness::Run;
+use crate::harness::{self, Run};
+use crate::outcome::Outcome;
 use crate::scenario::{HerdSource, Scenario};
 use crate::trace::fmt_at;
-
-/// Exit codes: distinct per failure class so scripts and CI can tell them apart.
-pub mod exit {
-    pub const OK: u8 = 0;
-    /// A safety checker failed: a wrong answer, a record moved backwards, a flood too big.
-    pub const SAFETY: u8 = 1;
-    /// A liveness checker failed: no convergence, or a command never answered, in time.
-    pub const LIVENESS: u8 = 2;
-    /// The system under test panicked or a server stopped with an error.
-    pub const SUT_FAILURE: u8 = 3;
-    /// The scenario file is unreadable or invalid.
-    pub const BAD_SCENARIO: u8 = 4;
-    /// `--compare`: a checker's verdict differs between the modes and the scenario does not
-    /// declare why.
-    pub const MODES_DIFFER: u8 = 5;
-    /// The command line is wrong.
-    pub const USAGE: u8 = 64;
-}
-
-/// The worse of two exit codes: a crash of the system under test, then safety, then
-/// liveness, then a bad scenario, then success. (Codes are not ordered by number.)
-pub fn worse(a: u8, b: u8) -> u8 {
-    let rank = |code: u8| match code {
-        exit::SUT_FAILURE => 5,
-        exit::SAFETY => 4,
-        exit::LIVENESS => 3,
-        exit::BAD_SCENARIO => 2,
-        exit::OK => 0,
-        _ => 1,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
 
 /// A run with its verdicts.
 pub struct Judged {
@@ -49,6 +20,7 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// Judges a finished run, from the simulation or from real processes alike.
     pub fn judge(scenario: &Scenario, run: Run) -> Judged {
         let record = RunRecord::new(scenario, &run.trace, run.end, run.final_tables.clone());
         let verdicts = checkers::run_all(&record);
@@ -60,30 +32,32 @@ impl Judged {
         }
     }
 
-    /// The worst outcome: a crash of the system under test, then safety, then liveness.
-    pub fn exit_code(&self) -> u8 {
+    /// How the run ended: a crash of the system under test, else the first failing safety
+    /// checker, else the first failing liveness checker, else a pass.
+    pub fn outcome(&self) -> Outcome {
         if self.run.sut_failure.is_some() {
-            return exit::SUT_FAILURE;
+            return Outcome::Crash;
         }
-        let failed = |class| self.verdicts.iter().any(|v| !v.ok && v.class == class);
-        if failed(FailureClass::Safety) {
-            exit::SAFETY
-        } else if failed(FailureClass::Liveness) {
-            exit::LIVENESS
-        } else {
-            exit::OK
-        }
+        let first_failed = |class| {
+            self.verdicts
+                .iter()
+                .find(|v| !v.ok && v.class == class)
+                .map(|v| Outcome::failed(v.checker))
+        };
+        first_failed(FailureClass::Safety)
+            .or_else(|| first_failed(FailureClass::Liveness))
+            .unwrap_or(Outcome::Pass)
     }
 
-    /// One word for the summary line.
-    pub fn outcome(&self) -> &'static str {
-        match self.exit_code() {
-            exit::OK => "PASS",
-            exit::SAFETY => "FAIL (safety)",
-            exit::LIVENESS => "FAIL (liveness)",
-            _ => "FAIL (system under test crashed)",
-        }
+    /// The exit code of [`Judged::outcome`].
+    pub fn exit_code(&self) -> u8 {
+        self.outcome().code()
     }
+}
+
+/// Runs `scenario` in the simulation and judges the run.
+pub fn run_and_judge(scenario: &Scenario) -> Judged {
+    Judged::judge(scenario, harness::run(scenario))
 }
 
 fn herd_line(scenario: &Scenario) -> String {
@@ -214,12 +188,4 @@ pub fn human_report(
         scenario.seed
     );
     out
-}
-
-/// The exit code of a failure class.
-pub fn class_code(class: FailureClass) -> u8 {
-    match class {
-        FailureClass::Safety => exit::SAFETY,
-        FailureClass::Liveness => exit::LIVENESS,
-    }
 }

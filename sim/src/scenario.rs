@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use server::config::{Herd, Limits};
 
+use crate::checker_name::CheckerName;
 pub use crate::hosts::PLACES_HOST;
 
 /// A raw step may repeat a byte at most this many times (a huge line, bounded all the same).
@@ -474,7 +475,7 @@ pub struct Checks {
     /// Liveness: every command to a running server is answered within this.
     #[serde(deserialize_with = "de::duration")]
     pub answered_within: Duration,
-    /// Checker names not to run (see `checkers::NAMES`).
+    /// Checker names not to run (see [`CheckerName::ALL`]); validation rejects any other name.
     pub skip: Vec<String>,
     /// Checker name -> why its verdict may differ in real mode (`sim --compare` reports the
     /// difference as expected, with this reason, instead of failing).
@@ -494,8 +495,8 @@ impl Default for Checks {
 
 impl Checks {
     /// Whether the checker `name` runs.
-    pub fn runs(&self, name: &str) -> bool {
-        !self.skip.iter().any(|s| s == name)
+    pub fn runs(&self, name: CheckerName) -> bool {
+        !self.skip.iter().any(|s| s == name.as_str())
     }
 }
 
@@ -731,6 +732,7 @@ impl Action {
 
 /// A duration as a scenario writes it (`0s`, `250ms`, `3s`, `1.25s`): the herd file's format.
 pub use server::config::format_duration as fmt_duration;
+pub use write::yaml_scalar;
 
 #[cfg(test)]
 mod tests;

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::report::{Judged, exit};
+use crate::outcome::{Outcome, exit};
+use crate::report;
 use crate::scenario::{Action, HerdSource, LatencyRange, Network, Scenario, Step};
-use crate::swarm::{Base, failure_label};
 
 /// `sim shrink`.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,25 +30,26 @@ pub struct ShrinkArgs {
 /// A minimized scenario and what it still shows.
 pub struct Shrunk {
     pub scenario: Scenario,
-    /// `class/checker` of the failure kept throughout.
+    /// The failure kept throughout.
+    pub outcome: Outcome,
+    /// Its `class/checker` ([`Outcome::label`]).
     pub label: String,
     pub runs: usize,
     pub steps_before: usize,
 }
 
-/// How a scenario run fails, if it does.
-pub fn judge(scenario: &Scenario) -> Option<String> {
-    let run = crate::harness::run(scenario);
-    failure_label(&Judged::judge(scenario, run))
+/// How a scenario run ends.
+pub fn judge(scenario: &Scenario) -> Outcome {
+    report::run_and_judge(scenario).outcome()
 }
 
-struct Oracle<'a> {
-    label: &'a str,
+struct Oracle {
+    outcome: Outcome,
     runs: usize,
     runs_max: usize,
 }
 
-impl Oracle<'_> {
+impl Oracle {
     /// Whether `candidate`, normalized through YAML, still fails the same way.
     fn still_fails(&mut self, candidate: &Scenario) -> Option<Scenario> {
         if self.runs >= self.runs_max {
@@ -57,15 +58,18 @@ impl Oracle<'_> {
         let normalized =
             Scenario::from_yaml_str(&candidate.to_yaml(&[]), &candidate.origin).ok()?;
         self.runs += 1;
-        (judge(&normalized).as_deref() == Some(self.label)).then_some(normalized)
+        (judge(&normalized) == self.outcome).then_some(normalized)
     }
 }
 
 /// Minimizes `scenario` while it keeps failing as it does now.
 pub fn shrink(scenario: &Scenario, runs_max: usize) -> Result<Shrunk, String> {
-    let label = judge(scenario).ok_or("the scenario passes every check: nothing to shrink")?;
+    let outcome = judge(scenario);
+    let label = outcome
+        .label()
+        .ok_or("the scenario passes every check: nothing to shrink")?;
     let mut oracle = Oracle {
-        label: &label,
+        outcome,
         runs: 1,
         runs_max,
     };
@@ -92,6 +96,7 @@ pub fn shrink(scenario: &Scenario, runs_max: usize) -> Result<Shrunk, String> {
     let runs = oracle.runs;
     Ok(Shrunk {
         scenario: current,
+        outcome,
         label,
         runs,
         steps_before: scenario.steps.len(),
@@ -290,7 +295,10 @@ fn plain_network(current: Scenario, oracle: &mut Oracle) -> Scenario {
 /// Writes a shrunk scenario to `dir` with a comment saying what fails and where it came from.
 pub fn write_regression(shrunk: &Shrunk, from: &str, dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let checker = shrunk.label.split('/').nth(1).unwrap_or("failure");
+    let checker = match shrunk.outcome {
+        Outcome::Crash => "system-under-test",
+        outcome => outcome.checker().map_or("failure", |c| c.as_str()),
+    };
     let stem = Path::new(from)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -315,13 +323,6 @@ pub fn write_regression(shrunk: &Shrunk, from: &str, dir: &Path) -> Result<PathB
     std::fs::write(&path, scenario.to_yaml(&header))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
-}
-
-/// Shrinks the scenario a swarm seed ran into `dir`.
-pub fn shrink_seed(seed: u64, base: &Base, dir: &Path) -> Result<PathBuf, String> {
-    let scenario = crate::swarm::scenario_for(seed, base)?;
-    let shrunk = shrink(&scenario, 400)?;
-    write_regression(&shrunk, &format!("swarm-seed-{seed}.yaml"), dir)
 }
 
 /// `sim shrink FILE`.

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sim::outcome::exit;
 use sim::real::compare::Comparison;
 use sim::real::{RealOptions, procs};
-use sim::report::{Judged, exit};
+use sim::report;
 use sim::scenario::Scenario;
 
 /// The interrupted run is stopped once its servers are up, or failed after this long.
@@ -35,8 +36,9 @@ fn options() -> Result<RealOptions, String> {
 /// Runs `scenario` in both modes; fails on a verdict difference the scenario does not
 /// declare, or on a process left running.
 fn assert_parity(scenario: &Scenario) -> Result<(), String> {
-    let simulated = Judged::judge(scenario, sim::harness::run(scenario));
-    let (real, run) = sim::real::judge(scenario, &options()?).map_err(|e| format!("{e:#}"))?;
+    let simulated = report::run_and_judge(scenario);
+    let (real, run) =
+        sim::real::run_and_judge(scenario, &options()?).map_err(|e| format!("{e:#}"))?;
     let comparison = Comparison::new(scenario, &simulated, &real);
     assert_no_survivors(&run.pids)?;
     if comparison.unexpected() > 0 {
@@ -103,7 +105,8 @@ fn the_classic_herd_fails_liveness_on_real_processes_and_leaves_nothing_running(
     let scenario = load("partition.yaml")?
         .with_herd(herd, herd_path)
         .map_err(|e| e.to_string())?;
-    let (real, run) = sim::real::judge(&scenario, &options()?).map_err(|e| format!("{e:#}"))?;
+    let (real, run) =
+        sim::real::run_and_judge(&scenario, &options()?).map_err(|e| format!("{e:#}"))?;
     assert_no_survivors(&run.pids)?;
     let _ = std::fs::remove_dir_all(&run.dir);
     if real.exit_code() == exit::LIVENESS {

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sim::report::{self, Judged, exit};
+use sim::outcome::exit;
+use sim::report::{self, Judged};
 use sim::scenario::Scenario;
 
 fn workspace() -> PathBuf {
@@ -12,8 +13,7 @@ fn workspace() -> PathBuf {
 
 fn run(path: &Path) -> (Scenario, Judged) {
     let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
-    let run = sim::harness::run(&scenario);
-    let judged = Judged::judge(&scenario, run);
+    let judged = report::run_and_judge(&scenario);
     (scenario, judged)
 }
 
@@ -112,12 +112,11 @@ fn the_partition_scenario_on_a_classic_herd_fails_convergence_with_the_liveness_
     scenario = scenario
         .with_herd(herd, herd_path)
         .unwrap_or_else(|e| panic!("{e}"));
-    let run = sim::harness::run(&scenario);
-    let judged = Judged::judge(&scenario, run);
+    let judged = report::run_and_judge(&scenario);
     let convergence = judged
         .verdicts
         .iter()
-        .find(|v| v.checker == "convergence")
+        .find(|v| v.checker.as_str() == "convergence")
         .expect("convergence ran");
     assert!(
         !convergence.ok,

@@ -103,7 +103,7 @@ fn the_swarm_finds_the_classic_herds_lost_update_and_shrinks_it_to_a_partition_s
         "the shrunk scenario replays byte for byte"
     );
     assert_eq!(
-        swarm::failure_label(&Judged::judge(&replay, first)).as_deref(),
+        Judged::judge(&replay, first).outcome().label().as_deref(),
         Some("liveness/convergence")
     );
     let _ = std::fs::remove_dir_all(&dir);

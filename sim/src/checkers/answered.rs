@@ -9,22 +9,17 @@
 
 use std::time::Duration;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::scenario::fmt_duration;
 use crate::trace::fmt_at;
 use crate::trace::replay::{self, Downtime, Expected};
 
-pub const NAME: &str = "answered";
-
 pub struct Answered;
 
 impl Checker for Answered {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Liveness
+    fn name(&self) -> CheckerName {
+        CheckerName::Answered
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -84,7 +79,7 @@ impl Checker for Answered {
             }
         }
         let metric = format!("{answered} answered, slowest {}", fmt_at(slowest));
-        Verdict::judge(NAME, self.class(), violations, Some(metric))
+        Verdict::judge(CheckerName::Answered, violations, Some(metric))
     }
 }
 

@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use server::protocol::Record;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::scenario::fmt_duration;
 use crate::trace::replay::{self, Tables};
 use crate::trace::{SimEvent, TraceEvent, fmt_at};
-
-pub const NAME: &str = "convergence";
 
 pub struct Convergence;
 
@@ -173,12 +172,8 @@ impl Replayer {
 }
 
 impl Checker for Convergence {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Liveness
+    fn name(&self) -> CheckerName {
+        CheckerName::Convergence
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -226,7 +221,7 @@ impl Checker for Convergence {
             }
         };
         violations.extend(final_table_mismatches(run, &analysis));
-        Verdict::judge(NAME, self.class(), violations, metric)
+        Verdict::judge(CheckerName::Convergence, violations, metric)
     }
 }
 

@@ -6,21 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::scenario::Expect;
 use crate::trace::replay::{self, Exchange};
-
-pub const NAME: &str = "expectations";
 
 pub struct Expectations;
 
 impl Checker for Expectations {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Safety
+    fn name(&self) -> CheckerName {
+        CheckerName::Expectations
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -63,8 +58,7 @@ impl Checker for Expectations {
             }
         }
         Verdict::judge(
-            NAME,
-            self.class(),
+            CheckerName::Expectations,
             violations,
             Some(format!("{} expectations", run.expectations.len())),
         )

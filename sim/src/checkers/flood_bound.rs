@@ -21,10 +21,9 @@ use std::time::Duration;
 
 use server::events::{Direction, Event, Source};
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::trace::replay::{self, UpdateKey, update_key};
-
-pub const NAME: &str = "flood_bound";
 
 /// SPEC section 5: each update crosses each link at most twice.
 pub const CROSSINGS_PER_LINK_MAX: usize = 2;
@@ -59,12 +58,8 @@ struct LinkLog {
 }
 
 impl Checker for FloodBound {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Safety
+    fn name(&self) -> CheckerName {
+        CheckerName::FloodBound
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -234,7 +229,7 @@ impl Checker for FloodBound {
         let metric = format!(
             "{sent} flood messages; {reconciled} records reconciled over {reconciles} reconnects"
         );
-        Verdict::judge(NAME, self.class(), violations, Some(metric))
+        Verdict::judge(CheckerName::FloodBound, violations, Some(metric))
     }
 }
 

@@ -16,10 +16,9 @@ use server::events::Event;
 use server::protocol::Record;
 use server::store::Outcome;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::trace::{SimEvent, TraceEvent};
-
-pub const NAME: &str = "integrity";
 
 pub struct Integrity;
 
@@ -116,12 +115,8 @@ fn shown(client: &str) -> String {
 }
 
 impl Checker for Integrity {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Safety
+    fn name(&self) -> CheckerName {
+        CheckerName::Integrity
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -172,7 +167,7 @@ impl Checker for Integrity {
             }
         }
         let metric = format!("{judged} stored records judged");
-        Verdict::judge(NAME, self.class(), violations, Some(metric))
+        Verdict::judge(CheckerName::Integrity, violations, Some(metric))
     }
 }
 

@@ -32,21 +32,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::checker_name::{CheckerName, FailureClass};
 use crate::scenario::{Checks, Expect, Scenario};
 use crate::trace::{Trace, fmt_at};
-
-/// Every checker's name, in the order they run and report.
-pub const NAMES: [&str; 9] = [
-    well_formed::NAME,
-    expectations::NAME,
-    monotonic::NAME,
-    whatsat_agrees::NAME,
-    flood_bound::NAME,
-    places_calls::NAME,
-    integrity::NAME,
-    convergence::NAME,
-    answered::NAME,
-];
 
 /// A verdict lists at most this many violations; the rest are counted.
 pub const DETAILS_MAX: usize = 20;
@@ -104,22 +92,6 @@ impl<'a> RunRecord<'a> {
     }
 }
 
-/// Which exit code a failure maps to: wrong answers (safety) or missing progress (liveness).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FailureClass {
-    Safety,
-    Liveness,
-}
-
-impl fmt::Display for FailureClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FailureClass::Safety => "safety",
-            FailureClass::Liveness => "liveness",
-        })
-    }
-}
-
 /// One broken invariant, at a simulated time.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Violation {
@@ -139,7 +111,7 @@ impl Violation {
 /// A checker's judgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    pub checker: &'static str,
+    pub checker: CheckerName,
     pub class: FailureClass,
     pub ok: bool,
     /// Violations (or notes) in time order, `at 1.250s: ...`, at most [`DETAILS_MAX`] plus a
@@ -150,10 +122,9 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// A verdict from violations: ok when there are none.
+    /// A verdict from violations: ok when there are none. The class is the checker's own.
     pub fn judge(
-        checker: &'static str,
-        class: FailureClass,
+        checker: CheckerName,
         mut violations: Vec<Violation>,
         metric: Option<String>,
     ) -> Verdict {
@@ -170,7 +141,7 @@ impl Verdict {
         }
         Verdict {
             checker,
-            class,
+            class: checker.class(),
             ok,
             details,
             metric,
@@ -192,14 +163,14 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// An invariant judged on a finished run.
+/// An invariant judged on a finished run. Its name carries its class ([`CheckerName::class`]),
+/// so a checker states neither twice.
 pub trait Checker {
-    fn name(&self) -> &'static str;
-    fn class(&self) -> FailureClass;
+    fn name(&self) -> CheckerName;
     fn check(&self, run: &RunRecord) -> Verdict;
 }
 
-/// The checkers `checks` asks for, in [`NAMES`] order.
+/// The checkers `checks` asks for, in [`CheckerName::ALL`] order.
 pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
     let every: Vec<Box<dyn Checker>> = vec![
         Box::new(well_formed::WellFormed),
@@ -212,6 +183,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(convergence::Convergence),
         Box::new(answered::Answered),
     ];
+    debug_assert!(every.iter().map(|c| c.name()).eq(CheckerName::ALL));
     every
         .into_iter()
         .filter(|c| checks.runs(c.name()))
@@ -240,7 +212,7 @@ mod tests {
             skip: vec!["flood_bound".into(), "answered".into()],
             ..Checks::default()
         };
-        let names: Vec<&str> = all(&checks).iter().map(|c| c.name()).collect();
+        let names: Vec<&str> = all(&checks).iter().map(|c| c.name().as_str()).collect();
         assert_eq!(
             names,
             [
@@ -271,7 +243,7 @@ mod tests {
             .rev()
             .map(|i| Violation::new(Duration::from_millis(i), format!("v{i}")))
             .collect();
-        let verdict = Verdict::judge("x", FailureClass::Safety, violations, None);
+        let verdict = Verdict::judge(CheckerName::Monotonic, violations, None);
         assert!(!verdict.ok);
         assert_eq!(verdict.details.len(), DETAILS_MAX + 1);
         assert_eq!(verdict.details[0], "at 0.000s: v0");

@@ -9,20 +9,15 @@
 use server::events::Event;
 use server::store::Outcome;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::trace::replay::{self, Tables};
-
-pub const NAME: &str = "monotonic";
 
 pub struct Monotonic;
 
 impl Checker for Monotonic {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Safety
+    fn name(&self) -> CheckerName {
+        CheckerName::Monotonic
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -72,8 +67,7 @@ impl Checker for Monotonic {
             }
         }
         Verdict::judge(
-            NAME,
-            self.class(),
+            CheckerName::Monotonic,
             violations,
             Some(format!("{judged} store decisions judged")),
         )

@@ -8,10 +8,9 @@ use server::protocol::Command;
 
 use std::time::Duration;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::trace::{SimEvent, replay};
-
-pub const NAME: &str = "places_calls";
 
 pub struct PlacesCalls;
 
@@ -70,12 +69,8 @@ fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
 }
 
 impl Checker for PlacesCalls {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Safety
+    fn name(&self) -> CheckerName {
+        CheckerName::PlacesCalls
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -120,8 +115,7 @@ impl Checker for PlacesCalls {
             }
         }
         Verdict::judge(
-            NAME,
-            FailureClass::Safety,
+            CheckerName::PlacesCalls,
             violations,
             Some(format!("{requests} Places requests judged")),
         )

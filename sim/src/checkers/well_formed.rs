@@ -15,20 +15,15 @@ use server::protocol::invalid_reply;
 use server::events::Event;
 use server::store::Outcome;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::trace::replay::{self, Exchange, Expected};
-
-pub const NAME: &str = "well_formed";
 
 pub struct WellFormed;
 
 impl Checker for WellFormed {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Safety
+    fn name(&self) -> CheckerName {
+        CheckerName::WellFormed
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -70,8 +65,7 @@ impl Checker for WellFormed {
             }
         }
         Verdict::judge(
-            NAME,
-            self.class(),
+            CheckerName::WellFormed,
             violations,
             Some(format!("{judged} replies judged")),
         )

@@ -10,11 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use server::events::Event;
 
-use super::{Checker, FailureClass, RunRecord, Verdict, Violation};
+use super::{Checker, RunRecord, Verdict, Violation};
+use crate::checker_name::CheckerName;
 use crate::trace::SimEvent;
 use crate::trace::replay::{self, Expected, Tables};
-
-pub const NAME: &str = "whatsat_agrees";
 
 pub struct WhatsatAgrees;
 
@@ -35,12 +34,8 @@ struct Window {
 }
 
 impl Checker for WhatsatAgrees {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn class(&self) -> FailureClass {
-        FailureClass::Safety
+    fn name(&self) -> CheckerName {
+        CheckerName::WhatsatAgrees
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
@@ -113,8 +108,7 @@ impl Checker for WhatsatAgrees {
             }
         }
         Verdict::judge(
-            NAME,
-            self.class(),
+            CheckerName::WhatsatAgrees,
             violations,
             Some(format!("{judged} WHATSAT replies judged")),
         )

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::model::{Columns, Mark, MarkStyle, Shade, ShadeKind, describe};
+use super::parts::{Columns, Mark, MarkStyle, Shade, ShadeKind, describe};
 use crate::hosts::PLACES_HOST;
 use crate::trace::{SimEvent, Trace, TraceEvent};
 

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::model::{Column, Kind};
-use super::render::{AXIS_PX, Layout, escape, px};
+use super::layout::{AXIS_PX, Layout, escape, px};
+use super::parts::{Column, Kind};
 use crate::trace::fmt_at;
 
 /// One row of the key.

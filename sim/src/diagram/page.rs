@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::model::Kind;
-use super::render::escape;
+use super::layout::escape;
+use super::parts::Kind;
 use crate::scenario::Scenario;
 use crate::trace::fmt_at;
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use server::events::{Direction, Event, Source};
 
-use super::model::{Arrow, Columns, Kind, column_of, describe};
+use super::parts::{Arrow, Columns, Kind, client_host, column_of, describe};
 use super::versions::Versions;
 use super::versions::stored_record;
 use crate::hosts::PLACES_HOST;
@@ -347,7 +347,7 @@ fn reply_arrow(
     reply: &TraceEvent,
     exchange: &Exchange<'_>,
 ) -> Option<Arrow> {
-    let to = super::model::client_host(exchange.client());
+    let to = client_host(exchange.client());
     let receipt = exchange.reply.map(|(_, e)| e);
     let mut arrow = arrow(Kind::Reply, columns, reply, &to, receipt)?;
     let line = match reply.server_event() {

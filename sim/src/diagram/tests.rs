@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::model::{Kind, Model, ShadeKind};
+use super::model::Model;
+use super::parts::{Kind, ShadeKind};
 use super::{Window, html, svg};
 use crate::scenario::Scenario;
 use crate::trace::{SimEvent, Trace, TraceEvent, replay};

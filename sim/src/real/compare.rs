@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use crate::checker_name::CheckerName;
 use crate::report::Judged;
 use crate::scenario::Scenario;
 
@@ -39,7 +40,7 @@ pub struct Comparison {
 
 impl Comparison {
     pub fn new(scenario: &Scenario, simulated: &Judged, real: &Judged) -> Comparison {
-        let verdict = |judged: &Judged, name: &str| {
+        let verdict = |judged: &Judged, name: CheckerName| {
             judged
                 .verdicts
                 .iter()
@@ -52,7 +53,7 @@ impl Comparison {
             real: Some(real.run.sut_failure.is_none()),
             declared: scenario.checks.real_divergence.get(SYSTEM_ROW).cloned(),
         }];
-        for name in crate::checkers::NAMES {
+        for name in CheckerName::ALL {
             if !scenario.checks.runs(name) {
                 continue;
             }
@@ -60,7 +61,7 @@ impl Comparison {
                 checker: name.to_string(),
                 simulated: verdict(simulated, name),
                 real: verdict(real, name),
-                declared: scenario.checks.real_divergence.get(name).cloned(),
+                declared: scenario.checks.real_divergence.get(name.as_str()).cloned(),
             });
         }
         Comparison { rows }

@@ -70,8 +70,12 @@ pub fn run(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun
     })
 }
 
-/// Runs and judges `scenario` in real mode.
-pub fn judge(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<(Judged, RealRun)> {
+/// Runs `scenario` against real processes and judges the run as the simulation's are
+/// judged ([`Judged::judge`]).
+pub fn run_and_judge(
+    scenario: &Scenario,
+    options: &RealOptions,
+) -> anyhow::Result<(Judged, RealRun)> {
     let mut real = run(scenario, options)?;
     let run = std::mem::replace(&mut real.run, empty_run());
     Ok((Judged::judge(scenario, run), real))

@@ -14,7 +14,7 @@ use super::{
     Action, Checks, Expect, HOSTILE_ID_BYTES_MAX, HerdSource, LOAD_CLIENTS_MAX, PLACES_HOST,
     PlacesFault, STEP_CONNECTIONS_MAX, Scenario, ScenarioError, Step, fmt_duration,
 };
-use crate::checkers;
+use crate::checker_name::CheckerName;
 
 /// Host names the harness itself uses; no server or client may take them.
 const RESERVED_HOSTS: &[&str] = &crate::hosts::RESERVED;
@@ -63,23 +63,23 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         Some(checks) => (checks.value, checks.referenced),
     };
     for diverging in checks.real_divergence.keys() {
-        if !checkers::NAMES.contains(&diverging.as_str()) && diverging != "system" {
+        if CheckerName::parse(diverging).is_none() && diverging != "system" {
             return Err(err(
                 &checks_loc,
                 format!(
                     "`checks.real_divergence` names `{diverging}`, which is not a checker (one of {}) or `system`",
-                    checkers::NAMES.join(", ")
+                    checker_list()
                 ),
             ));
         }
     }
     for skipped in &checks.skip {
-        if !checkers::NAMES.contains(&skipped.as_str()) {
+        if CheckerName::parse(skipped).is_none() {
             return Err(err(
                 &checks_loc,
                 format!(
                     "`checks.skip` names `{skipped}`, which is not a checker (one of {})",
-                    checkers::NAMES.join(", ")
+                    checker_list()
                 ),
             ));
         }
@@ -146,7 +146,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
     };
     check_herd(&scenario, &herd_loc, &limits_loc)?;
 
-    if scenario.checks.runs(checkers::convergence::NAME) {
+    if scenario.checks.runs(CheckerName::Convergence) {
         let deadline = scenario.last_fault_heal_at() + scenario.checks.converged_within;
         if deadline > duration {
             return Err(err(
@@ -162,6 +162,11 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         }
     }
     Ok(scenario)
+}
+
+/// Every checker's name, for an error that names an unknown one.
+fn checker_list() -> String {
+    CheckerName::ALL.map(CheckerName::as_str).join(", ")
 }
 
 fn invalid(origin: &Path, loc: &Location, message: String) -> ScenarioError {

@@ -71,7 +71,7 @@ impl Scenario {
         if !self.checks.real_divergence.is_empty() {
             out.push_str("  real_divergence:\n");
             for (checker, reason) in &self.checks.real_divergence {
-                let _ = writeln!(out, "    {checker}: {}", crate::trace::yaml_scalar(reason));
+                let _ = writeln!(out, "    {checker}: {}", yaml_scalar(reason));
             }
         }
         out
@@ -289,6 +289,23 @@ fn expect_yaml(e: &Expect) -> String {
         parts.push(format!("invalid: {v}"));
     }
     format!(", expect: {{ {} }}", parts.join(", "))
+}
+
+/// A YAML scalar: plain when it is unambiguous text, else double-quoted (JSON escaping is
+/// valid YAML).
+pub fn yaml_scalar(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-/".contains(c))
+        && !text.starts_with(['.', '/'])
+        && !["true", "false", "null", "yes", "no", "on", "off", "~"]
+            .contains(&text.to_ascii_lowercase().as_str());
+    if plain {
+        text.to_string()
+    } else {
+        serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use server::config::Herd;
 
-use crate::report::{self, Judged, exit};
+use crate::outcome::{Outcome, exit};
+use crate::report;
 use crate::scenario::{HerdSource, Scenario};
 
 /// Threads get big stacks: a simulation nests deep futures.
@@ -164,7 +165,7 @@ impl Base {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedOutcome {
     pub seed: u64,
-    pub code: u8,
+    pub outcome: Outcome,
     /// `class/checker` of the first failure, e.g. `liveness/convergence`; `None` if it passed.
     pub failure: Option<String>,
     pub simulated: Duration,
@@ -177,33 +178,27 @@ pub fn run_seed(seed: u64, base: &Base) -> SeedOutcome {
         Err(message) => {
             return SeedOutcome {
                 seed,
-                code: exit::BAD_SCENARIO,
+                outcome: Outcome::BadScenario,
                 failure: Some(format!("bad-scenario: {message}")),
                 simulated: Duration::ZERO,
             };
         }
     };
-    let run = crate::harness::run(&scenario);
-    let judged = Judged::judge(&scenario, run);
+    let judged = report::run_and_judge(&scenario);
+    let outcome = judged.outcome();
     SeedOutcome {
         seed,
-        code: judged.exit_code(),
-        failure: failure_label(&judged),
+        outcome,
+        failure: outcome.label(),
         simulated: judged.run.end,
     }
 }
 
-/// `class/checker` of a judged run's first failure: what shrinking must preserve.
-pub fn failure_label(judged: &Judged) -> Option<String> {
-    if judged.run.sut_failure.is_some() {
-        return Some("crash/system-under-test".into());
-    }
-    let worst = judged.exit_code();
-    judged
-        .verdicts
-        .iter()
-        .find(|v| !v.ok && report::class_code(v.class) == worst)
-        .map(|v| format!("{}/{}", v.class, v.checker))
+/// Shrinks the scenario a swarm seed ran into `dir`.
+pub fn shrink_seed(seed: u64, base: &Base, dir: &Path) -> Result<PathBuf, String> {
+    let scenario = scenario_for(seed, base)?;
+    let shrunk = crate::shrink::shrink(&scenario, 400)?;
+    crate::shrink::write_regression(&shrunk, &format!("swarm-seed-{seed}.yaml"), dir)
 }
 
 /// Runs `seeds` on `jobs` threads; `progress` is called after each seed with the outcomes so far.
@@ -295,7 +290,7 @@ pub fn main(args: &SwarmArgs) -> u8 {
     let total = seeds.len() as u64;
     let started = Instant::now();
     let tick = |outcome: &SeedOutcome| {
-        if outcome.code != exit::OK {
+        if outcome.outcome != Outcome::Pass {
             let n = failures.fetch_add(1, Ordering::SeqCst) + 1;
             bar.set_message(format!("{n} failing"));
             let line = format!(
@@ -325,14 +320,16 @@ pub fn main(args: &SwarmArgs) -> u8 {
     let wall = started.elapsed();
     print!("{}", summary(&outcomes, &base, wall));
 
-    let mut worst = exit::OK;
-    for outcome in &outcomes {
-        worst = report::worse(worst, outcome.code);
-    }
+    let worst = outcomes
+        .iter()
+        .map(|o| o.outcome)
+        .max()
+        .unwrap_or(Outcome::Pass)
+        .code();
     if args.shrink {
         for (label, seed) in first_seed_per_class(&outcomes) {
             println!("shrinking seed {seed} ({label})...");
-            match crate::shrink::shrink_seed(seed, &base, &args.out) {
+            match shrink_seed(seed, &base, &args.out) {
                 Ok(path) => println!("  wrote {}", path.display()),
                 Err(e) => println!("  could not shrink: {e}"),
             }

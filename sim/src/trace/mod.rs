@@ -26,7 +26,7 @@ use server::events::Event;
 pub use crate::hosts::{HARNESS_HOST, PLACES_HOST};
 use crate::scenario::Action;
 pub use event::SimEvent;
-pub use render::{RENDER_CHARS_MAX, digest_reply, fmt_at, shorten, yaml_scalar};
+pub use render::{RENDER_CHARS_MAX, digest_reply, fmt_at, shorten};
 
 /// What happened: a server's event or the simulation's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{Trace, TraceEvent};
+use crate::scenario::yaml_scalar;
 
 /// Field values longer than this (in chars) are cut in renderings.
 pub const RENDER_CHARS_MAX: usize = 100;
@@ -205,23 +206,6 @@ pub fn shorten(text: &str, chars_max: usize) -> String {
         let _ = write!(out, " [+{} more lines]", more.lines().count());
     }
     out
-}
-
-/// A YAML scalar: plain when it is unambiguous text, else double-quoted (JSON escaping is
-/// valid YAML).
-pub fn yaml_scalar(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-/".contains(c))
-        && !text.starts_with(['.', '/'])
-        && !["true", "false", "null", "yes", "no", "on", "off", "~"]
-            .contains(&text.to_ascii_lowercase().as_str());
-    if plain {
-        text.to_string()
-    } else {
-        serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
-    }
 }
 
 fn quote_for_timeline(value: &str) -> String {

@@ -1,0 +1,119 @@
+//! The fault actions, applied to the running simulation: partitions and repairs, held links,
+//! link latency, crashes and restarts, clock skew and the Places stub's behaviour.
+
+use std::collections::BTreeSet;
+
+use crate::places_stub::FaultCell;
+use crate::scenario::Action;
+use crate::simnet::Skews;
+
+/// What the fault actions change besides the simulation itself, kept so that a crash can
+/// restore the links the scenario had cut and so that servers and the stub see the skews
+/// and the Places behaviour in force.
+pub struct Faults {
+    /// Every host of the simulation: servers, the Places stub, the clients host.
+    hosts: Vec<String>,
+    /// Directed host pairs the scenario has cut, so a crash can restore them exactly.
+    cut: BTreeSet<(String, String)>,
+    skews: Skews,
+    places_fault: FaultCell,
+}
+
+impl Faults {
+    pub fn new(hosts: Vec<String>, skews: Skews, places_fault: FaultCell) -> Faults {
+        Faults {
+            hosts,
+            cut: BTreeSet::new(),
+            skews,
+            places_fault,
+        }
+    }
+
+    /// Applies a fault step to `sim`. Client commands are the workload's, not a fault: they
+    /// change nothing here.
+    pub fn apply(&mut self, sim: &mut turmoil::Sim<'_>, action: &Action) {
+        match action {
+            Action::IamAt(_)
+            | Action::WhatsAt(_)
+            | Action::Raw(_)
+            | Action::Load(_)
+            | Action::Hostile(_) => {}
+            Action::Partition(cut) => {
+                for (a, b) in pairs(&cut.between, &cut.and) {
+                    self.cut.insert((a.clone(), b.clone()));
+                    if cut.oneway {
+                        sim.partition_oneway(a, b);
+                    } else {
+                        self.cut.insert((b.clone(), a.clone()));
+                        sim.partition(a, b);
+                    }
+                }
+            }
+            Action::Repair(cut) => {
+                for (a, b) in pairs(&cut.between, &cut.and) {
+                    self.cut.remove(&(a.clone(), b.clone()));
+                    if cut.oneway {
+                        sim.repair_oneway(a, b);
+                    } else {
+                        self.cut.remove(&(b.clone(), a.clone()));
+                        sim.repair(a, b);
+                    }
+                }
+            }
+            Action::Hold(groups) => {
+                for (a, b) in pairs(&groups.between, &groups.and) {
+                    sim.hold(a, b);
+                }
+            }
+            Action::Release(groups) => {
+                for (a, b) in pairs(&groups.between, &groups.and) {
+                    sim.release(a, b);
+                }
+            }
+            Action::Latency(l) => {
+                for (a, b) in pairs(&l.between, &l.and) {
+                    sim.set_link_latency(a.clone(), b.clone(), l.latency.min);
+                    sim.set_link_max_message_latency(a, b, l.latency.max);
+                }
+            }
+            Action::Crash(server) => self.crash(sim, server),
+            Action::Restart(server) => sim.bounce(server.as_str()),
+            Action::Skew(skew) => {
+                if let Ok(mut skews) = self.skews.lock() {
+                    skews.insert(skew.server.clone(), skew.by.nanos());
+                }
+            }
+            Action::Places(fault) => {
+                if let Ok(mut current) = self.places_fault.lock() {
+                    *current = fault.clone();
+                }
+            }
+        }
+    }
+
+    /// A crash is silent: the host falls off the network at once (what it had in flight is
+    /// lost, its sockets say no goodbye), then its software is dropped, then its links come
+    /// back as the scenario had them. Silence is what keeps a crash deterministic: tokio drops
+    /// a runtime's tasks in an order that depends on process-global task ids, so the FINs a
+    /// "clean" crash would send leave in an order that differs from run to run in one process.
+    /// Peers notice by heartbeat, or by the reset their next message gets.
+    fn crash(&self, sim: &mut turmoil::Sim<'_>, server: &str) {
+        let others: Vec<&String> = self.hosts.iter().filter(|h| *h != server).collect();
+        for other in &others {
+            sim.partition_oneway(server, other.as_str());
+        }
+        sim.crash(server);
+        for other in &others {
+            if !self.cut.contains(&(server.to_string(), other.to_string())) {
+                sim.repair_oneway(server, other.as_str());
+            }
+        }
+    }
+}
+
+/// Every pair of one host of `a` and one of `b`, in order.
+fn pairs(a: &[String], b: &[String]) -> Vec<(String, String)> {
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| (x.clone(), y.clone())))
+        .collect()
+}

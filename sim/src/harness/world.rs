@@ -1,0 +1,79 @@
+//! The simulated world a run happens in: the herd as the simulation runs it, the turmoil
+//! simulation with the scenario's seed, tick and latencies, and one host per herd server
+//! running the unchanged server library.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use server::backoff::stable_hash;
+use server::config::Herd;
+use server::net::Env;
+use tokio::sync::watch;
+
+use crate::scenario::Scenario;
+use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
+
+/// The simulated wall clock at the start of every run: fixed, so traces never vary.
+pub const EPOCH_SECS: u64 = 1_700_000_000;
+/// The secret every simulated herd shares (hostile clients do not know it).
+pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
+/// After the run, servers get this long (simulated) to stop and report their tables.
+pub const STOP_WINDOW: Duration = Duration::from_secs(5);
+/// The herd as the simulation runs it: each server's host is its turmoil host name.
+pub fn simulated_herd(scenario: &Scenario) -> Herd {
+    let mut herd = scenario.herd.clone();
+    herd.limits = scenario.effective_limits();
+    // Every simulated herd shares a secret, so links run the real, authenticated handshake.
+    herd.secret = server::config::Secret::new(SIMULATED_SECRET);
+    for server in &mut herd.servers {
+        server.host = server.name.clone();
+    }
+    herd
+}
+
+/// A turmoil simulation with the scenario's seed, tick, latencies, length and the fixed epoch.
+pub fn new_simulation(scenario: &Scenario) -> turmoil::Sim<'static> {
+    turmoil::Builder::new()
+        .simulation_duration(scenario.duration + STOP_WINDOW + Duration::from_secs(1))
+        .tick_duration(scenario.tick)
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .min_message_latency(scenario.network.latency.min)
+        .max_message_latency(scenario.network.latency.max)
+        .rng_seed(scenario.seed)
+        .build()
+}
+
+/// Adds server `name` of `herd` as a host running the unchanged library (again after each
+/// restart: turmoil calls the factory anew), on turmoil's network and skewed clock.
+/// The server stops gracefully when `stop` turns true (or its sender is dropped).
+pub fn add_server_host(
+    sim: &mut turmoil::Sim<'_>,
+    herd: &Arc<Herd>,
+    name: &str,
+    scenario_seed: u64,
+    skews: &Skews,
+    stop: &watch::Receiver<bool>,
+) {
+    let (herd, skews, name, stop) = (herd.clone(), skews.clone(), name.to_string(), stop.clone());
+    let seed = scenario_seed ^ stable_hash(&[&name]);
+    sim.host(name.clone(), move || {
+        let (herd, skews, name, mut stop) =
+            (herd.clone(), skews.clone(), name.clone(), stop.clone());
+        async move {
+            let env = Env {
+                net: Arc::new(TurmoilNet),
+                clock: Arc::new(SkewedClock {
+                    server: name.clone(),
+                    skews,
+                }),
+                places: places_client(&herd.limits),
+                seed,
+            };
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            };
+            server::run(herd, &name, env, shutdown).await?;
+            Ok(())
+        }
+    });
+}
