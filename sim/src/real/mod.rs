@@ -5,17 +5,21 @@
 //! - [`proxy`]: the fault proxy on every peer link and every server's way to Places;
 //! - [`places_mock`]: Places on wiremock, with the scenario's `places` faults;
 //! - [`logs`]: the servers' log files read back into the typed trace;
-//! - [`compare`]: the two modes' verdicts side by side.
+//! - [`compare`]: the two modes' verdicts side by side;
+//! - [`files`]: `--real` and `--compare` on files, several at once;
+//! - [`swarm`]: `sim swarm --real` and `sim swarm --compare`.
 //!
 //! The timeline is real: a step at `2s` happens two wall-clock seconds after every server
 //! listens, and every time in the trace is real time since then. Client commands go straight
 //! to the servers, each on its own connection, as the simulation's client loop sends them.
 
 pub mod compare;
+pub mod files;
 pub mod logs;
 pub mod places_mock;
 pub mod procs;
 pub mod proxy;
+pub mod swarm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
