@@ -167,17 +167,19 @@ impl Shared {
             Source::Peer { link, .. } => Some(link),
             _ => None,
         };
+        // The event is emitted while the table is locked, so two tasks storing at once log
+        // their decisions in the order the table made them (the trace is judged in log order).
         let (outcome, head) = {
             let mut store = self.store();
             let outcome = store.insert_from(record.clone(), from);
+            Event::RecordStored {
+                record,
+                outcome,
+                source: source.traced(),
+            }
+            .emit();
             (outcome, store.head())
         };
-        Event::RecordStored {
-            record,
-            outcome,
-            source: source.traced(),
-        }
-        .emit();
         if outcome == Outcome::New {
             self.stored.notify_waiters();
             self.changed.send_replace(head);

@@ -72,6 +72,16 @@ struct RunArgs {
     /// The `server` binary for --real and --compare (default: next to this one, else built).
     #[arg(long, value_name = "PATH")]
     server_bin: Option<PathBuf>,
+    /// With --real or --compare: run this many files at once (each on its own free ports).
+    #[arg(long, default_value_t = 1, value_parser = parse_jobs)]
+    jobs: usize,
+}
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?}: jobs is a number from 1 to 64")),
+    }
 }
 
 fn parse_time(text: &str) -> Result<std::time::Duration, String> {
@@ -157,7 +167,8 @@ fn load(args: &RunArgs, path: &Path) -> Result<Scenario, String> {
     Ok(scenario)
 }
 
-/// `--real` and `--compare`: finds the server binary once, then runs each file.
+/// `--real` and `--compare`: finds the server binary once, then runs the files, `--jobs` at
+/// once.
 fn run_real_files(args: &RunArgs) -> u8 {
     let (binary, how) = match sim::real::procs::server_binary(args.server_bin.as_deref()) {
         Ok(found) => found,
@@ -169,80 +180,19 @@ fn run_real_files(args: &RunArgs) -> u8 {
     eprintln!("real: server binary: {how}");
     let options = sim::real::RealOptions {
         binary,
-        announce: !args.quiet,
+        announce: !args.quiet && args.jobs == 1,
     };
-    let mut worst = exit::OK;
-    for path in &args.files {
-        let code = match load(args, path) {
-            Err(message) => {
-                eprintln!("{message}");
-                exit::BAD_SCENARIO
-            }
-            Ok(scenario) if args.compare => compare_file(path, &scenario, &options),
-            Ok(scenario) => real_file(args, path, &scenario, &options),
-        };
-        worst = exit::worse(worst, code);
-    }
-    worst
-}
-
-fn real_file(
-    args: &RunArgs,
-    path: &Path,
-    scenario: &Scenario,
-    options: &sim::real::RealOptions,
-) -> u8 {
-    let (judged, real) = match sim::real::run_and_judge(scenario, options) {
-        Ok(done) => done,
-        Err(e) => {
-            eprintln!("real: {}: {e:#}", path.display());
-            return exit::SUT_FAILURE;
+    let files: Vec<sim::real::files::FileJob> = args
+        .files
+        .iter()
+        .map(|path| (path.clone(), load(args, path)))
+        .collect();
+    let mode = if args.compare {
+        sim::real::files::Mode::Compare
+    } else {
+        sim::real::files::Mode::Real {
+            timeline: !args.quiet,
         }
     };
-    print!(
-        "{}",
-        sim::real::human_report(path, scenario, &judged, &real, !args.quiet)
-    );
-    let code = judged.exit_code();
-    keep_or_remove(&real, code);
-    code
-}
-
-/// A passing run's directory is removed; a failing one's is kept for its logs.
-fn keep_or_remove(real: &sim::real::RealRun, code: u8) {
-    if code == exit::OK {
-        let _ = std::fs::remove_dir_all(&real.dir);
-    } else {
-        println!("logs kept in {}", real.dir.display());
-    }
-}
-
-fn compare_file(path: &Path, scenario: &Scenario, options: &sim::real::RealOptions) -> u8 {
-    let simulated = report::run_and_judge(scenario);
-    let (real, run) = match sim::real::run_and_judge(scenario, options) {
-        Ok(done) => done,
-        Err(e) => {
-            eprintln!("real: {}: {e:#}", path.display());
-            return exit::SUT_FAILURE;
-        }
-    };
-    let comparison = sim::real::compare::Comparison::new(scenario, &simulated, &real);
-    println!("== {} ({})", scenario.name, path.display());
-    for note in &run.notes {
-        println!("note: {note}");
-    }
-    print!("{}", comparison.table());
-    let unexpected = comparison.unexpected();
-    let code = if unexpected == 0 {
-        println!("result: the modes agree (or differ only as declared)");
-        exit::OK
-    } else {
-        println!(
-            "result: {unexpected} verdicts differ; see `cargo run -p sim -- --real {}`",
-            path.display()
-        );
-        exit::MODES_DIFFER
-    };
-    keep_or_remove(&run, code);
-    code
+    sim::real::files::run(&files, &options, mode, args.jobs)
 }

@@ -5,22 +5,26 @@
 //! - [`proxy`]: the fault proxy on every peer link and every server's way to Places;
 //! - [`places_mock`]: Places on wiremock, with the scenario's `places` faults;
 //! - [`logs`]: the servers' log files read back into the typed trace;
-//! - [`compare`]: the two modes' verdicts side by side.
+//! - [`compare`]: the two modes' verdicts side by side;
+//! - [`files`]: `--real` and `--compare` on files, several at once;
+//! - [`swarm`]: `sim swarm --real` and `sim swarm --compare`.
 //!
 //! The timeline is real: a step at `2s` happens two wall-clock seconds after every server
 //! listens, and every time in the trace is real time since then. Client commands go straight
 //! to the servers, each on its own connection, as the simulation's client loop sends them.
 
 pub mod compare;
+pub mod files;
 pub mod logs;
 pub mod places_mock;
 pub mod procs;
 pub mod proxy;
+pub mod swarm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -210,6 +214,10 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
         .unwrap_or_default();
     let mut sut_failure = None;
     let mut clients = JoinSet::new();
+    // Crashes so far per server: a client exchange that a crash interrupted ends as in the
+    // simulation, where a crashed host goes silent and the client gets no reply at all.
+    let crashes: BTreeMap<String, Arc<AtomicU64>> =
+        names.iter().map(|n| (n.clone(), Arc::default())).collect();
     for step in &scenario.steps {
         tokio::time::sleep_until((start + step.at).into()).await;
         let now = events.now();
@@ -222,6 +230,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
             server: server.to_string(),
             port: ports[server],
             bytes,
+            crashes: crashes[server].clone(),
         };
         match &step.action {
             Action::IamAt(iamat) => {
@@ -267,6 +276,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                 }
             }
             Action::Crash(server) => {
+                crashes[server].fetch_add(1, Ordering::SeqCst);
                 proxy.crash(server);
                 processes.kill(server);
             }
@@ -386,6 +396,9 @@ struct Command {
     server: String,
     port: u16,
     bytes: Option<Vec<u8>>,
+    /// The server's crash count: one that moves during the exchange means the reply (or its
+    /// end) came from the kernel closing a killed process's socket, not from the server.
+    crashes: Arc<AtomicU64>,
 }
 
 impl Command {
@@ -410,7 +423,16 @@ impl Command {
             Ok::<_, std::io::Error>(reply)
         };
         let (id, client, server) = (self.id, &self.client, &self.server);
-        let event = match tokio::time::timeout(CLIENT_TIMEOUT, exchange).await {
+        let crashes_before = self.crashes.load(Ordering::SeqCst);
+        let result = tokio::time::timeout(CLIENT_TIMEOUT, exchange).await;
+        let event = match result {
+            _ if self.crashes.load(Ordering::SeqCst) != crashes_before => TraceEvent::client_error(
+                events.now(),
+                id,
+                client,
+                server,
+                "the server crashed during the exchange",
+            ),
             Ok(Ok(reply)) => TraceEvent::client_reply(
                 events.now(),
                 id,

@@ -31,6 +31,9 @@ pub const PLACES_KEY: &str = "real-mode-dummy-key";
 /// because a signal arrives with no reference to whichever run is under way.
 static LIVE: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
+/// Set by the first interrupt handler to act.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// SIGKILLs every live child; the interrupt handler's last act. Safe to call twice.
 pub fn kill_every_live_child() {
     let pids: Vec<u32> = LIVE
@@ -67,6 +70,10 @@ pub fn install_interrupt_handler() {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term => {}
+        }
+        // Several handlers may be installed at once (parallel runs); the first one ends it all.
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
         }
         kill_every_live_child();
         eprintln!("real: interrupted; every server process was killed");

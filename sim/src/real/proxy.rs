@@ -5,6 +5,7 @@
 //! connection of the crashed server without a FIN or reset reaching the other side.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -195,14 +196,26 @@ async fn connect(
 ) {
     let (down_read, down_write) = downstream.into_split();
     let (up_read, up_write) = upstream.into_split();
+    let stalled = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let there = pump(
         down_read,
         up_write,
         forward,
         (dialler.clone(), target.clone()),
+        (stalled.0.clone(), stalled.1.clone()),
         rng.clone(),
     );
-    let back = pump(up_read, down_write, backward, (target, dialler), rng.fork());
+    let back = pump(
+        up_read,
+        down_write,
+        backward,
+        (target, dialler),
+        (stalled.1, stalled.0),
+        rng.fork(),
+    );
     tokio::pin!(there, back);
     let (mut there_done, mut back_done) = (false, false);
     while !(there_done && back_done) {
@@ -220,11 +233,18 @@ async fn connect(
 }
 
 /// Moves bytes from `source` to `sink` under the direction's state.
+///
+/// A direction that lost bytes to a cut is *stalled* for good, as a turmoil TCP stream is: it
+/// delivers segments in sequence order only, so nothing after the gap (data or FIN) ever
+/// arrives, and the receiver's heartbeat must find the dead connection. When that receiver
+/// then closes its socket with the gap unfilled, turmoil resets the connection; here the
+/// proxy drops both sides. `stalled` is (this direction's flag, the opposite one's).
 async fn pump(
     mut source: OwnedReadHalf,
     mut sink: OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
     (source_end, sink_end): (Incarnation, Incarnation),
+    (stalled, opposite_stalled): (Arc<AtomicBool>, Arc<AtomicBool>),
     mut rng: Rng,
 ) -> Pumped {
     let mut buf = vec![0u8; CHUNK_BYTES_MAX];
@@ -239,9 +259,14 @@ async fn pump(
                 let now = *state.borrow();
                 if n == 0 {
                     source_open = false;
-                    if !source_end.alive() || now.cut {
-                        // The crashed side's FIN or reset, or a FIN on a cut link: lost.
+                    if !source_end.alive() || now.cut || stalled.load(Ordering::SeqCst) {
+                        // The crashed side's FIN or reset, a FIN on a cut link, or a FIN
+                        // behind lost bytes: lost.
                         continue;
+                    }
+                    if opposite_stalled.load(Ordering::SeqCst) {
+                        // The source closes with lost bytes owed to it: a reset.
+                        return Pumped::Abort;
                     }
                     if !sink_end.alive() {
                         return Pumped::Abort;
@@ -253,7 +278,10 @@ async fn pump(
                     let _ = sink.shutdown().await;
                     return Pumped::Closed;
                 }
-                if !source_end.alive() || !sink_end.alive() || now.cut {
+                if now.cut && source_end.alive() && sink_end.alive() {
+                    stalled.store(true, Ordering::SeqCst);
+                }
+                if !source_end.alive() || !sink_end.alive() || now.cut || stalled.load(Ordering::SeqCst) {
                     continue;
                 }
                 if now.held {
@@ -278,6 +306,9 @@ async fn pump(
                     continue;
                 }
                 for chunk in held.drain(..) {
+                    if now.cut && source_end.alive() && sink_end.alive() {
+                        stalled.store(true, Ordering::SeqCst);
+                    }
                     if now.cut || !source_end.alive() || !sink_end.alive() {
                         break;
                     }
@@ -286,7 +317,7 @@ async fn pump(
                     }
                 }
                 held_bytes = 0;
-                if std::mem::take(&mut fin_held) && !now.cut {
+                if std::mem::take(&mut fin_held) && !now.cut && !stalled.load(Ordering::SeqCst) {
                     let _ = sink.shutdown().await;
                     return Pumped::Closed;
                 }

@@ -42,8 +42,10 @@ pub struct SwarmArgs {
     /// The herd to run (default: the herd of SPEC section 7).
     #[arg(long, value_name = "FILE")]
     pub herd: Option<PathBuf>,
-    /// Simulated length of each run; the last part is always a quiet phase.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    /// Simulated length of each run; the last part is always a quiet phase (15s with --real
+    /// or --compare, which take it on the wall clock).
+    #[arg(long, default_value = "30s", value_parser = parse_duration,
+          default_value_if("real", "true", "15s"), default_value_if("compare", "true", "15s"))]
     pub duration: Duration,
     /// Print the scenario seed SEED runs, as YAML, and run nothing.
     #[arg(long, value_name = "SEED")]
@@ -57,6 +59,8 @@ pub struct SwarmArgs {
     /// Where `--shrink` writes minimized scenarios.
     #[arg(long, default_value = "scenarios/regressions")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub real: crate::real::swarm::RealSwarmArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -239,6 +243,9 @@ pub fn run_seeds(
 
 /// `sim swarm`.
 pub fn main(args: &SwarmArgs) -> u8 {
+    if args.real.active() {
+        return crate::real::swarm::main(args);
+    }
     let base = match Base::new(args.herd.as_deref(), args.duration) {
         Ok(base) => base,
         Err(message) => {

@@ -1,0 +1,481 @@
+//! The swarm against real processes: `sim swarm --real` runs generated scenarios against real
+//! `server` processes, `sim swarm --compare` runs each in both modes and reports the seeds whose
+//! verdicts differ. A real run takes its scenario's `duration` on the wall clock and mostly
+//! waits, so seeds run several at once (`--jobs`), each on its own free ports.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::outcome::Outcome;
+use crate::outcome::exit;
+use crate::real::compare::{Comparison, Row};
+use crate::real::{RealOptions, procs};
+use crate::report::Judged;
+use crate::swarm::{self, Base, SeedOutcome, SwarmArgs};
+
+/// A worker thread's stack: the simulation half of `--compare` nests deep futures.
+const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
+/// Seeds listed per checker (or failure class) in a summary.
+const FIRST_SEEDS_SHOWN: usize = 8;
+/// Runs at once when `--jobs` is not given, per core: a real run mostly sleeps.
+const JOBS_PER_CORE: usize = 2;
+
+/// The swarm flags of real mode (flattened into `sim swarm`'s own).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RealSwarmArgs {
+    /// Run each seed against real `server` processes on 127.0.0.1, in real time (default
+    /// duration 15s, default jobs two per core).
+    #[arg(long, conflicts_with_all = ["compare", "shrink"])]
+    pub real: bool,
+    /// Run each seed in the simulation and against real processes, and report the seeds whose
+    /// verdicts differ (default duration 15s, default jobs two per core).
+    #[arg(long, conflicts_with = "shrink")]
+    pub compare: bool,
+    /// The `server` binary for --real and --compare (default: next to this one, else built).
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<PathBuf>,
+}
+
+impl RealSwarmArgs {
+    /// Whether the swarm runs real processes at all.
+    pub fn active(&self) -> bool {
+        self.real || self.compare
+    }
+}
+
+/// Runs under `jobs` threads: `f` on every item, `done` after each; results in item order.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: &(dyn Fn(&T) -> R + Sync),
+    done: &(dyn Fn(&R) + Sync),
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for worker in 0..jobs.clamp(1, items.len().max(1)) {
+            let (next, results) = (&next, &results);
+            let spawned = std::thread::Builder::new()
+                .name(format!("real-{worker}"))
+                .stack_size(THREAD_STACK_BYTES)
+                .spawn_scoped(scope, move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(item) = items.get(i) else { break };
+                        let result = f(item);
+                        done(&result);
+                        if let Ok(mut all) = results.lock() {
+                            all.push((i, result));
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                eprintln!("cannot start worker thread: {e}");
+            }
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The default number of runs at once in real mode.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        * JOBS_PER_CORE
+}
+
+/// Keeps one interrupt handler alive for a whole multi-run command, so Ctrl-C kills every
+/// server even between two runs (each run also installs one while it lasts).
+pub struct InterruptGuard {
+    _runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl InterruptGuard {
+    pub fn install() -> InterruptGuard {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .ok();
+        if let Some(runtime) = &runtime {
+            let _entered = runtime.enter();
+            procs::install_interrupt_handler();
+        }
+        InterruptGuard { _runtime: runtime }
+    }
+}
+
+/// How one seed compared.
+#[derive(Debug, Clone)]
+pub struct SeedComparison {
+    pub seed: u64,
+    /// The checkers whose verdicts differ, with the declared reason where there is one.
+    pub differing: Vec<Row>,
+    /// Why the seed could not be compared (a bad scenario, a real run that could not start).
+    pub error: Option<String>,
+    /// The real run's directory, kept when the modes differ.
+    pub logs: Option<PathBuf>,
+    pub wall: Duration,
+}
+
+impl SeedComparison {
+    pub fn unexpected(&self) -> bool {
+        self.error.is_some() || self.differing.iter().any(Row::unexpected)
+    }
+}
+
+/// Runs one seed in both modes and compares every checker's verdict.
+pub fn compare_seed(seed: u64, base: &Base, options: &RealOptions) -> SeedComparison {
+    let started = Instant::now();
+    let mut outcome = SeedComparison {
+        seed,
+        differing: Vec::new(),
+        error: None,
+        logs: None,
+        wall: Duration::ZERO,
+    };
+    match swarm::scenario_for(seed, base) {
+        Err(message) => outcome.error = Some(message),
+        Ok(scenario) => {
+            let simulated = Judged::judge(&scenario, crate::harness::run(&scenario));
+            match crate::real::run_and_judge(&scenario, options) {
+                Err(e) => outcome.error = Some(format!("real run: {e:#}")),
+                Ok((real, run)) => {
+                    let comparison = Comparison::new(&scenario, &simulated, &real);
+                    outcome.differing = comparison.rows.into_iter().filter(Row::differs).collect();
+                    if outcome.differing.is_empty() {
+                        let _ = std::fs::remove_dir_all(&run.dir);
+                    } else {
+                        let _ = std::fs::write(
+                            run.dir.join("scenario.yaml"),
+                            scenario_yaml(seed, base),
+                        );
+                        outcome.logs = Some(run.dir);
+                    }
+                }
+            }
+        }
+    }
+    outcome.wall = started.elapsed();
+    outcome
+}
+
+fn scenario_yaml(seed: u64, base: &Base) -> String {
+    swarm::scenario_text(seed, base)
+}
+
+/// How one seed ended in real mode.
+#[derive(Debug, Clone)]
+pub struct RealSeedOutcome {
+    pub outcome: SeedOutcome,
+    /// The run's directory, kept when it failed.
+    pub logs: Option<PathBuf>,
+}
+
+/// Runs one seed against real processes and judges it.
+pub fn run_real_seed(seed: u64, base: &Base, options: &RealOptions) -> RealSeedOutcome {
+    let failed = |outcome: Outcome, failure: String| RealSeedOutcome {
+        outcome: SeedOutcome {
+            seed,
+            outcome,
+            failure: Some(failure),
+            simulated: Duration::ZERO,
+        },
+        logs: None,
+    };
+    let scenario = match swarm::scenario_for(seed, base) {
+        Ok(scenario) => scenario,
+        Err(message) => return failed(Outcome::BadScenario, format!("bad-scenario: {message}")),
+    };
+    match crate::real::run_and_judge(&scenario, options) {
+        Err(e) => failed(Outcome::Crash, format!("crash/real run: {e:#}")),
+        Ok((judged, run)) => {
+            let outcome = judged.outcome();
+            let logs = if outcome == Outcome::Pass {
+                let _ = std::fs::remove_dir_all(&run.dir);
+                None
+            } else {
+                let _ = std::fs::write(run.dir.join("scenario.yaml"), scenario_yaml(seed, base));
+                Some(run.dir)
+            };
+            RealSeedOutcome {
+                outcome: SeedOutcome {
+                    seed,
+                    outcome,
+                    failure: outcome.label(),
+                    simulated: judged.run.end,
+                },
+                logs,
+            }
+        }
+    }
+}
+
+/// The command that prints a seed's scenario, as `--compare FILE` and `--real FILE` take it.
+pub fn emit_command(seed: u64, base: &Base) -> String {
+    let herd = base
+        .herd_path
+        .as_ref()
+        .map(|p| format!(" --herd {}", p.display()))
+        .unwrap_or_default();
+    format!(
+        "cargo run -p sim -- swarm --emit {seed} --duration {}{herd} > seed{seed}.yaml",
+        crate::scenario::fmt_duration(base.duration)
+    )
+}
+
+fn word(verdict: Option<bool>) -> &'static str {
+    match verdict {
+        Some(true) => "ok",
+        Some(false) => "FAIL",
+        None => "-",
+    }
+}
+
+/// The lines printed as a compared seed finishes.
+pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
+    let seed = outcome.seed;
+    let mut out = String::new();
+    if let Some(error) = &outcome.error {
+        let _ = writeln!(out, "seed {seed}: NOT COMPARED: {error}");
+        return out;
+    }
+    if outcome.differing.is_empty() {
+        let _ = writeln!(
+            out,
+            "seed {seed}: the modes agree ({:.1} s)",
+            outcome.wall.as_secs_f64()
+        );
+        return out;
+    }
+    let verdict = if outcome.unexpected() {
+        "DIFFERS"
+    } else {
+        "differs as declared"
+    };
+    let _ = writeln!(out, "seed {seed}: {verdict}");
+    for row in &outcome.differing {
+        let why = match &row.declared {
+            Some(reason) => format!("expected: {reason}"),
+            None => "unexplained".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} sim {:<4} real {:<4}  {why}",
+            row.checker,
+            word(row.simulated),
+            word(row.real)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  reproduce: {} && cargo run -p sim -- --compare seed{seed}.yaml",
+        emit_command(seed, base)
+    );
+    if let Some(dir) = &outcome.logs {
+        let _ = writeln!(out, "  logs and scenario kept in {}", dir.display());
+    }
+    out
+}
+
+/// The compare swarm's end: agreement counts, the differing checkers with their seeds, and
+/// throughput.
+pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize) -> String {
+    let mut out = String::new();
+    let agree = outcomes
+        .iter()
+        .filter(|o| o.error.is_none() && o.differing.is_empty())
+        .count();
+    let unexplained = outcomes.iter().filter(|o| o.unexpected()).count();
+    let errors = outcomes.iter().filter(|o| o.error.is_some()).count();
+    let _ = writeln!(
+        out,
+        "== compare swarm summary: {} seeds, {agree} agree, {} differ as declared, {} differ unexplained, {errors} not compared",
+        outcomes.len(),
+        outcomes.len() - agree - unexplained,
+        unexplained - errors,
+    );
+    let mut by_row: std::collections::BTreeMap<(String, &str, &str, Option<String>), Vec<u64>> =
+        Default::default();
+    for o in outcomes {
+        for row in &o.differing {
+            let key = (
+                row.checker.clone(),
+                word(row.simulated),
+                word(row.real),
+                row.declared.clone(),
+            );
+            by_row.entry(key).or_default().push(o.seed);
+        }
+    }
+    for ((checker, sim, real, declared), seeds) in &by_row {
+        let first: Vec<String> = seeds
+            .iter()
+            .take(FIRST_SEEDS_SHOWN)
+            .map(u64::to_string)
+            .collect();
+        let why = declared
+            .as_ref()
+            .map(|r| format!("expected: {r}"))
+            .unwrap_or_else(|| "unexplained".into());
+        let _ = writeln!(
+            out,
+            "  {checker:<16} sim {sim:<4} real {real:<4} {:>3} seeds: {}  ({why})",
+            seeds.len(),
+            first.join(", ")
+        );
+    }
+    let _ = writeln!(out, "{}", throughput(outcomes.len(), wall, jobs));
+    out
+}
+
+fn throughput(seeds: usize, wall: Duration, jobs: usize) -> String {
+    let secs = wall.as_secs_f64().max(1e-9);
+    format!(
+        "throughput: {:.1} seeds/min ({seeds} seeds in {secs:.1} s wall, {jobs} jobs)",
+        seeds as f64 * 60.0 / secs
+    )
+}
+
+/// The real swarm's end: failures by class with the first seeds and how to reproduce them.
+pub fn real_summary(
+    outcomes: &[RealSeedOutcome],
+    base: &Base,
+    wall: Duration,
+    jobs: usize,
+) -> String {
+    let mut out = String::new();
+    let mut by_class: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for o in outcomes {
+        if let Some(label) = &o.outcome.failure {
+            let label = label.lines().next().unwrap_or("");
+            by_class.entry(label).or_default().push(o.outcome.seed);
+        }
+    }
+    let failed: usize = by_class.values().map(Vec::len).sum();
+    let _ = writeln!(
+        out,
+        "== real swarm summary: {} seeds, {} passed, {failed} failed",
+        outcomes.len(),
+        outcomes.len() - failed
+    );
+    for (label, seeds) in &by_class {
+        let first: Vec<String> = seeds
+            .iter()
+            .take(FIRST_SEEDS_SHOWN)
+            .map(u64::to_string)
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {label:<32} {:>3} seeds: {}",
+            seeds.len(),
+            first.join(", ")
+        );
+        if let Some(seed) = seeds.first() {
+            let _ = writeln!(
+                out,
+                "    reproduce: {} && cargo run -p sim -- --real seed{seed}.yaml",
+                emit_command(*seed, base)
+            );
+        }
+    }
+    let _ = writeln!(out, "{}", throughput(outcomes.len(), wall, jobs));
+    out
+}
+
+/// `sim swarm --real` and `sim swarm --compare`.
+pub fn main(args: &SwarmArgs) -> u8 {
+    let base = match Base::new(args.herd.as_deref(), args.duration) {
+        Ok(base) => base,
+        Err(message) => {
+            eprintln!("{message}");
+            return exit::BAD_SCENARIO;
+        }
+    };
+    if let Some(seed) = args.emit {
+        print!("{}", swarm::scenario_text(seed, &base));
+        return exit::OK;
+    }
+    let (binary, how) = match procs::server_binary(args.real.server_bin.as_deref()) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("real: {e:#}");
+            return exit::USAGE;
+        }
+    };
+    eprintln!("real: server binary: {how}");
+    let options = RealOptions {
+        binary,
+        announce: false,
+    };
+    let seeds: Vec<u64> = args
+        .seeds
+        .clone()
+        .filter(|s| args.shard.is_none_or(|(i, n)| s % n == i))
+        .collect();
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let mode = if args.real.compare {
+        "compare (simulation and real processes)"
+    } else {
+        "real processes"
+    };
+    println!(
+        "swarm: {} seeds ({:?}{}), {mode}, {jobs} jobs, {} each, herd {}",
+        seeds.len(),
+        args.seeds,
+        args.shard
+            .map(|(i, n)| format!(", shard {i}/{n}"))
+            .unwrap_or_default(),
+        crate::scenario::fmt_duration(args.duration),
+        args.herd
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "default".into())
+    );
+    if args.print_options {
+        for &seed in &seeds {
+            println!("{}", swarm::SwarmOptions::derive(seed, args.duration));
+        }
+    }
+    let _interrupts = InterruptGuard::install();
+    let started = Instant::now();
+    if args.real.compare {
+        let run = |seed: &u64| compare_seed(*seed, &base, &options);
+        let done = |o: &SeedComparison| print!("{}", seed_lines(o, &base));
+        let outcomes = parallel_map(&seeds, jobs, &run, &done);
+        print!("{}", compare_summary(&outcomes, started.elapsed(), jobs));
+        if outcomes.iter().any(SeedComparison::unexpected) {
+            exit::MODES_DIFFER
+        } else {
+            exit::OK
+        }
+    } else {
+        let run = |seed: &u64| run_real_seed(*seed, &base, &options);
+        let done = |o: &RealSeedOutcome| print!("{}", real_seed_lines(o));
+        let outcomes = parallel_map(&seeds, jobs, &run, &done);
+        print!(
+            "{}",
+            real_summary(&outcomes, &base, started.elapsed(), jobs)
+        );
+        outcomes.iter().fold(exit::OK, |worst, o| {
+            exit::worse(worst, o.outcome.outcome.code())
+        })
+    }
+}
+
+fn real_seed_lines(o: &RealSeedOutcome) -> String {
+    let mut out = match &o.outcome.failure {
+        None => format!("seed {}: ok\n", o.outcome.seed),
+        Some(label) => format!("seed {} FAILED: {label}\n", o.outcome.seed),
+    };
+    if let Some(dir) = &o.logs {
+        let _ = writeln!(out, "  logs and scenario kept in {}", dir.display());
+    }
+    out
+}
