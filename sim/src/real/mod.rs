@@ -158,8 +158,12 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
     herd.limits = scenario.effective_limits();
     let names = scenario.server_names();
     let mut ports = BTreeMap::new();
+    // Held until the servers start, so the proxy's own binds below cannot land on them.
+    let mut reserved = Vec::new();
     for name in &names {
-        ports.insert(name.clone(), procs::free_port()?);
+        let (port, listener) = procs::reserve_port()?;
+        ports.insert(name.clone(), port);
+        reserved.push(listener);
     }
 
     let events = Recorder::default();
@@ -188,6 +192,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
         );
     }
 
+    drop(reserved);
     let mut processes = procs::Processes::new(&options.binary, &dir, launches);
     let mut notes = Vec::new();
     // A skew at the start is the process's clock offset from its first instant.

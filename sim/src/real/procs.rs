@@ -150,14 +150,16 @@ pub fn server_binary(explicit: Option<&Path>) -> anyhow::Result<(PathBuf, String
     ))
 }
 
-/// A loopback port nobody listens on now: bound to port 0, then released. Another process
-/// could take it in between; a collision shows as a server that fails to start.
-pub fn free_port() -> anyhow::Result<u16> {
+/// A loopback port nobody listens on now, held by the returned listener: drop it just before
+/// the server that will use the port starts. Holding it meanwhile keeps this run's own later
+/// binds (the proxy's) off it; another process could still take it in between, which shows
+/// as a server that fails to start.
+pub fn reserve_port() -> anyhow::Result<(u16, std::net::TcpListener)> {
     for _ in 0..FREE_PORT_ATTEMPTS_MAX {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
         if !RESERVED_PORTS.contains(&port) {
-            return Ok(port);
+            return Ok((port, listener));
         }
     }
     bail!("no free loopback port in {FREE_PORT_ATTEMPTS_MAX} attempts")

@@ -315,11 +315,7 @@ pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize)
         }
     }
     for ((checker, sim, real, declared), seeds) in &by_row {
-        let first: Vec<String> = seeds
-            .iter()
-            .take(FIRST_SEEDS_SHOWN)
-            .map(u64::to_string)
-            .collect();
+        let first = swarm::first_seeds(seeds, FIRST_SEEDS_SHOWN);
         let why = declared
             .as_ref()
             .map(|r| format!("expected: {r}"))
@@ -328,7 +324,7 @@ pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize)
             out,
             "  {checker:<16} sim {sim:<4} real {real:<4} {:>3} seeds: {}  ({why})",
             seeds.len(),
-            first.join(", ")
+            first
         );
     }
     let _ = writeln!(out, "{}", throughput(outcomes.len(), wall, jobs));
@@ -366,16 +362,11 @@ pub fn real_summary(
         outcomes.len() - failed
     );
     for (label, seeds) in &by_class {
-        let first: Vec<String> = seeds
-            .iter()
-            .take(FIRST_SEEDS_SHOWN)
-            .map(u64::to_string)
-            .collect();
         let _ = writeln!(
             out,
             "  {label:<32} {:>3} seeds: {}",
             seeds.len(),
-            first.join(", ")
+            swarm::first_seeds(seeds, FIRST_SEEDS_SHOWN)
         );
         if let Some(seed) = seeds.first() {
             let _ = writeln!(

@@ -23,6 +23,12 @@ const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// Failing seeds listed per failure class in the summary.
 const FIRST_SEEDS_SHOWN: usize = 5;
 
+/// The first `count` of `seeds`, comma-separated, for a summary line.
+pub fn first_seeds(seeds: &[u64], count: usize) -> String {
+    let first: Vec<String> = seeds.iter().take(count).map(u64::to_string).collect();
+    first.join(", ")
+}
+
 mod generate;
 
 pub use generate::{DURATION_MIN, SwarmOptions, generate};
@@ -381,17 +387,12 @@ pub fn summary(outcomes: &[SeedOutcome], base: &Base, wall: Duration) -> String 
             "failure class/checker", "seeds"
         );
         for (label, seeds) in &by_class {
-            let first: Vec<String> = seeds
-                .iter()
-                .take(FIRST_SEEDS_SHOWN)
-                .map(u64::to_string)
-                .collect();
             let _ = writeln!(
                 out,
                 "{:<32} {:>6}  {}",
                 shorten(label),
                 seeds.len(),
-                first.join(", ")
+                first_seeds(seeds, FIRST_SEEDS_SHOWN)
             );
             if let Some(seed) = seeds.first() {
                 let _ = writeln!(out, "    reproduce: {}", base.reproduce(*seed));
