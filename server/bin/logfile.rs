@@ -17,6 +17,11 @@ use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuar
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+/// Bytes the writer thread gathers per `write` to the file: it writes what waits in one go
+/// and flushes when the queue is empty, so a busy server makes few large writes instead of
+/// one system call per line, and an idle one has written everything.
+const LOG_WRITE_BYTES: usize = 64 * 1024;
+
 /// Lines a server's log may hold in memory before its tasks wait for the disk.
 const LOG_BUFFERED_LINES_MAX: usize = 128 * 1024;
 
@@ -41,7 +46,7 @@ impl PerServerFiles {
             let (writer, guard) = NonBlockingBuilder::default()
                 .lossy(false)
                 .buffered_lines_limit(LOG_BUFFERED_LINES_MAX)
-                .finish(file);
+                .finish(std::io::BufWriter::with_capacity(LOG_WRITE_BYTES, file));
             writers.insert(name.clone(), Mutex::new(writer));
             guards.push(guard);
         }
