@@ -102,6 +102,8 @@ fn main() -> ExitCode {
         }
     };
     let code = match &cli.command {
+        // Real processes are a layer above the swarm, which knows only the simulation.
+        Some(Command::Swarm(args)) if args.real.active() => sim::real::swarm::main(args),
         Some(Command::Swarm(args)) => sim::swarm::main(args),
         Some(Command::Shrink(args)) => sim::shrink::main(args),
         None => run_files(&cli.run),

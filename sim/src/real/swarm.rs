@@ -23,29 +23,6 @@ const FIRST_SEEDS_SHOWN: usize = 8;
 /// Runs at once when `--jobs` is not given, per core: a real run mostly sleeps.
 const JOBS_PER_CORE: usize = 2;
 
-/// The swarm flags of real mode (flattened into `sim swarm`'s own).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct RealSwarmArgs {
-    /// Run each seed against real `server` processes on 127.0.0.1, in real time (default
-    /// duration 15s, default jobs two per core).
-    #[arg(long, conflicts_with_all = ["compare", "shrink"])]
-    pub real: bool,
-    /// Run each seed in the simulation and against real processes, and report the seeds whose
-    /// verdicts differ (default duration 15s, default jobs two per core).
-    #[arg(long, conflicts_with = "shrink")]
-    pub compare: bool,
-    /// The `server` binary for --real and --compare (default: next to this one, else built).
-    #[arg(long, value_name = "PATH")]
-    pub server_bin: Option<PathBuf>,
-}
-
-impl RealSwarmArgs {
-    /// Whether the swarm runs real processes at all.
-    pub fn active(&self) -> bool {
-        self.real || self.compare
-    }
-}
-
 /// Runs under `jobs` threads: `f` on every item, `done` after each; results in item order.
 pub fn parallel_map<T: Sync, R: Send>(
     items: &[T],

@@ -33,7 +33,7 @@ mod generate;
 
 pub use generate::{DURATION_MIN, SwarmOptions, generate};
 
-/// `sim swarm`.
+/// `sim swarm` in the simulation (with `--real`/`--compare`, the CLI runs `real::swarm` instead).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SwarmArgs {
     /// Seeds to run: `0..1000` (end excluded) or one seed, `17`.
@@ -66,7 +66,7 @@ pub struct SwarmArgs {
     #[arg(long, default_value = "scenarios/regressions")]
     pub out: PathBuf,
     #[command(flatten)]
-    pub real: crate::real::swarm::RealSwarmArgs,
+    pub real: RealSwarmArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -181,6 +181,29 @@ pub struct SeedOutcome {
     pub simulated: Duration,
 }
 
+/// The swarm flags of real mode (flattened into `sim swarm`'s own).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RealSwarmArgs {
+    /// Run each seed against real `server` processes on 127.0.0.1, in real time (default
+    /// duration 15s, default jobs two per core).
+    #[arg(long, conflicts_with_all = ["compare", "shrink"])]
+    pub real: bool,
+    /// Run each seed in the simulation and against real processes, and report the seeds whose
+    /// verdicts differ (default duration 15s, default jobs two per core).
+    #[arg(long, conflicts_with = "shrink")]
+    pub compare: bool,
+    /// The `server` binary for --real and --compare (default: next to this one, else built).
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<PathBuf>,
+}
+
+impl RealSwarmArgs {
+    /// Whether the swarm runs real processes at all.
+    pub fn active(&self) -> bool {
+        self.real || self.compare
+    }
+}
+
 /// Runs one seed and judges it.
 pub fn run_seed(seed: u64, base: &Base) -> SeedOutcome {
     let scenario = match scenario_for(seed, base) {
@@ -247,11 +270,8 @@ pub fn run_seeds(
     outcomes
 }
 
-/// `sim swarm`.
+/// `sim swarm` in the simulation (with `--real`/`--compare`, the CLI runs `real::swarm` instead).
 pub fn main(args: &SwarmArgs) -> u8 {
-    if args.real.active() {
-        return crate::real::swarm::main(args);
-    }
     let base = match Base::new(args.herd.as_deref(), args.duration) {
         Ok(base) => base,
         Err(message) => {
