@@ -11,6 +11,7 @@
 //! - [`places`]: the Places upstream (legacy, New, offline).
 //! - [`config`]: the herd file and every limit.
 //! - [`net`]: the seam: network, clock and [`net::Env`] handed in by the caller.
+//! - [`log_time`]: the log lines' timestamps, written and read.
 //! - [`events`]: the trace events, typed: emitted, written to logs and read back.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
 //! - [`span`]: which server an event belongs to, for layers that sort events by server.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod events;
 pub mod line;
 pub mod links;
+pub mod log_time;
 pub mod net;
 pub mod places;
 pub mod protocol;

@@ -173,42 +173,12 @@ pub fn now_us() -> i64 {
 
 /// `2026-11-26T05:39:38.123456Z` (the servers' `ts`) as µs since the epoch.
 pub fn rfc3339_us(ts: &str) -> Option<i64> {
-    let b = ts.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !ts.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let frac = ts[19..ts.len() - 1].strip_prefix('.').unwrap_or("");
-    let mut micros = 0i64;
-    for (i, d) in frac.bytes().take(6).enumerate() {
-        micros += i64::from(d.checked_sub(b'0').filter(|d| *d <= 9)?) * 10i64.pow(5 - i as u32);
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000) + micros)
+    server::log_time::parse(ts).map(|t| t.as_micros() as i64)
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time, for the report.
 pub fn utc_date(unix_secs: u64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = (unix_secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    server::log_time::format(std::time::Duration::from_secs(unix_secs))[..10].to_string()
 }
 
 /// Checks of the parsers above, run instead of the benchmark when the bench binary is started

@@ -37,23 +37,7 @@ fn from_log_line(line: LogLine) -> TraceEvent {
 
 /// `2026-11-26T05:39:38.123456Z` (as the binary writes it) as time since the Unix epoch.
 pub fn rfc3339_since_epoch(ts: &str) -> Option<Duration> {
-    let ts = ts.strip_suffix('Z')?;
-    let (date, time) = ts.split_once('T')?;
-    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut hms = hms.splitn(3, ':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    let micros: u64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
-    // Howard Hinnant's days_from_civil, the inverse of the writer's civil_from_days.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    Some(Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s) + Duration::from_micros(micros))
+    server::log_time::parse(ts)
 }
 
 /// The record of an AT line, e.g. a reply's first line; `None` if it is not one.
