@@ -359,17 +359,10 @@ pub fn real_summary(
 
 /// `sim swarm --real` and `sim swarm --compare`.
 pub fn main(args: &SwarmArgs) -> u8 {
-    let base = match Base::new(args.herd.as_deref(), args.duration) {
+    let base = match swarm::base_or_done(args) {
         Ok(base) => base,
-        Err(message) => {
-            eprintln!("{message}");
-            return exit::BAD_SCENARIO;
-        }
+        Err(code) => return code,
     };
-    if let Some(seed) = args.emit {
-        print!("{}", swarm::scenario_text(seed, &base));
-        return exit::OK;
-    }
     let (binary, how) = match procs::server_binary(args.real.server_bin.as_deref()) {
         Ok(found) => found,
         Err(e) => {

@@ -33,7 +33,7 @@ mod generate;
 
 pub use generate::{DURATION_MIN, SwarmOptions, generate};
 
-/// `sim swarm` in the simulation (with `--real`/`--compare`, the CLI runs `real::swarm` instead).
+/// `sim swarm`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SwarmArgs {
     /// Seeds to run: `0..1000` (end excluded) or one seed, `17`.
@@ -270,19 +270,26 @@ pub fn run_seeds(
     outcomes
 }
 
-/// `sim swarm` in the simulation (with `--real`/`--compare`, the CLI runs `real::swarm` instead).
-pub fn main(args: &SwarmArgs) -> u8 {
-    let base = match Base::new(args.herd.as_deref(), args.duration) {
-        Ok(base) => base,
-        Err(message) => {
-            eprintln!("{message}");
-            return exit::BAD_SCENARIO;
-        }
-    };
+/// What every swarm command does first: the base its seeds build on, or, when there is
+/// nothing to run (a bad herd, or `--emit` printed the scenario), the exit status.
+pub fn base_or_done(args: &SwarmArgs) -> Result<Base, u8> {
+    let base = Base::new(args.herd.as_deref(), args.duration).map_err(|message| {
+        eprintln!("{message}");
+        exit::BAD_SCENARIO
+    })?;
     if let Some(seed) = args.emit {
         print!("{}", scenario_text(seed, &base));
-        return exit::OK;
+        return Err(exit::OK);
     }
+    Ok(base)
+}
+
+/// `sim swarm` in the simulation (with `--real`/`--compare`, the CLI runs `real::swarm` instead).
+pub fn main(args: &SwarmArgs) -> u8 {
+    let base = match base_or_done(args) {
+        Ok(base) => base,
+        Err(code) => return code,
+    };
     let seeds: Vec<u64> = args
         .seeds
         .clone()
