@@ -41,10 +41,10 @@ if [[ "${1:-}" != "--report" ]]; then
   # Exit status 2 means "some mutants survived", which is what the table below is for.
   status=0
   cargo mutants \
-    --package server --test-package sim --profile mutants \
+    --package server --test-workspace=true --cargo-arg=--test=verdicts --profile mutants \
     --output "$out" --timeout 300 --build-timeout 1800 \
     "${files[@]}" "$@" \
-    -- --test verdicts -- --ignored || status=$?
+    -- -- --ignored || status=$?
   if [[ $status -ne 0 && $status -ne 2 && $status -ne 3 ]]; then
     echo "cargo mutants failed (exit $status); see $out/mutants.out" >&2
     exit "$status"
