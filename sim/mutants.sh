@@ -38,10 +38,15 @@ if [[ "${1:-}" != "--report" ]]; then
     if [[ "$arg" == -f || "$arg" == --file || "$arg" == --file=* ]]; then files=(); fi
   done
   mkdir -p "$out"
+  # The unmutated tree must pass first. (cargo-mutants' own baseline would run only the
+  # mutated package's tests, not the harness's, so it is skipped below.)
+  echo "baseline: the verdicts on the unmutated tree" >&2
+  cargo test --profile mutants -p sim --test verdicts -- --ignored
   # Exit status 2 means "some mutants survived", which is what the table below is for.
   status=0
   cargo mutants \
-    --package server --test-workspace=true --cargo-arg=--test=verdicts --profile mutants \
+    --package server --test-package sim --cargo-arg=--test=verdicts --profile mutants \
+    --baseline skip \
     --output "$out" --timeout 300 --build-timeout 1800 \
     "${files[@]}" "$@" \
     -- -- --ignored || status=$?
