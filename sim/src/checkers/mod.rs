@@ -8,7 +8,8 @@
 //!
 //! | checker          | class    | holds when                                                   |
 //! |------------------|----------|--------------------------------------------------------------|
-//! | `well_formed`    | safety   | every reply has SPEC's shape for the command it answers      |
+//! | `well_formed`    | safety   | every reply has SPEC's shape for the command it answers, as  |
+//! |                  |          | the reference grammar (`oracle::spec`) classifies the line   |
 //! | `expectations`   | safety   | every step's `expect` is met                                  |
 //! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
@@ -25,6 +26,7 @@ pub mod flood_bound;
 pub mod integrity;
 pub mod monotonic;
 pub mod places_calls;
+pub mod receipt_clock;
 pub mod well_formed;
 pub mod whatsat_agrees;
 
@@ -61,6 +63,9 @@ pub struct RunRecord<'a> {
     pub limits: server::config::Limits,
     /// Steps whose IAMATs are a legitimate client's (everything but hostile steps).
     pub hostile_steps: std::collections::BTreeSet<u64>,
+    /// Clock skew steps: step id -> the offset its server's clock gets (nanoseconds, negative
+    /// when behind), taken from the scenario so that a server's clock is known exactly.
+    pub skew_nanos: BTreeMap<u64, i128>,
 }
 
 impl<'a> RunRecord<'a> {
@@ -88,6 +93,22 @@ impl<'a> RunRecord<'a> {
                 .filter(|s| matches!(s.action, crate::scenario::Action::Hostile(_)))
                 .map(|s| s.id)
                 .collect(),
+            skew_nanos: scenario
+                .steps
+                .iter()
+                .filter_map(|s| match &s.action {
+                    crate::scenario::Action::Skew(skew) => Some((s.id, skew.by.nanos())),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// What the herd's limits add to SPEC's grammar of a client line.
+    pub fn line_bounds(&self) -> crate::trace::replay::LineBounds {
+        crate::trace::replay::LineBounds {
+            line_bytes_max: self.line_bytes_max,
+            client_id_bytes_max: self.limits.client_id_bytes_max,
         }
     }
 }
