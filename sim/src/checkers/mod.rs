@@ -10,6 +10,8 @@
 //! |------------------|----------|--------------------------------------------------------------|
 //! | `well_formed`    | safety   | every reply has SPEC's shape for the command it answers, as  |
 //! |                  |          | the reference grammar (`oracle::spec`) classifies the line   |
+//! | `time_diff`      | safety   | an IAMAT reply's time difference is the server's clock at    |
+//! |                  |          | receipt (simulated clock + skew) minus the timestamp, exactly |
 //! | `expectations`   | safety   | every step's `expect` is met                                  |
 //! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
@@ -27,6 +29,7 @@ pub mod integrity;
 pub mod monotonic;
 pub mod places_calls;
 pub mod receipt_clock;
+pub mod time_diff;
 pub mod well_formed;
 pub mod whatsat_agrees;
 
@@ -195,6 +198,7 @@ pub trait Checker {
 pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
     let every: Vec<Box<dyn Checker>> = vec![
         Box::new(well_formed::WellFormed),
+        Box::new(time_diff::TimeDiff),
         Box::new(expectations::Expectations),
         Box::new(monotonic::Monotonic),
         Box::new(whatsat_agrees::WhatsatAgrees),
@@ -238,6 +242,7 @@ mod tests {
             names,
             [
                 "well_formed",
+                "time_diff",
                 "expectations",
                 "monotonic",
                 "whatsat_agrees",
