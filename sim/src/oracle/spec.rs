@@ -175,14 +175,18 @@ impl Location {
     }
 }
 
+/// A text that is not SPEC section 2's timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotATimestamp;
+
 /// POSIX seconds with up to 9 fraction digits, no sign, no exponent (SPEC section 2), as
 /// integer nanoseconds; `None` for a valid text too large for `i128` nanoseconds, which is
 /// beyond any clock and so always ahead of it by more than any bound.
-pub fn timestamp_nanos(text: &str) -> Result<Option<i128>, ()> {
-    let value = Decimal::unsigned(text).ok_or(())?;
+pub fn timestamp_nanos(text: &str) -> Result<Option<i128>, NotATimestamp> {
+    let value = Decimal::unsigned(text).ok_or(NotATimestamp)?;
     let written_frac = text.split_once('.').map_or(0, |(_, f)| f.len());
     if written_frac > TIMESTAMP_FRACTION_DIGITS_MAX {
-        return Err(());
+        return Err(NotATimestamp);
     }
     let mut frac = value.frac.clone();
     while frac.len() < TIMESTAMP_FRACTION_DIGITS_MAX {
