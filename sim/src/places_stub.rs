@@ -96,14 +96,10 @@ async fn answer(
         let body = server::places::offline::nearby_json(lat, lng, radius.parse().unwrap_or(0.0));
         (StatusCode::OK, Bytes::from(body.to_string()))
     } else {
-        // What Google answers a location it cannot read, rather than places near 0,0.
-        let body = serde_json::json!({
-            "error_message": format!("Invalid request. Invalid 'location' parameter: {location:?}."),
-            "html_attributions": [],
-            "results": [],
-            "status": "INVALID_REQUEST",
-        });
-        (StatusCode::OK, Bytes::from(body.to_string()))
+        (
+            StatusCode::OK,
+            Bytes::from(unreadable_location_json(&location).to_string()),
+        )
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
@@ -114,9 +110,19 @@ async fn answer(
     Ok(response)
 }
 
+/// What Google answers a location it cannot read, rather than places near 0,0.
+pub fn unreadable_location_json(location: &str) -> serde_json::Value {
+    serde_json::json!({
+        "error_message": format!("Invalid request. Invalid 'location' parameter: {location:?}."),
+        "html_attributions": [],
+        "results": [],
+        "status": "INVALID_REQUEST",
+    })
+}
+
 /// Degrees of a `LAT,LNG` query value (SPEC section 6), by the reference grammar and within
 /// range; `None` for anything Places could not read.
-fn readable_location(value: &str) -> Option<(f64, f64)> {
+pub fn readable_location(value: &str) -> Option<(f64, f64)> {
     let location = crate::oracle::spec::Location::from_places_query(value)?;
     if !location.in_range() {
         return None;
