@@ -24,6 +24,7 @@ impl fmt::Display for FailureClass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CheckerName {
     WellFormed,
+    TimeDiff,
     Expectations,
     Monotonic,
     WhatsatAgrees,
@@ -36,8 +37,9 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 9] = [
+    pub const ALL: [CheckerName; 10] = [
         CheckerName::WellFormed,
+        CheckerName::TimeDiff,
         CheckerName::Expectations,
         CheckerName::Monotonic,
         CheckerName::WhatsatAgrees,
@@ -52,6 +54,7 @@ impl CheckerName {
     pub const fn as_str(self) -> &'static str {
         match self {
             CheckerName::WellFormed => "well_formed",
+            CheckerName::TimeDiff => "time_diff",
             CheckerName::Expectations => "expectations",
             CheckerName::Monotonic => "monotonic",
             CheckerName::WhatsatAgrees => "whatsat_agrees",

@@ -4,7 +4,8 @@
 //! Module map, bottom-up: each module imports only modules of its own layer or a lower one.
 //!
 //! 1. Names: [`hosts`] (the harness's host names), [`checker_name`] (every checker and its
-//!    failure class), [`outcome`] (how a run ended: class, checker, exit code, ranking).
+//!    failure class), [`outcome`] (how a run ended: class, checker, exit code, ranking);
+//!    [`oracle`] (what SPEC says a line is, written apart from the server's parser).
 //! 2. [`scenario`]: the YAML schema (faults and workload as data), its validation and writer.
 //! 3. [`trace`]: the recorded events, read once into typed values, their replays and
 //!    renderings (timeline, snapshot).
@@ -26,6 +27,7 @@ pub mod diagram;
 pub mod harness;
 pub mod hosts;
 pub mod metrics;
+pub mod oracle;
 pub mod outcome;
 pub mod places_stub;
 pub mod real;

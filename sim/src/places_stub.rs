@@ -92,14 +92,14 @@ async fn answer(
             "status": places_status,
         });
         (StatusCode::OK, Bytes::from(body.to_string()))
-    } else {
-        let (lat, lng) = location.split_once(',').unwrap_or(("0", "0"));
-        let body = server::places::offline::nearby_json(
-            lat.parse().unwrap_or(0.0),
-            lng.parse().unwrap_or(0.0),
-            radius.parse().unwrap_or(0.0),
-        );
+    } else if let Some((lat, lng)) = readable_location(&location) {
+        let body = server::places::offline::nearby_json(lat, lng, radius.parse().unwrap_or(0.0));
         (StatusCode::OK, Bytes::from(body.to_string()))
+    } else {
+        (
+            StatusCode::OK,
+            Bytes::from(unreadable_location_json(&location).to_string()),
+        )
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
@@ -108,4 +108,46 @@ async fn answer(
         hyper::header::HeaderValue::from_static("application/json"),
     );
     Ok(response)
+}
+
+/// What Google answers a location it cannot read, rather than places near 0,0.
+pub fn unreadable_location_json(location: &str) -> serde_json::Value {
+    serde_json::json!({
+        "error_message": format!("Invalid request. Invalid 'location' parameter: {location:?}."),
+        "html_attributions": [],
+        "results": [],
+        "status": "INVALID_REQUEST",
+    })
+}
+
+/// Degrees of a `LAT,LNG` query value (SPEC section 6), by the reference grammar and within
+/// range; `None` for anything Places could not read.
+pub fn readable_location(value: &str) -> Option<(f64, f64)> {
+    let location = crate::oracle::spec::Location::from_places_query(value)?;
+    if !location.in_range() {
+        return None;
+    }
+    let (lat, lng) = value.split_once(',')?;
+    Some((lat.parse().ok()?, lng.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_location;
+
+    #[test]
+    fn only_two_decimal_degrees_in_range_are_a_location() {
+        assert_eq!(readable_location("34.5,-118.25"), Some((34.5, -118.25)));
+        for unreadable in [
+            "",
+            "34.5",
+            "+34.5,-118",
+            "34.5;-118",
+            "-118,34.5",
+            "1e1,0",
+            "NaN,0",
+        ] {
+            assert_eq!(readable_location(unreadable), None, "{unreadable:?}");
+        }
+    }
 }

@@ -40,8 +40,12 @@ struct Inner {
 
 impl Recorder {
     /// Appends an event. Hosts' clocks can trail the driver's by a tick, so times are clamped
-    /// to never run backwards: the trace stays in recording order and time order at once.
+    /// to never run backwards: the trace stays in recording order and time order at once. The
+    /// host's own wall clock, unclamped, is kept with the event ([`TraceEvent::wall_clock`]).
     pub fn push(&self, mut event: TraceEvent) {
+        if event.wall_clock.is_none() {
+            event.wall_clock = turmoil::since_epoch();
+        }
         if let Ok(mut inner) = self.inner.lock() {
             if inner.closing {
                 if let Some(Event::TableRecord { record }) = event.server_event() {

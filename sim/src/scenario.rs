@@ -456,6 +456,9 @@ pub struct Expect {
     pub location: Option<String>,
     /// The AT line's client timestamp text (field 6), verbatim.
     pub timestamp: Option<String>,
+    /// The AT line's time difference text (field 3), verbatim: tells apart two records that
+    /// differ in nothing else (SPEC section 5's last tie-break).
+    pub time_diff: Option<String>,
     /// Exactly this many Places results in the JSON.
     pub results: Option<usize>,
     /// The JSON's `status`.

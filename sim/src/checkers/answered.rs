@@ -28,7 +28,7 @@ impl Checker for Answered {
         let mut violations = Vec::new();
         let (mut answered, mut slowest) = (0usize, Duration::ZERO);
         for exchange in replay::exchanges(run.trace) {
-            if replay::expected(exchange.send, run.line_bytes_max) == Expected::Unjudged {
+            if replay::expected(exchange.send, run.line_bounds()) == Expected::Unjudged {
                 continue;
             }
             let sent = exchange.send.at;

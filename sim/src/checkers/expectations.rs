@@ -78,8 +78,10 @@ fn problems(expect: &Expect, text: &str) -> Vec<String> {
         Some(false) if invalid => out.push(format!("expected a valid reply, got {first:?}")),
         _ => {}
     }
-    let wants_record =
-        expect.origin.is_some() || expect.location.is_some() || expect.timestamp.is_some();
+    let wants_record = expect.origin.is_some()
+        || expect.location.is_some()
+        || expect.timestamp.is_some()
+        || expect.time_diff.is_some();
     if wants_record {
         match replay::at_line(first) {
             None => out.push(format!(
@@ -91,6 +93,7 @@ fn problems(expect: &Expect, text: &str) -> Vec<String> {
                     ("origin", &expect.origin, record.origin.as_str()),
                     ("location", &expect.location, record.location.as_str()),
                     ("timestamp", &expect.timestamp, record.timestamp.as_str()),
+                    ("time_diff", &expect.time_diff, record.time_diff.as_str()),
                 ];
                 for (key, wanted, got) in checks {
                     if let Some(wanted) = wanted
@@ -179,6 +182,27 @@ mod tests {
         assert!(!v.ok);
         assert!(
             v.details[0].contains("expected origin Bona, got Clark"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_record_with_another_time_difference_is_caught() {
+        let time_diff = CLARK.split(' ').nth(2).expect("an AT line").to_string();
+        let expect = Expect {
+            time_diff: Some(time_diff),
+            ..Expect::default()
+        };
+        let v = verdict(whatsat(&whatsat_reply(CLARK, 1)), expect);
+        assert!(v.ok, "{v}");
+        let expect = Expect {
+            time_diff: Some("+10.509999999".into()),
+            ..Expect::default()
+        };
+        let v = verdict(whatsat(&whatsat_reply(CLARK, 1)), expect);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("expected time_diff +10.509999999"),
             "{v}"
         );
     }

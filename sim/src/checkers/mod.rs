@@ -8,7 +8,10 @@
 //!
 //! | checker          | class    | holds when                                                   |
 //! |------------------|----------|--------------------------------------------------------------|
-//! | `well_formed`    | safety   | every reply has SPEC's shape for the command it answers      |
+//! | `well_formed`    | safety   | every reply has SPEC's shape for the command it answers, as  |
+//! |                  |          | the reference grammar (`oracle::spec`) classifies the line   |
+//! | `time_diff`      | safety   | an IAMAT reply's time difference is the server's clock at    |
+//! |                  |          | receipt (simulated clock + skew) minus the timestamp, exactly |
 //! | `expectations`   | safety   | every step's `expect` is met                                  |
 //! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
@@ -25,6 +28,8 @@ pub mod flood_bound;
 pub mod integrity;
 pub mod monotonic;
 pub mod places_calls;
+pub mod receipt_clock;
+pub mod time_diff;
 pub mod well_formed;
 pub mod whatsat_agrees;
 
@@ -61,6 +66,9 @@ pub struct RunRecord<'a> {
     pub limits: server::config::Limits,
     /// Steps whose IAMATs are a legitimate client's (everything but hostile steps).
     pub hostile_steps: std::collections::BTreeSet<u64>,
+    /// Clock skew steps: step id -> the offset its server's clock gets (nanoseconds, negative
+    /// when behind), taken from the scenario so that a server's clock is known exactly.
+    pub skew_nanos: BTreeMap<u64, i128>,
 }
 
 impl<'a> RunRecord<'a> {
@@ -88,6 +96,22 @@ impl<'a> RunRecord<'a> {
                 .filter(|s| matches!(s.action, crate::scenario::Action::Hostile(_)))
                 .map(|s| s.id)
                 .collect(),
+            skew_nanos: scenario
+                .steps
+                .iter()
+                .filter_map(|s| match &s.action {
+                    crate::scenario::Action::Skew(skew) => Some((s.id, skew.by.nanos())),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// What the herd's limits add to SPEC's grammar of a client line.
+    pub fn line_bounds(&self) -> crate::trace::replay::LineBounds {
+        crate::trace::replay::LineBounds {
+            line_bytes_max: self.line_bytes_max,
+            client_id_bytes_max: self.limits.client_id_bytes_max,
         }
     }
 }
@@ -174,6 +198,7 @@ pub trait Checker {
 pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
     let every: Vec<Box<dyn Checker>> = vec![
         Box::new(well_formed::WellFormed),
+        Box::new(time_diff::TimeDiff),
         Box::new(expectations::Expectations),
         Box::new(monotonic::Monotonic),
         Box::new(whatsat_agrees::WhatsatAgrees),
@@ -217,6 +242,7 @@ mod tests {
             names,
             [
                 "well_formed",
+                "time_diff",
                 "expectations",
                 "monotonic",
                 "whatsat_agrees",

@@ -1,43 +1,45 @@
 //! `places_calls` (safety): every request the Places stub got is explained by one WHATSAT in
-//! flight at the server that asked, with the same radius in metres (so an IAMAT never calls Places, a WHATSAT calls it at
-//! most once, and km are converted to metres exactly), and every request carried the key.
-
-use std::str::FromStr;
-
-use server::protocol::Command;
+//! flight at the server that asked, with the same radius in metres (so an IAMAT never calls
+//! Places, a WHATSAT calls it at most once, and km are converted to metres exactly), at the
+//! location of the client asked about, and every request carried the key.
+//!
+//! The expected `location=LAT,LNG` comes from the scenario's own numbers: the location text of
+//! the record the WHATSAT's reply shows (else of any IAMAT sent for that client), read by the
+//! reference grammar ([`crate::oracle::spec`]) and compared with the request's value as exact
+//! decimals (SPEC section 6: latitude first, `-` for south and west), never through the
+//! server's own query formatting. A swapped pair or a lost sign is caught.
 
 use std::time::Duration;
 
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
-use crate::trace::{SimEvent, replay};
+use crate::oracle::spec::{ClientLine, Decimal, Location};
+use crate::trace::SimEvent;
 
 pub struct PlacesCalls;
 
-/// A WHATSAT a client sent: when, the radius it asked, and what its reply showed.
+/// A WHATSAT a client sent: when, the radius it asked, and where its client was.
 struct Whatsat {
     id: u64,
     server: String,
     sent: Duration,
     /// When the reply came; `None` if none did.
     replied: Option<Duration>,
-    radius_metres: String,
-    /// The Places query value of the reply's location; `None` if the reply had no AT line.
-    location: Option<String>,
+    radius_metres: Decimal,
+    client: String,
+    /// The location of the reply's AT line; `None` if the reply had no readable AT line.
+    location: Option<Location>,
     places_calls: usize,
 }
 
-fn whatsat_radius(line: &str) -> Option<String> {
-    match Command::from_str(line) {
-        Ok(Command::WhatsAt { radius, .. }) => Some(radius.metres_text()),
+/// The location of a reply's AT line (its fifth field), by the reference grammar.
+fn reply_location(text: &str) -> Option<Location> {
+    let first = text.lines().next()?;
+    let fields: Vec<&str> = first.split(' ').collect();
+    match fields.as_slice() {
+        ["AT", _, _, _, location, _] => Location::parse(location),
         _ => None,
     }
-}
-
-/// The location of a reply's AT line as Places is asked for it (`LAT,LNG`).
-fn reply_location(text: &str) -> Option<String> {
-    let first = text.lines().next()?;
-    replay::at_line(first).map(|record| record.location.query_value())
 }
 
 fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
@@ -47,13 +49,17 @@ fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
             id, server, line, ..
         } = sim
         {
-            if let Some(radius_metres) = whatsat_radius(line) {
+            if let ClientLine::WhatsAt {
+                client, radius_km, ..
+            } = ClientLine::parse(line)
+            {
                 all.push(Whatsat {
                     id: *id,
                     server: server.clone(),
                     sent: event.at,
                     replied: None,
-                    radius_metres,
+                    radius_metres: radius_km.times_thousand(),
+                    client,
                     location: None,
                     places_calls: 0,
                 });
@@ -68,6 +74,37 @@ fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
     all
 }
 
+/// Client -> every location an IAMAT of a client step sent for it.
+fn iamat_locations(run: &RunRecord) -> std::collections::BTreeMap<String, Vec<Location>> {
+    let mut locations: std::collections::BTreeMap<String, Vec<Location>> = Default::default();
+    for (_, sim) in run.trace.sim_events() {
+        if let SimEvent::ClientSend { line, .. } = sim
+            && let ClientLine::IamAt {
+                client, location, ..
+            } = ClientLine::parse(line)
+        {
+            locations.entry(client).or_default().push(location);
+        }
+    }
+    locations
+}
+
+impl Whatsat {
+    /// Whether a request at `location` is at this WHATSAT's client: where its reply says it
+    /// is, else where some IAMAT put it (any location when no IAMAT for it was seen).
+    fn located_at(
+        &self,
+        location: Option<&Location>,
+        sent: &std::collections::BTreeMap<String, Vec<Location>>,
+    ) -> bool {
+        match (&self.location, sent.get(&self.client)) {
+            (Some(expected), _) => location == Some(expected),
+            (None, Some(candidates)) => location.is_some_and(|l| candidates.contains(l)),
+            (None, None) => true,
+        }
+    }
+}
+
 impl Checker for PlacesCalls {
     fn name(&self) -> CheckerName {
         CheckerName::PlacesCalls
@@ -75,6 +112,7 @@ impl Checker for PlacesCalls {
 
     fn check(&self, run: &RunRecord) -> Verdict {
         let mut whatsats = whatsats(run);
+        let sent_locations = iamat_locations(run);
         let mut violations = Vec::new();
         let mut requests = 0usize;
         for (event, sim) in run.trace.sim_events() {
@@ -89,6 +127,8 @@ impl Checker for PlacesCalls {
                 continue;
             };
             requests += 1;
+            let asked_location = Location::from_places_query(location);
+            let asked_radius = Decimal::parse_unsigned(radius);
             if !key_present {
                 violations.push(Violation::new(event.at, "a Places request without the key"));
             }
@@ -101,16 +141,19 @@ impl Checker for PlacesCalls {
                     w.places_calls == 0
                         && w.sent <= event.at
                         && w.replied.is_none_or(|r| event.at <= r)
-                        && w.radius_metres == *radius
+                        && asked_radius.as_ref() == Some(&w.radius_metres)
                         && from.as_ref().is_none_or(|f| *f == w.server)
-                        && w.location.as_ref().is_none_or(|l| l == location)
+                        && w.located_at(asked_location.as_ref(), &sent_locations)
                 })
                 .min_by_key(|w| (w.replied.is_none(), w.replied));
             match explained {
                 Some(w) => w.places_calls += 1,
                 None => violations.push(Violation::new(
                     event.at,
-                    format!("a Places request at {location} (radius {radius} m) that no WHATSAT in flight explains"),
+                    format!(
+                        "a Places request at {location} (radius {radius} m) that no WHATSAT in flight explains{}",
+                        expected_locations(&whatsats, event.at)
+                    ),
                 )),
             }
         }
@@ -119,6 +162,20 @@ impl Checker for PlacesCalls {
             violations,
             Some(format!("{requests} Places requests judged")),
         )
+    }
+}
+
+/// `; WHATSATs in flight ask at LAT,LNG ...`: what a request at `at` could have been.
+fn expected_locations(whatsats: &[Whatsat], at: Duration) -> String {
+    let wanted: Vec<String> = whatsats
+        .iter()
+        .filter(|w| w.sent <= at && w.replied.is_none_or(|r| at <= r))
+        .filter_map(|w| w.location.as_ref().map(Location::places_query))
+        .collect();
+    if wanted.is_empty() {
+        String::new()
+    } else {
+        format!("; WHATSATs in flight ask at {}", wanted.join(" "))
     }
 }
 
@@ -260,5 +317,67 @@ mod tests {
             !PlacesCalls.check(&run_record(&trace, &checks)).ok,
             "the WHATSAT went to Bailey"
         );
+    }
+
+    fn located(location: &str) -> Verdict {
+        let trace = trace(vec![
+            send(0, 1, "WHATSAT kiwi 10 1"),
+            TraceEvent::places_stub_request(ms(5), "/p", location, "10000", true, None),
+            TraceEvent::client_reply(
+                ms(9),
+                1,
+                "kiwi",
+                "Bailey",
+                "AT Clark +0.1 kiwi +34.068930-118.445127 1700000000\n{}\n\n",
+            ),
+        ]);
+        let checks = Checks::default();
+        PlacesCalls.check(&run_record(&trace, &checks))
+    }
+
+    #[test]
+    fn the_request_is_at_the_replys_location_in_exact_decimal_degrees() {
+        let v = located("34.068930,-118.445127");
+        assert!(v.ok, "{v}");
+        let v = located("34.06893,-118.445127");
+        assert!(v.ok, "trailing zeros are the same number: {v}");
+    }
+
+    #[test]
+    fn a_swapped_or_unsigned_or_unreadable_location_is_caught() {
+        for location in [
+            "-118.445127,34.068930",
+            "34.068930,118.445127",
+            "+34.068930,-118.445127",
+            "34.068930-118.445127",
+        ] {
+            let v = located(location);
+            assert!(!v.ok, "{location}");
+            assert!(
+                v.details[0].contains("ask at 34.06893,-118.445127"),
+                "{location}: {v}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_reply_the_location_is_one_an_iamat_sent() {
+        let trace = trace(vec![
+            send(0, 0, "IAMAT kiwi +1.5-2 1700000000"),
+            send(1, 1, "WHATSAT kiwi 10 1"),
+            TraceEvent::places_stub_request(ms(5), "/p", "1.5,2", "10000", true, None),
+        ]);
+        let checks = Checks::default();
+        assert!(!PlacesCalls.check(&run_record(&trace, &checks)).ok);
+        let trace = trace_of_right_request();
+        assert!(PlacesCalls.check(&run_record(&trace, &checks)).ok);
+    }
+
+    fn trace_of_right_request() -> crate::trace::Trace {
+        trace(vec![
+            send(0, 0, "IAMAT kiwi +1.5-2 1700000000"),
+            send(1, 1, "WHATSAT kiwi 10 1"),
+            TraceEvent::places_stub_request(ms(5), "/p", "1.5,-2", "10000", true, None),
+        ])
     }
 }

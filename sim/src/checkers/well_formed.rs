@@ -8,13 +8,22 @@
 //! - anything else: `? ` + the line without leading and trailing white space + `\n`, or, for a
 //!   line over the limit, `? ` + its first 256 bytes.
 //!
-//! Whether the AT line's *content* is right is `whatsat_agrees`'s and `expectations`' job.
+//! What a line asks for is decided by the reference grammar ([`crate::oracle::spec`]), never
+//! by the server's parser, so a server that accepts what SPEC refuses (`+34.-118`, `1.5x`,
+//! ten fraction digits, latitude 90.5, radius 50.5) is caught here even with no `expect`.
+//! An IAMAT may still get `?` where SPEC section 2's bounds refuse it: its timestamp further
+//! ahead of the server's clock at receipt than `timestamp_ahead_max`, its AT line over the
+//! line limit, or no room in the table.
+//!
+//! Whether the AT line's *content* is right is `time_diff`'s, `whatsat_agrees`'s and
+//! `expectations`' job.
 
-use server::protocol::invalid_reply;
+use crate::oracle::spec;
 
 use server::events::Event;
 use server::store::Outcome;
 
+use super::receipt_clock::{Receipts, time_diff_text};
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
 use crate::trace::replay::{self, Exchange, Expected};
@@ -29,18 +38,45 @@ impl Checker for WellFormed {
     fn check(&self, run: &RunRecord) -> Verdict {
         let mut violations = Vec::new();
         let mut judged = 0;
+        let receipts = Receipts::from_run(run);
         for exchange in replay::exchanges(run.trace) {
             let Some((_, reply)) = exchange.reply else {
                 continue;
             };
             let text = exchange.reply_text().unwrap_or("");
-            let problem = match replay::expected(exchange.send, run.line_bytes_max) {
+            let problem = match replay::expected(exchange.send, run.line_bounds()) {
                 Expected::IamAt {
                     client,
                     location,
                     timestamp,
+                    timestamp_nanos,
                 } => {
-                    if text.starts_with("? ") && table_full(run, &exchange, &client, reply.at) {
+                    let at_line_bytes = |clock: i128| {
+                        timestamp_nanos.map(|t| {
+                            format!(
+                                "AT {} {} {client} {location} {timestamp}\n",
+                                exchange.server(),
+                                time_diff_text(clock - t)
+                            )
+                            .len()
+                        })
+                    };
+                    let refused_by_a_bound = || {
+                        timestamp_nanos.is_none()
+                            || receipts
+                                .clocks(&exchange)
+                                .into_iter()
+                                .flatten()
+                                .any(|clock| {
+                                    timestamp_nanos > Some(clock + ahead_max_nanos(run))
+                                        || run.line_bytes_max.is_some_and(|max| {
+                                            at_line_bytes(clock).is_some_and(|len| len > max)
+                                        })
+                                })
+                    };
+                    if text.starts_with("? ")
+                        && (refused_by_a_bound() || table_full(run, &exchange, &client, reply.at))
+                    {
                         invalid_problem(&exchange, text, Some(false))
                     } else {
                         iamat_problem(text, exchange.server(), &client, &location, &timestamp)
@@ -87,6 +123,11 @@ fn table_full(
     })
 }
 
+/// `timestamp_ahead_max` in nanoseconds.
+fn ahead_max_nanos(run: &RunRecord) -> i128 {
+    i128::try_from(run.limits.timestamp_ahead_max.as_nanos()).unwrap_or(i128::MAX / 2)
+}
+
 /// `+0.263873386`: a sign, digits, a point and exactly 9 digits.
 fn is_time_diff(text: &str) -> bool {
     let Some(body) = text.strip_prefix('+').or_else(|| text.strip_prefix('-')) else {
@@ -127,7 +168,7 @@ fn iamat_problem(
 
 fn invalid_problem(exchange: &Exchange, text: &str, cut: Option<bool>) -> Option<String> {
     let line = exchange.line();
-    let full = format!("{}\n", invalid_reply(line.as_bytes()));
+    let full = format!("? {}\n", line.trim_matches(spec::is_white_space));
     let full_ok = text == full;
     let cut_ok = is_cut_echo(text, line);
     let ok = match cut {
@@ -157,8 +198,7 @@ fn is_cut_echo(text: &str, line: &str) -> bool {
     let Some(echo) = text.strip_prefix("? ").and_then(|t| t.strip_suffix('\n')) else {
         return false;
     };
-    let trimmed =
-        line.trim_matches(|c: char| c.is_ascii() && server::protocol::is_spec_whitespace(c as u8));
+    let trimmed = line.trim_matches(spec::is_white_space);
     let echo_core = echo.trim_end_matches('\u{fffd}');
     !echo.is_empty()
         && echo_core.len() <= replay::LONG_LINE_ECHO_BYTES
@@ -479,5 +519,58 @@ mod tests {
             reply(5, 0, "raw", "Bailey", "whatever\n"),
         ]);
         assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn an_at_line_for_what_spec_refuses_is_caught_without_any_expect() {
+        for line in [
+            "IAMAT kiwi +34.-118 1700000000",
+            "IAMAT kiwi +34-118 1700000000.5x",
+            "IAMAT kiwi +34-118 1700000000.0123456789",
+            "IAMAT kiwi +90.5-118 1700000000",
+        ] {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let accepted = format!("AT Clark +0.000001000 kiwi {} {}\n", fields[2], fields[3]);
+            let v = verdict(vec![
+                send(0, 0, "raw", "Clark", line),
+                reply(5, 0, "raw", "Clark", &accepted),
+            ]);
+            assert!(!v.ok, "{line}");
+            assert!(v.details[0].contains("to an invalid line is not"), "{v}");
+        }
+        let v = verdict(vec![
+            send(0, 0, "raw", "Clark", "WHATSAT kiwi 50.5 5"),
+            reply(5, 0, "raw", "Clark", &whatsat_reply(KIWI, 1)),
+        ]);
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_question_mark_for_a_timestamp_too_far_ahead_of_the_receipt_clock_is_fine() {
+        let ahead = "IAMAT kiwi +1+1 1700090000";
+        let receipt = |line: &str| {
+            crate::trace::TraceEvent::server(
+                ms(2),
+                "Clark",
+                Event::ClientLine {
+                    conn: 1,
+                    line: line.to_string(),
+                },
+            )
+            .with_wall_clock(std::time::Duration::from_secs(1_700_000_000))
+        };
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", ahead),
+            receipt(ahead),
+            reply(5, 0, "kiwi", "Clark", &format!("? {ahead}\n")),
+        ]);
+        assert!(v.ok, "a day is 86400 s: {v}");
+        let near = "IAMAT kiwi +1+1 1700080000";
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", near),
+            receipt(near),
+            reply(5, 0, "kiwi", "Clark", &format!("? {near}\n")),
+        ]);
+        assert!(!v.ok, "less than a day ahead is served: {v}");
     }
 }

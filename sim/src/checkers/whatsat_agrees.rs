@@ -70,7 +70,7 @@ impl Checker for WhatsatAgrees {
                 id, server, line, ..
             }) = event.sim_event()
             {
-                let Expected::WhatsAt { client, .. } = replay::expected(event, run.line_bytes_max)
+                let Expected::WhatsAt { client, .. } = replay::expected(event, run.line_bounds())
                 else {
                     continue;
                 };

@@ -77,13 +77,12 @@ impl Respond for Answer {
                 "status": places_status,
             });
             ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+        } else if let Some((lat, lng)) = crate::places_stub::readable_location(&location) {
+            let body =
+                server::places::offline::nearby_json(lat, lng, radius.parse().unwrap_or(0.0));
+            ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
         } else {
-            let (lat, lng) = location.split_once(',').unwrap_or(("0", "0"));
-            let body = server::places::offline::nearby_json(
-                lat.parse().unwrap_or(0.0),
-                lng.parse().unwrap_or(0.0),
-                radius.parse().unwrap_or(0.0),
-            );
+            let body = crate::places_stub::unreadable_location_json(&location);
             ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
         };
         let delay = if fault.unreachable {

@@ -136,6 +136,7 @@ impl Expect {
             ("origin", &self.origin),
             ("location", &self.location),
             ("timestamp", &self.timestamp),
+            ("time_diff", &self.time_diff),
             ("status", &self.status),
         ];
         for (key, value) in texts {

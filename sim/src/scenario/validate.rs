@@ -459,10 +459,13 @@ fn check_expect(action: &Action, e: &Expect) -> Result<(), String> {
             action.kind()
         ));
     }
-    let about_record = e.origin.is_some() || e.location.is_some() || e.timestamp.is_some();
+    let about_record = e.origin.is_some()
+        || e.location.is_some()
+        || e.timestamp.is_some()
+        || e.time_diff.is_some();
     let about_json = e.results.is_some() || e.status.is_some();
     if e.invalid == Some(true) && (about_record || about_json) {
-        return Err("`expect.invalid: true` means a `?` reply, which has no origin, location, timestamp, results or status".into());
+        return Err("`expect.invalid: true` means a `?` reply, which has no origin, location, timestamp, time_diff, results or status".into());
     }
     if about_json && matches!(action, Action::IamAt(_)) {
         return Err(

@@ -279,6 +279,9 @@ fn expect_yaml(e: &Expect) -> String {
     if let Some(v) = &e.timestamp {
         parts.push(format!("timestamp: {}", quote(v)));
     }
+    if let Some(v) = &e.time_diff {
+        parts.push(format!("time_diff: {}", quote(v)));
+    }
     if let Some(v) = e.results {
         parts.push(format!("results: {v}"));
     }

@@ -42,6 +42,12 @@ pub struct TraceEvent {
     pub at: Duration,
     pub host: String,
     pub what: What,
+    /// The simulated wall clock (time since the Unix epoch, before any skew) of the host the
+    /// event happened on, at that very instant. `at` is not enough to know it: the recorder
+    /// keeps the trace in time order by moving an event that trails another host's by up to a
+    /// tick forward, and a time difference is judged to the nanosecond. `None` when no
+    /// simulated host recorded it (the driver, a real server's log, a test).
+    pub wall_clock: Option<Duration>,
 }
 
 /// The events of one run, in recording order (which is time order).
@@ -57,6 +63,7 @@ impl TraceEvent {
             at,
             host: host.into(),
             what: What::Server(event),
+            wall_clock: None,
         }
     }
 
@@ -66,7 +73,14 @@ impl TraceEvent {
             at,
             host: HARNESS_HOST.to_string(),
             what: What::Sim(event),
+            wall_clock: None,
         }
+    }
+
+    /// The event as recorded on a host whose simulated wall clock read `wall_clock`.
+    pub fn with_wall_clock(mut self, wall_clock: Duration) -> TraceEvent {
+        self.wall_clock = Some(wall_clock);
+        self
     }
 
     /// The event's name, as in the `event` key of its JSON.
@@ -248,6 +262,7 @@ impl TraceEvent {
                 key_present,
                 from,
             }),
+            wall_clock: None,
         }
     }
 }

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use server::events::{Event, Source};
-use server::protocol::{Command, Record};
+use server::protocol::Record;
 use server::store::Outcome;
 
 pub use super::read::at_line;
 use super::{SimEvent, Trace, TraceEvent};
+use crate::oracle::spec::ClientLine;
 
 /// The record a server now holds: a `record_stored` with outcome `new`.
 pub fn stored_new(event: &TraceEvent) -> Option<&Record> {
@@ -249,27 +250,40 @@ pub fn exchanges(trace: &Trace) -> Vec<Exchange<'_>> {
 /// The first 256 bytes of an over-long line are what the server echoes (SPEC section 1).
 pub const LONG_LINE_ECHO_BYTES: usize = 256;
 
-/// What a client command should get back, per SPEC.
+/// What a client command should get back, per SPEC (decided by the reference grammar,
+/// [`crate::oracle::spec`], never by the server's parser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
-    /// `AT <server> <diff> <client> <location> <timestamp>`, the last three verbatim.
+    /// `AT <server> <diff> <client> <location> <timestamp>`, the last three verbatim; or `?`
+    /// where a bound of the receiving server refuses it (its clock, its table, its line limit).
     IamAt {
         client: String,
         location: String,
         timestamp: String,
+        /// The timestamp in nanoseconds; `None` beyond `i128` (ahead of any clock).
+        timestamp_nanos: Option<i128>,
     },
     /// An AT line and Places JSON, or `?` if the server knows nothing of `client`.
     WhatsAt { client: String, bound: usize },
     /// `? ` and the line; `cut`: `Some(true)` the line is over the limit so only its first
     /// 256 bytes come back, `None` unknown (no limit given and the line is long).
     Invalid { cut: Option<bool> },
-    /// Peer-protocol lines (AT, PEER, PING, PONG) on a client connection: no reply owed.
+    /// Lines of the link protocol (AT, PEER, PING, ...) on a client connection: SPEC sections
+    /// 1-4 owe no particular reply.
     Unjudged,
 }
 
-/// Classifies a `client_send` by parsing its line as the server would (anything else is
-/// [`Expected::Unjudged`]).
-pub fn expected(send: &TraceEvent, line_bytes_max: Option<usize>) -> Expected {
+/// What the receiving server's configuration adds to SPEC's grammar: its line limit (when
+/// known) and SPEC section 2's bound on client ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineBounds {
+    pub line_bytes_max: Option<usize>,
+    pub client_id_bytes_max: usize,
+}
+
+/// Classifies a `client_send` by the reference grammar (anything that is not a client
+/// command is [`Expected::Unjudged`]).
+pub fn expected(send: &TraceEvent, bounds: LineBounds) -> Expected {
     let Some(SimEvent::ClientSend {
         line, bytes, utf8, ..
     }) = send.sim_event()
@@ -282,7 +296,7 @@ pub fn expected(send: &TraceEvent, line_bytes_max: Option<usize>) -> Expected {
     } else {
         usize::try_from(*bytes).map_or(line.len(), |b| b.saturating_sub(1))
     };
-    let cut = match line_bytes_max {
+    let cut = match bounds.line_bytes_max {
         Some(max) => Some(body_len > max),
         None if body_len > LONG_LINE_ECHO_BYTES => None,
         None => Some(false),
@@ -290,19 +304,28 @@ pub fn expected(send: &TraceEvent, line_bytes_max: Option<usize>) -> Expected {
     if cut == Some(true) || !utf8 {
         return Expected::Invalid { cut };
     }
-    match Command::parse_line(line.as_bytes()) {
-        Ok(Command::IAmAt {
+    match ClientLine::parse(line) {
+        ClientLine::IamAt { client, .. } if client.len() > bounds.client_id_bytes_max => {
+            Expected::Invalid { cut }
+        }
+        ClientLine::IamAt {
             client,
-            location,
-            timestamp,
-        }) => Expected::IamAt {
+            location_text,
+            timestamp_text,
+            timestamp_nanos,
+            ..
+        } => Expected::IamAt {
             client,
-            location: location.as_str().to_string(),
-            timestamp: timestamp.as_str().to_string(),
+            location: location_text,
+            timestamp: timestamp_text,
+            timestamp_nanos,
         },
-        Ok(Command::WhatsAt { client, bound, .. }) => Expected::WhatsAt { client, bound },
-        Ok(_) => Expected::Unjudged,
-        Err(_) => Expected::Invalid { cut },
+        ClientLine::WhatsAt { client, bound, .. } => Expected::WhatsAt {
+            client,
+            bound: bound as usize,
+        },
+        ClientLine::Link => Expected::Unjudged,
+        ClientLine::Invalid(_) => Expected::Invalid { cut },
     }
 }
 

@@ -1,0 +1,8 @@
+//! Oracles: what the herd should do, written from SPEC alone, so that a judge never decides a
+//! question with the code it judges. Nothing here imports `server::protocol`.
+//!
+//! - [`spec`]: the reference grammar of a client line (SPEC sections 1-4): a valid IAMAT, a
+//!   valid WHATSAT, a line of the link protocol, or an invalid line; exact decimal values of
+//!   coordinates and timestamps; the `LAT,LNG` of a Places query (SPEC section 6).
+
+pub mod spec;
