@@ -3,13 +3,14 @@
 //! section 2). The clock comes from the simulation and the scenario's skews
 //! ([`super::receipt_clock`]), the timestamp from the line as the reference grammar reads it:
 //! nothing the server computed is reused, so a time difference taken through floating point
-//! (`+0.009999990` for `+0.010000000`) or a saturated one is caught.
+//! (`+0.009999990` for `+0.010000000`), a saturated one or a zero written `-0.000000000` is
+//! caught.
 //!
 //! A line in flight twice at once has several receipts; the reply must match one of them.
 //! Replies whose server clock the trace does not know (a real server's log) are counted, not
 //! judged.
 
-use super::receipt_clock::{Receipts, time_diff_nanos, time_diff_text};
+use super::receipt_clock::{Receipts, time_diff_text};
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
 use crate::trace::replay::{self, Expected};
@@ -39,16 +40,17 @@ impl Checker for TimeDiff {
             let Some(diff_text) = text.strip_prefix("AT ").and_then(|t| t.split(' ').nth(1)) else {
                 continue;
             };
-            let Some(diff) = time_diff_nanos(diff_text) else {
-                continue;
-            };
             let clocks: Vec<i128> = receipts.clocks(&exchange).into_iter().flatten().collect();
             let Some(first) = clocks.first() else {
                 unknown += 1;
                 continue;
             };
             judged += 1;
-            if !clocks.iter().any(|clock| clock - timestamp == diff) {
+            // The text, not its value: SPEC writes zero as `+0.000000000`, never `-0...`.
+            if !clocks
+                .iter()
+                .any(|clock| time_diff_text(clock - timestamp) == diff_text)
+            {
                 violations.push(Violation::new(
                     reply.at,
                     format!(
@@ -147,6 +149,25 @@ mod tests {
             v.details[0].contains("+0.009999990 is not the server's clock at receipt minus the timestamp, +0.010000000"),
             "{v}"
         );
+    }
+
+    #[test]
+    fn a_zero_difference_written_with_a_minus_is_caught() {
+        let at_receipt = |diff: &str| {
+            verdict(
+                vec![
+                    send(0, 0, "kiwi", "Clark", LINE),
+                    receipt(19, Duration::from_millis(19), LINE),
+                    answer(diff),
+                ],
+                &[],
+            )
+        };
+        let plus = at_receipt("+0.000000000");
+        assert!(plus.ok, "{plus}");
+        let minus = at_receipt("-0.000000000");
+        assert!(!minus.ok, "{minus}");
+        assert!(minus.details[0].contains("-0.000000000 is not"), "{minus}");
     }
 
     #[test]
