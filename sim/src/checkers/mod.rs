@@ -61,6 +61,9 @@ pub struct RunRecord<'a> {
     pub limits: server::config::Limits,
     /// Steps whose IAMATs are a legitimate client's (everything but hostile steps).
     pub hostile_steps: std::collections::BTreeSet<u64>,
+    /// The herd's classic links, each as its two servers in name order: a classic neighbour
+    /// is sent records again when it shows it holds an old one, which `flood_bound` allows.
+    pub classic_links: std::collections::BTreeSet<(String, String)>,
 }
 
 impl<'a> RunRecord<'a> {
@@ -88,7 +91,30 @@ impl<'a> RunRecord<'a> {
                 .filter(|s| matches!(s.action, crate::scenario::Action::Hostile(_)))
                 .map(|s| s.id)
                 .collect(),
+            classic_links: scenario
+                .herd
+                .links
+                .iter()
+                .filter(|link| link.classic)
+                .map(|link| {
+                    let [a, b] = link.between.clone();
+                    if a <= b { (a, b) } else { (b, a) }
+                })
+                .collect(),
         }
+    }
+
+    /// The servers `server` reaches over classic links.
+    pub fn classic_neighbours<'r>(&'r self, server: &'r str) -> impl Iterator<Item = &'r str> {
+        self.classic_links.iter().filter_map(move |(a, b)| {
+            if a == server {
+                Some(b.as_str())
+            } else if b == server {
+                Some(a.as_str())
+            } else {
+                None
+            }
+        })
     }
 }
 

@@ -31,6 +31,7 @@ pub fn run_record<'a>(trace: &'a Trace, checks: &'a Checks) -> RunRecord<'a> {
         line_bytes_max: None,
         limits: server::config::Limits::default(),
         hostile_steps: Default::default(),
+        classic_links: Default::default(),
     }
 }
 
