@@ -11,7 +11,8 @@
 //!    renderings (timeline, snapshot).
 //! 4. On a trace: [`recorder`] (the trace layer that records it), [`checkers`] (one invariant
 //!    per module, judged on a finished run), [`metrics`] (what the report measures),
-//!    [`diagram`] (Lamport space-time diagrams).
+//!    [`diagram`] (Lamport space-time diagrams), [`sometimes`] (rare behaviours a swarm must
+//!    see at least once).
 //! 5. The simulated world: [`places_stub`] (the Places host), [`bulk`] (load and hostile
 //!    clients), [`simnet`] (the server's seam on turmoil), [`harness`] (builds the simulation
 //!    and drives the steps).
@@ -36,5 +37,6 @@ pub mod report;
 pub mod scenario;
 pub mod shrink;
 pub mod simnet;
+pub mod sometimes;
 pub mod swarm;
 pub mod trace;

@@ -13,8 +13,8 @@ use sim::scenario::Scenario;
 ///
 /// Exit status: 0 all checks held, 1 safety violation, 2 liveness violation, 3 the system under
 /// test panicked or stopped, 4 bad scenario file, 5 (`--compare`) the modes' verdicts differ,
-/// 64 bad command line. With several files or
-/// seeds, the worst failure wins (safety over liveness).
+/// 6 (`swarm --require-coverage`) a required "sometimes" property was never hit, 64 bad
+/// command line. With several files or seeds, the worst failure wins (safety over liveness).
 #[derive(Debug, Parser)]
 #[command(
     name = "sim",

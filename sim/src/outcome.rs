@@ -20,6 +20,9 @@ pub mod exit {
     /// `--compare`: a checker's verdict differs between the modes and the scenario does not
     /// declare why.
     pub const MODES_DIFFER: u8 = 5;
+    /// `swarm --require-coverage`: a required "sometimes" property was never hit, so the
+    /// seeds did not explore what the swarm promises to explore.
+    pub const COVERAGE_MISSING: u8 = 6;
     /// The command line is wrong.
     pub const USAGE: u8 = 64;
 

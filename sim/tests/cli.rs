@@ -82,3 +82,52 @@ fn swarm_emit_prints_a_scenario_the_runner_accepts() {
     );
     sim::scenario::Scenario::from_yaml_str(&yaml, "seed7.yaml").unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// The property names of the coverage table's `never hit (required): a, b` line.
+fn never_hit(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("never hit (required): "))
+        .map(|names| names.split(", ").map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn swarm_prints_a_coverage_table_and_require_coverage_exits_six_naming_what_was_never_hit() {
+    let args = [
+        "swarm",
+        "--seeds",
+        "0..2",
+        "--shard",
+        "0/2",
+        "--jobs",
+        "2",
+        "--duration",
+        "13s",
+    ];
+    let out = sim(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("== coverage: sometimes properties over 1 seeds"),
+        "{stdout}"
+    );
+    for property in sim::sometimes::Property::ALL {
+        assert!(stdout.contains(property.as_str()), "{property}: {stdout}");
+    }
+    let missing = never_hit(&stdout);
+    assert!(
+        !missing.is_empty(),
+        "one short seed hits every property?\n{stdout}"
+    );
+
+    let out = sim(&[&args[..], &["--require-coverage"]].concat());
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(6), "{stdout}");
+    assert_eq!(never_hit(&stdout), missing, "{stdout}");
+    let names: Vec<&str> = sim::sometimes::Property::ALL.map(|p| p.as_str()).to_vec();
+    assert!(
+        missing.iter().all(|m| names.contains(&m.as_str())),
+        "{missing:?}"
+    );
+}

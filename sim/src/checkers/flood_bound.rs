@@ -6,6 +6,11 @@
 //!   difference); a classic delivery that failed (`peer_connect_failed` naming the client)
 //!   never crossed. A restart resets the counts of the links touching that server. A flood never
 //!   goes back to the neighbour the record came from.
+//! - **Classic resends.** A record from a classic peer that is stale shows that some classic
+//!   neighbour holds an old record for that client, and the server cannot tell which: each of
+//!   its classic neighbours is sent its record for the client once more. That resend answers
+//!   one stale crossing and is not counted against the flood bound; one is owed per server,
+//!   classic neighbour and client however many stale records arrived before it went.
 //! - **Reconciliation.** When `A -> B` comes (back) up, `reconcile` may carry at most the
 //!   records B may lack: those in A's table that A has not yet sent to B and did not get from
 //!   B, plus what A sent to B shortly before the link went down (heartbeats take up to
@@ -20,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use server::events::{Direction, Event, Source};
+use server::store::Outcome;
 
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
@@ -73,10 +79,13 @@ impl Checker for FloodBound {
         let mut links: BTreeMap<(String, String), LinkLog> = BTreeMap::new();
         // When each server last lost its memory: what it sent before, it no longer has.
         let mut lost_at: BTreeMap<String, Duration> = BTreeMap::new();
+        // (server, classic neighbour, client): a classic resend the server owes.
+        let mut resend_owed: BTreeSet<(String, String, String)> = BTreeSet::new();
         let mut violations = Vec::new();
         let (mut sent, mut reconciles, mut reconciled) = (0usize, 0usize, 0u64);
         for event in &run.trace.events {
             if let Some(server) = replay::memory_lost(event) {
+                resend_owed.retain(|(owing, _, _)| owing != server);
                 crossings.retain(|((a, b), _), _| a != server && b != server);
                 held.remove(server);
                 lost_at.insert(server.to_string(), event.at);
@@ -91,6 +100,21 @@ impl Checker for FloodBound {
             let Some(server_event) = event.server_event() else {
                 continue;
             };
+            if let Event::RecordStored {
+                record,
+                outcome: Outcome::Stale,
+                source: Source::Classic,
+            } = server_event
+            {
+                for neighbour in run.classic_neighbours(&host) {
+                    resend_owed.insert((
+                        host.clone(),
+                        neighbour.to_string(),
+                        record.client.clone(),
+                    ));
+                }
+                continue;
+            }
             if let Some(record) = replay::stored_new(event) {
                 let source = match server_event {
                     Event::RecordStored {
@@ -210,6 +234,12 @@ impl Checker for FloodBound {
             } else {
                 (peer.clone(), host.clone())
             };
+            let attempt = (host.clone(), peer.clone(), key.1.clone());
+            if resend_owed.remove(&attempt) {
+                // The resend: not a crossing, so a failed delivery of it takes none back.
+                last_classic_flood.remove(&attempt);
+                continue;
+            }
             last_classic_flood.insert(
                 (host.clone(), peer.clone(), key.1.clone()),
                 (link.clone(), key.clone()),
@@ -364,6 +394,69 @@ mod tests {
             flood(4, "Bona", "Clark", KIWI),
         ]);
         assert!(!v.ok, "without the failure, three crossings are too many");
+    }
+
+    /// Bona holds Clark's newer kiwi record; Bailey, a classic neighbour, sent a stale one
+    /// (an older kiwi record that crossed Bona's flood), so Bona sends its record again.
+    fn classic_resend(stale_first: bool) -> Verdict {
+        let older = "AT Bailey +0.000001000 kiwi +1+1 1700000000.1";
+        let stale = TraceEvent::server(
+            ms(3),
+            "Bona",
+            Event::RecordStored {
+                record: record(older),
+                outcome: Outcome::Stale,
+                source: Source::Classic,
+            },
+        );
+        let mut events = vec![
+            stored(1, "Bona", KIWI, "new"),
+            flood(1, "Bona", "Bailey", KIWI),
+            flood(2, "Bailey", "Bona", KIWI),
+        ];
+        if stale_first {
+            events.push(stale);
+        }
+        events.push(flood(4, "Bona", "Bailey", KIWI));
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.classic_links = [("Bailey".to_string(), "Bona".to_string())].into();
+        FloodBound.check(&run)
+    }
+
+    #[test]
+    fn a_resend_to_a_classic_neighbour_that_sent_a_stale_record_is_no_third_crossing() {
+        let v = classic_resend(true);
+        assert!(v.ok, "{v}");
+        let v = classic_resend(false);
+        assert!(
+            !v.ok,
+            "without the stale record, a third crossing is one too many"
+        );
+    }
+
+    #[test]
+    fn a_stale_record_owes_no_resend_on_a_persistent_link() {
+        let older = "AT Bailey +0.000001000 kiwi +1+1 1700000000.1";
+        let trace = trace(vec![
+            stored(1, "Bona", KIWI, "new"),
+            flood(1, "Bona", "Bailey", KIWI),
+            flood(2, "Bailey", "Bona", KIWI),
+            TraceEvent::server(
+                ms(3),
+                "Bona",
+                Event::RecordStored {
+                    record: record(older),
+                    outcome: Outcome::Stale,
+                    source: Source::Classic,
+                },
+            ),
+            flood(4, "Bona", "Bailey", KIWI),
+        ]);
+        let checks = Checks::default();
+        let v = FloodBound.check(&run_record(&trace, &checks));
+        assert!(!v.ok, "Bona-Bailey is not classic here: {v}");
     }
 
     #[test]

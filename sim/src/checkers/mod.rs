@@ -69,6 +69,9 @@ pub struct RunRecord<'a> {
     /// Clock skew steps: step id -> the offset its server's clock gets (nanoseconds, negative
     /// when behind), taken from the scenario so that a server's clock is known exactly.
     pub skew_nanos: BTreeMap<u64, i128>,
+    /// The herd's classic links, each as its two servers in name order: a classic neighbour
+    /// is sent records again when it shows it holds an old one, which `flood_bound` allows.
+    pub classic_links: std::collections::BTreeSet<(String, String)>,
 }
 
 impl<'a> RunRecord<'a> {
@@ -104,6 +107,16 @@ impl<'a> RunRecord<'a> {
                     _ => None,
                 })
                 .collect(),
+            classic_links: scenario
+                .herd
+                .links
+                .iter()
+                .filter(|link| link.classic)
+                .map(|link| {
+                    let [a, b] = link.between.clone();
+                    if a <= b { (a, b) } else { (b, a) }
+                })
+                .collect(),
         }
     }
 
@@ -113,6 +126,19 @@ impl<'a> RunRecord<'a> {
             line_bytes_max: self.line_bytes_max,
             client_id_bytes_max: self.limits.client_id_bytes_max,
         }
+    }
+
+    /// The servers `server` reaches over classic links.
+    pub fn classic_neighbours<'r>(&'r self, server: &'r str) -> impl Iterator<Item = &'r str> {
+        self.classic_links.iter().filter_map(move |(a, b)| {
+            if a == server {
+                Some(b.as_str())
+            } else if b == server {
+                Some(a.as_str())
+            } else {
+                None
+            }
+        })
     }
 }
 

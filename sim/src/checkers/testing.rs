@@ -32,6 +32,7 @@ pub fn run_record<'a>(trace: &'a Trace, checks: &'a Checks) -> RunRecord<'a> {
         limits: server::config::Limits::default(),
         hostile_steps: Default::default(),
         skew_nanos: BTreeMap::new(),
+        classic_links: Default::default(),
     }
 }
 

@@ -163,6 +163,7 @@ pub fn run_real_seed(seed: u64, base: &Base, options: &RealOptions) -> RealSeedO
             outcome,
             failure: Some(failure),
             simulated: Duration::ZERO,
+            sometimes: Default::default(),
         },
         logs: None,
     };
@@ -187,6 +188,9 @@ pub fn run_real_seed(seed: u64, base: &Base, options: &RealOptions) -> RealSeedO
                     outcome,
                     failure: outcome.label(),
                     simulated: judged.run.end,
+                    // The coverage table is the simulated swarm's: a real run's timing is
+                    // not reproducible, so its rare behaviours are not counted.
+                    sometimes: Default::default(),
                 },
                 logs,
             }

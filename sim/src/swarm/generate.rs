@@ -2,6 +2,7 @@
 //! on, how many of each, the workload and the network), and the scenario built from them.
 //! Faults fall in the first part of the run; the rest is quiet, so liveness can be judged.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,6 +46,9 @@ pub struct SwarmOptions {
     pub loads: u32,
     /// Hostile clients: forged lines, far-future timestamps, huge ids, held connections.
     pub hostiles: u32,
+    /// Links of the herd made classic (one connection per record, nothing resumed), each
+    /// one the persistent links can spare and still connect every server.
+    pub classic_links: u32,
     pub clients: u32,
     pub iamats: u32,
     pub whatsats: u32,
@@ -85,9 +89,11 @@ impl SwarmOptions {
         };
         let loads = family(2);
         let hostiles = family(3);
+        let classic_links = family(2);
         SwarmOptions {
             loads,
             hostiles,
+            classic_links,
             seed,
             duration,
             chaos_end,
@@ -121,7 +127,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} | clients {} iamats {} whatsats {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -140,6 +146,7 @@ impl fmt::Display for SwarmOptions {
             on(self.bad_inputs),
             on(self.loads),
             on(self.hostiles),
+            on(self.classic_links),
             self.clients,
             self.iamats,
             self.whatsats
@@ -486,7 +493,27 @@ impl Draft<'_> {
         }
     }
 
-    fn finish(mut self, herd_source: HerdSource) -> Scenario {
+    /// Makes some links classic. Only a link the persistent links can spare becomes classic:
+    /// they still connect every server, so reconciliation brings every record everywhere
+    /// after any fault, and the convergence checker's promise still holds. A classic link is
+    /// an extra path that loses what it cannot deliver (as the classic herd does); `None`
+    /// when the family is off or no link can be spared.
+    fn classic_links(&mut self) -> Option<Herd> {
+        let mut herd = self.herd.clone();
+        for _ in 0..self.options.classic_links {
+            let spare: Vec<usize> = (0..herd.links.len())
+                .filter(|&i| !herd.links[i].classic && persistent_connected(&herd, Some(i)))
+                .collect();
+            if spare.is_empty() {
+                break;
+            }
+            let pick = spare[self.rng.random_range(0..spare.len())];
+            herd.links[pick].classic = true;
+        }
+        (herd != *self.herd).then_some(herd)
+    }
+
+    fn finish(mut self, herd_source: HerdSource, classic_herd: Option<Herd>) -> Scenario {
         self.steps.sort_by_key(|(at, _, _)| *at);
         let (options, limits) = (self.options, &self.herd.limits);
         let checks = Checks {
@@ -511,6 +538,10 @@ impl Draft<'_> {
                 column: 0,
             })
             .collect();
+        let (herd, herd_source) = match classic_herd {
+            Some(herd) => (herd, HerdSource::Inline),
+            None => (self.herd.clone(), herd_source),
+        };
         Scenario {
             name: format!("swarm seed {}", options.seed),
             description: Some(options.to_string()),
@@ -518,7 +549,7 @@ impl Draft<'_> {
             duration: options.duration,
             tick: ms(1),
             herd_source,
-            herd: self.herd.clone(),
+            herd,
             network: Network {
                 latency: options.latency,
             },
@@ -550,7 +581,33 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.workload();
     draft.loads();
     draft.hostiles();
-    draft.finish(herd_source)
+    // Drawn last, so every seed keeps the steps it drew before classic links existed.
+    let classic_herd = draft.classic_links();
+    draft.finish(herd_source, classic_herd)
+}
+
+/// Whether the herd's persistent links, without link `except`, connect every server.
+fn persistent_connected(herd: &Herd, except: Option<usize>) -> bool {
+    let Some(first) = herd.servers.first() else {
+        return true;
+    };
+    let mut reached: BTreeSet<&str> = BTreeSet::from([first.name.as_str()]);
+    let mut frontier = vec![first.name.as_str()];
+    while let Some(server) = frontier.pop() {
+        for (i, link) in herd.links.iter().enumerate() {
+            if link.classic || Some(i) == except || !link.between.iter().any(|s| s == server) {
+                continue;
+            }
+            for other in &link.between {
+                if reached.insert(other.as_str()) {
+                    frontier.push(other.as_str());
+                }
+            }
+        }
+    }
+    herd.servers
+        .iter()
+        .all(|s| reached.contains(s.name.as_str()))
 }
 
 /// Two groups to partition: a random proper subset against the rest, or one server against
@@ -575,4 +632,65 @@ fn split(rng: &mut SmallRng, herd: &Herd, servers: &[String]) -> (Vec<String>, V
         return (vec![one], rest);
     }
     (a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(options: &SwarmOptions) -> Scenario {
+        generate(options, &Herd::default_herd(), HerdSource::Default)
+    }
+
+    #[test]
+    fn classic_links_leave_the_persistent_links_connecting_every_server() {
+        let mut mixed = 0;
+        for seed in 0..200 {
+            let options = SwarmOptions::derive(seed, Duration::from_secs(30));
+            let generated = scenario(&options);
+            let classic = generated.herd.links.iter().filter(|l| l.classic).count();
+            assert_eq!(classic > 0, options.classic_links > 0, "seed {seed}");
+            assert!(classic <= options.classic_links as usize, "seed {seed}");
+            assert!(persistent_connected(&generated.herd, None), "seed {seed}");
+            if classic > 0 {
+                mixed += 1;
+                assert_eq!(generated.herd_source, HerdSource::Inline, "seed {seed}");
+            }
+        }
+        assert!(
+            mixed > 50,
+            "the family is on for about half the seeds: {mixed}"
+        );
+    }
+
+    #[test]
+    fn classic_links_change_no_step_a_seed_drew_before_them() {
+        for seed in 0..100 {
+            let options = SwarmOptions::derive(seed, Duration::from_secs(30));
+            let without = SwarmOptions {
+                classic_links: 0,
+                ..options.clone()
+            };
+            assert_eq!(
+                scenario(&options).steps,
+                scenario(&without).steps,
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_herd_of_classic_links_gets_no_more() {
+        let mut herd = Herd::default_herd();
+        for link in &mut herd.links {
+            link.classic = true;
+        }
+        let options = SwarmOptions {
+            classic_links: 2,
+            ..SwarmOptions::derive(1, Duration::from_secs(30))
+        };
+        let generated = generate(&options, &herd, HerdSource::Default);
+        assert_eq!(generated.herd, herd);
+        assert_eq!(generated.herd_source, HerdSource::Default);
+    }
 }

@@ -5,7 +5,7 @@
 //! A generated scenario is an ordinary scenario: it is written as YAML and read back before it
 //! runs, so `sim swarm --emit SEED > f.yaml && sim f.yaml` replays the same trace byte for byte.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use server::config::Herd;
 
+use crate::checkers::RunRecord;
 use crate::outcome::{Outcome, exit};
 use crate::report;
 use crate::scenario::{HerdSource, Scenario};
+use crate::sometimes::{self, Property};
 
 /// Threads get big stacks: a simulation nests deep futures.
 const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
@@ -29,8 +31,10 @@ pub fn first_seeds(seeds: &[u64], count: usize) -> String {
     first.join(", ")
 }
 
+pub mod coverage;
 mod generate;
 
+pub use coverage::Coverage;
 pub use generate::{DURATION_MIN, SwarmOptions, generate};
 
 /// `sim swarm`.
@@ -65,6 +69,10 @@ pub struct SwarmArgs {
     /// Where `--shrink` writes minimized scenarios.
     #[arg(long, default_value = "scenarios/regressions")]
     pub out: PathBuf,
+    /// Exit 6 when a required "sometimes" property of the coverage table was never hit
+    /// (unless a failure's own code is worse).
+    #[arg(long, conflicts_with_all = ["real", "compare"])]
+    pub require_coverage: bool,
     #[command(flatten)]
     pub real: RealSwarmArgs,
 }
@@ -179,6 +187,8 @@ pub struct SeedOutcome {
     /// `class/checker` of the first failure, e.g. `liveness/convergence`; `None` if it passed.
     pub failure: Option<String>,
     pub simulated: Duration,
+    /// The rare behaviours the run showed, for the coverage table.
+    pub sometimes: BTreeSet<Property>,
 }
 
 /// The swarm flags of real mode (flattened into `sim swarm`'s own).
@@ -214,16 +224,24 @@ pub fn run_seed(seed: u64, base: &Base) -> SeedOutcome {
                 outcome: Outcome::BadScenario,
                 failure: Some(format!("bad-scenario: {message}")),
                 simulated: Duration::ZERO,
+                sometimes: BTreeSet::new(),
             };
         }
     };
     let judged = report::run_and_judge(&scenario);
     let outcome = judged.outcome();
+    let record = RunRecord::new(
+        &scenario,
+        &judged.run.trace,
+        judged.run.end,
+        judged.run.final_tables.clone(),
+    );
     SeedOutcome {
         seed,
         outcome,
         failure: outcome.label(),
         simulated: judged.run.end,
+        sometimes: sometimes::observed(&record),
     }
 }
 
@@ -359,13 +377,18 @@ pub fn main(args: &SwarmArgs) -> u8 {
     bar.finish_and_clear();
     let wall = started.elapsed();
     print!("{}", summary(&outcomes, &base, wall));
+    let coverage = Coverage::tally(outcomes.iter().map(|o| (o.seed, &o.sometimes)));
+    print!("{}", coverage.table(outcomes.len()));
 
-    let worst = outcomes
+    let mut worst = outcomes
         .iter()
         .map(|o| o.outcome)
         .max()
         .unwrap_or(Outcome::Pass)
         .code();
+    if args.require_coverage && !coverage.missing_required().is_empty() {
+        worst = exit::worse(worst, exit::COVERAGE_MISSING);
+    }
     if args.shrink {
         for (label, seed) in first_seed_per_class(&outcomes) {
             println!("shrinking seed {seed} ({label})...");
