@@ -310,7 +310,7 @@ fn limit_reached(run: &RunRecord) -> bool {
     from_server
         || replay::exchanges(run.trace).iter().any(|exchange| {
             exchange.reply.is_some()
-                && replay::expected(exchange.send, run.line_bytes_max)
+                && replay::expected(exchange.send, run.line_bounds())
                     == (Expected::Invalid { cut: Some(true) })
         })
 }
