@@ -28,6 +28,7 @@ pub enum CheckerName {
     Monotonic,
     WhatsatAgrees,
     FloodBound,
+    LinkStability,
     PlacesCalls,
     Integrity,
     Convergence,
@@ -36,12 +37,13 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 9] = [
+    pub const ALL: [CheckerName; 10] = [
         CheckerName::WellFormed,
         CheckerName::Expectations,
         CheckerName::Monotonic,
         CheckerName::WhatsatAgrees,
         CheckerName::FloodBound,
+        CheckerName::LinkStability,
         CheckerName::PlacesCalls,
         CheckerName::Integrity,
         CheckerName::Convergence,
@@ -56,6 +58,7 @@ impl CheckerName {
             CheckerName::Monotonic => "monotonic",
             CheckerName::WhatsatAgrees => "whatsat_agrees",
             CheckerName::FloodBound => "flood_bound",
+            CheckerName::LinkStability => "link_stability",
             CheckerName::PlacesCalls => "places_calls",
             CheckerName::Integrity => "integrity",
             CheckerName::Convergence => "convergence",

@@ -13,6 +13,7 @@
 //! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
 //! | `flood_bound`    | safety   | floods twice per link at most; reconciles only what changed   |
+//! | `link_stability` | safety   | a link goes down or reconciles records only after a fault     |
 //! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
@@ -23,6 +24,7 @@ pub mod convergence;
 pub mod expectations;
 pub mod flood_bound;
 pub mod integrity;
+pub mod link_stability;
 pub mod monotonic;
 pub mod places_calls;
 pub mod well_formed;
@@ -61,6 +63,11 @@ pub struct RunRecord<'a> {
     pub limits: server::config::Limits,
     /// Steps whose IAMATs are a legitimate client's (everything but hostile steps).
     pub hostile_steps: std::collections::BTreeSet<u64>,
+    /// The herd's persistent (non-classic) links, each as its two ends in name order.
+    pub persistent_links: std::collections::BTreeSet<(String, String)>,
+    /// The scenario's network latency maximum (a message on a link takes at most this long,
+    /// unless a `latency` step changes it).
+    pub network_latency_max: Duration,
 }
 
 impl<'a> RunRecord<'a> {
@@ -88,6 +95,17 @@ impl<'a> RunRecord<'a> {
                 .filter(|s| matches!(s.action, crate::scenario::Action::Hostile(_)))
                 .map(|s| s.id)
                 .collect(),
+            persistent_links: scenario
+                .herd
+                .links
+                .iter()
+                .filter(|link| !link.classic)
+                .map(|link| {
+                    let [a, b] = link.between.clone();
+                    if a <= b { (a, b) } else { (b, a) }
+                })
+                .collect(),
+            network_latency_max: scenario.network.latency.max,
         }
     }
 }
@@ -178,6 +196,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(monotonic::Monotonic),
         Box::new(whatsat_agrees::WhatsatAgrees),
         Box::new(flood_bound::FloodBound),
+        Box::new(link_stability::LinkStability),
         Box::new(places_calls::PlacesCalls),
         Box::new(integrity::Integrity),
         Box::new(convergence::Convergence),
@@ -220,6 +239,7 @@ mod tests {
                 "expectations",
                 "monotonic",
                 "whatsat_agrees",
+                "link_stability",
                 "places_calls",
                 "integrity",
                 "convergence"
