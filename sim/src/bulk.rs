@@ -170,7 +170,10 @@ pub async fn run_hostile(
         .await;
     }
     if let Some(name) = &hostile.peer_as {
-        let forged = format!("AT {name} +0.000000000 forged-by-{name} +1+1 {}", timestamp());
+        let forged = format!(
+            "AT {name} +0.000000000 forged-by-{name} +1+1 {}",
+            timestamp()
+        );
         let talk = link_as(id, &server, port, name, secret, &forged, &recorder);
         let text = match tokio::time::timeout(BULK_TIMEOUT, talk).await {
             Ok(Ok(reply)) => reply,

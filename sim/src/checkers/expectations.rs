@@ -291,7 +291,8 @@ mod tests {
         let v = verdict(hostile_reply("HELLO 00ff 5 0\nLINKED\n"), expect);
         assert!(!v.ok);
         assert!(
-            v.details[0].contains("hostile step 1: expected only `?` lines, got \"HELLO 00ff 5 0\""),
+            v.details[0]
+                .contains("hostile step 1: expected only `?` lines, got \"HELLO 00ff 5 0\""),
             "{v}"
         );
     }
@@ -305,6 +306,9 @@ mod tests {
         assert!(verdict(hostile_reply(""), expect.clone()).ok);
         let v = verdict(hostile_reply("? WHATSAT kiwi 10 1\n"), expect);
         assert!(!v.ok);
-        assert!(v.details[0].contains("expected 0 reply lines, got 1"), "{v}");
+        assert!(
+            v.details[0].contains("expected 0 reply lines, got 1"),
+            "{v}"
+        );
     }
 }

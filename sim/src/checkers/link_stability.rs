@@ -236,9 +236,8 @@ impl Checker for LinkStability {
             down: BTreeSet::new(),
             running: BTreeSet::new(),
         };
-        let detect = |lat: Duration| {
-            limits.heartbeat_timeout + 2 * limits.heartbeat_interval + 2 * lat
-        };
+        let detect =
+            |lat: Duration| limits.heartbeat_timeout + 2 * limits.heartbeat_interval + 2 * lat;
         let settle = |lat: Duration| {
             detect(lat) + limits.peer_connect_timeout + limits.backoff_max + 4 * lat
         };
@@ -274,9 +273,10 @@ impl Checker for LinkStability {
                 continue;
             }
             let (peer, direction) = match server_event {
-                Event::PeerUp { peer, direction } | Event::PeerDown { peer, direction, .. } => {
-                    (peer.as_str(), Some(*direction))
-                }
+                Event::PeerUp { peer, direction }
+                | Event::PeerDown {
+                    peer, direction, ..
+                } => (peer.as_str(), Some(*direction)),
                 Event::Reconcile { peer, .. } => (peer.as_str(), None),
                 _ => continue,
             };
@@ -554,13 +554,22 @@ mod tests {
 
         // The same, with a link the partition did not touch going down meanwhile.
         let mut events = events;
-        let at = events.iter().position(|e| e.at > ms(4_600)).unwrap_or(events.len());
+        let at = events
+            .iter()
+            .position(|e| e.at > ms(4_600))
+            .unwrap_or(events.len());
         events.splice(at..at, untouched);
         let v = verdict(events);
         assert!(!v.ok);
         assert_eq!(v.details.len(), 2, "{v}");
-        assert!(v.details[0].contains("Bailey's accepted link with Campbell went down"), "{v}");
-        assert!(v.details[1].contains("Bailey holds no link from Campbell"), "{v}");
+        assert!(
+            v.details[0].contains("Bailey's accepted link with Campbell went down"),
+            "{v}"
+        );
+        assert!(
+            v.details[1].contains("Bailey holds no link from Campbell"),
+            "{v}"
+        );
     }
 
     #[test]
@@ -615,7 +624,9 @@ mod tests {
             "{v}"
         );
         assert!(
-            v.details.iter().any(|d| d.contains("Clark's link to Bona is not up")),
+            v.details
+                .iter()
+                .any(|d| d.contains("Clark's link to Bona is not up")),
             "{v}"
         );
     }
@@ -625,7 +636,13 @@ mod tests {
         let mut events = herd_up(10);
         events.push(crash(1_000, "Clark"));
         for (host, direction) in [("Bona", Direction::Outbound), ("Bona", Direction::Inbound)] {
-            events.push(down(4_000, host, "Clark", direction, LinkEnd::HeartbeatTimeout));
+            events.push(down(
+                4_000,
+                host,
+                "Clark",
+                direction,
+                LinkEnd::HeartbeatTimeout,
+            ));
         }
         events.push(down(
             4_100,

@@ -429,7 +429,8 @@ fn expect_belongs_to_client_steps_and_must_be_consistent() {
 }
 
 #[test]
-fn a_hostile_expectation_judges_one_reply_by_its_question_marks_and_lines() -> Result<(), ScenarioError> {
+fn a_hostile_expectation_judges_one_reply_by_its_question_marks_and_lines()
+-> Result<(), ScenarioError> {
     let s = parse(&with_steps(
         "  - { at: 1s, hostile: { server: Clark, peer_as: Bailey }, expect: { invalid: true, replies: 2 } }\n",
     ))?;
@@ -437,7 +438,10 @@ fn a_hostile_expectation_judges_one_reply_by_its_question_marks_and_lines() -> R
     let e = error_text(&with_steps(
         "  - { at: 1s, hostile: { server: Clark, lines: [x], peer_as: Zulu }, expect: { replies: 2 } }\n",
     ));
-    assert!(e.contains("give exactly one of `lines`, `peer_as` or `huge_id_bytes`"), "{e}");
+    assert!(
+        e.contains("give exactly one of `lines`, `peer_as` or `huge_id_bytes`"),
+        "{e}"
+    );
     let e = error_text(&with_steps(
         "  - { at: 1s, hostile: { server: Clark, lines: [x] }, expect: { origin: Clark } }\n",
     ));

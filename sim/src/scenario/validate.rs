@@ -496,7 +496,10 @@ fn check_expect(action: &Action, e: &Expect) -> Result<(), String> {
         return Ok(());
     }
     if e.replies.is_some() {
-        return Err("`expect.replies` counts a hostile step's reply lines; it belongs to hostile steps".into());
+        return Err(
+            "`expect.replies` counts a hostile step's reply lines; it belongs to hostile steps"
+                .into(),
+        );
     }
     if !action.is_workload() {
         return Err(format!(
