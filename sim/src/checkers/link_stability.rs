@@ -16,7 +16,9 @@
 //!   is in effect, or while their latency is so high that heartbeats may miss
 //!   (`heartbeat_interval + 2 * max >= heartbeat_timeout`).
 //! - **Failed handshakes.** A dialled session that ends before its link came up needs the same
-//!   explanation within `settle`, or the neighbour being down.
+//!   explanation within `settle`, or the neighbour not running: crashed, or not yet listening
+//!   (real mode starts the servers one by one, and the fault proxy accepts a dial to a server
+//!   that has not started, then closes it).
 //! - **Reconciles.** A `reconcile` that carries records is the first link-up of `A -> B` in the
 //!   current lives of both ends (records stored before the links first came up), or comes
 //!   within `settle` of a fault touching the link.
@@ -68,8 +70,6 @@ struct Network {
     link_touched: BTreeMap<Pair, Duration>,
     /// When each server last crashed or restarted.
     server_touched: BTreeMap<String, Duration>,
-    /// Servers crashed and not yet restarted.
-    down: BTreeSet<String>,
     /// Servers the trace shows running: they said `listening` and have not crashed since.
     running: BTreeSet<String>,
 }
@@ -137,12 +137,10 @@ impl Network {
                 }
             }
             SimEvent::Crash { server, .. } => {
-                self.down.insert(server.clone());
                 self.running.remove(server);
                 self.server_touched.insert(server.clone(), at);
             }
             SimEvent::Restart { server, .. } => {
-                self.down.remove(server);
                 self.server_touched.insert(server.clone(), at);
             }
             _ => return false,
@@ -233,7 +231,6 @@ impl Checker for LinkStability {
             base_latency_max: run.network_latency_max,
             link_touched: BTreeMap::new(),
             server_touched: BTreeMap::new(),
-            down: BTreeSet::new(),
             running: BTreeSet::new(),
         };
         let detect =
@@ -325,7 +322,7 @@ impl Checker for LinkStability {
                             ));
                         }
                     } else if direction == Direction::Outbound
-                        && !network.down.contains(peer)
+                        && network.running.contains(peer)
                         && unexplained(&network, &link, event.at, settle(lat))
                     {
                         violations.push(Violation::new(
@@ -668,6 +665,22 @@ mod tests {
         ));
         let v = verdict(events);
         assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_dial_to_a_neighbour_not_yet_listening_is_explained() {
+        // Real mode starts servers one by one: Bailey dials Bona's proxy before Bona listens.
+        let early = down(
+            0,
+            "Bailey",
+            "Bona",
+            Direction::Outbound,
+            LinkEnd::ClosedDuringHandshake,
+        );
+        let v = verdict(with(vec![early.clone()], herd_up(10)));
+        assert!(v.ok, "{v}");
+        let v = verdict(with(herd_up(0), vec![early]));
+        assert!(!v.ok, "once Bona listens, a failed handshake needs a fault");
     }
 
     #[test]
