@@ -1,5 +1,5 @@
 //! Bulk clients on the clients host: a load step's pipelined IAMATs and a hostile client's
-//! forged lines, huge ids and held connections. Each step leaves a few summary events in the
+//! forged lines, huge ids, held connections and links under a name that is no neighbour's. Each step leaves a few summary events in the
 //! trace rather than one per command, so a load of thousands stays readable.
 
 use std::time::Duration;
@@ -133,14 +133,16 @@ async fn count_replies<R: AsyncRead + Unpin>(mut read: R) -> std::io::Result<Tal
     }
 }
 
-/// Runs a hostile step: its lines on one connection, its huge-id IAMAT on another, and its
-/// held connections, each reported in the trace.
+/// Runs a hostile step: its lines on one connection, its huge-id IAMAT on another, its link
+/// under a borrowed name on a third, and its held connections, each reported in the trace.
+/// `secret` is the herd's: a hostile `peer_as` proves it, as a member of the herd could.
 pub async fn run_hostile(
     id: u64,
     hostile: Hostile,
     port: u16,
     recorder: Recorder,
     timestamp: fn() -> String,
+    secret: &'static [u8],
 ) {
     let server = hostile.server.clone();
     if hostile.hold_connections > 0 {
@@ -167,6 +169,81 @@ pub async fn run_hostile(
         )
         .await;
     }
+    if let Some(name) = &hostile.peer_as {
+        let forged = format!(
+            "AT {name} +0.000000000 forged-by-{name} +1+1 {}",
+            timestamp()
+        );
+        let talk = link_as(id, &server, port, name, secret, &forged, &recorder);
+        let text = match tokio::time::timeout(BULK_TIMEOUT, talk).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => format!("<error: {e}>"),
+            Err(_) => "<no reply in time>".into(),
+        };
+        recorder.push(TraceEvent::harness(
+            recorder.now(),
+            SimEvent::HostileReply { id, server, text },
+        ));
+    }
+}
+
+/// The epoch a borrowed name's link claims.
+const BORROWED_EPOCH: u64 = 1;
+
+/// Opens a link to `server` as `name`: `PEER`, and when the server challenges (`HELLO`), an
+/// `AUTH` with a valid proof of `secret`; then the `forged` record, a half-close, and every
+/// line read back until the server closes. Returns what was read, one line each.
+async fn link_as(
+    id: u64,
+    server: &str,
+    port: u16,
+    name: &str,
+    secret: &[u8],
+    forged: &str,
+    recorder: &Recorder,
+) -> std::io::Result<String> {
+    use server::line::LineReader;
+    use server::protocol::Command;
+
+    let stream = connect(server, port).await?;
+    let (read, mut write) = tokio::io::split(stream);
+    let mut reader = LineReader::new(read, HOSTILE_REPLY_BYTES_MAX);
+    let mut reply = String::new();
+    let peer = format!("PEER {name} {BORROWED_EPOCH}");
+    recorder.push(hostile_send(recorder.now(), id, server, &peer));
+    write.write_all(format!("{peer}\n").as_bytes()).await?;
+    if let Some(first) = read_reply_line(&mut reader, &mut reply).await?
+        && let Ok(Command::Hello { nonce, .. }) = Command::parse_line(&first)
+    {
+        let secret = server::config::Secret::new(secret);
+        let proof =
+            server::links::handshake::proof(secret.as_ref(), name, server, BORROWED_EPOCH, &nonce);
+        let auth = format!("AUTH {proof}");
+        recorder.push(hostile_send(recorder.now(), id, server, &auth));
+        write.write_all(format!("{auth}\n").as_bytes()).await?;
+        read_reply_line(&mut reader, &mut reply).await?;
+    }
+    recorder.push(hostile_send(recorder.now(), id, server, forged));
+    write.write_all(format!("{forged}\n").as_bytes()).await?;
+    write.shutdown().await?;
+    while read_reply_line(&mut reader, &mut reply).await?.is_some() {}
+    Ok(reply)
+}
+
+/// The next line from `reader` (its prefix, when over the bound), also added to `reply`.
+async fn read_reply_line<R: AsyncRead + Unpin>(
+    reader: &mut server::line::LineReader<R>,
+    reply: &mut String,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use server::line::Line;
+    let line = match reader.read_line().await? {
+        Some(Line::Complete(bytes)) => bytes,
+        Some(Line::TooLong { prefix }) => prefix,
+        None => return Ok(None),
+    };
+    reply.push_str(&String::from_utf8_lossy(&line));
+    reply.push('\n');
+    Ok(Some(line))
 }
 
 fn hostile_send(at: Duration, id: u64, server: &str, line: &str) -> TraceEvent {

@@ -29,6 +29,7 @@ pub enum CheckerName {
     Monotonic,
     WhatsatAgrees,
     FloodBound,
+    LinkStability,
     PlacesCalls,
     Integrity,
     Convergence,
@@ -37,13 +38,14 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 10] = [
+    pub const ALL: [CheckerName; 11] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
         CheckerName::Monotonic,
         CheckerName::WhatsatAgrees,
         CheckerName::FloodBound,
+        CheckerName::LinkStability,
         CheckerName::PlacesCalls,
         CheckerName::Integrity,
         CheckerName::Convergence,
@@ -59,6 +61,7 @@ impl CheckerName {
             CheckerName::Monotonic => "monotonic",
             CheckerName::WhatsatAgrees => "whatsat_agrees",
             CheckerName::FloodBound => "flood_bound",
+            CheckerName::LinkStability => "link_stability",
             CheckerName::PlacesCalls => "places_calls",
             CheckerName::Integrity => "integrity",
             CheckerName::Convergence => "convergence",

@@ -367,6 +367,12 @@ pub struct Hostile {
     /// How long held connections stay open (default: to the end of the run).
     #[serde(default, rename = "for", deserialize_with = "de::opt_duration")]
     pub hold_for: Option<Duration>,
+    /// A link handshake under this name with a valid proof of the herd's secret (the harness
+    /// knows it), then a forged AT line of that origin, on its own connection. The name is
+    /// not a persistent neighbour of `server`, so the server must refuse it: the secret proves
+    /// membership of the herd, not the right to feed this server.
+    #[serde(default)]
+    pub peer_as: Option<String>,
 }
 
 impl Hostile {
@@ -381,6 +387,7 @@ impl Hostile {
             huge_id_bytes: None,
             hold_connections: 0,
             hold_for: None,
+            peer_as: None,
         }
     }
 }
@@ -463,8 +470,12 @@ pub struct Expect {
     pub results: Option<usize>,
     /// The JSON's `status`.
     pub status: Option<String>,
-    /// `true`: the reply is `? ...`; `false`: it is not.
+    /// `true`: the reply is `? ...`; `false`: it is not. On a hostile step: every reply line
+    /// is `? ...`.
     pub invalid: Option<bool>,
+    /// A hostile step's reply has exactly this many lines (`0`: the connection was closed
+    /// without a word).
+    pub replies: Option<usize>,
 }
 
 /// Which checkers run and their bounds.

@@ -1,5 +1,8 @@
 //! `expectations` (safety): each step's `expect` holds for the reply its client read.
 //!
+//! A hostile step's reply is judged as a whole: with `invalid: true` every line of it is a
+//! `? ` line, and `replies` counts its lines (`0`: closed without a word).
+//!
 //! The scenario author states what the story demands (`origin: Clark` while partitioned,
 //! `invalid: true` for a bad line, `status: OVER_QUERY_LIMIT` under a Places fault). A step
 //! with an expectation and no reply fails here too: the story expected an answer.
@@ -9,6 +12,7 @@ use std::collections::BTreeMap;
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
 use crate::scenario::Expect;
+use crate::trace::SimEvent;
 use crate::trace::replay::{self, Exchange};
 
 pub struct Expectations;
@@ -24,7 +28,21 @@ impl Checker for Expectations {
             .map(|e| (e.id, e))
             .collect();
         let mut violations = Vec::new();
+        let hostile_replies: BTreeMap<u64, (std::time::Duration, &str)> = run
+            .trace
+            .sim_events()
+            .filter_map(|(event, sim)| match sim {
+                SimEvent::HostileReply { id, text, .. } => Some((*id, (event.at, text.as_str()))),
+                _ => None,
+            })
+            .collect();
         for (id, expect) in &run.expectations {
+            if let Some((at, text)) = hostile_replies.get(id) {
+                for problem in hostile_problems(expect, text) {
+                    violations.push(Violation::new(*at, format!("hostile step {id}: {problem}")));
+                }
+                continue;
+            }
             let Some(exchange) = exchanges.get(id) else {
                 violations.push(Violation::new(
                     run.end,
@@ -63,6 +81,30 @@ impl Checker for Expectations {
             Some(format!("{} expectations", run.expectations.len())),
         )
     }
+}
+
+/// Everything in a hostile step's `expect` that its whole reply `text` does not show.
+fn hostile_problems(expect: &Expect, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    if expect.invalid == Some(true)
+        && let Some(line) = lines.iter().find(|line| !line.starts_with("? "))
+    {
+        out.push(format!(
+            "expected only `?` lines, got {:?}",
+            crate::trace::shorten(line, 80)
+        ));
+    }
+    if let Some(wanted) = expect.replies
+        && wanted != lines.len()
+    {
+        out.push(format!(
+            "expected {wanted} reply lines, got {}: {:?}",
+            lines.len(),
+            crate::trace::shorten(text, 120)
+        ));
+    }
+    out
 }
 
 /// Everything in `expect` that `text` does not show.
@@ -247,6 +289,49 @@ mod tests {
         assert!(!v.ok);
         assert!(
             v.details[0].contains("client error: connection reset"),
+            "{v}"
+        );
+    }
+
+    fn hostile_reply(text: &str) -> Vec<crate::trace::TraceEvent> {
+        let reply = crate::trace::SimEvent::HostileReply {
+            id: 1,
+            server: "Clark".into(),
+            text: text.into(),
+        };
+        vec![crate::trace::TraceEvent::harness(ms(30), reply)]
+    }
+
+    #[test]
+    fn a_hostile_link_taken_where_only_question_marks_were_expected_is_caught() {
+        let expect = Expect {
+            invalid: Some(true),
+            replies: Some(2),
+            ..Expect::default()
+        };
+        let refused = "? PEER Bailey 1\n? AT Bailey +0.000000000 f +1+1 1700000000\n";
+        let v = verdict(hostile_reply(refused), expect.clone());
+        assert!(v.ok, "{v}");
+        let v = verdict(hostile_reply("HELLO 00ff 5 0\nLINKED\n"), expect);
+        assert!(!v.ok);
+        assert!(
+            v.details[0]
+                .contains("hostile step 1: expected only `?` lines, got \"HELLO 00ff 5 0\""),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_hostile_reply_with_another_line_count_is_caught() {
+        let expect = Expect {
+            replies: Some(0),
+            ..Expect::default()
+        };
+        assert!(verdict(hostile_reply(""), expect.clone()).ok);
+        let v = verdict(hostile_reply("? WHATSAT kiwi 10 1\n"), expect);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("expected 0 reply lines, got 1"),
             "{v}"
         );
     }

@@ -16,6 +16,7 @@
 //! | `monotonic`      | safety   | no server's record for a client ever moves backwards          |
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
 //! | `flood_bound`    | safety   | floods twice per link at most; reconciles only what changed   |
+//! | `link_stability` | safety   | a link goes down or reconciles records only after a fault     |
 //! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
@@ -26,6 +27,7 @@ pub mod convergence;
 pub mod expectations;
 pub mod flood_bound;
 pub mod integrity;
+pub mod link_stability;
 pub mod monotonic;
 pub mod places_calls;
 pub mod receipt_clock;
@@ -72,6 +74,11 @@ pub struct RunRecord<'a> {
     /// The herd's classic links, each as its two servers in name order: a classic neighbour
     /// is sent records again when it shows it holds an old one, which `flood_bound` allows.
     pub classic_links: std::collections::BTreeSet<(String, String)>,
+    /// The herd's persistent (non-classic) links, each as its two ends in name order.
+    pub persistent_links: std::collections::BTreeSet<(String, String)>,
+    /// The scenario's network latency maximum (a message on a link takes at most this long,
+    /// unless a `latency` step changes it).
+    pub network_latency_max: Duration,
 }
 
 impl<'a> RunRecord<'a> {
@@ -117,6 +124,17 @@ impl<'a> RunRecord<'a> {
                     if a <= b { (a, b) } else { (b, a) }
                 })
                 .collect(),
+            persistent_links: scenario
+                .herd
+                .links
+                .iter()
+                .filter(|link| !link.classic)
+                .map(|link| {
+                    let [a, b] = link.between.clone();
+                    if a <= b { (a, b) } else { (b, a) }
+                })
+                .collect(),
+            network_latency_max: scenario.network.latency.max,
         }
     }
 
@@ -229,6 +247,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(monotonic::Monotonic),
         Box::new(whatsat_agrees::WhatsatAgrees),
         Box::new(flood_bound::FloodBound),
+        Box::new(link_stability::LinkStability),
         Box::new(places_calls::PlacesCalls),
         Box::new(integrity::Integrity),
         Box::new(convergence::Convergence),
@@ -272,6 +291,7 @@ mod tests {
                 "expectations",
                 "monotonic",
                 "whatsat_agrees",
+                "link_stability",
                 "places_calls",
                 "integrity",
                 "convergence"

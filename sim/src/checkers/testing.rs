@@ -13,6 +13,16 @@ use crate::trace::{Trace, TraceEvent};
 
 pub const HERD: [&str; 5] = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
 
+/// The default herd's links (SPEC section 7), ends in name order.
+pub const DEFAULT_LINKS: [(&str, &str); 6] = [
+    ("Bailey", "Bona"),
+    ("Bailey", "Campbell"),
+    ("Bona", "Campbell"),
+    ("Bona", "Clark"),
+    ("Campbell", "Jaquez"),
+    ("Clark", "Jaquez"),
+];
+
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -33,6 +43,11 @@ pub fn run_record<'a>(trace: &'a Trace, checks: &'a Checks) -> RunRecord<'a> {
         hostile_steps: Default::default(),
         skew_nanos: BTreeMap::new(),
         classic_links: Default::default(),
+        persistent_links: DEFAULT_LINKS
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        network_latency_max: ms(5),
     }
 }
 

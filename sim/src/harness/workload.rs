@@ -64,6 +64,7 @@ pub async fn client_loop(
                         command.port,
                         recorder,
                         client_clock_text,
+                        super::world::SIMULATED_SECRET,
                     )
                     .await;
                 }

@@ -325,6 +325,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                     port,
                     events.clone(),
                     clock_text,
+                    procs::HERD_SECRET.as_bytes(),
                 );
                 clients.spawn(run);
             }

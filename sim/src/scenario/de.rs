@@ -106,21 +106,25 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
-impl<'de> Deserialize<'de> for LatencyRange {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let (min, max) = match text.split_once("..") {
-            Some((min, max)) => (min, max),
-            None => (text.as_str(), text.as_str()),
-        };
-        let min = parse_duration(min).map_err(de::Error::custom)?;
-        let max = parse_duration(max).map_err(de::Error::custom)?;
+impl std::str::FromStr for LatencyRange {
+    type Err = String;
+
+    /// `min..max`, or one duration for both; what `Display` writes reads back.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (min, max) = text.split_once("..").unwrap_or((text, text));
+        let (min, max) = (parse_duration(min)?, parse_duration(max)?);
         if min > max {
-            return Err(de::Error::custom(format!(
+            return Err(format!(
                 "latency range `{text}` has its minimum above its maximum"
-            )));
+            ));
         }
         Ok(LatencyRange { min, max })
+    }
+}
+
+impl<'de> Deserialize<'de> for LatencyRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(de::Error::custom)
     }
 }
 

@@ -76,6 +76,9 @@ impl Action {
                 if h.hold_connections > 0 {
                     what.push(format!("holds {} connections", h.hold_connections));
                 }
+                if let Some(name) = &h.peer_as {
+                    what.push(format!("links as {name} with a valid proof"));
+                }
                 format!("hostile -> {} {}", h.server, what.join(", "))
             }
         }
@@ -146,6 +149,9 @@ impl Expect {
         }
         if let Some(results) = self.results {
             parts.push(format!("results={results}"));
+        }
+        if let Some(replies) = self.replies {
+            parts.push(format!("replies={replies}"));
         }
         parts.join(" ")
     }

@@ -416,7 +416,7 @@ fn expect_belongs_to_client_steps_and_must_be_consistent() {
         "  - { at: 1s, crash: Clark, expect: { invalid: true } }\n",
     ));
     assert!(
-        e.contains("`expect` belongs to iamat, whatsat or raw steps, not to `crash`"),
+        e.contains("`expect` belongs to iamat, whatsat, raw or hostile steps, not to `crash`"),
         "{e}"
     );
     let e = error_text(&with_steps(
@@ -426,6 +426,46 @@ fn expect_belongs_to_client_steps_and_must_be_consistent() {
         e.contains("`expect.invalid: true` means a `?` reply"),
         "{e}"
     );
+}
+
+#[test]
+fn a_hostile_expectation_judges_one_reply_by_its_question_marks_and_lines()
+-> Result<(), ScenarioError> {
+    let s = parse(&with_steps(
+        "  - { at: 1s, hostile: { server: Clark, peer_as: Bailey }, expect: { invalid: true, replies: 2 } }\n",
+    ))?;
+    assert_eq!(s.expectations()[&0].replies, Some(2));
+    let e = error_text(&with_steps(
+        "  - { at: 1s, hostile: { server: Clark, lines: [x], peer_as: Zulu }, expect: { replies: 2 } }\n",
+    ));
+    assert!(
+        e.contains("give exactly one of `lines`, `peer_as` or `huge_id_bytes`"),
+        "{e}"
+    );
+    let e = error_text(&with_steps(
+        "  - { at: 1s, hostile: { server: Clark, lines: [x] }, expect: { origin: Clark } }\n",
+    ));
+    assert!(e.contains("only `invalid: true` and `replies`"), "{e}");
+    let e = error_text(&with_steps(
+        "  - { at: 1s, raw: { server: Clark, line: x }, expect: { replies: 1 } }\n",
+    ));
+    assert!(e.contains("it belongs to hostile steps"), "{e}");
+    Ok(())
+}
+
+#[test]
+fn a_borrowed_link_name_may_not_be_a_neighbour_of_its_target() {
+    let e = error_text(&with_steps(
+        "  - { at: 1s, hostile: { server: Clark, peer_as: Bona } }\n",
+    ));
+    assert!(
+        e.contains("`hostile.peer_as: Bona` must not be Clark or one of its persistent neighbours"),
+        "{e}"
+    );
+    let e = error_text(&with_steps(
+        "  - { at: 1s, hostile: { server: Clark, peer_as: \"a b\" } }\n",
+    ));
+    assert!(e.contains("one name without white space"), "{e}");
 }
 
 #[test]

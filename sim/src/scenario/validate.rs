@@ -216,7 +216,7 @@ pub(super) fn check_herd(
     let servers = s.server_names();
     let mut crashed = BTreeSet::new();
     for step in &s.steps {
-        check_action(&step.action, &servers, &mut crashed).map_err(|message| {
+        check_action(&step.action, &s.herd, &servers, &mut crashed).map_err(|message| {
             invalid_at(
                 origin,
                 step.line,
@@ -294,6 +294,7 @@ fn check_groups(between: &[String], and: &[String], servers: &[String]) -> Resul
 
 fn check_action(
     action: &Action,
+    herd: &Herd,
     servers: &[String],
     crashed: &mut BTreeSet<String>,
 ) -> Result<(), String> {
@@ -378,10 +379,33 @@ fn check_action(
         }
         Action::Hostile(h) => {
             check_server(&h.server, servers)?;
-            if h.lines.is_empty() && h.huge_id_bytes.is_none() && h.hold_connections == 0 {
+            if h.lines.is_empty()
+                && h.huge_id_bytes.is_none()
+                && h.hold_connections == 0
+                && h.peer_as.is_none()
+            {
                 return Err(
-                    "`hostile` needs `lines`, `huge_id_bytes` or `hold_connections`".into(),
+                    "`hostile` needs `lines`, `huge_id_bytes`, `hold_connections` or `peer_as`"
+                        .into(),
                 );
+            }
+            if let Some(name) = &h.peer_as {
+                if name.is_empty() || name.chars().any(char::is_whitespace) {
+                    return Err(format!(
+                        "`hostile.peer_as` is one name without white space, not {name:?}"
+                    ));
+                }
+                if name == &h.server
+                    || herd
+                        .neighbours(&h.server)
+                        .iter()
+                        .any(|n| &n.name == name && !n.classic)
+                {
+                    return Err(format!(
+                        "`hostile.peer_as: {name}` must not be {} or one of its persistent neighbours: with the herd's secret, that would be the herd itself",
+                        h.server
+                    ));
+                }
             }
             if h.hold_connections > STEP_CONNECTIONS_MAX {
                 return Err(format!(
@@ -453,9 +477,33 @@ fn check_places(p: &PlacesFault) -> Result<(), String> {
 }
 
 fn check_expect(action: &Action, e: &Expect) -> Result<(), String> {
+    if let Action::Hostile(h) = action {
+        let exchanges = usize::from(!h.lines.is_empty())
+            + usize::from(h.peer_as.is_some())
+            + usize::from(h.huge_id_bytes.is_some());
+        if exchanges != 1 {
+            return Err("`expect` on a hostile step judges one reply: give exactly one of `lines`, `peer_as` or `huge_id_bytes`".into());
+        }
+        let about_reply = e.origin.is_some()
+            || e.location.is_some()
+            || e.timestamp.is_some()
+            || e.results.is_some()
+            || e.status.is_some()
+            || e.invalid == Some(false);
+        if about_reply {
+            return Err("a hostile step's `expect` has only `invalid: true` and `replies`".into());
+        }
+        return Ok(());
+    }
+    if e.replies.is_some() {
+        return Err(
+            "`expect.replies` counts a hostile step's reply lines; it belongs to hostile steps"
+                .into(),
+        );
+    }
     if !action.is_workload() {
         return Err(format!(
-            "`expect` belongs to iamat, whatsat or raw steps, not to `{}`",
+            "`expect` belongs to iamat, whatsat, raw or hostile steps, not to `{}`",
             action.kind()
         ));
     }

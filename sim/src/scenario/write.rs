@@ -236,6 +236,9 @@ fn step_yaml(step: &Step) -> String {
             if let Some(d) = h.hold_for {
                 parts.push(format!("for: {}", fmt_duration(d)));
             }
+            if let Some(name) = &h.peer_as {
+                parts.push(format!("peer_as: {}", quote(name)));
+            }
             format!("hostile: {{ {} }}", parts.join(", "))
         }
         Action::Crash(s) => format!("crash: {}", quote(s)),
@@ -290,6 +293,9 @@ fn expect_yaml(e: &Expect) -> String {
     }
     if let Some(v) = e.invalid {
         parts.push(format!("invalid: {v}"));
+    }
+    if let Some(v) = e.replies {
+        parts.push(format!("replies: {v}"));
     }
     format!(", expect: {{ {} }}", parts.join(", "))
 }
