@@ -18,7 +18,10 @@
 # Usage:
 #   sim/mutants.sh                       # every mutant in server/src (long: see the README)
 #   sim/mutants.sh -f server/src/store.rs --shard 1/4   # any cargo-mutants options
-#   sim/mutants.sh --report DIR          # only print the table of an earlier run in DIR
+#   sim/mutants.sh --only FILE [...]     # only the mutants FILE names, one per line as
+#                                        # `cargo mutants --list` prints them
+#   sim/mutants.sh --report DIR...       # only print the table of earlier runs; where two
+#                                        # runs tested one mutant, the later DIR's outcome wins
 #
 # Environment: MUTANTS_OUT (default target/mutants) is where cargo-mutants writes;
 # SIM_VERDICT_SEEDS (default 0..40) is the swarm slice of the test command.
@@ -29,6 +32,15 @@ out="${MUTANTS_OUT:-target/mutants}"
 equivalents="sim/mutants-equivalent.txt"
 
 if [[ "${1:-}" != "--report" ]]; then
+  only=()
+  if [[ "${1:-}" == "--only" ]]; then
+    list="${2:?--only needs a file of mutant names}"
+    shift 2
+    while IFS= read -r name; do
+      [[ -n "$name" ]] || continue
+      only+=(--re "^$(printf '%s' "$name" | python3 -c 'import re,sys; print(re.escape(sys.stdin.read()), end="")')\$")
+    done <"$list"
+  fi
   if ! cargo mutants --version >/dev/null 2>&1; then
     echo "cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
     exit 64
@@ -48,22 +60,26 @@ if [[ "${1:-}" != "--report" ]]; then
     --package server --test-package sim --cargo-arg=--test=verdicts --profile mutants \
     --baseline skip \
     --output "$out" --timeout 300 --build-timeout 1800 \
-    "${files[@]}" "$@" \
+    "${files[@]}" "${only[@]}" "$@" \
     -- -- --ignored || status=$?
   if [[ $status -ne 0 && $status -ne 2 && $status -ne 3 ]]; then
     echo "cargo mutants failed (exit $status); see $out/mutants.out" >&2
     exit "$status"
   fi
+  dirs=("$out/mutants.out")
 else
-  out="${2:?--report needs the output directory of an earlier run}"
+  shift
+  [[ $# -gt 0 ]] || { echo "--report needs the output directory of an earlier run" >&2; exit 64; }
+  dirs=()
+  for dir in "$@"; do dirs+=("$dir/mutants.out"); done
 fi
 
-python3 - "$out/mutants.out" "$equivalents" <<'PY'
+python3 - "$equivalents" "${dirs[@]}" <<'PY'
 import json, re, sys
 from collections import defaultdict
 from pathlib import Path
 
-root, equivalents_path = Path(sys.argv[1]), Path(sys.argv[2])
+equivalents_path, roots = Path(sys.argv[1]), [Path(a) for a in sys.argv[2:]]
 
 def key(name):
     # "server/src/store.rs:123:9: replace X with Y" -> "server/src/store.rs: replace X with Y":
@@ -78,17 +94,21 @@ for line in equivalents_path.read_text().splitlines():
     mutant, _, reason = line.partition(" # ")
     equivalent[key(mutant.strip())] = reason.strip()
 
-outcomes = json.loads((root / "outcomes.json").read_text())["outcomes"]
+# The latest run's outcome of each mutant, by name.
+latest = {}
+for root in roots:
+    for outcome in json.loads((root / "outcomes.json").read_text())["outcomes"]:
+        scenario = outcome["scenario"]
+        if not isinstance(scenario, dict) or "Mutant" not in scenario:
+            if outcome["summary"] != "Success":
+                sys.exit(f"{root}: the unmutated baseline did not pass: {outcome['summary']}")
+            continue
+        latest[scenario["Mutant"]["name"]] = (root, outcome)
 counts = defaultdict(lambda: defaultdict(int))
 survivors, rejected = [], []
 used = set()
-for outcome in outcomes:
-    scenario = outcome["scenario"]
-    if not isinstance(scenario, dict) or "Mutant" not in scenario:
-        if outcome["summary"] != "Success":
-            sys.exit(f"the unmutated baseline did not pass: {outcome['summary']}")
-        continue
-    mutant = scenario["Mutant"]
+for root, outcome in latest.values():
+    mutant = outcome["scenario"]["Mutant"]
     name = mutant["name"]
     file = mutant["file"]
     summary = outcome["summary"]
