@@ -6,7 +6,9 @@
 //! (`+0.009999990` for `+0.010000000`), a saturated one or a zero written `-0.000000000` is
 //! caught.
 //!
-//! A line in flight twice at once has several receipts; the reply must match one of them.
+//! A line in flight twice at once has several receipts; the reply must match one of them. In
+//! the simulation an answered IAMAT without any `client_line` at its server is a violation
+//! too: without it the receipt, and the trace, are incomplete.
 //! Replies whose server clock the trace does not know (a real server's log) are counted, not
 //! judged.
 
@@ -24,6 +26,8 @@ impl Checker for TimeDiff {
 
     fn check(&self, run: &RunRecord) -> Verdict {
         let receipts = Receipts::from_run(run);
+        // A simulated run knows every host's clock; a real server's log does not.
+        let clocks_known = run.trace.events.iter().any(|e| e.wall_clock.is_some());
         let mut violations = Vec::new();
         let (mut judged, mut unknown) = (0usize, 0usize);
         for exchange in replay::exchanges(run.trace) {
@@ -40,7 +44,19 @@ impl Checker for TimeDiff {
             let Some(diff_text) = text.strip_prefix("AT ").and_then(|t| t.split(' ').nth(1)) else {
                 continue;
             };
-            let clocks: Vec<i128> = receipts.clocks(&exchange).into_iter().flatten().collect();
+            let receipts_of_line = receipts.clocks(&exchange);
+            if receipts_of_line.is_empty() && clocks_known {
+                // The log is the trace: a line the server answered was a line it logged.
+                violations.push(Violation::new(
+                    reply.at,
+                    format!(
+                        "{}: answered, but the server logged no client_line for it, so its clock at receipt is unknown",
+                        exchange.label()
+                    ),
+                ));
+                continue;
+            }
+            let clocks: Vec<i128> = receipts_of_line.into_iter().flatten().collect();
             let Some(first) = clocks.first() else {
                 unknown += 1;
                 continue;
@@ -168,6 +184,15 @@ mod tests {
         let minus = at_receipt("-0.000000000");
         assert!(!minus.ok, "{minus}");
         assert!(minus.details[0].contains("-0.000000000 is not"), "{minus}");
+    }
+
+    #[test]
+    fn an_answer_to_a_line_the_server_never_logged_is_caught_in_the_simulation() {
+        let mut reply_event = answer("+0.010000000");
+        reply_event.wall_clock = Some(Duration::from_millis(40));
+        let v = verdict(vec![send(0, 0, "kiwi", "Clark", LINE), reply_event], &[]);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("logged no client_line"), "{v}");
     }
 
     #[test]

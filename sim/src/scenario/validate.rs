@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 use server::config::Herd;
-use server::protocol::{Command, is_spec_whitespace};
+use crate::oracle::spec::{ClientLine, is_white_space};
 
 use super::de::{HerdSpec, ScenarioFile, StepFile};
 use super::{
@@ -262,7 +262,7 @@ fn check_server(name: &str, servers: &[String]) -> Result<(), String> {
 }
 
 fn check_client(name: &str, servers: &[String]) -> Result<(), String> {
-    if name.is_empty() || name.bytes().any(is_spec_whitespace) {
+    if name.is_empty() || name.chars().any(is_white_space) {
         return Err(format!(
             "client `{name}` must be a non-empty id without white space"
         ));
@@ -365,7 +365,7 @@ fn check_action(
                     l.connections
                 ));
             }
-            if l.prefix.is_empty() || l.prefix.bytes().any(is_spec_whitespace) {
+            if l.prefix.is_empty() || l.prefix.chars().any(is_white_space) {
                 return Err(
                     "`load.prefix` must be a non-empty client id prefix without white space".into(),
                 );
@@ -432,15 +432,19 @@ fn check_action(
     Ok(())
 }
 
-/// Why the server would refuse `line` (built around the scenario's `field`), or `None` if it
-/// parses. White space inside `field` would split it, so it is refused up front.
+/// Why SPEC makes `line` (built around the scenario's `field`) invalid, or `None` if it is a
+/// valid command. White space inside `field` would split it, so it is refused up front.
+/// Decided by the checkers' reference grammar, not the server's parser: a server whose parser
+/// is wrong still gets the scenario, and the checkers judge its answers.
 fn refused(field: &str, line: &str) -> Option<String> {
-    if field.bytes().any(is_spec_whitespace) {
+    if field.chars().any(is_white_space) {
         return Some("it contains white space".into());
     }
-    Command::parse_line(line.as_bytes())
-        .err()
-        .map(|e| e.to_string())
+    match ClientLine::parse(line) {
+        ClientLine::Invalid(why) => Some(why.to_string()),
+        ClientLine::Link => Some("it is a line of the link protocol".into()),
+        ClientLine::IamAt { .. } | ClientLine::WhatsAt { .. } => None,
+    }
 }
 
 fn check_places(p: &PlacesFault) -> Result<(), String> {
