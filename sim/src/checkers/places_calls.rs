@@ -171,6 +171,8 @@ enum Request {
 }
 
 impl Request {
+    /// A stub request by its path: the New API's numbers as f64, legacy text as decimals;
+    /// anything unreadable is `None` and so explains no WHATSAT.
     fn read(path: &str, location: &str, radius: &str, max_result_count: Option<u64>) -> Self {
         if path == NEW_API_PATH {
             let number = |text: &str| text.parse::<f64>().ok().filter(|n| n.is_finite());
