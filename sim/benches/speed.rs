@@ -259,6 +259,7 @@ fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
                 &herd,
                 &spec.name,
                 scenario.seed,
+                scenario.places_api,
                 &Arc::default(),
                 &running,
             ),

@@ -1,12 +1,15 @@
-//! The simulated Places host: legacy Nearby Search over turmoil, serving the server's own
-//! offline place data (one source for offline mode, wiremock tests and the simulation), with
-//! faults switched by scenario steps. It records every request it gets in the trace.
+//! The simulated Places host: legacy Nearby Search and Places API (New) `searchNearby` over
+//! turmoil, serving the server's own offline place data (one source for offline mode, wiremock
+//! tests and the simulation), with faults switched by scenario steps. It records every request
+//! it gets in the trace.
+
+pub mod new_api;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
@@ -41,12 +44,71 @@ pub async fn serve(fault: FaultCell, recorder: Recorder) -> turmoil::Result {
     }
 }
 
+/// The largest request body the stub reads; a `searchNearby` body is a few hundred bytes.
+const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
+
 async fn answer(
     req: Request<hyper::body::Incoming>,
     from: String,
     fault: FaultCell,
     recorder: Recorder,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let api = if req.uri().path() == new_api::PATH {
+        Api::New(read_search_nearby(req, from, &recorder).await)
+    } else {
+        Api::Legacy(read_legacy(&req, from, &recorder))
+    };
+    let fault = fault.lock().map(|f| f.clone()).unwrap_or_default();
+    if let Some(delay) = fault.latency {
+        tokio::time::sleep(delay).await;
+    }
+    if fault.unreachable {
+        // Never answer: the server's request timeout is what the client sees.
+        std::future::pending::<()>().await;
+    }
+    let (status, body) = if let Some(code) = fault.http_status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Bytes::from_static(b"<html>upstream trouble</html>"))
+    } else if fault.malformed {
+        (
+            StatusCode::OK,
+            Bytes::from_static(b"{\"results\": [ this is not json"),
+        )
+    } else {
+        match api {
+            Api::Legacy(query) => legacy_answer(&query, fault.status.as_deref()),
+            Api::New(request) => {
+                let (code, body) = new_api::answer(&request, fault.status.as_deref());
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                (status, Bytes::from(body))
+            }
+        }
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// Which API a request spoke, with what the stub read of it.
+enum Api {
+    Legacy(LegacyQuery),
+    /// The body's request, or the refusal Google would answer.
+    New(Result<new_api::SearchNearby, String>),
+}
+
+/// A legacy Nearby Search's query values, as written.
+struct LegacyQuery {
+    location: String,
+    radius: String,
+}
+
+/// Reads and records a legacy `GET ...?location=&radius=&key=`.
+fn read_legacy<B>(req: &Request<B>, from: String, recorder: &Recorder) -> LegacyQuery {
     let query: Vec<(String, String)> = req
         .uri()
         .query()
@@ -68,46 +130,58 @@ async fn answer(
         get("key").is_some(),
         Some(from),
     ));
-    let fault = fault.lock().map(|f| f.clone()).unwrap_or_default();
-    if let Some(delay) = fault.latency {
-        tokio::time::sleep(delay).await;
-    }
-    if fault.unreachable {
-        // Never answer: the server's request timeout is what the client sees.
-        std::future::pending::<()>().await;
-    }
-    let (status, body) = if let Some(code) = fault.http_status {
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Bytes::from_static(b"<html>upstream trouble</html>"))
-    } else if fault.malformed {
-        (
-            StatusCode::OK,
-            Bytes::from_static(b"{\"results\": [ this is not json"),
-        )
-    } else if let Some(places_status) = &fault.status {
-        let body = serde_json::json!({
+    LegacyQuery { location, radius }
+}
+
+/// Reads and records a Places (New) `POST /v1/places:searchNearby`: its key and field mask
+/// headers and its JSON body. Anything Google would refuse is an `Err` with its message.
+async fn read_search_nearby(
+    req: Request<hyper::body::Incoming>,
+    from: String,
+    recorder: &Recorder,
+) -> Result<new_api::SearchNearby, String> {
+    let key_present = req.headers().contains_key("x-goog-api-key");
+    let field_mask_present = req.headers().contains_key("x-goog-fieldmask");
+    let method_is_post = req.method() == hyper::Method::POST;
+    let path = req.uri().path().to_string();
+    let body = http_body_util::Limited::new(req.into_body(), REQUEST_BODY_BYTES_MAX)
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    let read = new_api::read(&new_api::Received {
+        method_is_post,
+        field_mask_present,
+        body: &body,
+    });
+    recorder.push(TraceEvent::places_stub_search_nearby(
+        recorder.now(),
+        &path,
+        &read.location,
+        &read.radius,
+        read.max_result_count,
+        key_present,
+        Some(from),
+    ));
+    read.request
+}
+
+/// The legacy answer: places at a readable location, else Google's refusal; `places_status`
+/// (a fault) replaces both.
+fn legacy_answer(query: &LegacyQuery, places_status: Option<&str>) -> (StatusCode, Bytes) {
+    let body = if let Some(places_status) = places_status {
+        serde_json::json!({
             "error_message": "the simulated Places host refuses this request",
             "html_attributions": [],
             "results": [],
             "status": places_status,
-        });
-        (StatusCode::OK, Bytes::from(body.to_string()))
-    } else if let Some((lat, lng)) = readable_location(&location) {
-        let body = server::places::offline::nearby_json(lat, lng, radius.parse().unwrap_or(0.0));
-        (StatusCode::OK, Bytes::from(body.to_string()))
+        })
+    } else if let Some((lat, lng)) = readable_location(&query.location) {
+        server::places::offline::nearby_json(lat, lng, query.radius.parse().unwrap_or(0.0))
     } else {
-        (
-            StatusCode::OK,
-            Bytes::from(unreadable_location_json(&location).to_string()),
-        )
+        unreadable_location_json(&query.location)
     };
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    Ok(response)
+    (StatusCode::OK, Bytes::from(body.to_string()))
 }
 
 /// What Google answers a location it cannot read, rather than places near 0,0.

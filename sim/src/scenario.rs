@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use server::config::{Herd, Limits};
+pub use server::places::PlacesApi;
 
 use crate::checker_name::CheckerName;
 pub use crate::hosts::PLACES_HOST;
@@ -50,6 +51,9 @@ pub struct Scenario {
     pub network: Network,
     /// Overrides of the herd's limits; apply with [`Scenario::apply_limit_overrides`].
     pub limits: LimitOverrides,
+    /// Which Places API the servers speak to the stub; the stub answers both, so either
+    /// request path is judged.
+    pub places_api: PlacesApi,
     /// Timed faults and client commands, in non-decreasing `at`.
     pub steps: Vec<Step>,
     /// Which checkers run and their bounds.

@@ -131,15 +131,18 @@ impl hyper::rt::Write for TurmoilConnection {
     }
 }
 
-/// The Places client the simulated servers use: the real legacy code path over turmoil.
-pub fn places_client(limits: &server::config::Limits) -> server::places::PlacesClient {
+/// The Places client the simulated servers use: the real code path of `api` over turmoil.
+pub fn places_client(
+    limits: &server::config::Limits,
+    api: server::places::PlacesApi,
+) -> server::places::PlacesClient {
     use hyper_util::rt::{TokioExecutor, TokioTimer};
     let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .build(TurmoilConnector);
     let settings = server::places::PlacesSettings {
-        api: server::places::PlacesApi::Legacy,
+        api,
         base_url: Some(format!(
             "http://{}:{}",
             crate::hosts::PLACES_HOST,

@@ -8,15 +8,24 @@
 //! reference grammar ([`crate::oracle::spec`]) and compared with the request's value as exact
 //! decimals (SPEC section 6: latitude first, `-` for south and west), never through the
 //! server's own query formatting. A swapped pair or a lost sign is caught.
+//!
+//! A Places API (New) request carries f64 JSON numbers instead of text, so its center and
+//! radius are compared with the client's digits read as numbers within a relative error of
+//! [`RELATIVE_ERROR_MAX`], and its `maxResultCount` must be the WHATSAT's bound.
 
 use std::time::Duration;
 
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
 use crate::oracle::spec::{ClientLine, Decimal, Location};
+use crate::places_stub::new_api::PATH as NEW_API_PATH;
 use crate::trace::SimEvent;
 
 pub struct PlacesCalls;
+
+/// How far a Places (New) number may be from the client's decimal, relative to it (or to 1
+/// near zero): far below any real mistake, far above f64 rounding of a 6-decimal coordinate.
+pub const RELATIVE_ERROR_MAX: f64 = 1e-9;
 
 /// A WHATSAT a client sent: when, the radius it asked, and where its client was.
 struct Whatsat {
@@ -26,6 +35,7 @@ struct Whatsat {
     /// When the reply came; `None` if none did.
     replied: Option<Duration>,
     radius_metres: Decimal,
+    bound: u32,
     client: String,
     /// The location of the reply's AT line; `None` if the reply had no readable AT line.
     location: Option<Location>,
@@ -50,7 +60,9 @@ fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
         } = sim
         {
             if let ClientLine::WhatsAt {
-                client, radius_km, ..
+                client,
+                radius_km,
+                bound,
             } = ClientLine::parse(line)
             {
                 all.push(Whatsat {
@@ -59,6 +71,7 @@ fn whatsats(run: &RunRecord) -> Vec<Whatsat> {
                     sent: event.at,
                     replied: None,
                     radius_metres: radius_km.times_thousand(),
+                    bound,
                     client,
                     location: None,
                     places_calls: 0,
@@ -97,12 +110,95 @@ impl Whatsat {
         location: Option<&Location>,
         sent: &std::collections::BTreeMap<String, Vec<Location>>,
     ) -> bool {
+        self.located_where(sent, |expected| location == Some(expected))
+    }
+
+    /// Whether a location for which `is_at` holds is at this WHATSAT's client, as
+    /// [`Self::located_at`] decides it.
+    fn located_where(
+        &self,
+        sent: &std::collections::BTreeMap<String, Vec<Location>>,
+        is_at: impl Fn(&Location) -> bool,
+    ) -> bool {
         match (&self.location, sent.get(&self.client)) {
-            (Some(expected), _) => location == Some(expected),
-            (None, Some(candidates)) => location.is_some_and(|l| candidates.contains(l)),
+            (Some(expected), _) => is_at(expected),
+            (None, Some(candidates)) => candidates.iter().any(is_at),
             (None, None) => true,
         }
     }
+
+    /// Whether `request` asks for this WHATSAT, by the request's own API's rules.
+    fn asks_for(
+        &self,
+        request: &Request,
+        sent: &std::collections::BTreeMap<String, Vec<Location>>,
+    ) -> bool {
+        match request {
+            Request::Legacy { location, radius } => {
+                radius.as_ref() == Some(&self.radius_metres)
+                    && self.located_at(location.as_ref(), sent)
+            }
+            Request::New {
+                center,
+                radius_m,
+                max_result_count,
+            } => {
+                *max_result_count == Some(u64::from(self.bound))
+                    && radius_m.is_some_and(|r| close_to(r, &self.radius_metres))
+                    && center.is_some_and(|(lat, lng)| {
+                        self.located_where(sent, |expected| {
+                            close_to(lat, &expected.latitude) && close_to(lng, &expected.longitude)
+                        })
+                    })
+            }
+        }
+    }
+}
+
+/// What one stub request asked, read by its API's rules.
+enum Request {
+    /// Legacy query text, as exact decimals.
+    Legacy {
+        location: Option<Location>,
+        radius: Option<Decimal>,
+    },
+    /// Places (New) JSON numbers, as f64 (what the server sends).
+    New {
+        center: Option<(f64, f64)>,
+        radius_m: Option<f64>,
+        max_result_count: Option<u64>,
+    },
+}
+
+impl Request {
+    /// A stub request by its path: the New API's numbers as f64, legacy text as decimals;
+    /// anything unreadable is `None` and so explains no WHATSAT.
+    fn read(path: &str, location: &str, radius: &str, max_result_count: Option<u64>) -> Self {
+        if path == NEW_API_PATH {
+            let number = |text: &str| text.parse::<f64>().ok().filter(|n| n.is_finite());
+            let center = location
+                .split_once(',')
+                .and_then(|(lat, lng)| Some((number(lat)?, number(lng)?)));
+            Request::New {
+                center,
+                radius_m: number(radius),
+                max_result_count,
+            }
+        } else {
+            Request::Legacy {
+                location: Location::from_places_query(location),
+                radius: Decimal::parse_unsigned(radius),
+            }
+        }
+    }
+}
+
+/// Whether `value` is the decimal `expected` within [`RELATIVE_ERROR_MAX`].
+fn close_to(value: f64, expected: &Decimal) -> bool {
+    let Ok(expected) = expected.to_string().parse::<f64>() else {
+        return false;
+    };
+    (value - expected).abs() <= RELATIVE_ERROR_MAX * expected.abs().max(1.0)
 }
 
 impl Checker for PlacesCalls {
@@ -117,18 +213,18 @@ impl Checker for PlacesCalls {
         let mut requests = 0usize;
         for (event, sim) in run.trace.sim_events() {
             let SimEvent::PlacesStubRequest {
+                path,
                 location,
                 radius,
                 key_present,
                 from,
-                ..
+                max_result_count,
             } = sim
             else {
                 continue;
             };
             requests += 1;
-            let asked_location = Location::from_places_query(location);
-            let asked_radius = Decimal::parse_unsigned(radius);
+            let request = Request::read(path, location, radius, *max_result_count);
             if !key_present {
                 violations.push(Violation::new(event.at, "a Places request without the key"));
             }
@@ -141,19 +237,25 @@ impl Checker for PlacesCalls {
                     w.places_calls == 0
                         && w.sent <= event.at
                         && w.replied.is_none_or(|r| event.at <= r)
-                        && asked_radius.as_ref() == Some(&w.radius_metres)
                         && from.as_ref().is_none_or(|f| *f == w.server)
-                        && w.located_at(asked_location.as_ref(), &sent_locations)
+                        && w.asks_for(&request, &sent_locations)
                 })
                 .min_by_key(|w| (w.replied.is_none(), w.replied));
             match explained {
                 Some(w) => w.places_calls += 1,
                 None => violations.push(Violation::new(
                     event.at,
-                    format!(
-                        "a Places request at {location} (radius {radius} m) that no WHATSAT in flight explains{}",
-                        expected_locations(&whatsats, event.at)
-                    ),
+                    match request {
+                        Request::Legacy { .. } => format!(
+                            "a Places request at {location} (radius {radius} m) that no WHATSAT in flight explains{}",
+                            expected_locations(&whatsats, event.at)
+                        ),
+                        Request::New { .. } => format!(
+                            "a Places (New) request at {location} (radius {radius} m, maxResultCount {}) that no WHATSAT in flight explains{}",
+                            max_result_count.map_or("absent".to_string(), |n| n.to_string()),
+                            expected_searches(&whatsats, event.at)
+                        ),
+                    },
                 )),
             }
         }
@@ -176,6 +278,27 @@ fn expected_locations(whatsats: &[Whatsat], at: Duration) -> String {
         String::new()
     } else {
         format!("; WHATSATs in flight ask at {}", wanted.join(" "))
+    }
+}
+
+/// `; WHATSATs in flight ask at LAT,LNG within R m for N`: what a Places (New) request at
+/// `at` could have been.
+fn expected_searches(whatsats: &[Whatsat], at: Duration) -> String {
+    let wanted: Vec<String> = whatsats
+        .iter()
+        .filter(|w| w.sent <= at && w.replied.is_none_or(|r| at <= r))
+        .filter_map(|w| {
+            let location = w.location.as_ref()?.places_query();
+            Some(format!(
+                "{location} within {} m for {}",
+                w.radius_metres, w.bound
+            ))
+        })
+        .collect();
+    if wanted.is_empty() {
+        String::new()
+    } else {
+        format!("; WHATSATs in flight ask at {}", wanted.join(", "))
     }
 }
 
@@ -379,5 +502,84 @@ mod tests {
             send(1, 1, "WHATSAT kiwi 10 1"),
             TraceEvent::places_stub_request(ms(5), "/p", "1.5,-2", "10000", true, None),
         ])
+    }
+
+    /// A WHATSAT for kiwi at -33.5-70.25 (0.5 km, bound 5) and one Places (New) request.
+    fn searched(location: &str, radius: &str, count: Option<u64>) -> Verdict {
+        let trace = trace(vec![
+            send(0, 1, "WHATSAT kiwi 0.5 5"),
+            TraceEvent::places_stub_search_nearby(
+                ms(5),
+                NEW_API_PATH,
+                location,
+                radius,
+                count,
+                true,
+                Some("Bailey".to_string()),
+            ),
+            TraceEvent::client_reply(
+                ms(9),
+                1,
+                "kiwi",
+                "Bailey",
+                "AT Clark +0.1 kiwi -33.500000-70.250000 1700000000\n{}\n\n",
+            ),
+        ]);
+        let checks = Checks::default();
+        PlacesCalls.check(&run_record(&trace, &checks))
+    }
+
+    #[test]
+    fn a_places_new_request_with_the_clients_numbers_and_bound_passes() {
+        for (location, radius) in [
+            ("-33.5,-70.25", "500.0"),
+            ("-33.5,-70.25", "500"),
+            ("-33.50000000000001,-70.25000000000001", "500.0000000000001"),
+        ] {
+            let v = searched(location, radius, Some(5));
+            assert!(v.ok, "{location} {radius}: {v}");
+        }
+    }
+
+    #[test]
+    fn a_places_new_request_with_a_wrong_center_radius_or_count_is_caught() {
+        for (location, radius, count) in [
+            ("1.0,-70.25", "500.0", Some(5)),
+            ("-33.5,-1.0", "500.0", Some(5)),
+            ("-70.25,-33.5", "500.0", Some(5)),
+            ("33.5,-70.25", "500.0", Some(5)),
+            ("-33.5001,-70.25", "500.0", Some(5)),
+            ("-33.5,-70.25", "1.0", Some(5)),
+            ("-33.5,-70.25", "0.5", Some(5)),
+            ("-33.5,-70.25", "500.0", Some(20)),
+            ("-33.5,-70.25", "500.0", None),
+            ("", "", None),
+        ] {
+            let v = searched(location, radius, count);
+            assert!(!v.ok, "{location} {radius} {count:?}");
+            assert!(
+                v.details[0].contains("ask at -33.5,-70.25 within 500 m for 5"),
+                "{location}: {v}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_places_new_request_near_zero_is_judged_absolutely() {
+        let trace = trace(vec![
+            send(0, 0, "IAMAT kiwi +0-0.000001 1700000000"),
+            send(1, 1, "WHATSAT kiwi 10 1"),
+            TraceEvent::places_stub_search_nearby(
+                ms(5),
+                NEW_API_PATH,
+                "0.0,-1e-6",
+                "10000.0",
+                Some(1),
+                true,
+                None,
+            ),
+        ]);
+        let checks = Checks::default();
+        assert!(PlacesCalls.check(&run_record(&trace, &checks)).ok);
     }
 }

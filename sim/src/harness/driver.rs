@@ -109,6 +109,7 @@ impl Driver<'static> {
                 &herd,
                 &spec.name,
                 scenario.seed,
+                scenario.places_api,
                 &skews,
                 &stopping,
             );

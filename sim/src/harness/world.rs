@@ -10,7 +10,7 @@ use server::config::Herd;
 use server::net::Env;
 use tokio::sync::watch;
 
-use crate::scenario::Scenario;
+use crate::scenario::{PlacesApi, Scenario};
 use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
 
 /// The simulated wall clock at the start of every run: fixed, so traces never vary.
@@ -51,6 +51,7 @@ pub fn add_server_host(
     herd: &Arc<Herd>,
     name: &str,
     scenario_seed: u64,
+    places_api: PlacesApi,
     skews: &Skews,
     stop: &watch::Receiver<bool>,
 ) {
@@ -66,7 +67,7 @@ pub fn add_server_host(
                     server: name.clone(),
                     skews,
                 }),
-                places: places_client(&herd.limits),
+                places: places_client(&herd.limits, places_api),
                 seed,
             };
             let shutdown = async move {

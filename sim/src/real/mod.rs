@@ -187,6 +187,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
             procs::Launch {
                 herd_file: herd_path,
                 places_base: format!("http://127.0.0.1:{places_port}/{name}"),
+                places_api: scenario.places_api,
                 clock_offset: "0s".into(),
             },
         );

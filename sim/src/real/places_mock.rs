@@ -1,6 +1,7 @@
-//! Places on wiremock: the legacy Nearby Search answered from the server's own offline place
-//! set (the simulated stub's data), every request recorded as the stub's trace event, and the
-//! scenario's `places` faults as wiremock behaviours.
+//! Places on wiremock: the legacy Nearby Search and Places API (New) `searchNearby` answered
+//! from the server's own offline place set (the simulated stub's data and its reading of New
+//! API bodies), every request recorded as the stub's trace event, and the scenario's `places`
+//! faults as wiremock behaviours.
 //!
 //! Each server's `--places-base` ends in its own name (`http://127.0.0.1:PORT/Bailey`), so the
 //! mock knows who asks even though every request arrives through the fault proxy, and
@@ -11,7 +12,7 @@ use std::time::Duration;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::places_stub::FaultCell;
+use crate::places_stub::{FaultCell, new_api};
 use crate::recorder::Recorder;
 use crate::trace::TraceEvent;
 
@@ -27,10 +28,77 @@ pub async fn start(fault: FaultCell, events: Recorder) -> MockServer {
     let mock = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path_regex(format!("^/[^/]+{LEGACY_PATH}$")))
-        .respond_with(Answer { fault, events })
+        .respond_with(Answer {
+            fault: fault.clone(),
+            events: events.clone(),
+        })
+        .mount(&mock)
+        .await;
+    // Any method: a GET is recorded and refused, as Google refuses it. The path holds no
+    // regex metacharacter.
+    Mock::given(path_regex(format!("^/[^/]+{}$", new_api::PATH)))
+        .respond_with(SearchNearbyAnswer { fault, events })
         .mount(&mock)
         .await;
     mock
+}
+
+/// The server's name (first path segment) and the rest of the path.
+fn split_path(path: &str) -> (String, String) {
+    path.strip_prefix('/')
+        .and_then(|p| p.split_once('/'))
+        .map(|(from, rest)| (from.to_string(), format!("/{rest}")))
+        .unwrap_or_default()
+}
+
+/// What a fault does to when (and whether) a reply comes.
+fn delayed(template: ResponseTemplate, fault: &crate::scenario::PlacesFault) -> ResponseTemplate {
+    let delay = if fault.unreachable {
+        Some(UNREACHABLE_DELAY)
+    } else {
+        fault.latency
+    };
+    match delay {
+        Some(delay) => template.set_delay(delay),
+        None => template,
+    }
+}
+
+struct SearchNearbyAnswer {
+    fault: FaultCell,
+    events: Recorder,
+}
+
+impl Respond for SearchNearbyAnswer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let (from, rest) = split_path(request.url.path());
+        let header = |name: &str| request.headers.contains_key(name);
+        let read = new_api::read(&new_api::Received {
+            method_is_post: request.method.as_str() == "POST",
+            field_mask_present: header("x-goog-fieldmask"),
+            body: &request.body,
+        });
+        self.events.push(TraceEvent::places_stub_search_nearby(
+            self.events.now(),
+            &rest,
+            &read.location,
+            &read.radius,
+            read.max_result_count,
+            header("x-goog-api-key"),
+            Some(from),
+        ));
+        let fault = self.fault.lock().map(|f| f.clone()).unwrap_or_default();
+        let template = if let Some(code) = fault.http_status {
+            ResponseTemplate::new(code).set_body_raw("<html>upstream trouble</html>", "text/html")
+        } else if fault.malformed {
+            ResponseTemplate::new(200)
+                .set_body_raw("{\"results\": [ this is not json", "application/json")
+        } else {
+            let (code, body) = new_api::answer(&read.request, fault.status.as_deref());
+            ResponseTemplate::new(code).set_body_raw(body, "application/json")
+        };
+        delayed(template, &fault)
+    }
 }
 
 struct Answer {
@@ -49,12 +117,7 @@ impl Respond for Answer {
         };
         let location = get("location").unwrap_or_default();
         let radius = get("radius").unwrap_or_default();
-        let path = request.url.path();
-        let (from, rest) = path
-            .strip_prefix('/')
-            .and_then(|p| p.split_once('/'))
-            .map(|(from, rest)| (from.to_string(), format!("/{rest}")))
-            .unwrap_or_default();
+        let (from, rest) = split_path(request.url.path());
         self.events.push(TraceEvent::places_stub_request(
             self.events.now(),
             &rest,
@@ -85,14 +148,6 @@ impl Respond for Answer {
             let body = crate::places_stub::unreadable_location_json(&location);
             ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
         };
-        let delay = if fault.unreachable {
-            Some(UNREACHABLE_DELAY)
-        } else {
-            fault.latency
-        };
-        match delay {
-            Some(delay) => template.set_delay(delay),
-            None => template,
-        }
+        delayed(template, &fault)
     }
 }

@@ -170,6 +170,8 @@ pub fn reserve_port() -> anyhow::Result<(u16, std::net::TcpListener)> {
 pub struct Launch {
     pub herd_file: PathBuf,
     pub places_base: String,
+    /// `--places-api`: the scenario's `places_api`.
+    pub places_api: crate::scenario::PlacesApi,
     /// `--clock-offset`, a signed duration (`-3s`): the last `skew` step's.
     pub clock_offset: String,
 }
@@ -228,6 +230,8 @@ impl Processes {
             .arg(self.dir.join("logs"))
             .arg("--places-base")
             .arg(&launch.places_base)
+            .arg("--places-api")
+            .arg(launch.places_api.to_string())
             .arg(format!("--clock-offset={}", launch.clock_offset))
             .env("HERD_SECRET", HERD_SECRET)
             .env("PLACES_API_KEY", PLACES_KEY)

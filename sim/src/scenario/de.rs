@@ -12,8 +12,8 @@ use serde_saphyr::Spanned;
 use server::config::Herd;
 
 use super::{
-    Action, Checks, Expect, LatencyRange, LimitOverrides, Network, RAW_REPEAT_COUNT_MAX, Raw,
-    RawPayload, ScenarioError, SignedDuration,
+    Action, Checks, Expect, LatencyRange, LimitOverrides, Network, PlacesApi, RAW_REPEAT_COUNT_MAX,
+    Raw, RawPayload, ScenarioError, SignedDuration,
 };
 
 /// The top level of a scenario file, before validation.
@@ -33,6 +33,8 @@ pub(super) struct ScenarioFile {
     pub network: Option<NetworkFile>,
     #[serde(default)]
     pub limits: Option<Spanned<LimitOverrides>>,
+    #[serde(default)]
+    pub places_api: PlacesApi,
     #[serde(default)]
     pub steps: Vec<Spanned<StepFile>>,
     #[serde(default)]

@@ -186,7 +186,29 @@ fn an_unknown_top_level_key_is_reported_with_line_and_column() {
     let text = "name: t\nseed: 1\nduration: 20s\nstepz: []\n";
     assert_eq!(
         error_text(text),
-        "scenarios/test.yaml:4:1: unknown field `stepz`, expected one of name, description, seed, duration, tick, herd, network, limits, steps, checks"
+        "scenarios/test.yaml:4:1: unknown field `stepz`, expected one of name, description, seed, duration, tick, herd, network, limits, places_api, steps, checks"
+    );
+}
+
+#[test]
+fn the_places_api_is_legacy_unless_the_scenario_says_new() -> Result<(), ScenarioError> {
+    assert_eq!(parse(&with_steps("  []"))?.places_api, PlacesApi::Legacy);
+    let new = parse("name: t\nseed: 1\nduration: 20s\nplaces_api: new\n")?;
+    assert_eq!(new.places_api, PlacesApi::New);
+    let written = new.to_yaml(&[]);
+    assert!(written.contains("\nplaces_api: new\n"), "{written}");
+    assert_eq!(parse(&written)?.places_api, PlacesApi::New);
+    Ok(())
+}
+
+#[test]
+fn an_unknown_places_api_lists_the_two() {
+    let e = error_text("name: t\nseed: 1\nduration: 20s\nplaces_api: newer\n");
+    assert!(
+        e.starts_with(
+            "scenarios/test.yaml:4:13: unknown variant `newer`, expected one of legacy, new"
+        ),
+        "{e}"
     );
 }
 

@@ -140,6 +140,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         herd,
         network: file.network.map(|n| n.into_network()).unwrap_or_default(),
         limits,
+        places_api: file.places_api,
         steps,
         checks,
         origin: origin.to_path_buf(),

@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::{Action, Expect, HerdSource, LimitOverrides, RawPayload, Scenario, Step, fmt_duration};
+use super::{
+    Action, Expect, HerdSource, LimitOverrides, PlacesApi, RawPayload, Scenario, Step, fmt_duration,
+};
 
 /// A YAML scalar: plain when it is a simple name, else double-quoted (JSON string syntax is
 /// valid YAML), so nothing can be read back as a number, a boolean or null.
@@ -50,6 +52,9 @@ impl Scenario {
         let limits = limits_flow(&self.limits);
         if !limits.is_empty() {
             let _ = writeln!(out, "limits: {{ {} }}", limits.join(", "));
+        }
+        if self.places_api != PlacesApi::default() {
+            let _ = writeln!(out, "places_api: {}", self.places_api);
         }
         if self.steps.is_empty() {
             out.push_str("steps: []\n");

@@ -13,8 +13,8 @@ use server::config::Herd;
 
 use crate::scenario::{
     Action, Checks, Expect, HerdSource, Hostile, IamAt, LatencyRange, LimitOverrides, LinkCut,
-    LinkGroups, LinkLatency, Load, Network, PlacesFault, Raw, RawPayload, Scenario, SignedDuration,
-    Skew, Step, WhatsAt,
+    LinkGroups, LinkLatency, Load, Network, PlacesApi, PlacesFault, Raw, RawPayload, Scenario,
+    SignedDuration, Skew, Step, WhatsAt,
 };
 
 /// Client ids the workload draws from.
@@ -554,6 +554,7 @@ impl Draft<'_> {
                 latency: options.latency,
             },
             limits: LimitOverrides::default(),
+            places_api: PlacesApi::default(),
             steps,
             checks,
             origin: PathBuf::from(format!("swarm-seed-{}.yaml", options.seed)),

@@ -121,6 +121,8 @@ pub enum SimEvent {
         failed: u64,
     },
     /// The Places stub got a request; `from` is the server that asked, when the stub knows it.
+    /// `location` (`LAT,LNG`) and `radius` (metres) are as the request wrote them: the legacy
+    /// query's text, or the Places (New) body's JSON numbers; empty when it had none.
     PlacesStubRequest {
         path: String,
         location: String,
@@ -128,6 +130,9 @@ pub enum SimEvent {
         key_present: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<String>,
+        /// Places (New) only: the body's `maxResultCount`, when it had a readable one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_result_count: Option<u64>,
     },
 }
 

@@ -261,9 +261,33 @@ impl TraceEvent {
                 radius: radius.to_string(),
                 key_present,
                 from,
+                max_result_count: None,
             }),
             wall_clock: None,
         }
+    }
+
+    /// The Places stub got a Places (New) `searchNearby` at `path`, with the body's
+    /// `maxResultCount` when it had one (the other fields as for [`Self::places_stub_request`]).
+    pub fn places_stub_search_nearby(
+        at: Duration,
+        path: &str,
+        location: &str,
+        radius: &str,
+        max_result_count: Option<u64>,
+        key_present: bool,
+        from: Option<String>,
+    ) -> TraceEvent {
+        let mut event =
+            TraceEvent::places_stub_request(at, path, location, radius, key_present, from);
+        if let What::Sim(SimEvent::PlacesStubRequest {
+            max_result_count: count,
+            ..
+        }) = &mut event.what
+        {
+            *count = max_result_count;
+        }
+        event
     }
 }
 
