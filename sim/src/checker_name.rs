@@ -30,6 +30,7 @@ pub enum CheckerName {
     WhatsatAgrees,
     FloodBound,
     LinkStability,
+    LinkLog,
     PlacesCalls,
     Integrity,
     Convergence,
@@ -38,7 +39,7 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 11] = [
+    pub const ALL: [CheckerName; 12] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -46,6 +47,7 @@ impl CheckerName {
         CheckerName::WhatsatAgrees,
         CheckerName::FloodBound,
         CheckerName::LinkStability,
+        CheckerName::LinkLog,
         CheckerName::PlacesCalls,
         CheckerName::Integrity,
         CheckerName::Convergence,
@@ -62,6 +64,7 @@ impl CheckerName {
             CheckerName::WhatsatAgrees => "whatsat_agrees",
             CheckerName::FloodBound => "flood_bound",
             CheckerName::LinkStability => "link_stability",
+            CheckerName::LinkLog => "link_log",
             CheckerName::PlacesCalls => "places_calls",
             CheckerName::Integrity => "integrity",
             CheckerName::Convergence => "convergence",

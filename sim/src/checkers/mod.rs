@@ -17,6 +17,8 @@
 //! | `whatsat_agrees` | safety   | a WHATSAT reply shows a record the server held meanwhile      |
 //! | `flood_bound`    | safety   | floods twice per link at most; reconciles only what changed   |
 //! | `link_stability` | safety   | a link goes down or reconciles records only after a fault     |
+//! | `link_log`       | safety   | a dialled link is logged up once per coming up; a series of   |
+//! |                  |          | failed dials is logged once                                   |
 //! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
@@ -27,6 +29,7 @@ pub mod convergence;
 pub mod expectations;
 pub mod flood_bound;
 pub mod integrity;
+pub mod link_log;
 pub mod link_stability;
 pub mod monotonic;
 pub mod places_calls;
@@ -248,6 +251,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(whatsat_agrees::WhatsatAgrees),
         Box::new(flood_bound::FloodBound),
         Box::new(link_stability::LinkStability),
+        Box::new(link_log::LinkLog),
         Box::new(places_calls::PlacesCalls),
         Box::new(integrity::Integrity),
         Box::new(convergence::Convergence),
@@ -292,6 +296,7 @@ mod tests {
                 "monotonic",
                 "whatsat_agrees",
                 "link_stability",
+                "link_log",
                 "places_calls",
                 "integrity",
                 "convergence"

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::oracle::spec::{ClientLine, is_white_space};
 use serde_saphyr::{Location, Spanned};
 use server::config::Herd;
-use crate::oracle::spec::{ClientLine, is_white_space};
 
 use super::de::{HerdSpec, ScenarioFile, StepFile};
 use super::{
