@@ -88,16 +88,26 @@ impl Respond for SearchNearbyAnswer {
             Some(from),
         ));
         let fault = self.fault.lock().map(|f| f.clone()).unwrap_or_default();
-        let template = if let Some(code) = fault.http_status {
-            ResponseTemplate::new(code).set_body_raw("<html>upstream trouble</html>", "text/html")
-        } else if fault.malformed {
-            ResponseTemplate::new(200)
-                .set_body_raw("{\"results\": [ this is not json", "application/json")
-        } else {
+        let template = broken_transport(&fault).unwrap_or_else(|| {
             let (code, body) = new_api::answer(&read.request, fault.status.as_deref());
             ResponseTemplate::new(code).set_body_raw(body, "application/json")
-        };
+        });
         delayed(template, &fault)
+    }
+}
+
+/// The answer of a fault that breaks the response itself, the same for both APIs: an HTTP
+/// error status, or a body that is not JSON.
+fn broken_transport(fault: &crate::scenario::PlacesFault) -> Option<ResponseTemplate> {
+    if let Some(code) = fault.http_status {
+        Some(ResponseTemplate::new(code).set_body_raw("<html>upstream trouble</html>", "text/html"))
+    } else if fault.malformed {
+        Some(
+            ResponseTemplate::new(200)
+                .set_body_raw("{\"results\": [ this is not json", "application/json"),
+        )
+    } else {
+        None
     }
 }
 
@@ -127,11 +137,8 @@ impl Respond for Answer {
             Some(from),
         ));
         let fault = self.fault.lock().map(|f| f.clone()).unwrap_or_default();
-        let template = if let Some(code) = fault.http_status {
-            ResponseTemplate::new(code).set_body_raw("<html>upstream trouble</html>", "text/html")
-        } else if fault.malformed {
-            ResponseTemplate::new(200)
-                .set_body_raw("{\"results\": [ this is not json", "application/json")
+        let template = if let Some(broken) = broken_transport(&fault) {
+            broken
         } else if let Some(places_status) = &fault.status {
             let body = serde_json::json!({
                 "error_message": "the mocked Places host refuses this request",
