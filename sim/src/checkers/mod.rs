@@ -117,26 +117,8 @@ impl<'a> RunRecord<'a> {
                     _ => None,
                 })
                 .collect(),
-            classic_links: scenario
-                .herd
-                .links
-                .iter()
-                .filter(|link| link.classic)
-                .map(|link| {
-                    let [a, b] = link.between.clone();
-                    if a <= b { (a, b) } else { (b, a) }
-                })
-                .collect(),
-            persistent_links: scenario
-                .herd
-                .links
-                .iter()
-                .filter(|link| !link.classic)
-                .map(|link| {
-                    let [a, b] = link.between.clone();
-                    if a <= b { (a, b) } else { (b, a) }
-                })
-                .collect(),
+            classic_links: links_in_name_order(scenario, true),
+            persistent_links: links_in_name_order(scenario, false),
             network_latency_max: scenario.network.latency.max,
         }
     }
@@ -161,6 +143,23 @@ impl<'a> RunRecord<'a> {
             }
         })
     }
+}
+
+/// The herd's classic (or persistent) links, each as its two servers in name order.
+fn links_in_name_order(
+    scenario: &Scenario,
+    classic: bool,
+) -> std::collections::BTreeSet<(String, String)> {
+    scenario
+        .herd
+        .links
+        .iter()
+        .filter(|link| link.classic == classic)
+        .map(|link| {
+            let [a, b] = link.between.clone();
+            if a <= b { (a, b) } else { (b, a) }
+        })
+        .collect()
 }
 
 /// One broken invariant, at a simulated time.

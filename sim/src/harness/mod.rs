@@ -25,7 +25,7 @@ mod workload;
 mod world;
 
 pub use driver::SutFailure;
-pub use workload::{CLIENT_TIMEOUT, REPLY_BYTES_MAX};
+pub use workload::{CLIENT_TIMEOUT, REPLY_BYTES_MAX, one_exchange};
 pub use world::{
     EPOCH_SECS, SIMULATED_SECRET, STOP_WINDOW, add_server_host, new_simulation, simulated_herd,
 };

@@ -86,17 +86,10 @@ pub async fn client_loop(
                 &bytes,
             ));
             let exchange = async {
-                let mut stream =
+                let stream =
                     turmoil::net::TcpStream::connect((command.server.as_str(), command.port))
                         .await?;
-                stream.write_all(&bytes).await?;
-                stream.shutdown().await?;
-                let mut reply = Vec::new();
-                (&mut stream)
-                    .take(REPLY_BYTES_MAX as u64)
-                    .read_to_end(&mut reply)
-                    .await?;
-                Ok::<_, std::io::Error>(reply)
+                one_exchange(stream, &bytes).await
             };
             let event = match tokio::time::timeout(CLIENT_TIMEOUT, exchange).await {
                 Ok(Ok(reply)) => TraceEvent::client_reply(
@@ -125,6 +118,22 @@ pub async fn client_loop(
         });
     }
     Ok(())
+}
+
+/// A classic client's whole conversation: write `bytes`, half-close, read the reply to EOF
+/// (at most [`REPLY_BYTES_MAX`]). The same for a simulated and a real socket.
+pub async fn one_exchange<S>(mut stream: S, bytes: &[u8]) -> std::io::Result<Vec<u8>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    stream.write_all(bytes).await?;
+    stream.shutdown().await?;
+    let mut reply = Vec::new();
+    (&mut stream)
+        .take(REPLY_BYTES_MAX as u64)
+        .read_to_end(&mut reply)
+        .await?;
+    Ok(reply)
 }
 
 /// The client's simulated wall clock as IAMAT timestamp text, to the nanosecond.

@@ -29,10 +29,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use server::config::Herd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
-use crate::harness::{CLIENT_TIMEOUT, REPLY_BYTES_MAX, Run, SutFailure};
+use crate::harness::{CLIENT_TIMEOUT, Run, SutFailure};
 use crate::hosts::PLACES_HOST;
 use crate::places_stub::FaultCell;
 use crate::recorder::Recorder;
@@ -419,15 +418,8 @@ impl Command {
             &bytes,
         ));
         let exchange = async {
-            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-            stream.write_all(&bytes).await?;
-            stream.shutdown().await?;
-            let mut reply = Vec::new();
-            (&mut stream)
-                .take(REPLY_BYTES_MAX as u64)
-                .read_to_end(&mut reply)
-                .await?;
-            Ok::<_, std::io::Error>(reply)
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+            crate::harness::one_exchange(stream, &bytes).await
         };
         let (id, client, server) = (self.id, &self.client, &self.server);
         let crashes_before = self.crashes.load(Ordering::SeqCst);

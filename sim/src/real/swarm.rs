@@ -200,14 +200,9 @@ pub fn run_real_seed(seed: u64, base: &Base, options: &RealOptions) -> RealSeedO
 
 /// The command that prints a seed's scenario, as `--compare FILE` and `--real FILE` take it.
 pub fn emit_command(seed: u64, base: &Base) -> String {
-    let herd = base
-        .herd_path
-        .as_ref()
-        .map(|p| format!(" --herd {}", p.display()))
-        .unwrap_or_default();
     format!(
-        "cargo run -p sim -- swarm --emit {seed} --duration {}{herd} > seed{seed}.yaml",
-        crate::scenario::fmt_duration(base.duration)
+        "cargo run -p sim -- swarm --emit {seed}{} > seed{seed}.yaml",
+        base.flags()
     )
 }
 

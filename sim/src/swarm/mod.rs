@@ -167,13 +167,21 @@ impl Base {
 
     /// The command that runs this seed alone.
     pub fn reproduce(&self, seed: u64) -> String {
+        format!(
+            "cargo run --release -p sim -- swarm --seeds {seed}{}",
+            self.flags()
+        )
+    }
+
+    /// ` --duration D [--herd FILE]`: what a command needs to rebuild this base's scenarios.
+    pub fn flags(&self) -> String {
         let herd = self
             .herd_path
             .as_ref()
             .map(|p| format!(" --herd {}", p.display()))
             .unwrap_or_default();
         format!(
-            "cargo run --release -p sim -- swarm --seeds {seed} --duration {}{herd}",
+            " --duration {}{herd}",
             crate::scenario::fmt_duration(self.duration)
         )
     }
