@@ -31,6 +31,7 @@ pub enum CheckerName {
     FloodBound,
     LinkStability,
     LinkLog,
+    LogReadback,
     PlacesCalls,
     Integrity,
     Convergence,
@@ -39,7 +40,7 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 12] = [
+    pub const ALL: [CheckerName; 13] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -48,6 +49,7 @@ impl CheckerName {
         CheckerName::FloodBound,
         CheckerName::LinkStability,
         CheckerName::LinkLog,
+        CheckerName::LogReadback,
         CheckerName::PlacesCalls,
         CheckerName::Integrity,
         CheckerName::Convergence,
@@ -65,6 +67,7 @@ impl CheckerName {
             CheckerName::FloodBound => "flood_bound",
             CheckerName::LinkStability => "link_stability",
             CheckerName::LinkLog => "link_log",
+            CheckerName::LogReadback => "log_readback",
             CheckerName::PlacesCalls => "places_calls",
             CheckerName::Integrity => "integrity",
             CheckerName::Convergence => "convergence",

@@ -1,6 +1,7 @@
-//! Records the trace: the server's own `tracing` events, read to typed events once, stamped
-//! with simulated time and the server they happened in, plus the harness's events, in one
-//! list in the order they happened.
+//! Records the trace: the server's own `tracing` events, each written as the binary's log line
+//! and read back to a typed event ([`read::through_log_line`]), stamped with simulated time and
+//! the server they happened in, plus the harness's events, in one list in the order they
+//! happened.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -151,11 +152,15 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
         let Some(json) = json.0 else {
             return;
         };
-        match read::server_event(&json) {
-            Ok(read) => self
-                .recorder
-                .push(TraceEvent::server(self.recorder.now(), host, read)),
-            Err(error) => self.recorder.unreadable(&host, format!("{error}: {json}")),
+        let wall_clock = turmoil::since_epoch().unwrap_or_default();
+        let level = event.metadata().level().as_str();
+        match read::through_log_line(wall_clock, level, &host, &json) {
+            Ok(mut read) => {
+                read.at = self.recorder.now();
+                read.wall_clock = Some(wall_clock);
+                self.recorder.push(read)
+            }
+            Err(error) => self.recorder.unreadable(&host, error),
         }
     }
 }

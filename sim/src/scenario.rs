@@ -10,6 +10,7 @@
 
 mod de;
 mod describe;
+pub mod start;
 mod validate;
 mod write;
 
@@ -28,6 +29,19 @@ pub use crate::hosts::PLACES_HOST;
 /// A raw step may repeat a byte at most this many times (a huge line, bounded all the same).
 pub const RAW_REPEAT_COUNT_MAX: usize = 16 * 1024 * 1024;
 
+/// Where the simulated wall clock starts when a scenario says no `start`:
+/// 2023-11-14T22:13:20Z, as time since the Unix epoch.
+pub const START_DEFAULT: Duration = Duration::from_secs(1_700_000_000);
+
+/// The earliest `start`: a day after the Unix epoch, so that a clock skewed back by a day
+/// (the most `timestamp_ahead_max` lets matter) still reads a time after the epoch, which is
+/// all an IAMAT timestamp can say (it has no sign).
+pub const START_MIN: Duration = Duration::from_secs(86_400);
+
+/// The latest `start`: 9000-01-01T00:00:00Z, far enough below year 10000 that any run's log
+/// times keep four-digit years.
+pub const START_MAX: Duration = Duration::from_secs(221_845_392_000);
+
 /// A parsed and validated scenario. [`Scenario::from_yaml_str`] and [`Scenario::load`] check
 /// that every name in it exists in `herd` and every step is in time order; code that builds
 /// one by hand (a swarm, a shrinker) takes that on itself.
@@ -43,6 +57,10 @@ pub struct Scenario {
     pub duration: Duration,
     /// turmoil's tick: the simulated time one `sim.step()` advances.
     pub tick: Duration,
+    /// The simulated wall clock at the start of the run (time since the Unix epoch), so a
+    /// run can happen on any date: the log's timestamps, the clients' IAMAT timestamps and
+    /// the time differences all follow it.
+    pub start: Duration,
     /// Where the herd came from, as written (for the report).
     pub herd_source: HerdSource,
     /// The herd, resolved: the built-in one, a herd file, or inline.

@@ -19,6 +19,8 @@
 //! | `link_stability` | safety   | a link goes down or reconciles records only after a fault     |
 //! | `link_log`       | safety   | a dialled link is logged up once per coming up; a series of   |
 //! |                  |          | failed dials is logged once                                   |
+//! | `log_readback`   | safety   | each event's log line reads back with the host's time (to the |
+//! |                  |          | microsecond, any date), its level and its own name            |
 //! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
@@ -31,6 +33,7 @@ pub mod flood_bound;
 pub mod integrity;
 pub mod link_log;
 pub mod link_stability;
+pub mod log_readback;
 pub mod monotonic;
 pub mod places_calls;
 pub mod receipt_clock;
@@ -251,6 +254,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(flood_bound::FloodBound),
         Box::new(link_stability::LinkStability),
         Box::new(link_log::LinkLog),
+        Box::new(log_readback::LogReadback),
         Box::new(places_calls::PlacesCalls),
         Box::new(integrity::Integrity),
         Box::new(convergence::Convergence),
@@ -296,6 +300,7 @@ mod tests {
                 "whatsat_agrees",
                 "link_stability",
                 "link_log",
+                "log_readback",
                 "places_calls",
                 "integrity",
                 "convergence"

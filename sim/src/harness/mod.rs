@@ -26,9 +26,7 @@ mod world;
 
 pub use driver::SutFailure;
 pub use workload::{CLIENT_TIMEOUT, REPLY_BYTES_MAX, one_exchange};
-pub use world::{
-    EPOCH_SECS, SIMULATED_SECRET, STOP_WINDOW, add_server_host, new_simulation, simulated_herd,
-};
+pub use world::{SIMULATED_SECRET, STOP_WINDOW, add_server_host, new_simulation, simulated_herd};
 
 /// A finished run: the trace and what the driver knows about the end state.
 pub struct Run {

@@ -13,8 +13,6 @@ use tokio::sync::watch;
 use crate::scenario::{PlacesApi, Scenario};
 use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
 
-/// The simulated wall clock at the start of every run: fixed, so traces never vary.
-pub const EPOCH_SECS: u64 = 1_700_000_000;
 /// The secret every simulated herd shares (hostile clients do not know it).
 pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
 /// After the run, servers get this long (simulated) to stop and report their tables.
@@ -31,12 +29,12 @@ pub fn simulated_herd(scenario: &Scenario) -> Herd {
     herd
 }
 
-/// A turmoil simulation with the scenario's seed, tick, latencies, length and the fixed epoch.
+/// A turmoil simulation with the scenario's seed, tick, latencies, length and start date.
 pub fn new_simulation(scenario: &Scenario) -> turmoil::Sim<'static> {
     turmoil::Builder::new()
         .simulation_duration(scenario.duration + STOP_WINDOW + Duration::from_secs(1))
         .tick_duration(scenario.tick)
-        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .epoch(UNIX_EPOCH + scenario.start)
         .min_message_latency(scenario.network.latency.min)
         .max_message_latency(scenario.network.latency.max)
         .rng_seed(scenario.seed)

@@ -28,6 +28,8 @@ pub(super) struct ScenarioFile {
     #[serde(default)]
     pub tick: Option<Spanned<Dur>>,
     #[serde(default)]
+    pub start: Option<Spanned<String>>,
+    #[serde(default)]
     pub herd: Option<Spanned<HerdSpec>>,
     #[serde(default)]
     pub network: Option<NetworkFile>,

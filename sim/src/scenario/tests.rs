@@ -186,7 +186,7 @@ fn an_unknown_top_level_key_is_reported_with_line_and_column() {
     let text = "name: t\nseed: 1\nduration: 20s\nstepz: []\n";
     assert_eq!(
         error_text(text),
-        "scenarios/test.yaml:4:1: unknown field `stepz`, expected one of name, description, seed, duration, tick, herd, network, limits, places_api, steps, checks"
+        "scenarios/test.yaml:4:1: unknown field `stepz`, expected one of name, description, seed, duration, tick, start, herd, network, limits, places_api, steps, checks"
     );
 }
 
@@ -635,6 +635,27 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
     assert_eq!(
         e,
         Err("scenarios/test.yaml:5:5: with herd `herds/one.yaml`: step 0 (at 1s): `Clark` is not a server of the herd (A)".to_string())
+    );
+    Ok(())
+}
+
+#[test]
+fn a_start_is_read_written_back_and_bounded() -> Result<(), ScenarioError> {
+    let text = "name: t\nseed: 1\nduration: 20s\nstart: 2000-02-29T23:59:55Z\n";
+    let scenario = Scenario::from_yaml_str(text, Path::new("scenarios/test.yaml"))?;
+    assert_eq!(scenario.start, Duration::from_secs(951_868_795));
+    assert!(
+        scenario
+            .to_yaml(&[])
+            .contains("start: 2000-02-29T23:59:55Z\n")
+    );
+    let plain = Scenario::from_yaml_str("name: t\nseed: 1\nduration: 20s\n", Path::new("t.yaml"))?;
+    assert_eq!(plain.start, crate::scenario::START_DEFAULT);
+    assert!(!plain.to_yaml(&[]).contains("start:"));
+    let e = error_text("name: t\nseed: 1\nduration: 20s\nstart: 1970-01-01T00:00:00Z\n");
+    assert!(
+        e.starts_with("scenarios/test.yaml:4:8: `start` \"1970-01-01T00:00:00Z\" is outside"),
+        "{e}"
     );
     Ok(())
 }

@@ -51,6 +51,10 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
             tick.value.0
         }
     };
+    let start = match &file.start {
+        None => super::START_DEFAULT,
+        Some(start) => super::start::parse(&start.value).map_err(|e| err(&start.referenced, e))?,
+    };
 
     let (herd_loc, herd_source, herd) = resolve_herd(file.herd, origin)?;
     let (limits_loc, limits) = match file.limits {
@@ -136,6 +140,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         seed: file.seed,
         duration,
         tick,
+        start,
         herd_source,
         herd,
         network: file.network.map(|n| n.into_network()).unwrap_or_default(),

@@ -47,6 +47,9 @@ impl Scenario {
         let _ = writeln!(out, "seed: {}", self.seed);
         let _ = writeln!(out, "duration: {}", fmt_duration(self.duration));
         let _ = writeln!(out, "tick: {}", fmt_duration(self.tick));
+        if self.start != super::START_DEFAULT {
+            let _ = writeln!(out, "start: {}", super::start::format(self.start));
+        }
         self.write_herd(&mut out);
         let _ = writeln!(out, "network: {{ latency: {} }}", self.network.latency);
         let limits = limits_flow(&self.limits);
@@ -357,8 +360,13 @@ mod tests {
             assert_eq!(reread.limits, original.limits);
             assert_eq!(reread.checks, original.checks);
             assert_eq!(
-                (reread.seed, reread.duration, reread.tick),
-                (original.seed, original.duration, original.tick)
+                (reread.seed, reread.duration, reread.tick, reread.start),
+                (
+                    original.seed,
+                    original.duration,
+                    original.tick,
+                    original.start
+                )
             );
             assert_eq!(reread.network, original.network);
             assert_eq!(

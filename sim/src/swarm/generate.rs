@@ -21,6 +21,9 @@ use crate::scenario::{
 const CLIENTS: [&str; 5] = ["kiwi", "lime", "mango", "plum", "fig"];
 /// The quiet phase that ends every run.
 pub const QUIET: Duration = Duration::from_secs(10);
+/// How far ahead of the run's start a forged record's timestamp lies: a century, far beyond
+/// any `timestamp_ahead_max`, on whatever date the run starts.
+const FORGED_AHEAD_SECS: u64 = 100 * 365 * 86_400;
 /// The shortest run a swarm accepts: a little chaos plus the quiet phase.
 pub const DURATION_MIN: Duration = Duration::from_secs(13);
 
@@ -52,6 +55,44 @@ pub struct SwarmOptions {
     pub clients: u32,
     pub iamats: u32,
     pub whatsats: u32,
+    /// The simulated wall clock's first reading: any date the scenario format allows, often
+    /// just before a midnight, sometimes just before a date software famously gets wrong.
+    pub start: Duration,
+}
+
+/// Dates that calendars and clocks get wrong, as seconds since the Unix epoch: leap days, the
+/// last day of a 400-year era (2000-02-29), a century that is not leap (2100), the end of
+/// 32-bit seconds (2038-01-19T03:14:08Z) and of 64-bit nanoseconds (2262-04-11T23:47:16Z).
+const CALENDAR_EDGES: [u64; 8] = [
+    68_169_600,      // 1972-02-29
+    946_598_400,     // 1999-12-31
+    951_782_400,     // 2000-02-29
+    2_147_483_648,   // 2038-01-19T03:14:08
+    4_107_456_000,   // 2100-02-28
+    9_223_372_036,   // 2262-04-11T23:47:16
+    13_574_563_200,  // 2400-02-29
+    221_845_305_600, // 8999-12-31
+];
+
+/// A start for a run of `duration`: one of [`CALENDAR_EDGES`] (a quarter of seeds) or a day
+/// drawn from the whole range; either way, half the time just before the next midnight, so
+/// the run's log times cross a date.
+fn draw_start(rng: &mut SmallRng, duration: Duration) -> Duration {
+    const DAY: u64 = 86_400;
+    let (min, max) = (
+        crate::scenario::START_MIN.as_secs(),
+        crate::scenario::START_MAX.as_secs() - DAY,
+    );
+    let mut secs = if rng.random_bool(0.25) {
+        CALENDAR_EDGES[rng.random_range(0..CALENDAR_EDGES.len())]
+    } else {
+        rng.random_range(min..=max)
+    };
+    if rng.random_bool(0.5) {
+        let before_midnight = rng.random_range(1..=duration.as_secs().clamp(1, DAY));
+        secs = (secs - secs % DAY + DAY).saturating_sub(before_midnight);
+    }
+    Duration::from_secs(secs.clamp(min, max))
 }
 
 impl SwarmOptions {
@@ -90,7 +131,9 @@ impl SwarmOptions {
         let loads = family(2);
         let hostiles = family(3);
         let classic_links = family(2);
+        let start = draw_start(&mut rng, duration);
         SwarmOptions {
+            start,
             loads,
             hostiles,
             classic_links,
@@ -127,7 +170,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {} | start {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -149,7 +192,8 @@ impl fmt::Display for SwarmOptions {
             on(self.classic_links),
             self.clients,
             self.iamats,
-            self.whatsats
+            self.whatsats,
+            crate::scenario::start::format(self.start)
         )
     }
 }
@@ -421,7 +465,8 @@ impl Draft<'_> {
                 1 => Hostile::lines(
                     server,
                     &[format!(
-                        "AT {neighbour} +0.000000000 {victim} +0+0 99999999999"
+                        "AT {neighbour} +0.000000000 {victim} +0+0 {}",
+                        self.options.start.as_secs() + FORGED_AHEAD_SECS
                     )],
                 ),
                 2 => Hostile::lines(
@@ -548,6 +593,7 @@ impl Draft<'_> {
             seed: options.seed,
             duration: options.duration,
             tick: ms(1),
+            start: options.start,
             herd_source,
             herd,
             network: Network {

@@ -3,9 +3,9 @@
 //!
 //! Three sources write it, told apart by `host` ([`crate::hosts`]):
 //!
-//! - each herd server (host = server name): a `server::events::Event`, read back from the
-//!   JSON the server emitted through `tracing` by [`read::server_event`], the same reader that
-//!   reads a real server's log line ([`read::log_line`]);
+//! - each herd server (host = server name): a `server::events::Event`, written as the binary's
+//!   log line and read back by [`read::through_log_line`], the same reader that reads a real
+//!   server's log line ([`read::log_line`]);
 //! - the harness (host = [`HARNESS_HOST`]): a [`SimEvent`] per fault step and per client
 //!   command, reply or error;
 //! - the Places stub (host = [`PLACES_HOST`]): [`SimEvent::PlacesStubRequest`].
@@ -48,6 +48,19 @@ pub struct TraceEvent {
     /// tick forward, and a time difference is judged to the nanosecond. `None` when no
     /// simulated host recorded it (the driver, a real server's log, a test).
     pub wall_clock: Option<Duration>,
+    /// How a server's log line stamped the event: a real server's file, or the line the
+    /// simulation wrote for it exactly as the binary does and read back. `None` for the
+    /// harness's own events and hand-made ones.
+    pub logged: Option<Logged>,
+}
+
+/// The log line's stamp on an event, as written: its `ts` and `level`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// RFC 3339 UTC with microseconds (`2026-11-26T05:39:38.123456Z`), from the host's clock.
+    pub ts: String,
+    /// `INFO` or `WARN`.
+    pub level: String,
 }
 
 /// The events of one run, in recording order (which is time order).
@@ -64,6 +77,7 @@ impl TraceEvent {
             host: host.into(),
             what: What::Server(event),
             wall_clock: None,
+            logged: None,
         }
     }
 
@@ -74,6 +88,7 @@ impl TraceEvent {
             host: HARNESS_HOST.to_string(),
             what: What::Sim(event),
             wall_clock: None,
+            logged: None,
         }
     }
 
@@ -264,6 +279,7 @@ impl TraceEvent {
                 max_result_count: None,
             }),
             wall_clock: None,
+            logged: None,
         }
     }
 

@@ -1,19 +1,14 @@
-//! One reader, two sources: a server event as the simulation's recorder captured it (the JSON
-//! of its `tracing` field) and a line of a real server's log file read to the very same typed
-//! [`TraceEvent`]. Both go through `server::events`' own `Deserialize`; a line that does not
+//! One reader, two sources: a simulated server's event, written as the binary's log line by
+//! [`through_log_line`], and a line of a real server's log file, each read to the very same
+//! typed [`TraceEvent`]. Both go through `server::events`' own `Deserialize`; a line that does not
 //! read is an error with its position, never a skipped event.
 
 use std::time::Duration;
 
-use server::events::{Event, LogLine, ReadError};
+use server::events::{LogLine, ReadError};
 use server::protocol::{Command, Record};
 
-use super::TraceEvent;
-
-/// A server event from the JSON the server emitted (see `server::events::Event::emit`).
-pub fn server_event(json: &str) -> Result<Event, serde_json::Error> {
-    serde_json::from_str(json)
-}
+use super::{Logged, TraceEvent};
 
 /// A real server's log file as trace events, stamped with the wall-clock time the server
 /// wrote (since the Unix epoch) and the server's name as host. Free-form diagnostic lines
@@ -27,12 +22,38 @@ pub fn log_line(line: &str) -> Result<Option<TraceEvent>, serde_json::Error> {
     server::events::read_log_line(line).map(|read| read.map(from_log_line))
 }
 
+/// A simulated server's event as its log line: written exactly as the binary writes it (`ts`
+/// from the host's simulated wall clock, `level`, the server, the event's JSON spliced in), then
+/// read back by the same reader as a real server's file. So the simulation's trace *is* the
+/// log, and a writer or reader that loses or bends an event shows up in every run, not only in
+/// real mode. The error says what did not survive the round trip.
+pub fn through_log_line(
+    wall_clock: Duration,
+    level: &str,
+    server: &str,
+    json: &str,
+) -> Result<TraceEvent, String> {
+    let ts = server::log_time::format(wall_clock);
+    let line = server::events::log_line(&ts, level, server, json)
+        .ok_or_else(|| format!("no log line was written for {json}"))?;
+    match log_line(&line) {
+        Ok(Some(event)) => Ok(event),
+        Ok(None) => Err(format!("the log line reads as no event: {line}")),
+        Err(error) => Err(format!("{error}: {line}")),
+    }
+}
+
 fn from_log_line(line: LogLine) -> TraceEvent {
-    TraceEvent::server(
+    let mut event = TraceEvent::server(
         rfc3339_since_epoch(&line.ts).unwrap_or_default(),
         line.server,
         line.event,
-    )
+    );
+    event.logged = Some(Logged {
+        ts: line.ts,
+        level: line.level,
+    });
+    event
 }
 
 /// `2026-11-26T05:39:38.123456Z` (as the binary writes it) as time since the Unix epoch.
