@@ -7,6 +7,9 @@
 //!   (`peer_connect_failed`), the retries that follow only at debug level, until a dial
 //!   connects again (every connected session ends with `peer_down`).
 //!
+//! - Every herd the harness runs has a secret (simulated and real mode alike), so no server
+//!   ever warns `links_unauthenticated`: that warning is for a herd without one.
+//!
 //! Only the dialling side is judged: it runs one session at a time, where an accepting side
 //! may hold a new connection while an old one still waits out its heartbeat. A crash or
 //! restart starts a server's story again. Classic links log a failure per lost record (it
@@ -45,6 +48,13 @@ impl Checker for LinkLog {
                 continue;
             }
             let host = event.host.as_str();
+            if let Some(Event::LinksUnauthenticated) = event.server_event() {
+                violations.push(Violation::new(
+                    event.at,
+                    format!("{host} warned links_unauthenticated, but its herd has a secret"),
+                ));
+                continue;
+            }
             let (peer, now) = match event.server_event() {
                 Some(Event::PeerUp {
                     peer,
@@ -152,6 +162,16 @@ mod tests {
             up(6),
         ]);
         assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn an_unauthenticated_warning_in_a_herd_with_a_secret_is_caught() {
+        let v = verdict(vec![event(0, "Clark", Event::LinksUnauthenticated), up(1)]);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("Clark warned links_unauthenticated, but its herd has a secret"),
+            "{v}"
+        );
     }
 
     #[test]
