@@ -41,11 +41,16 @@ where
         .find_map(|span| span.extensions().get::<ServerName>().map(|n| n.0.clone()))
 }
 
-/// Reads the `name` field of a span. [`crate::run`] records it with `%` (its `Display`), which
-/// `tracing` hands to `record_debug`, so that is the one method to override.
+/// Reads the `name` field of a span.
 struct NameField(Option<String>);
 
 impl Visit for NameField {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "name" {
+            self.0 = Some(value.to_string());
+        }
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "name" {
             self.0 = Some(format!("{value:?}"));
