@@ -7,6 +7,14 @@
 //!   (`peer_connect_failed`), the retries that follow only at debug level, until a dial
 //!   connects again (every connected session ends with `peer_down`).
 //!
+//! - A failed dial's `retry_ms` honours the backoff (`backoff_min`, `backoff_max`): the k-th
+//!   delay since the link last came up (or the server started) is a point in the upper half
+//!   of `min(backoff_min * 2^k, backoff_max)`. The retries of a series are not logged, so k is
+//!   known only up to a series' first failure: the first dial of a server that just started
+//!   (k = 0), or the first failure after a session that had linked (k = 1, since the link
+//!   waits one delay before redialling). Otherwise the delay must lie between half of
+//!   `backoff_min` and `backoff_max`. So a herd can neither hammer a dead neighbour nor keep
+//!   an old failure count after its link held.
 //! - Every herd the harness runs has a secret (simulated and real mode alike), so no server
 //!   ever warns `links_unauthenticated`: that warning is for a herd without one.
 //!
@@ -15,8 +23,10 @@
 //! restart starts a server's story again. Classic links log a failure per lost record (it
 //! names the record's client), so only persistent links' failures form a series.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use server::config::Limits;
 use server::events::{Direction, Event};
 
 use super::{Checker, RunRecord, Verdict, Violation};
@@ -40,11 +50,17 @@ impl Checker for LinkLog {
 
     fn check(&self, run: &RunRecord) -> Verdict {
         let mut last: BTreeMap<(&str, &str), Last> = BTreeMap::new();
+        // Per dialled link: backoff delays taken since the last reset, when known.
+        let mut delays: BTreeMap<(&str, &str), Option<u32>> = BTreeMap::new();
+        // Dialled links whose current session came up (so its end resets the backoff).
+        let mut linked: BTreeSet<(&str, &str)> = BTreeSet::new();
         let mut violations = Vec::new();
         let mut judged = 0usize;
         for event in &run.trace.events {
             if let Some(server) = replay::memory_lost(event) {
                 last.retain(|(host, _), _| *host != server);
+                delays.retain(|(host, _), _| *host != server);
+                linked.retain(|(host, _)| *host != server);
                 continue;
             }
             let host = event.host.as_str();
@@ -66,12 +82,43 @@ impl Checker for LinkLog {
                     ..
                 }) => (peer.as_str(), Last::Down),
                 Some(Event::PeerConnectFailed {
-                    peer, client: None, ..
-                }) => (peer.as_str(), Last::DialFailed),
+                    peer,
+                    client: None,
+                    retry_ms,
+                    ..
+                }) => {
+                    let delays = delays.entry((host, peer.as_str())).or_insert(Some(0));
+                    if let Some(problem) = judge_retry(*retry_ms, *delays, &run.limits) {
+                        violations.push(Violation::new(
+                            event.at,
+                            format!("{host} will redial {peer} in {retry_ms} ms: {problem}"),
+                        ));
+                    }
+                    // The retries that follow are not logged: the count is lost until the
+                    // link holds again.
+                    *delays = None;
+                    (peer.as_str(), Last::DialFailed)
+                }
                 _ => continue,
             };
             judged += 1;
             let before = last.insert((host, peer), now);
+            match now {
+                Last::Up => {
+                    linked.insert((host, peer));
+                }
+                Last::Down => {
+                    // A session that linked resets the backoff; either way one delay follows.
+                    let reset = linked.remove(&(host, peer));
+                    let delays = delays.entry((host, peer)).or_insert(Some(0));
+                    *delays = if reset {
+                        Some(1)
+                    } else {
+                        delays.map(|k| k + 1)
+                    };
+                }
+                Last::DialFailed => {}
+            }
             let problem = match (before, now) {
                 (Some(Last::Up), Last::Up) => {
                     Some("logged its link to {peer} up twice with no peer_down between")
@@ -94,6 +141,43 @@ impl Checker for LinkLog {
             Some(format!("{judged} dialled-link events judged")),
         )
     }
+}
+
+/// What is wrong with a logged `retry_ms`, given the backoff delays taken since the last
+/// reset (`None`: unknown), if anything.
+fn judge_retry(retry_ms: u64, delays: Option<u32>, limits: &Limits) -> Option<String> {
+    let ceiling = |k: u32| {
+        let factor = 1u32 << k.min(16);
+        limits
+            .backoff_min
+            .saturating_mul(factor)
+            .min(limits.backoff_max.max(limits.backoff_min))
+    };
+    let (low, high, what) = match delays {
+        Some(k) => (
+            ceiling(k) / 2,
+            ceiling(k),
+            format!("delay {} since the backoff reset", k + 1),
+        ),
+        None => (
+            limits.backoff_min / 2,
+            ceiling(u32::MAX),
+            "a delay of a series".to_string(),
+        ),
+    };
+    // `retry_ms` is the delay cut to whole milliseconds.
+    let in_bounds = retry_ms >= whole_ms(low) && retry_ms <= whole_ms(high);
+    (!in_bounds).then(|| {
+        format!(
+            "as {what} it must lie in {}..={} ms",
+            whole_ms(low),
+            whole_ms(high)
+        )
+    })
+}
+
+fn whole_ms(d: Duration) -> u64 {
+    d.as_millis() as u64
 }
 
 #[cfg(test)]
@@ -160,6 +244,71 @@ mod tests {
             down(4),
             dial_failed(5, None),
             up(6),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+
+    fn failed_after(at: u64, retry_ms: u64) -> TraceEvent {
+        event(
+            at,
+            "Bailey",
+            Event::PeerConnectFailed {
+                peer: "Bona".into(),
+                error: "connection refused".into(),
+                retry_ms,
+                client: None,
+            },
+        )
+    }
+
+    #[test]
+    fn retries_within_the_backoff_pass() {
+        // Defaults: backoff_min 100 ms, backoff_max 2 s. A first dial: 50..=100 ms; the
+        // first failure after a linked session (its second delay): 100..=200 ms.
+        let v = verdict(vec![
+            failed_after(1, 50),
+            up(2),
+            down(3),
+            failed_after(4, 200),
+        ]);
+        assert!(v.ok, "{v}");
+        // After a series the count is unknown: anything from 50 ms to 2 s.
+        let v = verdict(vec![failed_after(1, 100), down(2), failed_after(3, 2000)]);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_delay_below_half_its_ceiling_is_caught() {
+        let v = verdict(vec![failed_after(1, 49)]);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("Bailey will redial Bona in 49 ms: as delay 1 since the backoff reset it must lie in 50..=100 ms"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_backoff_not_reset_after_the_link_held_is_caught() {
+        let v = verdict(vec![
+            failed_after(1, 60),
+            up(2),
+            down(3),
+            failed_after(4, 800),
+        ]);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("as delay 2 since the backoff reset it must lie in 100..=200 ms"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_crash_starts_the_backoff_again() {
+        let v = verdict(vec![
+            failed_after(1, 60),
+            crash(2, "Bailey"),
+            restart(3, "Bailey"),
+            failed_after(4, 99),
         ]);
         assert!(v.ok, "{v}");
     }
