@@ -192,6 +192,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The herd file names a `secret_file` that cannot be read: named with the herd file that
+    /// asks for it, as every other mistake in a herd file is.
+    #[error("{herd}: cannot read secret_file {path}: {source}")]
+    ReadSecret {
+        herd: PathBuf,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("{origin}: {message}")]
@@ -257,7 +265,8 @@ impl Herd {
         let mut herd = Herd::from_yaml_str(&text, &path.display().to_string())?;
         if let Some(file) = &herd.secret_file {
             let secret_path = path.parent().unwrap_or(Path::new(".")).join(file);
-            let bytes = std::fs::read(&secret_path).map_err(|source| ConfigError::Read {
+            let bytes = std::fs::read(&secret_path).map_err(|source| ConfigError::ReadSecret {
+                herd: path.to_path_buf(),
                 path: secret_path.clone(),
                 source,
             })?;
@@ -562,6 +571,26 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{text:?} gave {err:?}");
         }
+    }
+
+    #[test]
+    fn a_missing_secret_file_is_named_with_the_herd_file_that_asks_for_it() {
+        let dir = std::env::temp_dir().join(format!("herd-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let herd = dir.join("herd.yaml");
+        std::fs::write(
+            &herd,
+            "servers:\n  - { name: A, port: 1 }\nsecret_file: gone.secret\n",
+        )
+        .expect("write herd file");
+        let err = Herd::load(&herd).expect_err("no secret file").to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        let expected = format!(
+            "{}: cannot read secret_file {}: ",
+            herd.display(),
+            dir.join("gone.secret").display()
+        );
+        assert!(err.starts_with(&expected), "{err}");
     }
 
     #[test]
