@@ -5,8 +5,9 @@
 //!
 //! Every file under the given paths starts with `# refused: TEXT` (loading must fail, the error
 //! naming the file and containing TEXT) or `# accepted` (loading must succeed, each `# value:
-//! limits.NAME = VALUE` line holding). Exit 1 when the server does otherwise; exit 4 when a
-//! file has no sound header, which is the harness's input gone wrong, not the server.
+//! limits.NAME = VALUE` line holding). Exit 1 when the server does otherwise, 3 when its code
+//! panics on a file; exit 4 when a file has no sound header, which is the harness's input gone
+//! wrong, not the server.
 
 mod corpus;
 mod judge;
@@ -60,22 +61,26 @@ pub fn report(paths: &[PathBuf], corpus: &[CorpusFile], judged: &Judged, verbose
         }
     }
     out.push_str("-- verdicts\n");
+    for crash in &judged.crashes {
+        out.push_str(&format!("  FAIL system under test: {crash}\n"));
+    }
     for verdict in &judged.verdicts {
         out.push_str(&format!("  {verdict}\n"));
     }
-    let passed = judged.verdicts.iter().all(|v| v.ok);
-    out.push_str(if passed {
-        "result: PASS\n"
-    } else {
-        "result: FAIL (safety)\n"
+    out.push_str(match exit_code(judged) {
+        exit::SUT_FAILURE => "result: FAIL (system under test crashed)\n",
+        exit::SAFETY => "result: FAIL (safety)\n",
+        _ => "result: PASS\n",
     });
     out
 }
 
-/// The exit code: 1 when a verdict failed, else 4 when the harness could not use a file,
-/// else 0.
+/// The exit code: 3 when the server's code panicked, else 1 when a verdict failed, else 4 when
+/// the harness could not use a file, else 0.
 pub fn exit_code(judged: &Judged) -> u8 {
-    let verdicts = if judged.verdicts.iter().all(|v| v.ok) {
+    let verdicts = if !judged.crashes.is_empty() {
+        exit::SUT_FAILURE
+    } else if judged.verdicts.iter().all(|v| v.ok) {
         exit::OK
     } else {
         exit::SAFETY
@@ -104,4 +109,46 @@ pub fn main(args: &CheckHerdsArgs) -> u8 {
         eprintln!("{message}");
     }
     exit_code(&judged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(crashed: bool, failed: bool, unusable: bool) -> Judged {
+        Judged {
+            verdicts: vec![Verdict {
+                name: "herd_refused",
+                ok: !failed,
+                metric: String::new(),
+                details: Vec::new(),
+            }],
+            crashes: crashed
+                .then(|| "f.yaml: panicked".to_string())
+                .into_iter()
+                .collect(),
+            unusable: unusable
+                .then(|| "g.yaml: places".to_string())
+                .into_iter()
+                .collect(),
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_crash_outranks_a_verdict_which_outranks_unusable_input() {
+        assert_eq!(exit_code(&judged(false, false, false)), exit::OK);
+        assert_eq!(exit_code(&judged(false, false, true)), exit::BAD_SCENARIO);
+        assert_eq!(exit_code(&judged(false, true, true)), exit::SAFETY);
+        assert_eq!(exit_code(&judged(true, true, true)), exit::SUT_FAILURE);
+        let report = report(&[], &[], &judged(true, true, false), false);
+        assert!(
+            report.contains("  FAIL system under test: f.yaml: panicked\n"),
+            "{report}"
+        );
+        assert!(
+            report.ends_with("result: FAIL (system under test crashed)\n"),
+            "{report}"
+        );
+    }
 }

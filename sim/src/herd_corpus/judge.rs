@@ -5,6 +5,7 @@
 //! absent from the herd's `Debug` text.
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use server::config::{ConfigError, Herd, Secret};
@@ -47,6 +48,9 @@ impl fmt::Display for Verdict {
 pub struct Judged {
     /// `herd_refused`, `herd_accepted`, `herd_written_back`, `secret_hidden`, in that order.
     pub verdicts: Vec<Verdict>,
+    /// The server's code panicked on a file (loading it, or writing it back): the system under
+    /// test crashed, which outranks every verdict.
+    pub crashes: Vec<String>,
     /// Accepted herds the harness cannot put into a scenario (a server named like one of its
     /// own hosts): its input's fault, not the server's, so no verdict.
     pub unusable: Vec<String>,
@@ -107,7 +111,17 @@ pub fn judge(corpus: &[CorpusFile]) -> Judged {
     let mut judged = Judged::default();
     for file in corpus {
         let shown = file.path.display().to_string();
-        let line = match (&file.expected, Herd::load(&file.path)) {
+        let loaded = match guarded(|| Herd::load(&file.path)) {
+            Ok(loaded) => loaded,
+            Err(panic) => {
+                judged
+                    .crashes
+                    .push(format!("{shown}: Herd::load panicked: {panic}"));
+                judged.files.push(format!("PANICKED  {shown}"));
+                continue;
+            }
+        };
+        let line = match (&file.expected, loaded) {
             (Expected::Refused { text }, loaded) => {
                 let (line, failure) = judge_refused(&shown, text, loaded);
                 tallies.refused.record(failure);
@@ -124,16 +138,22 @@ pub fn judge(corpus: &[CorpusFile]) -> Judged {
             (Expected::Accepted { values }, Ok(herd)) => {
                 tallies.values += values.len();
                 tallies.accepted.record(wrong_values(&shown, values, &herd));
-                match write_back(&file.path, &herd) {
-                    Ok(failure) => tallies.written.record(failure),
-                    Err(message) => judged.unusable.push(format!("{shown}: {message}")),
+                match guarded(|| write_back(&file.path, &herd)) {
+                    Ok(Ok(failure)) => tallies.written.record(failure),
+                    Ok(Err(message)) => judged.unusable.push(format!("{shown}: {message}")),
+                    Err(panic) => judged.crashes.push(format!(
+                        "{shown}: writing the herd back and reading it again panicked: {panic}"
+                    )),
                 }
                 if let Some(secret) = &herd.secret {
-                    tallies
-                        .secrets
-                        .record(secret_shown(&herd, secret).map(|form| {
+                    match guarded(|| secret_shown(&herd, secret)) {
+                        Ok(form) => tallies.secrets.record(form.map(|form| {
                             format!("{shown}: the herd's Debug text shows its secret ({form})")
-                        }));
+                        })),
+                        Err(panic) => judged
+                            .crashes
+                            .push(format!("{shown}: the herd's Debug panicked: {panic}")),
+                    }
                 }
                 format!("accepted  {shown}")
             }
@@ -221,6 +241,19 @@ fn wrong_values(shown: &str, claims: &[(usize, ValueClaim)], herd: &Herd) -> Vec
             })
         })
         .collect()
+}
+
+/// Runs the server's code on one file. A panic is caught so that it is reported as the system
+/// under test crashing (exit 3), not as `sim` itself dying with an exit code no script reads
+/// as a verdict.
+fn guarded<T>(run: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(run)).map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into())
+    })
 }
 
 /// `1 server`, `2 servers`.
