@@ -88,8 +88,14 @@ pub struct Neighbour {
     pub classic: bool,
 }
 
-/// The most an AT line holds besides its client id: the word, origin (a server name, bounded
-/// here), time difference, location and timestamp at their longest, and separators.
+/// What an AT line holds besides its client id, as budgeted: `AT ` (3 bytes), the origin (a
+/// server name, at most [`SERVER_NAME_BYTES_MAX`]), four separators, and 32, 64 and 32 bytes
+/// for the time difference, location and timestamp. Only the first three are maxima: the
+/// parser bounds the other fields' values, not their length (leading zeros, long fractions),
+/// so what keeps every record inside every link's line is the IAMAT's own check that its AT
+/// line fits `line_bytes_max` (`commands::iamat`). This sum only refuses a client id bound
+/// that would leave no room for ordinary fields (counted in
+/// `scenarios/herds/accepted/client-id-at-bound.yaml`).
 pub const AT_LINE_FIXED_BYTES_MAX: usize = 3 + SERVER_NAME_BYTES_MAX + 1 + 32 + 1 + 1 + 64 + 1 + 32;
 
 /// Longest server name a herd file may give.
@@ -344,8 +350,8 @@ impl Herd {
         if l.line_bytes_max < 256 {
             return Err("limits.line_bytes_max must be at least 256".into());
         }
-        // An AT line is "AT " + origin + time difference + id + location + timestamp; with the
-        // other fields bounded by the parser, this keeps every record inside the line limit.
+        // An AT line is "AT " + origin + time difference + id + location + timestamp: an id as
+        // long as its bound must leave room for the other fields at their budgets.
         if l.client_id_bytes_max + AT_LINE_FIXED_BYTES_MAX > l.line_bytes_max {
             return Err(format!(
                 "limits.client_id_bytes_max must be at most line_bytes_max - {AT_LINE_FIXED_BYTES_MAX}, so every record fits a link's line"
