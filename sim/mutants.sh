@@ -2,9 +2,9 @@
 # The mutation score of server/src against the harness's verdicts.
 #
 # cargo-mutants plants one mutant at a time in server/src; the test command is not the unit
-# tests and not the snapshots but the checkers' verdicts: every scenario, then a slice of swarm
-# seeds (sim/tests/verdicts.rs), stopping at the first run that fails. Then the outcomes are
-# sorted per file:
+# tests and not the snapshots but the checkers' verdicts: the herd-file corpus (`sim check-herds
+# scenarios/herds`), every scenario, then a slice of swarm seeds (sim/tests/verdicts.rs),
+# stopping at the first run that fails. Then the outcomes are sorted per file:
 #
 #   killed     a checker failed (sim exit 1, 2 or 3)
 #   survived   every verdict passed

@@ -88,8 +88,14 @@ pub struct Neighbour {
     pub classic: bool,
 }
 
-/// The most an AT line holds besides its client id: the word, origin (a server name, bounded
-/// here), time difference, location and timestamp at their longest, and separators.
+/// What an AT line holds besides its client id, as budgeted: `AT ` (3 bytes), the origin (a
+/// server name, at most [`SERVER_NAME_BYTES_MAX`]), four separators, and 32, 64 and 32 bytes
+/// for the time difference, location and timestamp. Only the first three are maxima: the
+/// parser bounds the other fields' values, not their length (leading zeros, long fractions),
+/// so what keeps every record inside every link's line is the IAMAT's own check that its AT
+/// line fits `line_bytes_max` (`commands::iamat`). This sum only refuses a client id bound
+/// that would leave no room for ordinary fields (counted in
+/// `scenarios/herds/accepted/client-id-at-bound.yaml`).
 pub const AT_LINE_FIXED_BYTES_MAX: usize = 3 + SERVER_NAME_BYTES_MAX + 1 + 32 + 1 + 1 + 64 + 1 + 32;
 
 /// Longest server name a herd file may give.
@@ -192,6 +198,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The herd file names a `secret_file` that cannot be read: named with the herd file that
+    /// asks for it, as every other mistake in a herd file is.
+    #[error("{herd}: cannot read secret_file {path}: {source}")]
+    ReadSecret {
+        herd: PathBuf,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("{origin}: {message}")]
@@ -257,7 +271,8 @@ impl Herd {
         let mut herd = Herd::from_yaml_str(&text, &path.display().to_string())?;
         if let Some(file) = &herd.secret_file {
             let secret_path = path.parent().unwrap_or(Path::new(".")).join(file);
-            let bytes = std::fs::read(&secret_path).map_err(|source| ConfigError::Read {
+            let bytes = std::fs::read(&secret_path).map_err(|source| ConfigError::ReadSecret {
+                herd: path.to_path_buf(),
                 path: secret_path.clone(),
                 source,
             })?;
@@ -335,8 +350,8 @@ impl Herd {
         if l.line_bytes_max < 256 {
             return Err("limits.line_bytes_max must be at least 256".into());
         }
-        // An AT line is "AT " + origin + time difference + id + location + timestamp; with the
-        // other fields bounded by the parser, this keeps every record inside the line limit.
+        // An AT line is "AT " + origin + time difference + id + location + timestamp: an id as
+        // long as its bound must leave room for the other fields at their budgets.
         if l.client_id_bytes_max + AT_LINE_FIXED_BYTES_MAX > l.line_bytes_max {
             return Err(format!(
                 "limits.client_id_bytes_max must be at most line_bytes_max - {AT_LINE_FIXED_BYTES_MAX}, so every record fits a link's line"
@@ -562,6 +577,26 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{text:?} gave {err:?}");
         }
+    }
+
+    #[test]
+    fn a_missing_secret_file_is_named_with_the_herd_file_that_asks_for_it() {
+        let dir = std::env::temp_dir().join(format!("herd-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let herd = dir.join("herd.yaml");
+        std::fs::write(
+            &herd,
+            "servers:\n  - { name: A, port: 1 }\nsecret_file: gone.secret\n",
+        )
+        .expect("write herd file");
+        let err = Herd::load(&herd).expect_err("no secret file").to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        let expected = format!(
+            "{}: cannot read secret_file {}: ",
+            herd.display(),
+            dir.join("gone.secret").display()
+        );
+        assert!(err.starts_with(&expected), "{err}");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! 1. Names: [`hosts`] (the harness's host names), [`checker_name`] (every checker and its
 //!    failure class), [`outcome`] (how a run ended: class, checker, exit code, ranking);
 //!    [`oracle`] (what SPEC says a line is, written apart from the server's parser).
-//! 2. [`scenario`]: the YAML schema (faults and workload as data), its validation and writer.
+//! 2. [`scenario`]: the YAML schema (faults and workload as data), its validation and writer;
+//!    [`herd_corpus`] (herd files the server must refuse or accept, judged through its own
+//!    loader and written back as the scenario writer writes herds).
 //! 3. [`trace`]: the recorded events, read once into typed values, their replays and
 //!    renderings (timeline, snapshot).
 //! 4. On a trace: [`recorder`] (the trace layer that records it), [`checkers`] (one invariant
@@ -26,6 +28,7 @@ pub mod checker_name;
 pub mod checkers;
 pub mod diagram;
 pub mod harness;
+pub mod herd_corpus;
 pub mod hosts;
 pub mod metrics;
 pub mod oracle;

@@ -1,5 +1,6 @@
 //! The `sim` binary: run scenario files in the deterministic simulation and report; search
-//! many seeds (`swarm`); shrink a failing scenario (`shrink`).
+//! many seeds (`swarm`); shrink a failing scenario (`shrink`); judge herd files the server must
+//! refuse or accept (`check-herds`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,10 +12,12 @@ use sim::scenario::Scenario;
 
 /// Run chaos scenarios against the unchanged herd server in a simulated network.
 ///
-/// Exit status: 0 all checks held, 1 safety violation, 2 liveness violation, 3 the system under
-/// test panicked or stopped, 4 bad scenario file, 5 (`--compare`) the modes' verdicts differ,
-/// 6 (`swarm --require-coverage`) a required "sometimes" property was never hit, 64 bad
-/// command line. With several files or seeds, the worst failure wins (safety over liveness).
+/// Exit status: 0 all checks held, 1 safety violation (for `check-herds`: a herd file refused
+/// or accepted against its header), 2 liveness violation, 3 the system under test panicked or
+/// stopped, 4 bad scenario file (for `check-herds`: a corpus file without a sound header), 5
+/// (`--compare`) the modes' verdicts differ, 6 (`swarm --require-coverage`) a required
+/// "sometimes" property was never hit, 64 bad command line. With several files or seeds, the
+/// worst failure wins (safety over liveness).
 #[derive(Debug, Parser)]
 #[command(
     name = "sim",
@@ -35,6 +38,8 @@ enum Command {
     Swarm(sim::swarm::SwarmArgs),
     /// Minimize a failing scenario while it keeps failing the same way.
     Shrink(sim::shrink::ShrinkArgs),
+    /// Load herd files the server must refuse or accept, through the server's own loader.
+    CheckHerds(sim::herd_corpus::CheckHerdsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         Some(Command::Swarm(args)) if args.real.active() => sim::real::swarm::main(args),
         Some(Command::Swarm(args)) => sim::swarm::main(args),
         Some(Command::Shrink(args)) => sim::shrink::main(args),
+        Some(Command::CheckHerds(args)) => sim::herd_corpus::main(args),
         None => run_files(&cli.run),
     };
     ExitCode::from(code)

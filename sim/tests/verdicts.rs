@@ -1,7 +1,10 @@
-//! The harness's verdicts as one test command, for mutation testing (`sim/mutants.sh`): every
-//! scenario, then a slice of swarm seeds, each through the `sim` binary, stopping at the first
-//! run that does not pass. Ignored by default: `cargo test` already runs the scenarios against
-//! their snapshots, and this test asks a different question: does a *checker* object, not
+//! The harness's verdicts as one test command, for mutation testing (`sim/mutants.sh`): the
+//! herd-file corpus (`sim check-herds scenarios/herds`), then every scenario, then a slice of
+//! swarm seeds, each through the `sim` binary, stopping at the first run that does not pass.
+//! The corpus goes first: it takes well under a second, and a herd file the server treats
+//! wrongly changes no scenario's run (every scenario's herd is valid). Ignored by default:
+//! `cargo test` already runs the scenarios against their snapshots (and the corpus, in
+//! `check_herds.rs`), and this test asks a different question: does a *checker* object, not
 //! does a snapshot differ.
 //!
 //! The panic message starts with `verdict:` and says how the run ended, so the mutation script
@@ -73,7 +76,11 @@ fn expect_pass(what: &str, args: &[&str]) {
 
 #[test]
 #[ignore = "the mutation script's test command; run by sim/mutants.sh"]
-fn every_scenario_and_a_swarm_slice_pass_their_checkers() {
+fn the_herd_corpus_every_scenario_and_a_swarm_slice_pass_their_checkers() {
+    expect_pass(
+        "check-herds scenarios/herds",
+        &["check-herds", "scenarios/herds"],
+    );
     let files = scenario_files();
     assert!(!files.is_empty(), "no scenario files found");
     for path in &files {
