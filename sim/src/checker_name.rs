@@ -32,6 +32,7 @@ pub enum CheckerName {
     LinkStability,
     LinkLog,
     PlacesCalls,
+    PlacesAnswers,
     Integrity,
     Convergence,
     Answered,
@@ -39,7 +40,7 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 12] = [
+    pub const ALL: [CheckerName; 13] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -49,6 +50,7 @@ impl CheckerName {
         CheckerName::LinkStability,
         CheckerName::LinkLog,
         CheckerName::PlacesCalls,
+        CheckerName::PlacesAnswers,
         CheckerName::Integrity,
         CheckerName::Convergence,
         CheckerName::Answered,
@@ -66,6 +68,7 @@ impl CheckerName {
             CheckerName::LinkStability => "link_stability",
             CheckerName::LinkLog => "link_log",
             CheckerName::PlacesCalls => "places_calls",
+            CheckerName::PlacesAnswers => "places_answers",
             CheckerName::Integrity => "integrity",
             CheckerName::Convergence => "convergence",
             CheckerName::Answered => "answered",

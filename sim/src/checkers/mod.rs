@@ -20,6 +20,8 @@
 //! | `link_log`       | safety   | a dialled link is logged up once per coming up; a series of   |
 //! |                  |          | failed dials is logged once                                   |
 //! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
+//! | `places_answers` | safety   | a WHATSAT reply's JSON is the Places answer behind it, cut;   |
+//! |                  |          | its places keep the offline set's promises                    |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
 //! | `answered`       | liveness | every command to a running server is answered in time         |
@@ -32,6 +34,7 @@ pub mod integrity;
 pub mod link_log;
 pub mod link_stability;
 pub mod monotonic;
+pub mod places_answers;
 pub mod places_calls;
 pub mod receipt_clock;
 pub mod time_diff;
@@ -252,6 +255,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(link_stability::LinkStability),
         Box::new(link_log::LinkLog),
         Box::new(places_calls::PlacesCalls),
+        Box::new(places_answers::PlacesAnswers),
         Box::new(integrity::Integrity),
         Box::new(convergence::Convergence),
         Box::new(answered::Answered),
@@ -297,6 +301,7 @@ mod tests {
                 "link_stability",
                 "link_log",
                 "places_calls",
+                "places_answers",
                 "integrity",
                 "convergence"
             ]
