@@ -33,6 +33,7 @@ pub enum CheckerName {
     LinkLog,
     LogReadback,
     PlacesCalls,
+    PlacesAnswers,
     Integrity,
     Convergence,
     Answered,
@@ -40,7 +41,7 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 13] = [
+    pub const ALL: [CheckerName; 14] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -51,6 +52,7 @@ impl CheckerName {
         CheckerName::LinkLog,
         CheckerName::LogReadback,
         CheckerName::PlacesCalls,
+        CheckerName::PlacesAnswers,
         CheckerName::Integrity,
         CheckerName::Convergence,
         CheckerName::Answered,
@@ -69,6 +71,7 @@ impl CheckerName {
             CheckerName::LinkLog => "link_log",
             CheckerName::LogReadback => "log_readback",
             CheckerName::PlacesCalls => "places_calls",
+            CheckerName::PlacesAnswers => "places_answers",
             CheckerName::Integrity => "integrity",
             CheckerName::Convergence => "convergence",
             CheckerName::Answered => "answered",

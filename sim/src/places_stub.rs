@@ -1,7 +1,7 @@
 //! The simulated Places host: legacy Nearby Search and Places API (New) `searchNearby` over
 //! turmoil, serving the server's own offline place data (one source for offline mode, wiremock
 //! tests and the simulation), with faults switched by scenario steps. It records every request
-//! it gets in the trace.
+//! it gets in the trace, and every answer it gives.
 
 pub mod new_api;
 
@@ -53,15 +53,14 @@ async fn answer(
     fault: FaultCell,
     recorder: Recorder,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let api = if req.uri().path() == new_api::PATH {
-        Api::New(read_search_nearby(req, from, &recorder).await)
+    let (api, request_event) = if req.uri().path() == new_api::PATH {
+        let (request, event) = read_search_nearby(req, from, &recorder).await;
+        (Api::New(request), event)
     } else {
-        Api::Legacy(read_legacy(&req, from, &recorder))
+        let (query, event) = read_legacy(&req, from, &recorder);
+        (Api::Legacy(query), event)
     };
     let fault = fault.lock().map(|f| f.clone()).unwrap_or_default();
-    if let Some(delay) = fault.latency {
-        tokio::time::sleep(delay).await;
-    }
     if fault.unreachable {
         // Never answer: the server's request timeout is what the client sees.
         std::future::pending::<()>().await;
@@ -85,6 +84,16 @@ async fn answer(
             }
         }
     };
+    // What the server will read, recorded as decided: `places_answers` judges each WHATSAT
+    // reply against it. A `latency` fault delays the answer, not the record of it.
+    if let Some(event) =
+        TraceEvent::places_stub_answer(recorder.now(), &request_event, status.as_u16(), &body)
+    {
+        recorder.push(event);
+    }
+    if let Some(delay) = fault.latency {
+        tokio::time::sleep(delay).await;
+    }
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -107,8 +116,13 @@ struct LegacyQuery {
     radius: String,
 }
 
-/// Reads and records a legacy `GET ...?location=&radius=&key=`.
-fn read_legacy<B>(req: &Request<B>, from: String, recorder: &Recorder) -> LegacyQuery {
+/// Reads and records a legacy `GET ...?location=&radius=&key=`; also returns the recorded
+/// event, which its answer's record repeats.
+fn read_legacy<B>(
+    req: &Request<B>,
+    from: String,
+    recorder: &Recorder,
+) -> (LegacyQuery, TraceEvent) {
     let query: Vec<(String, String)> = req
         .uri()
         .query()
@@ -122,24 +136,26 @@ fn read_legacy<B>(req: &Request<B>, from: String, recorder: &Recorder) -> Legacy
     let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let location = get("location").unwrap_or_default();
     let radius = get("radius").unwrap_or_default();
-    recorder.push(TraceEvent::places_stub_request(
+    let event = TraceEvent::places_stub_request(
         recorder.now(),
         req.uri().path(),
         &location,
         &radius,
         get("key").is_some(),
         Some(from),
-    ));
-    LegacyQuery { location, radius }
+    );
+    recorder.push(event.clone());
+    (LegacyQuery { location, radius }, event)
 }
 
 /// Reads and records a Places (New) `POST /v1/places:searchNearby`: its key and field mask
-/// headers and its JSON body. Anything Google would refuse is an `Err` with its message.
+/// headers and its JSON body. Anything Google would refuse is an `Err` with its message. Also
+/// returns the recorded event, which its answer's record repeats.
 async fn read_search_nearby(
     req: Request<hyper::body::Incoming>,
     from: String,
     recorder: &Recorder,
-) -> Result<new_api::SearchNearby, String> {
+) -> (Result<new_api::SearchNearby, String>, TraceEvent) {
     let key_present = req.headers().contains_key("x-goog-api-key");
     let field_mask_present = req.headers().contains_key("x-goog-fieldmask");
     let method_is_post = req.method() == hyper::Method::POST;
@@ -154,7 +170,7 @@ async fn read_search_nearby(
         field_mask_present,
         body: &body,
     });
-    recorder.push(TraceEvent::places_stub_search_nearby(
+    let event = TraceEvent::places_stub_search_nearby(
         recorder.now(),
         &path,
         &read.location,
@@ -162,8 +178,9 @@ async fn read_search_nearby(
         read.max_result_count,
         key_present,
         Some(from),
-    ));
-    read.request
+    );
+    recorder.push(event.clone());
+    (read.request, event)
 }
 
 /// The legacy answer: places at a readable location, else Google's refusal; `places_status`

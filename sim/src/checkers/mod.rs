@@ -22,6 +22,8 @@
 //! | `log_readback`   | safety   | each event's log line reads back with the host's time (to the |
 //! |                  |          | microsecond, any date), its level and its own name            |
 //! | `places_calls`   | safety   | each Places request comes from one WHATSAT, radius in metres  |
+//! | `places_answers` | safety   | a WHATSAT reply's JSON is the Places answer behind it, cut;   |
+//! |                  |          | its places keep the offline set's promises                    |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
 //! | `answered`       | liveness | every command to a running server is answered in time         |
@@ -35,6 +37,7 @@ pub mod link_log;
 pub mod link_stability;
 pub mod log_readback;
 pub mod monotonic;
+pub mod places_answers;
 pub mod places_calls;
 pub mod receipt_clock;
 pub mod time_diff;
@@ -256,6 +259,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(link_log::LinkLog),
         Box::new(log_readback::LogReadback),
         Box::new(places_calls::PlacesCalls),
+        Box::new(places_answers::PlacesAnswers),
         Box::new(integrity::Integrity),
         Box::new(convergence::Convergence),
         Box::new(answered::Answered),
@@ -302,6 +306,7 @@ mod tests {
                 "link_log",
                 "log_readback",
                 "places_calls",
+                "places_answers",
                 "integrity",
                 "convergence"
             ]

@@ -194,7 +194,7 @@ impl Request {
 }
 
 /// Whether `value` is the decimal `expected` within [`RELATIVE_ERROR_MAX`].
-fn close_to(value: f64, expected: &Decimal) -> bool {
+pub(crate) fn close_to(value: f64, expected: &Decimal) -> bool {
     let Ok(expected) = expected.to_string().parse::<f64>() else {
         return false;
     };

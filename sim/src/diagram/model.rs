@@ -50,7 +50,9 @@ impl Model {
                 e.sim_event().is_some_and(|s| {
                     !matches!(
                         s,
-                        SimEvent::ClientReply { .. } | SimEvent::PlacesStubRequest { .. }
+                        SimEvent::ClientReply { .. }
+                            | SimEvent::PlacesStubRequest { .. }
+                            | SimEvent::PlacesStubAnswer { .. }
                     )
                 })
             })
@@ -104,6 +106,10 @@ fn marks(trace: &Trace, columns: &Columns, versions: &Versions) -> Vec<Mark> {
         let Some(column) = column_of(event, columns) else {
             continue;
         };
+        // The stub's answer is decided as its request comes: one mark (the request's) says it.
+        if matches!(event.sim_event(), Some(SimEvent::PlacesStubAnswer { .. })) {
+            continue;
+        }
         let (style, label) = mark_style(event, versions);
         marks.push(Mark {
             column,

@@ -378,8 +378,16 @@ fn reply_arrow(
 /// Places arrows: each server's `places_request` to the stub, and the stub's answer back.
 fn places(trace: &Trace, columns: &Columns) -> Vec<Arrow> {
     let events = &trace.events;
+    // The stub's requests; its answers' records are for the judges (the server's
+    // `places_response` already shows what came back).
     let stub: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i].host == PLACES_HOST)
+        .filter(|&i| {
+            events[i].host == PLACES_HOST
+                && !matches!(
+                    events[i].sim_event(),
+                    Some(SimEvent::PlacesStubAnswer { .. })
+                )
+        })
         .collect();
     let answers: Vec<usize> = (0..events.len())
         .filter(|&i| is(&events[i], |e| matches!(e, Event::PlacesResponse { .. })))

@@ -4,5 +4,8 @@
 //! - [`spec`]: the reference grammar of a client line (SPEC sections 1-4): a valid IAMAT, a
 //!   valid WHATSAT, a line of the link protocol, or an invalid line; exact decimal values of
 //!   coordinates and timestamps; the `LAT,LNG` of a Places query (SPEC section 6).
+//! - [`offline_places`]: where the offline place set puts each place (the harness's own copy
+//!   of its offsets) and great-circle distance on its sphere.
 
+pub mod offline_places;
 pub mod spec;

@@ -1,7 +1,8 @@
 //! Places on wiremock: the legacy Nearby Search and Places API (New) `searchNearby` answered
 //! from the server's own offline place set (the simulated stub's data and its reading of New
-//! API bodies), every request recorded as the stub's trace event, and the scenario's `places`
-//! faults as wiremock behaviours.
+//! API bodies), every request and answer recorded as the stub's trace events, and the
+//! scenario's `places` faults as wiremock behaviours. An answer is recorded as decided, before
+//! wiremock's delay, as the simulated stub records it before its `latency` fault.
 //!
 //! Each server's `--places-base` ends in its own name (`http://127.0.0.1:PORT/Bailey`), so the
 //! mock knows who asks even though every request arrives through the fault proxy, and
@@ -78,7 +79,7 @@ impl Respond for SearchNearbyAnswer {
             field_mask_present: header("x-goog-fieldmask"),
             body: &request.body,
         });
-        self.events.push(TraceEvent::places_stub_search_nearby(
+        let event = TraceEvent::places_stub_search_nearby(
             self.events.now(),
             &rest,
             &read.location,
@@ -86,26 +87,70 @@ impl Respond for SearchNearbyAnswer {
             read.max_result_count,
             header("x-goog-api-key"),
             Some(from),
-        ));
+        );
+        self.events.push(event.clone());
         let fault = self.fault.lock().map(|f| f.clone()).unwrap_or_default();
-        let template = broken_transport(&fault).unwrap_or_else(|| {
+        let answer = broken_transport(&fault).unwrap_or_else(|| {
             let (code, body) = new_api::answer(&read.request, fault.status.as_deref());
-            ResponseTemplate::new(code).set_body_raw(body, "application/json")
+            MockAnswer::json(code, body)
         });
-        delayed(template, &fault)
+        answer.recorded(&event, &fault, &self.events)
+    }
+}
+
+/// One answer of the mock before wiremock sends it: HTTP code, body, content type.
+struct MockAnswer {
+    code: u16,
+    body: String,
+    content_type: &'static str,
+}
+
+impl MockAnswer {
+    fn json(code: u16, body: String) -> MockAnswer {
+        MockAnswer {
+            code,
+            body,
+            content_type: "application/json",
+        }
+    }
+
+    /// Records the answer to `request` as the simulated stub does (unless the fault means
+    /// it never comes) and makes it a template, delayed as the fault says.
+    fn recorded(
+        self,
+        request: &TraceEvent,
+        fault: &crate::scenario::PlacesFault,
+        events: &Recorder,
+    ) -> ResponseTemplate {
+        if !fault.unreachable
+            && let Some(answer) = TraceEvent::places_stub_answer(
+                events.now(),
+                request,
+                self.code,
+                self.body.as_bytes(),
+            )
+        {
+            events.push(answer);
+        }
+        let template = ResponseTemplate::new(self.code).set_body_raw(self.body, self.content_type);
+        delayed(template, fault)
     }
 }
 
 /// The answer of a fault that breaks the response itself, the same for both APIs: an HTTP
 /// error status, or a body that is not JSON.
-fn broken_transport(fault: &crate::scenario::PlacesFault) -> Option<ResponseTemplate> {
+fn broken_transport(fault: &crate::scenario::PlacesFault) -> Option<MockAnswer> {
     if let Some(code) = fault.http_status {
-        Some(ResponseTemplate::new(code).set_body_raw("<html>upstream trouble</html>", "text/html"))
+        Some(MockAnswer {
+            code,
+            body: "<html>upstream trouble</html>".to_string(),
+            content_type: "text/html",
+        })
     } else if fault.malformed {
-        Some(
-            ResponseTemplate::new(200)
-                .set_body_raw("{\"results\": [ this is not json", "application/json"),
-        )
+        Some(MockAnswer::json(
+            200,
+            "{\"results\": [ this is not json".to_string(),
+        ))
     } else {
         None
     }
@@ -128,16 +173,17 @@ impl Respond for Answer {
         let location = get("location").unwrap_or_default();
         let radius = get("radius").unwrap_or_default();
         let (from, rest) = split_path(request.url.path());
-        self.events.push(TraceEvent::places_stub_request(
+        let event = TraceEvent::places_stub_request(
             self.events.now(),
             &rest,
             &location,
             &radius,
             get("key").is_some(),
             Some(from),
-        ));
+        );
+        self.events.push(event.clone());
         let fault = self.fault.lock().map(|f| f.clone()).unwrap_or_default();
-        let template = if let Some(broken) = broken_transport(&fault) {
+        let answer = if let Some(broken) = broken_transport(&fault) {
             broken
         } else if let Some(places_status) = &fault.status {
             let body = serde_json::json!({
@@ -146,15 +192,15 @@ impl Respond for Answer {
                 "results": [],
                 "status": places_status,
             });
-            ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+            MockAnswer::json(200, body.to_string())
         } else if let Some((lat, lng)) = crate::places_stub::readable_location(&location) {
             let body =
                 server::places::offline::nearby_json(lat, lng, radius.parse().unwrap_or(0.0));
-            ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+            MockAnswer::json(200, body.to_string())
         } else {
             let body = crate::places_stub::unreadable_location_json(&location);
-            ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+            MockAnswer::json(200, body.to_string())
         };
-        delayed(template, &fault)
+        answer.recorded(&event, &fault, &self.events)
     }
 }

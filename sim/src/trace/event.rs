@@ -134,6 +134,22 @@ pub enum SimEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_result_count: Option<u64>,
     },
+    /// The Places stub's answer to a request, as it decided it: the HTTP status and the body
+    /// (lossy UTF-8), recorded before any `latency` fault delays it, and not at all when an
+    /// `unreachable` fault means it never comes. The request's fields are repeated (see
+    /// [`SimEvent::PlacesStubRequest`]) so a checker can tell which WHATSAT it serves without
+    /// pairing it with its request first.
+    PlacesStubAnswer {
+        path: String,
+        location: String,
+        radius: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_result_count: Option<u64>,
+        http_status: u16,
+        body: String,
+    },
 }
 
 impl SimEvent {
@@ -157,6 +173,7 @@ impl SimEvent {
             SimEvent::HostileReply { .. } => "hostile_reply",
             SimEvent::HostileHold { .. } => "hostile_hold",
             SimEvent::PlacesStubRequest { .. } => "places_stub_request",
+            SimEvent::PlacesStubAnswer { .. } => "places_stub_answer",
         }
     }
 

@@ -8,7 +8,8 @@
 //!   server's log line ([`read::log_line`]);
 //! - the harness (host = [`HARNESS_HOST`]): a [`SimEvent`] per fault step and per client
 //!   command, reply or error;
-//! - the Places stub (host = [`PLACES_HOST`]): [`SimEvent::PlacesStubRequest`].
+//! - the Places stub (host = [`PLACES_HOST`]): [`SimEvent::PlacesStubRequest`] and
+//!   [`SimEvent::PlacesStubAnswer`].
 //!
 //! Everything that reads the trace (checkers, metrics, diagrams, shrinking) matches on these
 //! types; nothing parses a field's text again.
@@ -304,6 +305,42 @@ impl TraceEvent {
             *count = max_result_count;
         }
         event
+    }
+
+    /// The Places stub's answer to `request` (a [`SimEvent::PlacesStubRequest`] event): HTTP
+    /// `http_status` with `body`. `None` if `request` is not a stub request.
+    pub fn places_stub_answer(
+        at: Duration,
+        request: &TraceEvent,
+        http_status: u16,
+        body: &[u8],
+    ) -> Option<TraceEvent> {
+        let Some(SimEvent::PlacesStubRequest {
+            path,
+            location,
+            radius,
+            from,
+            max_result_count,
+            ..
+        }) = request.sim_event()
+        else {
+            return None;
+        };
+        Some(TraceEvent {
+            at,
+            host: PLACES_HOST.to_string(),
+            what: What::Sim(SimEvent::PlacesStubAnswer {
+                path: path.clone(),
+                location: location.clone(),
+                radius: radius.clone(),
+                from: from.clone(),
+                max_result_count: *max_result_count,
+                http_status,
+                body: String::from_utf8_lossy(body).into_owned(),
+            }),
+            wall_clock: None,
+            logged: None,
+        })
     }
 }
 

@@ -139,8 +139,12 @@ pub fn fmt_at(at: Duration) -> String {
 }
 
 /// A field value as renderings show it: its first line, at most [`RENDER_CHARS_MAX`] chars;
-/// for a reply (`text`), followed by a digest of what came after the first line.
+/// for a reply (`text`), followed by a digest of what came after the first line; for the
+/// Places stub's answer (`body`), a digest of its JSON.
 pub fn render_value(key: &str, value: &str) -> String {
+    if key == "body" {
+        return digest_answer_body(value);
+    }
     if key != "text" {
         return shorten(value, RENDER_CHARS_MAX);
     }
@@ -192,6 +196,28 @@ fn digest_body(rest: &str) -> Option<String> {
         }
         Err(_) => format!("json: unparseable, {} bytes", rest.len()),
     })
+}
+
+/// The Places stub's answer body in a few words: `json: 3 results, status OK` (legacy),
+/// `json: 3 places` (Places API (New)), `json: error RESOURCE_EXHAUSTED`; anything that is
+/// not a JSON object is shortened as it is.
+fn digest_answer_body(body: &str) -> String {
+    let Ok(serde_json::Value::Object(json)) = serde_json::from_str::<serde_json::Value>(body)
+    else {
+        return shorten(body, RENDER_CHARS_MAX);
+    };
+    if let Some(error) = json.get("error") {
+        let status = error["status"].as_str().unwrap_or("missing");
+        return format!("json: error {status}");
+    }
+    if json.contains_key("status") || json.contains_key("results") {
+        return digest_body(body).unwrap_or_default();
+    }
+    let places = json
+        .get("places")
+        .and_then(|p| p.as_array())
+        .map_or(0, Vec::len);
+    format!("json: {places} places")
 }
 
 /// The first line of `text`, cut to `chars_max` chars; what was dropped is counted.
@@ -325,6 +351,39 @@ mod tests {
             yaml.len() < 400,
             "the snapshot line stays short: {} bytes",
             yaml.len()
+        );
+    }
+
+    #[test]
+    fn the_stubs_answer_bodies_are_digested() {
+        let request = TraceEvent::places_stub_request(ms(0), "/p", "1,2", "10", true, None);
+        let line = |body: &str| {
+            let mut trace = Trace::new();
+            if let Some(answer) =
+                TraceEvent::places_stub_answer(ms(0), &request, 200, body.as_bytes())
+            {
+                trace.push(answer);
+            }
+            trace.to_snapshot_yaml()
+        };
+        let legacy = r#"{"html_attributions":[],"results":[{},{}],"status":"OK"}"#;
+        assert!(
+            line(legacy).contains("body: \"json: 2 results, status OK\""),
+            "{}",
+            line(legacy)
+        );
+        assert!(line(r#"{"places":[{}]}"#).contains("body: \"json: 1 places\""));
+        assert!(line("{}").contains("body: \"json: 0 places\""));
+        let error = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED"}}"#;
+        assert!(line(error).contains("body: \"json: error RESOURCE_EXHAUSTED\""));
+        let html = line("<html>upstream trouble</html>");
+        assert!(
+            html.contains("body: \"<html>upstream trouble</html>\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("http_status: 200, location: \"1,2\", path: \"/p\", radius: 10 }"),
+            "{html}"
         );
     }
 
