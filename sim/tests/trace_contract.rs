@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use server::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkRefusal, Source};
 use server::store::Outcome;
+use sim::checkers::log_readback::WARNING_EVENTS;
 use sim::recorder::{Recorder, TraceLayer};
 use sim::trace::{TraceEvent, What, read};
 use tracing::field::{Field, Visit};
@@ -364,7 +365,7 @@ fn every_event_reads_the_same_from_the_recorder_and_from_a_log_line()
             sent.name()
         );
         assert_eq!(json["event"], sent.name());
-        let level = if WARNINGS.contains(&sent.name()) {
+        let level = if WARNING_EVENTS.contains(&sent.name()) {
             "WARN"
         } else {
             "INFO"
@@ -373,17 +374,6 @@ fn every_event_reads_the_same_from_the_recorder_and_from_a_log_line()
     }
     Ok(())
 }
-
-/// The events an operator should look at, logged at WARN.
-const WARNINGS: [&str; 7] = [
-    "connection_refused",
-    "line_refused",
-    "link_refused",
-    "peer_speaks_classic",
-    "peer_auth_refused",
-    "links_unauthenticated",
-    "places_error",
-];
 
 #[test]
 fn every_reason_reads_back_as_written() {

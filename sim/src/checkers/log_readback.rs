@@ -32,7 +32,7 @@ pub struct LogReadback;
 /// The events logged at `WARN`, as README's "Logs" section lists them: what an operator
 /// should look at (refused connections, lines and links, links that could not be trusted,
 /// Places failures).
-const WARNING_EVENTS: [&str; 7] = [
+pub const WARNING_EVENTS: [&str; 7] = [
     "connection_refused",
     "line_refused",
     "link_refused",
