@@ -14,14 +14,19 @@
 //! - `level` is `WARN` for exactly the events README's "Logs" section calls warnings, else
 //!   `INFO`;
 //! - the `event` key of the line is the name the event gives itself (`Event::name`), which
-//!   the server's tracing message, diagrams and reports use.
+//!   the server's tracing message, diagrams and reports use;
+//! - a reason (why a connection or a link ended, why a line was refused) reads back as the
+//!   reason it names: a transport error or parser message is never empty and never the text
+//!   of one of the fixed reasons (which would mean that reason was written or read wrong,
+//!   and an operator filtering on it would miss it). The fixed texts are the harness's own
+//!   copy of the log's vocabulary.
 //!
 //! An event whose line did not read back at all never reaches the trace: the recorder reports
 //! the run as a failure of the system under test instead.
 
 use std::time::Duration;
 
-use server::events::Event;
+use server::events::{ConnectionEnd, Event, LineRefusal, LinkEnd};
 use time::OffsetDateTime;
 
 use super::{Checker, RunRecord, Verdict, Violation};
@@ -96,6 +101,9 @@ impl Checker for LogReadback {
                     server_event.name()
                 ));
             }
+            if let Some(problem) = reason_problem(server_event) {
+                problems.push(problem);
+            }
             for problem in problems {
                 violations.push(Violation::new(
                     event.at,
@@ -107,6 +115,90 @@ impl Checker for LogReadback {
             format!("{judged} log lines read back, {clocks_judged} against the host's clock");
         Verdict::judge(CheckerName::LogReadback, violations, Some(metric))
     }
+}
+
+/// The fixed reasons' texts, as the log writes them: a connection's end, a link's end, a
+/// refused line's reason. Anything else in those fields is free text (a transport's error, a
+/// handshake's detail, the parser's words).
+const CONNECTION_ENDS: [&str; 8] = [
+    "closed by client",
+    "idle timeout",
+    "shutdown",
+    "refused: every client slot is taken",
+    "refused: link without a valid proof",
+    "handshake timed out",
+    "closed during the handshake",
+    "write timed out",
+];
+const LINK_ENDS: [&str; 10] = [
+    "shutdown",
+    "server stopping",
+    "heartbeat timeout",
+    "closed by peer",
+    "write timed out",
+    "connect timed out",
+    "handshake timed out",
+    "closed by peer during the handshake",
+    "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)",
+    "neighbour refused our proof: the herd secret differs",
+];
+const LINE_REFUSALS: [&str; 5] = [
+    "line over line_bytes_max",
+    "timestamp too far ahead of our clock",
+    "client id longer than client_id_bytes_max",
+    "not a link line",
+    "origin is not a server of the herd",
+];
+
+/// What is wrong with the event's reason as read back, if anything: free text that is empty
+/// or that is a fixed reason's text.
+fn reason_problem(event: &Event) -> Option<String> {
+    let (free_text, fixed): (&str, &[&str]) = match event {
+        Event::ConnectionClosed {
+            reason: ConnectionEnd::Io(text),
+            ..
+        } => (text, &CONNECTION_ENDS),
+        Event::PeerDown {
+            reason: LinkEnd::Io(text),
+            ..
+        } => (text, &LINK_ENDS),
+        Event::PeerDown {
+            reason: LinkEnd::Handshake(text),
+            ..
+        } => (text, &[]),
+        Event::LineRefused {
+            reason: LineRefusal::Invalid(text),
+            ..
+        } => (text, &LINE_REFUSALS),
+        // A fixed reason must be written with its own text.
+        Event::ConnectionClosed { reason, .. }
+            if !matches!(reason, ConnectionEnd::LinkEnded(_)) =>
+        {
+            return fixed_text_problem(&reason.to_string(), &CONNECTION_ENDS);
+        }
+        Event::PeerDown { reason, .. } => {
+            return fixed_text_problem(&reason.to_string(), &LINK_ENDS);
+        }
+        Event::LineRefused { reason, .. } => {
+            return fixed_text_problem(&reason.to_string(), &LINE_REFUSALS);
+        }
+        _ => return None,
+    };
+    if free_text.trim().is_empty() {
+        Some("its reason is empty".to_string())
+    } else if fixed.contains(&free_text) {
+        Some(format!(
+            "its reason {free_text:?} read back as free text, not as the reason it names"
+        ))
+    } else {
+        None
+    }
+}
+
+/// A fixed reason written with a text that is not one of the fixed texts.
+fn fixed_text_problem(text: &str, fixed: &[&str]) -> Option<String> {
+    (!fixed.contains(&text))
+        .then(|| format!("its reason is written {text:?}, not one of the log's reasons"))
 }
 
 /// `INFO`, or `WARN` for the events README calls warnings. The name is taken from the event's
@@ -246,6 +338,34 @@ mod tests {
                 .any(|d| d.contains("listening: logged at WARN, expected INFO")),
             "{v}"
         );
+    }
+
+    #[test]
+    fn a_fixed_reason_read_as_free_text_or_an_empty_reason_is_caught() {
+        let closed = |reason: ConnectionEnd| Event::ConnectionClosed { conn: 1, reason };
+        assert_eq!(reason_problem(&closed(ConnectionEnd::ClosedByClient)), None);
+        assert_eq!(
+            reason_problem(&closed(ConnectionEnd::Io("connection reset".into()))),
+            None
+        );
+        let misread = reason_problem(&closed(ConnectionEnd::Io("closed by client".into())));
+        assert!(misread.unwrap().contains("read back as free text"));
+        assert!(reason_problem(&closed(ConnectionEnd::Io(String::new()))).is_some());
+        let down = |reason: LinkEnd| Event::PeerDown {
+            peer: "Bona".into(),
+            direction: server::events::Direction::Outbound,
+            reason,
+        };
+        assert!(reason_problem(&down(LinkEnd::Io("heartbeat timeout".into()))).is_some());
+        assert!(reason_problem(&down(LinkEnd::Handshake(" ".into()))).is_some());
+        assert_eq!(reason_problem(&down(LinkEnd::HeartbeatTimeout)), None);
+        let refused = Event::LineRefused {
+            peer: None,
+            conn: Some(2),
+            reason: LineRefusal::Invalid("not a link line".into()),
+            line: "x".into(),
+        };
+        assert!(reason_problem(&refused).is_some());
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub fn log_line(line: &str) -> Result<Option<TraceEvent>, serde_json::Error> {
 
 /// A simulated server's event as its log line: written exactly as the binary writes it (`ts`
 /// from the host's simulated wall clock, `level`, the server, the event's JSON spliced in), then
-/// read back by the same reader as a real server's file. So the simulation's trace *is* the
+/// read back by the same reader as a real server's file ([`log`]). So the simulation's trace *is* the
 /// log, and a writer or reader that loses or bends an event shows up in every run, not only in
 /// real mode. The error says what did not survive the round trip.
 pub fn through_log_line(
@@ -36,9 +36,24 @@ pub fn through_log_line(
     let ts = server::log_time::format(wall_clock);
     let line = server::events::log_line(&ts, level, server, json)
         .ok_or_else(|| format!("no log line was written for {json}"))?;
-    match log_line(&line) {
-        Ok(Some(event)) => Ok(event),
-        Ok(None) => Err(format!("the log line reads as no event: {line}")),
+    // Read as a whole file is, by the file reader real mode uses.
+    match log(&line) {
+        Ok(mut events) if events.len() == 1 => {
+            let event = events.remove(0);
+            // What was read must say what was written: written again, the same JSON.
+            let again = event.server_event().map(serde_json::to_string);
+            match again {
+                Some(Ok(again)) if again == json => Ok(event),
+                Some(Ok(again)) => Err(format!(
+                    "the log line reads back as another event: wrote {json}, read {again}"
+                )),
+                _ => Err(format!("the log line's event does not write again: {line}")),
+            }
+        }
+        Ok(events) => Err(format!(
+            "the log line reads as {} events: {line}",
+            events.len()
+        )),
         Err(error) => Err(format!("{error}: {line}")),
     }
 }
