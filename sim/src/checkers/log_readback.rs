@@ -86,14 +86,17 @@ impl Checker for LogReadback {
             } else if server::log_time::parse(&logged.ts).is_none() {
                 problems.push(format!("ts {:?} does not read back", logged.ts));
             }
-            let expected_level = expected_level(server_event);
+            // The event's own JSON key, serialized once: the level follows from it, so a wrong
+            // `Event::name` cannot hide a wrong level.
+            let key = event_key(server_event);
+            let expected_level = expected_level(key.as_deref());
             if logged.level != expected_level {
                 problems.push(format!(
                     "logged at {}, expected {expected_level}",
                     logged.level
                 ));
             }
-            if let Some(key) = event_key(server_event)
+            if let Some(key) = &key
                 && key != server_event.name()
             {
                 problems.push(format!(
@@ -201,11 +204,10 @@ fn fixed_text_problem(text: &str, fixed: &[&str]) -> Option<String> {
         .then(|| format!("its reason is written {text:?}, not one of the log's reasons"))
 }
 
-/// `INFO`, or `WARN` for the events README calls warnings. The name is taken from the event's
-/// own JSON key, so a wrong `Event::name` cannot hide a wrong level.
-fn expected_level(event: &Event) -> &'static str {
-    match event_key(event) {
-        Some(key) if WARNING_EVENTS.contains(&key.as_str()) => "WARN",
+/// `INFO`, or `WARN` for the events README calls warnings, by the event's JSON key.
+fn expected_level(key: Option<&str>) -> &'static str {
+    match key {
+        Some(key) if WARNING_EVENTS.contains(&key) => "WARN",
         _ => "INFO",
     }
 }
