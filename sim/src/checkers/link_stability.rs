@@ -444,9 +444,9 @@ mod tests {
             let addr = format!("{server}:10000");
             TraceEvent::server(ms(at), *server, Event::Listening { addr })
         });
-        let links = DEFAULT_LINKS
-            .iter()
-            .flat_map(|(a, b)| [link_up(at, a, b, records), link_up(at, b, a, records)])
+        let links = default_links()
+            .into_iter()
+            .flat_map(|(a, b)| [link_up(at, &a, &b, records), link_up(at, &b, &a, records)])
             .flatten();
         listening.chain(links).collect()
     }

@@ -13,15 +13,18 @@ use crate::trace::{Trace, TraceEvent};
 
 pub const HERD: [&str; 5] = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
 
-/// The default herd's links (SPEC section 7), ends in name order.
-pub const DEFAULT_LINKS: [(&str, &str); 6] = [
-    ("Bailey", "Bona"),
-    ("Bailey", "Campbell"),
-    ("Bona", "Campbell"),
-    ("Bona", "Clark"),
-    ("Campbell", "Jaquez"),
-    ("Clark", "Jaquez"),
-];
+/// The default herd's persistent links (SPEC section 7), each as its ends in name order, as
+/// the herd itself lists them.
+pub fn default_links() -> Vec<(String, String)> {
+    server::config::Herd::default_herd()
+        .links
+        .into_iter()
+        .map(|link| {
+            let [a, b] = link.between;
+            if a <= b { (a, b) } else { (b, a) }
+        })
+        .collect()
+}
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -43,10 +46,7 @@ pub fn run_record<'a>(trace: &'a Trace, checks: &'a Checks) -> RunRecord<'a> {
         hostile_steps: Default::default(),
         skew_nanos: BTreeMap::new(),
         classic_links: Default::default(),
-        persistent_links: DEFAULT_LINKS
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect(),
+        persistent_links: default_links().into_iter().collect(),
         network_latency_max: ms(5),
     }
 }
