@@ -165,6 +165,15 @@ pub struct Limits {
     pub whatsat_wait: Duration,
 }
 
+impl Limits {
+    /// How long a link that must compare a whole table waits for a catch-up of that table
+    /// already coming in (after a restart), so it sends only what that one did not: half of
+    /// `heartbeat_timeout`, the time the other end of a handshake waits for its next line.
+    pub fn fill_wait(&self) -> Duration {
+        self.heartbeat_timeout / 2
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -4,6 +4,7 @@
 //! Module map:
 //! - [`protocol`]: the wire messages (parse and print), pure.
 //! - [`store`]: the client table and its total order.
+//! - [`digest`]: a table's digest per bucket, so a full catch-up sends only what differs.
 //! - [`line`]: bounded line reading.
 //! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
@@ -22,6 +23,7 @@
 pub mod backoff;
 pub mod commands;
 pub mod config;
+pub mod digest;
 pub mod events;
 pub mod line;
 pub mod links;

@@ -47,6 +47,17 @@ pub fn link_key(neighbour: &str, epoch: u64) -> Arc<str> {
     Arc::from(format!("{neighbour} {epoch}"))
 }
 
+/// A catch-up comparing our whole table, coming in while this lives ([`Shared::fill_started`]).
+pub struct FillGuard<'a> {
+    fills: &'a watch::Sender<usize>,
+}
+
+impl Drop for FillGuard<'_> {
+    fn drop(&mut self) {
+        self.fills.send_modify(|fills| *fills -= 1);
+    }
+}
+
 /// Where an inbound link from one neighbour resumes: the neighbour's epoch (its current
 /// life) and the last change of that life it marked as sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +88,10 @@ pub struct Shared {
     /// The table's change sequence head; links wait on it.
     changed: watch::Sender<u64>,
     resume: Mutex<BTreeMap<String, ResumePoint>>,
+    /// Catch-ups coming in now that compare our whole table (we knew no resume point for the
+    /// dialler): while one runs, a second such link waits for it, so it compares against what
+    /// the first brought and sends only what differs.
+    fills: watch::Sender<usize>,
     /// Per classic neighbour, clients whose newer record it should be sent again: a classic
     /// peer sent us a stale one, so it holds an old record, and only we can tell it.
     classic_resend: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -111,6 +126,7 @@ impl Shared {
             stored: Notify::new(),
             changed: watch::channel(0).0,
             resume: Mutex::new(BTreeMap::new()),
+            fills: watch::channel(0).0,
             classic_resend: Mutex::new(
                 herd.neighbours(name)
                     .into_iter()
@@ -237,6 +253,19 @@ impl Shared {
     pub fn mark_resume(&self, neighbour: &str, point: ResumePoint) {
         let mut resume = self.resume.lock().unwrap_or_else(|e| e.into_inner());
         resume.insert(neighbour.to_string(), point);
+    }
+
+    /// Says that a catch-up comparing our whole table is coming in, until the guard is dropped.
+    pub fn fill_started(&self) -> FillGuard<'_> {
+        self.fills.send_modify(|fills| *fills += 1);
+        FillGuard { fills: &self.fills }
+    }
+
+    /// Waits until no catch-up comparing our whole table is coming in.
+    pub async fn fills_done(&self) {
+        let mut fills = self.fills.subscribe();
+        // The sender lives as long as `self`, so this only ends when the count is 0.
+        let _ = fills.wait_for(|fills| *fills == 0).await;
     }
 
     /// The record for `client`, waiting up to `whatsat_wait` for one to arrive by flooding.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::{TableDigest, record_hash};
 use crate::protocol::Record;
 
 /// What [`Store::insert`] did with a record; callers flood only [`Outcome::New`].
@@ -81,6 +82,14 @@ impl Packed {
         }
     }
 
+    fn held(&self, seq: u64) -> Held<'_> {
+        Held {
+            seq,
+            from: self.from.as_deref(),
+            text: &self.text,
+        }
+    }
+
     fn client(&self) -> &str {
         &self.text[self.client.0 as usize..self.client.1 as usize]
     }
@@ -99,6 +108,17 @@ impl Packed {
             timestamp: timestamp.parse().expect("a stored timestamp parses"),
         }
     }
+}
+
+/// A held record as a link's filter sees it, without unpacking it.
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    /// Its number in the change sequence.
+    pub seq: u64,
+    /// The link it came on (a neighbour in one of its lives), if it came from a neighbour.
+    pub from: Option<&'a str>,
+    /// Its text as [`crate::digest::record_hash`] hashes it: the AT line's five fields.
+    pub text: &'a str,
 }
 
 /// A link's next slice of the change sequence: the records to send with their sequence
@@ -231,14 +251,9 @@ impl Store {
     }
 
     /// Up to `max` records changed after `cursor`, in change order, leaving out those for
-    /// which `skip(seq, from)` holds (`from`: the link the record came on; records that came
-    /// from the neighbour a link leads to are skipped, it has them).
-    pub fn changes_after(
-        &self,
-        cursor: u64,
-        max: usize,
-        skip: impl Fn(u64, &str) -> bool,
-    ) -> Batch {
+    /// which `skip` holds (it sees where each record came from: records that came from the
+    /// neighbour a link leads to are skipped, it has them; and its text, for the digest).
+    pub fn changes_after(&self, cursor: u64, max: usize, skip: impl Fn(Held<'_>) -> bool) -> Batch {
         let mut batch = Batch {
             records: Vec::new(),
             reached: cursor,
@@ -250,7 +265,7 @@ impl Store {
                 break;
             }
             batch.reached = seq;
-            if packed.from.as_deref().is_some_and(|from| skip(seq, from)) {
+            if skip(packed.held(seq)) {
                 continue;
             }
             batch.records.push((seq, packed.record()));
@@ -262,11 +277,20 @@ impl Store {
     }
 
     /// How many records changed after `cursor`, leaving out those `skip` leaves out.
-    pub fn count_after(&self, cursor: u64, skip: impl Fn(u64, &str) -> bool) -> usize {
+    pub fn count_after(&self, cursor: u64, skip: impl Fn(Held<'_>) -> bool) -> usize {
         self.changes
             .range(cursor + 1..)
-            .filter(|(seq, packed)| !packed.from.as_deref().is_some_and(|from| skip(**seq, from)))
+            .filter(|(seq, packed)| !skip(packed.held(**seq)))
             .count()
+    }
+
+    /// The digest of every held record, in `buckets` buckets (see [`crate::digest`]).
+    pub fn digest(&self, buckets: usize) -> TableDigest {
+        let mut digest = TableDigest::empty(buckets);
+        for packed in self.changes.values() {
+            digest.add(record_hash(&packed.text));
+        }
+        digest
     }
 
     pub fn len(&self) -> usize {
@@ -459,7 +483,7 @@ mod tests {
         store.insert(record("Clark +0.1 lime +1+1 1")?);
         store.insert(record("Clark +0.1 kiwi +2+2 2")?);
         assert_eq!(store.head(), 3);
-        let batch = store.changes_after(0, 10, |_, _| false);
+        let batch = store.changes_after(0, 10, |_| false);
         let clients: Vec<&str> = batch
             .records
             .iter()
@@ -467,10 +491,10 @@ mod tests {
             .collect();
         assert_eq!(clients, ["lime", "kiwi"]);
         assert_eq!(batch.reached, 3);
-        assert_eq!(store.changes_after(2, 10, |_, _| false).records.len(), 1);
-        assert_eq!(store.changes_after(3, 10, |_, _| false).records.len(), 0);
-        assert_eq!(store.changes_after(3, 10, |_, _| false).reached, 3);
-        assert_eq!(store.count_after(0, |_, _| false), 2);
+        assert_eq!(store.changes_after(2, 10, |_| false).records.len(), 1);
+        assert_eq!(store.changes_after(3, 10, |_| false).records.len(), 0);
+        assert_eq!(store.changes_after(3, 10, |_| false).reached, 3);
+        assert_eq!(store.count_after(0, |_| false), 2);
         Ok(())
     }
 
@@ -481,14 +505,32 @@ mod tests {
         store.insert_from(record("Bona +0.1 kiwi +1+1 1")?, Some(&bona));
         store.insert(record("Clark +0.1 lime +1+1 1")?);
         store.insert(record("Clark +0.1 mango +1+1 1")?);
-        let first = store.changes_after(0, 1, |_, from| from == "Bona");
+        let first = store.changes_after(0, 1, |held| held.from == Some("Bona"));
         assert_eq!(first.records.len(), 1);
         assert_eq!(first.records[0].1.client, "lime");
         assert_eq!(first.reached, 2, "the skipped record is passed over");
-        let rest = store.changes_after(first.reached, 10, |_, from| from == "Bona");
+        let rest = store.changes_after(first.reached, 10, |held| held.from == Some("Bona"));
         assert_eq!(rest.records[0].1.client, "mango");
-        assert_eq!(store.count_after(0, |_, from| from == "Bona"), 2);
-        assert_eq!(store.changes_after(0, 10, |_, _| false).records.len(), 3);
+        assert_eq!(store.count_after(0, |held| held.from == Some("Bona")), 2);
+        assert_eq!(store.changes_after(0, 10, |_| false).records.len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn tables_holding_the_same_records_have_the_same_digest() -> TestResult {
+        let (mut a, mut b) = (Store::new(10), Store::new(10));
+        a.insert(record("Clark +0.1 kiwi +1+1 1")?);
+        a.insert(record("Bona +0.1 lime +1+1 1")?);
+        a.insert(record("Clark +0.1 kiwi +2+2 2")?);
+        b.insert(record("Bona +0.1 lime +1+1 1")?);
+        b.insert(record("Clark +0.1 kiwi +2+2 2")?);
+        assert_eq!(
+            a.digest(8),
+            b.digest(8),
+            "replaced records leave the digest"
+        );
+        b.insert(record("Bona +0.1 mango +1+1 1")?);
+        assert_eq!(a.digest(8).differing(&b.digest(8)).count(), 1);
         Ok(())
     }
 

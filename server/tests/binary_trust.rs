@@ -164,12 +164,12 @@ async fn a_client_cannot_store_a_record_it_did_not_iamat() {
         ask(alpha, &format!("{forged}\n")).await,
         format!("? {forged}\n")
     );
-    let as_peer = ask(alpha, &format!("PEER Beta 1\nAUTH -\n{forged}\n")).await;
+    let as_peer = ask(alpha, &format!("PEER Beta 1\nAUTH - 0\n{forged}\n")).await;
     let lines: Vec<&str> = as_peer.lines().collect();
     assert!(lines[0].starts_with("HELLO "), "{as_peer}");
     assert_eq!(
         lines[1..],
-        ["? AUTH -", &format!("? {forged}")],
+        ["? AUTH - 0", &format!("? {forged}")],
         "{as_peer}"
     );
     let future = "IAMAT victim +2+2 99999999999";

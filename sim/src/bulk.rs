@@ -218,7 +218,7 @@ async fn link_as(
         let secret = server::config::Secret::new(secret);
         let proof =
             server::links::handshake::proof(secret.as_ref(), name, server, BORROWED_EPOCH, &nonce);
-        let auth = format!("AUTH {proof}");
+        let auth = format!("AUTH {proof} 0");
         recorder.push(hostile_send(recorder.now(), id, server, &auth));
         write.write_all(format!("{auth}\n").as_bytes()).await?;
         read_reply_line(&mut reader, &mut reply).await?;

@@ -29,7 +29,7 @@ pub async fn run(
         let record = match shared.take_classic_resend(&peer) {
             Some(record) => Some(record),
             None => {
-                let batch = shared.store().changes_after(cursor, 1, |_, _| false);
+                let batch = shared.store().changes_after(cursor, 1, |_| false);
                 cursor = batch.reached;
                 batch.records.into_iter().next().map(|(_, record)| record)
             }

@@ -3,11 +3,13 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::digest;
+
 use crate::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkRefusal};
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
-use crate::state::{ResumePoint, Shared, Source, link_key};
+use crate::state::{FillGuard, ResumePoint, Shared, Source, link_key};
 
 use super::handshake;
 
@@ -55,18 +57,19 @@ where
         Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
         Ok(Ok(Some(Line::TooLong { prefix }))) => prefix,
     };
-    let proven = match Command::parse_line(&bytes) {
-        Ok(Command::Auth { proof }) => handshake::verify(
+    let catch_up_head = match Command::parse_line(&bytes) {
+        Ok(Command::Auth { proof, head }) => handshake::verify(
             shared.secret.as_ref(),
             peer,
             &shared.name,
             epoch,
             &nonce,
             &proof,
-        ),
-        _ => false,
+        )
+        .then_some(head),
+        _ => None,
     };
-    if !proven {
+    let Some(catch_up_head) = catch_up_head else {
         Event::LinkRefused {
             conn,
             peer: peer.to_string(),
@@ -79,21 +82,51 @@ where
             Ok(()) => Outcome::Refused,
             Err(reason) => Outcome::Ended(reason.into()),
         };
+    };
+    if seq == 0 {
+        // The dialler will compare our whole table with its own: if another neighbour is
+        // filling it now (we restarted), let that finish first, so this one sends only what
+        // that one did not bring.
+        tokio::select! {
+            _ = tokio::time::timeout(limits.fill_wait(), shared.fills_done()) => {}
+            _ = shutdown.wait() => return Outcome::Ended(ConnectionEnd::Shutdown),
+        }
     }
-    if let Err(reason) = write_lines(writer, b"LINKED\n", limits.heartbeat_timeout).await {
-        return Outcome::Ended(reason.into());
+    let (digest, fill) = {
+        let store = shared.store();
+        let digest = (seq == 0).then(|| store.digest(digest::buckets_for(limits.line_bytes_max)));
+        // Said with the table locked, so the trace shows which table the digest is of.
+        Event::PeerUp {
+            peer: peer.to_string(),
+            direction: Direction::Inbound,
+        }
+        .emit();
+        // From here until its catch-up is in, another whole-table comparison waits for it.
+        let fill = (seq == 0 && catch_up_head > 0).then(|| shared.fill_started());
+        (digest, fill)
+    };
+    let linked = format!("{}\n", Command::Linked { digest });
+    if let Err(reason) = write_lines(writer, linked.as_bytes(), limits.heartbeat_timeout).await {
+        Event::PeerDown {
+            peer: peer.to_string(),
+            direction: Direction::Inbound,
+            reason: reason.into(),
+        }
+        .emit();
+        return Outcome::Ended(ConnectionEnd::LinkEnded(peer.to_string()));
     }
     on_linked();
-    Event::PeerUp {
-        peer: peer.to_string(),
-        direction: Direction::Inbound,
-    }
-    .emit();
     let source = Source::Peer {
         name: peer.to_string(),
         link: link_key(peer, epoch),
     };
-    let reason = records_in(shared, peer, epoch, &source, reader, writer, shutdown).await;
+    let link = Link {
+        peer,
+        epoch,
+        source: &source,
+        catch_up_head,
+    };
+    let reason = records_in(shared, &link, fill, reader, writer, shutdown).await;
     Event::PeerDown {
         peer: peer.to_string(),
         direction: Direction::Inbound,
@@ -103,12 +136,22 @@ where
     Outcome::Ended(ConnectionEnd::LinkEnded(peer.to_string()))
 }
 
-/// Records in until the link ends; returns why it ended.
+/// One running inbound link.
+struct Link<'a> {
+    peer: &'a str,
+    /// The dialler's life.
+    epoch: u64,
+    source: &'a Source,
+    /// The last change of the dialler's that its catch-up covers (its `AUTH`).
+    catch_up_head: u64,
+}
+
+/// Records in until the link ends; returns why it ended. `fill` is held while a catch-up
+/// comparing our whole table runs, until a `MARK` reaches its head.
 async fn records_in<R, W>(
     shared: &Shared,
-    peer: &str,
-    epoch: u64,
-    source: &Source,
+    link: &Link<'_>,
+    mut fill: Option<FillGuard<'_>>,
     reader: &mut LineReader<R>,
     writer: &mut W,
     shutdown: &mut Shutdown,
@@ -118,6 +161,12 @@ where
     W: AsyncWrite + Unpin,
 {
     let timeout = shared.limits.heartbeat_timeout;
+    let &Link {
+        peer,
+        epoch,
+        source,
+        catch_up_head,
+    } = link;
     loop {
         let line = tokio::select! {
             _ = shutdown.wait() => return LinkEnd::Shutdown,
@@ -141,7 +190,13 @@ where
                     shared.ingest(record, source.clone());
                 }
             }
-            Ok(Command::Mark(seq)) => shared.mark_resume(peer, ResumePoint { epoch, seq }),
+            Ok(Command::Mark(seq)) => {
+                shared.mark_resume(peer, ResumePoint { epoch, seq });
+                if seq >= catch_up_head {
+                    // The catch-up is in: a link waiting to compare our table may go on.
+                    drop(fill.take());
+                }
+            }
             Ok(Command::Ping(n)) => {
                 if let Err(reason) =
                     write_lines(writer, format!("PONG {n}\n").as_bytes(), timeout).await

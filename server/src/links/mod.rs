@@ -8,16 +8,21 @@
 //! ```text
 //! dialler  -> PEER <name> <epoch>
 //! accepter -> HELLO <nonce> <epoch> <seq>     seq: what it holds of the dialler's epoch
-//! dialler  -> AUTH <hmac>                     HMAC-SHA256(secret, names, epoch, nonce)
-//! accepter -> LINKED                          (or `? AUTH ...`, and nothing is stored)
+//! dialler  -> AUTH <hmac> <head>              HMAC-SHA256(secret, names, epoch, nonce); the
+//!                                             last change the catch-up covers
+//! accepter -> LINKED <digest>                 `-`, or when seq is 0 its table's digest
+//!                                             (or `? AUTH ...`, and nothing is stored)
 //! dialler  -> AT ... lines, MARK <seq> after each batch, PING <n>
 //! accepter -> PONG <n>
 //! ```
 //!
-//! The dialler sends every change after `seq` (all of them when `seq` is 0: the neighbour
-//! lost its memory or never knew this life), then streams new changes as they are stored, in
-//! batches of `link_batch_max`. A slow neighbour makes its link lag; nothing is dropped and
-//! nothing is resent. `PING`/`PONG` find connections a partition left half-dead.
+//! The dialler sends every change after `seq`; when `seq` is 0 (the neighbour lost its memory
+//! or never knew this life) it sends, up to `head`, the records in the digest buckets where
+//! its table differs ([`crate::digest`]). While one whole-table catch-up comes in, the next
+//! waits for it (bounded by [`crate::config::Limits::fill_wait`]), so a restarted server is
+//! refilled once. Then new changes stream as they are stored, in batches of `link_batch_max`.
+//! A slow neighbour makes its link lag; nothing is dropped and nothing is resent.
+//! `PING`/`PONG` find connections a partition left half-dead.
 //!
 //! - [`handshake`]: challenges and proofs (HMAC-SHA256), no I/O.
 //! - [`outbound`]: the dialling side of a persistent link.

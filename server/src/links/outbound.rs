@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use crate::backoff::{Backoff, stable_hash};
 use crate::config::Neighbour;
+use crate::digest::record_hash;
 use crate::events::{Direction, Event, LinkEnd};
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::net::{BoxStream, Network};
 use crate::protocol::Command;
 use crate::shutdown::Shutdown;
 use crate::state::{Shared, link_key};
+use crate::store::Held;
 
 use super::handshake;
 
@@ -133,24 +135,29 @@ async fn session(
         }
         Err(refused) => return SessionEnd::before_link(refused.reason()),
     };
-    let proof = handshake::proof(
-        shared.secret.as_ref(),
-        &shared.name,
-        peer,
-        shared.epoch,
-        &nonce,
-    );
+    // The catch-up covers every change up to the head now.
+    let catch_up_head = shared.store().head();
+    let auth = Command::Auth {
+        proof: handshake::proof(
+            shared.secret.as_ref(),
+            &shared.name,
+            peer,
+            shared.epoch,
+            &nonce,
+        ),
+        head: catch_up_head,
+    };
     if let Err(reason) = write_lines(
         &mut writer,
-        format!("AUTH {proof}\n").as_bytes(),
+        format!("{auth}\n").as_bytes(),
         limits.heartbeat_timeout,
     )
     .await
     {
         return SessionEnd::before_link(reason);
     }
-    match read_reply(&mut reader, shared, shutdown).await {
-        Ok(Command::Linked) => {}
+    let their_digest = match read_reply(&mut reader, shared, shutdown).await {
+        Ok(Command::Linked { digest }) => digest,
         Ok(other) => {
             return SessionEnd::before_link(LinkEnd::Handshake(format!(
                 "expected LINKED, got {other}"
@@ -164,22 +171,42 @@ async fn session(
             return SessionEnd::before_link(LinkEnd::AuthRefused);
         }
         Err(refused) => return SessionEnd::before_link(refused.reason()),
+    };
+    if their_digest.is_some() {
+        // They compare whole tables: if a neighbour is filling ours now (we restarted),
+        // compare once it is done, or we would send them what it brought. (They wait for
+        // our next line `heartbeat_timeout`, twice this.)
+        tokio::select! {
+            _ = tokio::time::timeout(limits.fill_wait(), shared.fills_done()) => {}
+            _ = shutdown.wait() => return SessionEnd::after_link(LinkEnd::Shutdown),
+        }
     }
 
-    // Catch up: everything after what the neighbour holds of this life; records it sent us
-    // in its current life are skipped (it has them, or something newer). After the catch-up,
-    // records it sent in any life are skipped: a newer life than the one this session knows
-    // means it restarted and sent them since, and this session is about to fail anyway.
+    // Catch up: everything after what the neighbour holds of this life, up to the head at
+    // `AUTH`, less the buckets where its digest equals ours (it holds those records, or newer
+    // ones: what was in its table when it linked stays there or is replaced by something
+    // newer). Records it sent us in its current life are skipped (it has them, or something
+    // newer). After the catch-up, records it sent in any life are skipped: a newer life than
+    // the one this session knows means it restarted and sent them since, and this session is
+    // about to fail anyway.
     let this_life = link_key(peer, their_epoch);
     let any_life = format!("{peer} ");
-    let skips = |head: u64, seq: u64, from: &str| {
-        from == &*this_life || (seq > head && from.starts_with(&any_life))
-    };
     let mut changes = shared.watch_changes();
-    let (mut cursor, catch_up_head) = {
+    let differing =
+        their_digest.map(|theirs| shared.store().digest(theirs.buckets()).differing(&theirs));
+    let skip = |held: Held<'_>| {
+        let from_them = held.from.is_some_and(|from| {
+            from == &*this_life || (held.seq > catch_up_head && from.starts_with(&any_life))
+        });
+        let they_hold = held.seq <= catch_up_head
+            && differing
+                .as_ref()
+                .is_some_and(|differing| !differing.holds(record_hash(held.text)));
+        from_them || they_hold
+    };
+    {
         let store = shared.store();
-        let head = store.head();
-        let records = store.count_after(seq, |s, from| skips(head, s, from));
+        let records = store.count_after(seq, |held| held.seq > catch_up_head || skip(held));
         Event::PeerUp {
             peer: peer.to_string(),
             direction: Direction::Outbound,
@@ -191,9 +218,8 @@ async fn session(
             full: seq == 0,
         }
         .emit();
-        (seq, head)
-    };
-    let skip = |seq: u64, from: &str| skips(catch_up_head, seq, from);
+    }
+    let mut cursor = seq;
 
     let mut heartbeat = tokio::time::interval(limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

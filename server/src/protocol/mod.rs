@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::digest::TableDigest;
+
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 /// Timestamps and time differences carry at most nanoseconds.
 const FRACTION_DIGITS_MAX: usize = 9;
@@ -59,6 +61,8 @@ pub enum ParseError {
     BadBound,
     #[error("heartbeat number is not an unsigned 64-bit integer")]
     BadNumber,
+    #[error("{0}")]
+    BadDigest(#[from] crate::digest::BadDigest),
 }
 
 /// SPEC white space: space, tab, CR, LF, FF, VT (note: VT 0x0B is NOT
@@ -463,12 +467,16 @@ pub enum Command {
     Peer { name: String, epoch: u64 },
     /// `HELLO <nonce> <epoch> <seq>`: the accepting side's answer to `PEER`: a fresh
     /// challenge, its own epoch, and the last change it holds of the dialler's current epoch
-    /// (0: none, so the dialler sends its whole table).
+    /// (0: none, so the dialler compares whole tables, see [`Command::Linked`]).
     Hello { nonce: String, epoch: u64, seq: u64 },
-    /// `AUTH <proof>`: the dialler's proof that it knows the herd's secret (`-` without one).
-    Auth { proof: String },
-    /// `LINKED`: the accepting side took the proof; records may follow.
-    Linked,
+    /// `AUTH <proof> <head>`: the dialler's proof that it knows the herd's secret (`-` without
+    /// one), and the last change its catch-up covers: once a `MARK` reaches it, the catch-up
+    /// is over.
+    Auth { proof: String, head: u64 },
+    /// `LINKED <digest>`: the accepting side took the proof; records may follow. When it
+    /// reported `seq` 0, `digest` is its whole table's, so the dialler sends only the buckets
+    /// where its own differs; otherwise `-`, and the dialler sends what changed after `seq`.
+    Linked { digest: Option<TableDigest> },
     /// `MARK <seq>`: every record of the dialler's up to change `seq` has been sent before
     /// this line; the receiver remembers it as where a reconnect resumes.
     Mark(u64),
@@ -578,12 +586,18 @@ impl Command {
                 seq: parse_heartbeat(seq)?,
             }),
             ("HELLO", _) => Err(field_count("HELLO", 4, found)),
-            ("AUTH", [proof]) => Ok(Command::Auth {
+            ("AUTH", [proof, head]) => Ok(Command::Auth {
                 proof: parse_token(proof)?,
+                head: parse_heartbeat(head)?,
             }),
-            ("AUTH", _) => Err(field_count("AUTH", 2, found)),
-            ("LINKED", []) => Ok(Command::Linked),
-            ("LINKED", _) => Err(field_count("LINKED", 1, found)),
+            ("AUTH", _) => Err(field_count("AUTH", 3, found)),
+            ("LINKED", [digest]) => Ok(Command::Linked {
+                digest: match *digest {
+                    "-" => None,
+                    digest => Some(digest.parse()?),
+                },
+            }),
+            ("LINKED", _) => Err(field_count("LINKED", 2, found)),
             ("MARK", [n]) => Ok(Command::Mark(parse_heartbeat(n)?)),
             ("MARK", _) => Err(field_count("MARK", 2, found)),
             ("PING", [n]) => Ok(Command::Ping(parse_heartbeat(n)?)),
@@ -622,8 +636,11 @@ impl fmt::Display for Command {
             Command::At(record) => record.fmt(f),
             Command::Peer { name, epoch } => write!(f, "PEER {name} {epoch}"),
             Command::Hello { nonce, epoch, seq } => write!(f, "HELLO {nonce} {epoch} {seq}"),
-            Command::Auth { proof } => write!(f, "AUTH {proof}"),
-            Command::Linked => f.write_str("LINKED"),
+            Command::Auth { proof, head } => write!(f, "AUTH {proof} {head}"),
+            Command::Linked { digest } => match digest {
+                Some(digest) => write!(f, "LINKED {digest}"),
+                None => f.write_str("LINKED -"),
+            },
             Command::Mark(n) => write!(f, "MARK {n}"),
             Command::Ping(n) => write!(f, "PING {n}"),
             Command::Pong(n) => write!(f, "PONG {n}"),

@@ -629,17 +629,43 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         Command::Hello {
             nonce: "0a1b".into(),
             epoch: 5,
-            seq: 12
+            seq: 12,
         }
     );
-    assert_eq!(parse("AUTH -")?, Command::Auth { proof: "-".into() });
-    assert_eq!(parse("LINKED")?, Command::Linked);
+    let digest = format!("{:016x}{:016x}", 7, u64::MAX);
+    assert_eq!(
+        parse(&format!("LINKED {digest}"))?,
+        Command::Linked {
+            digest: Some(digest.parse()?),
+        }
+    );
+    assert_eq!(
+        parse("AUTH - 9")?,
+        Command::Auth {
+            proof: "-".into(),
+            head: 9
+        }
+    );
+    assert_eq!(parse("LINKED -")?, Command::Linked { digest: None });
     assert_eq!(parse("MARK 3")?, Command::Mark(3));
-    for bad in ["AUTH XY", "AUTH 0A", "HELLO - 1 x", "LINKED now", "MARK -1"] {
+    for bad in [
+        "AUTH XY 1",
+        "AUTH 0A 1",
+        "AUTH -",
+        "AUTH - x",
+        "HELLO - 1 x",
+        "HELLO - 1 0 -",
+        "LINKED",
+        "LINKED now",
+        "LINKED 00",
+        "LINKED 000000000000000G",
+        "LINKED - -",
+        "MARK -1",
+    ] {
         assert!(parse(bad).is_err(), "{bad}");
     }
     let long = "a".repeat(crate::protocol::TOKEN_CHARS_MAX + 1);
-    assert!(parse(&format!("AUTH {long}")).is_err());
+    assert!(parse(&format!("AUTH {long} 1")).is_err());
     assert_eq!(parse("PING 42")?, Command::Ping(42));
     assert_eq!(parse("PONG 18446744073709551615")?, Command::Pong(u64::MAX));
     assert_eq!(
@@ -698,8 +724,9 @@ fn every_command_prints_canonically_and_parses_back() -> TestResult {
         ),
         ("PEER Bona 9", None),
         ("HELLO 00ff 1 0", None),
-        ("AUTH -", None),
-        ("LINKED", None),
+        ("AUTH - 007", Some("AUTH - 7")),
+        ("LINKED -", None),
+        ("LINKED 00000000000000ff0000000000000001", None),
         ("MARK 010", Some("MARK 10")),
         ("PING 007", Some("PING 7")),
         ("PONG 0", None),

@@ -18,6 +18,11 @@
 //!   may be lost). A restart of B (or of A) empties what B is known to hold, so then the whole
 //!   table is allowed, and only then.
 //!   A record B sent to A counts as held by B only if B has not lost its memory since.
+//!   A reconcile that compares whole tables (`full`: B knew no resume point for A) is held to
+//!   the digest too: it may carry only A's records in the buckets ([`digest_buckets`]) where
+//!   A's table differs from the one B had when it took A's link (B's inbound `peer_up`), or
+//!   where A stored or replaced a record since. So after B restarts, the first neighbour to
+//!   link refills it, and the others send only what that one did not bring.
 //!   Overload is judged by the same rule: a slow neighbour makes its link lag, and a sender
 //!   that dropped the link and resent everything would carry more than was due.
 
@@ -29,6 +34,7 @@ use server::store::Outcome;
 
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
+use crate::oracle::digest_buckets;
 use crate::trace::replay::{self, UpdateKey, update_key};
 
 /// SPEC section 5: each update crosses each link at most twice.
@@ -44,7 +50,13 @@ type Link = (String, String);
 struct Held {
     /// client -> (update, the neighbour it came from if a neighbour, when it was stored).
     records: BTreeMap<String, (UpdateKey, Option<String>, Duration)>,
+    /// Records replaced by newer ones, and when: a digest taken before counted them.
+    replaced: Vec<(UpdateKey, Duration)>,
 }
+
+/// B's table (client -> update) when it took A's link, per (A, B): what A's digest
+/// comparison was against.
+type Offered = BTreeMap<(String, String), (Duration, BTreeMap<String, UpdateKey>)>;
 
 /// Per directed link `A -> B`: what B is known to hold of A's, and what went out lately.
 #[derive(Default)]
@@ -76,6 +88,8 @@ impl Checker for FloodBound {
         let mut last_classic_flood: BTreeMap<(String, String, String), (Link, UpdateKey)> =
             BTreeMap::new();
         let mut held: BTreeMap<String, Held> = BTreeMap::new();
+        let mut offered = Offered::new();
+        let buckets = digest_buckets::bucket_count(run.limits.line_bytes_max);
         let mut links: BTreeMap<(String, String), LinkLog> = BTreeMap::new();
         // When each server last lost its memory: what it sent before, it no longer has.
         let mut lost_at: BTreeMap<String, Duration> = BTreeMap::new();
@@ -88,6 +102,7 @@ impl Checker for FloodBound {
                 resend_owed.retain(|(owing, _, _)| owing != server);
                 crossings.retain(|((a, b), _), _| a != server && b != server);
                 held.remove(server);
+                offered.retain(|(a, b), _| a != server && b != server);
                 lost_at.insert(server.to_string(), event.at);
                 for ((a, b), log) in links.iter_mut() {
                     if a == server || b == server {
@@ -123,10 +138,27 @@ impl Checker for FloodBound {
                     } => Some(peer.clone()),
                     _ => None,
                 };
-                held.entry(host.clone()).or_default().records.insert(
+                let table = held.entry(host.clone()).or_default();
+                if let Some((old, _, _)) = table.records.insert(
                     record.client.clone(),
                     (update_key(record), source, event.at),
-                );
+                ) {
+                    table.replaced.push((old, event.at));
+                }
+                continue;
+            }
+            if let Event::PeerUp {
+                peer,
+                direction: Direction::Inbound,
+            } = server_event
+            {
+                let table = held.get(&host).map_or_else(BTreeMap::new, |h| {
+                    h.records
+                        .iter()
+                        .map(|(client, (key, _, _))| (client.clone(), key.clone()))
+                        .collect()
+                });
+                offered.insert((peer.clone(), host), (event.at, table));
                 continue;
             }
             if let Event::PeerUp {
@@ -168,8 +200,21 @@ impl Checker for FloodBound {
                 }
                 continue;
             }
-            if let Event::Reconcile { records, .. } = server_event {
+            if let Event::Reconcile { records, full, .. } = server_event {
                 let records = *records;
+                let compared = offered.remove(&(host.clone(), peer.clone()));
+                if *full && let Some((since, theirs)) = compared {
+                    let ours = held.get(&host);
+                    let (due, differing) = digest_due(ours, &theirs, since, buckets);
+                    if records > due {
+                        violations.push(Violation::new(
+                            event.at,
+                            format!(
+                                "reconcile {host} -> {peer} compared whole tables and carried {records} records; at most {due} were due (the records in the {differing} of {buckets} digest buckets where the tables differ)"
+                            ),
+                        ));
+                    }
+                }
                 reconciles += 1;
                 reconciled += records;
                 let log = links.entry((host.clone(), peer.clone())).or_default();
@@ -263,6 +308,46 @@ impl Checker for FloodBound {
     }
 }
 
+/// What a whole-table catch-up from A (`ours`) may carry against B's table when B took the
+/// link (`theirs`, at `since`): A's records in every bucket where the two differ, or where A
+/// stored or replaced a record since (A compared its table at some moment after `since`).
+/// Returns that count and how many buckets differ.
+fn digest_due(
+    ours: Option<&Held>,
+    theirs: &BTreeMap<String, UpdateKey>,
+    since: Duration,
+    buckets: u64,
+) -> (u64, usize) {
+    let bucket = |key: &UpdateKey| {
+        let (origin, client, timestamp, location, time_diff) = key;
+        digest_buckets::bucket(origin, time_diff, client, location, timestamp, buckets)
+    };
+    let empty = Held::default();
+    let ours = ours.unwrap_or(&empty);
+    let mut differing = BTreeSet::new();
+    for (client, (key, _, stored_at)) in &ours.records {
+        if theirs.get(client) != Some(key) || *stored_at >= since {
+            differing.insert(bucket(key));
+        }
+    }
+    for (client, key) in theirs {
+        if ours.records.get(client).map(|(ours, _, _)| ours) != Some(key) {
+            differing.insert(bucket(key));
+        }
+    }
+    for (key, at) in &ours.replaced {
+        if *at >= since {
+            differing.insert(bucket(key));
+        }
+    }
+    let due = ours
+        .records
+        .values()
+        .filter(|(key, _, _)| differing.contains(&bucket(key)))
+        .count();
+    (due as u64, differing.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -327,6 +412,79 @@ mod tests {
             v.metric.as_deref(),
             Some("2 flood messages; 1 records reconciled over 1 reconnects")
         );
+    }
+
+    fn full_reconcile(at: u64, server: &str, peer: &str, records: u64) -> TraceEvent {
+        TraceEvent::server(
+            ms(at),
+            server,
+            Event::Reconcile {
+                peer: peer.into(),
+                records,
+                full: true,
+            },
+        )
+    }
+
+    fn linked_from(at: u64, server: &str, peer: &str) -> TraceEvent {
+        TraceEvent::server(
+            ms(at),
+            server,
+            Event::PeerUp {
+                peer: peer.into(),
+                direction: Direction::Inbound,
+            },
+        )
+    }
+
+    /// Bona and Jaquez both hold kiwi (Bona since 1 ms, Jaquez since 10 ms, refilled); then
+    /// Jaquez takes Bona's link, and Bona compares whole tables with it.
+    fn refill(bona_carries: u64) -> Verdict {
+        verdict(vec![
+            stored(1, "Bona", KIWI, "new"),
+            stored(10, "Jaquez", KIWI, "new"),
+            linked_from(30, "Jaquez", "Bona"),
+            full_reconcile(31, "Bona", "Jaquez", bona_carries),
+        ])
+    }
+
+    #[test]
+    fn a_whole_table_catch_up_may_carry_only_the_buckets_that_differ() {
+        let v = refill(1);
+        assert!(!v.ok, "Jaquez held kiwi when it took Bona's link: {v}");
+        assert!(
+            v.details[0].contains(
+                "reconcile Bona -> Jaquez compared whole tables and carried 1 records; at most 0 were due (the records in the 0 of 256"
+            ),
+            "{v}"
+        );
+        assert!(refill(0).ok);
+        // Without Jaquez's table at its link-up the rule cannot judge, and the restart rule
+        // (the whole table) applies.
+        let v = verdict(vec![
+            stored(1, "Bona", KIWI, "new"),
+            full_reconcile(31, "Bona", "Jaquez", 1),
+        ]);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_record_stored_after_the_link_up_may_be_carried() {
+        let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+        let v = verdict(vec![
+            stored(1, "Bona", KIWI, "new"),
+            stored(10, "Jaquez", KIWI, "new"),
+            linked_from(30, "Jaquez", "Bona"),
+            stored(30, "Bona", lime, "new"),
+            full_reconcile(31, "Bona", "Jaquez", 1),
+        ]);
+        assert!(v.ok, "lime's bucket differs now: {v}");
+        let v = verdict(vec![
+            stored(1, "Bona", KIWI, "new"),
+            linked_from(30, "Jaquez", "Bona"),
+            full_reconcile(31, "Bona", "Jaquez", 1),
+        ]);
+        assert!(v.ok, "Jaquez lacked kiwi: {v}");
     }
 
     #[test]
