@@ -166,10 +166,19 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// How long a link that must compare a whole table waits for a catch-up of that table
-    /// already coming in (after a restart), so it sends only what that one did not: half of
-    /// `heartbeat_timeout`, the time the other end of a handshake waits for its next line.
+    /// How long a server that must let a neighbour compare its whole table holds back that
+    /// neighbour's `LINKED` while another whole-table catch-up is coming in (it restarted), so
+    /// the second sends only what the first did not bring: three `heartbeat_timeout`s, time
+    /// for a refill of a full default table on a busy machine. The dialler waits this much
+    /// longer for `LINKED` than for other handshake lines.
     pub fn fill_wait(&self) -> Duration {
+        3 * self.heartbeat_timeout
+    }
+
+    /// How long a dialler whose own table is being refilled waits before it compares tables
+    /// with a neighbour: half of `heartbeat_timeout`, so the neighbour, which hears nothing
+    /// meanwhile, does not drop the link.
+    pub fn compare_wait(&self) -> Duration {
         self.heartbeat_timeout / 2
     }
 }

@@ -92,6 +92,9 @@ pub struct Shared {
     /// dialler): while one runs, a second such link waits for it, so it compares against what
     /// the first brought and sends only what differs.
     fills: watch::Sender<usize>,
+    /// Per neighbour, woken when it links in: our dial to it, if it is waiting out a backoff
+    /// delay, goes at once (it is reachable, and if it restarted it needs our table).
+    linked_in: BTreeMap<String, Notify>,
     /// Per classic neighbour, clients whose newer record it should be sent again: a classic
     /// peer sent us a stale one, so it holds an old record, and only we can tell it.
     classic_resend: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -127,6 +130,11 @@ impl Shared {
             changed: watch::channel(0).0,
             resume: Mutex::new(BTreeMap::new()),
             fills: watch::channel(0).0,
+            linked_in: herd
+                .neighbours(name)
+                .into_iter()
+                .map(|n| (n.name, Notify::new()))
+                .collect(),
             classic_resend: Mutex::new(
                 herd.neighbours(name)
                     .into_iter()
@@ -266,6 +274,22 @@ impl Shared {
         let mut fills = self.fills.subscribe();
         // The sender lives as long as `self`, so this only ends when the count is 0.
         let _ = fills.wait_for(|fills| *fills == 0).await;
+    }
+
+    /// `neighbour`'s link to us came up: our dial to it, if waiting out a delay, goes now.
+    pub fn linked_in(&self, neighbour: &str) {
+        if let Some(linked_in) = self.linked_in.get(neighbour) {
+            linked_in.notify_waiters();
+        }
+    }
+
+    /// Waits until `neighbour` links in (see [`Shared::linked_in`]); never, for a name that
+    /// is not a neighbour.
+    pub async fn until_linked_in(&self, neighbour: &str) {
+        match self.linked_in.get(neighbour) {
+            Some(linked_in) => linked_in.notified().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// The record for `client`, waiting up to `whatsat_wait` for one to arrive by flooding.

@@ -116,6 +116,7 @@ where
         return Outcome::Ended(ConnectionEnd::LinkEnded(peer.to_string()));
     }
     on_linked();
+    shared.linked_in(peer);
     let source = Source::Peer {
         name: peer.to_string(),
         link: link_key(peer, epoch),

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::backoff::{Backoff, stable_hash};
 use crate::config::Neighbour;
@@ -74,8 +75,11 @@ pub async fn run(
                 failed.emit_detail();
             }
         }
+        // A neighbour that links in to us is reachable: cut the delay short. (The backoff
+        // keeps its count; only a session that links resets it.)
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
+            _ = shared.until_linked_in(&neighbour.name) => {}
             _ = shutdown.wait() => return,
         }
     }
@@ -119,22 +123,23 @@ async fn session(
     {
         return SessionEnd::before_link(reason);
     }
-    let (nonce, their_epoch, seq) = match read_reply(&mut reader, shared, shutdown).await {
-        Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
-        Ok(other) => {
-            return SessionEnd::before_link(LinkEnd::Handshake(format!(
-                "expected HELLO, got {other}"
-            )));
-        }
-        Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
-            Event::PeerSpeaksClassic {
-                peer: peer.to_string(),
+    let (nonce, their_epoch, seq) =
+        match read_reply(&mut reader, limits.heartbeat_timeout, shutdown).await {
+            Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
+            Ok(other) => {
+                return SessionEnd::before_link(LinkEnd::Handshake(format!(
+                    "expected HELLO, got {other}"
+                )));
             }
-            .emit();
-            return SessionEnd::before_link(LinkEnd::SpeaksClassic);
-        }
-        Err(refused) => return SessionEnd::before_link(refused.reason()),
-    };
+            Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
+                Event::PeerSpeaksClassic {
+                    peer: peer.to_string(),
+                }
+                .emit();
+                return SessionEnd::before_link(LinkEnd::SpeaksClassic);
+            }
+            Err(refused) => return SessionEnd::before_link(refused.reason()),
+        };
     // The catch-up covers every change up to the head now.
     let catch_up_head = shared.store().head();
     let auth = Command::Auth {
@@ -156,7 +161,8 @@ async fn session(
     {
         return SessionEnd::before_link(reason);
     }
-    let their_digest = match read_reply(&mut reader, shared, shutdown).await {
+    let linked_timeout = limits.heartbeat_timeout + limits.fill_wait();
+    let their_digest = match read_reply(&mut reader, linked_timeout, shutdown).await {
         Ok(Command::Linked { digest }) => digest,
         Ok(other) => {
             return SessionEnd::before_link(LinkEnd::Handshake(format!(
@@ -174,10 +180,9 @@ async fn session(
     };
     if their_digest.is_some() {
         // They compare whole tables: if a neighbour is filling ours now (we restarted),
-        // compare once it is done, or we would send them what it brought. (They wait for
-        // our next line `heartbeat_timeout`, twice this.)
+        // compare once it is done, or we would send them what it brought.
         tokio::select! {
-            _ = tokio::time::timeout(limits.fill_wait(), shared.fills_done()) => {}
+            _ = tokio::time::timeout(limits.compare_wait(), shared.fills_done()) => {}
             _ = shutdown.wait() => return SessionEnd::after_link(LinkEnd::Shutdown),
         }
     }
@@ -293,14 +298,14 @@ impl Refused {
     }
 }
 
-/// The neighbour's next handshake line, within `heartbeat_timeout`.
+/// The neighbour's next handshake line, within `timeout`.
 async fn read_reply<R: tokio::io::AsyncRead + Unpin>(
     reader: &mut LineReader<R>,
-    shared: &Shared,
+    timeout: Duration,
     shutdown: &mut Shutdown,
 ) -> Result<Command, Refused> {
     let line = tokio::select! {
-        line = tokio::time::timeout(shared.limits.heartbeat_timeout, reader.read_line()) => line,
+        line = tokio::time::timeout(timeout, reader.read_line()) => line,
         _ = shutdown.wait() => return Err(Refused::Other(LinkEnd::Shutdown)),
     };
     match line {
