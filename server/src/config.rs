@@ -170,16 +170,11 @@ impl Limits {
     /// neighbour's `LINKED` while another whole-table catch-up is coming in (it restarted), so
     /// the second sends only what the first did not bring: three `heartbeat_timeout`s, time
     /// for a refill of a full default table on a busy machine. The dialler waits this much
-    /// longer for `LINKED` than for other handshake lines.
+    /// longer for `LINKED` than for other handshake lines; and a restarted dialler whose table
+    /// is being refilled waits at most this long, its link idling with heartbeats, before it
+    /// compares tables.
     pub fn fill_wait(&self) -> Duration {
         3 * self.heartbeat_timeout
-    }
-
-    /// How long a dialler whose own table is being refilled waits before it compares tables
-    /// with a neighbour: half of `heartbeat_timeout`, so the neighbour, which hears nothing
-    /// meanwhile, does not drop the link.
-    pub fn compare_wait(&self) -> Duration {
-        self.heartbeat_timeout / 2
     }
 }
 

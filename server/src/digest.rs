@@ -62,6 +62,11 @@ impl TableDigest {
         self.sums[bucket] = self.sums[bucket].wrapping_add(hash);
     }
 
+    /// Is this the digest of no records (every sum zero)?
+    pub fn is_empty(&self) -> bool {
+        self.sums.iter().all(|sum| *sum == 0)
+    }
+
     pub fn buckets(&self) -> usize {
         self.sums.len()
     }

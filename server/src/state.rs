@@ -269,6 +269,15 @@ impl Shared {
         FillGuard { fills: &self.fills }
     }
 
+    /// Waits until a refill of our (empty) table is in: until something is stored, then
+    /// until no catch-up comparing our whole table is coming in.
+    pub async fn refill_settled(&self) {
+        let mut changes = self.changed.subscribe();
+        // The sender lives as long as `self`: this ends when something is stored.
+        let _ = changes.wait_for(|head| *head > 0).await;
+        self.fills_done().await;
+    }
+
     /// Waits until no catch-up comparing our whole table is coming in.
     pub async fn fills_done(&self) {
         let mut fills = self.fills.subscribe();

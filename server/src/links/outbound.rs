@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::backoff::{Backoff, stable_hash};
 use crate::config::Neighbour;
-use crate::digest::record_hash;
+use crate::digest::{DifferingBuckets, TableDigest, record_hash};
 use crate::events::{Direction, Event, LinkEnd};
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::net::{BoxStream, Network};
@@ -140,8 +140,7 @@ async fn session(
             }
             Err(refused) => return SessionEnd::before_link(refused.reason()),
         };
-    // The catch-up covers every change up to the head now.
-    let catch_up_head = shared.store().head();
+    // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in.
     let auth = Command::Auth {
         proof: handshake::proof(
             shared.secret.as_ref(),
@@ -150,7 +149,7 @@ async fn session(
             shared.epoch,
             &nonce,
         ),
-        head: catch_up_head,
+        head: shared.store().head(),
     };
     if let Err(reason) = write_lines(
         &mut writer,
@@ -178,52 +177,22 @@ async fn session(
         }
         Err(refused) => return SessionEnd::before_link(refused.reason()),
     };
-    if their_digest.is_some() {
-        // They compare whole tables: if a neighbour is filling ours now (we restarted),
-        // compare once it is done, or we would send them what it brought.
-        tokio::select! {
-            _ = tokio::time::timeout(limits.compare_wait(), shared.fills_done()) => {}
-            _ = shutdown.wait() => return SessionEnd::after_link(LinkEnd::Shutdown),
+    // They compare whole tables when they sent a digest. If we hold nothing while they hold
+    // something, we restarted and a refill of our table is coming: compare only once it is
+    // in, or we would stream to them as news what it brings. Meanwhile the link idles with
+    // heartbeats, for at most `fill_wait`. (Only an empty dialler waits, and an empty dialler
+    // fills no one, so two servers never wait for each other.)
+    let refill_coming =
+        their_digest.as_ref().is_some_and(|d| !d.is_empty()) && shared.store().is_empty();
+    let settled = tokio::time::timeout(limits.fill_wait(), async move {
+        if refill_coming {
+            shared.refill_settled().await;
         }
-    }
-
-    // Catch up: everything after what the neighbour holds of this life, up to the head at
-    // `AUTH`, less the buckets where its digest equals ours (it holds those records, or newer
-    // ones: what was in its table when it linked stays there or is replaced by something
-    // newer). Records it sent us in its current life are skipped (it has them, or something
-    // newer). After the catch-up, records it sent in any life are skipped: a newer life than
-    // the one this session knows means it restarted and sent them since, and this session is
-    // about to fail anyway.
+    });
+    tokio::pin!(settled);
     let this_life = link_key(peer, their_epoch);
-    let any_life = format!("{peer} ");
+    let mut catch_up: Option<CatchUp> = None;
     let mut changes = shared.watch_changes();
-    let differing =
-        their_digest.map(|theirs| shared.store().digest(theirs.buckets()).differing(&theirs));
-    let skip = |held: Held<'_>| {
-        let from_them = held.from.is_some_and(|from| {
-            from == &*this_life || (held.seq > catch_up_head && from.starts_with(&any_life))
-        });
-        let they_hold = held.seq <= catch_up_head
-            && differing
-                .as_ref()
-                .is_some_and(|differing| !differing.holds(record_hash(held.text)));
-        from_them || they_hold
-    };
-    {
-        let store = shared.store();
-        let records = store.count_after(seq, |held| held.seq > catch_up_head || skip(held));
-        Event::PeerUp {
-            peer: peer.to_string(),
-            direction: Direction::Outbound,
-        }
-        .emit();
-        Event::Reconcile {
-            peer: peer.to_string(),
-            records: records as u64,
-            full: seq == 0,
-        }
-        .emit();
-    }
     let mut cursor = seq;
 
     let mut heartbeat = tokio::time::interval(limits.heartbeat_interval);
@@ -234,19 +203,25 @@ async fn session(
     loop {
         let head = *changes.borrow_and_update();
         let caught_up = cursor >= head;
+        let streaming = catch_up.is_some();
         tokio::select! {
             _ = shutdown.wait() => return SessionEnd::after_link(LinkEnd::Shutdown),
-            changed = changes.changed(), if caught_up => {
+            _ = &mut settled, if !streaming => {
+                catch_up = Some(CatchUp::start(shared, peer, seq, &this_life, their_digest.clone()));
+            }
+            changed = changes.changed(), if streaming && caught_up => {
                 if changed.is_err() {
                     return SessionEnd::after_link(LinkEnd::ServerStopping);
                 }
             }
-            _ = std::future::ready(()), if !caught_up => {
+            _ = std::future::ready(()), if streaming && !caught_up => {
+                let Some(catch_up) = &catch_up else { continue };
+                let skip = |held: Held<'_>| catch_up.skips(held);
                 let batch = shared.store().changes_after(cursor, limits.link_batch_max, skip);
                 let mut out = String::new();
                 for (seq, record) in &batch.records {
                     let _ = writeln!(out, "{record}");
-                    if *seq > catch_up_head {
+                    if *seq > catch_up.head {
                         Event::FloodSent {
                             peer: peer.to_string(),
                             record: record.clone(),
@@ -277,6 +252,69 @@ async fn session(
                 Err(e) => return SessionEnd::after_link(LinkEnd::Io(e.to_string())),
             },
         }
+    }
+}
+
+/// What a session's catch-up sends, fixed when it starts: every change after what the
+/// neighbour holds of this life up to `head`, less the buckets where its digest equals ours
+/// (it holds those records, or newer ones: what was in its table when it linked stays there
+/// or is replaced by something newer). Records it sent us in its current life are skipped (it
+/// has them, or something newer). After the catch-up, records it sent in any life are
+/// skipped: a newer life than the one this session knows means it restarted and sent them
+/// since, and this session is about to fail anyway.
+struct CatchUp {
+    head: u64,
+    /// The neighbour in the life this session knows.
+    this_life: Arc<str>,
+    /// `"<neighbour> "`: the start of its name in any life.
+    any_life: String,
+    /// Where the tables differ, when the neighbour compares whole tables.
+    differing: Option<DifferingBuckets>,
+}
+
+impl CatchUp {
+    /// Fixes the catch-up now and says so: the link is up, with this many records to send.
+    fn start(
+        shared: &Shared,
+        peer: &str,
+        seq: u64,
+        this_life: &Arc<str>,
+        their_digest: Option<TableDigest>,
+    ) -> CatchUp {
+        let store = shared.store();
+        let catch_up = CatchUp {
+            head: store.head(),
+            this_life: this_life.clone(),
+            any_life: format!("{peer} "),
+            differing: their_digest.map(|theirs| store.digest(theirs.buckets()).differing(&theirs)),
+        };
+        let records =
+            store.count_after(seq, |held| held.seq > catch_up.head || catch_up.skips(held));
+        Event::PeerUp {
+            peer: peer.to_string(),
+            direction: Direction::Outbound,
+        }
+        .emit();
+        Event::Reconcile {
+            peer: peer.to_string(),
+            records: records as u64,
+            full: seq == 0,
+        }
+        .emit();
+        catch_up
+    }
+
+    /// Does the link leave this record out?
+    fn skips(&self, held: Held<'_>) -> bool {
+        let from_them = held.from.is_some_and(|from| {
+            from == &*self.this_life || (held.seq > self.head && from.starts_with(&self.any_life))
+        });
+        let they_hold = held.seq <= self.head
+            && self
+                .differing
+                .as_ref()
+                .is_some_and(|differing| !differing.holds(record_hash(held.text)));
+        from_them || they_hold
     }
 }
 
