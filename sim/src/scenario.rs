@@ -72,6 +72,10 @@ pub struct Scenario {
     /// Which Places API the servers speak to the stub; the stub answers both, so either
     /// request path is judged.
     pub places_api: PlacesApi,
+    /// The herd runs without a secret, as servers started alone without one do: links are
+    /// unauthenticated (any proof is taken) and every server warns `links_unauthenticated`.
+    /// Every other herd the harness runs shares a secret.
+    pub unauthenticated: bool,
     /// Timed faults and client commands, in non-decreasing `at`.
     pub steps: Vec<Step>,
     /// Which checkers run and their bounds.

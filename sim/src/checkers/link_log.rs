@@ -15,8 +15,10 @@
 //!   waits one delay before redialling). Otherwise the delay must lie between half of
 //!   `backoff_min` and `backoff_max`. So a herd can neither hammer a dead neighbour nor keep
 //!   an old failure count after its link held.
-//! - Every herd the harness runs has a secret (simulated and real mode alike), so no server
-//!   ever warns `links_unauthenticated`: that warning is for a herd without one.
+//! - A herd with a secret never warns `links_unauthenticated`. A herd without one (a scenario's
+//!   `unauthenticated: true`) warns it once at every start of each server that has a
+//!   persistent neighbour, right after `listening`: any client naming that neighbour can feed
+//!   it, and the operator must hear so.
 //!
 //! Only the dialling side is judged: it runs one session at a time, where an accepting side
 //! may hold a new connection while an old one still waits out its heartbeat. A crash or
@@ -56,6 +58,8 @@ impl Checker for LinkLog {
         let mut linked: BTreeSet<(&str, &str)> = BTreeSet::new();
         let mut violations = Vec::new();
         let mut judged = 0usize;
+        // Servers of an unauthenticated herd that listen and have not warned yet.
+        let mut warning_owed: BTreeSet<&str> = BTreeSet::new();
         for event in &run.trace.events {
             if let Some(server) = replay::memory_lost(event) {
                 last.retain(|(host, _), _| *host != server);
@@ -64,12 +68,31 @@ impl Checker for LinkLog {
                 continue;
             }
             let host = event.host.as_str();
-            if let Some(Event::LinksUnauthenticated) = event.server_event() {
-                violations.push(Violation::new(
-                    event.at,
-                    format!("{host} warned links_unauthenticated, but its herd has a secret"),
-                ));
+            if let Some(Event::Listening { .. }) = event.server_event() {
+                if warning_owed.remove(host) {
+                    violations.push(never_warned(host, event.at));
+                }
+                if run.unauthenticated && has_persistent_neighbour(run, host) {
+                    warning_owed.insert(host);
+                }
                 continue;
+            }
+            if let Some(Event::LinksUnauthenticated) = event.server_event() {
+                if !run.unauthenticated {
+                    violations.push(Violation::new(
+                        event.at,
+                        format!("{host} warned links_unauthenticated, but its herd has a secret"),
+                    ));
+                } else if !warning_owed.remove(host) {
+                    violations.push(Violation::new(
+                        event.at,
+                        format!("{host} warned links_unauthenticated again in one life"),
+                    ));
+                }
+                continue;
+            }
+            if event.server_event().is_some() && warning_owed.remove(host) {
+                violations.push(never_warned(host, event.at));
             }
             let (peer, now) = match event.server_event() {
                 Some(Event::PeerUp {
@@ -135,6 +158,9 @@ impl Checker for LinkLog {
                 ));
             }
         }
+        for host in warning_owed {
+            violations.push(never_warned(host, run.end));
+        }
         Verdict::judge(
             CheckerName::LinkLog,
             violations,
@@ -145,6 +171,23 @@ impl Checker for LinkLog {
 
 /// What is wrong with a logged `retry_ms`, given the backoff delays taken since the last
 /// reset (`None`: unknown), if anything.
+/// A server of an unauthenticated herd started without saying so.
+fn never_warned(host: &str, at: Duration) -> Violation {
+    Violation::new(
+        at,
+        format!(
+            "{host} listens with persistent links and no secret, but did not warn links_unauthenticated first"
+        ),
+    )
+}
+
+/// Does `server` have a persistent (non-classic) link?
+fn has_persistent_neighbour(run: &RunRecord, server: &str) -> bool {
+    run.persistent_links
+        .iter()
+        .any(|(a, b)| a == server || b == server)
+}
+
 fn judge_retry(retry_ms: u64, delays: Option<u32>, limits: &Limits) -> Option<String> {
     let ceiling = |k: u32| {
         let factor = 1u32 << k.min(16);
@@ -233,6 +276,52 @@ mod tests {
         let trace = trace(events);
         let checks = Checks::default();
         LinkLog.check(&run_record(&trace, &checks))
+    }
+
+    fn unauthenticated_verdict(events: Vec<TraceEvent>) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.unauthenticated = true;
+        LinkLog.check(&run)
+    }
+
+    fn listening(at: u64, host: &str) -> TraceEvent {
+        event(
+            at,
+            host,
+            Event::Listening {
+                addr: "127.0.0.1:1".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_herd_without_a_secret_warns_once_at_every_start() {
+        let warned = |at| event(at, "Bailey", Event::LinksUnauthenticated);
+        let v = unauthenticated_verdict(vec![listening(0, "Bailey"), warned(0), up(1)]);
+        assert!(v.ok, "{v}");
+        let v = unauthenticated_verdict(vec![listening(0, "Bailey"), up(1)]);
+        assert!(!v.ok);
+        assert!(
+            v.details[0]
+                .contains("Bailey listens with persistent links and no secret, but did not warn"),
+            "{v}"
+        );
+        let v = unauthenticated_verdict(vec![listening(0, "Bailey")]);
+        assert!(!v.ok, "the run ended before the warning: {v}");
+        let v = unauthenticated_verdict(vec![listening(0, "Bailey"), warned(0), warned(1)]);
+        assert!(
+            v.details[0].contains("warned links_unauthenticated again"),
+            "{v}"
+        );
+        let v = unauthenticated_verdict(vec![
+            listening(0, "Bailey"),
+            warned(0),
+            listening(5, "Bailey"),
+            up(6),
+        ]);
+        assert!(!v.ok, "a restart warns again: {v}");
     }
 
     #[test]

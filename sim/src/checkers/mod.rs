@@ -88,6 +88,8 @@ pub struct RunRecord<'a> {
     /// The scenario's network latency maximum (a message on a link takes at most this long,
     /// unless a `latency` step changes it).
     pub network_latency_max: Duration,
+    /// The herd runs without a secret (the scenario's `unauthenticated`).
+    pub unauthenticated: bool,
 }
 
 impl<'a> RunRecord<'a> {
@@ -126,6 +128,7 @@ impl<'a> RunRecord<'a> {
             classic_links: links_in_name_order(scenario, true),
             persistent_links: links_in_name_order(scenario, false),
             network_latency_max: scenario.network.latency.max,
+            unauthenticated: scenario.unauthenticated,
         }
     }
 

@@ -21,8 +21,13 @@ pub const STOP_WINDOW: Duration = Duration::from_secs(5);
 pub fn simulated_herd(scenario: &Scenario) -> Herd {
     let mut herd = scenario.herd.clone();
     herd.limits = scenario.effective_limits();
-    // Every simulated herd shares a secret, so links run the real, authenticated handshake.
-    herd.secret = server::config::Secret::new(SIMULATED_SECRET);
+    // A simulated herd shares a secret, so links run the real, authenticated handshake,
+    // unless the scenario runs it unauthenticated.
+    herd.secret = if scenario.unauthenticated {
+        None
+    } else {
+        server::config::Secret::new(SIMULATED_SECRET)
+    };
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }

@@ -188,6 +188,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                 places_base: format!("http://127.0.0.1:{places_port}/{name}"),
                 places_api: scenario.places_api,
                 clock_offset: "0s".into(),
+                secret: (!scenario.unauthenticated).then_some(procs::HERD_SECRET),
             },
         );
     }

@@ -174,6 +174,8 @@ pub struct Launch {
     pub places_api: crate::scenario::PlacesApi,
     /// `--clock-offset`, a signed duration (`-3s`): the last `skew` step's.
     pub clock_offset: String,
+    /// `HERD_SECRET` in the environment; none for an `unauthenticated` scenario.
+    pub secret: Option<&'static str>,
 }
 
 /// The running servers of one run. Dropping it kills every one of them.
@@ -222,7 +224,12 @@ impl Processes {
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{name}.out")))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        match launch.secret {
+            Some(secret) => command.env("HERD_SECRET", secret),
+            None => command.env_remove("HERD_SECRET"),
+        };
+        let child = command
             .arg(name)
             .arg("--herd")
             .arg(&launch.herd_file)
@@ -233,7 +240,6 @@ impl Processes {
             .arg("--places-api")
             .arg(launch.places_api.to_string())
             .arg(format!("--clock-offset={}", launch.clock_offset))
-            .env("HERD_SECRET", HERD_SECRET)
             .env("PLACES_API_KEY", PLACES_KEY)
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)

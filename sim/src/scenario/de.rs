@@ -38,6 +38,8 @@ pub(super) struct ScenarioFile {
     #[serde(default)]
     pub places_api: PlacesApi,
     #[serde(default)]
+    pub unauthenticated: bool,
+    #[serde(default)]
     pub steps: Vec<Spanned<StepFile>>,
     #[serde(default)]
     pub checks: Option<Spanned<Checks>>,

@@ -146,6 +146,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         network: file.network.map(|n| n.into_network()).unwrap_or_default(),
         limits,
         places_api: file.places_api,
+        unauthenticated: file.unauthenticated,
         steps,
         checks,
         origin: origin.to_path_buf(),

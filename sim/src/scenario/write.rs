@@ -56,6 +56,9 @@ impl Scenario {
         if !limits.is_empty() {
             let _ = writeln!(out, "limits: {{ {} }}", limits.join(", "));
         }
+        if self.unauthenticated {
+            let _ = writeln!(out, "unauthenticated: true");
+        }
         if self.places_api != PlacesApi::default() {
             let _ = writeln!(out, "places_api: {}", self.places_api);
         }

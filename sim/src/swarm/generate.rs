@@ -601,6 +601,7 @@ impl Draft<'_> {
             },
             limits: LimitOverrides::default(),
             places_api: PlacesApi::default(),
+            unauthenticated: false,
             steps,
             checks,
             origin: PathBuf::from(format!("swarm-seed-{}.yaml", options.seed)),
