@@ -5,8 +5,11 @@
 //! A record's hash is the first 8 bytes of the SHA-256 of its text (the AT line's five fields);
 //! its bucket is that hash modulo the bucket count. Two servers that hold the same records in a
 //! bucket have the same sum there, in any order (addition commutes). A bucket that differs is
-//! sent whole, so a differing digest costs only extra records, never a lost one; equal sums
-//! over different record sets would need a SHA-256 collision in its first 64 bits, per bucket.
+//! sent whole, so a differing digest costs only extra records, never a lost one. Equal sums
+//! over different record sets happen by chance once in 2^64 per bucket; records crafted to
+//! make them (a four-sum on 64 bits, far cheaper than a hash collision) would leave a
+//! restarted server without them until their clients move again. The digest saves traffic;
+//! it is not a defence against crafted records.
 
 use std::fmt;
 

@@ -213,8 +213,9 @@ impl Handler {
         ConnectionEnd::ClosedByClient
     }
 
-    /// The link from neighbour `name`; once it is proven, the connection gives its client
-    /// slot back (links count only against `peer_links_max`).
+    /// The link from neighbour `name`; once it is linked (proven, and past any wait for a
+    /// refill, see `inbound::serve`), the connection gives its client slot back (links count
+    /// only against `peer_links_max`).
     async fn link<R, W>(
         &mut self,
         name: &str,

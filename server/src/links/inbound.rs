@@ -85,8 +85,8 @@ where
     };
     if seq == 0 {
         // The dialler will compare our whole table with its own: if another neighbour is
-        // filling it now (we restarted), let that finish first, so this one sends only what
-        // that one did not bring.
+        // filling it now (we restarted, or hold little), let that finish first, so this one
+        // sends only what that one did not bring.
         tokio::select! {
             _ = tokio::time::timeout(limits.fill_wait(), shared.fills_done()) => {}
             _ = shutdown.wait() => return Outcome::Ended(ConnectionEnd::Shutdown),
@@ -143,12 +143,14 @@ struct Link<'a> {
     /// The dialler's life.
     epoch: u64,
     source: &'a Source,
-    /// The last change of the dialler's that its catch-up covers (its `AUTH`).
+    /// The dialler's change head when it proved itself (its `AUTH`): its catch-up covers at
+    /// least this much, so a `MARK` reaching it means the catch-up is in.
     catch_up_head: u64,
 }
 
 /// Records in until the link ends; returns why it ended. `fill` is held while a catch-up
-/// comparing our whole table runs, until a `MARK` reaches its head.
+/// comparing our whole table runs, until a `MARK` reaches its head, and never longer than
+/// `fill_wait` (a dialler may name any head: it does not hold everyone else back for good).
 async fn records_in<R, W>(
     shared: &Shared,
     link: &Link<'_>,
@@ -168,6 +170,7 @@ where
         source,
         catch_up_head,
     } = link;
+    let fill_until = tokio::time::Instant::now() + shared.limits.fill_wait();
     loop {
         let line = tokio::select! {
             _ = shutdown.wait() => return LinkEnd::Shutdown,
@@ -183,6 +186,10 @@ where
             }
             Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
         };
+        // Lines come at least every heartbeat, so this is checked often enough.
+        if fill.is_some() && tokio::time::Instant::now() >= fill_until {
+            drop(fill.take());
+        }
         match Command::parse_line(&bytes) {
             Ok(Command::At(record)) => {
                 if let Some(refusal) = shared.refusal(&record) {

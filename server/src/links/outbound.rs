@@ -100,10 +100,12 @@ impl SessionEnd {
         }
     }
 
-    fn after_link(reason: impl Into<LinkEnd>) -> SessionEnd {
+    /// A session that got past the handshake; `linked` once its catch-up started (and the
+    /// link was logged up).
+    fn ended(linked: bool, reason: impl Into<LinkEnd>) -> SessionEnd {
         SessionEnd {
             reason: reason.into(),
-            linked: true,
+            linked,
         }
     }
 }
@@ -205,13 +207,13 @@ async fn session(
         let caught_up = cursor >= head;
         let streaming = catch_up.is_some();
         tokio::select! {
-            _ = shutdown.wait() => return SessionEnd::after_link(LinkEnd::Shutdown),
+            _ = shutdown.wait() => return SessionEnd::ended(catch_up.is_some(), LinkEnd::Shutdown),
             _ = &mut settled, if !streaming => {
                 catch_up = Some(CatchUp::start(shared, peer, seq, &this_life, their_digest.clone()));
             }
             changed = changes.changed(), if streaming && caught_up => {
                 if changed.is_err() {
-                    return SessionEnd::after_link(LinkEnd::ServerStopping);
+                    return SessionEnd::ended(catch_up.is_some(), LinkEnd::ServerStopping);
                 }
             }
             _ = std::future::ready(()), if streaming && !caught_up => {
@@ -231,25 +233,25 @@ async fn session(
                 }
                 let _ = writeln!(out, "MARK {}", batch.reached);
                 if let Err(reason) = write_lines(&mut writer, out.as_bytes(), limits.heartbeat_timeout).await {
-                    return SessionEnd::after_link(reason);
+                    return SessionEnd::ended(true, reason);
                 }
                 cursor = batch.reached;
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
-                    return SessionEnd::after_link(LinkEnd::HeartbeatTimeout);
+                    return SessionEnd::ended(catch_up.is_some(), LinkEnd::HeartbeatTimeout);
                 }
                 ping_seq += 1;
                 let ping = format!("PING {ping_seq}\n");
                 if let Err(reason) = write_lines(&mut writer, ping.as_bytes(), limits.heartbeat_timeout).await {
-                    return SessionEnd::after_link(reason);
+                    return SessionEnd::ended(catch_up.is_some(), reason);
                 }
             }
             line = reader.read_line() => match line {
                 Ok(Some(Line::Complete(_))) => last_heard = tokio::time::Instant::now(),
                 Ok(Some(Line::TooLong { .. })) => {}
-                Ok(None) => return SessionEnd::after_link(LinkEnd::ClosedByPeer),
-                Err(e) => return SessionEnd::after_link(LinkEnd::Io(e.to_string())),
+                Ok(None) => return SessionEnd::ended(catch_up.is_some(), LinkEnd::ClosedByPeer),
+                Err(e) => return SessionEnd::ended(catch_up.is_some(), LinkEnd::Io(e.to_string())),
             },
         }
     }

@@ -470,8 +470,8 @@ pub enum Command {
     /// (0: none, so the dialler compares whole tables, see [`Command::Linked`]).
     Hello { nonce: String, epoch: u64, seq: u64 },
     /// `AUTH <proof> <head>`: the dialler's proof that it knows the herd's secret (`-` without
-    /// one), and the last change its catch-up covers: once a `MARK` reaches it, the catch-up
-    /// is over.
+    /// one), and its change head now: its catch-up covers at least that much, so once a `MARK`
+    /// reaches it, the catch-up is in.
     Auth { proof: String, head: u64 },
     /// `LINKED <digest>`: the accepting side took the proof; records may follow. When it
     /// reported `seq` 0, `digest` is its whole table's, so the dialler sends only the buckets
