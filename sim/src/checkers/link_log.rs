@@ -20,6 +20,14 @@
 //!   persistent neighbour, right after `listening`: any client naming that neighbour can feed
 //!   it, and the operator must hear so.
 //!
+//! - Each server numbers the connections it accepts 1, 2, 3, ... in a life
+//!   (`connection_opened`), so a connection's lines can be told apart in the log.
+//! - A refused line is logged with its connection (`line_refused` with `conn`) only for an AT
+//!   line on a plain connection of a server with classic neighbours (where a classic peer
+//!   sends them), and there every such AT line answered `?` is logged so: an operator sees
+//!   what a classic neighbour sent that was not taken, and nothing a client sends elsewhere
+//!   floods the log as a neighbour's refusal.
+//!
 //! Only the dialling side is judged: it runs one session at a time, where an accepting side
 //! may hold a new connection while an old one still waits out its heartbeat. A crash or
 //! restart starts a server's story again. Classic links log a failure per lost record (it
@@ -161,16 +169,87 @@ impl Checker for LinkLog {
         for host in warning_owed {
             violations.push(never_warned(host, run.end));
         }
+        let connections = connection_story(run, &mut violations);
         Verdict::judge(
             CheckerName::LinkLog,
             violations,
-            Some(format!("{judged} dialled-link events judged")),
+            Some(format!(
+                "{judged} dialled-link events and {connections} connection events judged"
+            )),
         )
     }
 }
 
 /// What is wrong with a logged `retry_ms`, given the backoff delays taken since the last
 /// reset (`None`: unknown), if anything.
+/// The connections' side of the story (see the module doc); returns how many events it judged.
+fn connection_story(run: &RunRecord, violations: &mut Vec<Violation>) -> usize {
+    // Per server in its current life: the last connection number it gave.
+    let mut numbered: BTreeMap<&str, u64> = BTreeMap::new();
+    // Per (server, conn): the last line it read there, and whether a refusal of it was logged.
+    let mut last_line: BTreeMap<(&str, u64), (&str, bool)> = BTreeMap::new();
+    let mut judged = 0usize;
+    for event in &run.trace.events {
+        if let Some(server) = replay::memory_lost(event) {
+            numbered.remove(server);
+            last_line.retain(|(host, _), _| *host != server);
+            continue;
+        }
+        let host = event.host.as_str();
+        let classic = run.classic_neighbours(host).next().is_some();
+        match event.server_event() {
+            Some(Event::ConnectionOpened { conn, .. }) => {
+                judged += 1;
+                let expected = numbered.get(host).map_or(1, |last| last + 1);
+                if *conn != expected {
+                    violations.push(Violation::new(
+                        event.at,
+                        format!("{host} numbered a connection {conn}, expected {expected} (connections are numbered 1, 2, 3, ... in a life)"),
+                    ));
+                }
+                numbered.insert(host, *conn);
+            }
+            Some(Event::ClientLine { conn, line }) => {
+                last_line.insert((host, *conn), (line.as_str(), false));
+            }
+            Some(Event::LineRefused {
+                conn: Some(conn),
+                line,
+                ..
+            }) => {
+                judged += 1;
+                let read = last_line.get_mut(&(host, *conn));
+                let is_at = read
+                    .as_ref()
+                    .is_some_and(|(read, _)| read.starts_with("AT "));
+                if !classic || !is_at {
+                    violations.push(Violation::new(
+                        event.at,
+                        format!("{host} logged line_refused on connection {conn} for {line:?}, but only an AT line on a server with classic neighbours is logged so"),
+                    ));
+                }
+                if let Some((_, logged)) = read {
+                    *logged = true;
+                }
+            }
+            Some(Event::Reply { conn, line, .. }) if classic && line.starts_with("? AT ") => {
+                judged += 1;
+                if let Some((read, logged)) = last_line.get(&(host, *conn))
+                    && read.starts_with("AT ")
+                    && !logged
+                {
+                    violations.push(Violation::new(
+                        event.at,
+                        format!("{host} answered {line:?} on connection {conn} without logging line_refused: a classic neighbour's refused line must be logged"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    judged
+}
+
 /// A server of an unauthenticated herd started without saying so.
 fn never_warned(host: &str, at: Duration) -> Violation {
     Violation::new(
@@ -294,6 +373,55 @@ mod tests {
                 addr: "127.0.0.1:1".into(),
             },
         )
+    }
+
+    #[test]
+    fn connections_are_numbered_in_order_and_only_classic_at_lines_are_logged_refused() {
+        let opened = |at, conn| {
+            event(
+                at,
+                "Bailey",
+                Event::ConnectionOpened {
+                    conn,
+                    remote: "127.0.0.1:9".into(),
+                },
+            )
+        };
+        let read = |at, line: &str| {
+            event(
+                at,
+                "Bailey",
+                Event::ClientLine {
+                    conn: 1,
+                    line: line.into(),
+                },
+            )
+        };
+        let refused = |at, line: &str| {
+            event(
+                at,
+                "Bailey",
+                Event::LineRefused {
+                    peer: None,
+                    conn: Some(1),
+                    reason: server::events::LineRefusal::NotALinkLine,
+                    line: line.into(),
+                },
+            )
+        };
+        assert!(verdict(vec![opened(0, 1), opened(1, 2)]).ok);
+        let v = verdict(vec![opened(0, 1), opened(1, 1)]);
+        assert!(
+            v.details[0].contains("Bailey numbered a connection 1, expected 2"),
+            "{v}"
+        );
+        // Bailey has no classic neighbour in the default herd: no line of a connection is a
+        // classic peer's.
+        let v = verdict(vec![opened(0, 1), read(1, "AT x"), refused(1, "AT x")]);
+        assert!(
+            v.details[0].contains("but only an AT line on a server with classic neighbours"),
+            "{v}"
+        );
     }
 
     #[test]
