@@ -15,6 +15,7 @@
 //!   `INFO`;
 //! - the `event` key of the line is the name the event gives itself (`Event::name`), which
 //!   the server's tracing message, diagrams and reports use;
+//! - a Places failure's `kind` is one of the log's kinds, and its `detail` is not empty;
 //! - a reason (why a connection or a link ended, why a line was refused) reads back as the
 //!   reason it names: a transport error or parser message is never empty and never the text
 //!   of one of the fixed reasons (which would mean that reason was written or read wrong,
@@ -145,6 +146,16 @@ const LINK_ENDS: [&str; 10] = [
     "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)",
     "neighbour refused our proof: the herd secret differs",
 ];
+/// The kinds of a Places failure (`places_error`'s `kind`), which an operator filters on;
+/// its `detail` is free text.
+const PLACES_ERROR_KINDS: [&str; 6] = [
+    "timeout",
+    "connect",
+    "http_status",
+    "too_large",
+    "malformed",
+    "status",
+];
 const LINE_REFUSALS: [&str; 5] = [
     "line over line_bytes_max",
     "timestamp too far ahead of our clock",
@@ -184,6 +195,14 @@ fn reason_problem(event: &Event) -> Option<String> {
         }
         Event::LineRefused { reason, .. } => {
             return fixed_text_problem(&reason.to_string(), &LINE_REFUSALS);
+        }
+        Event::PlacesError { kind, detail } => {
+            if !PLACES_ERROR_KINDS.contains(&kind.as_str()) {
+                return Some(format!(
+                    "its kind is written {kind:?}, not one of the log's Places failure kinds"
+                ));
+            }
+            (detail, &[])
         }
         _ => return None,
     };
@@ -368,6 +387,13 @@ mod tests {
             line: "x".into(),
         };
         assert!(reason_problem(&refused).is_some());
+        let failed = |kind: &str, detail: &str| Event::PlacesError {
+            kind: kind.into(),
+            detail: detail.into(),
+        };
+        assert_eq!(reason_problem(&failed("too_large", "over 10 bytes")), None);
+        assert!(reason_problem(&failed("xyzzy", "over 10 bytes")).is_some());
+        assert!(reason_problem(&failed("timeout", "")).is_some());
     }
 
     #[test]
