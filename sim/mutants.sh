@@ -21,7 +21,8 @@
 #   sim/mutants.sh --only FILE [...]     # only the mutants FILE names, one per line as
 #                                        # `cargo mutants --list` prints them
 #   sim/mutants.sh --report DIR...       # only print the table of earlier runs; where two
-#                                        # runs tested one mutant, the later DIR's outcome wins
+#                                        # runs tested one mutant (same file and description,
+#                                        # any line), the later DIR's outcome wins
 #
 # Environment: MUTANTS_OUT (default target/mutants) is where cargo-mutants writes;
 # SIM_VERDICT_SEEDS (default 0..40) is the swarm slice of the test command.
@@ -94,20 +95,25 @@ for line in equivalents_path.read_text().splitlines():
     mutant, _, reason = line.partition(" # ")
     equivalent[key(mutant.strip())] = reason.strip()
 
-# The latest run's outcome of each mutant, by name.
+# The latest run's outcomes of each mutant, by file and description (without line numbers,
+# which move between the trees of two runs): a later run's outcomes for a description replace
+# every earlier one's, so it must test all the mutants that share it (a description can name
+# several mutants of one function).
 latest = {}
 for root in roots:
+    this_run = defaultdict(list)
     for outcome in json.loads((root / "outcomes.json").read_text())["outcomes"]:
         scenario = outcome["scenario"]
         if not isinstance(scenario, dict) or "Mutant" not in scenario:
             if outcome["summary"] != "Success":
                 sys.exit(f"{root}: the unmutated baseline did not pass: {outcome['summary']}")
             continue
-        latest[scenario["Mutant"]["name"]] = (root, outcome)
+        this_run[key(scenario["Mutant"]["name"])].append((root, outcome))
+    latest.update(this_run)
 counts = defaultdict(lambda: defaultdict(int))
 survivors, rejected = [], []
 used = set()
-for root, outcome in latest.values():
+for root, outcome in (entry for entries in latest.values() for entry in entries):
     mutant = outcome["scenario"]["Mutant"]
     name = mutant["name"]
     file = mutant["file"]
