@@ -36,6 +36,11 @@ pub fn buckets_for(line_bytes_max: usize) -> usize {
     buckets
 }
 
+/// The bucket, among `buckets`, of the record whose [`record_hash`] is `hash`.
+fn bucket_of(hash: u64, buckets: usize) -> usize {
+    (hash % buckets as u64) as usize
+}
+
 /// A record's hash, from its text as the table keeps it.
 pub fn record_hash(text: &str) -> u64 {
     let sha = Sha256::digest(text.as_bytes());
@@ -61,7 +66,7 @@ impl TableDigest {
 
     /// Adds the record whose [`record_hash`] is `hash`.
     pub fn add(&mut self, hash: u64) {
-        let bucket = self.bucket_of(hash);
+        let bucket = bucket_of(hash, self.sums.len());
         self.sums[bucket] = self.sums[bucket].wrapping_add(hash);
     }
 
@@ -72,11 +77,6 @@ impl TableDigest {
 
     pub fn buckets(&self) -> usize {
         self.sums.len()
-    }
-
-    /// The bucket of the record whose [`record_hash`] is `hash`.
-    fn bucket_of(&self, hash: u64) -> usize {
-        (hash % self.sums.len() as u64) as usize
     }
 
     /// The buckets where `other` holds other records than this one (digests of different
@@ -104,7 +104,7 @@ pub struct DifferingBuckets {
 impl DifferingBuckets {
     /// Is the record whose [`record_hash`] is `hash` in a bucket that differs?
     pub fn holds(&self, hash: u64) -> bool {
-        self.differs[(hash % self.differs.len() as u64) as usize]
+        self.differs[bucket_of(hash, self.differs.len())]
     }
 
     /// How many buckets differ.
