@@ -6,6 +6,7 @@
 //! Binary-only (it reads the wall clock for timestamps); the simulation records the same
 //! events with its own layer and simulated time.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -65,48 +66,72 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(server) = server::span::server_of(event, &ctx) else {
-            return;
-        };
-        let Some(writer) = self.writers.get(&server) else {
-            return;
-        };
-        let ts = rfc3339_now();
-        let level = event.metadata().level().as_str();
-        // A typed event carries its JSON in one field: splice it into the line, no map.
-        let mut typed = TypedJson(None);
-        event.record(&mut typed);
-        let mut line = match typed
-            .0
-            .and_then(|json| server::events::log_line(&ts, level, &server, &json))
-        {
-            Some(line) => line,
-            None => {
-                let mut fields = JsonFields::default();
-                event.record(&mut fields);
-                let mut object = serde_json::Map::new();
-                object.insert("ts".into(), ts.into());
-                object.insert("level".into(), level.into());
-                object.insert("server".into(), server.into());
-                object.extend(fields.0);
-                serde_json::Value::Object(object).to_string()
-            }
-        };
-        line.push('\n');
-        if let Ok(mut writer) = writer.lock() {
-            let _ = writer.write_all(line.as_bytes());
-        }
+        server::span::with_server_of(event, &ctx, |server| {
+            let Some(writer) = self.writers.get(server) else {
+                return;
+            };
+            let level = event.metadata().level().as_str();
+            // Every line is built in this thread's buffers, reused from line to line.
+            SCRATCH.with(|scratch| {
+                let fresh = &mut Scratch::default();
+                let mut borrowed = scratch.try_borrow_mut();
+                let scratch = borrowed.as_deref_mut().unwrap_or(fresh);
+                scratch.ts.clear();
+                server::log_time::write(&mut scratch.ts, since_epoch_now());
+                scratch.json.clear();
+                event.record(&mut TypedJson(&mut scratch.json));
+                scratch.line.clear();
+                // A typed event carries its JSON in one field: splice it into the line, no map.
+                let typed = !scratch.json.is_empty()
+                    && server::events::write_log_line(
+                        &mut scratch.line,
+                        &scratch.ts,
+                        level,
+                        server,
+                        &scratch.json,
+                    )
+                    .is_some();
+                if !typed {
+                    let mut fields = JsonFields::default();
+                    event.record(&mut fields);
+                    let mut object = serde_json::Map::new();
+                    object.insert("ts".into(), scratch.ts.as_str().into());
+                    object.insert("level".into(), level.into());
+                    object.insert("server".into(), server.into());
+                    object.extend(fields.0);
+                    scratch.line.clear();
+                    let _ = serde_json::to_writer(&mut scratch.line, &object);
+                }
+                scratch.line.push(b'\n');
+                if let Ok(mut writer) = writer.lock() {
+                    let _ = writer.write_all(&scratch.line);
+                }
+            });
+        });
     }
 }
 
-/// Collects an event's or span's fields as JSON values, in the order they were written.
-/// Takes the typed event's JSON field, formatted once, and nothing else.
-struct TypedJson(Option<String>);
+/// A thread's buffers for building log lines.
+#[derive(Default)]
+struct Scratch {
+    ts: String,
+    json: String,
+    line: Vec<u8>,
+}
 
-impl Visit for TypedJson {
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Takes the typed event's JSON field, formatted once into the buffer, and nothing else.
+struct TypedJson<'a>(&'a mut String);
+
+impl Visit for TypedJson<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == server::events::JSON_FIELD {
-            self.0 = Some(format!("{value:?}"));
+            use std::fmt::Write as _;
+            self.0.clear();
+            let _ = write!(self.0, "{value:?}");
         }
     }
 }
@@ -134,10 +159,9 @@ impl Visit for JsonFields {
     }
 }
 
-/// Wall-clock time as the log's `ts` (`2026-11-26T05:39:38.123456Z`).
-fn rfc3339_now() -> String {
-    let now = std::time::SystemTime::now()
+/// Wall-clock time since the Unix epoch, for the log's `ts` (`2026-11-26T05:39:38.123456Z`).
+fn since_epoch_now() -> std::time::Duration {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    server::log_time::format(now)
+        .unwrap_or_default()
 }

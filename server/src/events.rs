@@ -197,9 +197,22 @@ struct Json<'a>(&'a Event);
 
 impl fmt::Display for Json<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let json = serde_json::to_string(self.0).map_err(|_| fmt::Error)?;
-        f.write_str(&json)
+        // Serialized into this thread's buffer, reused from event to event, then written in
+        // one piece (writing each of `serde_json`'s small pieces to `f` costs more).
+        JSON_BUFFER.with(|buffer| {
+            let mut fresh = Vec::new();
+            let mut borrowed = buffer.try_borrow_mut();
+            let bytes = borrowed.as_deref_mut().unwrap_or(&mut fresh);
+            bytes.clear();
+            serde_json::to_writer(&mut *bytes, self.0).map_err(|_| fmt::Error)?;
+            f.write_str(std::str::from_utf8(bytes).map_err(|_| fmt::Error)?)
+        })
     }
+}
+
+thread_local! {
+    /// [`Json`]'s buffer: it grows to the longest event this thread wrote.
+    static JSON_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Where a record came from; decides which neighbour the flood skips. Written `client`,
@@ -504,10 +517,38 @@ pub struct LogLine {
 /// the final newline: `{"ts":..,"level":..,"server":..,"event":..,fields..}`. The event's
 /// JSON is spliced in as it is, not re-encoded.
 pub fn log_line(ts: &str, level: &str, server: &str, json: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(64 + server.len() + json.len());
+    write_log_line(&mut out, ts, level, server, json)?;
+    String::from_utf8(out).ok()
+}
+
+/// Appends [`log_line`]'s line to `out`, without a map or a copy of the event's JSON beyond
+/// the one into `out`: the binary writes every event this way, into a buffer it reuses.
+/// `None` (and `out` unchanged) when `json` is not an object.
+pub fn write_log_line(
+    out: &mut Vec<u8>,
+    ts: &str,
+    level: &str,
+    server: &str,
+    json: &str,
+) -> Option<()> {
     let fields = json.strip_prefix('{')?;
-    let head = serde_json::json!({ "ts": ts, "level": level, "server": server }).to_string();
-    let head = head.strip_suffix('}')?;
-    Some(format!("{head},{fields}"))
+    let start = out.len();
+    let mut head = || -> serde_json::Result<()> {
+        out.extend_from_slice(br#"{"ts":"#);
+        serde_json::to_writer(&mut *out, ts)?;
+        out.extend_from_slice(br#","level":"#);
+        serde_json::to_writer(&mut *out, level)?;
+        out.extend_from_slice(br#","server":"#);
+        serde_json::to_writer(&mut *out, server)
+    };
+    if head().is_err() {
+        out.truncate(start);
+        return None;
+    }
+    out.push(b',');
+    out.extend_from_slice(fields.as_bytes());
+    Some(())
 }
 
 /// Why a log line could not be read.

@@ -11,6 +11,13 @@ const ERA_DAYS: i64 = 146_097;
 
 /// `since_epoch` (time since the Unix epoch) as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub fn format(since_epoch: Duration) -> String {
+    let mut out = String::with_capacity(27);
+    write(&mut out, since_epoch);
+    out
+}
+
+/// Appends [`format`]'s text to `out`, so a caller writing many lines reuses one buffer.
+pub fn write(out: &mut String, since_epoch: Duration) {
     let secs = since_epoch.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's civil_from_days.
@@ -23,13 +30,42 @@ pub fn format(since_epoch: Duration) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since_epoch.subsec_micros()
-    )
+    // Digit by digit: `write!` with padding cost a tenth of a busy server's instructions.
+    push_padded(out, year as u64, 4);
+    out.push('-');
+    push_padded(out, month as u64, 2);
+    out.push('-');
+    push_padded(out, day as u64, 2);
+    out.push('T');
+    push_padded(out, (rem / 3600) as u64, 2);
+    out.push(':');
+    push_padded(out, (rem % 3600 / 60) as u64, 2);
+    out.push(':');
+    push_padded(out, (rem % 60) as u64, 2);
+    out.push('.');
+    push_padded(out, u64::from(since_epoch.subsec_micros()), 6);
+    out.push('Z');
+}
+
+/// `value` in decimal, zero-padded to at least `width` digits.
+fn push_padded(out: &mut String, value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for _ in digits.len() - start..width {
+        out.push('0');
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// A `ts` as [`format`] writes it (fraction optional, up to microseconds) as time since the

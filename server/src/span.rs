@@ -36,9 +36,25 @@ pub fn server_of<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<String>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    ctx.event_scope(event)?
-        .from_root()
-        .find_map(|span| span.extensions().get::<ServerName>().map(|n| n.0.clone()))
+    with_server_of(event, ctx, str::to_string)
+}
+
+/// Calls `f` with the name of the server whose span `event` happened in, if any, without
+/// copying the name: the binary's log writer does this for every line.
+pub fn with_server_of<S, R>(
+    event: &Event<'_>,
+    ctx: &Context<'_, S>,
+    f: impl FnOnce(&str) -> R,
+) -> Option<R>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    for span in ctx.event_scope(event)?.from_root() {
+        if let Some(name) = span.extensions().get::<ServerName>() {
+            return Some(f(&name.0));
+        }
+    }
+    None
 }
 
 /// Reads the `name` field of a span.

@@ -195,7 +195,7 @@ impl Shared {
         // their decisions in the order the table made them (the trace is judged in log order).
         let (outcome, head) = {
             let mut store = self.store();
-            let outcome = store.insert_from(record.clone(), from);
+            let outcome = store.insert_from(&record, from);
             Event::RecordStored {
                 record,
                 outcome,

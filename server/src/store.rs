@@ -6,13 +6,14 @@
 //! client ids cannot grow memory without limit. It also keeps the change sequence that links
 //! stream from (see [`Store::changes_after`]): a link's cost follows what changed.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{TableDigest, record_hash};
-use crate::protocol::Record;
+use crate::protocol::{Record, Timestamp};
 
 /// What [`Store::insert`] did with a record; callers flood only [`Outcome::New`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +93,34 @@ impl Packed {
 
     fn client(&self) -> &str {
         &self.text[self.client.0 as usize..self.client.1 as usize]
+    }
+
+    /// Whether this is `record`'s text, field by field (no record is built to compare).
+    fn is(&self, record: &Record) -> bool {
+        let mut fields = self.text.split(' ');
+        [
+            record.origin.as_str(),
+            record.time_diff.as_str(),
+            &record.client,
+            record.location.as_str(),
+            record.timestamp.as_str(),
+        ]
+        .into_iter()
+        .all(|field| fields.next() == Some(field))
+            && fields.next().is_none()
+    }
+
+    /// The held timestamp's nanoseconds, read from the text's last field alone.
+    fn timestamp_nanos(&self) -> i128 {
+        let text = self.text.rsplit(' ').next().unwrap_or_default();
+        text.parse::<Timestamp>()
+            .expect("a stored timestamp parses")
+            .nanos()
+    }
+
+    /// [`record_bytes`] of the held record: its text less the four spaces that join it.
+    fn bytes(&self) -> usize {
+        self.text.len() - 4 + ENTRY_OVERHEAD_BYTES
     }
 
     fn record(&self) -> Record {
@@ -178,15 +207,15 @@ impl Store {
 
     /// [`Store::insert_from`] a client or an unknown sender.
     pub fn insert(&mut self, record: Record) -> Outcome {
-        self.insert_from(record, None)
+        self.insert_from(&record, None)
     }
 
     /// Insert-if-newer under [`Record::is_newer_than`]; `from` names the link it came on (a
     /// neighbour in one of its lives), which a link to that neighbour then skips.
     /// A known client is always updatable, even when the table is full; only new clients are
     /// refused.
-    pub fn insert_from(&mut self, record: Record, from: Option<&Arc<str>>) -> Outcome {
-        let size = record_bytes(&record);
+    pub fn insert_from(&mut self, record: &Record, from: Option<&Arc<str>>) -> Outcome {
+        let size = record_bytes(record);
         let hash = client_hash(&record.client);
         let changes = &self.changes;
         let held_seq = self
@@ -200,15 +229,20 @@ impl Store {
         let seq = self.head + 1;
         match held_seq {
             Some(old) => {
-                let held = self.changes[&old].record();
-                if record == held {
+                let held = &self.changes[&old];
+                if held.is(record) {
                     return Outcome::Duplicate;
                 }
-                if !record.is_newer_than(&held) {
+                // The order compares timestamps first: only a tie needs the whole held record.
+                let newer = match record.timestamp.nanos().cmp(&held.timestamp_nanos()) {
+                    Ordering::Equal => record.is_newer_than(&held.record()),
+                    order => order == Ordering::Greater,
+                };
+                if !newer {
                     return Outcome::Stale;
                 }
+                self.bytes = self.bytes - held.bytes() + size;
                 self.changes.remove(&old);
-                self.bytes = self.bytes - record_bytes(&held) + size;
                 if let Some(slot) = self.index.find_mut(hash, |s| *s == old) {
                     *slot = seq;
                 }
@@ -226,7 +260,7 @@ impl Store {
                 });
             }
         }
-        self.changes.insert(seq, Packed::new(&record, from));
+        self.changes.insert(seq, Packed::new(record, from));
         self.head = seq;
         Outcome::New
     }
@@ -502,7 +536,7 @@ mod tests {
     fn a_batch_is_bounded_and_skips_what_came_from_its_neighbour() -> TestResult {
         let mut store = Store::new(10);
         let bona: Arc<str> = Arc::from("Bona");
-        store.insert_from(record("Bona +0.1 kiwi +1+1 1")?, Some(&bona));
+        store.insert_from(&record("Bona +0.1 kiwi +1+1 1")?, Some(&bona));
         store.insert(record("Clark +0.1 lime +1+1 1")?);
         store.insert(record("Clark +0.1 mango +1+1 1")?);
         let first = store.changes_after(0, 1, |held| held.from == Some("Bona"));

@@ -41,11 +41,13 @@ pub struct Herd {
     herd_file: PathBuf,
     pub ports: Vec<u16>,
     children: Vec<Option<Child>>,
+    /// `--log-level` for every server; `None`: the binary's default.
+    log_level: Option<String>,
 }
 
 impl Herd {
     /// Writes a herd file with free ports into `dir` and starts every server.
-    pub fn start(dir: &Path) -> anyhow::Result<Herd> {
+    pub fn start(dir: &Path, log_level: Option<&str>) -> anyhow::Result<Herd> {
         let log_dir = dir.join("logs");
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("create {}", log_dir.display()))?;
@@ -66,6 +68,7 @@ impl Herd {
             herd_file,
             ports,
             children: NAMES.iter().map(|_| None).collect(),
+            log_level: log_level.map(str::to_string),
         };
         for i in 0..NAMES.len() {
             herd.spawn(i)?;
@@ -73,11 +76,22 @@ impl Herd {
         Ok(herd)
     }
 
+    /// Whether the servers write the whole trace (`peer_up`, `record_stored`, ...): at the
+    /// default level and at `debug`.
+    pub fn logs_trace(&self) -> bool {
+        matches!(self.log_level.as_deref(), None | Some("info" | "debug"))
+    }
+
     /// Starts server `i` (again), on its port, appending to its log file. `RUST_LOG` is
-    /// removed so the server logs at its built-in default level, as in production; without
-    /// `PLACES_API_KEY` WHATSAT answers from the offline place set and never leaves the machine.
+    /// removed so the server logs at its built-in default level, as in production, unless
+    /// the herd was started with a level; without `PLACES_API_KEY` WHATSAT answers from the
+    /// offline place set and never leaves the machine.
     pub fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        if let Some(level) = &self.log_level {
+            command.arg("--log-level").arg(level);
+        }
+        let child = command
             .arg("--herd")
             .arg(&self.herd_file)
             .arg("--log-dir")

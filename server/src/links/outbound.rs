@@ -221,12 +221,12 @@ async fn session(
                 let skip = |held: Held<'_>| catch_up.skips(held);
                 let batch = shared.store().changes_after(cursor, limits.link_batch_max, skip);
                 let mut out = String::new();
-                for (seq, record) in &batch.records {
+                for (seq, record) in batch.records {
                     let _ = writeln!(out, "{record}");
-                    if *seq > catch_up.head {
+                    if seq > catch_up.head {
                         Event::FloodSent {
                             peer: peer.to_string(),
-                            record: record.clone(),
+                            record,
                         }
                         .emit();
                     }

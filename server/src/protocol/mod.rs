@@ -71,6 +71,10 @@ pub fn is_spec_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0B | 0x0C)
 }
 
+/// Fields of a line that [`Command::parse_line`] looks at: the longest command (`AT` and its
+/// five fields) and one more, so a line with extra fields is still told from one without.
+const FIELDS_KEPT: usize = 7;
+
 fn is_spec_whitespace_char(c: char) -> bool {
     u8::try_from(c).is_ok_and(is_spec_whitespace)
 }
@@ -113,6 +117,16 @@ fn split_sign(s: &str) -> Option<(bool, &str)> {
 
 /// Checked so that a thousand-digit number is an error, not an overflow.
 fn digits_value(digits: &str) -> Option<i128> {
+    // Up to 18 digits fit a u64 unchecked: the common case, without i128 arithmetic.
+    if digits.len() <= 18 {
+        return digits
+            .bytes()
+            .try_fold(0_u64, |acc, b| {
+                let digit = b.wrapping_sub(b'0');
+                (digit <= 9).then_some(acc * 10 + u64::from(digit))
+            })
+            .map(i128::from);
+    }
     digits.chars().try_fold(0_i128, |acc, c| {
         acc.checked_mul(10)?
             .checked_add(i128::from(c.to_digit(10)?))
@@ -540,11 +554,19 @@ impl Command {
     /// words are case-sensitive.
     pub fn parse_line(line: &[u8]) -> Result<Command, ParseError> {
         let text = std::str::from_utf8(line).map_err(|_| ParseError::NotUtf8)?;
-        let fields: Vec<&str> = text
+        // The first FIELDS_KEPT fields, without an allocation; `found` counts them all.
+        let mut kept = [""; FIELDS_KEPT];
+        let mut found = 0;
+        for field in text
             .split(is_spec_whitespace_char)
             .filter(|f| !f.is_empty())
-            .collect();
-        let found = fields.len();
+        {
+            if let Some(slot) = kept.get_mut(found) {
+                *slot = field;
+            }
+            found += 1;
+        }
+        let fields = &kept[..found.min(FIELDS_KEPT)];
         let Some((&word, args)) = fields.split_first() else {
             return Err(ParseError::Empty);
         };
