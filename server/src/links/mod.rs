@@ -12,7 +12,8 @@
 //!                                             last change the catch-up covers
 //! accepter -> LINKED <digest>                 `-`, or when seq is 0 its table's digest
 //!                                             (or `? AUTH ...`, and nothing is stored)
-//! dialler  -> AT ... lines, MARK <seq> after each batch, PING <n>
+//! dialler  -> AT ... lines, MARK <seq> after each batch that sends some, PING <n>
+//!             (MARK <cursor> before the PING when the cursor moved since the last MARK)
 //! accepter -> PONG <n>
 //! ```
 //!

@@ -196,6 +196,8 @@ async fn session(
     let mut catch_up: Option<CatchUp> = None;
     let mut changes = shared.watch_changes();
     let mut cursor = seq;
+    // The last `MARK` sent: the neighbour's resume point for us.
+    let mut marked = seq;
 
     let mut heartbeat = tokio::time::interval(limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -231,9 +233,16 @@ async fn session(
                         .emit();
                     }
                 }
-                let _ = writeln!(out, "MARK {}", batch.reached);
-                if let Err(reason) = write_lines(&mut writer, out.as_bytes(), limits.heartbeat_timeout).await {
-                    return SessionEnd::ended(true, reason);
+                // A `MARK` goes with every batch of records, and when the catch-up is in (the
+                // neighbour may be waiting for it). A batch of only skipped records (news that
+                // came from this neighbour) sends nothing: the next heartbeat carries its `MARK`.
+                let catch_up_in = marked < catch_up.head && batch.reached >= catch_up.head;
+                if !out.is_empty() || catch_up_in {
+                    let _ = writeln!(out, "MARK {}", batch.reached);
+                    if let Err(reason) = write_lines(&mut writer, out.as_bytes(), limits.heartbeat_timeout).await {
+                        return SessionEnd::ended(true, reason);
+                    }
+                    marked = batch.reached;
                 }
                 cursor = batch.reached;
             }
@@ -242,7 +251,11 @@ async fn session(
                     return SessionEnd::ended(catch_up.is_some(), LinkEnd::HeartbeatTimeout);
                 }
                 ping_seq += 1;
-                let ping = format!("PING {ping_seq}\n");
+                let mut ping = format!("PING {ping_seq}\n");
+                if cursor > marked {
+                    ping = format!("MARK {cursor}\n{ping}");
+                    marked = cursor;
+                }
                 if let Err(reason) = write_lines(&mut writer, ping.as_bytes(), limits.heartbeat_timeout).await {
                     return SessionEnd::ended(catch_up.is_some(), reason);
                 }
