@@ -70,12 +70,16 @@ struct Packed {
 
 impl Packed {
     fn new(record: &Record, from: Option<&Arc<str>>) -> Packed {
-        let head = format!("{} {} ", record.origin, record.time_diff);
-        let text = format!(
-            "{head}{} {} {}",
-            record.client, record.location, record.timestamp
-        );
-        let start = head.len() as u32;
+        let fields = [
+            record.origin.as_str(),
+            record.time_diff.as_str(),
+            &record.client,
+            record.location.as_str(),
+            record.timestamp.as_str(),
+        ];
+        // `join` sizes the one allocation exactly, so boxing it does not reallocate.
+        let text = fields.join(" ");
+        let start = (fields[0].len() + 1 + fields[1].len() + 1) as u32;
         Packed {
             text: text.into_boxed_str(),
             client: (start, start + record.client.len() as u32),

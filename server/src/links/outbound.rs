@@ -222,7 +222,7 @@ async fn session(
                 let Some(catch_up) = &catch_up else { continue };
                 let skip = |held: Held<'_>| catch_up.skips(held);
                 let batch = shared.store().changes_after(cursor, limits.link_batch_max, skip);
-                let mut out = String::new();
+                let mut out = String::with_capacity(batch.records.len() * 96 + 32);
                 for (seq, record) in batch.records {
                     let _ = writeln!(out, "{record}");
                     if seq > catch_up.head {
