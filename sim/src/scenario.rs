@@ -515,6 +515,12 @@ pub struct Checks {
     /// Liveness: every command to a running server is answered within this.
     #[serde(deserialize_with = "de::duration")]
     pub answered_within: Duration,
+    /// `flood_bound`'s refill rule, for scenarios that opt in: in each life of a server, the
+    /// records whole-table reconciles carry into it, summed over its neighbours, are at most
+    /// this many times the records it stores in that life. So `1`: a restarted server is
+    /// refilled once, not once per neighbour. It assumes the first refill completes within
+    /// `Limits::fill_wait` (no fault slows it), so it is off unless a scenario sets it.
+    pub refills_max: Option<u64>,
     /// Checker names not to run (see [`CheckerName::ALL`]); validation rejects any other name.
     pub skip: Vec<String>,
     /// Checker name -> why its verdict may differ in real mode (`sim --compare` reports the
@@ -527,6 +533,7 @@ impl Default for Checks {
         Checks {
             converged_within: Duration::from_secs(3),
             answered_within: Duration::from_secs(2),
+            refills_max: None,
             skip: Vec::new(),
             real_divergence: Default::default(),
         }

@@ -25,6 +25,16 @@
 //!   link refills it, and the others send only what that one did not bring.
 //!   Overload is judged by the same rule: a slow neighbour makes its link lag, and a sender
 //!   that dropped the link and resent everything would carry more than was due.
+//! - **Refills** (only where the scenario sets `checks.refills_max`): in each life of a
+//!   server, the records that whole-table reconciles carry into it, summed over its
+//!   neighbours, are at most `refills_max` times the records it stores in that life. The
+//!   digest rule above allows each neighbour what the server lacked when it took that
+//!   neighbour's link, so three neighbours linking at once may each send the whole table; this
+//!   rule holds the herd to one refill, which the accepter's fill wait provides when nothing
+//!   slows the first refill beyond `fill_wait`. In the same scenarios, a restarted server
+//!   floods as news no update first stored (anywhere in the herd) before it restarted: its
+//!   refill is old news to its neighbours, and it waits for the refill before it compares
+//!   tables with them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -52,6 +62,34 @@ struct Held {
     records: BTreeMap<String, (UpdateKey, Option<String>, Duration)>,
     /// Records replaced by newer ones, and when: a digest taken before counted them.
     replaced: Vec<(UpdateKey, Duration)>,
+}
+
+/// One life of a server, for the refill rule: from when it lost its memory (or the start),
+/// the records whole-table reconciles carried into it, and the clients it stored.
+#[derive(Default)]
+struct Life {
+    since: Duration,
+    /// It began with a crash or restart (not at the start of the run).
+    restarted: bool,
+    refilled: u64,
+    clients: BTreeSet<String>,
+}
+
+impl Life {
+    /// The refill rule's violation for this life of `server`, if it broke it.
+    fn judge(&self, server: &str, refills_max: u64, ended: Duration) -> Option<Violation> {
+        let table = self.clients.len() as u64;
+        (self.refilled > refills_max * table).then(|| {
+            Violation::new(
+                ended,
+                format!(
+                    "{server} was refilled with {} records by whole-table reconciles in its life from {}, more than {refills_max} x the {table} records it holds: each neighbour sent it the table, where one refill was due",
+                    self.refilled,
+                    crate::trace::fmt_at(self.since)
+                ),
+            )
+        })
+    }
 }
 
 /// B's table (client -> update) when it took A's link, per (A, B): what A's digest
@@ -97,8 +135,22 @@ impl Checker for FloodBound {
         let mut resend_owed: BTreeSet<(String, String, String)> = BTreeSet::new();
         let mut violations = Vec::new();
         let (mut sent, mut reconciles, mut reconciled) = (0usize, 0usize, 0u64);
+        let mut lives: BTreeMap<String, Life> = BTreeMap::new();
+        // When each update was first stored anywhere in the herd.
+        let mut first_stored: BTreeMap<UpdateKey, Duration> = BTreeMap::new();
         for event in &run.trace.events {
             if let Some(server) = replay::memory_lost(event) {
+                let life = Life {
+                    since: event.at,
+                    restarted: true,
+                    ..Life::default()
+                };
+                if let (Some(ended), Some(max)) = (
+                    lives.insert(server.to_string(), life),
+                    run.checks.refills_max,
+                ) {
+                    violations.extend(ended.judge(server, max, event.at));
+                }
                 resend_owed.retain(|(owing, _, _)| owing != server);
                 crossings.retain(|((a, b), _), _| a != server && b != server);
                 held.remove(server);
@@ -131,6 +183,12 @@ impl Checker for FloodBound {
                 continue;
             }
             if let Some(record) = replay::stored_new(event) {
+                first_stored.entry(update_key(record)).or_insert(event.at);
+                lives
+                    .entry(host.clone())
+                    .or_default()
+                    .clients
+                    .insert(record.client.clone());
                 let source = match server_event {
                     Event::RecordStored {
                         source: Source::Peer(peer),
@@ -202,6 +260,9 @@ impl Checker for FloodBound {
             }
             if let Event::Reconcile { records, full, .. } = server_event {
                 let records = *records;
+                if *full {
+                    lives.entry(peer.clone()).or_default().refilled += records;
+                }
                 let compared = offered.remove(&(host.clone(), peer.clone()));
                 if *full && let Some((since, theirs)) = compared {
                     let ours = held.get(&host);
@@ -257,6 +318,22 @@ impl Checker for FloodBound {
             };
             sent += 1;
             let key = update_key(record);
+            if run.checks.refills_max.is_some()
+                && let Some(life) = lives.get(&host).filter(|life| life.restarted)
+                && let Some(first) = first_stored.get(&key).filter(|first| **first < life.since)
+            {
+                violations.push(Violation::new(
+                    event.at,
+                    format!(
+                        "{host} restarted at {} and flooded {} {} {} to {peer} as news; it was first stored at {}, before the restart, so its refill had brought it",
+                        crate::trace::fmt_at(life.since),
+                        key.0,
+                        key.1,
+                        key.2,
+                        crate::trace::fmt_at(*first)
+                    ),
+                ));
+            }
             let came_from = held
                 .get(&host)
                 .and_then(|h| h.records.get(&key.1))
@@ -299,6 +376,11 @@ impl Checker for FloodBound {
                         key.0, key.1, key.2, link.0, link.1, *count, host, peer
                     ),
                 ));
+            }
+        }
+        if let Some(max) = run.checks.refills_max {
+            for (server, life) in &lives {
+                violations.extend(life.judge(server, max, run.end));
             }
         }
         let metric = format!(
@@ -688,6 +770,74 @@ mod tests {
             flood(2, "Bona", "Clark", KIWI),
             flood(2, "Bona", "Clark", other),
         ]);
+        assert!(v.ok, "{v}");
+    }
+
+    fn verdict_with_refills(events: Vec<TraceEvent>) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks {
+            refills_max: Some(1),
+            ..Checks::default()
+        };
+        FloodBound.check(&run_record(&trace, &checks))
+    }
+
+    /// Clark held kiwi and crashed; two neighbours refill it. `second` is what the second
+    /// neighbour's whole-table reconcile carries.
+    fn refilled_twice(second: u64) -> Vec<TraceEvent> {
+        vec![
+            stored(1, "Clark", KIWI, "new"),
+            stored(2, "Bona", KIWI, "new"),
+            stored(2, "Jaquez", KIWI, "new"),
+            crash(3, "Clark"),
+            restart(4, "Clark"),
+            full_reconcile(5, "Bona", "Clark", 1),
+            stored(6, "Clark", KIWI, "new"),
+            full_reconcile(7, "Jaquez", "Clark", second),
+        ]
+    }
+
+    #[test]
+    fn a_restarted_server_refilled_once_passes() {
+        let v = verdict_with_refills(refilled_twice(0));
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_restarted_server_refilled_by_each_neighbour_fails() {
+        let v = verdict_with_refills(refilled_twice(1));
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains(
+                "Clark was refilled with 2 records by whole-table reconciles in its life from"
+            ),
+            "{v}"
+        );
+        // Without the scenario's opt-in the digest rule alone judges it, and lets it pass.
+        let trace = trace(refilled_twice(1));
+        let checks = Checks::default();
+        assert!(FloodBound.check(&run_record(&trace, &checks)).ok);
+    }
+
+    #[test]
+    fn a_restarted_server_flooding_its_refill_as_news_fails() {
+        let mut events = refilled_twice(0);
+        events.push(flood(8, "Clark", "Jaquez", KIWI));
+        let v = verdict_with_refills(events);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("Clark restarted at") && v.details[0].contains("as news"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_restarted_server_may_flood_what_is_new_since() {
+        let newer = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000009.5";
+        let mut events = refilled_twice(0);
+        events.push(stored(8, "Clark", newer, "new"));
+        events.push(flood(8, "Clark", "Jaquez", newer));
+        let v = verdict_with_refills(events);
         assert!(v.ok, "{v}");
     }
 }

@@ -659,3 +659,16 @@ fn a_start_is_read_written_back_and_bounded() -> Result<(), ScenarioError> {
     );
     Ok(())
 }
+
+#[test]
+fn refills_max_is_read_written_back_and_at_least_one() -> Result<(), ScenarioError> {
+    let text = "name: t\nseed: 1\nduration: 20s\nsteps: []\nchecks:\n  refills_max: 1\n";
+    let scenario = parse(text)?;
+    assert_eq!(scenario.checks.refills_max, Some(1));
+    let again = parse(&scenario.to_yaml(&[]))?;
+    assert_eq!(again.checks.refills_max, Some(1));
+    assert_eq!(parse(&with_steps("  []"))?.checks.refills_max, None);
+    let e = error_text("name: t\nseed: 1\nduration: 20s\nsteps: []\nchecks: { refills_max: 0 }\n");
+    assert!(e.contains("`refills_max` must be at least 1"), "{e}");
+    Ok(())
+}

@@ -94,6 +94,12 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
             "`converged_within` and `answered_within` must be above 0s".into(),
         ));
     }
+    if checks.refills_max == Some(0) {
+        return Err(err(
+            &checks_loc,
+            "`refills_max` must be at least 1: a restarted server needs one refill".into(),
+        ));
+    }
 
     let mut steps = Vec::with_capacity(file.steps.len());
     let mut previous = Duration::ZERO;

@@ -76,6 +76,9 @@ impl Scenario {
             fmt_duration(self.checks.converged_within),
             fmt_duration(self.checks.answered_within)
         );
+        if let Some(refills_max) = self.checks.refills_max {
+            let _ = writeln!(out, "  refills_max: {refills_max}");
+        }
         if !self.checks.skip.is_empty() {
             let _ = writeln!(out, "  skip: {}", list(&self.checks.skip));
         }

@@ -567,6 +567,8 @@ impl Draft<'_> {
                 + options.latency.max * 4
                 + ms(1000),
             answered_within: limits.places_timeout + limits.whatsat_wait + ms(1500),
+            // Swarm faults may slow a refill past `fill_wait`, when a second one is due.
+            refills_max: None,
             skip: Vec::new(),
             real_divergence: Default::default(),
         };
