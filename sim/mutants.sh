@@ -22,7 +22,8 @@
 #                                        # `cargo mutants --list` prints them
 #   sim/mutants.sh --report DIR...       # only print the table of earlier runs; where two
 #                                        # runs tested one mutant (same file and description,
-#                                        # any line), the later DIR's outcome wins
+#                                        # any line), the later DIR's outcome wins; a
+#                                        # mutant today's tree no longer has is left out
 #
 # Environment: MUTANTS_OUT (default target/mutants) is where cargo-mutants writes;
 # SIM_VERDICT_SEEDS (default 0..40) is the swarm slice of the test command.
@@ -75,12 +76,19 @@ else
   for dir in "$@"; do dirs+=("$dir/mutants.out"); done
 fi
 
-python3 - "$equivalents" "${dirs[@]}" <<'PY'
+# The mutants of today's tree: a run's outcome for a mutant whose code is gone since (a
+# function removed, or made test-only) no longer counts.
+current="$(mktemp)"
+trap 'rm -f "$current"' EXIT
+cargo mutants --list --package server -f 'server/src/**/*.rs' >"$current"
+
+python3 - "$equivalents" "$current" "${dirs[@]}" <<'PY'
 import json, re, sys
 from collections import defaultdict
 from pathlib import Path
 
-equivalents_path, roots = Path(sys.argv[1]), [Path(a) for a in sys.argv[2:]]
+equivalents_path, current_path = Path(sys.argv[1]), Path(sys.argv[2])
+roots = [Path(a) for a in sys.argv[3:]]
 
 def key(name):
     # "server/src/store.rs:123:9: replace X with Y" -> "server/src/store.rs: replace X with Y":
@@ -110,6 +118,10 @@ for root in roots:
             continue
         this_run[key(scenario["Mutant"]["name"])].append((root, outcome))
     latest.update(this_run)
+current = {key(line.strip()) for line in current_path.read_text().splitlines() if line.strip()}
+gone = sorted(k for k in latest if k not in current)
+for k in gone:
+    del latest[k]
 counts = defaultdict(lambda: defaultdict(int))
 survivors, rejected = [], []
 used = set()
@@ -153,6 +165,10 @@ if survivors:
     print("\nsurvivors:")
     for name in sorted(survivors):
         print(f"  {name}")
+if gone:
+    print(f"\nnot counted: {len(gone)} mutants tested earlier whose code is no longer in server/src:")
+    for k in gone:
+        print(f"  {k}")
 if rejected:
     print("\nrejected by the harness (not kills):")
     for name in sorted(rejected):

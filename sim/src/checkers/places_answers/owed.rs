@@ -53,7 +53,9 @@ pub enum Owed {
 pub enum Cause {
     /// Something: SPEC asks for a message, and this failure leaves no word it must contain.
     Unnamed,
-    /// This text: Google's own message, or the HTTP code when Google gave none.
+    /// Google's own message, which the server passes on as it is.
+    Google(String),
+    /// This text: the HTTP code, when Google gave no message.
     Names(String),
     /// That Places did not answer in time: one of [`TIMEOUT_WORDS`].
     Timeout,
@@ -86,7 +88,11 @@ impl Owed {
         };
         if !success {
             let (status, message) = object.as_ref().map(google_error).unwrap_or_default();
-            return failure(status, Cause::Names(message.unwrap_or(code)));
+            let cause = match message {
+                Some(google) => Cause::Google(google),
+                None => Cause::Names(code),
+            };
+            return failure(status, cause);
         }
         let Some(object) = object else {
             return failure(None, Cause::Unnamed);
@@ -177,6 +183,7 @@ impl Cause {
     fn check(&self, message: &str) -> Result<(), String> {
         let ok = match self {
             Cause::Unnamed => true,
+            Cause::Google(text) => message == text,
             Cause::Names(text) => message.contains(text.as_str()),
             Cause::Timeout => {
                 let lower = message.to_lowercase();
@@ -195,6 +202,7 @@ impl std::fmt::Display for Cause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Cause::Unnamed => f.write_str("any cause"),
+            Cause::Google(text) => write!(f, "exactly Google's {text:?}"),
             Cause::Names(text) => write!(f, "{text:?}"),
             Cause::Timeout => f.write_str("the timeout"),
         }
@@ -389,7 +397,7 @@ mod tests {
             google,
             Owed::Failure {
                 status: "RESOURCE_EXHAUSTED".into(),
-                cause: Cause::Names("slow down".into())
+                cause: Cause::Google("slow down".into())
             }
         );
         let right = object(
@@ -401,6 +409,8 @@ mod tests {
             r#"{"html_attributions":[],"results":[],"status":"RESOURCE_EXHAUSTED","error_message":""}"#,
             r#"{"html_attributions":[],"results":[],"status":"RESOURCE_EXHAUSTED"}"#,
             r#"{"html_attributions":[],"results":[],"status":"RESOURCE_EXHAUSTED","error_message":"Places answered HTTP 429"}"#,
+            // Google's message inside the server's own words is not Google's message.
+            r#"{"html_attributions":[],"results":[],"status":"RESOURCE_EXHAUSTED","error_message":"Places answered HTTP 429: slow down"}"#,
         ] {
             assert!(google.check(&object(wrong)).is_err(), "{wrong}");
         }

@@ -54,6 +54,15 @@ pub fn problems(reply: &Map<String, Value>, asked: &Asked) -> Vec<String> {
             problems.push(format!("{label} has no readable position"));
             continue;
         };
+        // Places writes every coordinate in range; the same point as longitude 300 is not.
+        if !(-90.0..=90.0).contains(&position.latitude)
+            || !(-180.0..=180.0).contains(&position.longitude)
+        {
+            problems.push(format!(
+                "{label} is at latitude {} longitude {}, outside [-90, 90] x [-180, 180]",
+                position.latitude, position.longitude
+            ));
+        }
         let distance_m = great_circle_m(asked.origin, position);
         if distance_m > asked.radius_m + DISTANCE_TOLERANCE_M {
             problems.push(format!(
@@ -326,6 +335,24 @@ mod tests {
         assert_eq!(
             problems_of(unmarked, 100.0, 5),
             ["result 0 (offline-01) is not marked `\"offline\" : true`"]
+        );
+    }
+
+    #[test]
+    fn a_longitude_out_of_range_is_caught_though_it_names_the_same_point() {
+        let mut reply = legacy_reply(1);
+        if let Some(Value::Array(results)) = reply.get_mut("results")
+            && let Some(location) = results[0].pointer_mut("/geometry/location")
+            && let Some(lng) = location.get("lng").and_then(Value::as_f64)
+        {
+            location["lng"] = json!(lng + 360.0);
+        }
+        let problems = problems_of(reply, 100.0, 5);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("outside [-90, 90] x [-180, 180]")),
+            "{problems:?}"
         );
     }
 
