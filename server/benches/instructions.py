@@ -15,7 +15,8 @@ without start-up and shutdown. The first binary is the baseline of the ratios.
 
     server/benches/instructions.py BASE_BINARY NEW_BINARY [--small 1000] [--large 3000]
 
-Each run takes about half a minute under valgrind.
+Each run takes about half a minute under valgrind (`apt-get install valgrind`; not needed by
+the tests or CI).
 """
 
 import argparse
