@@ -3,7 +3,7 @@
 //!
 //! Replays each server's `record_stored` events: `outcome=new` must be strictly newer than
 //! what the server held; `stale` or `duplicate` must not be newer (that would be a newer
-//! record thrown away). A crash or restart empties the server, so its memory starts again.
+//! record thrown away); `duplicate` is the very record held, and `stale` is not. A crash or restart empties the server, so its memory starts again.
 //! `table_full` is a resource bound, not an ordering decision, and is not judged.
 
 use server::events::Event;
@@ -54,6 +54,12 @@ impl Checker for Monotonic {
                         "dropped `{record}` as {name} although it is newer than the held `{held}`"
                     ))
                 }
+                (Outcome::Duplicate, Some(held)) if record != held => Some(format!(
+                    "called `{record}` a duplicate of the different `{held}`"
+                )),
+                (Outcome::Stale, Some(held)) if record == held => Some(format!(
+                    "called `{record}` stale, though it is the very record held (a duplicate)"
+                )),
                 _ => None,
             };
             if let Some(problem) = problem {
@@ -147,5 +153,24 @@ mod tests {
             stored(2, "Bona", OLD, "new"),
         ]);
         assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_duplicate_must_be_the_held_record_and_a_stale_one_must_not() {
+        let v = verdict(vec![
+            stored(1, "Clark", NEW, "new"),
+            stored(2, "Clark", OLD, "duplicate"),
+        ]);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("a duplicate of the different"), "{v}");
+        let v = verdict(vec![
+            stored(1, "Clark", NEW, "new"),
+            stored(2, "Clark", NEW, "stale"),
+        ]);
+        assert!(!v.ok);
+        assert!(
+            v.details[0].contains("stale, though it is the very record held"),
+            "{v}"
+        );
     }
 }
