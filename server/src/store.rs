@@ -48,12 +48,18 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 /// The bytes a record is counted as in the table's byte bound.
 pub fn record_bytes(record: &Record) -> usize {
-    record.origin.len()
-        + record.time_diff.as_str().len()
-        + record.client.len()
-        + record.location.as_str().len()
-        + record.timestamp.as_str().len()
-        + ENTRY_OVERHEAD_BYTES
+    packed_fields(record).iter().map(|f| f.len()).sum::<usize>() + ENTRY_OVERHEAD_BYTES
+}
+
+/// A record's five fields in the order [`Packed`] joins them (the AT line's).
+fn packed_fields(record: &Record) -> [&str; 5] {
+    [
+        record.origin.as_str(),
+        record.time_diff.as_str(),
+        &record.client,
+        record.location.as_str(),
+        record.timestamp.as_str(),
+    ]
 }
 
 /// A held record packed into one allocation: its five fields' text joined by spaces (the AT
@@ -70,13 +76,7 @@ struct Packed {
 
 impl Packed {
     fn new(record: &Record, from: Option<&Arc<str>>) -> Packed {
-        let fields = [
-            record.origin.as_str(),
-            record.time_diff.as_str(),
-            &record.client,
-            record.location.as_str(),
-            record.timestamp.as_str(),
-        ];
+        let fields = packed_fields(record);
         // `join` sizes the one allocation exactly, so boxing it does not reallocate.
         let text = fields.join(" ");
         let start = (fields[0].len() + 1 + fields[1].len() + 1) as u32;
@@ -102,15 +102,9 @@ impl Packed {
     /// Whether this is `record`'s text, field by field (no record is built to compare).
     fn is(&self, record: &Record) -> bool {
         let mut fields = self.text.split(' ');
-        [
-            record.origin.as_str(),
-            record.time_diff.as_str(),
-            &record.client,
-            record.location.as_str(),
-            record.timestamp.as_str(),
-        ]
-        .into_iter()
-        .all(|field| fields.next() == Some(field))
+        packed_fields(record)
+            .into_iter()
+            .all(|field| fields.next() == Some(field))
             && fields.next().is_none()
     }
 
