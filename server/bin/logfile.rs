@@ -8,31 +8,22 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Bytes the writer thread gathers per `write` to the file: it writes what waits in one go
-/// and flushes when the queue is empty, so a busy server makes few large writes instead of
-/// one system call per line, and an idle one has written everything.
-const LOG_WRITE_BYTES: usize = 64 * 1024;
-
-/// Lines a server's log may hold in memory before its tasks wait for the disk.
-const LOG_BUFFERED_LINES_MAX: usize = 128 * 1024;
+use crate::logwriter::{LogWriter, WriterGuard};
 
 pub struct PerServerFiles {
-    writers: BTreeMap<String, Mutex<NonBlocking>>,
+    writers: BTreeMap<String, LogWriter>,
 }
 
 impl PerServerFiles {
     /// Opens `DIR/NAME.log` for every name; keep the guards alive until exit so lines are flushed.
-    pub fn open(dir: &Path, names: &[String]) -> std::io::Result<(Self, Vec<WorkerGuard>)> {
+    pub fn open(dir: &Path, names: &[String]) -> std::io::Result<(Self, Vec<WriterGuard>)> {
         std::fs::create_dir_all(dir)?;
         let mut writers = BTreeMap::new();
         let mut guards = Vec::new();
@@ -41,14 +32,9 @@ impl PerServerFiles {
                 .create(true)
                 .append(true)
                 .open(dir.join(format!("{name}.log")))?;
-            // Lossless: when the writer thread falls behind, the server waits rather than
-            // drop lines, because the log is the trace (real mode and the load benchmark read
-            // it back). The buffer bounds memory; the guard flushes it on a graceful stop.
-            let (writer, guard) = NonBlockingBuilder::default()
-                .lossy(false)
-                .buffered_lines_limit(LOG_BUFFERED_LINES_MAX)
-                .finish(std::io::BufWriter::with_capacity(LOG_WRITE_BYTES, file));
-            writers.insert(name.clone(), Mutex::new(writer));
+            // Lossless and bounded (see `logwriter`): the log is the trace.
+            let (writer, guard) = LogWriter::start(name, file)?;
+            writers.insert(name.clone(), writer);
             guards.push(guard);
         }
         Ok((PerServerFiles { writers }, guards))
@@ -103,9 +89,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for PerServerFiles {
                     let _ = serde_json::to_writer(&mut scratch.line, &object);
                 }
                 scratch.line.push(b'\n');
-                if let Ok(mut writer) = writer.lock() {
-                    let _ = writer.write_all(&scratch.line);
-                }
+                writer.append(&scratch.line);
             });
         });
     }

@@ -2,6 +2,7 @@
 //! Everything else lives in the library.
 
 mod logfile;
+mod logwriter;
 mod real;
 
 use std::path::PathBuf;
