@@ -217,6 +217,10 @@ async fn session(
                 if changed.is_err() {
                     return SessionEnd::ended(catch_up.is_some(), LinkEnd::ServerStopping);
                 }
+                // Let the tasks that are ready run first: the change that woke us is rarely
+                // the only one coming, and under load the batch grows from one record to
+                // many, so a link makes one write where it would make dozens.
+                tokio::task::yield_now().await;
             }
             _ = std::future::ready(()), if streaming && !caught_up => {
                 let Some(catch_up) = &catch_up else { continue };
