@@ -30,41 +30,34 @@ pub fn write(out: &mut String, since_epoch: Duration) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    // Digit by digit: `write!` with padding cost a tenth of a busy server's instructions.
-    push_padded(out, year as u64, 4);
-    out.push('-');
-    push_padded(out, month as u64, 2);
-    out.push('-');
-    push_padded(out, day as u64, 2);
-    out.push('T');
-    push_padded(out, (rem / 3600) as u64, 2);
-    out.push(':');
-    push_padded(out, (rem % 3600 / 60) as u64, 2);
-    out.push(':');
-    push_padded(out, (rem % 60) as u64, 2);
-    out.push('.');
-    push_padded(out, u64::from(since_epoch.subsec_micros()), 6);
-    out.push('Z');
+    // Digit by digit into a fixed array, then appended at once: `write!` with padding, or a
+    // `push` per character, cost a tenth of a busy server's instructions.
+    if year > 9999 {
+        // Past the four digits the fixed text holds: the year in full, then the rest.
+        use std::fmt::Write as _;
+        let _ = write!(out, "{year}");
+    } else {
+        let mut digits = *b"0000";
+        put_padded(&mut digits, year as u64);
+        out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    }
+    let mut text = *b"-00-00T00:00:00.000000Z";
+    put_padded(&mut text[1..3], month as u64);
+    put_padded(&mut text[4..6], day as u64);
+    put_padded(&mut text[7..9], (rem / 3600) as u64);
+    put_padded(&mut text[10..12], (rem % 3600 / 60) as u64);
+    put_padded(&mut text[13..15], (rem % 60) as u64);
+    put_padded(&mut text[16..22], u64::from(since_epoch.subsec_micros()));
+    // Only ASCII digits were put into ASCII text.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
-/// `value` in decimal, zero-padded to at least `width` digits.
-fn push_padded(out: &mut String, value: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut start = digits.len();
+/// `value`'s last `field.len()` decimal digits, zero-padded, into `field`.
+fn put_padded(field: &mut [u8], value: u64) {
     let mut rest = value;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
+    for digit in field.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
         rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for _ in digits.len() - start..width {
-        out.push('0');
-    }
-    for &digit in &digits[start..] {
-        out.push(char::from(digit));
     }
 }
 
@@ -107,6 +100,16 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(format(Duration::ZERO), "1970-01-01T00:00:00.000000Z");
+        // A leap day, the last microsecond of a year, and a year past four digits.
+        for (secs, micros, text) in [
+            (1_709_164_800, 7, "2024-02-29T00:00:00.000007Z"),
+            (253_402_300_799, 999_999, "9999-12-31T23:59:59.999999Z"),
+            (253_402_300_800, 0, "10000-01-01T00:00:00.000000Z"),
+        ] {
+            let t = Duration::from_secs(secs) + Duration::from_micros(micros);
+            assert_eq!(format(t), text);
+            assert_eq!(parse(text), Some(t), "{text}");
+        }
         for bad in [
             "yesterday",
             "2026-11-26T05:39:38",

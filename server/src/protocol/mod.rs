@@ -135,17 +135,31 @@ fn digits_value(digits: &str) -> Option<i128> {
 
 /// Whole seconds plus up to 9 fraction digits, as integer nanoseconds.
 fn nanos_of(int: &str, frac: Option<&str>) -> Option<i128> {
-    let frac_nanos = match frac {
-        None => 0,
-        Some(f) if f.len() <= FRACTION_DIGITS_MAX => {
-            (f.len()..FRACTION_DIGITS_MAX).try_fold(digits_value(f)?, |v, _| v.checked_mul(10))?
-        }
-        Some(_) => return None,
-    };
+    let frac = frac.unwrap_or_default();
+    let scale = FRACTION_SCALE.get(frac.len())?;
+    let frac_nanos = if frac.is_empty() { 0 } else { digits_value(frac)? * scale };
+    // Up to 18 digits of seconds, times 10^9, stay far below i128::MAX: no checks needed.
+    if int.len() <= 18 {
+        return Some(digits_value(int)? * NANOS_PER_SECOND + frac_nanos);
+    }
     digits_value(int)?
         .checked_mul(NANOS_PER_SECOND)?
         .checked_add(frac_nanos)
 }
+
+/// What a fraction of `n` digits is multiplied by to be nanoseconds (index `n`, up to 9).
+const FRACTION_SCALE: [i128; FRACTION_DIGITS_MAX + 1] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
 
 fn is_all_zeros(digits: &str) -> bool {
     digits.bytes().all(|b| b == b'0')
