@@ -319,22 +319,16 @@ fn needs_escape(bytes: &[u8]) -> bool {
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
     let has_below_space = |word: u64| word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-    let mut words = bytes.chunks_exact(8);
-    for chunk in &mut words {
-        let mut eight = [0; 8];
-        eight.copy_from_slice(chunk);
+    let word_needs_escape = |chunk: &[u8]| {
+        // A short last chunk is padded with a byte that needs no escaping.
+        let mut eight = [b'a'; 8];
+        eight[..chunk.len()].copy_from_slice(chunk);
         let word = u64::from_ne_bytes(eight);
-        if has_below_space(word)
+        has_below_space(word)
             || has_zero(word ^ (ONES * u64::from(b'"')))
             || has_zero(word ^ (ONES * u64::from(b'\\')))
-        {
-            return true;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    };
+    bytes.chunks(8).any(word_needs_escape)
 }
 
 fn push_number(out: &mut Vec<u8>, value: u64) {

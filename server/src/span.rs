@@ -2,6 +2,8 @@
 //! (see [`crate::run`]); `tracing` layers that sort events by server use these two helpers.
 //! The binary's per-server log files and the simulation's trace recorder both do.
 
+use std::sync::Arc;
+
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -10,10 +12,13 @@ use tracing_subscriber::registry::LookupSpan;
 /// The name of the span that marks a server's tasks.
 pub const SERVER_SPAN: &str = "server";
 
-/// The server name, kept in the span's extensions when the span is created.
-struct ServerName(String);
+/// The server a span belongs to, kept in its extensions when it is created: in a `server`
+/// span from its `name` field, in any span inside one copied from its parent. So an event
+/// finds its server in its own span, with one lookup however deep the spans nest (it runs
+/// for every line of every log).
+struct ServerName(Arc<str>);
 
-/// Call from `Layer::on_new_span`: remembers the name of a `server` span.
+/// Call from `Layer::on_new_span`: remembers which server a span belongs to.
 pub fn on_new_span<S>(
     attrs: &tracing::span::Attributes<'_>,
     id: &tracing::span::Id,
@@ -21,12 +26,18 @@ pub fn on_new_span<S>(
 ) where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    if attrs.metadata().name() != SERVER_SPAN {
+    let Some(span) = ctx.span(id) else {
         return;
-    }
-    let mut name = NameField(None);
-    attrs.record(&mut name);
-    if let (Some(span), Some(name)) = (ctx.span(id), name.0) {
+    };
+    let name = if attrs.metadata().name() == SERVER_SPAN {
+        let mut name = NameField(None);
+        attrs.record(&mut name);
+        name.0.map(Arc::from)
+    } else {
+        span.parent()
+            .and_then(|parent| parent.extensions().get::<ServerName>().map(|n| n.0.clone()))
+    };
+    if let Some(name) = name {
         span.extensions_mut().insert(ServerName(name));
     }
 }
@@ -49,12 +60,10 @@ pub fn with_server_of<S, R>(
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    for span in ctx.event_scope(event)?.from_root() {
-        if let Some(name) = span.extensions().get::<ServerName>() {
-            return Some(f(&name.0));
-        }
-    }
-    None
+    let span = ctx.event_span(event)?;
+    let extensions = span.extensions();
+    let name = extensions.get::<ServerName>()?;
+    Some(f(&name.0))
 }
 
 /// Reads the `name` field of a span.
