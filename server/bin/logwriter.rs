@@ -14,8 +14,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Bytes of lines a log may hold in memory; past it, the next line waits for the disk.
-pub const LOG_PENDING_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Bytes of lines a log may hold in memory; past it, the next line waits for the disk. About
+/// 20 ms of a busy server's trace: enough to ride out a slow write, and small beside the table
+/// (a log holds at most twice this: the lines waiting and the ones being written).
+pub const LOG_PENDING_BYTES_MAX: usize = 1024 * 1024;
 
 /// Bytes that make the writer thread write at once instead of waiting to gather more.
 pub const LOG_WRITE_BYTES: usize = 64 * 1024;

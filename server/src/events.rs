@@ -200,19 +200,19 @@ impl fmt::Display for Json<'_> {
         // Serialized into this thread's buffer, reused from event to event, then written in
         // one piece (writing each of `serde_json`'s small pieces to `f` costs more).
         JSON_BUFFER.with(|buffer| {
-            let mut fresh = Vec::new();
+            let mut fresh = String::new();
             let mut borrowed = buffer.try_borrow_mut();
-            let bytes = borrowed.as_deref_mut().unwrap_or(&mut fresh);
-            bytes.clear();
-            self.0.write_json(bytes).map_err(|_| fmt::Error)?;
-            f.write_str(std::str::from_utf8(bytes).map_err(|_| fmt::Error)?)
+            let json = borrowed.as_deref_mut().unwrap_or(&mut fresh);
+            json.clear();
+            self.0.write_json(json).map_err(|_| fmt::Error)?;
+            f.write_str(json)
         })
     }
 }
 
 thread_local! {
     /// [`Json`]'s buffer: it grows to the longest event this thread wrote.
-    static JSON_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static JSON_BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 impl Event {
@@ -223,20 +223,20 @@ impl Event {
     /// no escaping is copied as it is. Through `serde_json` they cost a sixth of the whole
     /// herd's instructions, most of it escaping keys. Every other event goes through
     /// `serde_json`.
-    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    pub fn write_json(&self, out: &mut String) -> serde_json::Result<()> {
         match self {
             Event::ClientLine { conn, line } => {
-                out.extend_from_slice(br#"{"event":"client_line","conn":"#);
+                out.push_str(r#"{"event":"client_line","conn":"#);
                 push_number(out, *conn);
-                out.extend_from_slice(br#","line":"#);
+                out.push_str(r#","line":"#);
                 push_string(out, line)?;
             }
             Event::Reply { conn, line, bytes } => {
-                out.extend_from_slice(br#"{"event":"reply","conn":"#);
+                out.push_str(r#"{"event":"reply","conn":"#);
                 push_number(out, *conn);
-                out.extend_from_slice(br#","line":"#);
+                out.push_str(r#","line":"#);
                 push_string(out, line)?;
-                out.extend_from_slice(br#","bytes":"#);
+                out.push_str(r#","bytes":"#);
                 push_number(out, *bytes);
             }
             Event::RecordStored {
@@ -244,69 +244,72 @@ impl Event {
                 outcome,
                 source,
             } => {
-                out.extend_from_slice(br#"{"event":"record_stored","#);
+                out.push_str(r#"{"event":"record_stored","#);
                 push_record_fields(out, record)?;
-                out.extend_from_slice(br#","outcome":""#);
-                out.extend_from_slice(outcome.as_str().as_bytes());
-                out.extend_from_slice(br#"","source":"#);
+                out.push_str(r#","outcome":""#);
+                out.push_str(outcome.as_str());
+                out.push_str(r#"","source":"#);
                 match source {
-                    Source::Client => out.extend_from_slice(br#""client""#),
-                    Source::Classic => out.extend_from_slice(br#""classic""#),
+                    Source::Client => out.push_str(r#""client""#),
+                    Source::Classic => out.push_str(r#""classic""#),
                     Source::Peer(name) => {
                         // Written `peer:NAME`: the name is the only part that may need escaping.
-                        out.extend_from_slice(br#""peer:"#);
+                        out.push_str(r#""peer:"#);
                         push_string_contents(out, name)?;
-                        out.push(b'"');
+                        out.push('"');
                     }
                 }
             }
             Event::FloodSent { peer, record } => {
-                out.extend_from_slice(br#"{"event":"flood_sent","peer":"#);
+                out.push_str(r#"{"event":"flood_sent","peer":"#);
                 push_string(out, peer)?;
-                out.push(b',');
+                out.push(',');
                 push_record_fields(out, record)?;
             }
             Event::TableRecord { record } => {
-                out.extend_from_slice(br#"{"event":"table_record","#);
+                out.push_str(r#"{"event":"table_record","#);
                 push_record_fields(out, record)?;
             }
-            other => return serde_json::to_writer(out, other),
+            other => {
+                out.push_str(&serde_json::to_string(other)?);
+                return Ok(());
+            }
         }
-        out.push(b'}');
+        out.push('}');
         Ok(())
     }
 }
 
 /// A record's five fields, flat, as `#[serde(flatten)]` lays them out (no braces).
-fn push_record_fields(out: &mut Vec<u8>, record: &Record) -> serde_json::Result<()> {
-    out.extend_from_slice(br#""origin":"#);
+fn push_record_fields(out: &mut String, record: &Record) -> serde_json::Result<()> {
+    out.push_str(r#""origin":"#);
     push_string(out, &record.origin)?;
-    out.extend_from_slice(br#","time_diff":"#);
+    out.push_str(r#","time_diff":"#);
     push_string(out, record.time_diff.as_str())?;
-    out.extend_from_slice(br#","client":"#);
+    out.push_str(r#","client":"#);
     push_string(out, &record.client)?;
-    out.extend_from_slice(br#","location":"#);
+    out.push_str(r#","location":"#);
     push_string(out, record.location.as_str())?;
-    out.extend_from_slice(br#","timestamp":"#);
+    out.push_str(r#","timestamp":"#);
     push_string(out, record.timestamp.as_str())
 }
 
 /// A JSON string, between quotes.
-fn push_string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
-    out.push(b'"');
+fn push_string(out: &mut String, text: &str) -> serde_json::Result<()> {
+    out.push('"');
     push_string_contents(out, text)?;
-    out.push(b'"');
+    out.push('"');
     Ok(())
 }
 
 /// A JSON string's contents: copied when nothing in it needs escaping (the usual case, checked
 /// a whole slice at a time), else escaped by `serde_json` itself.
-fn push_string_contents(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
+fn push_string_contents(out: &mut String, text: &str) -> serde_json::Result<()> {
     if !needs_escape(text.as_bytes()) {
-        out.extend_from_slice(text.as_bytes());
+        out.push_str(text);
     } else {
-        let quoted = serde_json::to_vec(text)?;
-        out.extend_from_slice(&quoted[1..quoted.len() - 1]);
+        let quoted = serde_json::to_string(text)?;
+        out.push_str(&quoted[1..quoted.len() - 1]);
     }
     Ok(())
 }
@@ -331,8 +334,8 @@ fn needs_escape(bytes: &[u8]) -> bool {
     bytes.chunks(8).any(word_needs_escape)
 }
 
-fn push_number(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+fn push_number(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// Where a record came from; decides which neighbour the flood skips. Written `client`,
@@ -637,16 +640,16 @@ pub struct LogLine {
 /// the final newline: `{"ts":..,"level":..,"server":..,"event":..,fields..}`. The event's
 /// JSON is spliced in as it is, not re-encoded.
 pub fn log_line(ts: &str, level: &str, server: &str, json: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(64 + server.len() + json.len());
+    let mut out = String::with_capacity(64 + server.len() + json.len());
     write_log_line(&mut out, ts, level, server, json)?;
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 /// Appends [`log_line`]'s line to `out`, without a map or a copy of the event's JSON beyond
 /// the one into `out`: the binary writes every event this way, into a buffer it reuses.
 /// `None` (and `out` unchanged) when `json` is not an object.
 pub fn write_log_line(
-    out: &mut Vec<u8>,
+    out: &mut String,
     ts: &str,
     level: &str,
     server: &str,
@@ -655,19 +658,19 @@ pub fn write_log_line(
     let fields = json.strip_prefix('{')?;
     let start = out.len();
     let mut head = || -> serde_json::Result<()> {
-        out.extend_from_slice(br#"{"ts":"#);
+        out.push_str(r#"{"ts":"#);
         push_string(out, ts)?;
-        out.extend_from_slice(br#","level":"#);
+        out.push_str(r#","level":"#);
         push_string(out, level)?;
-        out.extend_from_slice(br#","server":"#);
+        out.push_str(r#","server":"#);
         push_string(out, server)
     };
     if head().is_err() {
         out.truncate(start);
         return None;
     }
-    out.push(b',');
-    out.extend_from_slice(fields.as_bytes());
+    out.push(',');
+    out.push_str(fields);
     Some(())
 }
 
@@ -771,13 +774,9 @@ mod tests {
     }
 
     fn assert_same_as_serde(event: &Event) {
-        let mut fast = Vec::new();
+        let mut fast = String::new();
         event.write_json(&mut fast).unwrap();
-        let serde = serde_json::to_vec(event).unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&fast),
-            String::from_utf8_lossy(&serde)
-        );
+        assert_eq!(fast, serde_json::to_string(event).unwrap());
     }
 
     #[test]
@@ -823,9 +822,8 @@ mod tests {
         let event = Event::Shutdown {
             reason: "Ctrl-C".into(),
         };
-        let mut json = Vec::new();
+        let mut json = String::new();
         event.write_json(&mut json).unwrap();
-        let json = String::from_utf8(json).unwrap();
         let line = log_line("2026-11-26T05:39:38\"Z", "IN\tFO", "Bo\\na", &json).unwrap();
         let read = read_log_line(&line).unwrap().unwrap();
         assert_eq!(read.ts, "2026-11-26T05:39:38\"Z");

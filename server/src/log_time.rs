@@ -41,14 +41,22 @@ pub fn write(out: &mut String, since_epoch: Duration) {
         put_padded(&mut digits, year as u64);
         out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
     }
-    let mut text = *b"-00-00T00:00:00.000000Z";
+    let mut text = *b"-00-00T00:00:00";
     put_padded(&mut text[1..3], month as u64);
     put_padded(&mut text[4..6], day as u64);
     put_padded(&mut text[7..9], (rem / 3600) as u64);
     put_padded(&mut text[10..12], (rem % 3600 / 60) as u64);
     put_padded(&mut text[13..15], (rem % 60) as u64);
-    put_padded(&mut text[16..22], u64::from(since_epoch.subsec_micros()));
     // Only ASCII digits were put into ASCII text.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    write_fraction(out, since_epoch);
+}
+
+/// Appends the part of [`format`]'s text after the seconds: `.ffffffZ`. A writer that
+/// keeps the text of the current second appends only this to it.
+pub fn write_fraction(out: &mut String, since_epoch: Duration) {
+    let mut text = *b".000000Z";
+    put_padded(&mut text[1..7], u64::from(since_epoch.subsec_micros()));
     out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
