@@ -185,6 +185,14 @@ impl Event {
         }
     }
 
+    /// Emits [`Event::FloodSent`] for a record held as its AT line's five fields, without
+    /// unpacking them into a [`Record`]: a link sends every change to every neighbour, and
+    /// re-parsing each one cost as much as receiving it. The JSON is exactly what `emit`
+    /// writes for the record the fields parse to (the fields are echoed verbatim either way).
+    pub fn emit_flood_sent(peer: &str, fields: &str) {
+        tracing::info!(json = %FloodSentJson { peer, fields }, "flood_sent");
+    }
+
     /// Emits the event at DEBUG: detail (e.g. the retries after a first failed dial) that
     /// neither the log file nor the simulation's trace keeps by default.
     pub fn emit_detail(&self) {
@@ -208,6 +216,37 @@ impl fmt::Display for Json<'_> {
             f.write_str(json)
         })
     }
+}
+
+/// [`Event::emit_flood_sent`]'s JSON, written when formatted.
+struct FloodSentJson<'a> {
+    peer: &'a str,
+    fields: &'a str,
+}
+
+impl fmt::Display for FloodSentJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        JSON_BUFFER.with(|buffer| {
+            let mut fresh = String::new();
+            let mut borrowed = buffer.try_borrow_mut();
+            let json = borrowed.as_deref_mut().unwrap_or(&mut fresh);
+            json.clear();
+            write_flood_sent(json, self.peer, self.fields).map_err(|_| fmt::Error)?;
+            f.write_str(json)
+        })
+    }
+}
+
+/// `flood_sent`'s JSON for `peer` and a record's five fields as its AT line has them.
+fn write_flood_sent(out: &mut String, peer: &str, fields: &str) -> serde_json::Result<()> {
+    let mut split = fields.split(' ');
+    let mut next = || split.next().unwrap_or_default();
+    out.push_str(r#"{"event":"flood_sent","peer":"#);
+    push_string(out, peer)?;
+    out.push(',');
+    push_fields(out, [next(), next(), next(), next(), next()])?;
+    out.push('}');
+    Ok(())
 }
 
 thread_local! {
@@ -282,16 +321,32 @@ impl Event {
 
 /// A record's five fields, flat, as `#[serde(flatten)]` lays them out (no braces).
 fn push_record_fields(out: &mut String, record: &Record) -> serde_json::Result<()> {
+    push_fields(
+        out,
+        [
+            &record.origin,
+            record.time_diff.as_str(),
+            &record.client,
+            record.location.as_str(),
+            record.timestamp.as_str(),
+        ],
+    )
+}
+
+/// The five fields of a record in its AT line's order: origin, time difference, client,
+/// location, timestamp.
+fn push_fields(out: &mut String, fields: [&str; 5]) -> serde_json::Result<()> {
+    let [origin, time_diff, client, location, timestamp] = fields;
     out.push_str(r#""origin":"#);
-    push_string(out, &record.origin)?;
+    push_string(out, origin)?;
     out.push_str(r#","time_diff":"#);
-    push_string(out, record.time_diff.as_str())?;
+    push_string(out, time_diff)?;
     out.push_str(r#","client":"#);
-    push_string(out, &record.client)?;
+    push_string(out, client)?;
     out.push_str(r#","location":"#);
-    push_string(out, record.location.as_str())?;
+    push_string(out, location)?;
     out.push_str(r#","timestamp":"#);
-    push_string(out, record.timestamp.as_str())
+    push_string(out, timestamp)
 }
 
 /// A JSON string, between quotes.
@@ -814,6 +869,26 @@ mod tests {
                     assert_eq!(needs_escape(&bytes), expected, "byte {b:#x} at {at} of {len}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn flood_sent_from_held_text_is_the_event_s_own_json() {
+        for (peer, line) in [
+            ("Bona", "AT Bailey +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503"),
+            ("Jaq\"uez", "AT Cl\\ark -0.5 émile\u{7f} -0.0+180 0.000000001"),
+        ] {
+            let Ok(Command::At(record)) = Command::parse_line(line.as_bytes()) else {
+                panic!("{line} parses");
+            };
+            let mut from_text = String::new();
+            write_flood_sent(&mut from_text, peer, &line[3..]).unwrap();
+            let event = Event::FloodSent {
+                peer: peer.to_string(),
+                record,
+            };
+            assert_eq!(from_text, serde_json::to_string(&event).unwrap());
+            assert_eq!(format!("{}", FloodSentJson { peer, fields: &line[3..] }), from_text);
         }
     }
 

@@ -148,13 +148,29 @@ pub struct Held<'a> {
     pub text: &'a str,
 }
 
-/// A link's next slice of the change sequence: the records to send with their sequence
-/// numbers, and the sequence number the link has reached once they are sent (records it
+/// A link's next slice of the change sequence: the records to send, as the AT lines that
+/// carry them, and the sequence number the link has reached once they are sent (records it
 /// skipped included).
+///
+/// The lines are the held text as it is, not records unpacked and printed again: a link sends
+/// every change to every neighbour, and re-parsing each one cost as much as receiving it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
-    pub records: Vec<(u64, Record)>,
+    /// `AT <fields>\n` for each record, ready to write.
+    pub lines: String,
+    /// Each record's number in the change sequence and where its five fields are in `lines`.
+    pub records: Vec<(u64, std::ops::Range<usize>)>,
     pub reached: u64,
+}
+
+impl Batch {
+    /// Each record's number in the change sequence and its AT line's five fields (the text a
+    /// `flood_sent` event shows).
+    pub fn fields(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.records
+            .iter()
+            .map(|(seq, range)| (*seq, self.lines.get(range.clone()).unwrap_or_default()))
+    }
 }
 
 /// Hashes client ids for the index. `DefaultHasher::new` has fixed keys: the index is only ever looked up, never
@@ -287,6 +303,7 @@ impl Store {
     /// neighbour a link leads to are skipped, it has them; and its text, for the digest).
     pub fn changes_after(&self, cursor: u64, max: usize, skip: impl Fn(Held<'_>) -> bool) -> Batch {
         let mut batch = Batch {
+            lines: String::new(),
             records: Vec::new(),
             reached: cursor,
         };
@@ -300,7 +317,11 @@ impl Store {
             if skip(packed.held(seq)) {
                 continue;
             }
-            batch.records.push((seq, packed.record()));
+            batch.lines.push_str("AT ");
+            let start = batch.lines.len();
+            batch.lines.push_str(&packed.text);
+            batch.records.push((seq, start..batch.lines.len()));
+            batch.lines.push('\n');
         }
         if exhausted {
             batch.reached = batch.reached.max(self.head);
@@ -516,12 +537,14 @@ mod tests {
         store.insert(record("Clark +0.1 kiwi +2+2 2")?);
         assert_eq!(store.head(), 3);
         let batch = store.changes_after(0, 10, |_| false);
-        let clients: Vec<&str> = batch
-            .records
-            .iter()
-            .map(|(_, r)| r.client.as_str())
-            .collect();
+        let clients: Vec<&str> = batch.fields().filter_map(|(_, f)| f.split(' ').nth(2)).collect();
         assert_eq!(clients, ["lime", "kiwi"]);
+        assert_eq!(
+            batch.lines,
+            "AT Clark +0.1 lime +1+1 1\nAT Clark +0.1 kiwi +2+2 2\n"
+        );
+        let seqs: Vec<u64> = batch.fields().map(|(seq, _)| seq).collect();
+        assert_eq!(seqs, [2, 3]);
         assert_eq!(batch.reached, 3);
         assert_eq!(store.changes_after(2, 10, |_| false).records.len(), 1);
         assert_eq!(store.changes_after(3, 10, |_| false).records.len(), 0);
@@ -539,10 +562,10 @@ mod tests {
         store.insert(record("Clark +0.1 mango +1+1 1")?);
         let first = store.changes_after(0, 1, |held| held.from == Some("Bona"));
         assert_eq!(first.records.len(), 1);
-        assert_eq!(first.records[0].1.client, "lime");
+        assert_eq!(first.lines, "AT Clark +0.1 lime +1+1 1\n");
         assert_eq!(first.reached, 2, "the skipped record is passed over");
         let rest = store.changes_after(first.reached, 10, |held| held.from == Some("Bona"));
-        assert_eq!(rest.records[0].1.client, "mango");
+        assert_eq!(rest.lines, "AT Clark +0.1 mango +1+1 1\n");
         assert_eq!(store.count_after(0, |held| held.from == Some("Bona")), 2);
         assert_eq!(store.changes_after(0, 10, |_| false).records.len(), 3);
         Ok(())

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use crate::config::Neighbour;
 use crate::events::{Direction, Event, LinkEnd};
 use crate::net::Network;
-use crate::protocol::Record;
+use crate::protocol::{Command, Record};
 use crate::shutdown::Shutdown;
 use crate::state::Shared;
 
@@ -31,7 +31,12 @@ pub async fn run(
             None => {
                 let batch = shared.store().changes_after(cursor, 1, |_| false);
                 cursor = batch.reached;
-                batch.records.into_iter().next().map(|(_, record)| record)
+                // The held line parses (it was parsed when stored); a classic link carries one
+                // record per connection, so unpacking it here costs little.
+                match Command::parse_line(batch.lines.as_bytes()) {
+                    Ok(Command::At(record)) => Some(record),
+                    _ => None,
+                }
             }
         };
         let Some(record) = record else {

@@ -226,17 +226,12 @@ async fn session(
                 let Some(catch_up) = &catch_up else { continue };
                 let skip = |held: Held<'_>| catch_up.skips(held);
                 let batch = shared.store().changes_after(cursor, limits.link_batch_max, skip);
-                let mut out = String::with_capacity(batch.records.len() * 96 + 32);
-                for (seq, record) in batch.records {
-                    let _ = writeln!(out, "{record}");
+                for (seq, fields) in batch.fields() {
                     if seq > catch_up.head {
-                        Event::FloodSent {
-                            peer: peer.to_string(),
-                            record,
-                        }
-                        .emit();
+                        Event::emit_flood_sent(peer, fields);
                     }
                 }
+                let mut out = batch.lines;
                 // A `MARK` goes with every batch of records, and when the catch-up is in (the
                 // neighbour may be waiting for it). A batch of only skipped records (news that
                 // came from this neighbour) sends nothing: the next heartbeat carries its `MARK`.
