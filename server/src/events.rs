@@ -334,19 +334,29 @@ fn push_record_fields(out: &mut String, record: &Record) -> serde_json::Result<(
 }
 
 /// The five fields of a record in its AT line's order: origin, time difference, client,
-/// location, timestamp.
+/// location, timestamp. The three numbers are text their parsers accepted (digits, signs and
+/// a dot), which JSON never escapes; only the two names are checked.
 fn push_fields(out: &mut String, fields: [&str; 5]) -> serde_json::Result<()> {
     let [origin, time_diff, client, location, timestamp] = fields;
     out.push_str(r#""origin":"#);
     push_string(out, origin)?;
-    out.push_str(r#","time_diff":"#);
-    push_string(out, time_diff)?;
-    out.push_str(r#","client":"#);
+    out.push_str(r#","time_diff":""#);
+    push_number_text(out, time_diff);
+    out.push_str(r#"","client":"#);
     push_string(out, client)?;
-    out.push_str(r#","location":"#);
-    push_string(out, location)?;
-    out.push_str(r#","timestamp":"#);
-    push_string(out, timestamp)
+    out.push_str(r#","location":""#);
+    push_number_text(out, location);
+    out.push_str(r#"","timestamp":""#);
+    push_number_text(out, timestamp);
+    out.push('"');
+    Ok(())
+}
+
+/// A parsed number's text, between quotes the caller wrote: as it is (the tests and the
+/// simulation, built with debug assertions, check that it needs no escaping).
+fn push_number_text(out: &mut String, text: &str) {
+    debug_assert!(!needs_escape(text.as_bytes()), "{text:?} is not a number's text");
+    out.push_str(text);
 }
 
 /// A JSON string, between quotes.
@@ -377,16 +387,24 @@ fn needs_escape(bytes: &[u8]) -> bool {
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
     let has_below_space = |word: u64| word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-    let word_needs_escape = |chunk: &[u8]| {
-        // A short last chunk is padded with a byte that needs no escaping.
-        let mut eight = [b'a'; 8];
-        eight[..chunk.len()].copy_from_slice(chunk);
+    let word_needs_escape = |eight: [u8; 8]| {
         let word = u64::from_ne_bytes(eight);
         has_below_space(word)
             || has_zero(word ^ (ONES * u64::from(b'"')))
             || has_zero(word ^ (ONES * u64::from(b'\\')))
     };
-    bytes.chunks(8).any(word_needs_escape)
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        // Always eight bytes; zeros (which need escaping) if it ever were not.
+        if word_needs_escape(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8])) {
+            return true;
+        }
+    }
+    let rest = chunks.remainder();
+    // The last few bytes, padded with a byte that needs no escaping.
+    let mut eight = [b'a'; 8];
+    eight[..rest.len()].copy_from_slice(rest);
+    !rest.is_empty() && word_needs_escape(eight)
 }
 
 fn push_number(out: &mut String, value: u64) {
