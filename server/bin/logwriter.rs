@@ -89,7 +89,8 @@ impl LogWriter {
     }
 
     /// Appends whole lines. Waits only while [`LOG_PENDING_BYTES_MAX`] bytes are pending (a
-    /// single larger line still goes, into an empty buffer).
+    /// single larger line still goes, into an empty buffer). After the stop (the guard was
+    /// dropped and everything written) a line is dropped: nothing would ever write it.
     pub fn append(&self, lines: &[u8]) {
         let mut pending = self.shared.lock();
         while !pending.bytes.is_empty()
@@ -101,6 +102,9 @@ impl LogWriter {
                 .room
                 .wait(pending)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        if pending.writer_gone {
+            return;
         }
         let before = pending.bytes.len();
         pending.bytes.extend_from_slice(lines);
@@ -199,6 +203,17 @@ mod tests {
         assert_eq!(*file.written.lock().unwrap(), expected);
         // Gathered: far fewer writes than lines.
         assert!(*file.writes.lock().unwrap() < 1_000);
+    }
+
+    #[test]
+    fn a_line_after_the_stop_is_not_kept() {
+        let file = Recorder::default();
+        let (writer, guard) = LogWriter::start("test", file.clone()).unwrap();
+        writer.append(b"before\n");
+        drop(guard);
+        writer.append(b"after\n");
+        assert!(writer.shared.lock().bytes.is_empty());
+        assert_eq!(*file.written.lock().unwrap(), b"before\n");
     }
 
     #[test]
