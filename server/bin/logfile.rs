@@ -185,7 +185,16 @@ mod tests {
         let mut clock = LogClock::default();
         let mut ts = String::new();
         let start = Duration::from_micros(1_795_671_578_999_998);
-        for step in [0, 1, 2, 3, 1_000_000, 1_000_001, 86_400_000_000, 86_400_000_000] {
+        for step in [
+            0,
+            1,
+            2,
+            3,
+            1_000_000,
+            1_000_001,
+            86_400_000_000,
+            86_400_000_000,
+        ] {
             let now = start + Duration::from_micros(step);
             clock.write(&mut ts, now);
             assert_eq!(ts, server::log_time::format(now));

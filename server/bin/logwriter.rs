@@ -48,7 +48,9 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         // A panic while holding the lock leaves plain bytes behind; they are still lines.
-        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -355,7 +355,10 @@ fn push_fields(out: &mut String, fields: [&str; 5]) -> serde_json::Result<()> {
 /// A parsed number's text, between quotes the caller wrote: as it is (the tests and the
 /// simulation, built with debug assertions, check that it needs no escaping).
 fn push_number_text(out: &mut String, text: &str) {
-    debug_assert!(!needs_escape(text.as_bytes()), "{text:?} is not a number's text");
+    debug_assert!(
+        !needs_escape(text.as_bytes()),
+        "{text:?} is not a number's text"
+    );
     out.push_str(text);
 }
 
@@ -884,7 +887,11 @@ mod tests {
                     let mut bytes = plain.clone().into_bytes();
                     bytes[at] = b;
                     let expected = b < 0x20 || b == b'"' || b == b'\\';
-                    assert_eq!(needs_escape(&bytes), expected, "byte {b:#x} at {at} of {len}");
+                    assert_eq!(
+                        needs_escape(&bytes),
+                        expected,
+                        "byte {b:#x} at {at} of {len}"
+                    );
                 }
             }
         }
@@ -893,8 +900,14 @@ mod tests {
     #[test]
     fn flood_sent_from_held_text_is_the_event_s_own_json() {
         for (peer, line) in [
-            ("Bona", "AT Bailey +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503"),
-            ("Jaq\"uez", "AT Cl\\ark -0.5 émile\u{7f} -0.0+180 0.000000001"),
+            (
+                "Bona",
+                "AT Bailey +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503",
+            ),
+            (
+                "Jaq\"uez",
+                "AT Cl\\ark -0.5 émile\u{7f} -0.0+180 0.000000001",
+            ),
         ] {
             let Ok(Command::At(record)) = Command::parse_line(line.as_bytes()) else {
                 panic!("{line} parses");
@@ -906,7 +919,16 @@ mod tests {
                 record,
             };
             assert_eq!(from_text, serde_json::to_string(&event).unwrap());
-            assert_eq!(format!("{}", FloodSentJson { peer, fields: &line[3..] }), from_text);
+            assert_eq!(
+                format!(
+                    "{}",
+                    FloodSentJson {
+                        peer,
+                        fields: &line[3..]
+                    }
+                ),
+                from_text
+            );
         }
     }
 

@@ -537,7 +537,10 @@ mod tests {
         store.insert(record("Clark +0.1 kiwi +2+2 2")?);
         assert_eq!(store.head(), 3);
         let batch = store.changes_after(0, 10, |_| false);
-        let clients: Vec<&str> = batch.fields().filter_map(|(_, f)| f.split(' ').nth(2)).collect();
+        let clients: Vec<&str> = batch
+            .fields()
+            .filter_map(|(_, f)| f.split(' ').nth(2))
+            .collect();
         assert_eq!(clients, ["lime", "kiwi"]);
         assert_eq!(
             batch.lines,

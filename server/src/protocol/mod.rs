@@ -137,7 +137,11 @@ fn digits_value(digits: &str) -> Option<i128> {
 fn nanos_of(int: &str, frac: Option<&str>) -> Option<i128> {
     let frac = frac.unwrap_or_default();
     let scale = FRACTION_SCALE.get(frac.len())?;
-    let frac_nanos = if frac.is_empty() { 0 } else { digits_value(frac)? * scale };
+    let frac_nanos = if frac.is_empty() {
+        0
+    } else {
+        digits_value(frac)? * scale
+    };
     // Up to 18 digits of seconds, times 10^9, stay far below i128::MAX: no checks needed.
     if int.len() <= 18 {
         return Some(digits_value(int)? * NANOS_PER_SECOND + frac_nanos);
