@@ -25,6 +25,12 @@
 //!   link refills it, and the others send only what that one did not bring.
 //!   Overload is judged by the same rule: a slow neighbour makes its link lag, and a sender
 //!   that dropped the link and resent everything would carry more than was due.
+//! - **Receipts.** A record arrives over a link only if the neighbour sent it: over the run,
+//!   the records B stores (whatever the outcome) from A's link are at most what A logged
+//!   sending to B, its `flood_sent` to B plus its reconciles' `records` (judged where A's log
+//!   is in the trace and A never crashed: a killed real server loses the end of its log). So
+//!   a server that sends records without saying so in its trace (where every other rule would
+//!   miss them) is caught.
 //! - **Refills** (only where the scenario sets `checks.refills_max`): in each life of a
 //!   server, the records that whole-table reconciles carry into it, summed over its
 //!   neighbours, are at most `refills_max` times the records it stores in that life. The
@@ -45,6 +51,7 @@ use server::store::Outcome;
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
 use crate::oracle::digest_buckets;
+use crate::trace::TraceEvent;
 use crate::trace::replay::{self, UpdateKey, update_key};
 
 /// SPEC section 5: each update crosses each link at most twice.
@@ -138,7 +145,10 @@ impl Checker for FloodBound {
         let mut lives: BTreeMap<String, Life> = BTreeMap::new();
         // When each update was first stored anywhere in the herd.
         let mut first_stored: BTreeMap<UpdateKey, Duration> = BTreeMap::new();
+        // Per directed link (sender, receiver): records stored from it, records it logged.
+        let mut receipts: BTreeMap<(String, String), Receipts> = BTreeMap::new();
         for event in &run.trace.events {
+            count_receipts(&mut receipts, event);
             if let Some(server) = replay::memory_lost(event) {
                 let life = Life {
                     since: event.at,
@@ -383,10 +393,76 @@ impl Checker for FloodBound {
                 violations.extend(life.judge(server, max, run.end));
             }
         }
+        // Judged where the sender's own log is in the trace (every server of a run logs its
+        // `listening` at start; a hand-made trace may leave a sender out), and the sender
+        // never crashed: a real server killed with SIGKILL loses the last few milliseconds of
+        // its log, which may hold the sends its neighbour still received.
+        let logged: BTreeSet<&str> = run
+            .trace
+            .events
+            .iter()
+            .filter(|e| e.server_event().is_some())
+            .map(|e| e.host.as_str())
+            .collect();
+        for ((sender, receiver), counted) in &receipts {
+            if counted.stored > counted.sent
+                && logged.contains(sender.as_str())
+                && !lost_at.contains_key(sender)
+            {
+                violations.push(Violation::new(
+                    run.end,
+                    format!(
+                        "{receiver} stored {} records from {sender}'s link, but {sender} logged \
+                         sending it {} (flood_sent and reconcile records)",
+                        counted.stored, counted.sent
+                    ),
+                ));
+            }
+        }
         let metric = format!(
             "{sent} flood messages; {reconciled} records reconciled over {reconciles} reconnects"
         );
         Verdict::judge(CheckerName::FloodBound, violations, Some(metric))
+    }
+}
+
+/// One directed link's receipts rule: what the receiver stored from it, and what the sender
+/// logged sending.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Receipts {
+    stored: u64,
+    sent: u64,
+}
+
+/// Counts `event` into the receipts of its link, if it stores or sends records over one.
+fn count_receipts(receipts: &mut BTreeMap<(String, String), Receipts>, event: &TraceEvent) {
+    let Some(server_event) = event.server_event() else {
+        return;
+    };
+    let host = &event.host;
+    match server_event {
+        Event::RecordStored {
+            source: Source::Peer(peer),
+            ..
+        } => {
+            receipts
+                .entry((peer.clone(), host.clone()))
+                .or_default()
+                .stored += 1;
+        }
+        Event::FloodSent { peer, .. } => {
+            receipts
+                .entry((host.clone(), peer.clone()))
+                .or_default()
+                .sent += 1;
+        }
+        Event::Reconcile { peer, records, .. } => {
+            receipts
+                .entry((host.clone(), peer.clone()))
+                .or_default()
+                .sent += records;
+        }
+        _ => {}
     }
 }
 
@@ -478,6 +554,51 @@ mod tests {
                 reason: server::events::LinkEnd::HeartbeatTimeout,
             },
         )
+    }
+
+    #[test]
+    fn a_record_stored_from_a_link_that_logged_no_send_fails() {
+        let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+        // Clark sends kiwi and says so; Bona sends lime without a flood_sent or a reconcile.
+        let v = verdict(vec![
+            stored(1, "Clark", KIWI, "new"),
+            flood(1, "Clark", "Bona", KIWI),
+            stored(2, "Bona", KIWI, "new"),
+            stored(3, "Bona", lime, "new"),
+            stored(4, "Clark", lime, "new"),
+        ]);
+        assert!(!v.ok, "{v}");
+        assert_eq!(v.details.len(), 1, "{v}");
+        assert!(
+            v.details[0]
+                .contains("Clark stored 1 records from Bona's link, but Bona logged sending it 0"),
+            "{v}"
+        );
+        // A sender that crashed may have lost the end of its log: not judged.
+        let v = verdict(vec![
+            stored(1, "Clark", KIWI, "new"),
+            flood(1, "Clark", "Bona", KIWI),
+            stored(2, "Bona", KIWI, "new"),
+            stored(3, "Bona", lime, "new"),
+            stored(4, "Clark", lime, "new"),
+            crash(5, "Bona"),
+        ]);
+        assert!(v.ok, "{v}");
+        // Said as a flood, or within a reconcile's count, it passes.
+        for send in [
+            flood(3, "Bona", "Clark", lime),
+            reconcile(3, "Bona", "Clark", 1),
+        ] {
+            let v = verdict(vec![
+                stored(1, "Clark", KIWI, "new"),
+                flood(1, "Clark", "Bona", KIWI),
+                stored(2, "Bona", KIWI, "new"),
+                stored(3, "Bona", lime, "new"),
+                send,
+                stored(4, "Clark", lime, "new"),
+            ]);
+            assert!(v.ok, "{v}");
+        }
     }
 
     #[test]
@@ -787,6 +908,8 @@ mod tests {
     fn refilled_twice(second: u64) -> Vec<TraceEvent> {
         vec![
             stored(1, "Clark", KIWI, "new"),
+            flood(1, "Clark", "Bona", KIWI),
+            flood(1, "Clark", "Jaquez", KIWI),
             stored(2, "Bona", KIWI, "new"),
             stored(2, "Jaquez", KIWI, "new"),
             crash(3, "Clark"),
