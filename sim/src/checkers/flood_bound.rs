@@ -556,17 +556,25 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_record_stored_from_a_link_that_logged_no_send_fails() {
+    /// Clark sends kiwi to Bona and says so; Bona stores lime and Clark stores it from
+    /// Bona's link, with `bona_says` (if anything) in Bona's log about it.
+    fn lime_from_bona(bona_says: Vec<TraceEvent>) -> Verdict {
         let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
-        // Clark sends kiwi and says so; Bona sends lime without a flood_sent or a reconcile.
-        let v = verdict(vec![
+        let mut events = vec![
             stored(1, "Clark", KIWI, "new"),
             flood(1, "Clark", "Bona", KIWI),
             stored(2, "Bona", KIWI, "new"),
             stored(3, "Bona", lime, "new"),
-            stored(4, "Clark", lime, "new"),
-        ]);
+        ];
+        events.extend(bona_says);
+        events.push(stored(4, "Clark", lime, "new"));
+        verdict(events)
+    }
+
+    #[test]
+    fn a_record_stored_from_a_link_that_logged_no_send_fails() {
+        let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+        let v = lime_from_bona(vec![]);
         assert!(!v.ok, "{v}");
         assert_eq!(v.details.len(), 1, "{v}");
         assert!(
@@ -575,28 +583,14 @@ mod tests {
             "{v}"
         );
         // A sender that crashed may have lost the end of its log: not judged.
-        let v = verdict(vec![
-            stored(1, "Clark", KIWI, "new"),
-            flood(1, "Clark", "Bona", KIWI),
-            stored(2, "Bona", KIWI, "new"),
-            stored(3, "Bona", lime, "new"),
-            stored(4, "Clark", lime, "new"),
-            crash(5, "Bona"),
-        ]);
+        let v = lime_from_bona(vec![crash(3, "Bona")]);
         assert!(v.ok, "{v}");
         // Said as a flood, or within a reconcile's count, it passes.
         for send in [
             flood(3, "Bona", "Clark", lime),
             reconcile(3, "Bona", "Clark", 1),
         ] {
-            let v = verdict(vec![
-                stored(1, "Clark", KIWI, "new"),
-                flood(1, "Clark", "Bona", KIWI),
-                stored(2, "Bona", KIWI, "new"),
-                stored(3, "Bona", lime, "new"),
-                send,
-                stored(4, "Clark", lime, "new"),
-            ]);
+            let v = lime_from_bona(vec![send]);
             assert!(v.ok, "{v}");
         }
     }
