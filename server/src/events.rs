@@ -205,17 +205,24 @@ struct Json<'a>(&'a Event);
 
 impl fmt::Display for Json<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Serialized into this thread's buffer, reused from event to event, then written in
-        // one piece (writing each of `serde_json`'s small pieces to `f` costs more).
-        JSON_BUFFER.with(|buffer| {
-            let mut fresh = String::new();
-            let mut borrowed = buffer.try_borrow_mut();
-            let json = borrowed.as_deref_mut().unwrap_or(&mut fresh);
-            json.clear();
-            self.0.write_json(json).map_err(|_| fmt::Error)?;
-            f.write_str(json)
-        })
+        write_buffered(f, |json| self.0.write_json(json))
     }
+}
+
+/// Lays JSON out with `write` into this thread's buffer, then hands it to `f` in one piece
+/// (writing each small piece to `f` costs more).
+fn write_buffered(
+    f: &mut fmt::Formatter<'_>,
+    write: impl FnOnce(&mut String) -> serde_json::Result<()>,
+) -> fmt::Result {
+    JSON_BUFFER.with(|buffer| {
+        let mut fresh = String::new();
+        let mut borrowed = buffer.try_borrow_mut();
+        let json = borrowed.as_deref_mut().unwrap_or(&mut fresh);
+        json.clear();
+        write(json).map_err(|_| fmt::Error)?;
+        f.write_str(json)
+    })
 }
 
 /// [`Event::emit_flood_sent`]'s JSON, written when formatted.
@@ -226,14 +233,7 @@ struct FloodSentJson<'a> {
 
 impl fmt::Display for FloodSentJson<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        JSON_BUFFER.with(|buffer| {
-            let mut fresh = String::new();
-            let mut borrowed = buffer.try_borrow_mut();
-            let json = borrowed.as_deref_mut().unwrap_or(&mut fresh);
-            json.clear();
-            write_flood_sent(json, self.peer, self.fields).map_err(|_| fmt::Error)?;
-            f.write_str(json)
-        })
+        write_buffered(f, |json| write_flood_sent(json, self.peer, self.fields))
     }
 }
 
@@ -284,7 +284,7 @@ impl Event {
                 source,
             } => {
                 out.push_str(r#"{"event":"record_stored","#);
-                push_record_fields(out, record)?;
+                push_fields(out, record.fields())?;
                 out.push_str(r#","outcome":""#);
                 out.push_str(outcome.as_str());
                 out.push_str(r#"","source":"#);
@@ -303,11 +303,11 @@ impl Event {
                 out.push_str(r#"{"event":"flood_sent","peer":"#);
                 push_string(out, peer)?;
                 out.push(',');
-                push_record_fields(out, record)?;
+                push_fields(out, record.fields())?;
             }
             Event::TableRecord { record } => {
                 out.push_str(r#"{"event":"table_record","#);
-                push_record_fields(out, record)?;
+                push_fields(out, record.fields())?;
             }
             other => {
                 out.push_str(&serde_json::to_string(other)?);
@@ -317,20 +317,6 @@ impl Event {
         out.push('}');
         Ok(())
     }
-}
-
-/// A record's five fields, flat, as `#[serde(flatten)]` lays them out (no braces).
-fn push_record_fields(out: &mut String, record: &Record) -> serde_json::Result<()> {
-    push_fields(
-        out,
-        [
-            &record.origin,
-            record.time_diff.as_str(),
-            &record.client,
-            record.location.as_str(),
-            record.timestamp.as_str(),
-        ],
-    )
 }
 
 /// The five fields of a record in its AT line's order: origin, time difference, client,

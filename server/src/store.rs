@@ -48,18 +48,7 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 /// The bytes a record is counted as in the table's byte bound.
 pub fn record_bytes(record: &Record) -> usize {
-    packed_fields(record).iter().map(|f| f.len()).sum::<usize>() + ENTRY_OVERHEAD_BYTES
-}
-
-/// A record's five fields in the order [`Packed`] joins them (the AT line's).
-fn packed_fields(record: &Record) -> [&str; 5] {
-    [
-        record.origin.as_str(),
-        record.time_diff.as_str(),
-        &record.client,
-        record.location.as_str(),
-        record.timestamp.as_str(),
-    ]
+    record.fields().iter().map(|f| f.len()).sum::<usize>() + ENTRY_OVERHEAD_BYTES
 }
 
 /// A held record packed into one allocation: its five fields' text joined by spaces (the AT
@@ -76,7 +65,7 @@ struct Packed {
 
 impl Packed {
     fn new(record: &Record, from: Option<&Arc<str>>) -> Packed {
-        let fields = packed_fields(record);
+        let fields = record.fields();
         // `join` sizes the one allocation exactly, so boxing it does not reallocate.
         let text = fields.join(" ");
         let start = (fields[0].len() + 1 + fields[1].len() + 1) as u32;
@@ -102,7 +91,8 @@ impl Packed {
     /// Whether this is `record`'s text, field by field (no record is built to compare).
     fn is(&self, record: &Record) -> bool {
         let mut fields = self.text.split(' ');
-        packed_fields(record)
+        record
+            .fields()
             .into_iter()
             .all(|field| fields.next() == Some(field))
             && fields.next().is_none()

@@ -442,6 +442,18 @@ pub struct Record {
 }
 
 impl Record {
+    /// The five fields in the AT line's order (origin, time difference, client, location,
+    /// timestamp), as the store packs them and the log writes them.
+    pub fn fields(&self) -> [&str; 5] {
+        [
+            &self.origin,
+            self.time_diff.as_str(),
+            &self.client,
+            self.location.as_str(),
+            self.timestamp.as_str(),
+        ]
+    }
+
     /// SPEC section 5 order: client timestamp, then origin server name, then location text,
     /// then time difference (numeric nanos). The remaining fields (time-diff text, timestamp
     /// text, client) follow only to make the order total on distinct records, so that every
