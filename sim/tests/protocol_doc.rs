@@ -1,0 +1,246 @@
+//! `docs/protocol.md`'s examples, held to the code and to the harness's own oracle: every
+//! `session` block is replayed through the server's parser and command code with the block's
+//! clock, and judged apart by `sim::oracle::spec`; every `link` line must parse and print back
+//! as written. An example that drifts from either fails here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use server::commands;
+use server::config::Herd;
+use server::net::Clock;
+use server::places::PlacesClient;
+use server::protocol::{Command, invalid_reply};
+use server::state::Shared;
+use sim::oracle::spec::{self, ClientLine};
+
+const NANOS_PER_SECOND: i128 = 1_000_000_000;
+
+fn protocol_doc() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md");
+    std::fs::read_to_string(&path).expect("docs/protocol.md is readable")
+}
+
+/// A fenced block: its info string (after the backticks) and its lines.
+struct Block {
+    info: String,
+    lines: Vec<String>,
+}
+
+fn blocks(text: &str) -> Vec<Block> {
+    let mut found = Vec::new();
+    let mut open: Option<Block> = None;
+    for line in text.lines() {
+        match (open.take(), line.strip_prefix("```")) {
+            (None, Some(info)) => {
+                open = Some(Block {
+                    info: info.trim().to_string(),
+                    lines: Vec::new(),
+                })
+            }
+            (Some(block), Some(_)) => found.push(block),
+            (Some(mut block), None) => {
+                block.lines.push(line.to_string());
+                open = Some(block);
+            }
+            (None, None) => {}
+        }
+    }
+    found
+}
+
+struct FixedClock(i128);
+
+impl Clock for FixedClock {
+    fn now_nanos(&self) -> i128 {
+        self.0
+    }
+}
+
+/// The block's clock, `SECONDS[.FRACTION]`, read by the oracle's own timestamp grammar.
+fn clock_nanos(text: &str) -> i128 {
+    match spec::timestamp_nanos(text) {
+        Ok(Some(nanos)) => nanos,
+        _ => panic!("session clock {text:?} is not POSIX seconds"),
+    }
+}
+
+/// A time difference as the protocol writes one: a sign, seconds, nine fraction digits.
+fn time_diff_text(nanos: i128) -> String {
+    let sign = if nanos < 0 { '-' } else { '+' };
+    let magnitude = nanos.abs();
+    format!(
+        "{sign}{}.{:09}",
+        magnitude / NANOS_PER_SECOND,
+        magnitude % NANOS_PER_SECOND
+    )
+}
+
+/// `? ` and the line with SPEC white space trimmed at both ends, by the oracle's white space.
+fn question(line: &str) -> String {
+    format!("? {}\n", line.trim_matches(spec::is_white_space))
+}
+
+/// One session: the lines sent, each with the reply the page shows.
+fn exchanges(lines: &[String]) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        match line.strip_prefix("> ") {
+            Some(sent) => found.push((sent.to_string(), String::new())),
+            None => {
+                let (_, reply) = found
+                    .last_mut()
+                    .unwrap_or_else(|| panic!("a reply before any line sent: {line:?}"));
+                reply.push_str(line);
+                reply.push('\n');
+            }
+        }
+    }
+    found
+}
+
+/// What the server's command code answers to `sent`: the handler's dispatch on a plain client
+/// connection of a herd without classic links, where an `AT` line is a forgery and gets `?`.
+async fn server_reply(shared: &Shared, sent: &str) -> String {
+    let line = sent.as_bytes();
+    match Command::parse_line(line) {
+        Ok(Command::IAmAt {
+            client,
+            location,
+            timestamp,
+        }) => commands::iamat(shared, client, location, timestamp, line),
+        Ok(Command::WhatsAt {
+            client,
+            radius,
+            bound,
+        }) => commands::whatsat(shared, &client, &radius, bound, line).await,
+        _ => format!("{}\n", invalid_reply(line)),
+    }
+}
+
+/// What the oracle owes `sent`, given the AT lines this session's IAMATs were answered with
+/// (newest timestamp per client): the reply must be that, or `?` where a bound allows it.
+fn judge(
+    server: &str,
+    clock: i128,
+    sent: &str,
+    reply: &str,
+    held: &mut BTreeMap<String, (i128, String)>,
+) {
+    let ahead_max = i128::try_from(
+        server::config::Limits::default()
+            .timestamp_ahead_max
+            .as_nanos(),
+    )
+    .expect("a day fits");
+    match ClientLine::parse(sent) {
+        ClientLine::Invalid(_) | ClientLine::Link => {
+            assert_eq!(reply, question(sent), "an invalid line: {sent:?}")
+        }
+        ClientLine::IamAt {
+            client,
+            location_text,
+            timestamp_text,
+            timestamp_nanos,
+            ..
+        } => {
+            let nanos = timestamp_nanos.expect("example timestamps are in range");
+            if reply.starts_with("? ") {
+                assert!(
+                    client.len() > 1024 || nanos > clock + ahead_max,
+                    "{sent:?} refused with no bound broken"
+                );
+                assert_eq!(reply, question(sent));
+                return;
+            }
+            let at = format!(
+                "AT {server} {} {client} {location_text} {timestamp_text}\n",
+                time_diff_text(clock - nanos)
+            );
+            assert_eq!(reply, at, "the AT reply to {sent:?}");
+            if held.get(&client).is_none_or(|(t, _)| *t < nanos) {
+                held.insert(client, (nanos, at));
+            }
+        }
+        ClientLine::WhatsAt { client, .. } => match held.get(&client) {
+            None => assert_eq!(reply, question(sent), "WHATSAT for an unknown client"),
+            Some((_, at)) => {
+                assert!(reply.starts_with(&format!("{at}{{\n")), "{sent:?}: {reply}");
+                assert!(reply.ends_with("}\n\n"), "{sent:?}: {reply}");
+                let json = &reply[at.len()..];
+                let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+                assert!(value.get("results").is_some_and(|r| r.is_array()), "{json}");
+            }
+        },
+    }
+}
+
+#[test]
+fn every_session_on_the_protocol_page_is_what_the_server_answers() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let mut judged = 0;
+    for block in blocks(&protocol_doc()) {
+        let mut words = block.info.split_whitespace();
+        if words.next() != Some("session") {
+            continue;
+        }
+        let (Some(server), Some(clock), None) = (words.next(), words.next(), words.next()) else {
+            panic!(
+                "a session block names a server and a clock: {:?}",
+                block.info
+            );
+        };
+        let clock = clock_nanos(clock);
+        let shared = Shared::new(
+            &Herd::default_herd(),
+            server,
+            Arc::new(FixedClock(clock)),
+            PlacesClient::offline(),
+            1,
+        );
+        let mut held = BTreeMap::new();
+        for (sent, shown) in exchanges(&block.lines) {
+            let reply = runtime.block_on(server_reply(&shared, &sent));
+            assert_eq!(
+                shown, reply,
+                "docs/protocol.md shows another reply to {sent:?}"
+            );
+            judge(server, clock, &sent, &shown, &mut held);
+            judged += 1;
+        }
+    }
+    assert!(
+        judged >= 20,
+        "the page shows its examples ({judged} judged)"
+    );
+}
+
+#[test]
+fn every_link_line_on_the_protocol_page_parses_and_prints_back() {
+    let mut judged = 0;
+    for block in blocks(&protocol_doc()) {
+        if block.info != "link" {
+            continue;
+        }
+        for line in block.lines.iter().filter(|l| !l.trim().is_empty()) {
+            let command = Command::parse_line(line.as_bytes())
+                .unwrap_or_else(|e| panic!("{line:?} does not parse: {e}"));
+            assert_eq!(&command.to_string(), line, "prints back as written");
+            assert_eq!(ClientLine::parse(line), ClientLine::Link, "{line:?}");
+            match command {
+                Command::Hello { nonce, .. } => assert_eq!(nonce.len(), 32, "a challenge"),
+                Command::Auth { proof, .. } => assert_eq!(proof.len(), 64, "an HMAC-SHA256"),
+                _ => {}
+            }
+            judged += 1;
+        }
+    }
+    assert!(
+        judged >= 8,
+        "the page shows the link protocol ({judged} lines)"
+    );
+}
