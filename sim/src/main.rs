@@ -204,3 +204,6 @@ fn run_real_files(args: &RunArgs) -> u8 {
     };
     sim::real::files::run(&files, &options, mode, args.jobs)
 }
+
+#[cfg(test)]
+mod docs_check;
