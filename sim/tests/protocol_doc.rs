@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use server::commands;
-use server::config::Herd;
+use server::config::{Herd, Secret};
+use server::digest::{self, TableDigest};
+use server::links::handshake;
 use server::net::Clock;
 use server::places::PlacesClient;
 use server::protocol::{Command, invalid_reply};
@@ -223,24 +225,77 @@ fn every_session_on_the_protocol_page_is_what_the_server_answers() {
 fn every_link_line_on_the_protocol_page_parses_and_prints_back() {
     let mut judged = 0;
     for block in blocks(&protocol_doc()) {
-        if block.info != "link" {
+        if block.info.split_whitespace().next() != Some("link") {
             continue;
         }
+        let mut handshake = Handshake::default();
         for line in block.lines.iter().filter(|l| !l.trim().is_empty()) {
             let command = Command::parse_line(line.as_bytes())
                 .unwrap_or_else(|e| panic!("{line:?} does not parse: {e}"));
             assert_eq!(&command.to_string(), line, "prints back as written");
             assert_eq!(ClientLine::parse(line), ClientLine::Link, "{line:?}");
-            match command {
-                Command::Hello { nonce, .. } => assert_eq!(nonce.len(), 32, "a challenge"),
-                Command::Auth { proof, .. } => assert_eq!(proof.len(), 64, "an HMAC-SHA256"),
-                _ => {}
-            }
+            handshake.see(command);
+            judged += 1;
+        }
+        let mut words = block.info.split_whitespace().skip(1);
+        if let (Some(dialler), Some(accepter), Some(secret)) =
+            (words.next(), words.next(), words.next())
+        {
+            handshake.judge(dialler, accepter, secret);
             judged += 1;
         }
     }
     assert!(
-        judged >= 8,
+        judged >= 9,
         "the page shows the link protocol ({judged} lines)"
     );
+}
+
+/// The handshake lines of one `link DIALLER ACCEPTER SECRET` block.
+#[derive(Default)]
+struct Handshake {
+    peer: Option<(String, u64)>,
+    hello: Option<(String, u64)>,
+    proof: Option<String>,
+    digest: Option<Option<TableDigest>>,
+}
+
+impl Handshake {
+    fn see(&mut self, command: Command) {
+        match command {
+            Command::Peer { name, epoch } => self.peer = Some((name, epoch)),
+            Command::Hello { nonce, seq, .. } => {
+                assert_eq!(nonce.len(), 32, "a challenge is 16 bytes in hex");
+                self.hello = Some((nonce, seq));
+            }
+            Command::Auth { proof, .. } => self.proof = Some(proof),
+            Command::Linked { digest } => self.digest = Some(digest),
+            _ => {}
+        }
+    }
+
+    /// The proof is the one the dialler makes with the block's secret for this challenge, and
+    /// a `seq` of 0 is answered with the digest of an empty table on a 256-byte line limit.
+    fn judge(&self, dialler: &str, accepter: &str, secret: &str) {
+        let (Some((name, epoch)), Some((nonce, seq)), Some(proof), Some(digest)) =
+            (&self.peer, &self.hello, &self.proof, &self.digest)
+        else {
+            panic!("a handshake block shows PEER, HELLO, AUTH and LINKED");
+        };
+        assert_eq!(name, dialler, "PEER names the dialler");
+        let secret = Secret::new(secret.as_bytes()).expect("a secret");
+        let owed = handshake::proof(Some(&secret), dialler, accepter, *epoch, nonce);
+        assert_eq!(proof, &owed, "AUTH's proof for this challenge");
+        assert!(handshake::verify(
+            Some(&secret),
+            dialler,
+            accepter,
+            *epoch,
+            nonce,
+            proof
+        ));
+        let empty = TableDigest::empty(digest::buckets_for(256));
+        let owed_digest = (*seq == 0).then_some(empty);
+        assert_eq!(digest, &owed_digest, "LINKED's digest");
+    }
 }
