@@ -249,3 +249,6 @@ fn print_summary(herd: &Herd, source: &str, names: &[String], places: &PlacesCli
     }
     println!("Ctrl-C stops.");
 }
+
+#[cfg(test)]
+mod docs_commands;
