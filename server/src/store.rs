@@ -245,9 +245,17 @@ impl Store {
                 if !newer {
                     return Outcome::Stale;
                 }
+                debug_assert!(
+                    self.bytes >= held.bytes(),
+                    "the table counts {} bytes, less than the {} of a record it holds",
+                    self.bytes,
+                    held.bytes()
+                );
                 self.bytes = self.bytes - held.bytes() + size;
                 self.changes.remove(&old);
-                if let Some(slot) = self.index.find_mut(hash, |s| *s == old) {
+                let slot = self.index.find_mut(hash, |s| *s == old);
+                debug_assert!(slot.is_some(), "the index lost change {old}");
+                if let Some(slot) = slot {
                     *slot = seq;
                 }
             }
@@ -264,9 +272,48 @@ impl Store {
                 });
             }
         }
-        self.changes.insert(seq, Packed::new(record, from));
+        debug_assert!(
+            seq > self.head,
+            "change {seq} does not follow the head {}: the change sequence went back",
+            self.head
+        );
+        let displaced = self.changes.insert(seq, Packed::new(record, from));
+        debug_assert!(
+            displaced.is_none(),
+            "change {seq} was already held: the change sequence reused a number"
+        );
         self.head = seq;
+        self.debug_check();
         Outcome::New
+    }
+
+    /// Asserts (in debug builds) that `index`, `changes`, `bytes` and `head` are in step: one
+    /// index entry per held change, the newest change numbered `head`, and (at every power of
+    /// two of `head`, so the whole-table pass costs O(1) a change amortized) the bytes counted
+    /// as the held records' sum, and each held client found by the index at its change.
+    fn debug_check(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        debug_assert_eq!(
+            self.index.len(),
+            self.changes.len(),
+            "the index and the change sequence hold different counts of clients"
+        );
+        debug_assert_eq!(
+            self.changes.last_key_value().map(|(seq, _)| *seq),
+            (self.head > 0).then_some(self.head),
+            "the newest held change is not the head"
+        );
+        if !self.head.is_power_of_two() {
+            return;
+        }
+        let bytes: usize = self.changes.values().map(Packed::bytes).sum();
+        debug_assert_eq!(self.bytes, bytes, "the table's byte count drifted");
+        for (seq, packed) in &self.changes {
+            let found = self.index.find(client_hash(packed.client()), |s| s == seq);
+            debug_assert!(found.is_some(), "the index does not find change {seq}");
+        }
     }
 
     pub fn get(&self, client: &str) -> Option<Record> {
@@ -299,6 +346,10 @@ impl Store {
         };
         let mut exhausted = true;
         for (&seq, packed) in self.changes.range(cursor + 1..) {
+            debug_assert!(
+                seq > cursor,
+                "change {seq} is not after the cursor {cursor}"
+            );
             if batch.records.len() >= max {
                 exhausted = false;
                 break;
@@ -316,6 +367,12 @@ impl Store {
         if exhausted {
             batch.reached = batch.reached.max(self.head);
         }
+        debug_assert!(
+            batch.reached >= cursor && batch.reached <= cursor.max(self.head),
+            "a batch after {cursor} reached {}, outside the cursor and the head {}",
+            batch.reached,
+            self.head
+        );
         batch
     }
 
@@ -333,6 +390,12 @@ impl Store {
         for packed in self.changes.values() {
             digest.add(record_hash(&packed.text));
         }
+        // A dialler reads a digest that is not empty as "the accepter holds records, a refill
+        // is coming", so an empty table's digest must be empty.
+        debug_assert!(
+            !self.is_empty() || digest.is_empty(),
+            "an empty table's digest is not empty"
+        );
         digest
     }
 
@@ -596,6 +659,41 @@ mod tests {
         assert_eq!(store.len(), 1);
         assert!(store.bytes() <= record_bytes(&record("Clark +0.1 kiwi +2+2 2")?));
         Ok(())
+    }
+
+    /// A table of `n` clients, each stored once.
+    fn filled(n: usize) -> Result<Store, ParseError> {
+        let mut store = Store::new(100);
+        for i in 0..n {
+            store.insert(record(&format!("Clark +0.1 client{i} +1+2 100"))?);
+        }
+        Ok(store)
+    }
+
+    #[test]
+    #[should_panic(expected = "the change sequence reused a number")]
+    fn a_head_one_behind_trips_the_change_sequence_assertion_at_the_insert() {
+        let mut store = filled(3).unwrap();
+        // An off-by-one in the change sequence: the next change gets the last one's number.
+        store.head -= 1;
+        store.insert(record("Clark +0.1 late +1+2 100").unwrap());
+    }
+
+    #[test]
+    #[should_panic(expected = "the table's byte count drifted")]
+    fn a_byte_count_out_of_step_trips_the_assertion_at_the_next_power_of_two() {
+        let mut store = filled(3).unwrap();
+        store.bytes += 1;
+        // Change 4 is a power of two: the whole table is checked there.
+        store.insert(record("Clark +0.1 late +1+2 100").unwrap());
+    }
+
+    #[test]
+    #[should_panic(expected = "the index and the change sequence hold different counts")]
+    fn an_index_out_of_step_trips_the_assertion() {
+        let mut store = filled(3).unwrap();
+        store.index.clear();
+        store.insert(record("Clark +0.1 late +1+2 100").unwrap());
     }
 
     #[test]
