@@ -54,7 +54,10 @@ pub struct FillGuard<'a> {
 
 impl Drop for FillGuard<'_> {
     fn drop(&mut self) {
-        self.fills.send_modify(|fills| *fills -= 1);
+        self.fills.send_modify(|fills| {
+            debug_assert!(*fills > 0, "a fill guard outlived the count of fills");
+            *fills = fills.saturating_sub(1);
+        });
     }
 }
 

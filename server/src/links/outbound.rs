@@ -205,6 +205,11 @@ async fn session(
     let mut last_heard = tokio::time::Instant::now();
     let mut ping_seq: u64 = 0;
     loop {
+        // A `MARK` names only changes the link has sent (or skipped).
+        debug_assert!(
+            marked <= cursor,
+            "MARK {marked} ran ahead of the cursor {cursor}"
+        );
         let head = *changes.borrow_and_update();
         let caught_up = cursor >= head;
         let streaming = catch_up.is_some();
@@ -243,6 +248,7 @@ async fn session(
                     }
                     marked = batch.reached;
                 }
+                debug_assert!(batch.reached >= cursor, "the cursor {cursor} moved back to {}", batch.reached);
                 cursor = batch.reached;
             }
             _ = heartbeat.tick() => {
@@ -300,7 +306,15 @@ impl CatchUp {
             head: store.head(),
             this_life: this_life.clone(),
             any_life: format!("{peer} "),
-            differing: their_digest.map(|theirs| store.digest(theirs.buckets()).differing(&theirs)),
+            differing: their_digest.map(|theirs| {
+                let ours = store.digest(theirs.buckets());
+                debug_assert_eq!(
+                    ours.buckets(),
+                    theirs.buckets(),
+                    "digests compared bucket by bucket"
+                );
+                ours.differing(&theirs)
+            }),
         };
         let records =
             store.count_after(seq, |held| held.seq > catch_up.head || catch_up.skips(held));
