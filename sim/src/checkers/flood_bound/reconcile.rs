@@ -19,7 +19,7 @@ use std::time::Duration;
 use server::config::Limits;
 use server::events::{Direction, Event};
 
-use super::{Held, Seen, Tables};
+use super::{Seen, ServerTable, Tables};
 use crate::checkers::Violation;
 use crate::oracle::digest_buckets;
 use crate::trace::replay::{UpdateKey, update_key};
@@ -202,7 +202,7 @@ impl Reconciles {
 /// stored or replaced a record since (A compared its table at some moment after `since`).
 /// Returns that count and how many buckets differ.
 fn digest_due(
-    ours: Option<&Held>,
+    ours: Option<&ServerTable>,
     theirs: &BTreeMap<String, UpdateKey>,
     since: Duration,
     buckets: u64,
@@ -211,7 +211,7 @@ fn digest_due(
         let (origin, client, timestamp, location, time_diff) = key;
         digest_buckets::bucket(origin, time_diff, client, location, timestamp, buckets)
     };
-    let empty = Held::default();
+    let empty = ServerTable::default();
     let ours = ours.unwrap_or(&empty);
     let mut differing = BTreeSet::new();
     for (client, (key, _, stored_at)) in &ours.records {
