@@ -30,7 +30,7 @@ type Offered = BTreeMap<(String, String), (Duration, BTreeMap<String, UpdateKey>
 
 /// Per directed link `A -> B`: what B is known to hold of A's, and what went out lately.
 #[derive(Default)]
-struct LinkLog {
+struct LinkSends {
     /// Updates A sent to B (flooded or reconciled) since B last lost its memory.
     known: BTreeSet<UpdateKey>,
     /// Times of A's sends to B (flood messages, and reconciles with their record counts).
@@ -52,7 +52,7 @@ pub(super) struct Reconciles {
     /// The digest's bucket count for the herd's line limit.
     buckets: u64,
     offered: Offered,
-    links: BTreeMap<(String, String), LinkLog>,
+    links: BTreeMap<(String, String), LinkSends>,
     /// Reconciles seen, and the records they carried, for the metric.
     pub(super) count: usize,
     pub(super) records: u64,
