@@ -23,7 +23,7 @@ use crate::links::inbound;
 use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
-use crate::state::{Shared, Source};
+use crate::state::{Shared, Via};
 use crate::store::Outcome;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before accepting again.
@@ -273,7 +273,7 @@ impl Handler {
                     // A classic peer's record: stored and flooded, never answered. A stale one
                     // means the peer holds an old record: send it ours.
                     let client = record.client.clone();
-                    if self.shared.ingest(record, Source::Classic) == Outcome::Stale {
+                    if self.shared.ingest(record, Via::Classic) == Outcome::Stale {
                         self.shared.resend_to_classic(&client);
                     }
                     return String::new();

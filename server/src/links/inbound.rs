@@ -9,7 +9,7 @@ use crate::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkR
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
-use crate::state::{FillGuard, ResumePoint, Shared, Source, link_key};
+use crate::state::{FillGuard, ResumePoint, Shared, Via, link_key};
 
 use super::handshake;
 
@@ -117,7 +117,7 @@ where
     }
     on_linked();
     shared.linked_in(peer);
-    let source = Source::Peer {
+    let source = Via::Peer {
         name: peer.to_string(),
         link: link_key(peer, epoch),
     };
@@ -142,7 +142,7 @@ struct Link<'a> {
     peer: &'a str,
     /// The dialler's life.
     epoch: u64,
-    source: &'a Source,
+    source: &'a Via,
     /// The dialler's change head when it proved itself (its `AUTH`): its catch-up covers at
     /// least this much, so a `MARK` reaching it means the catch-up is in.
     catch_up_head: u64,
