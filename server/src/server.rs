@@ -186,8 +186,8 @@ impl Handler {
                         .link(name, *epoch, &mut reader, &mut writer, &mut client_slot)
                         .await
                     {
-                        inbound::Outcome::Ended(reason) => return reason,
-                        inbound::Outcome::Refused => {
+                        inbound::AfterLink::Ended(reason) => return reason,
+                        inbound::AfterLink::Refused => {
                             link_slot = None;
                             if client_slot.is_none() {
                                 return ConnectionEnd::LinkWithoutProof;
@@ -223,7 +223,7 @@ impl Handler {
         reader: &mut LineReader<R>,
         writer: &mut W,
         client_slot: &mut Option<OwnedSemaphorePermit>,
-    ) -> inbound::Outcome
+    ) -> inbound::AfterLink
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
