@@ -5,6 +5,8 @@
 mod cli {
     //! The subcommands the binary runs itself, each with its arguments.
     pub mod check_herds;
+    #[cfg(test)]
+    mod docs_check;
     pub mod shrink;
 }
 
@@ -210,6 +212,3 @@ fn run_real_files(args: &RunArgs) -> u8 {
     };
     sim::real::files::run(&files, &options, mode, args.jobs)
 }
-
-#[cfg(test)]
-mod docs_check;
