@@ -16,7 +16,7 @@
 # score = killed / (killed + survived), over behaviour-changing, non-equivalent mutants.
 #
 # Usage:
-#   sim/mutants.sh                       # every mutant in server/src (long: see the README)
+#   sim/mutants.sh                       # every mutant in server/src (long: see docs/mutation.md)
 #   sim/mutants.sh -f server/src/store.rs --shard 1/4   # any cargo-mutants options
 #   sim/mutants.sh --only FILE [...]     # only the mutants FILE names, one per line as
 #                                        # `cargo mutants --list` prints them

@@ -103,7 +103,7 @@ fn decode(data: &[u8]) -> Option<(usize, Vec<Vec<u8>>)> {
     Some((limit, chunks))
 }
 
-/// What SPEC section 1 asks for, computed on the whole stream at once.
+/// What docs/protocol.md §1 asks for, computed on the whole stream at once.
 fn expected_lines(stream: &[u8]) -> Vec<Vec<u8>> {
     let mut lines: Vec<Vec<u8>> = stream.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     if lines.last().is_some_and(Vec::is_empty) {

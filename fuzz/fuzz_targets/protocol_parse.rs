@@ -1,9 +1,9 @@
 //! Fuzz target: `Command::parse_line` on arbitrary bytes, and what holds for every line it accepts.
 //!
-//! Beyond "no panic": an accepted line prints as one canonical line that parses back to the
-//! same command and prints identically; client and peer fields are echoed verbatim (SPEC
-//! sections 2 and 5); parsed values respect the SPEC's ranges; and the `? ` reply for any line
-//! is the trimmed line.
+//! Beyond "no panic": an accepted line prints as one canonical line that parses back to the same
+//! command and prints identically; client and peer fields are echoed verbatim (docs/protocol.md §2
+//! and §8); parsed values respect the protocol's ranges; and the `? ` reply for any line is the
+//! trimmed line.
 
 #![no_main]
 

@@ -1,6 +1,6 @@
 //! The herd file: which servers exist, where they listen, who talks with whom, and every limit.
 //!
-//! A herd file is YAML. With no file the built-in default herd of SPEC section 7 is used.
+//! A herd file is YAML. With no file the built-in default herd of docs/protocol.md §13 is used.
 //! Every bound the server enforces lives in [`Limits`], with its default written next to it,
 //! so an operator can read one struct to know what the server will and will not do.
 
@@ -226,7 +226,7 @@ pub enum ConfigError {
 }
 
 impl Herd {
-    /// The five-server herd of SPEC section 7, on 127.0.0.1 ports 10000-10004.
+    /// The five-server herd of docs/protocol.md §13, on 127.0.0.1 ports 10000-10004.
     pub fn default_herd() -> Herd {
         let names = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
         let servers = names

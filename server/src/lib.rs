@@ -1,4 +1,4 @@
-//! The herd server: a TCP proxy-herd node (SPEC.md) as a library the binary and the
+//! The herd server: a TCP proxy-herd node (docs/protocol.md) as a library the binary and the
 //! simulation both run.
 //!
 //! Module map:

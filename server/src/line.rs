@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// How many bytes of an over-long line are kept for the `? ` reply (SPEC section 1).
+/// How many bytes of an over-long line are kept for the `? ` reply (docs/protocol.md §1).
 pub const TOO_LONG_PREFIX_BYTES: usize = 256;
 
 /// Bytes read from the socket at a time.

@@ -1,4 +1,4 @@
-//! The client table: for each client, the winning [`Record`] under SPEC section 5's order.
+//! The client table: for each client, the winning [`Record`] under docs/protocol.md §5's order.
 //!
 //! Insert-if-newer under a total order is commutative and idempotent, which is what makes the
 //! herd converge: any server that has seen the same set of records, in any order and with any

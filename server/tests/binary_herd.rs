@@ -101,7 +101,7 @@ async fn all_hold(client: &str, expected: &str, within: Duration) -> Result<Dura
 }
 
 /// The classic asyncio client (`classic_client.py`) against the running processes: the AT
-/// line, a WHATSAT from another server, and `? ` for every invalid example of SPEC section 4.
+/// line, a WHATSAT from another server, and `? ` for every invalid example of docs/protocol.md §4.
 fn classic_client_gets_spec_replies() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/classic_client.py");
     let client = |port: u16, message: &str| -> String {

@@ -56,7 +56,7 @@ fn read_all(data: Vec<u8>, sizes: Vec<usize>, limit: usize) -> Vec<Line> {
     })
 }
 
-/// SPEC section 1 on the whole input at once: split on `\n`, a last line without `\n` counts,
+/// docs/protocol.md §1 on the whole input at once: split on `\n`, a last line without `\n` counts,
 /// a line over the limit is answered from its first 256 bytes.
 fn expected(data: &[u8], limit: usize) -> Vec<Line> {
     let mut lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();

@@ -5,7 +5,7 @@
 //!
 //! 1. Names: [`hosts`] (the harness's host names), [`checker_name`] (every checker and its
 //!    failure class), [`outcome`] (how a run ended: class, checker, exit code, ranking);
-//!    [`oracle`] (what SPEC says a line is, written apart from the server's parser).
+//!    [`oracle`] (what docs/protocol.md says a line is, written apart from the server's parser).
 //! 2. [`scenario`]: the YAML schema (faults and workload as data), its validation and writer;
 //!    [`herd_corpus`] (herd files the server must refuse or accept, judged through its own
 //!    loader and written back as the scenario writer writes herds).

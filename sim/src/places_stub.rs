@@ -211,7 +211,7 @@ pub fn unreadable_location_json(location: &str) -> serde_json::Value {
     })
 }
 
-/// Degrees of a `LAT,LNG` query value (SPEC section 6), by the reference grammar and within
+/// Degrees of a `LAT,LNG` query value (docs/protocol.md §11), by the reference grammar and within
 /// range; `None` for anything Places could not read.
 pub fn readable_location(value: &str) -> Option<(f64, f64)> {
     let location = crate::oracle::spec::Location::from_places_query(value)?;

@@ -88,7 +88,7 @@ pub struct Scenario {
 /// How the scenario named its herd.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HerdSource {
-    /// `herd: default` or no `herd` key: SPEC section 7's five servers.
+    /// `herd: default` or no `herd` key: docs/protocol.md §13's five servers.
     Default,
     /// `herd: { file: PATH }`, PATH as written (relative to the scenario file).
     File(PathBuf),

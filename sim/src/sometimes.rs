@@ -143,7 +143,7 @@ fn whatsat_waited(run: &RunRecord, found: bool) -> bool {
 }
 
 /// A server held a record and was offered another for the same client with the very same
-/// timestamp from another origin: SPEC section 5's first tie-break decided.
+/// timestamp from another origin: docs/protocol.md §5's first tie-break decided.
 fn tie_broken_by_origin(run: &RunRecord) -> bool {
     replay::store_decisions(run.trace, |_, record, _, held| match held {
         Some(held)
@@ -189,7 +189,7 @@ fn stale_refused_at_peer(run: &RunRecord) -> bool {
 }
 
 /// Places timed out at a server, and a client of that server afterwards got its WHATSAT
-/// answered with the error JSON (SPEC section 3: the client still gets an answer).
+/// answered with the error JSON (docs/protocol.md §11: the client still gets an answer).
 fn places_timeout_answered(run: &RunRecord) -> bool {
     let mut timed_out: BTreeSet<&str> = BTreeSet::new();
     for event in &run.trace.events {

@@ -79,7 +79,7 @@ fn time_diff_text(nanos: i128) -> String {
     )
 }
 
-/// `? ` and the line with SPEC white space trimmed at both ends, by the oracle's white space.
+/// `? ` and the line with protocol white space trimmed at both ends, by the oracle's white space.
 fn question(line: &str) -> String {
     format!("? {}\n", line.trim_matches(spec::is_white_space))
 }

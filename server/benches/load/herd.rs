@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// The default herd's servers and links (SPEC section 7), on other ports.
+/// The default herd's servers and links (docs/protocol.md §13), on other ports.
 pub const NAMES: [&str; 5] = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
 const LINKS: [(&str, &str); 6] = [
     ("Bailey", "Bona"),

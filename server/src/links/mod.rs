@@ -3,7 +3,7 @@
 //!
 //! A persistent link is two TCP connections, one per direction: each server dials every
 //! neighbour and only *sends* records on the connection it dialled, and only *receives* on the
-//! ones it accepted. The handshake (SPEC section 5, README "How the herd stays consistent"):
+//! ones it accepted. The handshake (docs/protocol.md §8):
 //!
 //! ```text
 //! dialler  -> PEER <name> <epoch>

@@ -1,6 +1,6 @@
 //! Why a Places request gave no place data, and the failure JSON a client gets instead.
 //!
-//! SPEC section 3: a Places failure never fails the WHATSAT; the client gets the usual shape
+//! docs/protocol.md §11: a Places failure never fails the WHATSAT; the client gets the usual shape
 //! with `"results" : []`, Google's status where there is one (else `"UNKNOWN_ERROR"`) and an
 //! `"error_message"`. The variants are the `kind`s of the `places_error` event.
 

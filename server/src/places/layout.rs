@@ -13,7 +13,7 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 const INDENT: &[u8] = b"   ";
 
 /// Lays `value` out as Google does, then collapses every run of two or more newlines into one
-/// and removes trailing newlines (SPEC section 3). The caller appends `"\n\n"`.
+/// and removes trailing newlines (docs/protocol.md §3). The caller appends `"\n\n"`.
 pub fn google_layout(value: &serde_json::Value) -> String {
     let mut out = Vec::new();
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, GoogleFormatter::new());
@@ -26,7 +26,7 @@ pub fn google_layout(value: &serde_json::Value) -> String {
     collapse_newlines(&text)
 }
 
-/// SPEC section 3's clean-up. Serialized JSON escapes newlines inside strings, so in practice
+/// docs/protocol.md §3's clean-up. Serialized JSON escapes newlines inside strings, so in practice
 /// this only trims; it is kept so the rule holds whatever the formatter ever emits.
 fn collapse_newlines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -1,4 +1,4 @@
-//! The Places upstream: the JSON part of a WHATSAT reply (SPEC sections 3 and 6).
+//! The Places upstream: the JSON part of a WHATSAT reply (docs/protocol.md §3 and §11).
 //!
 //! `PlacesClient::nearby` asks Places (legacy Nearby Search or Places API (New)) or, with no
 //! key, the built-in offline place set; cuts `results` to the bound; and lays the JSON out as

@@ -1,8 +1,8 @@
-//! The herd's wire protocol (SPEC sections 1-5): one line of bytes <-> [`Command`], the
+//! The herd's wire protocol (docs/protocol.md §1-8): one line of bytes <-> [`Command`], the
 //! value types inside it, the `? ` reply for anything invalid, and [`Record`]'s total order.
 //!
 //! Every value keeps the text it was parsed from and prints it back verbatim, because the
-//! SPEC echoes client and peer text unchanged (`+34.068930` keeps its trailing zero). Numbers
+//! protocol echoes client and peer text unchanged (`+34.068930` keeps its trailing zero). Numbers
 //! are checked exactly, in decimal or integer nanoseconds, never through floating point.
 
 use std::fmt;
@@ -64,8 +64,8 @@ pub enum ParseError {
     BadDigest(#[from] crate::digest::BadDigest),
 }
 
-/// SPEC white space: space, tab, CR, LF, FF, VT (note: VT 0x0B is NOT
-/// `char::is_ascii_whitespace`, which is why this exists).
+/// The protocol's white space (docs/protocol.md §1): space, tab, CR, LF, FF, VT (note: VT 0x0B is
+/// NOT `char::is_ascii_whitespace`, which is why this exists).
 pub fn is_spec_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0B | 0x0C)
 }
@@ -90,7 +90,7 @@ fn trim_spec_whitespace(line: &[u8]) -> &[u8] {
     line.get(start..end).unwrap_or_default()
 }
 
-/// The `? ` reply for an invalid line: "? " + the line with leading/trailing SPEC white space
+/// The `? ` reply for an invalid line: "? " + the line with leading/trailing protocol white space
 /// removed, non-UTF-8 bytes replaced lossily. No trailing newline.
 pub fn invalid_reply(line: &[u8]) -> String {
     format!("? {}", String::from_utf8_lossy(trim_spec_whitespace(line)))
@@ -125,7 +125,7 @@ impl Record {
         ]
     }
 
-    /// SPEC section 5 order: client timestamp, then origin server name, then location text,
+    /// docs/protocol.md §5 order: client timestamp, then origin server name, then location text,
     /// then time difference (numeric nanos). The remaining fields (time-diff text, timestamp
     /// text, client) follow only to make the order total on distinct records, so that every
     /// server picks the same winner whatever the arrival order and `Eq` agrees with it.
@@ -156,8 +156,8 @@ impl fmt::Display for Record {
     }
 }
 
-/// One line of the protocol: the SPEC's client commands, peers' AT records, and this project's
-/// link extensions (PEER, PING, PONG).
+/// One line of the protocol: the client commands (docs/protocol.md §2-3), peers' AT records, and
+/// this project's link extensions (PEER, PING, PONG).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// A client reports where it is.
@@ -173,7 +173,7 @@ pub enum Command {
         bound: usize,
     },
     /// A record from a peer: exactly 6 fields, or more (extra trailing fields ignored, per
-    /// SPEC section 5, since classic peers append the servers visited).
+    /// docs/protocol.md §8.5, since classic peers append the servers visited).
     At(Record),
     /// `PEER <name> <epoch>`: the first line a herd neighbour sends on a persistent link, so
     /// the receiver knows which link a record came from; `epoch` names the sender's current
@@ -251,7 +251,7 @@ fn parse_heartbeat(s: &str) -> Result<u64, ParseError> {
 
 impl Command {
     /// Parses one line (with or without its `\n`): non-UTF-8 is an error, leading and trailing
-    /// SPEC white space is ignored, fields are split on runs of SPEC white space, and command
+    /// protocol white space is ignored, fields are split on runs of it, and command
     /// words are case-sensitive.
     pub fn parse_line(line: &[u8]) -> Result<Command, ParseError> {
         let text = std::str::from_utf8(line).map_err(|_| ParseError::NotUtf8)?;

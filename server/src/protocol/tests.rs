@@ -1,4 +1,4 @@
-//! Tests of the wire protocol: every SPEC example, edge cases, and properties.
+//! Tests of the wire protocol: every example of docs/protocol.md, edge cases, and properties.
 use super::*;
 use proptest::prelude::*;
 
@@ -17,7 +17,7 @@ fn at(line: &str) -> Result<Record, Box<dyn std::error::Error>> {
     }
 }
 
-// SPEC section 1: lines and fields.
+// docs/protocol.md §1: lines.
 
 #[test]
 fn spec_white_space_is_exactly_space_tab_cr_lf_ff_vt() {
@@ -105,7 +105,7 @@ fn command_words_are_case_sensitive() {
     }
 }
 
-// SPEC section 2: IAMAT.
+// docs/protocol.md §2: IAMAT.
 
 #[test]
 fn the_spec_iamat_example_parses_into_its_fields() -> TestResult {
@@ -350,7 +350,7 @@ fn an_iamat_with_a_malformed_value_names_the_value() {
     assert_eq!(parse("IAMAT kiwi 1.5 +1+2"), Err(ParseError::BadLocation));
 }
 
-// SPEC section 3: WHATSAT.
+// docs/protocol.md §3: WHATSAT.
 
 #[test]
 fn the_spec_whatsat_example_parses_with_radius_in_metres() -> TestResult {
@@ -478,7 +478,7 @@ fn whatsat_takes_exactly_four_fields() {
     );
 }
 
-// SPEC section 4: invalid commands.
+// docs/protocol.md §4: invalid input.
 
 #[test]
 fn the_five_spec_invalid_examples_get_their_exact_replies() {
@@ -531,7 +531,7 @@ fn parse_errors_say_which_rule_was_broken() {
     assert_eq!(ParseError::NotUtf8.to_string(), "line is not valid UTF-8");
 }
 
-// SPEC section 5: records between peers.
+// docs/protocol.md §5 and §8: records between peers.
 
 #[test]
 fn a_peer_at_line_parses_into_a_record_that_prints_back_verbatim() -> TestResult {

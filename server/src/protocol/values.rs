@@ -158,7 +158,7 @@ impl FromStr for Timestamp {
     }
 }
 
-/// ISO 6709 style `±LAT±LNG`. Kept as text because the SPEC echoes it verbatim and Places is
+/// ISO 6709 style `±LAT±LNG`. Kept as text because the protocol echoes it verbatim and Places is
 /// queried with the client's own digits; the split point separates the two coordinates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

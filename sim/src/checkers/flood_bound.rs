@@ -1,4 +1,5 @@
-//! `flood_bound` (safety): what crosses a link is bounded by what changed (SPEC section 5).
+//! `flood_bound` (safety): what crosses a link is bounded by what changed (docs/protocol.md §7,
+//! §8).
 //!
 //! Five rules, all judged per link from the trace alone, one module each:
 //! - [`floods`]: each update crosses each undirected link at most twice, and never goes back

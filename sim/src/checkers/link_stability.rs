@@ -26,8 +26,8 @@
 //!   between two running servers (they said `listening` and did not crash since) that
 //!   nothing still cuts is up at the end, both ways.
 //!
-//! Nothing else explains a link going down. Overload makes a link lag, never drop (README,
-//! "How the herd stays consistent"); hostile clients cannot take a link's slot
+//! Nothing else explains a link going down. Overload makes a link lag, never drop (docs/protocol.md
+//! §8.3); hostile clients cannot take a link's slot
 //! (`peer_links_max` is apart from `connections_max`) and a PEER without a valid proof changes
 //! nothing; clock skew moves the clock records are stamped with, while heartbeats run on the
 //! runtime's timer; Places faults touch no link.

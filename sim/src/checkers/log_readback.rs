@@ -11,7 +11,7 @@
 //!   (`server::log_time::parse`, which real mode and the load benchmark use) reads it back to
 //!   that same instant; scenarios and swarm seeds start on many dates (`start`), leap days and
 //!   century ends among them, so calendar arithmetic is judged, not only one afternoon;
-//! - `level` is `WARN` for exactly the events README's "Logs" section calls warnings, else
+//! - `level` is `WARN` for exactly the events docs/running.md's "Logs" section calls warnings, else
 //!   `INFO`;
 //! - the `event` key of the line is the name the event gives itself (`Event::name`), which
 //!   the server's tracing message, diagrams and reports use;
@@ -35,7 +35,7 @@ use crate::checker_name::CheckerName;
 
 pub struct LogReadback;
 
-/// The events logged at `WARN`, as README's "Logs" section lists them: what an operator
+/// The events logged at `WARN`, as docs/running.md's "Logs" section lists them: what an operator
 /// should look at (refused connections, lines and links, links that could not be trusted,
 /// Places failures).
 pub const WARNING_EVENTS: [&str; 7] = [
@@ -223,7 +223,7 @@ fn fixed_text_problem(text: &str, fixed: &[&str]) -> Option<String> {
         .then(|| format!("its reason is written {text:?}, not one of the log's reasons"))
 }
 
-/// `INFO`, or `WARN` for the events README calls warnings, by the event's JSON key.
+/// `INFO`, or `WARN` for the events docs/running.md calls warnings, by the event's JSON key.
 fn expected_level(key: Option<&str>) -> &'static str {
     match key {
         Some(key) if WARNING_EVENTS.contains(&key) => "WARN",

@@ -8,7 +8,7 @@
 //!
 //! | checker          | class    | holds when                                                   |
 //! |------------------|----------|--------------------------------------------------------------|
-//! | `well_formed`    | safety   | every reply has SPEC's shape for the command it answers, as  |
+//! | `well_formed`    | safety   | every reply has the shape protocol.md owes its command, as   |
 //! |                  |          | the reference grammar (`oracle::spec`) classifies the line   |
 //! | `time_diff`      | safety   | an IAMAT reply's time difference is the server's clock at    |
 //! |                  |          | receipt (simulated clock + skew) minus the timestamp, exactly |
@@ -132,7 +132,7 @@ impl<'a> RunRecord<'a> {
         }
     }
 
-    /// What the herd's limits add to SPEC's grammar of a client line.
+    /// What the herd's limits add to docs/protocol.md's grammar of a client line.
     pub fn line_bounds(&self) -> crate::trace::replay::LineBounds {
         crate::trace::replay::LineBounds {
             line_bytes_max: self.line_bytes_max,

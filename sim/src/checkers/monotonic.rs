@@ -1,5 +1,5 @@
-//! `monotonic` (safety): no server's record for a client ever moves backwards in SPEC section
-//! 5's order, and no server drops a record that is newer than what it holds.
+//! `monotonic` (safety): no server's record for a client ever moves backwards in docs/protocol.md
+//! §5's order, and no server drops a record that is newer than what it holds.
 //!
 //! Replays each server's `record_stored` events: `outcome=new` must be strictly newer than
 //! what the server held; `stale` or `duplicate` must not be newer (that would be a newer

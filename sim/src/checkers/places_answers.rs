@@ -1,5 +1,5 @@
 //! `places_answers` (safety): every WHATSAT reply's JSON is what the Places answer behind it
-//! owes (SPEC section 3), and the places it shows keep the offline place set's promises.
+//! owes (docs/protocol.md §3), and the places it shows keep the offline place set's promises.
 //!
 //! **The answer behind a reply.** The Places stub (and real mode's mock) records every answer
 //! it decides (`places_stub_answer`: HTTP status and body, with the request's fields). A
@@ -42,11 +42,11 @@
 //! stub answers with the server's own set, so without a fixture the set would judge itself.
 //! Near the poles (|latitude| > 80) the set clamps and wraps, and only distances are judged.
 //!
-//! **Left alone.** The top-level keys of a Places (New) reply besides `results` and `status`
-//! (the server's conversion, which SPEC does not spell out); error texts beyond Google's
+//! **Left alone.** The top-level keys of a Places (New) reply besides `results` and `status` (the
+//! server's conversion, which docs/protocol.md does not spell out); error texts beyond Google's
 //! message, the HTTP code and a timeout's wording (a connect failure's text is not fixed by
-//! anything the harness controls); replies that are `?`, that `well_formed` finds malformed,
-//! and WHATSATs of load and hostile clients.
+//! anything the harness controls); replies that are `?`, that `well_formed` finds malformed, and
+//! WHATSATs of load and hostile clients.
 
 mod ordered;
 mod owed;

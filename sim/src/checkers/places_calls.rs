@@ -6,7 +6,7 @@
 //! The expected `location=LAT,LNG` comes from the scenario's own numbers: the location text of
 //! the record the WHATSAT's reply shows (else of any IAMAT sent for that client), read by the
 //! reference grammar ([`crate::oracle::spec`]) and compared with the request's value as exact
-//! decimals (SPEC section 6: latitude first, `-` for south and west), never through the
+//! decimals (docs/protocol.md §11: latitude first, `-` for south and west), never through the
 //! server's own query formatting. A swapped pair or a lost sign is caught.
 //!
 //! A Places API (New) request carries f64 JSON numbers instead of text, so its center and

@@ -5,7 +5,7 @@
 //!
 //! Why that instant: the server reads its clock while it handles the line it just logged,
 //! with no await in between, and turmoil's clock only moves while a host awaits. A server
-//! that read its clock later would not be stamping the *receive* time SPEC section 2 asks
+//! that read its clock later would not be stamping the *receive* time docs/protocol.md §6 asks
 //! for. Real servers' logs carry no such reading (a real clock is read twice, once for the
 //! log and once for the reply), so there the clock is unknown and nothing is judged by it.
 
@@ -97,7 +97,7 @@ fn same_line(logged: &str, sent: &str) -> bool {
             && sent.starts_with(logged.trim_end_matches('\u{fffd}')))
 }
 
-/// SPEC section 2's time difference text for `nanos`: sign, seconds, 9 fraction digits.
+/// docs/protocol.md §6's time difference text for `nanos`: sign, seconds, 9 fraction digits.
 pub fn time_diff_text(nanos: i128) -> String {
     let sign = if nanos < 0 { '-' } else { '+' };
     let magnitude = nanos.unsigned_abs();

@@ -13,7 +13,7 @@ use crate::trace::{Trace, TraceEvent};
 
 pub const HERD: [&str; 5] = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
 
-/// The default herd's persistent links (SPEC section 7), each as its ends in name order, as
+/// The default herd's persistent links (docs/protocol.md §13), each as its ends in name order, as
 /// the herd itself lists them.
 pub fn default_links() -> Vec<(String, String)> {
     server::config::Herd::default_herd()

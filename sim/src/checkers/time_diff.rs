@@ -1,6 +1,6 @@
 //! `time_diff` (safety): every IAMAT reply's time difference is exactly, to the nanosecond,
-//! the receiving server's clock when the line arrived minus the client's timestamp (SPEC
-//! section 2). The clock comes from the simulation and the scenario's skews
+//! the receiving server's clock when the line arrived minus the client's timestamp
+//! (docs/protocol.md §6). The clock comes from the simulation and the scenario's skews
 //! ([`super::receipt_clock`]), the timestamp from the line as the reference grammar reads it:
 //! nothing the server computed is reused, so a time difference taken through floating point
 //! (`+0.009999990` for `+0.010000000`), a saturated one or a zero written `-0.000000000` is
@@ -62,7 +62,8 @@ impl Checker for TimeDiff {
                 continue;
             };
             judged += 1;
-            // The text, not its value: SPEC writes zero as `+0.000000000`, never `-0...`.
+            // The text, not its value: docs/protocol.md §6 writes zero as `+0.000000000`, never
+            // `-0...`.
             if !clocks
                 .iter()
                 .any(|clock| time_diff_text(clock - timestamp) == diff_text)

@@ -1,4 +1,5 @@
-//! `well_formed` (safety): every reply a client read has SPEC's shape for the line it sent.
+//! `well_formed` (safety): every reply a client read has the shape docs/protocol.md owes the line
+//! it sent.
 //!
 //! - IAMAT: `AT <that server> <sign>S.NNNNNNNNN <client> <location> <timestamp>\n`, the last
 //!   three exactly as sent;
@@ -8,12 +9,12 @@
 //! - anything else: `? ` + the line without leading and trailing white space + `\n`, or, for a
 //!   line over the limit, `? ` + its first 256 bytes.
 //!
-//! What a line asks for is decided by the reference grammar ([`crate::oracle::spec`]), never
-//! by the server's parser, so a server that accepts what SPEC refuses (`+34.-118`, `1.5x`,
-//! ten fraction digits, latitude 90.5, radius 50.5) is caught here even with no `expect`.
-//! An IAMAT may still get `?` where SPEC section 2's bounds refuse it: its timestamp further
-//! ahead of the server's clock at receipt than `timestamp_ahead_max`, its AT line over the
-//! line limit, or no room in the table.
+//! What a line asks for is decided by the reference grammar ([`crate::oracle::spec`]), never by the
+//! server's parser, so a server that accepts what docs/protocol.md refuses (`+34.-118`, `1.5x`, ten
+//! fraction digits, latitude 90.5, radius 50.5) is caught here even with no `expect`. An IAMAT may
+//! still get `?` where docs/protocol.md §2's bounds refuse it: its timestamp further ahead of the
+//! server's clock at receipt than `timestamp_ahead_max`, its AT line over the line limit, or no
+//! room in the table.
 //!
 //! Whether the AT line's *content* is right is `time_diff`'s, `whatsat_agrees`'s and
 //! `expectations`' job.

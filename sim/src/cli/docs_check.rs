@@ -238,3 +238,71 @@ fn a_dated_entry_is_told_from_a_timestamp() {
     assert!(!dated("ts: 2026-11-26T05:39:38.123456Z"));
     assert!(!dated("crosses 2000-02-29, the last day of an era"));
 }
+
+/// Every text file under `dir` (no `target/`, no hidden folders) with one of `extensions`.
+fn text_files(dir: &Path, extensions: &[&str], found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if path.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                text_files(&path, extensions, found);
+            }
+        } else if extensions.iter().any(|e| name.ends_with(e)) {
+            found.push(path);
+        }
+    }
+}
+
+/// The protocol the code follows is docs/protocol.md: no code or doc cites a protocol
+/// document that is not in the repository.
+#[test]
+fn nothing_cites_a_protocol_document_outside_the_repository() {
+    let root = workspace();
+    let mut files = vec![root.join("README.md")];
+    for dir in [
+        "server",
+        "sim",
+        "scenarios",
+        "fuzz",
+        "docs",
+        ".ci",
+        ".github",
+    ] {
+        text_files(
+            &root.join(dir),
+            &[".rs", ".md", ".yaml", ".yml", ".sh", ".toml", ".py"],
+            &mut files,
+        );
+    }
+    let word = ["SP", "EC"].concat();
+    let mut citing = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let cites = line.match_indices(&word).any(|(at, _)| {
+                let before = line[..at].chars().next_back();
+                let after = line[at + word.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if cites {
+                citing.push(format!("{}:{}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        files.len() > 100,
+        "the tree is read ({} files)",
+        files.len()
+    );
+    assert!(
+        citing.is_empty(),
+        "cite docs/protocol.md instead:\n{}",
+        citing.join("\n")
+    );
+}

@@ -1,4 +1,4 @@
-//! Short names for client locations: `kiwi v2` is kiwi's second record in SPEC section 5's
+//! Short names for client locations: `kiwi v2` is kiwi's second record in docs/protocol.md §5's
 //! order. A diagram cannot print AT lines on its arrows; a version number is enough to see
 //! which server answers with what, and when an answer is older than what the herd knows.
 

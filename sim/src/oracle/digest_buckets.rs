@@ -1,4 +1,4 @@
-//! Which digest bucket a record falls in, as README ("How the herd stays consistent") defines
+//! Which digest bucket a record falls in, as docs/protocol.md §8.3 defines
 //! it, written from that text and not from `server::digest`: the first 8 bytes (big-endian) of
 //! the SHA-256 of the record's five fields joined by single spaces (origin, time difference,
 //! client, location, timestamp), modulo the bucket count; the count is the largest power of

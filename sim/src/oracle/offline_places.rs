@@ -19,7 +19,7 @@ pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// sphere agree to nanometres; coordinates printed with 7 decimals are exact for both.
 pub const DISTANCE_TOLERANCE_M: f64 = 0.001;
 
-/// Legacy Nearby Search answers at most this many results (SPEC section 6).
+/// Legacy Nearby Search answers at most this many results (docs/protocol.md §11).
 pub const RESULTS_MAX: usize = 20;
 
 /// Beyond this |latitude| of the point asked about, an offset of tens of kilometres east

@@ -1,26 +1,26 @@
-//! The reference grammar of a client line, from SPEC sections 1-4 alone: what the checkers
+//! The reference grammar of a client line, from docs/protocol.md §1-4 alone: what the checkers
 //! believe a line asks for, decided independently of the server's parser.
 //!
 //! Exact decimal throughout: coordinates are compared digit by digit, timestamps are integer
 //! nanoseconds, so nothing a float would round can pass or fail by accident.
 
-/// SPEC section 1: space, tab, CR, LF, FF, VT (VT is not `char::is_ascii_whitespace`).
+/// docs/protocol.md §1: space, tab, CR, LF, FF, VT (VT is not `char::is_ascii_whitespace`).
 pub fn is_white_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{0B}' | '\u{0C}')
 }
 
-/// Timestamps carry at most nanoseconds (SPEC section 2).
+/// Timestamps carry at most nanoseconds (docs/protocol.md §2).
 pub const TIMESTAMP_FRACTION_DIGITS_MAX: usize = 9;
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 const LATITUDE_DEGREES_MAX: u32 = 90;
 const LONGITUDE_DEGREES_MAX: u32 = 180;
 const RADIUS_KM_MAX: u32 = 50;
-/// WHATSAT's bound on results (SPEC section 3).
+/// WHATSAT's bound on results (docs/protocol.md §3).
 pub const BOUND_MAX: u32 = 20;
 
-/// The command words of the herd's own link protocol (SPEC section 5 and its extensions).
-/// SPEC sections 1-4 do not say what a client sending them gets, beyond "never stored", so a
-/// judge of client replies leaves them alone.
+/// The command words of the herd's own link protocol (docs/protocol.md §8). A client that sends
+/// them gets `?`, but an `AT` line on a herd with classic links is a classic peer's record and gets
+/// no reply (docs/protocol.md §10), so a judge of client replies leaves them alone.
 pub const LINK_WORDS: [&str; 8] = [
     "AT", "PEER", "HELLO", "AUTH", "LINKED", "MARK", "PING", "PONG",
 ];
@@ -54,7 +54,7 @@ impl Decimal {
         })
     }
 
-    /// `[+-]DIGITS(.DIGITS)?` with the sign mandatory (SPEC section 2's coordinates).
+    /// `[+-]DIGITS(.DIGITS)?` with the sign mandatory (docs/protocol.md §2's coordinates).
     fn signed(text: &str) -> Option<Decimal> {
         let (negative, rest) = match text.as_bytes().first()? {
             b'+' => (false, &text[1..]),
@@ -71,7 +71,7 @@ impl Decimal {
         Decimal::unsigned(text)
     }
 
-    /// The value times 1000, exactly: km to metres (SPEC section 3's `r*1000`).
+    /// The value times 1000, exactly: km to metres (docs/protocol.md §11's `radius * 1000`).
     pub fn times_thousand(&self) -> Decimal {
         let mut frac = self.frac.clone();
         while frac.len() < 3 {
@@ -119,7 +119,7 @@ impl std::fmt::Display for Decimal {
     }
 }
 
-/// An ISO 6709 location as SPEC section 2 writes it: `+34.068930-118.445127`.
+/// An ISO 6709 location as docs/protocol.md §2 writes it: `+34.068930-118.445127`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub latitude: Decimal,
@@ -145,7 +145,7 @@ impl Location {
         })
     }
 
-    /// SPEC section 6's `location=LAT,LNG`: decimal degrees, latitude first, `-` for south
+    /// docs/protocol.md §11's `location=LAT,LNG`: decimal degrees, latitude first, `-` for south
     /// and west (a `+` is a space in a query string, so none is written).
     pub fn places_query(&self) -> String {
         format!("{},{}", self.latitude, self.longitude)
@@ -175,11 +175,11 @@ impl Location {
     }
 }
 
-/// A text that is not SPEC section 2's timestamp.
+/// A text that is not docs/protocol.md §2's timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotATimestamp;
 
-/// POSIX seconds with up to 9 fraction digits, no sign, no exponent (SPEC section 2), as
+/// POSIX seconds with up to 9 fraction digits, no sign, no exponent (docs/protocol.md §2), as
 /// integer nanoseconds; `None` for a valid text too large for `i128` nanoseconds, which is
 /// beyond any clock and so always ahead of it by more than any bound.
 pub fn timestamp_nanos(text: &str) -> Result<Option<i128>, NotATimestamp> {
@@ -204,7 +204,7 @@ pub fn timestamp_nanos(text: &str) -> Result<Option<i128>, NotATimestamp> {
     })())
 }
 
-/// What a client line is, by SPEC alone.
+/// What a client line is, by docs/protocol.md alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientLine {
     /// `IAMAT client location timestamp`, each field as written.
@@ -224,12 +224,12 @@ pub enum ClientLine {
     },
     /// A line whose first word is one of [`LINK_WORDS`].
     Link,
-    /// Anything else: SPEC section 4 owes it `? ` and the trimmed line.
+    /// Anything else: docs/protocol.md §4 owes it `? ` and the trimmed line.
     Invalid(&'static str),
 }
 
 impl ClientLine {
-    /// Classifies one line (without its newline). SPEC section 1's white space separates
+    /// Classifies one line (without its newline). docs/protocol.md §1's white space separates
     /// fields and is ignored at both ends; command words are case-sensitive.
     pub fn parse(line: &str) -> ClientLine {
         let fields: Vec<&str> = line

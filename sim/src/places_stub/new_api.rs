@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-/// Where Places API (New) answers a nearby search (SPEC section 6).
+/// Where Places API (New) answers a nearby search (docs/protocol.md §11).
 pub use crate::oracle::PLACES_NEW_API_PATH as PATH;
 
 /// Google refuses a `maxResultCount` outside this range.

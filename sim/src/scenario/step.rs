@@ -271,7 +271,7 @@ pub struct Expect {
     /// The AT line's client timestamp text (field 6), verbatim.
     pub timestamp: Option<String>,
     /// The AT line's time difference text (field 3), verbatim: tells apart two records that
-    /// differ in nothing else (SPEC section 5's last tie-break).
+    /// differ in nothing else (docs/protocol.md §5's last tie-break).
     pub time_diff: Option<String>,
     /// Exactly this many Places results in the JSON.
     pub results: Option<usize>,

@@ -496,10 +496,10 @@ fn check_hostile(h: &Hostile, herd: &Herd, servers: &[String]) -> Result<(), Str
     Ok(())
 }
 
-/// Why SPEC makes `line` (built around the scenario's `field`) invalid, or `None` if it is a
-/// valid command. White space inside `field` would split it, so it is refused up front.
-/// Decided by the checkers' reference grammar, not the server's parser: a server whose parser
-/// is wrong still gets the scenario, and the checkers judge its answers.
+/// Why docs/protocol.md makes `line` (built around the scenario's `field`) invalid, or `None` if it
+/// is a valid command. White space inside `field` would split it, so it is refused up front.
+/// Decided by the checkers' reference grammar, not the server's parser: a server whose parser is
+/// wrong still gets the scenario, and the checkers judge its answers.
 fn refused(field: &str, line: &str) -> Option<String> {
     if field.chars().any(is_white_space) {
         return Some("it contains white space".into());

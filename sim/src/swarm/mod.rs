@@ -49,7 +49,7 @@ pub struct SwarmArgs {
     /// Run only this machine's share of the seeds: `I/N` takes the seeds with seed % N == I.
     #[arg(long, value_parser = parse_shard, value_name = "I/N")]
     pub shard: Option<(u64, u64)>,
-    /// The herd to run (default: the herd of SPEC section 7).
+    /// The herd to run (default: the herd of docs/protocol.md §13).
     #[arg(long, value_name = "FILE")]
     pub herd: Option<PathBuf>,
     /// Simulated length of each run; the last part is always a quiet phase (15s with --real

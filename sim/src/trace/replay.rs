@@ -280,10 +280,10 @@ pub fn exchanges(trace: &Trace) -> Vec<Exchange<'_>> {
     out
 }
 
-/// The first 256 bytes of an over-long line are what the server echoes (SPEC section 1).
+/// The first 256 bytes of an over-long line are what the server echoes (docs/protocol.md §1).
 pub const LONG_LINE_ECHO_BYTES: usize = 256;
 
-/// What a client command should get back, per SPEC (decided by the reference grammar,
+/// What a client command should get back, per docs/protocol.md (decided by the reference grammar,
 /// [`crate::oracle::spec`], never by the server's parser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
@@ -301,13 +301,13 @@ pub enum Expected {
     /// `? ` and the line; `cut`: `Some(true)` the line is over the limit so only its first
     /// 256 bytes come back, `None` unknown (no limit given and the line is long).
     Invalid { cut: Option<bool> },
-    /// Lines of the link protocol (AT, PEER, PING, ...) on a client connection: SPEC sections
-    /// 1-4 owe no particular reply.
+    /// Lines of the link protocol (AT, PEER, PING, ...) on a client connection: left
+    /// unjudged (docs/protocol.md §10: an `AT` line from a classic peer gets no reply).
     Unjudged,
 }
 
-/// What the receiving server's configuration adds to SPEC's grammar: its line limit (when
-/// known) and SPEC section 2's bound on client ids.
+/// What the receiving server's configuration adds to docs/protocol.md's grammar: its line limit
+/// (when known) and docs/protocol.md §2's bound on client ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineBounds {
     pub line_bytes_max: Option<usize>,

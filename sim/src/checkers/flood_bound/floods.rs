@@ -13,7 +13,7 @@ use super::{Seen, Tables};
 use crate::checkers::Violation;
 use crate::trace::replay::{UpdateKey, update_key};
 
-/// SPEC section 5: each update crosses each link at most twice.
+/// docs/protocol.md §7: each update crosses each link at most twice.
 pub const CROSSINGS_PER_LINK_MAX: usize = 2;
 
 /// An undirected link, its two ends in name order.

@@ -1,4 +1,4 @@
-//! JSON compared with its keys in order: SPEC section 3 has a WHATSAT reply keep Places' keys
+//! JSON compared with its keys in order: docs/protocol.md §3 has a WHATSAT reply keep Places' keys
 //! in the order received, and `serde_json`'s own equality ignores that order.
 
 use serde_json::Value;

@@ -1,9 +1,9 @@
-//! What a WHATSAT reply's JSON owes to the Places answer behind it (SPEC section 3): the
+//! What a WHATSAT reply's JSON owes to the Places answer behind it (docs/protocol.md §3): the
 //! answer itself with `results` cut to the bound when it carries places; otherwise the failure
 //! shape, `"results" : []` with the upstream status (else `UNKNOWN_ERROR`) and an
 //! `error_message` that names the cause where the answer or the fault says what it was.
 //!
-//! The answer is read here from the bytes the Places stub recorded, by SPEC section 6's and
+//! The answer is read here from the bytes the Places stub recorded, by docs/protocol.md §11's and
 //! Google's rules (legacy `status`; the New API's HTTP code and `{"error": {...}}`), never
 //! by the server's `places` module.
 
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::ordered::first_difference;
 
-/// The status a failure reports when Places gave none (SPEC section 3).
+/// The status a failure reports when Places gave none (docs/protocol.md §11).
 pub const UNKNOWN_ERROR: &str = "UNKNOWN_ERROR";
 
 /// Which Places API an answer spoke.
@@ -38,7 +38,7 @@ pub enum Owed {
     Exactly(Value),
     /// Places (New) place data: these places, verbatim and in order, as `results`, and the
     /// status `OK` (or `ZERO_RESULTS` when there are none). The other keys are the server's
-    /// conversion, which SPEC does not spell out.
+    /// conversion, which docs/protocol.md does not spell out.
     Converted(Vec<Value>),
     /// A legacy refusal (HTTP 200, a status neither `OK` nor `ZERO_RESULTS`): the body's keys
     /// in the order received with `results` emptied, and Google's `error_message` when it
@@ -51,7 +51,8 @@ pub enum Owed {
 /// What an `error_message` must say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cause {
-    /// Something: SPEC asks for a message, and this failure leaves no word it must contain.
+    /// Something: docs/protocol.md §11 asks for a message, and this failure leaves no word it must
+    /// contain.
     Unnamed,
     /// Google's own message, which the server passes on as it is.
     Google(String),
@@ -287,7 +288,7 @@ fn expect_status(reply: &Map<String, Value>, want: &str) -> Result<(), String> {
     }
 }
 
-/// The reply's `error_message`, which SPEC requires and which must say something.
+/// The reply's `error_message`, which docs/protocol.md §11 requires and which must say something.
 fn error_message(reply: &Map<String, Value>) -> Result<&str, String> {
     match reply.get("error_message").and_then(Value::as_str) {
         Some(message) if !message.trim().is_empty() => Ok(message),

@@ -136,8 +136,8 @@ fn missing(shown: &BTreeSet<&str>, count: usize, farthest_m: f64, asked: &Asked)
         .collect()
 }
 
-/// Whether some `html_attributions` entry says the data is the offline set's (SPEC section 6:
-/// "clearly marked as offline data").
+/// Whether some `html_attributions` entry says the data is the offline set's (docs/protocol.md §11:
+/// "marked as not real in `html_attributions`").
 fn names_the_offline_set(reply: &Map<String, Value>) -> bool {
     reply
         .get("html_attributions")
