@@ -139,7 +139,7 @@ fn run_file(args: &RunArgs, path: &Path) -> u8 {
     let judged = report::run_and_judge(&scenario);
     print!(
         "{}",
-        report::human_report(path, &scenario, &judged, !args.quiet)
+        report::human_report(path, &scenario, &judged, !args.quiet, &invocation(args))
     );
     let window = sim::diagram::Window {
         from: args.from,
@@ -159,6 +159,21 @@ fn run_file(args: &RunArgs, path: &Path) -> u8 {
         println!("diagram: {}", out.display());
     }
     judged.exit_code()
+}
+
+/// What the command line changed about each run, for its reproduce line.
+fn invocation(args: &RunArgs) -> report::Invocation {
+    report::Invocation {
+        mode: if args.compare {
+            Some("--compare")
+        } else if args.real {
+            Some("--real")
+        } else {
+            None
+        },
+        herd: args.herd.clone(),
+        server_bin: args.server_bin.clone(),
+    }
 }
 
 fn load(args: &RunArgs, path: &Path) -> Result<Scenario, String> {
@@ -189,6 +204,7 @@ fn run_real_files(args: &RunArgs) -> u8 {
     let options = sim::real::RealOptions {
         binary,
         announce: !args.quiet && args.jobs == 1,
+        invocation: invocation(args),
     };
     let files: Vec<sim::real::files::FileJob> = args
         .files

@@ -28,7 +28,9 @@ fn a_passing_scenario_exits_zero_and_prints_its_seed_verdicts_and_reproduce_line
     assert!(stdout.contains("seed 42"), "{stdout}");
     assert!(stdout.contains("ok   convergence (liveness)"), "{stdout}");
     assert!(
-        stdout.contains("reproduce: cargo run -p sim -- scenarios/partition.yaml --seed 42"),
+        stdout.contains(
+            "reproduce (from the repository root): cargo run -p sim -- scenarios/partition.yaml --seed 42\n"
+        ),
         "{stdout}"
     );
 }
@@ -129,5 +131,51 @@ fn swarm_prints_a_coverage_table_and_require_coverage_exits_six_naming_what_was_
     assert!(
         missing.iter().all(|m| names.contains(&m.as_str())),
         "{missing:?}"
+    );
+}
+
+/// The part of a report that says how the run went: verdicts and result.
+fn verdicts(report: &str) -> &str {
+    let from = report.find("-- verdicts").unwrap_or(0);
+    let to = report.find("reproduce").unwrap_or(report.len());
+    &report[from..to]
+}
+
+#[test]
+fn a_reproduce_line_printed_in_another_directory_gives_the_same_verdicts_at_the_root() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "-q",
+            "../scenarios/partition.yaml",
+            "--herd",
+            "../scenarios/herds/classic.yaml",
+            "--seed",
+            "7",
+        ])
+        .current_dir(workspace().join("sim"))
+        .output()
+        .expect("run sim in sim/");
+    let first = text(&out.stdout);
+    let line = first
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce (from the repository root): cargo run -p sim -- "))
+        .expect("a reproduce line");
+    assert_eq!(
+        line,
+        "scenarios/partition.yaml --seed 7 --herd scenarios/herds/classic.yaml"
+    );
+    let args: Vec<&str> = std::iter::once("-q").chain(line.split(' ')).collect();
+    let again = sim(&args);
+    let second = text(&again.stdout);
+    assert_eq!(again.status.code(), out.status.code(), "{second}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the classic herd fails: {first}"
+    );
+    assert_eq!(verdicts(&second), verdicts(&first));
+    assert!(
+        second.contains(&format!("cargo run -p sim -- {line}\n")),
+        "{second}"
     );
 }

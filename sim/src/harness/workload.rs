@@ -53,7 +53,7 @@ pub async fn client_loop(
                         load,
                         command.port,
                         recorder,
-                        client_clock_text,
+                        std::sync::Arc::new(client_clock_text),
                     )
                     .await;
                 }
@@ -63,7 +63,7 @@ pub async fn client_loop(
                         hostile,
                         command.port,
                         recorder,
-                        client_clock_text,
+                        std::sync::Arc::new(client_clock_text),
                         super::world::SIMULATED_SECRET,
                     )
                     .await;

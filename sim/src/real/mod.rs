@@ -5,14 +5,17 @@
 //! - [`proxy`]: the fault proxy on every peer link and every server's way to Places;
 //! - [`places_mock`]: Places on wiremock, with the scenario's `places` faults;
 //! - [`logs`]: the servers' log files read back into the typed trace;
+//! - [`calendar`]: the herd's clocks and the clients' timestamps on the scenario's `start`;
 //! - [`compare`]: the two modes' verdicts side by side;
 //! - [`files`]: `--real` and `--compare` on files, several at once;
 //! - [`swarm`]: `sim swarm --real` and `sim swarm --compare`.
 //!
 //! The timeline is real: a step at `2s` happens two wall-clock seconds after every server
-//! listens, and every time in the trace is real time since then. Client commands go straight
+//! listens, and every time in the trace is real time since then. The herd's clocks read the
+//! scenario's calendar ([`calendar`]), as the simulation's do. Client commands go straight
 //! to the servers, each on its own connection, as the simulation's client loop sends them.
 
+pub mod calendar;
 pub mod compare;
 pub mod files;
 pub mod logs;
@@ -39,6 +42,7 @@ use crate::report::{self, Judged};
 use crate::scenario::{Action, Scenario};
 use crate::trace::replay::Downtime;
 use crate::trace::{Trace, TraceEvent};
+use calendar::Calendar;
 
 /// What a real-mode run needs besides the scenario.
 #[derive(Debug, Clone)]
@@ -47,6 +51,8 @@ pub struct RealOptions {
     pub binary: PathBuf,
     /// Print each process as it starts (pid, port, log file) on stderr.
     pub announce: bool,
+    /// The command line's flags, for reproduce lines.
+    pub invocation: report::Invocation,
 }
 
 /// A finished real-mode run.
@@ -94,15 +100,18 @@ fn empty_run() -> Run {
     }
 }
 
-/// The simulation's report with `mode: real` after its header, and real mode's notes.
+/// The simulation's report with `mode: real` after its header, and real mode's notes; its
+/// reproduce line says `--real`.
 pub fn human_report(
     path: &Path,
     scenario: &Scenario,
     judged: &Judged,
     real: &RealRun,
     show_timeline: bool,
+    invocation: &report::Invocation,
 ) -> String {
-    let text = report::human_report(path, scenario, judged, show_timeline);
+    let invocation = invocation.in_mode(Some("--real"));
+    let text = report::human_report(path, scenario, judged, show_timeline, &invocation);
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let header = lines.len().min(2);
     let mut inserted = vec![format!(
@@ -113,10 +122,7 @@ pub fn human_report(
     lines.splice(header..header, inserted);
     let mut out = lines.join("\n");
     out.push('\n');
-    out.replace(
-        &format!("reproduce: cargo run -p sim -- {}", path.display()),
-        &format!("reproduce: cargo run -p sim -- --real {}", path.display()),
-    )
+    out
 }
 
 /// A directory of its own for one run's herd files and logs.
@@ -196,10 +202,14 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
     drop(reserved);
     let mut processes = procs::Processes::new(&options.binary, &dir, launches);
     let mut notes = Vec::new();
+    let calendar = Calendar::starting_at(scenario.start);
+    for name in &names {
+        processes.set_clock_offset(name, calendar.offset_flag(0));
+    }
     // A skew at the start is the process's clock offset from its first instant.
     for step in scenario.steps.iter().take_while(|s| s.at.is_zero()) {
         if let Action::Skew(skew) = &step.action {
-            processes.set_clock_offset(&skew.server, skew.by.to_string());
+            processes.set_clock_offset(&skew.server, calendar.offset_flag(skew.by.nanos()));
         }
     }
     for name in &names {
@@ -237,6 +247,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
             port: ports[server],
             bytes,
             crashes: crashes[server].clone(),
+            calendar,
         };
         match &step.action {
             Action::IamAt(iamat) => {
@@ -244,7 +255,10 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                     "IAMAT {} {} {}\n",
                     iamat.client,
                     iamat.location,
-                    iamat.timestamp.clone().unwrap_or_else(clock_text)
+                    iamat
+                        .timestamp
+                        .clone()
+                        .unwrap_or_else(|| calendar.timestamp_text())
                 );
                 let command = client(&iamat.client, &iamat.server, Some(line.into_bytes()));
                 clients.spawn(command.run(events.clone()));
@@ -296,7 +310,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                 }
             }
             Action::Skew(skew) => {
-                processes.set_clock_offset(&skew.server, skew.by.to_string());
+                processes.set_clock_offset(&skew.server, calendar.offset_flag(skew.by.nanos()));
                 if !step.at.is_zero() {
                     notes.push(format!(
                         "skew of {} at {}: a process's clock offset is set as it starts, so it applies from {}'s next restart",
@@ -314,8 +328,8 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
             Action::Load(load) => {
                 events.push(TraceEvent::load_sent(now, step.id, load));
                 let port = ports[&load.server];
-                let run =
-                    crate::bulk::run_load(step.id, load.clone(), port, events.clone(), clock_text);
+                let clock = Arc::new(move || calendar.timestamp_text());
+                let run = crate::bulk::run_load(step.id, load.clone(), port, events.clone(), clock);
                 clients.spawn(run);
             }
             Action::Hostile(hostile) => {
@@ -325,7 +339,7 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                     hostile.clone(),
                     port,
                     events.clone(),
-                    clock_text,
+                    Arc::new(move || calendar.timestamp_text()),
                     procs::HERD_SECRET.as_bytes(),
                 );
                 clients.spawn(run);
@@ -388,14 +402,6 @@ fn pairs<'a>(a: &'a [String], b: &'a [String]) -> Vec<(&'a str, &'a str)> {
         .collect()
 }
 
-/// The real clock as IAMAT timestamp text, to the nanosecond.
-fn clock_text() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
-}
-
 /// One client command on its own connection: write, half-close, read everything.
 struct Command {
     id: u64,
@@ -406,18 +412,18 @@ struct Command {
     /// The server's crash count: one that moves during the exchange means the reply (or its
     /// end) came from the kernel closing a killed process's socket, not from the server.
     crashes: Arc<AtomicU64>,
+    /// The clients' clock: their events carry it, so checkers can bound the server's clock
+    /// at receipt by what the client saw.
+    calendar: Calendar,
 }
 
 impl Command {
     async fn run(self, events: Recorder) {
         let bytes = self.bytes.unwrap_or_default();
-        events.push(TraceEvent::client_send(
-            events.now(),
-            self.id,
-            &self.client,
-            &self.server,
-            &bytes,
-        ));
+        events.push(
+            TraceEvent::client_send(events.now(), self.id, &self.client, &self.server, &bytes)
+                .with_wall_clock(self.calendar.now()),
+        );
         let exchange = async {
             let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
             crate::harness::one_exchange(stream, &bytes).await
@@ -447,6 +453,6 @@ impl Command {
                 TraceEvent::client_error(events.now(), id, client, server, "no reply in time")
             }
         };
-        events.push(event);
+        events.push(event.with_wall_clock(self.calendar.now()));
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::outcome::Outcome;
 use crate::outcome::exit;
-use crate::real::compare::{Comparison, Row};
+use crate::real::compare::{Comparison, Row, word};
 use crate::real::{RealOptions, procs};
 use crate::report::Judged;
 use crate::swarm::{self, Base, SeedOutcome, SwarmArgs};
@@ -20,6 +20,9 @@ use crate::swarm::{self, Base, SeedOutcome, SwarmArgs};
 const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// Seeds listed per checker (or failure class) in a summary.
 const FIRST_SEEDS_SHOWN: usize = 8;
+/// Violation lines shown per checker and mode as a compared seed finishes (the kept report
+/// has them all).
+const DETAILS_SHOWN: usize = 3;
 /// Runs at once when `--jobs` is not given, per core: a real run mostly sleeps.
 const JOBS_PER_CORE: usize = 2;
 
@@ -92,8 +95,11 @@ impl InterruptGuard {
 #[derive(Debug, Clone)]
 pub struct SeedComparison {
     pub seed: u64,
-    /// The checkers whose verdicts differ, with the declared reason where there is one.
-    pub differing: Vec<Row>,
+    /// The checkers that failed in either mode or whose verdicts differ, with the declared
+    /// reason where there is one and each mode's violation lines.
+    pub rows: Vec<Row>,
+    /// The seed's exit status, as `--compare` gates ([`Comparison::code`]).
+    pub code: u8,
     /// Why the seed could not be compared (a bad scenario, a real run that could not start).
     pub error: Option<String>,
     /// The real run's directory, kept when the modes differ.
@@ -103,7 +109,12 @@ pub struct SeedComparison {
 
 impl SeedComparison {
     pub fn unexpected(&self) -> bool {
-        self.error.is_some() || self.differing.iter().any(Row::unexpected)
+        self.error.is_some() || self.rows.iter().any(Row::unexpected)
+    }
+
+    /// Whether a checker failed in either mode (a declared one-mode failure aside).
+    pub fn failed(&self) -> bool {
+        self.rows.iter().any(Row::failed)
     }
 }
 
@@ -112,29 +123,64 @@ pub fn compare_seed(seed: u64, base: &Base, options: &RealOptions) -> SeedCompar
     let started = Instant::now();
     let mut outcome = SeedComparison {
         seed,
-        differing: Vec::new(),
+        rows: Vec::new(),
+        code: exit::OK,
         error: None,
         logs: None,
         wall: Duration::ZERO,
     };
     match swarm::scenario_for(seed, base) {
-        Err(message) => outcome.error = Some(message),
+        Err(message) => {
+            outcome.error = Some(message);
+            outcome.code = exit::BAD_SCENARIO;
+        }
         Ok(scenario) => {
             let simulated = Judged::judge(&scenario, crate::harness::run(&scenario));
             match crate::real::run_and_judge(&scenario, options) {
-                Err(e) => outcome.error = Some(format!("real run: {e:#}")),
+                Err(e) => {
+                    outcome.error = Some(format!("real run: {e:#}"));
+                    outcome.code = exit::SUT_FAILURE;
+                }
                 Ok((real, run)) => {
                     let comparison = Comparison::new(&scenario, &simulated, &real);
-                    outcome.differing = comparison.rows.into_iter().filter(Row::differs).collect();
-                    if outcome.differing.is_empty() {
-                        let _ = std::fs::remove_dir_all(&run.dir);
-                    } else {
+                    outcome.code = comparison.code();
+                    let keep = comparison.rows.iter().any(|r| r.differs() || r.failed());
+                    if keep {
+                        let path = std::path::Path::new("scenario.yaml");
+                        let report = format!(
+                            "{}{}\n\n== simulation\n{}\n== real\n{}",
+                            comparison.table(),
+                            comparison.result_line(),
+                            crate::report::human_report(
+                                path,
+                                &scenario,
+                                &simulated,
+                                true,
+                                &options.invocation.in_mode(None)
+                            ),
+                            crate::real::human_report(
+                                path,
+                                &scenario,
+                                &real,
+                                &run,
+                                true,
+                                &options.invocation
+                            )
+                        );
+                        let _ = std::fs::write(run.dir.join("report.txt"), report);
                         let _ = std::fs::write(
                             run.dir.join("scenario.yaml"),
                             scenario_yaml(seed, base),
                         );
                         outcome.logs = Some(run.dir);
+                    } else {
+                        let _ = std::fs::remove_dir_all(&run.dir);
                     }
+                    outcome.rows = comparison
+                        .rows
+                        .into_iter()
+                        .filter(|r| r.differs() || r.failed())
+                        .collect();
                 }
             }
         }
@@ -206,15 +252,8 @@ pub fn emit_command(seed: u64, base: &Base) -> String {
     )
 }
 
-fn word(verdict: Option<bool>) -> &'static str {
-    match verdict {
-        Some(true) => "ok",
-        Some(false) => "FAIL",
-        None => "-",
-    }
-}
-
-/// The lines printed as a compared seed finishes.
+/// The lines printed as a compared seed finishes: every failing or differing row with each
+/// mode's violation lines.
 pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
     let seed = outcome.seed;
     let mut out = String::new();
@@ -222,24 +261,25 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
         let _ = writeln!(out, "seed {seed}: NOT COMPARED: {error}");
         return out;
     }
-    if outcome.differing.is_empty() {
+    if outcome.rows.is_empty() {
         let _ = writeln!(
             out,
-            "seed {seed}: the modes agree ({:.1} s)",
+            "seed {seed}: the modes agree and pass ({:.1} s)",
             outcome.wall.as_secs_f64()
         );
         return out;
     }
-    let verdict = if outcome.unexpected() {
-        "DIFFERS"
-    } else {
-        "differs as declared"
+    let verdict = match (outcome.failed(), outcome.unexpected()) {
+        (true, _) => "FAILS",
+        (false, true) => "DIFFERS",
+        (false, false) => "differs as declared",
     };
     let _ = writeln!(out, "seed {seed}: {verdict}");
-    for row in &outcome.differing {
-        let why = match &row.declared {
-            Some(reason) => format!("expected: {reason}"),
-            None => "unexplained".to_string(),
+    for row in &outcome.rows {
+        let why = match (&row.declared, row.differs()) {
+            (Some(reason), true) => format!("expected: {reason}"),
+            (None, true) => "unexplained".to_string(),
+            (_, false) => "fails in both modes".to_string(),
         };
         let _ = writeln!(
             out,
@@ -248,6 +288,14 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
             word(row.simulated),
             word(row.real)
         );
+        for (mode, details) in ["sim", "real"].iter().zip(&row.details) {
+            for line in details.iter().take(DETAILS_SHOWN) {
+                let _ = writeln!(out, "    {mode}: {line}");
+            }
+            if details.len() > DETAILS_SHOWN {
+                let _ = writeln!(out, "    {mode}: ... (all of them in the kept report)");
+            }
+        }
     }
     let _ = writeln!(
         out,
@@ -255,7 +303,7 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
         emit_command(seed, base)
     );
     if let Some(dir) = &outcome.logs {
-        let _ = writeln!(out, "  logs and scenario kept in {}", dir.display());
+        let _ = writeln!(out, "  logs, report and scenario kept in {}", dir.display());
     }
     out
 }
@@ -264,15 +312,17 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
 /// throughput.
 pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize) -> String {
     let mut out = String::new();
+    let differing = |o: &&SeedComparison| o.rows.iter().any(Row::differs);
     let agree = outcomes
         .iter()
-        .filter(|o| o.error.is_none() && o.differing.is_empty())
+        .filter(|o| o.error.is_none() && !differing(o))
         .count();
     let unexplained = outcomes.iter().filter(|o| o.unexpected()).count();
     let errors = outcomes.iter().filter(|o| o.error.is_some()).count();
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
     let _ = writeln!(
         out,
-        "== compare swarm summary: {} seeds, {agree} agree, {} differ as declared, {} differ unexplained, {errors} not compared",
+        "== compare swarm summary: {} seeds, {agree} agree, {} differ as declared, {} differ unexplained, {errors} not compared; {failed} fail in a mode",
         outcomes.len(),
         outcomes.len() - agree - unexplained,
         unexplained - errors,
@@ -280,7 +330,7 @@ pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize)
     let mut by_row: std::collections::BTreeMap<(String, &str, &str, Option<String>), Vec<u64>> =
         Default::default();
     for o in outcomes {
-        for row in &o.differing {
+        for row in &o.rows {
             let key = (
                 row.checker.clone(),
                 word(row.simulated),
@@ -292,10 +342,11 @@ pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize)
     }
     for ((checker, sim, real, declared), seeds) in &by_row {
         let first = swarm::first_seeds(seeds, FIRST_SEEDS_SHOWN);
-        let why = declared
-            .as_ref()
-            .map(|r| format!("expected: {r}"))
-            .unwrap_or_else(|| "unexplained".into());
+        let why = match declared {
+            _ if sim == real => "fails in both modes".to_string(),
+            Some(r) => format!("expected: {r}"),
+            None => "unexplained".into(),
+        };
         let _ = writeln!(
             out,
             "  {checker:<16} sim {sim:<4} real {real:<4} {:>3} seeds: {}  ({why})",
@@ -373,6 +424,15 @@ pub fn main(args: &SwarmArgs) -> u8 {
     let options = RealOptions {
         binary,
         announce: false,
+        invocation: crate::report::Invocation {
+            mode: Some(if args.real.compare {
+                "--compare"
+            } else {
+                "--real"
+            }),
+            herd: None,
+            server_bin: args.real.server_bin.clone(),
+        },
     };
     let seeds: Vec<u64> = args
         .seeds
@@ -410,11 +470,9 @@ pub fn main(args: &SwarmArgs) -> u8 {
         let done = |o: &SeedComparison| print!("{}", seed_lines(o, &base));
         let outcomes = parallel_map(&seeds, jobs, &run, &done);
         print!("{}", compare_summary(&outcomes, started.elapsed(), jobs));
-        if outcomes.iter().any(SeedComparison::unexpected) {
-            exit::MODES_DIFFER
-        } else {
-            exit::OK
-        }
+        outcomes
+            .iter()
+            .fold(exit::OK, |worst, o| exit::worse(worst, o.code))
     } else {
         let run = |seed: &u64| run_real_seed(*seed, &base, &options);
         let done = |o: &RealSeedOutcome| print!("{}", real_seed_lines(o));

@@ -178,7 +178,7 @@ impl Base {
         let herd = self
             .herd_path
             .as_ref()
-            .map(|p| format!(" --herd {}", p.display()))
+            .map(|p| format!(" --herd {}", crate::repo_path::from_root(p)))
             .unwrap_or_default();
         format!(
             " --duration {}{herd}",
