@@ -285,6 +285,28 @@ fn a_reply_older_than_what_the_herd_knew_is_marked_stale() {
     assert!(drawing.contains(">kiwi v1: STALE (Clark has v2)</text>"));
 }
 
+/// Clark, the only server that stored kiwi v2, crashes before Bailey answers with v1: v2 is
+/// gone from the herd, so v1 is the newest record any server holds and the answer is right.
+#[test]
+fn a_reply_is_not_stale_against_a_record_whose_only_holder_crashed() {
+    let mut trace = Trace::new();
+    for event in sample().events {
+        if event.at == ms(3000) {
+            trace.push(harness(
+                2800,
+                SimEvent::Crash {
+                    step: 9,
+                    server: "Clark".into(),
+                },
+            ));
+        }
+        trace.push(event);
+    }
+    let drawing = svg(&scenario(), &trace, Window::default());
+    assert!(groups(&drawing, "msg reply stale").is_empty(), "{drawing}");
+    assert!(!drawing.contains("STALE"), "{drawing}");
+}
+
 #[test]
 fn a_window_draws_only_what_happens_inside_it() {
     let window = Window {
