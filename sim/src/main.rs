@@ -2,6 +2,8 @@
 //! many seeds (`swarm`); shrink a failing scenario (`shrink`); judge herd files the server must
 //! refuse or accept (`check-herds`).
 
+mod swarm_main;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -107,9 +109,8 @@ fn main() -> ExitCode {
         }
     };
     let code = match &cli.command {
-        // Real processes are a layer above the swarm, which knows only the simulation.
-        Some(Command::Swarm(args)) if args.real.active() => sim::real::swarm::main(args),
-        Some(Command::Swarm(args)) => sim::swarm::main(args),
+        Some(Command::Swarm(args)) if args.real.active() => swarm_main::real(args),
+        Some(Command::Swarm(args)) => swarm_main::simulated(args),
         Some(Command::Shrink(args)) => sim::shrink::main(args),
         Some(Command::CheckHerds(args)) => sim::herd_corpus::main(args),
         None => run_files(&cli.run),

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use crate::outcome::exit;
 use crate::real::compare::Comparison;
-use crate::real::swarm::{InterruptGuard, parallel_map};
+use crate::real::swarm::InterruptGuard;
 use crate::real::{RealOptions, RealRun};
 use crate::report;
 use crate::scenario::Scenario;
+use crate::swarm::pool::parallel_map;
 
 /// What to do with each file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,12 @@
-//! The swarm against real processes: `sim swarm --real` runs generated scenarios against real
-//! `server` processes, `sim swarm --compare` runs each in both modes and reports the seeds whose
-//! verdicts differ. A real run takes its scenario's `duration` on the wall clock and mostly
-//! waits, so seeds run several at once (`--jobs`), each on its own free ports.
+//! The swarm's seeds against real processes: what one seed does with `sim swarm --real` (its
+//! generated scenario against real `server` processes) and `sim swarm --compare` (both modes,
+//! gated as `--compare` gates a file), and the lines and summaries they print. A real run takes
+//! its scenario's `duration` on the wall clock and mostly waits, so seeds run several at once
+//! (`--jobs`), each on its own free ports; the runner is the `sim` binary's, shared with the
+//! simulated swarm ([`crate::swarm::pool`]).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::outcome::Outcome;
@@ -14,10 +14,8 @@ use crate::outcome::exit;
 use crate::real::compare::{Comparison, Row, word};
 use crate::real::{RealOptions, procs};
 use crate::report::Judged;
-use crate::swarm::{self, Base, SeedOutcome, SwarmArgs};
+use crate::swarm::{self, Base, SeedOutcome};
 
-/// A worker thread's stack: the simulation half of `--compare` nests deep futures.
-const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// Seeds listed per checker (or failure class) in a summary.
 const FIRST_SEEDS_SHOWN: usize = 8;
 /// Violation lines shown per checker and mode as a compared seed finishes (the kept report
@@ -25,42 +23,6 @@ const FIRST_SEEDS_SHOWN: usize = 8;
 const DETAILS_SHOWN: usize = 3;
 /// Runs at once when `--jobs` is not given, per core: a real run mostly sleeps.
 const JOBS_PER_CORE: usize = 2;
-
-/// Runs under `jobs` threads: `f` on every item, `done` after each; results in item order.
-pub fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    f: &(dyn Fn(&T) -> R + Sync),
-    done: &(dyn Fn(&R) + Sync),
-) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|scope| {
-        for worker in 0..jobs.clamp(1, items.len().max(1)) {
-            let (next, results) = (&next, &results);
-            let spawned = std::thread::Builder::new()
-                .name(format!("real-{worker}"))
-                .stack_size(THREAD_STACK_BYTES)
-                .spawn_scoped(scope, move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(item) = items.get(i) else { break };
-                        let result = f(item);
-                        done(&result);
-                        if let Ok(mut all) = results.lock() {
-                            all.push((i, result));
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                eprintln!("cannot start worker thread: {e}");
-            }
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
 
 /// The default number of runs at once in real mode.
 pub fn default_jobs() -> usize {
@@ -407,87 +369,8 @@ pub fn real_summary(
     out
 }
 
-/// `sim swarm --real` and `sim swarm --compare`.
-pub fn main(args: &SwarmArgs) -> u8 {
-    let base = match swarm::base_or_done(args) {
-        Ok(base) => base,
-        Err(code) => return code,
-    };
-    let (binary, how) = match procs::server_binary(args.real.server_bin.as_deref()) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("real: {e:#}");
-            return exit::USAGE;
-        }
-    };
-    eprintln!("real: server binary: {how}");
-    let options = RealOptions {
-        binary,
-        announce: false,
-        invocation: crate::report::Invocation {
-            mode: Some(if args.real.compare {
-                "--compare"
-            } else {
-                "--real"
-            }),
-            herd: None,
-            server_bin: args.real.server_bin.clone(),
-        },
-    };
-    let seeds: Vec<u64> = args
-        .seeds
-        .clone()
-        .filter(|s| args.shard.is_none_or(|(i, n)| s % n == i))
-        .collect();
-    let jobs = args.jobs.unwrap_or_else(default_jobs);
-    let mode = if args.real.compare {
-        "compare (simulation and real processes)"
-    } else {
-        "real processes"
-    };
-    println!(
-        "swarm: {} seeds ({:?}{}), {mode}, {jobs} jobs, {} each, herd {}",
-        seeds.len(),
-        args.seeds,
-        args.shard
-            .map(|(i, n)| format!(", shard {i}/{n}"))
-            .unwrap_or_default(),
-        crate::scenario::fmt_duration(args.duration),
-        args.herd
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "default".into())
-    );
-    if args.print_options {
-        for &seed in &seeds {
-            println!("{}", swarm::SwarmOptions::derive(seed, args.duration));
-        }
-    }
-    let _interrupts = InterruptGuard::install();
-    let started = Instant::now();
-    if args.real.compare {
-        let run = |seed: &u64| compare_seed(*seed, &base, &options);
-        let done = |o: &SeedComparison| print!("{}", seed_lines(o, &base));
-        let outcomes = parallel_map(&seeds, jobs, &run, &done);
-        print!("{}", compare_summary(&outcomes, started.elapsed(), jobs));
-        outcomes
-            .iter()
-            .fold(exit::OK, |worst, o| exit::worse(worst, o.code))
-    } else {
-        let run = |seed: &u64| run_real_seed(*seed, &base, &options);
-        let done = |o: &RealSeedOutcome| print!("{}", real_seed_lines(o));
-        let outcomes = parallel_map(&seeds, jobs, &run, &done);
-        print!(
-            "{}",
-            real_summary(&outcomes, &base, started.elapsed(), jobs)
-        );
-        outcomes.iter().fold(exit::OK, |worst, o| {
-            exit::worse(worst, o.outcome.outcome.code())
-        })
-    }
-}
-
-fn real_seed_lines(o: &RealSeedOutcome) -> String {
+/// The line printed as a real seed finishes.
+pub fn real_seed_lines(o: &RealSeedOutcome) -> String {
     let mut out = match &o.outcome.failure {
         None => format!("seed {}: ok\n", o.outcome.seed),
         Some(label) => format!("seed {} FAILED: {label}\n", o.outcome.seed),
