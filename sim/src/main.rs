@@ -58,6 +58,10 @@ struct RunArgs {
     /// Leave out the timeline.
     #[arg(long, short)]
     quiet: bool,
+    /// Show link start-up in the timeline event by event (by default each server's is one
+    /// `links_up` line).
+    #[arg(long, short)]
+    verbose: bool,
     /// Write a Lamport (space-time) diagram of the run as SVG.
     #[arg(long, value_name = "OUT.svg")]
     svg: Option<PathBuf>,
@@ -174,6 +178,7 @@ fn invocation(args: &RunArgs) -> report::Invocation {
         },
         herd: args.herd.clone(),
         server_bin: args.server_bin.clone(),
+        verbose: args.verbose,
     }
 }
 

@@ -135,8 +135,8 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// What the command line changed about a run, which its reproduce line must say again (the
-/// seed is the scenario's, `--seed` or not).
+/// What the command line asked of a run: what its reproduce line must say again (the seed is
+/// the scenario's, `--seed` or not), and how much of the timeline to print.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Invocation {
     /// `--real` or `--compare`; `None` for the simulation.
@@ -145,6 +145,9 @@ pub struct Invocation {
     pub herd: Option<PathBuf>,
     /// `--server-bin PATH`, as given.
     pub server_bin: Option<PathBuf>,
+    /// `--verbose`: the timeline shows link start-up whole instead of one line per server.
+    /// (It changes what is printed, not the run, so the reproduce line leaves it out.)
+    pub verbose: bool,
 }
 
 impl Invocation {
@@ -153,6 +156,7 @@ impl Invocation {
         mode: None,
         herd: None,
         server_bin: None,
+        verbose: false,
     };
 
     /// The same run in another mode.
@@ -206,7 +210,20 @@ pub fn human_report(
     );
     if show_timeline {
         out.push_str("-- timeline\n");
-        out.push_str(&judged.run.trace.timeline());
+        if invocation.verbose {
+            out.push_str(&judged.run.trace.timeline());
+        } else {
+            let neighbours = scenario
+                .server_names()
+                .into_iter()
+                .map(|s| {
+                    let count = scenario.herd.neighbours(&s).len();
+                    (s, count)
+                })
+                .collect();
+            let folds = crate::trace::startup::fold(&judged.run.trace, &neighbours);
+            out.push_str(&judged.run.trace.timeline_folded(&folds));
+        }
     }
     out.push_str("-- ");
     out.push_str(&tables_text(judged));

@@ -124,6 +124,7 @@ pub fn real(args: &SwarmArgs) -> u8 {
             }),
             herd: None,
             server_bin: args.real.server_bin.clone(),
+            verbose: false,
         },
     };
     let seeds = swarm::selected_seeds(args);

@@ -179,3 +179,29 @@ fn a_reproduce_line_printed_in_another_directory_gives_the_same_verdicts_at_the_
         "{second}"
     );
 }
+
+#[test]
+fn link_start_up_is_one_line_per_server_unless_verbose() {
+    let folded = text(&sim(&["scenarios/partition.yaml"]).stdout);
+    let verbose = text(&sim(&["--verbose", "scenarios/partition.yaml"]).stdout);
+    let count = |report: &str, what: &str| report.lines().filter(|l| l.contains(what)).count();
+    let before_the_partition = |report: &str| {
+        let end = report.find(" partition ").unwrap_or(report.len());
+        report[..end].to_string()
+    };
+    assert_eq!(count(&folded, " links_up "), 5, "{folded}");
+    assert_eq!(
+        count(&before_the_partition(&folded), " peer_up "),
+        0,
+        "{folded}"
+    );
+    // After the repair, links coming back up are the story and stay.
+    assert!(count(&folded, " peer_up ") >= 4, "{folded}");
+    assert_eq!(count(&verbose, " links_up "), 0, "{verbose}");
+    assert!(count(&verbose, " peer_up ") >= 12, "{verbose}");
+    // The story is all there: the same client commands and replies either way.
+    assert_eq!(
+        count(&folded, "client_reply"),
+        count(&verbose, "client_reply")
+    );
+}
