@@ -9,12 +9,14 @@
 //! - anything else: `? ` + the line without leading and trailing white space + `\n`, or, for a
 //!   line over the limit, `? ` + its first 256 bytes.
 //!
-//! What a line asks for is decided by the reference grammar ([`crate::oracle::spec`]), never by the
-//! server's parser, so a server that accepts what docs/protocol.md refuses (`+34.-118`, `1.5x`, ten
-//! fraction digits, latitude 90.5, radius 50.5) is caught here even with no `expect`. An IAMAT may
-//! still get `?` where docs/protocol.md §2's bounds refuse it: its timestamp further ahead of the
-//! server's clock at receipt than `timestamp_ahead_max`, its AT line over the line limit, or no
-//! room in the table.
+//! What a line asks for is decided by the reference grammar ([`crate::oracle::spec`]), never
+//! by the server's parser, so a server that accepts what docs/protocol.md refuses (`+34.-118`,
+//! `1.5x`, ten fraction digits, latitude 90.5, radius 50.5) is caught here even with no
+//! `expect`. An IAMAT may still get `?` where docs/protocol.md §2's bounds refuse it: its
+//! timestamp further ahead of the server's clock at receipt than `timestamp_ahead_max`, its AT
+//! line over the line limit, or no room in the table. Where the trace does not know the
+//! server's clock at receipt (real mode), the client's clock at the send and at the reply bound
+//! it, and a `?` that a bound gives at some clock between the two is fine.
 //!
 //! Whether the AT line's *content* is right is `time_diff`'s, `whatsat_agrees`'s and
 //! `expectations`' job.
@@ -65,9 +67,8 @@ impl Checker for WellFormed {
                     let refused_by_a_bound = || {
                         timestamp_nanos.is_none()
                             || receipts
-                                .clocks(&exchange)
+                                .possible_clocks(&exchange)
                                 .into_iter()
-                                .flatten()
                                 .any(|clock| {
                                     timestamp_nanos > Some(clock + ahead_max_nanos(run))
                                         || run.line_bytes_max.is_some_and(|max| {
