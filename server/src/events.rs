@@ -123,6 +123,35 @@ pub enum Event {
     PlacesError { kind: String, detail: String },
     /// The server is stopping.
     Shutdown { reason: String },
+    /// On a stop, a link sent the neighbour the `sent` records it still lacked.
+    LinkDrained { peer: String, sent: u64 },
+    /// On a stop, records the neighbour lacks could not be sent: `records` of them within
+    /// the grace period, or `None` when the link was down (how many is not known here).
+    LinkUnsent { peer: String, records: Option<u64> },
+    /// The durable store read its files on start: `records` held, up to change `head`;
+    /// `same_life` when they were whole, so the server goes on in the epoch they name.
+    StoreRecovered {
+        generation: u64,
+        records: u64,
+        head: u64,
+        resume_points: u64,
+        same_life: bool,
+    },
+    /// A store file could not be trusted from `offset` on: a torn last write, or corruption
+    /// (a checksum that failed). Nothing from there on is used.
+    StoreCut {
+        file: String,
+        offset: u64,
+        kind: StoreCutKind,
+    },
+    /// The store took a snapshot of the table and started a new log (generation).
+    StoreSnapshot {
+        generation: u64,
+        records: u64,
+        bytes: u64,
+    },
+    /// Writing or syncing the store failed: nothing more is acknowledged, and the server stops.
+    StoreFailed { error: String },
     /// On a graceful stop, one per record still held, so the final table is in the log (and
     /// the simulation can compare the real table with the one its trace implies).
     TableRecord {
@@ -157,6 +186,12 @@ impl Event {
             Event::PlacesResponse { .. } => "places_response",
             Event::PlacesError { .. } => "places_error",
             Event::Shutdown { .. } => "shutdown",
+            Event::LinkDrained { .. } => "link_drained",
+            Event::LinkUnsent { .. } => "link_unsent",
+            Event::StoreRecovered { .. } => "store_recovered",
+            Event::StoreCut { .. } => "store_cut",
+            Event::StoreSnapshot { .. } => "store_snapshot",
+            Event::StoreFailed { .. } => "store_failed",
             Event::TableRecord { .. } => "table_record",
         }
     }
@@ -172,6 +207,9 @@ impl Event {
                 | Event::PeerAuthRefused { .. }
                 | Event::LinksUnauthenticated
                 | Event::PlacesError { .. }
+                | Event::LinkUnsent { .. }
+                | Event::StoreCut { .. }
+                | Event::StoreFailed { .. }
         )
     }
 
@@ -291,6 +329,7 @@ impl Event {
                 match source {
                     Source::Client => out.push_str(r#""client""#),
                     Source::Classic => out.push_str(r#""classic""#),
+                    Source::Disk => out.push_str(r#""disk""#),
                     Source::Peer(name) => {
                         // Written `peer:NAME`: the name is the only part that may need escaping.
                         out.push_str(r#""peer:"#);
@@ -400,8 +439,18 @@ fn push_number(out: &mut String, value: u64) {
     out.push_str(itoa::Buffer::new().format(value));
 }
 
+/// What made a store file untrustworthy from some offset on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreCutKind {
+    /// The last frame is incomplete: a write power loss cut short.
+    Torn,
+    /// A whole frame whose checksum or text is wrong.
+    Corrupt,
+}
+
 /// Where a record came from; decides which neighbour the flood skips. Written `client`,
-/// `peer:NAME` or `classic`.
+/// `peer:NAME`, `classic` or `disk`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// An IAMAT from a client of this server.
@@ -410,6 +459,9 @@ pub enum Source {
     Peer(String),
     /// An AT line on a plain connection (a classic peer): the sender is unknown.
     Classic,
+    /// Read back from the durable store on start (it was stored before, from one of the
+    /// others).
+    Disk,
 }
 
 impl fmt::Display for Source {
@@ -418,6 +470,7 @@ impl fmt::Display for Source {
             Source::Client => f.write_str("client"),
             Source::Peer(name) => write!(f, "peer:{name}"),
             Source::Classic => f.write_str("classic"),
+            Source::Disk => f.write_str("disk"),
         }
     }
 }
@@ -429,6 +482,7 @@ impl FromStr for Source {
         match s {
             "client" => Ok(Source::Client),
             "classic" => Ok(Source::Classic),
+            "disk" => Ok(Source::Disk),
             _ => match s.strip_prefix("peer:") {
                 Some(name) if !name.is_empty() => Ok(Source::Peer(name.to_string())),
                 _ => Err(format!("unknown record source `{s}`")),

@@ -16,6 +16,7 @@ use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
 use crate::places_stub::{self, FaultCell};
 use crate::recorder::Recorder;
 use crate::scenario::{Action, Hostile, Scenario, Step};
+use crate::simdisk::DiskFaults;
 use crate::simnet::Skews;
 use crate::trace::TraceEvent;
 
@@ -102,6 +103,7 @@ impl Driver<'static> {
         let mut sim = new_simulation(scenario);
         let herd = Arc::new(herd);
         let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
+        let disks: DiskFaults = Arc::default();
         let (stop, stopping) = watch::channel(false);
         for spec in &herd.servers {
             add_server_host(
@@ -111,6 +113,7 @@ impl Driver<'static> {
                 scenario.seed,
                 scenario.places_api,
                 &skews,
+                &disks,
                 &stopping,
             );
         }
@@ -138,7 +141,7 @@ impl Driver<'static> {
             sim,
             clients,
             ports,
-            faults: Faults::new(hosts, skews, places_fault),
+            faults: Faults::new(hosts, skews, places_fault, disks),
             recorder: recorder.clone(),
         };
         (driver, herd, stop)

@@ -306,6 +306,12 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
                     ));
                 }
             }
+            Action::Disk(disk) => notes.push(format!(
+                "disk fault {} on {} at {}: not injected, a real disk cannot be made to flip a bit, fail a sync or fill on cue",
+                disk.fault.as_str(),
+                disk.server,
+                crate::scenario::fmt_duration(step.at)
+            )),
             Action::Places(fault) => {
                 if let Ok(mut current) = places_fault.lock() {
                     *current = fault.clone();
