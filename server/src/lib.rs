@@ -60,6 +60,10 @@ pub enum ServerError {
         port: u16,
         source: std::io::Error,
     },
+    /// A write or sync of the durable store failed while running: the server stopped rather
+    /// than acknowledge what it could not keep (the error is in the log, `store_failed`).
+    #[error("{name} stopped: its durable store failed (see store_failed in its log)")]
+    StoreFailed { name: String },
     #[error("{name} cannot open its durable store: {source}")]
     Store {
         name: String,
@@ -78,6 +82,22 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let span = tracing::info_span!(span::SERVER_SPAN, name = %name);
     run_inner(herd, name, env, shutdown).instrument(span).await
+}
+
+/// Reads the durable store on `disk` back into `shared`: table, change sequence, resume points
+/// and, when the files were whole, the life they belong to. `true` when the server starts a
+/// fresh life (no files, or a cut), which its first snapshot must name.
+async fn open_durable(
+    shared: state::Shared,
+    disk: &Arc<dyn net::Disk>,
+    limits: &config::Limits,
+) -> std::io::Result<(state::Shared, bool)> {
+    let empty = store::Store::with_bounds(limits.clients_max, limits.table_bytes_max);
+    let recovered = durable::recover::recover(&**disk, empty).await?;
+    let fresh_life = recovered.epoch.is_none();
+    let head = recovered.store.head();
+    let store = durable::Durable::new(disk.clone(), recovered.generation, head);
+    Ok((shared.with_durable(store, recovered), fresh_life))
 }
 
 async fn run_inner(
@@ -113,14 +133,9 @@ async fn run_inner(
     };
     let mut fresh_life = false;
     if let Some(disk) = &env.disk {
-        let empty = store::Store::with_bounds(herd.limits.clients_max, herd.limits.table_bytes_max);
-        let recovered = durable::recover::recover(&**disk, empty)
+        (shared, fresh_life) = open_durable(shared, disk, &herd.limits)
             .await
             .map_err(store_error)?;
-        fresh_life = recovered.epoch.is_none();
-        let head = recovered.store.head();
-        let store = durable::Durable::new(disk.clone(), recovered.generation, head);
-        shared = shared.with_durable(store, recovered);
     }
     let shared = Arc::new(shared);
     if fresh_life {
@@ -186,5 +201,10 @@ async fn run_inner(
     for record in table {
         events::Event::TableRecord { record }.emit();
     }
-    Ok(())
+    match shared.durable() {
+        Some(durable) if durable.synced().failed => Err(ServerError::StoreFailed {
+            name: name.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
