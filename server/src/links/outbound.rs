@@ -180,7 +180,8 @@ async fn session(
         tokio::select! {
             _ = shutdown.wait() => {
                 if let Some(catch_up) = &catch_up {
-                    drain(shared, peer, catch_up, Place { cursor, marked }, &mut writer).await;
+                    let place = Place { cursor, marked };
+                    drain(shared, peer, catch_up, place, &mut reader, &mut writer).await;
                 }
                 return SessionEnd::ended(catch_up.is_some(), LinkEnd::Shutdown);
             }
@@ -278,35 +279,59 @@ async fn send_batch<W: tokio::io::AsyncWrite + Unpin>(
     Ok(sent)
 }
 
-/// On a stop: sends every change up to the head of the change sequence, within
-/// `stop_grace`, then says how many went and how many could not.
-async fn drain<W: tokio::io::AsyncWrite + Unpin>(
+/// The `PING` a drain ends with (heartbeats count from 1): its `PONG` says the neighbour has
+/// read, and so stored, every line before it.
+const DRAIN_PING: u64 = 0;
+
+/// On a stop: sends every change up to the head of the change sequence, then a `PING` whose
+/// `PONG` confirms the neighbour read it all (closing sooner could reset the connection and
+/// lose what it had not read yet), all within `stop_grace`; then says how many went and how
+/// many could not (all those of this drain, when the neighbour never confirmed).
+async fn drain<R, W>(
     shared: &Shared,
     peer: &str,
     catch_up: &CatchUp,
     mut place: Place,
+    reader: &mut LineReader<R>,
     writer: &mut W,
-) {
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let head = shared.stream_head(&shared.store());
+    let from = place.cursor;
     let mut sent = 0u64;
     let sending = async {
         while place.cursor < head {
             sent += send_batch(shared, peer, catch_up, &mut place, writer).await? as u64;
         }
+        let mut last = format!("PING {DRAIN_PING}\n");
         if place.cursor > place.marked {
-            write_lines(
-                writer,
-                format!("MARK {}\n", place.cursor).as_bytes(),
-                shared.limits.heartbeat_timeout,
-            )
-            .await?;
+            last = format!("MARK {}\n{last}", place.cursor);
         }
-        Ok::<(), LinkEnd>(())
+        write_lines(writer, last.as_bytes(), shared.limits.heartbeat_timeout).await?;
+        loop {
+            match reader.read_line().await {
+                Ok(Some(Line::Complete(line)))
+                    if line == format!("PONG {DRAIN_PING}").as_bytes() =>
+                {
+                    return Ok(());
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(LinkEnd::ClosedByPeer),
+                Err(e) => return Err(LinkEnd::Io(e.to_string())),
+            }
+        }
     };
-    let _ = tokio::time::timeout(shared.limits.stop_grace, sending).await;
+    let confirmed = matches!(
+        tokio::time::timeout(shared.limits.stop_grace, sending).await,
+        Ok(Ok(()))
+    );
+    let unsent_from = if confirmed { place.cursor } else { from };
     let unsent = shared
         .store()
-        .count_after(place.cursor, |held| catch_up.skips(held)) as u64;
+        .count_after(unsent_from, |held| held.seq > head || catch_up.skips(held))
+        as u64;
     if sent > 0 {
         Event::LinkDrained {
             peer: peer.to_string(),
