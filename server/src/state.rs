@@ -254,7 +254,7 @@ impl Shared {
             self.stored.notify_waiters();
             // With a durable store, the writer moves the head links see once this is synced.
             if self.durable.is_none() {
-                self.changed.send_replace(head);
+                self.advance_head(head);
             }
         }
         outcome
@@ -274,7 +274,20 @@ impl Shared {
         }
         drop(resend);
         let head = self.stream_head(&self.store());
-        self.changed.send_replace(head);
+        // Wakes the links even if the head did not move: the resend is the news.
+        self.changed
+            .send_modify(|watched| *watched = (*watched).max(head));
+    }
+
+    /// Moves the head that links watch forward to `seq`, never back. Tasks on other threads
+    /// publish heads in whatever order they get here, after the table's lock is released: a
+    /// head that moved back would leave a link caught up on paper with a change unsent.
+    fn advance_head(&self, seq: u64) {
+        self.changed.send_if_modified(|head| {
+            let moved = seq > *head;
+            *head = (*head).max(seq);
+            moved
+        });
     }
 
     /// The next record to send classic neighbour `neighbour` again, if any.
@@ -401,11 +414,7 @@ impl crate::durable::Source for Shared {
     }
 
     fn synced_to(&self, seq: u64) {
-        self.changed.send_if_modified(|head| {
-            let moved = seq > *head;
-            *head = (*head).max(seq);
-            moved
-        });
+        self.advance_head(seq);
     }
 
     fn durable(&self) -> &Durable {
