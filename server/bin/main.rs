@@ -1,6 +1,7 @@
 //! The `server` binary: parse flags, load the herd, set up logs, start servers, stop on Ctrl-C.
 //! Everything else lives in the library.
 
+mod disk;
 mod logfile;
 mod logwriter;
 mod real;
@@ -28,6 +29,11 @@ struct Cli {
     /// Herd file (YAML: servers, links, limits); default: the five-server herd on 127.0.0.1:10000-10004.
     #[arg(long, value_name = "FILE")]
     herd: Option<PathBuf>,
+    /// Keep each server's table on disk in DIR/<name> (a durable store: an `AT` reply only
+    /// after its record is synced; a restart recovers the table). Overrides the herd file's
+    /// `data_dir`. Default: none, tables live in memory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Directory for one log file per server.
     #[arg(long, value_name = "DIR", default_value = "logs")]
     log_dir: PathBuf,
@@ -185,6 +191,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
 
+    let data_dir = cli.data_dir.clone().or_else(|| herd.data_dir.clone());
+    match &data_dir {
+        Some(dir) => println!(
+            "durable store: {} (one directory per server)",
+            dir.display()
+        ),
+        None => println!("durable store: none (tables in memory; --data-dir keeps them)"),
+    }
     let stopped = stop_signal();
     let herd = Arc::new(herd);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -198,6 +212,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }),
             places: places.clone(),
             seed: seed.wrapping_add(i as u64),
+            disk: data_dir.as_ref().map(|dir| {
+                Arc::new(disk::RealDisk::new(dir.join(name))) as Arc<dyn server::net::Disk>
+            }),
         };
         let mut stop = stop_rx.clone();
         let (herd, name) = (herd.clone(), name.clone());

@@ -142,4 +142,63 @@ mod tests {
             prop_assert_eq!(Command::parse_line(bytes), Ok(Command::At(stored)));
         }
     }
+
+    /// The change head that links watch never moves back, even when IAMATs are stored from
+    /// several threads at once (the binary's runtime is multi-threaded). A head that moved
+    /// back from 6 to 5 left a link at cursor 5 believing it had sent everything, and change 6
+    /// waited for the next change to be sent.
+    #[test]
+    fn the_change_head_links_watch_never_moves_back_under_concurrent_stores() {
+        const WRITERS: usize = 4;
+        const RECORDS_EACH: usize = 4_000;
+        let shared = Arc::new(shared(4096, 64));
+        let changes = shared.watch_changes();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut seen = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let head = *changes.borrow();
+                    if head < seen {
+                        return Err(format!("the watched head moved back from {seen} to {head}"));
+                    }
+                    seen = head;
+                }
+                Ok(changes)
+            })
+        };
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    for i in 0..RECORDS_EACH {
+                        let line = format!("IAMAT w{w}c{i} +1-1 1700000000");
+                        let Ok(Command::IAmAt {
+                            client,
+                            location,
+                            timestamp,
+                        }) = Command::parse_line(line.as_bytes())
+                        else {
+                            panic!("a valid IAMAT");
+                        };
+                        iamat(&shared, client, location, timestamp, line.as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().expect("a writer");
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let changes = watcher
+            .join()
+            .expect("the watcher")
+            .expect("a head that never moved back");
+        assert_eq!(
+            *changes.borrow(),
+            shared.store().head(),
+            "the last change is watched"
+        );
+    }
 }

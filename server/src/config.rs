@@ -23,6 +23,10 @@ pub struct Herd {
     /// prove they know it. The environment's `HERD_SECRET` takes precedence (binary).
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
+    /// Where each server keeps its durable store, in a directory of its own name (relative to
+    /// the herd file); `--data-dir` overrides it. None (the default): tables live in memory.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
     /// The secret itself, once read: never from the YAML text, never printed.
     #[serde(skip)]
     pub secret: Option<Secret>,
@@ -163,6 +167,15 @@ pub struct Limits {
     /// before answering `?`. Zero answers at once, like the classic herd. Default 500ms.
     #[serde(with = "duration_text")]
     pub whatsat_wait: Duration,
+    /// On a stop (SIGTERM, Ctrl-C): how long connections get to finish their reply, and then
+    /// how long links get to send neighbours every change they lack. What cannot go in that
+    /// time is logged (`link_drained`). Default 2s.
+    #[serde(with = "duration_text")]
+    pub stop_grace: Duration,
+    /// With a data directory: the durable store's log is compacted into a snapshot once it is
+    /// longer than the table and than this, so the disk holds at most about twice the table
+    /// plus this. Default 1 MiB.
+    pub durable_log_bytes_min: usize,
 }
 
 impl Limits {
@@ -199,6 +212,8 @@ impl Default for Limits {
             places_timeout: Duration::from_secs(5),
             places_response_bytes_max: 1024 * 1024,
             whatsat_wait: Duration::from_millis(500),
+            stop_grace: Duration::from_secs(2),
+            durable_log_bytes_min: 1024 * 1024,
         }
     }
 }
@@ -258,6 +273,7 @@ impl Herd {
             links,
             limits: Limits::default(),
             secret_file: None,
+            data_dir: None,
             secret: None,
         }
     }
@@ -282,6 +298,9 @@ impl Herd {
             source,
         })?;
         let mut herd = Herd::from_yaml_str(&text, &path.display().to_string())?;
+        if let Some(dir) = &herd.data_dir {
+            herd.data_dir = Some(path.parent().unwrap_or(Path::new(".")).join(dir));
+        }
         if let Some(file) = &herd.secret_file {
             let secret_path = path.parent().unwrap_or(Path::new(".")).join(file);
             let bytes = std::fs::read(&secret_path).map_err(|source| ConfigError::ReadSecret {

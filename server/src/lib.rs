@@ -5,13 +5,15 @@
 //! - [`protocol`]: the wire messages (parse and print), pure.
 //! - [`store`]: the client table and its total order.
 //! - [`digest`]: a table's digest per bucket, so a full catch-up sends only what differs.
+//! - [`durable`]: the optional durable store: checksummed log, group commit, snapshots,
+//!   recovery.
 //! - [`line`]: bounded line reading.
 //! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
 //! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
 //! - [`places`]: the Places upstream (legacy, New, offline).
 //! - [`config`]: the herd file and every limit.
-//! - [`net`]: the seam: network, clock and [`net::Env`] handed in by the caller.
+//! - [`net`]: the seam: network, clock, disk and [`net::Env`] handed in by the caller.
 //! - [`log_time`]: the log lines' timestamps, written and read.
 //! - [`events`]: the trace events, typed: emitted, written to logs and read back.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
@@ -24,6 +26,7 @@ pub mod backoff;
 pub mod commands;
 pub mod config;
 pub mod digest;
+pub mod durable;
 pub mod events;
 pub mod line;
 pub mod links;
@@ -39,16 +42,11 @@ pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tracing::Instrument;
 
 use crate::config::Herd;
 use crate::net::Env;
-
-/// How long a stopping server waits for its connection handlers (their current reply) and
-/// then for its links to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Why a server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +58,15 @@ pub enum ServerError {
         name: String,
         host: String,
         port: u16,
+        source: std::io::Error,
+    },
+    /// A write or sync of the durable store failed while running: the server stopped rather
+    /// than acknowledge what it could not keep (the error is in the log, `store_failed`).
+    #[error("{name} stopped: its durable store failed (see store_failed in its log)")]
+    StoreFailed { name: String },
+    #[error("{name} cannot open its durable store: {source}")]
+    Store {
+        name: String,
         source: std::io::Error,
     },
 }
@@ -75,6 +82,22 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let span = tracing::info_span!(span::SERVER_SPAN, name = %name);
     run_inner(herd, name, env, shutdown).instrument(span).await
+}
+
+/// Reads the durable store on `disk` back into `shared`: table, change sequence, resume points
+/// and, when the files were whole, the life they belong to. `true` when the server starts a
+/// fresh life (no files, or a cut), which its first snapshot must name.
+async fn open_durable(
+    shared: state::Shared,
+    disk: &Arc<dyn net::Disk>,
+    limits: &config::Limits,
+) -> std::io::Result<(state::Shared, bool)> {
+    let empty = store::Store::with_bounds(limits.clients_max, limits.table_bytes_max);
+    let recovered = durable::recover::recover(&**disk, empty).await?;
+    let fresh_life = recovered.epoch.is_none();
+    let head = recovered.store.head();
+    let store = durable::Durable::new(disk.clone(), recovered.generation, head);
+    Ok((shared.with_durable(store, recovered), fresh_life))
 }
 
 async fn run_inner(
@@ -102,48 +125,86 @@ async fn run_inner(
         .unwrap_or_else(|_| format!("{}:{}", spec.host, spec.port));
     events::Event::Listening { addr }.emit();
 
-    let shared = Arc::new(state::Shared::new(
-        &herd,
-        name,
-        env.clock.clone(),
-        env.places.clone(),
-        env.seed,
-    ));
+    let mut shared =
+        state::Shared::new(&herd, name, env.clock.clone(), env.places.clone(), env.seed);
+    let store_error = |source| ServerError::Store {
+        name: name.to_string(),
+        source,
+    };
+    let mut fresh_life = false;
+    if let Some(disk) = &env.disk {
+        (shared, fresh_life) = open_durable(shared, disk, &herd.limits)
+            .await
+            .map_err(store_error)?;
+    }
+    let shared = Arc::new(shared);
+    if fresh_life {
+        // A new life starts with a snapshot naming it, which also drops whatever was cut.
+        durable::compact(&*shared).await.map_err(store_error)?;
+    }
     if shared.secret.is_none() && shared.neighbours.iter().any(|n| !n.classic) {
         events::Event::LinksUnauthenticated.emit();
     }
     let (trigger, stop) = shutdown::channel();
-    let mut links = links::spawn_all(&shared, &env.net, &stop);
+    let (writer_trigger, writer_stop) = shutdown::channel();
+    let writer = shared.durable().is_some().then(|| {
+        let source: Arc<dyn durable::Source> = shared.clone();
+        tokio::spawn(durable::run_writer(source, writer_stop).in_current_span())
+    });
+    // Links stop after the connections: every record a client was answered for is in the
+    // table before they drain it to the neighbours.
+    let (links_trigger, links_stop) = shutdown::channel();
+    let mut links = links::spawn_all(&shared, &env.net, &links_stop);
+    let grace = herd.limits.stop_grace;
 
-    let accepting = server::accept_loop(
-        listener.as_mut(),
-        shared.clone(),
-        stop.clone(),
-        SHUTDOWN_GRACE,
-    );
+    let accepting = server::accept_loop(listener.as_mut(), shared.clone(), stop.clone(), grace);
     tokio::pin!(accepting);
     tokio::pin!(shutdown);
+    let store_failed = async {
+        match shared.durable() {
+            Some(durable) => durable.until_failed().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = &mut accepting => {}
-        _ = &mut shutdown => {
+        reason = async {
+            tokio::select! {
+                _ = &mut shutdown => "requested",
+                _ = store_failed => "store failed",
+            }
+        } => {
             events::Event::Shutdown {
-                reason: "requested".into(),
+                reason: reason.into(),
             }
             .emit();
             trigger.fire();
             // The handlers finish their current reply, so every acknowledged record is in
-            // the table logged below.
+            // the table the links drain and the log gets below.
             accepting.await;
         }
     }
     trigger.fire();
+    // The writer syncs what is queued, so links can send it.
+    writer_trigger.fire();
+    if let Some(writer) = writer {
+        let _ = tokio::time::timeout(grace, writer).await;
+    }
+    links_trigger.fire();
+    // Each link bounds its own drain by `stop_grace`; this bounds the rest (a dial, a
+    // handshake) the same.
+    let _ = tokio::time::timeout(grace + grace, async {
+        while links.join_next().await.is_some() {}
+    })
+    .await;
     let table: Vec<protocol::Record> = shared.store().records();
     for record in table {
         events::Event::TableRecord { record }.emit();
     }
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while links.join_next().await.is_some() {}
-    })
-    .await;
-    Ok(())
+    match shared.durable() {
+        Some(durable) if durable.synced().failed => Err(ServerError::StoreFailed {
+            name: name.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }

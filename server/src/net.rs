@@ -1,4 +1,4 @@
-//! The seam between the server and the world: network, clock and randomness it is handed.
+//! The seam between the server and the world: network, clock, disk and randomness it is handed.
 //!
 //! The library never names `tokio::net`, the system clock or OS randomness. The binary passes
 //! real sockets and the system clock (`bin/real.rs`, compiled into the binary and the
@@ -38,6 +38,25 @@ pub trait Clock: Send + Sync + 'static {
     fn now_nanos(&self) -> i128;
 }
 
+/// One server's own directory of files, the durable store's only way to a disk: real files in
+/// the binary, turmoil's simulated filesystem (which loses unsynced writes on a crash) in the
+/// simulation. Names are plain file names inside the directory.
+pub trait Disk: Send + Sync + 'static {
+    /// The file names in the directory (created if missing), sorted.
+    fn list(&self) -> BoxFuture<'static, io::Result<Vec<String>>>;
+    /// The whole file.
+    fn read(&self, name: &str) -> BoxFuture<'static, io::Result<Vec<u8>>>;
+    /// Appends `bytes` to the file, creating it; not durable until [`Disk::sync`].
+    fn append(&self, name: &str, bytes: Vec<u8>) -> BoxFuture<'static, io::Result<()>>;
+    /// Makes everything appended to the file durable.
+    fn sync(&self, name: &str) -> BoxFuture<'static, io::Result<()>>;
+    /// Replaces the file with `bytes` durably, or leaves it as it was: written to a temporary
+    /// file, synced, renamed over it, and the directory synced.
+    fn replace(&self, name: &str, bytes: Vec<u8>) -> BoxFuture<'static, io::Result<()>>;
+    /// Removes the file, durably (the directory is synced).
+    fn remove(&self, name: &str) -> BoxFuture<'static, io::Result<()>>;
+}
+
 /// Everything the server is handed by whoever runs it.
 #[derive(Clone)]
 pub struct Env {
@@ -46,4 +65,7 @@ pub struct Env {
     pub places: crate::places::PlacesClient,
     /// Seeds every random choice (backoff jitter), so a simulated run repeats exactly.
     pub seed: u64,
+    /// Where the durable store keeps this server's files; `None` keeps the table in memory
+    /// only (a restart starts empty and is refilled by its neighbours).
+    pub disk: Option<Arc<dyn Disk>>,
 }

@@ -254,7 +254,15 @@ impl Handler {
                 client,
                 location,
                 timestamp,
-            }) => commands::iamat(&self.shared, client, location, timestamp, line),
+            }) => {
+                let reply = commands::iamat(&self.shared, client, location, timestamp, line);
+                // Acknowledged means kept: with a durable store, the AT reply waits until the
+                // record is synced; if the disk failed first, the record is not acknowledged.
+                if reply.starts_with("AT ") && !self.shared.stored_durably().await {
+                    return invalid();
+                }
+                reply
+            }
             Ok(Command::WhatsAt {
                 client,
                 radius,

@@ -12,10 +12,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Herd, Limits, Neighbour, Secret};
+use crate::durable::Durable;
+use crate::durable::recover::Recovered;
 use crate::events::{self, Event};
 use crate::net::Clock;
 use crate::places::PlacesClient;
 use crate::protocol::Record;
+pub use crate::store::ResumePoint;
 use crate::store::{Outcome, Store};
 
 /// Which way a record came in (a client, a neighbour in one of its lives, a classic
@@ -63,14 +66,6 @@ impl Drop for FillGuard<'_> {
     }
 }
 
-/// Where an inbound link from one neighbour resumes: the neighbour's epoch (its current
-/// life) and the last change of that life it marked as sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResumePoint {
-    pub epoch: u64,
-    pub seq: u64,
-}
-
 pub struct Shared {
     pub name: String,
     pub limits: Limits,
@@ -103,6 +98,9 @@ pub struct Shared {
     /// Per classic neighbour, clients whose newer record it should be sent again: a classic
     /// peer sent us a stale one, so it holds an old record, and only we can tell it.
     classic_resend: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// The durable store, when the server has a data directory: every change is queued to it,
+    /// and links stream only what it has synced.
+    durable: Option<Durable>,
 }
 
 impl Shared {
@@ -147,6 +145,46 @@ impl Shared {
                     .map(|n| (n.name, BTreeSet::new()))
                     .collect(),
             ),
+            durable: None,
+        }
+    }
+
+    /// This server with the durable store `durable` and what it recovered: the table, its
+    /// change sequence and resume points, and the life they belong to if they were whole.
+    pub fn with_durable(mut self, durable: Durable, recovered: Recovered) -> Self {
+        if let Some(epoch) = recovered.epoch {
+            self.epoch = epoch;
+        }
+        let head = recovered.store.head();
+        self.store = Mutex::new(recovered.store);
+        self.resume = Mutex::new(recovered.resume);
+        self.changed.send_replace(head);
+        self.durable = Some(durable);
+        self
+    }
+
+    /// The durable store, if the server has one.
+    pub fn durable(&self) -> Option<&Durable> {
+        self.durable.as_ref()
+    }
+
+    /// The last change links may send: all of them, or with a durable store the last synced.
+    pub fn stream_head(&self, store: &Store) -> u64 {
+        match &self.durable {
+            Some(durable) => durable.synced().seq.min(store.head()),
+            None => store.head(),
+        }
+    }
+
+    /// Waits until every change stored so far is durable: `true` at once without a durable
+    /// store; `false` if the disk failed first (nothing may be acknowledged then).
+    pub async fn stored_durably(&self) -> bool {
+        match &self.durable {
+            Some(durable) => {
+                let head = self.store().head();
+                durable.synced_past(head).await
+            }
+            None => true,
         }
     }
 
@@ -201,6 +239,9 @@ impl Shared {
         let (outcome, head) = {
             let mut store = self.store();
             let outcome = store.insert_from(&record, from);
+            if let (Some(durable), Outcome::New) = (&self.durable, outcome) {
+                durable.queue_record(store.head(), from.map(|f| &**f), &record.fields().join(" "));
+            }
             Event::RecordStored {
                 record,
                 outcome,
@@ -211,7 +252,10 @@ impl Shared {
         };
         if outcome == Outcome::New {
             self.stored.notify_waiters();
-            self.changed.send_replace(head);
+            // With a durable store, the writer moves the head links see once this is synced.
+            if self.durable.is_none() {
+                self.advance_head(head);
+            }
         }
         outcome
     }
@@ -229,8 +273,21 @@ impl Shared {
             }
         }
         drop(resend);
-        let head = self.store().head();
-        self.changed.send_replace(head);
+        let head = self.stream_head(&self.store());
+        // Wakes the links even if the head did not move: the resend is the news.
+        self.changed
+            .send_modify(|watched| *watched = (*watched).max(head));
+    }
+
+    /// Moves the head that links watch forward to `seq`, never back. Tasks on other threads
+    /// publish heads in whatever order they get here, after the table's lock is released: a
+    /// head that moved back would leave a link caught up on paper with a change unsent.
+    fn advance_head(&self, seq: u64) {
+        self.changed.send_if_modified(|head| {
+            let moved = seq > *head;
+            *head = (*head).max(seq);
+            moved
+        });
     }
 
     /// The next record to send classic neighbour `neighbour` again, if any.
@@ -265,6 +322,12 @@ impl Shared {
     /// Remembers that everything of `neighbour`'s up to `point` is in our table.
     pub fn mark_resume(&self, neighbour: &str, point: ResumePoint) {
         let mut resume = self.resume.lock().unwrap_or_else(|e| e.into_inner());
+        if resume.get(neighbour) == Some(&point) {
+            return;
+        }
+        if let Some(durable) = &self.durable {
+            durable.queue_resume(neighbour, point);
+        }
         resume.insert(neighbour.to_string(), point);
     }
 
@@ -336,5 +399,31 @@ impl Shared {
                 return None;
             }
         }
+    }
+}
+
+impl crate::durable::Source for Shared {
+    fn with_state(&self, f: &mut dyn FnMut(&Store, &BTreeMap<String, ResumePoint>)) {
+        let store = self.store();
+        let resume = self.resume.lock().unwrap_or_else(|e| e.into_inner());
+        f(&store, &resume);
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn synced_to(&self, seq: u64) {
+        self.advance_head(seq);
+    }
+
+    fn durable(&self) -> &Durable {
+        self.durable
+            .as_ref()
+            .expect("the writer runs only with a durable store")
+    }
+
+    fn log_bytes_min(&self) -> usize {
+        self.limits.durable_log_bytes_min
     }
 }

@@ -127,6 +127,14 @@ impl Packed {
     }
 }
 
+/// Where an inbound link from one neighbour resumes: the neighbour's epoch (its current
+/// life) and the last change of that life it marked as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub epoch: u64,
+    pub seq: u64,
+}
+
 /// A held record as a link's filter sees it, without unpacking it.
 #[derive(Debug, Clone, Copy)]
 pub struct Held<'a> {
@@ -219,6 +227,20 @@ impl Store {
     /// A known client is always updatable, even when the table is full; only new clients are
     /// refused.
     pub fn insert_from(&mut self, record: &Record, from: Option<&Arc<str>>) -> Outcome {
+        self.insert_as(record, from, self.head + 1)
+    }
+
+    /// Puts back a record recovered from disk with the number it had in the change sequence
+    /// (after `head`: a durable store replays its changes in order), as [`Store::insert_from`]
+    /// would have stored it.
+    pub fn restore(&mut self, record: &Record, from: Option<&Arc<str>>, seq: u64) -> Outcome {
+        if seq <= self.head {
+            return Outcome::Stale;
+        }
+        self.insert_as(record, from, seq)
+    }
+
+    fn insert_as(&mut self, record: &Record, from: Option<&Arc<str>>, seq: u64) -> Outcome {
         let size = record_bytes(record);
         let hash = client_hash(&record.client);
         let changes = &self.changes;
@@ -230,7 +252,6 @@ impl Store {
                     .is_some_and(|p| p.client() == record.client)
             })
             .copied();
-        let seq = self.head + 1;
         match held_seq {
             Some(old) => {
                 let held = &self.changes[&old];
@@ -339,13 +360,28 @@ impl Store {
     /// which `skip` holds (it sees where each record came from: records that came from the
     /// neighbour a link leads to are skipped, it has them; and its text, for the digest).
     pub fn changes_after(&self, cursor: u64, max: usize, skip: impl Fn(Held<'_>) -> bool) -> Batch {
+        self.changes_upto(cursor, u64::MAX, max, skip)
+    }
+
+    /// [`Store::changes_after`], only as far as change `upto` (a durable store streams only
+    /// what is synced).
+    pub fn changes_upto(
+        &self,
+        cursor: u64,
+        upto: u64,
+        max: usize,
+        skip: impl Fn(Held<'_>) -> bool,
+    ) -> Batch {
         let mut batch = Batch {
             lines: String::new(),
             records: Vec::new(),
             reached: cursor,
         };
         let mut exhausted = true;
-        for (&seq, packed) in self.changes.range(cursor + 1..) {
+        if upto <= cursor {
+            return batch;
+        }
+        for (&seq, packed) in self.changes.range(cursor + 1..=upto) {
             debug_assert!(
                 seq > cursor,
                 "change {seq} is not after the cursor {cursor}"
@@ -365,7 +401,7 @@ impl Store {
             batch.lines.push('\n');
         }
         if exhausted {
-            batch.reached = batch.reached.max(self.head);
+            batch.reached = batch.reached.max(self.head.min(upto));
         }
         debug_assert!(
             batch.reached >= cursor && batch.reached <= cursor.max(self.head),
@@ -374,6 +410,12 @@ impl Store {
             self.head
         );
         batch
+    }
+
+    /// Every held record as a link's filter sees it, in change order (what a durable store's
+    /// snapshot writes).
+    pub fn held_all(&self) -> impl Iterator<Item = Held<'_>> {
+        self.changes.iter().map(|(&seq, packed)| packed.held(seq))
     }
 
     /// How many records changed after `cursor`, leaving out those `skip` leaves out.

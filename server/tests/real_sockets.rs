@@ -87,6 +87,7 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
         links: vec![link("A", "B"), link("B", "C")],
         limits: Limits::default(),
         secret_file: None,
+        data_dir: None,
         secret: server::config::Secret::new(b"loopback herd secret"),
     });
     let settings = PlacesSettings {
@@ -101,6 +102,7 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
             clock: Arc::new(real::SystemClock),
             places: places.clone(),
             seed: 3,
+            disk: None,
         };
         let mut stop_rx = stop_rx.clone();
         let herd = herd.clone();

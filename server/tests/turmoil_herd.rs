@@ -72,6 +72,7 @@ fn line_herd() -> Herd {
         links: vec![link("A", "B"), link("B", "C")],
         limits: Limits::default(),
         secret_file: None,
+        data_dir: None,
         secret: server::config::Secret::new(b"turmoil herd secret"),
     }
 }
@@ -94,6 +95,7 @@ fn simulation(herd: Herd) -> turmoil::Sim<'static> {
                     clock: Arc::new(SimClock),
                     places: PlacesClient::offline(),
                     seed: 1,
+                    disk: None,
                 };
                 server::run(herd, &name, env, std::future::pending()).await?;
                 Ok(())

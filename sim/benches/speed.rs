@@ -261,6 +261,7 @@ fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
                 scenario.seed,
                 scenario.places_api,
                 &Arc::default(),
+                &Arc::default(),
                 &running,
             ),
         }

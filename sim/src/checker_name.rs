@@ -35,13 +35,14 @@ pub enum CheckerName {
     PlacesCalls,
     PlacesAnswers,
     Integrity,
+    Durable,
     Convergence,
     Answered,
 }
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 14] = [
+    pub const ALL: [CheckerName; 15] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -54,6 +55,7 @@ impl CheckerName {
         CheckerName::PlacesCalls,
         CheckerName::PlacesAnswers,
         CheckerName::Integrity,
+        CheckerName::Durable,
         CheckerName::Convergence,
         CheckerName::Answered,
     ];
@@ -73,6 +75,7 @@ impl CheckerName {
             CheckerName::PlacesCalls => "places_calls",
             CheckerName::PlacesAnswers => "places_answers",
             CheckerName::Integrity => "integrity",
+            CheckerName::Durable => "durable",
             CheckerName::Convergence => "convergence",
             CheckerName::Answered => "answered",
         }

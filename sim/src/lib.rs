@@ -17,7 +17,7 @@
 //!    [`diagram`] (Lamport space-time diagrams), [`sometimes`] (rare behaviours a swarm must
 //!    see at least once).
 //! 5. The simulated world: [`places_stub`] (the Places host), [`bulk`] (load and hostile
-//!    clients), [`simnet`] (the server's seam on turmoil), [`harness`] (builds the simulation
+//!    clients), [`simnet`] and [`simdisk`] (the server's seam on turmoil), [`harness`] (builds the simulation
 //!    and drives the steps).
 //! 6. [`report`]: a run judged (`run_and_judge`), the printed report, the snapshot text.
 //! 7. Over many runs or another world: [`real`] (the same scenarios against real `server`
@@ -41,6 +41,7 @@ pub mod repo_path;
 pub mod report;
 pub mod scenario;
 pub mod shrink;
+pub mod simdisk;
 pub mod simnet;
 pub mod sometimes;
 pub mod swarm;

@@ -184,6 +184,7 @@ fn named(scenario: &Scenario) -> Vec<String> {
             Action::Latency(l) => names.extend(l.between.iter().chain(&l.and).cloned()),
             Action::Crash(s) | Action::Restart(s) => names.push(s.clone()),
             Action::Skew(s) => names.push(s.server.clone()),
+            Action::Disk(d) => names.push(d.server.clone()),
             other => names.extend(other.server().map(str::to_string)),
         }
         if let Some(origin) = step.expect.as_ref().and_then(|e| e.origin.clone()) {

@@ -238,7 +238,7 @@ fn crash_during_flood(run: &RunRecord) -> bool {
                         && match source {
                             Source::Peer(from) => from == sender,
                             Source::Classic => true,
-                            Source::Client => false,
+                            Source::Client | Source::Disk => false,
                         };
                     !delivered
                 });

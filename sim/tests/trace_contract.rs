@@ -247,6 +247,58 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             Event::TableRecord { record: record() },
             with_record(vec![], &[]),
         ),
+        (
+            Event::LinkDrained {
+                peer: "Bona".into(),
+                sent: 3,
+            },
+            &["peer", "sent"],
+        ),
+        (
+            Event::LinkUnsent {
+                peer: "Bona".into(),
+                records: Some(2),
+            },
+            &["peer", "records"],
+        ),
+        (
+            Event::StoreRecovered {
+                generation: 2,
+                records: 40,
+                head: 41,
+                resume_points: 3,
+                same_life: true,
+            },
+            &[
+                "generation",
+                "records",
+                "head",
+                "resume_points",
+                "same_life",
+            ],
+        ),
+        (
+            Event::StoreCut {
+                file: "log-2".into(),
+                offset: 128,
+                kind: server::events::StoreCutKind::Corrupt,
+            },
+            &["file", "offset", "kind"],
+        ),
+        (
+            Event::StoreSnapshot {
+                generation: 3,
+                records: 40,
+                bytes: 4096,
+            },
+            &["generation", "records", "bytes"],
+        ),
+        (
+            Event::StoreFailed {
+                error: "disk full".into(),
+            },
+            &["error"],
+        ),
     ];
     // Every variant appears: adding one without a sample here fails to compile.
     for (event, _) in &kinds {
@@ -273,6 +325,12 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             | Event::PlacesResponse { .. }
             | Event::PlacesError { .. }
             | Event::Shutdown { .. }
+            | Event::LinkDrained { .. }
+            | Event::LinkUnsent { .. }
+            | Event::StoreRecovered { .. }
+            | Event::StoreCut { .. }
+            | Event::StoreSnapshot { .. }
+            | Event::StoreFailed { .. }
             | Event::TableRecord { .. } => {}
         }
     }

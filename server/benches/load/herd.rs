@@ -43,11 +43,22 @@ pub struct Herd {
     children: Vec<Option<Child>>,
     /// `--log-level` for every server; `None`: the binary's default.
     log_level: Option<String>,
+    /// `--data-dir` for every server (a durable store); `None`: tables in memory.
+    data_dir: Option<PathBuf>,
 }
 
 impl Herd {
     /// Writes a herd file with free ports into `dir` and starts every server.
     pub fn start(dir: &Path, log_level: Option<&str>) -> anyhow::Result<Herd> {
+        Herd::start_with(dir, log_level, None)
+    }
+
+    /// [`Herd::start`], each server keeping its table in `data_dir` when one is given.
+    pub fn start_with(
+        dir: &Path,
+        log_level: Option<&str>,
+        data_dir: Option<PathBuf>,
+    ) -> anyhow::Result<Herd> {
         let log_dir = dir.join("logs");
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("create {}", log_dir.display()))?;
@@ -69,6 +80,7 @@ impl Herd {
             ports,
             children: NAMES.iter().map(|_| None).collect(),
             log_level: log_level.map(str::to_string),
+            data_dir,
         };
         for i in 0..NAMES.len() {
             herd.spawn(i)?;
@@ -90,6 +102,9 @@ impl Herd {
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         if let Some(level) = &self.log_level {
             command.arg("--log-level").arg(level);
+        }
+        if let Some(data_dir) = &self.data_dir {
+            command.arg("--data-dir").arg(data_dir);
         }
         let child = command
             .arg("--herd")

@@ -22,6 +22,7 @@
 //! `--bench` (as `cargo test --benches` does) it only checks its log parser and exits.
 
 mod drive;
+mod durability;
 mod echo;
 mod herd;
 mod logs;
@@ -62,6 +63,8 @@ struct Options {
     converge_timeout: Duration,
     load: bool,
     storm: bool,
+    /// The durability phase: load and propagation with tables in memory, then on disk.
+    durability: bool,
     keep_logs: bool,
     /// `--log-level` for the servers of the load phase; `None`: the binary's default.
     load_log_level: Option<String>,
@@ -76,6 +79,7 @@ impl Options {
             converge_timeout: Duration::from_secs(120),
             load: true,
             storm: true,
+            durability: true,
             keep_logs: false,
             load_log_level: None,
         };
@@ -103,8 +107,9 @@ impl Options {
                 "--converge-timeout" => {
                     o.converge_timeout = Duration::from_secs_f64(value("--converge-timeout")?)
                 }
-                "--load-only" => o.storm = false,
-                "--storm-only" => o.load = false,
+                "--load-only" => (o.storm, o.durability) = (false, false),
+                "--storm-only" => (o.load, o.durability) = (false, false),
+                "--durability-only" => (o.load, o.storm) = (false, false),
                 "--keep-logs" => o.keep_logs = true,
                 "--load-log-level" => {
                     let level = args.next().context("--load-log-level needs a level")?;
@@ -116,7 +121,7 @@ impl Options {
                 }
                 other => anyhow::bail!(
                     "unknown option {other}; options: --quick, --secs S, --storm N, \
-                     --converge-timeout S, --load-only, --storm-only, --keep-logs, \
+                     --converge-timeout S, --load-only, --storm-only, --durability-only, --keep-logs, \
                      --load-log-level LEVEL"
                 ),
             }
@@ -206,6 +211,9 @@ async fn run(o: &Options) -> anyhow::Result<()> {
     }
     if o.storm {
         report["storm"] = storm_phase::storm_phases(o, &mut table).await?;
+    }
+    if o.durability {
+        report["durability"] = durability::phases(o, &mut table).await?;
     }
     println!("\n== results (targets are what the herd is held to; reported, not asserted)");
     for line in &table {

@@ -96,6 +96,7 @@ impl Event {
                 match source {
                     Source::Client => out.push_str(r#""client""#),
                     Source::Classic => out.push_str(r#""classic""#),
+                    Source::Disk => out.push_str(r#""disk""#),
                     Source::Peer(name) => {
                         // Written `peer:NAME`: the name is the only part that may need escaping.
                         out.push_str(r#""peer:"#);

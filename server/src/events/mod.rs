@@ -22,7 +22,9 @@ use crate::store::Outcome;
 
 use json::{FloodSentJson, Json};
 pub use log_file::{LogLine, ReadError, log_line, read_log, read_log_line, write_log_line};
-pub use reasons::{ConnectionEnd, Direction, LineRefusal, LinkEnd, LinkRefusal, Source};
+pub use reasons::{
+    ConnectionEnd, Direction, LineRefusal, LinkEnd, LinkRefusal, Source, StoreCutKind,
+};
 
 /// The `tracing` field that carries an event's JSON.
 pub const JSON_FIELD: &str = "json";
@@ -131,6 +133,36 @@ pub enum Event {
     PlacesError { kind: String, detail: String },
     /// The server is stopping.
     Shutdown { reason: String },
+    // Acknowledged means kept: stops that drain links, and the durable store.
+    /// On a stop, a link sent the neighbour the `sent` records it still lacked.
+    LinkDrained { peer: String, sent: u64 },
+    /// On a stop, records the neighbour lacks could not be sent: `records` of them within
+    /// the grace period, or `None` when the link was down (how many is not known here).
+    LinkUnsent { peer: String, records: Option<u64> },
+    /// The durable store read its files on start: `records` held, up to change `head`;
+    /// `same_life` when they were whole, so the server goes on in the epoch they name.
+    StoreRecovered {
+        generation: u64,
+        records: u64,
+        head: u64,
+        resume_points: u64,
+        same_life: bool,
+    },
+    /// A store file could not be trusted from `offset` on: a torn last write, or corruption
+    /// (a checksum that failed). Nothing from there on is used.
+    StoreCut {
+        file: String,
+        offset: u64,
+        kind: StoreCutKind,
+    },
+    /// The store took a snapshot of the table and started a new log (generation).
+    StoreSnapshot {
+        generation: u64,
+        records: u64,
+        bytes: u64,
+    },
+    /// Writing or syncing the store failed: nothing more is acknowledged, and the server stops.
+    StoreFailed { error: String },
     /// On a graceful stop, one per record still held, so the final table is in the log (and
     /// the simulation can compare the real table with the one its trace implies).
     TableRecord {
@@ -164,6 +196,12 @@ impl Event {
             Event::PlacesRequest { .. } => "places_request",
             Event::PlacesResponse { .. } => "places_response",
             Event::PlacesError { .. } => "places_error",
+            Event::LinkDrained { .. } => "link_drained",
+            Event::LinkUnsent { .. } => "link_unsent",
+            Event::StoreRecovered { .. } => "store_recovered",
+            Event::StoreCut { .. } => "store_cut",
+            Event::StoreSnapshot { .. } => "store_snapshot",
+            Event::StoreFailed { .. } => "store_failed",
             Event::Shutdown { .. } => "shutdown",
             Event::TableRecord { .. } => "table_record",
         }
@@ -180,6 +218,9 @@ impl Event {
                 | Event::PeerAuthRefused { .. }
                 | Event::LinksUnauthenticated
                 | Event::PlacesError { .. }
+                | Event::LinkUnsent { .. }
+                | Event::StoreCut { .. }
+                | Event::StoreFailed { .. }
         )
     }
 

@@ -8,8 +8,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::line::WriteFailed;
 
+/// What made a store file untrustworthy from some offset on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreCutKind {
+    /// The last frame is incomplete: a write power loss cut short.
+    Torn,
+    /// A whole frame whose checksum or text is wrong.
+    Corrupt,
+}
+
 /// Where a record came from; decides which neighbour the flood skips. Written `client`,
-/// `peer:NAME` or `classic`.
+/// `peer:NAME`, `classic` or `disk`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// An IAMAT from a client of this server.
@@ -18,6 +28,9 @@ pub enum Source {
     Peer(String),
     /// An AT line on a plain connection (a classic peer): the sender is unknown.
     Classic,
+    /// Read back from the durable store on start (it was stored before, from one of the
+    /// others).
+    Disk,
 }
 
 impl fmt::Display for Source {
@@ -26,6 +39,7 @@ impl fmt::Display for Source {
             Source::Client => f.write_str("client"),
             Source::Peer(name) => write!(f, "peer:{name}"),
             Source::Classic => f.write_str("classic"),
+            Source::Disk => f.write_str("disk"),
         }
     }
 }
@@ -37,6 +51,7 @@ impl FromStr for Source {
         match s {
             "client" => Ok(Source::Client),
             "classic" => Ok(Source::Classic),
+            "disk" => Ok(Source::Disk),
             _ => match s.strip_prefix("peer:") {
                 Some(name) if !name.is_empty() => Ok(Source::Peer(name.to_string())),
                 _ => Err(format!("unknown record source `{s}`")),

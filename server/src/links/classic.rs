@@ -29,7 +29,10 @@ pub async fn run(
         let record = match shared.take_classic_resend(&peer) {
             Some(record) => Some(record),
             None => {
-                let batch = shared.store().changes_after(cursor, 1, |_| false);
+                let batch = {
+                    let store = shared.store();
+                    store.changes_upto(cursor, shared.stream_head(&store), 1, |_| false)
+                };
                 cursor = batch.reached;
                 // The held line parses (it was parsed when stored); a classic link carries one
                 // record per connection, so unpacking it here costs little.

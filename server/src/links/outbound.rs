@@ -38,7 +38,7 @@ pub async fn run(
         );
         let dialled = tokio::select! {
             dialled = dial => dialled,
-            _ = shutdown.wait() => return,
+            _ = shutdown.wait() => return stopped_unlinked(&neighbour.name),
         };
         let error = match dialled {
             Ok(Ok(stream)) => {
@@ -54,6 +54,9 @@ pub async fn run(
                 }
                 .emit();
                 if shutdown.is_triggered() {
+                    if !end.linked {
+                        stopped_unlinked(&neighbour.name);
+                    }
                     return;
                 }
                 None
@@ -82,9 +85,19 @@ pub async fn run(
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shared.until_linked_in(&neighbour.name) => {}
-            _ = shutdown.wait() => return,
+            _ = shutdown.wait() => return stopped_unlinked(&neighbour.name),
         }
     }
+}
+
+/// A stop found the link down (or not yet streaming): what the neighbour lacks is not known
+/// here; it gets it when a link next comes up, if this server comes back.
+fn stopped_unlinked(peer: &str) {
+    Event::LinkUnsent {
+        peer: peer.to_string(),
+        records: None,
+    }
+    .emit();
 }
 
 /// How a session ended: why, and whether the link had come up (a link refused at the
@@ -165,7 +178,13 @@ async fn session(
         let caught_up = cursor >= head;
         let streaming = catch_up.is_some();
         tokio::select! {
-            _ = shutdown.wait() => return SessionEnd::ended(catch_up.is_some(), LinkEnd::Shutdown),
+            _ = shutdown.wait() => {
+                if let Some(catch_up) = &catch_up {
+                    let place = Place { cursor, marked };
+                    drain(shared, peer, catch_up, place, &mut reader, &mut writer).await;
+                }
+                return SessionEnd::ended(catch_up.is_some(), LinkEnd::Shutdown);
+            }
             _ = &mut settled, if !streaming => {
                 catch_up = Some(CatchUp::start(shared, peer, seq, &this_life, their_digest.clone()));
             }
@@ -180,27 +199,11 @@ async fn session(
             }
             _ = std::future::ready(()), if streaming && !caught_up => {
                 let Some(catch_up) = &catch_up else { continue };
-                let skip = |held: Held<'_>| catch_up.skips(held);
-                let batch = shared.store().changes_after(cursor, limits.link_batch_max, skip);
-                for (seq, fields) in batch.fields() {
-                    if seq > catch_up.head {
-                        Event::emit_flood_sent(peer, fields);
-                    }
+                let mut place = Place { cursor, marked };
+                if let Err(reason) = send_batch(shared, peer, catch_up, &mut place, &mut writer).await {
+                    return SessionEnd::ended(true, reason);
                 }
-                let mut out = batch.lines;
-                // A `MARK` goes with every batch of records, and when the catch-up is in (the
-                // neighbour may be waiting for it). A batch of only skipped records (news that
-                // came from this neighbour) sends nothing: the next heartbeat carries its `MARK`.
-                let catch_up_in = marked < catch_up.head && batch.reached >= catch_up.head;
-                if !out.is_empty() || catch_up_in {
-                    let _ = writeln!(out, "MARK {}", batch.reached);
-                    if let Err(reason) = write_lines(&mut writer, out.as_bytes(), limits.heartbeat_timeout).await {
-                        return SessionEnd::ended(true, reason);
-                    }
-                    marked = batch.reached;
-                }
-                debug_assert!(batch.reached >= cursor, "the cursor {cursor} moved back to {}", batch.reached);
-                cursor = batch.reached;
+                (cursor, marked) = (place.cursor, place.marked);
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
@@ -223,6 +226,125 @@ async fn session(
                 Err(e) => return SessionEnd::ended(catch_up.is_some(), LinkEnd::Io(e.to_string())),
             },
         }
+    }
+}
+
+/// Where a session is in the change sequence: what it has sent (`cursor`) and the last
+/// `MARK` the neighbour got.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    cursor: u64,
+    marked: u64,
+}
+
+/// Sends the next batch after the cursor (records the catch-up skips left out), with its
+/// `MARK`; returns how many records went.
+async fn send_batch<W: tokio::io::AsyncWrite + Unpin>(
+    shared: &Shared,
+    peer: &str,
+    catch_up: &CatchUp,
+    place: &mut Place,
+    writer: &mut W,
+) -> Result<usize, LinkEnd> {
+    let limits = &shared.limits;
+    let skip = |held: Held<'_>| catch_up.skips(held);
+    let batch = {
+        let store = shared.store();
+        let upto = shared.stream_head(&store);
+        store.changes_upto(place.cursor, upto, limits.link_batch_max, skip)
+    };
+    for (seq, fields) in batch.fields() {
+        if seq > catch_up.head {
+            Event::emit_flood_sent(peer, fields);
+        }
+    }
+    let sent = batch.records.len();
+    let mut out = batch.lines;
+    // A `MARK` goes with every batch of records, and when the catch-up is in (the neighbour
+    // may be waiting for it). A batch of only skipped records (news that came from this
+    // neighbour) sends nothing: the next heartbeat carries its `MARK`.
+    let catch_up_in = place.marked < catch_up.head && batch.reached >= catch_up.head;
+    if !out.is_empty() || catch_up_in {
+        let _ = writeln!(out, "MARK {}", batch.reached);
+        write_lines(writer, out.as_bytes(), limits.heartbeat_timeout).await?;
+        place.marked = batch.reached;
+    }
+    debug_assert!(
+        batch.reached >= place.cursor,
+        "the cursor {} moved back to {}",
+        place.cursor,
+        batch.reached
+    );
+    place.cursor = batch.reached;
+    Ok(sent)
+}
+
+/// The `PING` a drain ends with (heartbeats count from 1): its `PONG` says the neighbour has
+/// read, and so stored, every line before it.
+const DRAIN_PING: u64 = 0;
+
+/// On a stop: sends every change up to the head of the change sequence, then a `PING` whose
+/// `PONG` confirms the neighbour read it all (closing sooner could reset the connection and
+/// lose what it had not read yet), all within `stop_grace`; then says how many went and how
+/// many could not (all those of this drain, when the neighbour never confirmed).
+async fn drain<R, W>(
+    shared: &Shared,
+    peer: &str,
+    catch_up: &CatchUp,
+    mut place: Place,
+    reader: &mut LineReader<R>,
+    writer: &mut W,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let head = shared.stream_head(&shared.store());
+    let from = place.cursor;
+    let mut sent = 0u64;
+    let sending = async {
+        while place.cursor < head {
+            sent += send_batch(shared, peer, catch_up, &mut place, writer).await? as u64;
+        }
+        let mut last = format!("PING {DRAIN_PING}\n");
+        if place.cursor > place.marked {
+            last = format!("MARK {}\n{last}", place.cursor);
+        }
+        write_lines(writer, last.as_bytes(), shared.limits.heartbeat_timeout).await?;
+        loop {
+            match reader.read_line().await {
+                Ok(Some(Line::Complete(line)))
+                    if line == format!("PONG {DRAIN_PING}").as_bytes() =>
+                {
+                    return Ok(());
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(LinkEnd::ClosedByPeer),
+                Err(e) => return Err(LinkEnd::Io(e.to_string())),
+            }
+        }
+    };
+    let confirmed = matches!(
+        tokio::time::timeout(shared.limits.stop_grace, sending).await,
+        Ok(Ok(()))
+    );
+    let unsent_from = if confirmed { place.cursor } else { from };
+    let unsent = shared
+        .store()
+        .count_after(unsent_from, |held| held.seq > head || catch_up.skips(held))
+        as u64;
+    if sent > 0 {
+        Event::LinkDrained {
+            peer: peer.to_string(),
+            sent,
+        }
+        .emit();
+    }
+    if unsent > 0 {
+        Event::LinkUnsent {
+            peer: peer.to_string(),
+            records: Some(unsent),
+        }
+        .emit();
     }
 }
 
@@ -274,7 +396,7 @@ async fn dial_handshake(
             shared.epoch,
             &nonce,
         ),
-        head: shared.store().head(),
+        head: shared.stream_head(&shared.store()),
     };
     if let Err(reason) = write_lines(
         writer,
@@ -337,7 +459,7 @@ impl CatchUp {
     ) -> CatchUp {
         let store = shared.store();
         let catch_up = CatchUp {
-            head: store.head(),
+            head: shared.stream_head(&store),
             this_life: this_life.clone(),
             any_life: format!("{peer} "),
             differing: their_digest.map(|theirs| {

@@ -37,8 +37,8 @@ pub struct LogReadback;
 
 /// The events logged at `WARN`, as docs/running.md's "Logs" section lists them: what an operator
 /// should look at (refused connections, lines and links, links that could not be trusted,
-/// Places failures).
-pub const WARNING_EVENTS: [&str; 7] = [
+/// Places failures, records a stop could not send, a store that is cut or failed).
+pub const WARNING_EVENTS: [&str; 10] = [
     "connection_refused",
     "line_refused",
     "link_refused",
@@ -46,6 +46,9 @@ pub const WARNING_EVENTS: [&str; 7] = [
     "peer_auth_refused",
     "links_unauthenticated",
     "places_error",
+    "link_unsent",
+    "store_cut",
+    "store_failed",
 ];
 
 impl Checker for LogReadback {

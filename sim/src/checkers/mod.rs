@@ -25,11 +25,14 @@
 //! | `places_answers` | safety   | a WHATSAT reply's JSON is the Places answer behind it, cut;   |
 //! |                  |          | its places keep the offline set's promises                    |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
+//! | `durable`        | safety   | with a data directory, every acknowledged record is held at   |
+//! |                  |          | the end, across power loss; a flipped bit is detected         |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
 //! | `answered`       | liveness | every command to a running server is answered in time         |
 
 pub mod answered;
 pub mod convergence;
+pub mod durable;
 pub mod expectations;
 pub mod flood_bound;
 pub mod integrity;
@@ -92,6 +95,8 @@ pub struct RunRecord<'a> {
     pub network_latency_max: Duration,
     /// The herd runs without a secret (the scenario's `unauthenticated`).
     pub unauthenticated: bool,
+    /// The herd keeps its tables on disk (the herd's `data_dir`): acknowledged means kept.
+    pub durable: bool,
 }
 
 impl<'a> RunRecord<'a> {
@@ -132,6 +137,7 @@ impl<'a> RunRecord<'a> {
             persistent_links: links_in_name_order(scenario, false),
             network_latency_max: scenario.network.latency.max,
             unauthenticated: scenario.unauthenticated,
+            durable: scenario.herd.data_dir.is_some(),
         }
     }
 
@@ -267,6 +273,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(places_calls::PlacesCalls),
         Box::new(places_answers::PlacesAnswers),
         Box::new(integrity::Integrity),
+        Box::new(durable::Durable),
         Box::new(convergence::Convergence),
         Box::new(answered::Answered),
     ];
@@ -314,6 +321,7 @@ mod tests {
                 "places_calls",
                 "places_answers",
                 "integrity",
+                "durable",
                 "convergence"
             ]
         );

@@ -50,6 +50,7 @@ pub fn run_record<'a>(trace: &'a Trace, checks: &'a Checks) -> RunRecord<'a> {
         persistent_links: default_links().into_iter().collect(),
         network_latency_max: ms(5),
         unauthenticated: false,
+        durable: false,
     }
 }
 

@@ -77,7 +77,9 @@ impl Checker for WellFormed {
                                 })
                     };
                     if text.starts_with("? ")
-                        && (refused_by_a_bound() || table_full(run, &exchange, &client, reply.at))
+                        && (refused_by_a_bound()
+                            || table_full(run, &exchange, &client, reply.at)
+                            || store_failed(run, &exchange, reply.at))
                     {
                         invalid_problem(&exchange, text, Some(false))
                     } else {
@@ -121,6 +123,16 @@ fn table_full(
     run.trace.server_events().any(|(e, event)| {
         e.host == exchange.server()
             && matches!(event, Event::RecordStored { record, outcome: Outcome::TableFull, .. } if record.client == client)
+            && (exchange.send.at..=until).contains(&e.at)
+    })
+}
+
+/// Whether the server's durable store failed (`store_failed`) while the IAMAT was in flight:
+/// its record could not be kept, so `?` (not acknowledged) is its documented answer.
+fn store_failed(run: &RunRecord, exchange: &Exchange, until: std::time::Duration) -> bool {
+    run.trace.server_events().any(|(e, event)| {
+        e.host == exchange.server()
+            && matches!(event, Event::StoreFailed { .. })
             && (exchange.send.at..=until).contains(&e.at)
     })
 }

@@ -71,7 +71,7 @@ fn peer_source(event: &TraceEvent) -> Option<&str> {
         Event::RecordStored { source, .. } => match source {
             Source::Classic => Some(""),
             Source::Peer(name) => Some(name),
-            Source::Client => None,
+            Source::Client | Source::Disk => None,
         },
         _ => None,
     }

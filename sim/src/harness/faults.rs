@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::places_stub::FaultCell;
 use crate::scenario::Action;
+use crate::simdisk::DiskFaults;
 use crate::simnet::Skews;
 
 /// What the fault actions change besides the simulation itself, kept so that a crash can
@@ -17,15 +18,22 @@ pub struct Faults {
     cut: BTreeSet<(String, String)>,
     skews: Skews,
     places_fault: FaultCell,
+    disks: DiskFaults,
 }
 
 impl Faults {
-    pub fn new(hosts: Vec<String>, skews: Skews, places_fault: FaultCell) -> Faults {
+    pub fn new(
+        hosts: Vec<String>,
+        skews: Skews,
+        places_fault: FaultCell,
+        disks: DiskFaults,
+    ) -> Faults {
         Faults {
             hosts,
             cut: BTreeSet::new(),
             skews,
             places_fault,
+            disks,
         }
     }
 
@@ -83,6 +91,7 @@ impl Faults {
                     skews.insert(skew.server.clone(), skew.by.nanos());
                 }
             }
+            Action::Disk(step) => self.disk(step),
             Action::Places(fault) => {
                 if let Ok(mut current) = self.places_fault.lock() {
                     *current = fault.clone();
@@ -107,6 +116,24 @@ impl Faults {
             if !self.cut.contains(&(server.to_string(), other.to_string())) {
                 sim.repair_oneway(server, other.as_str());
             }
+        }
+    }
+}
+
+impl Faults {
+    /// A disk fault: the server's simulated disk (`simdisk`) acts on it at its next write,
+    /// sync or read.
+    fn disk(&self, step: &crate::scenario::DiskStep) {
+        use crate::scenario::DiskFaultKind;
+        let Ok(mut disks) = self.disks.lock() else {
+            return;
+        };
+        let disk = disks.entry(step.server.clone()).or_default();
+        match step.fault {
+            DiskFaultKind::FlipBit => disk.flip = Some(disk.flip.unwrap_or(0) + 1),
+            DiskFaultKind::FailSync => disk.fail_sync = true,
+            DiskFaultKind::Full => disk.full = true,
+            DiskFaultKind::Freed => disk.full = false,
         }
     }
 }

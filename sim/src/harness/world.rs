@@ -19,12 +19,16 @@ use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
 use crate::places_stub::{self, FaultCell};
 use crate::recorder::Recorder;
 use crate::scenario::{PlacesApi, Scenario, Step};
+use crate::simdisk::{DiskFaults, TurmoilDisk};
 use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
 
 /// The secret every simulated herd shares (hostile clients do not know it).
 pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
 /// After the run, servers get this long (simulated) to stop and report their tables.
 pub const STOP_WINDOW: Duration = Duration::from_secs(5);
+/// The simulated disks' block: a write in flight at power loss keeps a prefix of whole blocks.
+/// Smaller than most log appends, so power loss tears them.
+pub const DISK_BLOCK_BYTES: u64 = 64;
 /// The herd as the simulation runs it: each server's host is its turmoil host name.
 pub fn simulated_herd(scenario: &Scenario) -> Herd {
     let mut herd = scenario.herd.clone();
@@ -44,7 +48,12 @@ pub fn simulated_herd(scenario: &Scenario) -> Herd {
 
 /// A turmoil simulation with the scenario's seed, tick, latencies, length and start date.
 pub fn new_simulation(scenario: &Scenario) -> turmoil::Sim<'static> {
-    turmoil::Builder::new()
+    let mut builder = turmoil::Builder::new();
+    if scenario.herd.data_dir.is_some() {
+        // Power loss tears the writes in flight at this granularity (a prefix survives).
+        builder.fs().block_size(DISK_BLOCK_BYTES);
+    }
+    builder
         .simulation_duration(scenario.duration + STOP_WINDOW + Duration::from_secs(1))
         .tick_duration(scenario.tick)
         .epoch(UNIX_EPOCH + scenario.start)
@@ -57,6 +66,7 @@ pub fn new_simulation(scenario: &Scenario) -> turmoil::Sim<'static> {
 /// Adds server `name` of `herd` as a host running the unchanged library (again after each
 /// restart: turmoil calls the factory anew), on turmoil's network and skewed clock.
 /// The server stops gracefully when `stop` turns true (or its sender is dropped).
+#[allow(clippy::too_many_arguments)]
 pub fn add_server_host(
     sim: &mut turmoil::Sim<'_>,
     herd: &Arc<Herd>,
@@ -64,13 +74,19 @@ pub fn add_server_host(
     scenario_seed: u64,
     places_api: PlacesApi,
     skews: &Skews,
+    disks: &DiskFaults,
     stop: &watch::Receiver<bool>,
 ) {
     let (herd, skews, name, stop) = (herd.clone(), skews.clone(), name.to_string(), stop.clone());
+    let disks = disks.clone();
     let seed = scenario_seed ^ stable_hash(&[&name]);
     sim.host(name.clone(), move || {
         let (herd, skews, name, mut stop) =
             (herd.clone(), skews.clone(), name.clone(), stop.clone());
+        // With a data directory, the store writes to this host's simulated disk.
+        let disk = herd.data_dir.is_some().then(|| {
+            Arc::new(TurmoilDisk::new(&name, disks.clone())) as Arc<dyn server::net::Disk>
+        });
         async move {
             let env = Env {
                 net: Arc::new(TurmoilNet),
@@ -80,12 +96,17 @@ pub fn add_server_host(
                 }),
                 places: places_client(&herd.limits, places_api),
                 seed,
+                disk,
             };
             let shutdown = async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
             };
-            server::run(herd, &name, env, shutdown).await?;
-            Ok(())
+            match server::run(herd, &name, env, shutdown).await {
+                // A server whose disk failed stops on purpose (a `disk` step's doing): the
+                // trace says so (`store_failed`); it is not the system crashing.
+                Ok(()) | Err(server::ServerError::StoreFailed { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
         }
     });
 }
@@ -110,6 +131,7 @@ impl TurmoilWorld {
         let mut sim = new_simulation(scenario);
         let herd = Arc::new(herd);
         let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
+        let disks: DiskFaults = Arc::default();
         let (stop, stopping) = watch::channel(false);
         for spec in &herd.servers {
             add_server_host(
@@ -119,6 +141,7 @@ impl TurmoilWorld {
                 scenario.seed,
                 scenario.places_api,
                 &skews,
+                &disks,
                 &stopping,
             );
         }
@@ -147,7 +170,7 @@ impl TurmoilWorld {
             herd,
             clients,
             ports,
-            faults: Faults::new(hosts, skews, places_fault),
+            faults: Faults::new(hosts, skews, places_fault, disks),
             recorder: recorder.clone(),
             stop,
         }

@@ -300,6 +300,7 @@ fn write_back(path: &Path, herd: &Herd) -> Result<Option<String>, String> {
     };
     let expected = Herd {
         secret_file: None,
+        data_dir: None,
         secret: None,
         ..herd.clone()
     };

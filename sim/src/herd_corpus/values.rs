@@ -26,7 +26,7 @@ impl fmt::Display for LimitValue {
 }
 
 /// Every field of [`Limits`], in its declaration order.
-pub const LIMIT_NAMES: [&str; 18] = [
+pub const LIMIT_NAMES: [&str; 20] = [
     "connections_max",
     "line_bytes_max",
     "client_idle_timeout",
@@ -45,6 +45,8 @@ pub const LIMIT_NAMES: [&str; 18] = [
     "places_timeout",
     "places_response_bytes_max",
     "whatsat_wait",
+    "stop_grace",
+    "durable_log_bytes_min",
 ];
 
 /// The value of the limit `name` (a field name of [`Limits`]), or `None` for no such field.
@@ -69,6 +71,8 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "places_timeout" => D(l.places_timeout),
         "places_response_bytes_max" => Count(l.places_response_bytes_max),
         "whatsat_wait" => D(l.whatsat_wait),
+        "stop_grace" => D(l.stop_grace),
+        "durable_log_bytes_min" => Count(l.durable_log_bytes_min),
         _ => return None,
     })
 }

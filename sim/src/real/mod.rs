@@ -150,7 +150,14 @@ fn herd_file(herd: &Herd, ports: &BTreeMap<String, u16>) -> String {
         .iter()
         .map(|l| serde_json::json!({ "between": l.between, "classic": l.classic }))
         .collect();
-    serde_json::json!({ "servers": servers, "links": links, "limits": herd.limits }).to_string()
+    let mut file = serde_json::json!({ "servers": servers, "links": links, "limits": herd.limits });
+    // A durable store in real files under the run's directory (`data/<name>/`). A crash is
+    // SIGKILL there: the process dies, but what it wrote survives in the OS's cache, so real
+    // mode tests a process crash, not the power loss the simulation models.
+    if herd.data_dir.is_some() {
+        file["data_dir"] = serde_json::json!("data");
+    }
+    file.to_string()
 }
 
 /// Sets the run up on `runtime`: free ports, the Places mock, the fault proxy on every link,

@@ -152,6 +152,12 @@ impl World for ProcessWorld {
                     ));
                 }
             }
+            Action::Disk(disk) => self.notes.push(format!(
+                "disk fault {} on {} at {}: not injected, a real disk cannot be made to flip a bit, fail a sync or fill on cue",
+                disk.fault.as_str(),
+                disk.server,
+                crate::scenario::fmt_duration(step.at)
+            )),
             Action::Places(fault) => {
                 if let Ok(mut current) = self.places_fault.lock() {
                     *current = fault.clone();

@@ -180,6 +180,7 @@ const STEP_KEYS: &[&str] = &[
     "places",
     "load",
     "hostile",
+    "disk",
 ];
 
 impl<'de> Deserialize<'de> for StepFile {
@@ -231,6 +232,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                 "places" => Action::Places(map.next_value()?),
                 "load" => Action::Load(map.next_value()?),
                 "hostile" => Action::Hostile(map.next_value()?),
+                "disk" => Action::Disk(map.next_value()?),
                 other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
             };
             if let Some(first) = &action {
@@ -245,7 +247,7 @@ impl<'de> Visitor<'de> for StepVisitor {
         let at = at.ok_or_else(|| de::Error::missing_field("at"))?;
         let action = action.ok_or_else(|| {
             de::Error::custom(
-                "a step needs one action: iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew, places, load or hostile",
+                "a step needs one action: iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew, places, load, hostile or disk",
             )
         })?;
         Ok(StepFile { at, action, expect })

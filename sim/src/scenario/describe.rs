@@ -50,6 +50,7 @@ impl Action {
                 l.latency
             ),
             Action::Crash(name) => format!("crash {name}"),
+            Action::Disk(d) => format!("disk {} {}", d.server, d.fault.as_str()),
             Action::Restart(name) => format!("restart {name}"),
             Action::Skew(s) => format!("skew {} by {}", s.server, s.by),
             Action::Places(p) => format!("places {}", p.describe()),

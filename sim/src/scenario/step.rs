@@ -52,6 +52,42 @@ pub enum Action {
     Load(Load),
     /// A hostile client: forged lines, huge ids, held connections.
     Hostile(Hostile),
+    /// A fault of one server's disk (with the herd's `data_dir`).
+    Disk(DiskStep),
+}
+
+/// `disk: { server, fault }`: what goes wrong with a server's disk. Power loss is `crash`
+/// (with a `data_dir`, a crash loses every write not synced and tears the ones in flight).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskStep {
+    pub server: String,
+    pub fault: DiskFaultKind,
+}
+
+/// The disk faults a scenario can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskFaultKind {
+    /// One bit of a file at rest flips; the server reads it when it next starts.
+    FlipBit,
+    /// The next sync fails.
+    FailSync,
+    /// Every write fails (no space) until `freed`.
+    Full,
+    /// The disk has space again.
+    Freed,
+}
+
+impl DiskFaultKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DiskFaultKind::FlipBit => "flip_bit",
+            DiskFaultKind::FailSync => "fail_sync",
+            DiskFaultKind::Full => "full",
+            DiskFaultKind::Freed => "freed",
+        }
+    }
 }
 
 /// `iamat: { client, server, location, timestamp? }`.
@@ -303,6 +339,7 @@ impl Action {
             Action::Places(_) => "places",
             Action::Load(_) => "load",
             Action::Hostile(_) => "hostile",
+            Action::Disk(_) => "disk",
         }
     }
 

@@ -618,6 +618,7 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         links: Vec::new(),
         limits: server::config::Limits::default(),
         secret_file: None,
+        data_dir: None,
         secret: None,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;

@@ -370,6 +370,7 @@ fn check_action(
             }
         }
         Action::Skew(s) => check_server(&s.server, servers)?,
+        Action::Disk(d) => check_server(&d.server, servers)?,
         Action::Places(p) => check_places(p)?,
         Action::Load(l) => check_load(l, servers)?,
         Action::Hostile(h) => check_hostile(h, herd, servers)?,

@@ -120,6 +120,9 @@ impl Scenario {
             let limits = serde_json::to_string(&self.herd.limits).unwrap_or_else(|_| "{}".into());
             let _ = writeln!(out, "  limits: {limits}");
         }
+        if let Some(dir) = &self.herd.data_dir {
+            let _ = writeln!(out, "  data_dir: {}", quote(&dir.display().to_string()));
+        }
     }
 }
 
@@ -219,6 +222,11 @@ fn step_yaml(step: &Step) -> String {
         }
         Action::Hostile(h) => hostile_yaml(h),
         Action::Crash(s) => format!("crash: {}", quote(s)),
+        Action::Disk(d) => format!(
+            "disk: {{ server: {}, fault: {} }}",
+            quote(&d.server),
+            d.fault.as_str()
+        ),
         Action::Restart(s) => format!("restart: {}", quote(s)),
         Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),
         Action::Places(p) => places_yaml(p),

@@ -47,6 +47,12 @@ pub enum SimEvent {
     Crash { step: u64, server: String },
     /// A crashed server was started again, empty.
     Restart { step: u64, server: String },
+    /// A server's disk fault changed (`flip_bit`, `fail_sync`, `full`, `freed`).
+    DiskFault {
+        step: u64,
+        server: String,
+        fault: String,
+    },
     /// A server's clock offset changed by `by` (signed, `-3s`).
     Skew {
         step: u64,
@@ -162,6 +168,7 @@ impl SimEvent {
             SimEvent::Latency { .. } => "latency",
             SimEvent::Crash { .. } => "crash",
             SimEvent::Restart { .. } => "restart",
+            SimEvent::DiskFault { .. } => "disk_fault",
             SimEvent::Skew { .. } => "skew",
             SimEvent::PlacesFault { .. } => "places_fault",
             SimEvent::ClientSend { .. } => "client_send",

@@ -169,6 +169,11 @@ impl TraceEvent {
                 step,
                 server: server.clone(),
             },
+            Action::Disk(d) => SimEvent::DiskFault {
+                step,
+                server: d.server.clone(),
+                fault: d.fault.as_str().to_string(),
+            },
             Action::Skew(s) => SimEvent::Skew {
                 step,
                 server: s.server.clone(),

@@ -121,6 +121,11 @@ impl Network {
             SimEvent::Restart { server, .. } => {
                 self.server_touched.insert(server.clone(), at);
             }
+            // A disk fault may stop the server (a failed sync or a full disk): it touches
+            // every link of that server, as a crash does.
+            SimEvent::DiskFault { server, .. } => {
+                self.server_touched.insert(server.clone(), at);
+            }
             _ => return false,
         }
         true
