@@ -163,6 +163,17 @@ pub struct Limits {
     /// before answering `?`. Zero answers at once, like the classic herd. Default 500ms.
     #[serde(with = "duration_text")]
     pub whatsat_wait: Duration,
+    /// How long an upstream Places answer with place data is reused for the same search
+    /// (location and radius; the bound is applied after the cache). Zero caches nothing.
+    /// Default 60s.
+    #[serde(with = "duration_text")]
+    pub places_cache_ttl: Duration,
+    /// Bytes of Places answers (their JSON text) the cache holds; the oldest go first.
+    /// Default 16 MiB.
+    pub places_cache_bytes_max: usize,
+    /// Upstream Places calls this server makes in any one second; past it a WHATSAT gets its
+    /// AT line and Google's `OVER_QUERY_LIMIT` JSON. Default 10.
+    pub places_calls_per_second_max: usize,
 }
 
 impl Limits {
@@ -199,6 +210,9 @@ impl Default for Limits {
             places_timeout: Duration::from_secs(5),
             places_response_bytes_max: 1024 * 1024,
             whatsat_wait: Duration::from_millis(500),
+            places_cache_ttl: Duration::from_secs(60),
+            places_cache_bytes_max: 16 * 1024 * 1024,
+            places_calls_per_second_max: 10,
         }
     }
 }
@@ -354,6 +368,7 @@ impl Herd {
             ("peer_links_max", l.peer_links_max),
             ("link_batch_max", l.link_batch_max),
             ("places_response_bytes_max", l.places_response_bytes_max),
+            ("places_calls_per_second_max", l.places_calls_per_second_max),
         ];
         for (name, value) in positive {
             if value == 0 {

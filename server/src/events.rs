@@ -121,6 +121,9 @@ pub enum Event {
     },
     /// Places failed; the client still gets the AT line and an error JSON.
     PlacesError { kind: String, detail: String },
+    /// A WHATSAT's search made no upstream call of its own (`how`: `cached`, `merged` with an
+    /// identical call in flight, or `over_rate`: the call rate bound was spent).
+    PlacesSpared { how: String },
     /// The server is stopping.
     Shutdown { reason: String },
     /// On a graceful stop, one per record still held, so the final table is in the log (and
@@ -156,6 +159,7 @@ impl Event {
             Event::PlacesRequest { .. } => "places_request",
             Event::PlacesResponse { .. } => "places_response",
             Event::PlacesError { .. } => "places_error",
+            Event::PlacesSpared { .. } => "places_spared",
             Event::Shutdown { .. } => "shutdown",
             Event::TableRecord { .. } => "table_record",
         }

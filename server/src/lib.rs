@@ -14,6 +14,7 @@
 //! - [`net`]: the seam: network, clock and [`net::Env`] handed in by the caller.
 //! - [`log_time`]: the log lines' timestamps, written and read.
 //! - [`events`]: the trace events, typed: emitted, written to logs and read back.
+//! - [`metrics`]: what an operator scrapes, counted where the trace events are emitted.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
 //! - [`span`]: which server an event belongs to, for layers that sort events by server.
 //!
@@ -28,6 +29,7 @@ pub mod events;
 pub mod line;
 pub mod links;
 pub mod log_time;
+pub mod metrics;
 pub mod net;
 pub mod places;
 pub mod protocol;

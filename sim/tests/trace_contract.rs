@@ -238,6 +238,12 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             &["kind", "detail"],
         ),
         (
+            Event::PlacesSpared {
+                how: "cached".into(),
+            },
+            &["how"],
+        ),
+        (
             Event::Shutdown {
                 reason: "requested".into(),
             },
@@ -272,6 +278,7 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             | Event::PlacesRequest { .. }
             | Event::PlacesResponse { .. }
             | Event::PlacesError { .. }
+            | Event::PlacesSpared { .. }
             | Event::Shutdown { .. }
             | Event::TableRecord { .. } => {}
         }

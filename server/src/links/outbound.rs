@@ -51,6 +51,9 @@ pub async fn run(
                     reason: end.reason,
                 }
                 .emit();
+                shared
+                    .metrics
+                    .link_up(&neighbour.name, Direction::Outbound, false);
                 if shutdown.is_triggered() {
                     return;
                 }
@@ -226,11 +229,14 @@ async fn session(
                 let Some(catch_up) = &catch_up else { continue };
                 let skip = |held: Held<'_>| catch_up.skips(held);
                 let batch = shared.store().changes_after(cursor, limits.link_batch_max, skip);
+                let mut sent = 0;
                 for (seq, fields) in batch.fields() {
+                    sent += 1;
                     if seq > catch_up.head {
                         Event::emit_flood_sent(peer, fields);
                     }
                 }
+                shared.metrics.records_sent(peer, sent);
                 let mut out = batch.lines;
                 // A `MARK` goes with every batch of records, and when the catch-up is in (the
                 // neighbour may be waiting for it). A batch of only skipped records (news that
@@ -244,6 +250,7 @@ async fn session(
                     marked = batch.reached;
                 }
                 cursor = batch.reached;
+                shared.metrics.link_cursor(peer, cursor);
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
@@ -315,6 +322,9 @@ impl CatchUp {
             full: seq == 0,
         }
         .emit();
+        shared.metrics.link_cursor(peer, seq);
+        shared.metrics.link_up(peer, Direction::Outbound, true);
+        shared.metrics.reconciled(peer);
         catch_up
     }
 

@@ -26,7 +26,7 @@ impl fmt::Display for LimitValue {
 }
 
 /// Every field of [`Limits`], in its declaration order.
-pub const LIMIT_NAMES: [&str; 18] = [
+pub const LIMIT_NAMES: [&str; 21] = [
     "connections_max",
     "line_bytes_max",
     "client_idle_timeout",
@@ -45,6 +45,9 @@ pub const LIMIT_NAMES: [&str; 18] = [
     "places_timeout",
     "places_response_bytes_max",
     "whatsat_wait",
+    "places_cache_ttl",
+    "places_cache_bytes_max",
+    "places_calls_per_second_max",
 ];
 
 /// The value of the limit `name` (a field name of [`Limits`]), or `None` for no such field.
@@ -69,6 +72,9 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "places_timeout" => D(l.places_timeout),
         "places_response_bytes_max" => Count(l.places_response_bytes_max),
         "whatsat_wait" => D(l.whatsat_wait),
+        "places_cache_ttl" => D(l.places_cache_ttl),
+        "places_cache_bytes_max" => Count(l.places_cache_bytes_max),
+        "places_calls_per_second_max" => Count(l.places_calls_per_second_max),
         _ => return None,
     })
 }
