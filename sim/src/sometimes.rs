@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use server::events::{ConnectionEnd, Event, LineRefusal, LinkEnd, Source};
@@ -13,7 +14,7 @@ use server::store::Outcome;
 
 use crate::checkers::RunRecord;
 use crate::trace::SimEvent;
-use crate::trace::replay::{self, Expected, Tables, UpdateKey};
+use crate::trace::replay::{self, Expected, UpdateKey};
 
 /// One rare behaviour, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -144,29 +145,16 @@ fn whatsat_waited(run: &RunRecord, found: bool) -> bool {
 /// A server held a record and was offered another for the same client with the very same
 /// timestamp from another origin: SPEC section 5's first tie-break decided.
 fn tie_broken_by_origin(run: &RunRecord) -> bool {
-    let mut tables = Tables::default();
-    for event in &run.trace.events {
-        if let Some(server) = replay::memory_lost(event) {
-            tables.clear(server);
-            continue;
-        }
-        let Some(Event::RecordStored {
-            record, outcome, ..
-        }) = event.server_event()
-        else {
-            continue;
-        };
-        if let Some(held) = tables.held(&event.host, &record.client)
-            && held.timestamp.nanos() == record.timestamp.nanos()
-            && held.origin != record.origin
+    replay::store_decisions(run.trace, |_, record, _, held| match held {
+        Some(held)
+            if held.timestamp.nanos() == record.timestamp.nanos()
+                && held.origin != record.origin =>
         {
-            return true;
+            ControlFlow::Break(())
         }
-        if *outcome == Outcome::New {
-            tables.store(&event.host, record.clone());
-        }
-    }
-    false
+        _ => ControlFlow::Continue(()),
+    })
+    .is_some()
 }
 
 fn reconcile_carried_records(run: &RunRecord) -> bool {

@@ -6,12 +6,13 @@
 //! record thrown away); `duplicate` is the very record held, and `stale` is not. A crash or restart empties the server, so its memory starts again.
 //! `table_full` is a resource bound, not an ordering decision, and is not judged.
 
-use server::events::Event;
+use std::ops::ControlFlow;
+
 use server::store::Outcome;
 
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
-use crate::trace::replay::{self, Tables};
+use crate::trace::replay;
 
 pub struct Monotonic;
 
@@ -21,25 +22,13 @@ impl Checker for Monotonic {
     }
 
     fn check(&self, run: &RunRecord) -> Verdict {
-        let mut tables = Tables::default();
         let mut violations = Vec::new();
         let mut judged = 0;
-        for event in &run.trace.events {
-            if let Some(server) = replay::memory_lost(event) {
-                tables.clear(server);
-                continue;
-            }
-            let Some(Event::RecordStored {
-                record, outcome, ..
-            }) = event.server_event()
-            else {
-                continue;
-            };
-            if *outcome == Outcome::TableFull {
-                continue;
+        replay::store_decisions(run.trace, |event, record, outcome, held| {
+            if outcome == Outcome::TableFull {
+                return ControlFlow::<()>::Continue(());
             }
             judged += 1;
-            let held = tables.held(&event.host, &record.client);
             let name = outcome.as_str();
             let problem = match (outcome, held) {
                 (Outcome::New, Some(held)) if !record.is_newer_than(held) => Some(format!(
@@ -68,10 +57,8 @@ impl Checker for Monotonic {
                     format!("{}: {problem}", event.host),
                 ));
             }
-            if *outcome == Outcome::New {
-                tables.store(&event.host, record.clone());
-            }
-        }
+            ControlFlow::Continue(())
+        });
         Verdict::judge(
             CheckerName::Monotonic,
             violations,

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
+use crate::oracle::PLACES_NEW_API_PATH as NEW_API_PATH;
 use crate::oracle::spec::{ClientLine, Decimal, Location};
-use crate::places_stub::new_api::PATH as NEW_API_PATH;
 use crate::trace::SimEvent;
 
 pub struct PlacesCalls;

@@ -12,3 +12,7 @@
 pub mod digest_buckets;
 pub mod offline_places;
 pub mod spec;
+
+/// Where Places API (New) answers a nearby search (SPEC section 6): the path the stub and the
+/// mock serve, and the judges tell the New API's requests by.
+pub const PLACES_NEW_API_PATH: &str = "/v1/places:searchNearby";

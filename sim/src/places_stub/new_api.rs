@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 /// Where Places API (New) answers a nearby search (SPEC section 6).
-pub const PATH: &str = "/v1/places:searchNearby";
+pub use crate::oracle::PLACES_NEW_API_PATH as PATH;
 
 /// Google refuses a `maxResultCount` outside this range.
 const MAX_RESULT_COUNT_MAX: u64 = 20;

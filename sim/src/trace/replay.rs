@@ -4,6 +4,7 @@
 //! the same way.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use server::events::{Event, Source};
@@ -82,6 +83,38 @@ impl Tables {
             .map(|table| table.values().map(ToString::to_string).collect())
             .unwrap_or_default()
     }
+}
+
+/// Replays every server's store decisions, in trace order: `decide` gets each
+/// `record_stored` event with its record and outcome, and the record the server held for that
+/// client just before (a crash or restart empties the server); then a `new` record is held.
+/// The one pass the checkers and properties that judge a store decision share. Stops at the
+/// first `Break`, and returns its value.
+pub fn store_decisions<B>(
+    trace: &Trace,
+    mut decide: impl FnMut(&TraceEvent, &Record, Outcome, Option<&Record>) -> ControlFlow<B>,
+) -> Option<B> {
+    let mut tables = Tables::default();
+    for event in &trace.events {
+        if let Some(server) = memory_lost(event) {
+            tables.clear(server);
+            continue;
+        }
+        let Some(Event::RecordStored {
+            record, outcome, ..
+        }) = event.server_event()
+        else {
+            continue;
+        };
+        let held = tables.held(&event.host, &record.client);
+        if let ControlFlow::Break(found) = decide(event, record, *outcome, held) {
+            return Some(found);
+        }
+        if *outcome == Outcome::New {
+            tables.store(&event.host, record.clone());
+        }
+    }
+    None
 }
 
 /// The server named by a harness `crash` or `restart` event (memory is lost at both).

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::PlacesAnswers;
 use crate::checkers::testing::*;
 use crate::checkers::{Checker, Verdict};
-use crate::places_stub::new_api::PATH as NEW_API_PATH;
+use crate::oracle::PLACES_NEW_API_PATH as NEW_API_PATH;
 use crate::scenario::{Action, Checks, PlacesFault};
 use crate::trace::{SimEvent, TraceEvent};
 

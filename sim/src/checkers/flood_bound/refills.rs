@@ -1,0 +1,140 @@
+//! The refills rule (only where the scenario sets `checks.refills_max`): in each life of a
+//! server, the records that whole-table reconciles carry into it, summed over its neighbours,
+//! are at most `refills_max` times the records it stores in that life. The digest rule allows
+//! each neighbour what the server lacked when it took that neighbour's link, so three
+//! neighbours linking at once may each send the whole table; this rule holds the herd to one
+//! refill, which the accepter's fill wait provides when nothing slows the first refill beyond
+//! `fill_wait`. In the same scenarios, a restarted server floods as news no update first
+//! stored (anywhere in the herd) before it restarted: its refill is old news to its
+//! neighbours, and it waits for the refill before it compares tables with them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use server::events::Event;
+
+use super::Seen;
+use crate::checkers::Violation;
+use crate::trace::replay::{self, UpdateKey, update_key};
+
+/// One life of a server, for the refill rule: from when it lost its memory (or the start),
+/// the records whole-table reconciles carried into it, and the clients it stored.
+#[derive(Default)]
+struct Life {
+    since: Duration,
+    /// It began with a crash or restart (not at the start of the run).
+    restarted: bool,
+    refilled: u64,
+    clients: BTreeSet<String>,
+}
+
+impl Life {
+    /// The refill rule's violation for this life of `server`, if it broke it.
+    fn judge(&self, server: &str, refills_max: u64, ended: Duration) -> Option<Violation> {
+        let table = self.clients.len() as u64;
+        (self.refilled > refills_max * table).then(|| {
+            Violation::new(
+                ended,
+                format!(
+                    "{server} was refilled with {} records by whole-table reconciles in its life from {}, more than {refills_max} x the {table} records it holds: each neighbour sent it the table, where one refill was due",
+                    self.refilled,
+                    crate::trace::fmt_at(self.since)
+                ),
+            )
+        })
+    }
+}
+
+/// What the refills rule follows: each server's current life, and when each update was
+/// first stored anywhere in the herd.
+pub(super) struct Refills {
+    refills_max: Option<u64>,
+    lives: BTreeMap<String, Life>,
+    first_stored: BTreeMap<UpdateKey, Duration>,
+}
+
+impl Refills {
+    pub(super) fn new(refills_max: Option<u64>) -> Refills {
+        Refills {
+            refills_max,
+            lives: BTreeMap::new(),
+            first_stored: BTreeMap::new(),
+        }
+    }
+
+    /// `server` lost its memory at `at`: its life ends (and is judged) and a new one begins.
+    pub(super) fn lose_memory(
+        &mut self,
+        server: &str,
+        at: Duration,
+        violations: &mut Vec<Violation>,
+    ) {
+        let life = Life {
+            since: at,
+            restarted: true,
+            ..Life::default()
+        };
+        if let (Some(ended), Some(max)) = (
+            self.lives.insert(server.to_string(), life),
+            self.refills_max,
+        ) {
+            violations.extend(ended.judge(server, max, at));
+        }
+    }
+
+    pub(super) fn observe(&mut self, seen: &Seen, violations: &mut Vec<Violation>) {
+        let host = seen.host;
+        if let Some(record) = replay::stored_new(seen.trace_event) {
+            self.first_stored
+                .entry(update_key(record))
+                .or_insert(seen.at);
+            self.lives
+                .entry(host.to_string())
+                .or_default()
+                .clients
+                .insert(record.client.clone());
+            return;
+        }
+        match seen.event {
+            Event::Reconcile {
+                peer,
+                records,
+                full: true,
+            } => {
+                self.lives.entry(peer.clone()).or_default().refilled += records;
+            }
+            Event::FloodSent { peer, record } => {
+                let key = update_key(record);
+                if self.refills_max.is_some()
+                    && let Some(life) = self.lives.get(host).filter(|life| life.restarted)
+                    && let Some(first) = self
+                        .first_stored
+                        .get(&key)
+                        .filter(|first| **first < life.since)
+                {
+                    violations.push(Violation::new(
+                        seen.at,
+                        format!(
+                            "{host} restarted at {} and flooded {} {} {} to {peer} as news; it was first stored at {}, before the restart, so its refill had brought it",
+                            crate::trace::fmt_at(life.since),
+                            key.0,
+                            key.1,
+                            key.2,
+                            crate::trace::fmt_at(*first)
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Judges every server's last life, at the end of the run.
+    pub(super) fn finish(&self, end: Duration, violations: &mut Vec<Violation>) {
+        if let Some(max) = self.refills_max {
+            for (server, life) in &self.lives {
+                violations.extend(life.judge(server, max, end));
+            }
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! `flood_bound`'s rules, each shown passing and failing on hand-made traces.
+
+use server::events::Direction;
+use server::store::Outcome;
+
+use super::super::testing::*;
+use super::*;
+use crate::scenario::Checks;
+use crate::trace::TraceEvent;
+
+const KIWI: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
+
+fn verdict(events: Vec<TraceEvent>) -> Verdict {
+    let trace = trace(events);
+    let checks = Checks::default();
+    FloodBound.check(&run_record(&trace, &checks))
+}
+
+fn reconcile(at: u64, server: &str, peer: &str, records: u64) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::Reconcile {
+            peer: peer.into(),
+            records,
+            full: false,
+        },
+    )
+}
+
+fn up(at: u64, server: &str, peer: &str) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::PeerUp {
+            peer: peer.into(),
+            direction: Direction::Outbound,
+        },
+    )
+}
+
+fn down(at: u64, server: &str, peer: &str) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::PeerDown {
+            peer: peer.into(),
+            direction: Direction::Outbound,
+            reason: server::events::LinkEnd::HeartbeatTimeout,
+        },
+    )
+}
+
+/// Clark sends kiwi to Bona and says so; Bona stores lime and Clark stores it from
+/// Bona's link, with `bona_says` (if anything) in Bona's log about it.
+fn lime_from_bona(bona_says: Vec<TraceEvent>) -> Verdict {
+    let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let mut events = vec![
+        stored(1, "Clark", KIWI, "new"),
+        flood(1, "Clark", "Bona", KIWI),
+        stored(2, "Bona", KIWI, "new"),
+        stored(3, "Bona", lime, "new"),
+    ];
+    events.extend(bona_says);
+    events.push(stored(4, "Clark", lime, "new"));
+    verdict(events)
+}
+
+#[test]
+fn a_record_stored_from_a_link_that_logged_no_send_fails() {
+    let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let v = lime_from_bona(vec![]);
+    assert!(!v.ok, "{v}");
+    assert_eq!(v.details.len(), 1, "{v}");
+    assert!(
+        v.details[0]
+            .contains("Clark stored 1 records from Bona's link, but Bona logged sending it 0"),
+        "{v}"
+    );
+    // A sender that crashed may have lost the end of its log: not judged.
+    let v = lime_from_bona(vec![crash(3, "Bona")]);
+    assert!(v.ok, "{v}");
+    // Said as a flood, or within a reconcile's count, it passes.
+    for send in [
+        flood(3, "Bona", "Clark", lime),
+        reconcile(3, "Bona", "Clark", 1),
+    ] {
+        let v = lime_from_bona(vec![send]);
+        assert!(v.ok, "{v}");
+    }
+}
+
+#[test]
+fn one_crossing_each_way_passes() {
+    let v = verdict(vec![
+        stored(1, "Clark", KIWI, "new"),
+        flood(1, "Clark", "Bona", KIWI),
+        stored(2, "Bona", KIWI, "new"),
+        flood(2, "Bona", "Bailey", KIWI),
+        reconcile(3, "Bona", "Jaquez", 1),
+    ]);
+    assert!(v.ok, "{v}");
+    assert_eq!(
+        v.metric.as_deref(),
+        Some("2 flood messages; 1 records reconciled over 1 reconnects")
+    );
+}
+
+fn full_reconcile(at: u64, server: &str, peer: &str, records: u64) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::Reconcile {
+            peer: peer.into(),
+            records,
+            full: true,
+        },
+    )
+}
+
+fn linked_from(at: u64, server: &str, peer: &str) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::PeerUp {
+            peer: peer.into(),
+            direction: Direction::Inbound,
+        },
+    )
+}
+
+/// Bona and Jaquez both hold kiwi (Bona since 1 ms, Jaquez since 10 ms, refilled); then
+/// Jaquez takes Bona's link, and Bona compares whole tables with it.
+fn refill(bona_carries: u64) -> Verdict {
+    verdict(vec![
+        stored(1, "Bona", KIWI, "new"),
+        stored(10, "Jaquez", KIWI, "new"),
+        linked_from(30, "Jaquez", "Bona"),
+        full_reconcile(31, "Bona", "Jaquez", bona_carries),
+    ])
+}
+
+#[test]
+fn a_whole_table_catch_up_may_carry_only_the_buckets_that_differ() {
+    let v = refill(1);
+    assert!(!v.ok, "Jaquez held kiwi when it took Bona's link: {v}");
+    assert!(
+        v.details[0].contains(
+            "reconcile Bona -> Jaquez compared whole tables and carried 1 records; at most 0 were due (the records in the 0 of 256"
+        ),
+        "{v}"
+    );
+    assert!(refill(0).ok);
+    // Without Jaquez's table at its link-up the rule cannot judge, and the restart rule
+    // (the whole table) applies.
+    let v = verdict(vec![
+        stored(1, "Bona", KIWI, "new"),
+        full_reconcile(31, "Bona", "Jaquez", 1),
+    ]);
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_record_stored_after_the_link_up_may_be_carried() {
+    let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let v = verdict(vec![
+        stored(1, "Bona", KIWI, "new"),
+        stored(10, "Jaquez", KIWI, "new"),
+        linked_from(30, "Jaquez", "Bona"),
+        stored(30, "Bona", lime, "new"),
+        full_reconcile(31, "Bona", "Jaquez", 1),
+    ]);
+    assert!(v.ok, "lime's bucket differs now: {v}");
+    let v = verdict(vec![
+        stored(1, "Bona", KIWI, "new"),
+        linked_from(30, "Jaquez", "Bona"),
+        full_reconcile(31, "Bona", "Jaquez", 1),
+    ]);
+    assert!(v.ok, "Jaquez lacked kiwi: {v}");
+}
+
+#[test]
+fn a_flood_back_to_where_the_record_came_from_is_caught() {
+    let v = verdict(vec![
+        stored(1, "Bona", KIWI, "new"),
+        flood(2, "Bona", "Clark", KIWI),
+    ]);
+    assert!(!v.ok);
+    assert!(v.details[0].contains("back to Clark"), "{v}");
+}
+
+#[test]
+fn reconciliation_resending_what_the_neighbour_has_is_caught() {
+    // The old rule: every reconnect (and every link cut for overload) resends the table.
+    let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let v = verdict(vec![
+        stored(1, "Bona", other, "new"),
+        flood(1, "Bona", "Jaquez", other),
+        down(10_000, "Bona", "Jaquez"),
+        reconcile(20_000, "Bona", "Jaquez", 1),
+    ]);
+    assert!(!v.ok);
+    assert!(
+        v.details[0].contains("reconcile Bona -> Jaquez carried 1 records; at most 0 were due"),
+        "{v}"
+    );
+}
+
+#[test]
+fn records_sent_just_before_a_cut_may_be_resent() {
+    let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let v = verdict(vec![
+        up(1, "Bona", "Jaquez"),
+        stored(9_000, "Bona", other, "new"),
+        flood(9_000, "Bona", "Jaquez", other),
+        down(10_000, "Bona", "Jaquez"),
+        reconcile(20_000, "Bona", "Jaquez", 1),
+    ]);
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_failed_classic_delivery_does_not_count_as_a_crossing() {
+    let failed = TraceEvent::server(
+        ms(2),
+        "Clark",
+        Event::PeerConnectFailed {
+            peer: "Bona".into(),
+            error: "connection refused".into(),
+            retry_ms: 0,
+            client: Some("kiwi".into()),
+        },
+    );
+    let v = verdict(vec![
+        flood(1, "Clark", "Bona", KIWI),
+        failed,
+        flood(3, "Clark", "Bona", KIWI),
+        flood(4, "Bona", "Clark", KIWI),
+    ]);
+    assert!(v.ok, "{v}");
+    let v = verdict(vec![
+        flood(1, "Clark", "Bona", KIWI),
+        flood(3, "Clark", "Bona", KIWI),
+        flood(4, "Bona", "Clark", KIWI),
+    ]);
+    assert!(!v.ok, "without the failure, three crossings are too many");
+}
+
+/// Bona holds Clark's newer kiwi record; Bailey, a classic neighbour, sent a stale one
+/// (an older kiwi record that crossed Bona's flood), so Bona sends its record again.
+fn classic_resend(stale_first: bool) -> Verdict {
+    let older = "AT Bailey +0.000001000 kiwi +1+1 1700000000.1";
+    let stale = TraceEvent::server(
+        ms(3),
+        "Bona",
+        Event::RecordStored {
+            record: record(older),
+            outcome: Outcome::Stale,
+            source: Source::Classic,
+        },
+    );
+    let mut events = vec![
+        stored(1, "Bona", KIWI, "new"),
+        flood(1, "Bona", "Bailey", KIWI),
+        flood(2, "Bailey", "Bona", KIWI),
+    ];
+    if stale_first {
+        events.push(stale);
+    }
+    events.push(flood(4, "Bona", "Bailey", KIWI));
+    let trace = trace(events);
+    let checks = Checks::default();
+    let mut run = run_record(&trace, &checks);
+    run.classic_links = [("Bailey".to_string(), "Bona".to_string())].into();
+    FloodBound.check(&run)
+}
+
+#[test]
+fn a_resend_to_a_classic_neighbour_that_sent_a_stale_record_is_no_third_crossing() {
+    let v = classic_resend(true);
+    assert!(v.ok, "{v}");
+    let v = classic_resend(false);
+    assert!(
+        !v.ok,
+        "without the stale record, a third crossing is one too many"
+    );
+}
+
+#[test]
+fn a_stale_record_owes_no_resend_on_a_persistent_link() {
+    let older = "AT Bailey +0.000001000 kiwi +1+1 1700000000.1";
+    let trace = trace(vec![
+        stored(1, "Bona", KIWI, "new"),
+        flood(1, "Bona", "Bailey", KIWI),
+        flood(2, "Bailey", "Bona", KIWI),
+        TraceEvent::server(
+            ms(3),
+            "Bona",
+            Event::RecordStored {
+                record: record(older),
+                outcome: Outcome::Stale,
+                source: Source::Classic,
+            },
+        ),
+        flood(4, "Bona", "Bailey", KIWI),
+    ]);
+    let checks = Checks::default();
+    let v = FloodBound.check(&run_record(&trace, &checks));
+    assert!(!v.ok, "Bona-Bailey is not classic here: {v}");
+}
+
+#[test]
+fn a_session_that_never_came_up_does_not_move_the_cut() {
+    // Sent just before the real cut; then a redial fails its handshake much later.
+    let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let v = verdict(vec![
+        up(1, "Bona", "Jaquez"),
+        stored(9_000, "Bona", other, "new"),
+        flood(9_000, "Bona", "Jaquez", other),
+        down(10_000, "Bona", "Jaquez"),
+        down(19_000, "Bona", "Jaquez"),
+        reconcile(20_000, "Bona", "Jaquez", 1),
+    ]);
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_restarted_neighbour_may_get_the_whole_table() {
+    let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let v = verdict(vec![
+        stored(1, "Bona", KIWI, "new"),
+        stored(1, "Bona", other, "new"),
+        flood(1, "Bona", "Jaquez", other),
+        reconcile(2, "Bona", "Jaquez", 1),
+        crash(5_000, "Jaquez"),
+        restart(6_000, "Jaquez"),
+        reconcile(7_000, "Bona", "Jaquez", 2),
+        reconcile(9_000, "Bona", "Jaquez", 1),
+    ]);
+    assert!(
+        !v.ok,
+        "only the first reconcile after the restart may carry everything"
+    );
+    assert_eq!(v.details.len(), 1, "{v}");
+    assert!(v.details[0].starts_with("at 9.000s"), "{v}");
+}
+
+#[test]
+fn a_third_crossing_of_one_link_is_caught() {
+    let v = verdict(vec![
+        flood(1, "Clark", "Bona", KIWI),
+        flood(2, "Bona", "Clark", KIWI),
+        flood(3, "Clark", "Bona", KIWI),
+    ]);
+    assert!(!v.ok);
+    assert!(
+        v.details[0].contains("crossed link Bona-Clark 3 times (bound 2), last Clark -> Bona"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_restarted_server_may_flood_again() {
+    let v = verdict(vec![
+        flood(1, "Clark", "Bona", KIWI),
+        flood(2, "Bona", "Clark", KIWI),
+        crash(3, "Clark"),
+        restart(4, "Clark"),
+        flood(5, "Clark", "Bona", KIWI),
+    ]);
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn two_updates_with_one_timestamp_are_counted_apart() {
+    let other = "AT Clark +0.000002000 kiwi +2+2 1700000000.5";
+    let v = verdict(vec![
+        flood(1, "Clark", "Bona", KIWI),
+        flood(1, "Clark", "Bona", other),
+        flood(2, "Bona", "Clark", KIWI),
+        flood(2, "Bona", "Clark", other),
+    ]);
+    assert!(v.ok, "{v}");
+}
+
+fn verdict_with_refills(events: Vec<TraceEvent>) -> Verdict {
+    let trace = trace(events);
+    let checks = Checks {
+        refills_max: Some(1),
+        ..Checks::default()
+    };
+    FloodBound.check(&run_record(&trace, &checks))
+}
+
+/// Clark held kiwi and crashed; two neighbours refill it. `second` is what the second
+/// neighbour's whole-table reconcile carries.
+fn refilled_twice(second: u64) -> Vec<TraceEvent> {
+    vec![
+        stored(1, "Clark", KIWI, "new"),
+        flood(1, "Clark", "Bona", KIWI),
+        flood(1, "Clark", "Jaquez", KIWI),
+        stored(2, "Bona", KIWI, "new"),
+        stored(2, "Jaquez", KIWI, "new"),
+        crash(3, "Clark"),
+        restart(4, "Clark"),
+        full_reconcile(5, "Bona", "Clark", 1),
+        stored(6, "Clark", KIWI, "new"),
+        full_reconcile(7, "Jaquez", "Clark", second),
+    ]
+}
+
+#[test]
+fn a_restarted_server_refilled_once_passes() {
+    let v = verdict_with_refills(refilled_twice(0));
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_restarted_server_refilled_by_each_neighbour_fails() {
+    let v = verdict_with_refills(refilled_twice(1));
+    assert!(!v.ok);
+    assert!(
+        v.details[0].contains(
+            "Clark was refilled with 2 records by whole-table reconciles in its life from"
+        ),
+        "{v}"
+    );
+    // Without the scenario's opt-in the digest rule alone judges it, and lets it pass.
+    let trace = trace(refilled_twice(1));
+    let checks = Checks::default();
+    assert!(FloodBound.check(&run_record(&trace, &checks)).ok);
+}
+
+#[test]
+fn a_restarted_server_flooding_its_refill_as_news_fails() {
+    let mut events = refilled_twice(0);
+    events.push(flood(8, "Clark", "Jaquez", KIWI));
+    let v = verdict_with_refills(events);
+    assert!(!v.ok);
+    assert!(
+        v.details[0].contains("Clark restarted at") && v.details[0].contains("as news"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_restarted_server_may_flood_what_is_new_since() {
+    let newer = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000009.5";
+    let mut events = refilled_twice(0);
+    events.push(stored(8, "Clark", newer, "new"));
+    events.push(flood(8, "Clark", "Jaquez", newer));
+    let v = verdict_with_refills(events);
+    assert!(v.ok, "{v}");
+}

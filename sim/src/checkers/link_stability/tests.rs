@@ -1,0 +1,341 @@
+//! `link_stability`'s rules, each shown passing and failing on hand-made traces.
+
+use super::super::testing::*;
+use super::*;
+use crate::scenario::{Action, Checks, LinkCut};
+use crate::trace::TraceEvent;
+
+fn verdict(events: Vec<TraceEvent>) -> Verdict {
+    let trace = trace(events);
+    let checks = Checks::default();
+    LinkStability.check(&run_record(&trace, &checks))
+}
+
+fn up(at: u64, host: &str, peer: &str, direction: Direction) -> TraceEvent {
+    let peer = peer.into();
+    TraceEvent::server(ms(at), host, Event::PeerUp { peer, direction })
+}
+
+fn down(at: u64, host: &str, peer: &str, direction: Direction, reason: LinkEnd) -> TraceEvent {
+    let peer = peer.into();
+    let event = Event::PeerDown {
+        peer,
+        direction,
+        reason,
+    };
+    TraceEvent::server(ms(at), host, event)
+}
+
+fn reconcile(at: u64, host: &str, peer: &str, records: u64) -> TraceEvent {
+    let peer = peer.into();
+    let event = Event::Reconcile {
+        peer,
+        records,
+        full: false,
+    };
+    TraceEvent::server(ms(at), host, event)
+}
+
+/// `dialler`'s link to `accepter` comes up at both ends, with its reconcile.
+fn link_up(at: u64, dialler: &str, accepter: &str, records: u64) -> Vec<TraceEvent> {
+    vec![
+        up(at, accepter, dialler, Direction::Inbound),
+        up(at, dialler, accepter, Direction::Outbound),
+        reconcile(at, dialler, accepter, records),
+    ]
+}
+
+/// Every server of the default herd listening, and every link up both ways at `at`, each
+/// reconcile carrying `records`.
+fn herd_up_with(at: u64, records: u64) -> Vec<TraceEvent> {
+    let listening = HERD.iter().map(|server| {
+        let addr = format!("{server}:10000");
+        TraceEvent::server(ms(at), *server, Event::Listening { addr })
+    });
+    let links = default_links()
+        .into_iter()
+        .flat_map(|(a, b)| [link_up(at, &a, &b, records), link_up(at, &b, &a, records)])
+        .flatten();
+    listening.chain(links).collect()
+}
+
+fn herd_up(at: u64) -> Vec<TraceEvent> {
+    herd_up_with(at, 0)
+}
+
+fn partition(at: u64, between: &[&str], and: &[&str]) -> TraceEvent {
+    let cut = LinkCut {
+        between: between.iter().map(|s| s.to_string()).collect(),
+        and: and.iter().map(|s| s.to_string()).collect(),
+        oneway: false,
+    };
+    TraceEvent::fault(ms(at), 7, &Action::Partition(cut)).expect("a partition is a fault")
+}
+
+fn repair(at: u64, between: &[&str], and: &[&str]) -> TraceEvent {
+    let cut = LinkCut {
+        between: between.iter().map(|s| s.to_string()).collect(),
+        and: and.iter().map(|s| s.to_string()).collect(),
+        oneway: false,
+    };
+    TraceEvent::fault(ms(at), 8, &Action::Repair(cut)).expect("a repair is a fault")
+}
+
+fn with(mut events: Vec<TraceEvent>, more: Vec<TraceEvent>) -> Vec<TraceEvent> {
+    events.extend(more);
+    events
+}
+
+#[test]
+fn a_steady_herd_passes() {
+    let v = verdict(herd_up(10));
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_link_dropped_on_heartbeat_with_no_fault_is_caught() {
+    // PING never answered: a link no fault touched dies on its heartbeat, and redials.
+    let v = verdict(with(
+        herd_up(10),
+        with(
+            vec![down(
+                4_010,
+                "Bailey",
+                "Bona",
+                Direction::Outbound,
+                LinkEnd::HeartbeatTimeout,
+            )],
+            link_up(4_200, "Bailey", "Bona", 0),
+        ),
+    ));
+    assert!(!v.ok);
+    assert_eq!(
+        v.details[0],
+        "at 4.010s: Bailey's dialled link with Bona went down (heartbeat timeout) with no fault touching Bailey-Bona in the 5.010s before"
+    );
+}
+
+#[test]
+fn a_drop_after_a_partition_of_its_ends_is_explained_and_others_are_not() {
+    let mut events = herd_up(10);
+    events.push(partition(1_000, &["Clark"], &["Bona", "Jaquez"]));
+    events.push(down(
+        4_500,
+        "Clark",
+        "Bona",
+        Direction::Outbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.push(down(
+        4_500,
+        "Bona",
+        "Clark",
+        Direction::Inbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.push(down(
+        4_600,
+        "Bailey",
+        "Campbell",
+        Direction::Inbound,
+        LinkEnd::ClosedByPeer,
+    ));
+    events.push(repair(5_000, &["Clark"], &["Bona", "Jaquez"]));
+    events.extend(link_up(5_200, "Clark", "Bona", 1));
+    // Jaquez's side noticed only after the repair, within the window.
+    events.push(down(
+        7_000,
+        "Jaquez",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.extend(link_up(7_300, "Jaquez", "Clark", 1));
+    let (untouched, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| {
+        e.host == "Bailey" && matches!(e.server_event(), Some(Event::PeerDown { .. }))
+    });
+    let v = verdict(events.clone());
+    assert!(v.ok, "{v}");
+
+    // The same, with a link the partition did not touch going down meanwhile.
+    let mut events = events;
+    let at = events
+        .iter()
+        .position(|e| e.at > ms(4_600))
+        .unwrap_or(events.len());
+    events.splice(at..at, untouched);
+    let v = verdict(events);
+    assert!(!v.ok);
+    assert_eq!(v.details.len(), 2, "{v}");
+    assert!(
+        v.details[0].contains("Bailey's accepted link with Campbell went down"),
+        "{v}"
+    );
+    assert!(
+        v.details[1].contains("Bailey holds no link from Campbell"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_reconcile_with_records_long_after_the_last_fault_is_caught() {
+    let mut events = herd_up(10);
+    events.push(crash(1_000, "Clark"));
+    events.push(restart(2_000, "Clark"));
+    events.extend(link_up(2_100, "Clark", "Bona", 0));
+    events.extend(link_up(2_100, "Bona", "Clark", 3));
+    events.extend(link_up(2_100, "Clark", "Jaquez", 0));
+    events.extend(link_up(2_100, "Jaquez", "Clark", 3));
+    let v = verdict(events.clone());
+    assert!(v.ok, "{v}");
+
+    // A second link-up with records, 20 s later, with no drop in the trace.
+    events.extend(link_up(22_000, "Bona", "Clark", 2));
+    let v = verdict(events);
+    assert!(!v.ok);
+    assert_eq!(
+        v.details[0],
+        "at 22.000s: Bona reconciled 2 records with Clark with no fault touching Bona-Clark in the 9.030s before"
+    );
+}
+
+#[test]
+fn records_in_the_first_reconcile_of_a_life_are_explained() {
+    let v = verdict(herd_up_with(10, 4));
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_neighbour_refused_at_the_handshake_is_caught() {
+    // A server that never takes its neighbours' PEER: every dial fails, no link comes up.
+    let mut events: Vec<TraceEvent> = herd_up(10)
+        .into_iter()
+        .filter(|e| !matches!(e.server_event(), Some(Event::PeerUp { peer, .. } | Event::Reconcile { peer, .. }) if peer == "Clark"))
+        .filter(|e| {
+            e.host != "Clark" || matches!(e.server_event(), Some(Event::Listening { .. }))
+        })
+        .collect();
+    events.push(down(
+        20,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::SpeaksClassic,
+    ));
+    let v = verdict(events);
+    assert!(!v.ok);
+    assert!(
+        v.details[0].contains("Bona's dialled link to Clark failed before it came up"),
+        "{v}"
+    );
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("Clark's link to Bona is not up")),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_crashed_neighbour_explains_the_drop_and_the_failed_redials() {
+    let mut events = herd_up(10);
+    events.push(crash(1_000, "Clark"));
+    for (host, direction) in [("Bona", Direction::Outbound), ("Bona", Direction::Inbound)] {
+        events.push(down(
+            4_000,
+            host,
+            "Clark",
+            direction,
+            LinkEnd::HeartbeatTimeout,
+        ));
+    }
+    events.push(down(
+        4_100,
+        "Jaquez",
+        "Clark",
+        Direction::Inbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.push(down(
+        4_100,
+        "Jaquez",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    // Long after the crash, a redial to the crashed server still fails.
+    events.push(down(
+        30_000,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::ClosedDuringHandshake,
+    ));
+    let v = verdict(events);
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_dial_to_a_neighbour_not_yet_listening_is_explained() {
+    // Real mode starts servers one by one: Bailey dials Bona's proxy before Bona listens.
+    let early = down(
+        0,
+        "Bailey",
+        "Bona",
+        Direction::Outbound,
+        LinkEnd::ClosedDuringHandshake,
+    );
+    let v = verdict(with(vec![early.clone()], herd_up(10)));
+    assert!(v.ok, "{v}");
+    let v = verdict(with(herd_up(0), vec![early]));
+    assert!(!v.ok, "once Bona listens, a failed handshake needs a fault");
+}
+
+#[test]
+fn a_graceful_stop_is_not_a_drop() {
+    let mut events = herd_up(10);
+    events.push(down(
+        3_000,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::Shutdown,
+    ));
+    events.extend(link_up(3_100, "Bona", "Clark", 0));
+    let v = verdict(events);
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_latency_that_outlasts_the_heartbeat_explains_drops_while_it_lasts() {
+    let slow = |at: u64, latency: &str| {
+        let step = Action::Latency(crate::scenario::LinkLatency {
+            between: vec!["Bailey".into()],
+            and: vec!["Bona".into()],
+            latency: latency.parse().expect("a latency range"),
+        });
+        TraceEvent::fault(ms(at), 9, &step).expect("a latency step is a fault")
+    };
+    let drop_at = |at: u64| {
+        down(
+            at,
+            "Bailey",
+            "Bona",
+            Direction::Outbound,
+            LinkEnd::HeartbeatTimeout,
+        )
+    };
+    let mut events = herd_up(10);
+    events.push(slow(1_000, "1s..1500ms"));
+    events.push(drop_at(20_000));
+    events.extend(link_up(20_500, "Bailey", "Bona", 0));
+    let v = verdict(events);
+    assert!(v.ok, "{v}");
+
+    let mut events = herd_up(10);
+    events.push(slow(1_000, "20ms..200ms"));
+    events.push(drop_at(20_000));
+    events.extend(link_up(20_500, "Bailey", "Bona", 0));
+    let v = verdict(events);
+    assert!(!v.ok, "200 ms each way leaves heartbeats time to spare");
+}
