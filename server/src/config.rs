@@ -61,6 +61,12 @@ pub struct ServerSpec {
     #[serde(default = "default_host")]
     pub host: String,
     pub port: u16,
+    /// The admin address's port (`/metrics`, `/healthz`, `/readyz`); none: no admin address.
+    #[serde(default)]
+    pub admin_port: Option<u16>,
+    /// Host the admin address binds; loopback unless the operator says otherwise.
+    #[serde(default = "default_host")]
+    pub admin_host: String,
 }
 
 fn default_host() -> String {
@@ -174,6 +180,10 @@ pub struct Limits {
     /// Upstream Places calls this server makes in any one second; past it a WHATSAT gets its
     /// AT line and Google's `OVER_QUERY_LIMIT` JSON. Default 10.
     pub places_calls_per_second_max: usize,
+    /// `/readyz` on the admin address: a server with neighbours is ready when linked to at
+    /// least one, or when it has been linked to none for this long. Default 10s.
+    #[serde(with = "duration_text")]
+    pub ready_alone_after: Duration,
 }
 
 impl Limits {
@@ -213,6 +223,7 @@ impl Default for Limits {
             places_cache_ttl: Duration::from_secs(60),
             places_cache_bytes_max: 16 * 1024 * 1024,
             places_calls_per_second_max: 10,
+            ready_alone_after: Duration::from_secs(10),
         }
     }
 }
@@ -250,6 +261,8 @@ impl Herd {
                 name: name.to_string(),
                 host: default_host(),
                 port,
+                admin_port: None,
+                admin_host: default_host(),
             })
             .collect();
         let edges = [
@@ -330,6 +343,19 @@ impl Herd {
             }
             if let Some(other) = self.servers[..i].iter().find(|o| o.name == s.name) {
                 return Err(format!("server name {} is used twice", other.name));
+            }
+            if let Some(admin) = s.admin_port
+                && let Some(other) = self.servers.iter().find(|o| {
+                    (o.host == s.admin_host && o.port == admin)
+                        || (o.name != s.name
+                            && o.admin_host == s.admin_host
+                            && o.admin_port == Some(admin))
+                })
+            {
+                return Err(format!(
+                    "server {}'s admin address {}:{admin} is also {}'s",
+                    s.name, s.admin_host, other.name
+                ));
             }
             if let Some(other) = self.servers[..i]
                 .iter()

@@ -8,6 +8,7 @@
 //! - [`line`]: bounded line reading.
 //! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
+//! - [`admin`]: the admin address: `/metrics`, `/healthz`, `/readyz`.
 //! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
 //! - [`places`]: the Places upstream (legacy, New, offline).
 //! - [`config`]: the herd file and every limit.
@@ -21,6 +22,7 @@
 //! The entry point is [`run`]. It never reads the system clock, OS randomness or real sockets
 //! directly, and spawns no threads, so the simulation can run it unchanged.
 
+pub mod admin;
 pub mod backoff;
 pub mod commands;
 pub mod config;
@@ -115,6 +117,19 @@ async fn run_inner(
         events::Event::LinksUnauthenticated.emit();
     }
     let (trigger, stop) = shutdown::channel();
+    if let Some(admin_port) = spec.admin_port {
+        let admin = env
+            .net
+            .bind(&spec.admin_host, admin_port)
+            .await
+            .map_err(|source| ServerError::Bind {
+                name: name.to_string(),
+                host: spec.admin_host.clone(),
+                port: admin_port,
+                source,
+            })?;
+        tokio::spawn(admin::serve(admin, shared.clone(), stop.clone()).in_current_span());
+    }
     let mut links = links::spawn_all(&shared, &env.net, &stop);
 
     let accepting = server::accept_loop(
@@ -130,6 +145,12 @@ async fn run_inner(
         _ = &mut shutdown => {
             events::Event::Shutdown {
                 reason: "requested".into(),
+            }
+            .emit();
+            // What a scrape would show as the stop is asked for, before links go down, so
+            // the simulation can hold the counters to the trace.
+            events::Event::Metrics {
+                text: shared.scrape(),
             }
             .emit();
             trigger.fire();

@@ -76,6 +76,9 @@ struct Counts {
     /// status -> upstream calls.
     places_status: BTreeMap<String, u64>,
     connections_open: i64,
+    /// Since when no link with any neighbour has been up (`None`: one is, or there are no
+    /// neighbours), for `/readyz`.
+    alone_since: Option<tokio::time::Instant>,
 }
 
 /// One server's metrics.
@@ -99,14 +102,16 @@ pub struct Table {
 impl Metrics {
     /// Metrics for `server` and its neighbours (listed so that a link never up shows 0).
     pub fn new<'a>(server: &str, neighbours: impl IntoIterator<Item = &'a str>) -> Metrics {
-        let links = neighbours
+        let links: BTreeMap<String, Link> = neighbours
             .into_iter()
             .map(|n| (n.to_string(), Link::default()))
             .collect();
+        let alone_since = (!links.is_empty()).then(tokio::time::Instant::now);
         Metrics {
             server: server.to_string(),
             counts: Mutex::new(Counts {
                 links,
+                alone_since,
                 ..Counts::default()
             }),
             // 5 ms to about 10 s.
@@ -145,10 +150,25 @@ impl Metrics {
     }
 
     pub fn link_up(&self, peer: &str, direction: Direction, up: bool) {
-        self.link(peer, |link| match direction {
-            Direction::Outbound => link.up_outbound = up,
-            Direction::Inbound => link.up_inbound = up,
-        });
+        let mut counts = self.counts();
+        if let Some(link) = counts.links.get_mut(peer) {
+            match direction {
+                Direction::Outbound => link.up_outbound = up,
+                Direction::Inbound => link.up_inbound = up,
+            }
+        }
+        let linked = counts.links.values().any(|l| l.up_outbound || l.up_inbound);
+        if linked {
+            counts.alone_since = None;
+        } else if counts.alone_since.is_none() {
+            counts.alone_since = Some(tokio::time::Instant::now());
+        }
+    }
+
+    /// How long no link with any neighbour has been up; `None` when one is, or when the
+    /// server has no neighbours.
+    pub fn alone_for(&self) -> Option<Duration> {
+        self.counts().alone_since.map(|since| since.elapsed())
     }
 
     /// Our outbound link to `peer` has sent every change up to `cursor`.

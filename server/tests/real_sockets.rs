@@ -76,6 +76,8 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
             name: name.to_string(),
             host: "127.0.0.1".into(),
             port: *port,
+            admin_port: None,
+            admin_host: "127.0.0.1".into(),
         })
         .collect();
     let link = |a: &str, b: &str| LinkSpec {

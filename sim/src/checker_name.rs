@@ -34,6 +34,7 @@ pub enum CheckerName {
     LogReadback,
     PlacesCalls,
     PlacesAnswers,
+    Metrics,
     Integrity,
     Convergence,
     Answered,
@@ -41,7 +42,7 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 14] = [
+    pub const ALL: [CheckerName; 15] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -53,6 +54,7 @@ impl CheckerName {
         CheckerName::LogReadback,
         CheckerName::PlacesCalls,
         CheckerName::PlacesAnswers,
+        CheckerName::Metrics,
         CheckerName::Integrity,
         CheckerName::Convergence,
         CheckerName::Answered,
@@ -72,6 +74,7 @@ impl CheckerName {
             CheckerName::LogReadback => "log_readback",
             CheckerName::PlacesCalls => "places_calls",
             CheckerName::PlacesAnswers => "places_answers",
+            CheckerName::Metrics => "metrics",
             CheckerName::Integrity => "integrity",
             CheckerName::Convergence => "convergence",
             CheckerName::Answered => "answered",

@@ -196,6 +196,8 @@ pub struct LimitOverrides {
     pub places_cache_bytes_max: Option<usize>,
     #[serde(default)]
     pub places_calls_per_second_max: Option<usize>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub ready_alone_after: Option<Duration>,
 }
 
 impl LimitOverrides {
@@ -229,7 +231,8 @@ impl LimitOverrides {
             whatsat_wait,
             places_cache_ttl,
             places_cache_bytes_max,
-            places_calls_per_second_max
+            places_calls_per_second_max,
+            ready_alone_after
         );
     }
 }

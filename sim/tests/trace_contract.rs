@@ -244,6 +244,12 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             &["how"],
         ),
         (
+            Event::Metrics {
+                text: "herd_records{server=\"Bailey\"} 1\n".into(),
+            },
+            &["text"],
+        ),
+        (
             Event::Shutdown {
                 reason: "requested".into(),
             },
@@ -279,6 +285,7 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             | Event::PlacesResponse { .. }
             | Event::PlacesError { .. }
             | Event::PlacesSpared { .. }
+            | Event::Metrics { .. }
             | Event::Shutdown { .. }
             | Event::TableRecord { .. } => {}
         }

@@ -132,6 +132,9 @@ pub enum Event {
     /// A WHATSAT's search made no upstream call of its own (`how`: `cached`, `merged` with an
     /// identical call in flight, or `over_rate`: the call rate bound was spent).
     PlacesSpared { how: String },
+    /// On a graceful stop, as it is asked for: the server's metrics as a scrape shows them
+    /// (Prometheus text), so a run's counters can be held to its trace.
+    Metrics { text: String },
     /// The server is stopping.
     Shutdown { reason: String },
     /// On a graceful stop, one per record still held, so the final table is in the log (and
@@ -168,6 +171,7 @@ impl Event {
             Event::PlacesResponse { .. } => "places_response",
             Event::PlacesError { .. } => "places_error",
             Event::PlacesSpared { .. } => "places_spared",
+            Event::Metrics { .. } => "metrics",
             Event::Shutdown { .. } => "shutdown",
             Event::TableRecord { .. } => "table_record",
         }

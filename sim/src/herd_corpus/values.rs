@@ -26,7 +26,7 @@ impl fmt::Display for LimitValue {
 }
 
 /// Every field of [`Limits`], in its declaration order.
-pub const LIMIT_NAMES: [&str; 21] = [
+pub const LIMIT_NAMES: [&str; 22] = [
     "connections_max",
     "line_bytes_max",
     "client_idle_timeout",
@@ -48,6 +48,7 @@ pub const LIMIT_NAMES: [&str; 21] = [
     "places_cache_ttl",
     "places_cache_bytes_max",
     "places_calls_per_second_max",
+    "ready_alone_after",
 ];
 
 /// The value of the limit `name` (a field name of [`Limits`]), or `None` for no such field.
@@ -75,6 +76,7 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "places_cache_ttl" => D(l.places_cache_ttl),
         "places_cache_bytes_max" => Count(l.places_cache_bytes_max),
         "places_calls_per_second_max" => Count(l.places_calls_per_second_max),
+        "ready_alone_after" => D(l.ready_alone_after),
         _ => return None,
     })
 }

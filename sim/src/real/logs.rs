@@ -37,7 +37,7 @@ pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, St
         let at = rfc3339_since_epoch(&line.ts)
             .ok_or_else(|| format!("{}: a `ts` that does not read: {}", file.display(), line.ts))?
             .saturating_sub(start);
-        if at <= end {
+        if at <= end || matches!(line.event, Event::Metrics { .. }) {
             log.events
                 .push(TraceEvent::server(at, line.server, line.event));
         } else if let Event::TableRecord { record } = line.event {

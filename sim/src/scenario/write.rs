@@ -149,6 +149,7 @@ fn limits_flow(l: &LimitOverrides) -> Vec<String> {
         ("places_timeout", l.places_timeout),
         ("whatsat_wait", l.whatsat_wait),
         ("places_cache_ttl", l.places_cache_ttl),
+        ("ready_alone_after", l.ready_alone_after),
         ("timestamp_ahead_max", l.timestamp_ahead_max),
         ("client_write_timeout", l.client_write_timeout),
     ];
