@@ -26,6 +26,10 @@ pub struct Herd {
     /// The secret itself, once read: never from the YAML text, never printed.
     #[serde(skip)]
     pub secret: Option<Secret>,
+    /// Count nothing for metrics (the binary's `--no-metrics`, to measure what counting
+    /// costs); a scrape then shows zeros and the table's gauges. Never from the YAML text.
+    #[serde(skip)]
+    pub metrics_off: bool,
 }
 
 /// The herd's shared secret. Its `Debug` never shows the bytes, so it cannot leak into a log
@@ -286,6 +290,7 @@ impl Herd {
             limits: Limits::default(),
             secret_file: None,
             secret: None,
+            metrics_off: false,
         }
     }
 

@@ -85,6 +85,8 @@ struct Counts {
 #[derive(Debug)]
 pub struct Metrics {
     server: String,
+    /// `false`: every update returns at once (the binary's `--no-metrics`).
+    enabled: bool,
     counts: Mutex<Counts>,
     places_latency: Histogram,
 }
@@ -101,7 +103,11 @@ pub struct Table {
 
 impl Metrics {
     /// Metrics for `server` and its neighbours (listed so that a link never up shows 0).
-    pub fn new<'a>(server: &str, neighbours: impl IntoIterator<Item = &'a str>) -> Metrics {
+    pub fn new<'a>(
+        server: &str,
+        neighbours: impl IntoIterator<Item = &'a str>,
+        enabled: bool,
+    ) -> Metrics {
         let links: BTreeMap<String, Link> = neighbours
             .into_iter()
             .map(|n| (n.to_string(), Link::default()))
@@ -109,6 +115,7 @@ impl Metrics {
         let alone_since = (!links.is_empty()).then(tokio::time::Instant::now);
         Metrics {
             server: server.to_string(),
+            enabled,
             counts: Mutex::new(Counts {
                 links,
                 alone_since,
@@ -125,24 +132,39 @@ impl Metrics {
 
     /// A client line was answered: `invalid` when the reply is `? ...`.
     pub fn command(&self, kind: &'static str, invalid: bool) {
+        if !self.enabled {
+            return;
+        }
         let outcome = if invalid { "invalid" } else { "answered" };
         *self.counts().commands.entry((kind, outcome)).or_default() += 1;
     }
 
     /// A connection, line or link was refused, for `reason` (a fixed word, never free text).
     pub fn refused(&self, reason: &'static str) {
+        if !self.enabled {
+            return;
+        }
         *self.counts().refusals.entry(reason).or_default() += 1;
     }
 
     pub fn connection_opened(&self) {
+        if !self.enabled {
+            return;
+        }
         self.counts().connections_open += 1;
     }
 
     pub fn connection_closed(&self) {
+        if !self.enabled {
+            return;
+        }
         self.counts().connections_open -= 1;
     }
 
     fn link(&self, peer: &str, update: impl FnOnce(&mut Link)) {
+        if !self.enabled {
+            return;
+        }
         let mut counts = self.counts();
         if let Some(link) = counts.links.get_mut(peer) {
             update(link);
@@ -150,6 +172,9 @@ impl Metrics {
     }
 
     pub fn link_up(&self, peer: &str, direction: Direction, up: bool) {
+        if !self.enabled {
+            return;
+        }
         let mut counts = self.counts();
         if let Some(link) = counts.links.get_mut(peer) {
             match direction {
@@ -191,6 +216,9 @@ impl Metrics {
     /// A WHATSAT's Places answer: how it was come by, its status, and the upstream call's
     /// latency when it made one.
     pub fn places(&self, outcome: &'static str, status: &str, latency: Option<Duration>) {
+        if !self.enabled {
+            return;
+        }
         let mut counts = self.counts();
         *counts.places.entry(outcome).or_default() += 1;
         if let Some(latency) = latency {
@@ -391,7 +419,7 @@ mod tests {
 
     #[test]
     fn a_scrape_names_the_server_and_sorts_its_families() {
-        let metrics = Metrics::new("Bailey", ["Bona", "Campbell"]);
+        let metrics = Metrics::new("Bailey", ["Bona", "Campbell"], true);
         metrics.command("whatsat", false);
         metrics.command("iamat", true);
         metrics.command("iamat", false);

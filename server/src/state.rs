@@ -123,7 +123,11 @@ impl Shared {
                 limits.table_bytes_max,
             )),
             places_budget: crate::places::budget::Budget::new(&limits),
-            metrics: crate::metrics::Metrics::new(name, neighbours.iter().map(|n| n.name.as_str())),
+            metrics: crate::metrics::Metrics::new(
+                name,
+                neighbours.iter().map(|n| n.name.as_str()),
+                !herd.metrics_off,
+            ),
             limits,
             clock,
             places,

@@ -90,6 +90,7 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
         limits: Limits::default(),
         secret_file: None,
         secret: server::config::Secret::new(b"loopback herd secret"),
+        metrics_off: false,
     });
     let settings = PlacesSettings {
         base_url: Some(stub.uri()),

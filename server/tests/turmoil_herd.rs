@@ -75,6 +75,7 @@ fn line_herd() -> Herd {
         limits: Limits::default(),
         secret_file: None,
         secret: server::config::Secret::new(b"turmoil herd secret"),
+        metrics_off: false,
     }
 }
 

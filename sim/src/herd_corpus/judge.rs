@@ -301,6 +301,7 @@ fn write_back(path: &Path, herd: &Herd) -> Result<Option<String>, String> {
     let expected = Herd {
         secret_file: None,
         secret: None,
+        metrics_off: false,
         ..herd.clone()
     };
     if reread == expected {

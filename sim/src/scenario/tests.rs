@@ -623,6 +623,7 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         limits: server::config::Limits::default(),
         secret_file: None,
         secret: None,
+        metrics_off: false,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;
     assert_eq!(swapped.server_names(), ["A", "Clark"]);
