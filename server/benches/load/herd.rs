@@ -43,11 +43,22 @@ pub struct Herd {
     children: Vec<Option<Child>>,
     /// `--log-level` for every server; `None`: the binary's default.
     log_level: Option<String>,
+    /// Started with `--no-metrics`: counting nothing, to measure what metrics cost.
+    no_metrics: bool,
 }
 
 impl Herd {
     /// Writes a herd file with free ports into `dir` and starts every server.
     pub fn start(dir: &Path, log_level: Option<&str>) -> anyhow::Result<Herd> {
+        Herd::start_with(dir, log_level, false)
+    }
+
+    /// [`Herd::start`], with `--no-metrics` when `no_metrics`.
+    pub fn start_with(
+        dir: &Path,
+        log_level: Option<&str>,
+        no_metrics: bool,
+    ) -> anyhow::Result<Herd> {
         let log_dir = dir.join("logs");
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("create {}", log_dir.display()))?;
@@ -69,6 +80,7 @@ impl Herd {
             ports,
             children: NAMES.iter().map(|_| None).collect(),
             log_level: log_level.map(str::to_string),
+            no_metrics,
         };
         for i in 0..NAMES.len() {
             herd.spawn(i)?;
@@ -90,6 +102,9 @@ impl Herd {
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         if let Some(level) = &self.log_level {
             command.arg("--log-level").arg(level);
+        }
+        if self.no_metrics {
+            command.arg("--no-metrics");
         }
         let child = command
             .arg("--herd")
