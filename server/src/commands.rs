@@ -3,7 +3,7 @@
 //! Each returns the whole reply text, which the handler writes in one write.
 
 use crate::protocol::{Location, Radius, Record, TimeDiff, Timestamp, invalid_reply};
-use crate::state::{Shared, Source};
+use crate::state::{Shared, Via};
 use crate::store::Outcome;
 
 /// The reply to `IAMAT client location timestamp` (the command's line is `line`).
@@ -32,7 +32,7 @@ pub fn iamat(
     if reply.len() > limits.line_bytes_max {
         return invalid();
     }
-    match shared.ingest(record, Source::Client) {
+    match shared.ingest(record, Via::Client) {
         Outcome::TableFull => invalid(),
         _ => reply,
     }

@@ -82,6 +82,7 @@ impl TableDigest {
     /// The buckets where `other` holds other records than this one (digests of different
     /// sizes differ everywhere).
     pub fn differing(&self, other: &TableDigest) -> DifferingBuckets {
+        debug_assert!(self.sums.len().is_power_of_two() && self.sums.len() <= BUCKETS_MAX);
         let differs = if self.sums.len() == other.sums.len() {
             self.sums
                 .iter()
@@ -91,6 +92,8 @@ impl TableDigest {
         } else {
             vec![true; self.sums.len()]
         };
+        // `holds` finds a record's bucket by our bucket count.
+        debug_assert_eq!(differs.len(), self.sums.len());
         DifferingBuckets { differs }
     }
 }
@@ -142,6 +145,7 @@ impl std::str::FromStr for TableDigest {
                 u64::from_str_radix(&text[at..at + HEX_PER_BUCKET], 16).map_err(|_| BadDigest)
             })
             .collect::<Result<Vec<u64>, BadDigest>>()?;
+        debug_assert_eq!(sums.len(), buckets);
         Ok(TableDigest { sums })
     }
 }

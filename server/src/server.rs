@@ -23,7 +23,7 @@ use crate::links::inbound;
 use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
-use crate::state::{Shared, Source};
+use crate::state::{Shared, Via};
 use crate::store::Outcome;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before accepting again.
@@ -192,8 +192,8 @@ impl Handler {
                         .link(name, *epoch, &mut reader, &mut writer, &mut client_slot)
                         .await
                     {
-                        inbound::Outcome::Ended(reason) => return reason,
-                        inbound::Outcome::Refused => {
+                        inbound::AfterLink::Ended(reason) => return reason,
+                        inbound::AfterLink::Refused => {
                             link_slot = None;
                             if client_slot.is_none() {
                                 return ConnectionEnd::LinkWithoutProof;
@@ -231,7 +231,7 @@ impl Handler {
         reader: &mut LineReader<R>,
         writer: &mut W,
         client_slot: &mut Option<OwnedSemaphorePermit>,
-    ) -> inbound::Outcome
+    ) -> inbound::AfterLink
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -281,7 +281,7 @@ impl Handler {
                     // A classic peer's record: stored and flooded, never answered. A stale one
                     // means the peer holds an old record: send it ours.
                     let client = record.client.clone();
-                    if self.shared.ingest(record, Source::Classic) == Outcome::Stale {
+                    if self.shared.ingest(record, Via::Classic) == Outcome::Stale {
                         self.shared.resend_to_classic(&client);
                     }
                     return String::new();

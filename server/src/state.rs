@@ -18,9 +18,11 @@ use crate::places::PlacesClient;
 use crate::protocol::Record;
 use crate::store::{Outcome, Store};
 
-/// Where a record came from; decides which neighbour the flood skips.
+/// Which way a record came in (a client, a neighbour in one of its lives, a classic
+/// connection); decides which neighbour the flood skips. The trace tells it as
+/// [`events::Source`], without the life.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum Via {
     /// An IAMAT from a client of this server.
     Client,
     /// A neighbour on a persistent link: the flood skips it. `link` names the neighbour in
@@ -30,13 +32,13 @@ pub enum Source {
     Classic,
 }
 
-impl Source {
+impl Via {
     /// The source as the trace tells it: who sent the record, not which life of it.
     pub fn traced(&self) -> events::Source {
         match self {
-            Source::Client => events::Source::Client,
-            Source::Peer { name, .. } => events::Source::Peer(name.clone()),
-            Source::Classic => events::Source::Classic,
+            Via::Client => events::Source::Client,
+            Via::Peer { name, .. } => events::Source::Peer(name.clone()),
+            Via::Classic => events::Source::Classic,
         }
     }
 }
@@ -54,7 +56,10 @@ pub struct FillGuard<'a> {
 
 impl Drop for FillGuard<'_> {
     fn drop(&mut self) {
-        self.fills.send_modify(|fills| *fills -= 1);
+        self.fills.send_modify(|fills| {
+            debug_assert!(*fills > 0, "a fill guard outlived the count of fills");
+            *fills = fills.saturating_sub(1);
+        });
     }
 }
 
@@ -196,9 +201,9 @@ impl Shared {
     }
 
     /// Offers a record to the table; if it is new, wakes waiters and the links.
-    pub fn ingest(&self, record: Record, source: Source) -> Outcome {
+    pub fn ingest(&self, record: Record, source: Via) -> Outcome {
         let from = match &source {
-            Source::Peer { link, .. } => Some(link),
+            Via::Peer { link, .. } => Some(link),
             _ => None,
         };
         // The event is emitted while the table is locked, so two tasks storing at once log
@@ -206,7 +211,7 @@ impl Shared {
         let (outcome, head) = {
             let mut store = self.store();
             let outcome = store.insert_from(&record, from);
-            if let Source::Peer { name, .. } = &source {
+            if let Via::Peer { name, .. } = &source {
                 self.metrics.record_received(name);
             }
             Event::RecordStored {

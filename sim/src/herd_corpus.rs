@@ -20,17 +20,6 @@ use crate::outcome::exit;
 pub use corpus::{CorpusError, CorpusFile, Expected};
 pub use judge::{Judged, Verdict, judge};
 
-/// `sim check-herds`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CheckHerdsArgs {
-    /// Herd files, or directories searched to any depth for `*.yaml`.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    /// List every file and what the server made of it (its error, for a refused one).
-    #[arg(long, short)]
-    pub verbose: bool,
-}
-
 /// Reads the corpus under `paths`: every file with its expectation, or every file that has
 /// none the harness can read.
 pub fn read_corpus(paths: &[PathBuf]) -> Result<Vec<CorpusFile>, Vec<CorpusError>> {
@@ -91,24 +80,6 @@ pub fn exit_code(judged: &Judged) -> u8 {
         exit::BAD_SCENARIO
     };
     exit::worse(verdicts, input)
-}
-
-pub fn main(args: &CheckHerdsArgs) -> u8 {
-    let corpus = match read_corpus(&args.paths) {
-        Ok(corpus) => corpus,
-        Err(errors) => {
-            for error in errors {
-                eprintln!("{error}");
-            }
-            return exit::BAD_SCENARIO;
-        }
-    };
-    let judged = judge(&corpus);
-    print!("{}", report(&args.paths, &corpus, &judged, args.verbose));
-    for message in &judged.unusable {
-        eprintln!("{message}");
-    }
-    exit_code(&judged)
 }
 
 #[cfg(test)]

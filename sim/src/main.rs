@@ -2,6 +2,12 @@
 //! many seeds (`swarm`); shrink a failing scenario (`shrink`); judge herd files the server must
 //! refuse or accept (`check-herds`).
 
+mod cli {
+    //! The subcommands the binary runs itself, each with its arguments.
+    pub mod check_herds;
+    pub mod shrink;
+}
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,9 +43,9 @@ enum Command {
     /// Run many seeds, each a generated scenario with a random mix of faults.
     Swarm(sim::swarm::SwarmArgs),
     /// Minimize a failing scenario while it keeps failing the same way.
-    Shrink(sim::shrink::ShrinkArgs),
+    Shrink(cli::shrink::ShrinkArgs),
     /// Load herd files the server must refuse or accept, through the server's own loader.
-    CheckHerds(sim::herd_corpus::CheckHerdsArgs),
+    CheckHerds(cli::check_herds::CheckHerdsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,8 +116,8 @@ fn main() -> ExitCode {
         // Real processes are a layer above the swarm, which knows only the simulation.
         Some(Command::Swarm(args)) if args.real.active() => sim::real::swarm::main(args),
         Some(Command::Swarm(args)) => sim::swarm::main(args),
-        Some(Command::Shrink(args)) => sim::shrink::main(args),
-        Some(Command::CheckHerds(args)) => sim::herd_corpus::main(args),
+        Some(Command::Shrink(args)) => cli::shrink::run(args),
+        Some(Command::CheckHerds(args)) => cli::check_herds::run(args),
         None => run_files(&cli.run),
     };
     ExitCode::from(code)

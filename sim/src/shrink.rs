@@ -10,22 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::outcome::{Outcome, exit};
+use crate::outcome::Outcome;
 use crate::report;
 use crate::scenario::{Action, HerdSource, LatencyRange, Network, Scenario, Step};
-
-/// `sim shrink`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ShrinkArgs {
-    /// The failing scenario to minimize.
-    pub file: PathBuf,
-    /// Where the minimized scenario is written.
-    #[arg(long, default_value = "scenarios/regressions")]
-    pub out: PathBuf,
-    /// Give up after this many simulation runs.
-    #[arg(long, default_value_t = 400)]
-    pub runs_max: usize,
-}
 
 /// A minimized scenario and what it still shows.
 pub struct Shrunk {
@@ -323,43 +310,4 @@ pub fn write_regression(shrunk: &Shrunk, from: &str, dir: &Path) -> Result<PathB
     std::fs::write(&path, scenario.to_yaml(&header))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
-}
-
-/// `sim shrink FILE`.
-pub fn main(args: &ShrinkArgs) -> u8 {
-    let scenario = match Scenario::load(&args.file) {
-        Ok(scenario) => scenario,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::BAD_SCENARIO;
-        }
-    };
-    match shrink(&scenario, args.runs_max) {
-        Err(message) => {
-            eprintln!("{}: {message}", args.file.display());
-            exit::BAD_SCENARIO
-        }
-        Ok(shrunk) => {
-            println!(
-                "{}: fails {}; {} steps -> {} steps, {} servers, {} ({} runs)",
-                args.file.display(),
-                shrunk.label,
-                shrunk.steps_before,
-                shrunk.scenario.steps.len(),
-                shrunk.scenario.herd.servers.len(),
-                crate::scenario::fmt_duration(shrunk.scenario.duration),
-                shrunk.runs
-            );
-            match write_regression(&shrunk, &args.file.display().to_string(), &args.out) {
-                Ok(path) => {
-                    println!("wrote {}", path.display());
-                    exit::OK
-                }
-                Err(message) => {
-                    eprintln!("{message}");
-                    exit::USAGE
-                }
-            }
-        }
-    }
 }

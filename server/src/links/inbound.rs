@@ -9,12 +9,12 @@ use crate::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkR
 use crate::line::{Line, LineReader, shown, write_lines};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
-use crate::state::{FillGuard, ResumePoint, Shared, Source, link_key};
+use crate::state::{FillGuard, ResumePoint, Shared, Via, link_key};
 
 use super::handshake;
 
 /// How the connection goes on after [`serve`].
-pub enum Outcome {
+pub enum AfterLink {
     /// The link ran and ended, or the handshake broke off (why): the connection is done.
     Ended(ConnectionEnd),
     /// The handshake was refused and answered `? <line>`: the connection goes on as a plain
@@ -34,7 +34,7 @@ pub async fn serve<R, W>(
     writer: &mut W,
     shutdown: &mut Shutdown,
     on_linked: impl FnOnce(),
-) -> Outcome
+) -> AfterLink
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -44,16 +44,16 @@ where
     let seq = shared.resume_seq(peer, epoch);
     let hello = format!("HELLO {nonce} {} {seq}\n", shared.epoch);
     if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
-        return Outcome::Ended(reason.into());
+        return AfterLink::Ended(reason.into());
     }
     let line = tokio::select! {
         line = tokio::time::timeout(limits.heartbeat_timeout, reader.read_line()) => line,
-        _ = shutdown.wait() => return Outcome::Ended(ConnectionEnd::Shutdown),
+        _ = shutdown.wait() => return AfterLink::Ended(ConnectionEnd::Shutdown),
     };
     let bytes = match line {
-        Err(_) => return Outcome::Ended(ConnectionEnd::HandshakeTimedOut),
-        Ok(Err(e)) => return Outcome::Ended(ConnectionEnd::Io(e.to_string())),
-        Ok(Ok(None)) => return Outcome::Ended(ConnectionEnd::ClosedDuringHandshake),
+        Err(_) => return AfterLink::Ended(ConnectionEnd::HandshakeTimedOut),
+        Ok(Err(e)) => return AfterLink::Ended(ConnectionEnd::Io(e.to_string())),
+        Ok(Ok(None)) => return AfterLink::Ended(ConnectionEnd::ClosedDuringHandshake),
         Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
         Ok(Ok(Some(Line::TooLong { prefix }))) => prefix,
     };
@@ -80,8 +80,8 @@ where
         .emit();
         let reply = format!("{}\n", invalid_reply(&bytes));
         return match write_lines(writer, reply.as_bytes(), limits.client_write_timeout).await {
-            Ok(()) => Outcome::Refused,
-            Err(reason) => Outcome::Ended(reason.into()),
+            Ok(()) => AfterLink::Refused,
+            Err(reason) => AfterLink::Ended(reason.into()),
         };
     };
     if seq == 0 {
@@ -90,7 +90,7 @@ where
         // sends only what that one did not bring.
         tokio::select! {
             _ = tokio::time::timeout(limits.fill_wait(), shared.fills_done()) => {}
-            _ = shutdown.wait() => return Outcome::Ended(ConnectionEnd::Shutdown),
+            _ = shutdown.wait() => return AfterLink::Ended(ConnectionEnd::Shutdown),
         }
     }
     let (digest, fill) = {
@@ -116,11 +116,11 @@ where
         }
         .emit();
         shared.metrics.link_up(peer, Direction::Inbound, false);
-        return Outcome::Ended(ConnectionEnd::LinkEnded(peer.to_string()));
+        return AfterLink::Ended(ConnectionEnd::LinkEnded(peer.to_string()));
     }
     on_linked();
     shared.linked_in(peer);
-    let source = Source::Peer {
+    let source = Via::Peer {
         name: peer.to_string(),
         link: link_key(peer, epoch),
     };
@@ -138,7 +138,7 @@ where
     }
     .emit();
     shared.metrics.link_up(peer, Direction::Inbound, false);
-    Outcome::Ended(ConnectionEnd::LinkEnded(peer.to_string()))
+    AfterLink::Ended(ConnectionEnd::LinkEnded(peer.to_string()))
 }
 
 /// One running inbound link.
@@ -146,7 +146,7 @@ struct Link<'a> {
     peer: &'a str,
     /// The dialler's life.
     epoch: u64,
-    source: &'a Source,
+    source: &'a Via,
     /// The dialler's change head when it proved itself (its `AUTH`): its catch-up covers at
     /// least this much, so a `MARK` reaching it means the catch-up is in.
     catch_up_head: u64,

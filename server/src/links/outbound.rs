@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{ReadHalf, WriteHalf};
+
 use crate::backoff::{Backoff, stable_hash};
 use crate::config::Neighbour;
 use crate::digest::{DifferingBuckets, TableDigest, record_hash};
@@ -123,64 +125,13 @@ async fn session(
     let limits = &shared.limits;
     let (read_half, mut writer) = tokio::io::split(stream);
     let mut reader = LineReader::new(read_half, limits.line_bytes_max);
-    let hello = format!("PEER {} {}\n", shared.name, shared.epoch);
-    if let Err(reason) = write_lines(&mut writer, hello.as_bytes(), limits.heartbeat_timeout).await
-    {
-        return SessionEnd::before_link(reason);
-    }
-    let (nonce, their_epoch, seq) =
-        match read_reply(&mut reader, limits.heartbeat_timeout, shutdown).await {
-            Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
-            Ok(other) => {
-                return SessionEnd::before_link(LinkEnd::Handshake(format!(
-                    "expected HELLO, got {other}"
-                )));
-            }
-            Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
-                Event::PeerSpeaksClassic {
-                    peer: peer.to_string(),
-                }
-                .emit();
-                return SessionEnd::before_link(LinkEnd::SpeaksClassic);
-            }
-            Err(refused) => return SessionEnd::before_link(refused.reason()),
-        };
-    // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in.
-    let auth = Command::Auth {
-        proof: handshake::proof(
-            shared.secret.as_ref(),
-            &shared.name,
-            peer,
-            shared.epoch,
-            &nonce,
-        ),
-        head: shared.store().head(),
-    };
-    if let Err(reason) = write_lines(
-        &mut writer,
-        format!("{auth}\n").as_bytes(),
-        limits.heartbeat_timeout,
-    )
-    .await
-    {
-        return SessionEnd::before_link(reason);
-    }
-    let linked_timeout = limits.heartbeat_timeout + limits.fill_wait();
-    let their_digest = match read_reply(&mut reader, linked_timeout, shutdown).await {
-        Ok(Command::Linked { digest }) => digest,
-        Ok(other) => {
-            return SessionEnd::before_link(LinkEnd::Handshake(format!(
-                "expected LINKED, got {other}"
-            )));
-        }
-        Err(Refused::Line(line)) if line.starts_with(b"? AUTH") => {
-            Event::PeerAuthRefused {
-                peer: peer.to_string(),
-            }
-            .emit();
-            return SessionEnd::before_link(LinkEnd::AuthRefused);
-        }
-        Err(refused) => return SessionEnd::before_link(refused.reason()),
+    let Handshaken {
+        their_epoch,
+        seq,
+        their_digest,
+    } = match dial_handshake(peer, &mut reader, &mut writer, shared, shutdown).await {
+        Ok(handshaken) => handshaken,
+        Err(end) => return end,
     };
     // They compare whole tables when they sent a digest. If we hold nothing while they hold
     // something, we restarted and a refill of our table is coming: compare only once it is
@@ -208,6 +159,11 @@ async fn session(
     let mut last_heard = tokio::time::Instant::now();
     let mut ping_seq: u64 = 0;
     loop {
+        // A `MARK` names only changes the link has sent (or skipped).
+        debug_assert!(
+            marked <= cursor,
+            "MARK {marked} ran ahead of the cursor {cursor}"
+        );
         let head = *changes.borrow_and_update();
         let caught_up = cursor >= head;
         let streaming = catch_up.is_some();
@@ -249,6 +205,7 @@ async fn session(
                     }
                     marked = batch.reached;
                 }
+                debug_assert!(batch.reached >= cursor, "the cursor {cursor} moved back to {}", batch.reached);
                 cursor = batch.reached;
                 shared.metrics.link_cursor(peer, cursor);
             }
@@ -274,6 +231,89 @@ async fn session(
             },
         }
     }
+}
+
+/// What the handshake learned: the neighbour's life, the last change of ours it holds (0:
+/// none), and its table's digest when it compares whole tables.
+struct Handshaken {
+    their_epoch: u64,
+    seq: u64,
+    their_digest: Option<TableDigest>,
+}
+
+/// The dialler's half of the handshake: `PEER`, the neighbour's `HELLO`, our `AUTH` with the
+/// proof and our head, its `LINKED`.
+async fn dial_handshake(
+    peer: &str,
+    reader: &mut LineReader<ReadHalf<BoxStream>>,
+    writer: &mut WriteHalf<BoxStream>,
+    shared: &Shared,
+    shutdown: &mut Shutdown,
+) -> Result<Handshaken, SessionEnd> {
+    let limits = &shared.limits;
+    let hello = format!("PEER {} {}\n", shared.name, shared.epoch);
+    if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
+        return Err(SessionEnd::before_link(reason));
+    }
+    let (nonce, their_epoch, seq) =
+        match read_reply(reader, limits.heartbeat_timeout, shutdown).await {
+            Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
+            Ok(other) => {
+                return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
+                    "expected HELLO, got {other}"
+                ))));
+            }
+            Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
+                Event::PeerSpeaksClassic {
+                    peer: peer.to_string(),
+                }
+                .emit();
+                return Err(SessionEnd::before_link(LinkEnd::SpeaksClassic));
+            }
+            Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
+        };
+    // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in.
+    let auth = Command::Auth {
+        proof: handshake::proof(
+            shared.secret.as_ref(),
+            &shared.name,
+            peer,
+            shared.epoch,
+            &nonce,
+        ),
+        head: shared.store().head(),
+    };
+    if let Err(reason) = write_lines(
+        writer,
+        format!("{auth}\n").as_bytes(),
+        limits.heartbeat_timeout,
+    )
+    .await
+    {
+        return Err(SessionEnd::before_link(reason));
+    }
+    let linked_timeout = limits.heartbeat_timeout + limits.fill_wait();
+    let their_digest = match read_reply(reader, linked_timeout, shutdown).await {
+        Ok(Command::Linked { digest }) => digest,
+        Ok(other) => {
+            return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
+                "expected LINKED, got {other}"
+            ))));
+        }
+        Err(Refused::Line(line)) if line.starts_with(b"? AUTH") => {
+            Event::PeerAuthRefused {
+                peer: peer.to_string(),
+            }
+            .emit();
+            return Err(SessionEnd::before_link(LinkEnd::AuthRefused));
+        }
+        Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
+    };
+    Ok(Handshaken {
+        their_epoch,
+        seq,
+        their_digest,
+    })
 }
 
 /// What a session's catch-up sends, fixed when it starts: every change after what the
@@ -307,7 +347,15 @@ impl CatchUp {
             head: store.head(),
             this_life: this_life.clone(),
             any_life: format!("{peer} "),
-            differing: their_digest.map(|theirs| store.digest(theirs.buckets()).differing(&theirs)),
+            differing: their_digest.map(|theirs| {
+                let ours = store.digest(theirs.buckets());
+                debug_assert_eq!(
+                    ours.buckets(),
+                    theirs.buckets(),
+                    "digests compared bucket by bucket"
+                );
+                ours.differing(&theirs)
+            }),
         };
         let records =
             store.count_after(seq, |held| held.seq > catch_up.head || catch_up.skips(held));

@@ -2,6 +2,8 @@
 use super::*;
 use proptest::prelude::*;
 
+use super::values::is_all_zeros;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn parse(line: &str) -> Result<Command, ParseError> {

@@ -36,7 +36,7 @@ pub struct FloodBound;
 
 /// What the checker replays per server: its table (client -> update and where it came from).
 #[derive(Default)]
-struct Held {
+struct ServerTable {
     /// client -> (update, the neighbour it came from if a neighbour, when it was stored).
     records: BTreeMap<String, (UpdateKey, Option<String>, Duration)>,
     /// Records replaced by newer ones, and when: a digest taken before counted them.
@@ -47,7 +47,7 @@ struct Held {
 /// sent before, it no longer has).
 #[derive(Default)]
 struct Tables {
-    held: BTreeMap<String, Held>,
+    held: BTreeMap<String, ServerTable>,
     lost_at: BTreeMap<String, Duration>,
 }
 

@@ -11,8 +11,9 @@ use server::config::Herd;
 
 use super::de::{HerdSpec, ScenarioFile, StepFile};
 use super::{
-    Action, Checks, Expect, HOSTILE_ID_BYTES_MAX, HerdSource, LOAD_CLIENTS_MAX, PLACES_HOST,
-    PlacesFault, STEP_CONNECTIONS_MAX, Scenario, ScenarioError, Step, fmt_duration,
+    Action, Checks, Expect, HOSTILE_ID_BYTES_MAX, HerdSource, Hostile, IamAt, LOAD_CLIENTS_MAX,
+    Load, PLACES_HOST, PlacesFault, STEP_CONNECTIONS_MAX, Scenario, ScenarioError, Step, WhatsAt,
+    fmt_duration,
 };
 use crate::checker_name::CheckerName;
 
@@ -66,10 +67,43 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         None => (Checks::default(), Location::UNKNOWN),
         Some(checks) => (checks.value, checks.referenced),
     };
+    check_checks(&checks, &checks_loc, origin)?;
+    let steps = validate_steps(file.steps, duration, origin)?;
+
+    let scenario = Scenario {
+        name,
+        description: file.description,
+        seed: file.seed,
+        duration,
+        tick,
+        start,
+        herd_source,
+        herd,
+        network: file.network.map(|n| n.into_network()).unwrap_or_default(),
+        limits,
+        places_api: file.places_api,
+        unauthenticated: file.unauthenticated,
+        steps,
+        checks,
+        origin: origin.to_path_buf(),
+    };
+    check_herd(&scenario, &herd_loc, &limits_loc)?;
+
+    check_convergence_deadline(&scenario, &file.duration.referenced)?;
+    Ok(scenario)
+}
+
+/// The `checks` section: every checker it names exists, and its bounds are sound.
+fn check_checks(
+    checks: &Checks,
+    checks_loc: &Location,
+    origin: &Path,
+) -> Result<(), ScenarioError> {
+    let err = |loc: &Location, message: String| invalid(origin, loc, message);
     for diverging in checks.real_divergence.keys() {
         if CheckerName::parse(diverging).is_none() && diverging != "system" {
             return Err(err(
-                &checks_loc,
+                checks_loc,
                 format!(
                     "`checks.real_divergence` names `{diverging}`, which is not a checker (one of {}) or `system`",
                     checker_list()
@@ -80,7 +114,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
     for skipped in &checks.skip {
         if CheckerName::parse(skipped).is_none() {
             return Err(err(
-                &checks_loc,
+                checks_loc,
                 format!(
                     "`checks.skip` names `{skipped}`, which is not a checker (one of {})",
                     checker_list()
@@ -90,20 +124,29 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
     }
     if checks.converged_within.is_zero() || checks.answered_within.is_zero() {
         return Err(err(
-            &checks_loc,
+            checks_loc,
             "`converged_within` and `answered_within` must be above 0s".into(),
         ));
     }
     if checks.refills_max == Some(0) {
         return Err(err(
-            &checks_loc,
+            checks_loc,
             "`refills_max` must be at least 1: a restarted server needs one refill".into(),
         ));
     }
+    Ok(())
+}
 
-    let mut steps = Vec::with_capacity(file.steps.len());
+/// The steps, each in time order and before the end, with expectations its action can meet.
+fn validate_steps(
+    files: Vec<Spanned<StepFile>>,
+    duration: Duration,
+    origin: &Path,
+) -> Result<Vec<Step>, ScenarioError> {
+    let err = |loc: &Location, message: String| invalid(origin, loc, message);
+    let mut steps = Vec::with_capacity(files.len());
     let mut previous = Duration::ZERO;
-    for (index, spanned) in file.steps.into_iter().enumerate() {
+    for (index, spanned) in files.into_iter().enumerate() {
         let Spanned {
             value, referenced, ..
         } = spanned;
@@ -139,31 +182,22 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
             column: referenced.column(),
         });
     }
+    Ok(steps)
+}
 
-    let scenario = Scenario {
-        name,
-        description: file.description,
-        seed: file.seed,
-        duration,
-        tick,
-        start,
-        herd_source,
-        herd,
-        network: file.network.map(|n| n.into_network()).unwrap_or_default(),
-        limits,
-        places_api: file.places_api,
-        unauthenticated: file.unauthenticated,
-        steps,
-        checks,
-        origin: origin.to_path_buf(),
-    };
-    check_herd(&scenario, &herd_loc, &limits_loc)?;
-
+/// Convergence is judged within the run: after the last fault, `converged_within` must end
+/// before `duration` does (`duration_loc`).
+fn check_convergence_deadline(
+    scenario: &Scenario,
+    duration_loc: &Location,
+) -> Result<(), ScenarioError> {
+    let duration = scenario.duration;
+    let err = |loc: &Location, message: String| invalid(&scenario.origin, loc, message);
     if scenario.checks.runs(CheckerName::Convergence) {
         let deadline = scenario.last_fault_heal_at() + scenario.checks.converged_within;
         if deadline > duration {
             return Err(err(
-                &file.duration.referenced,
+                duration_loc,
                 format!(
                     "the run ends at {} but convergence is judged at {} (last fault at {} + converged_within {}); lengthen `duration` or add `convergence` to `checks.skip`",
                     fmt_duration(duration),
@@ -174,7 +208,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
             ));
         }
     }
-    Ok(scenario)
+    Ok(())
 }
 
 /// Every checker's name, for an error that names an unknown one.
@@ -312,35 +346,8 @@ fn check_action(
     crashed: &mut BTreeSet<String>,
 ) -> Result<(), String> {
     match action {
-        Action::IamAt(a) => {
-            check_server(&a.server, servers)?;
-            check_client(&a.client, servers)?;
-            let timestamp = a.timestamp.as_deref().unwrap_or("0");
-            let probe = format!("IAMAT {} {} 0", a.client, a.location);
-            if let Some(why) = refused(&a.location, &probe) {
-                return Err(format!(
-                    "location `{}` is not a valid ISO 6709 pair like +34.068930-118.445127: {why} (send invalid input with `raw`)",
-                    a.location
-                ));
-            }
-            let line = format!("IAMAT {} {} {}", a.client, a.location, timestamp);
-            if let Some(why) = refused(timestamp, &line) {
-                return Err(format!(
-                    "timestamp `{timestamp}` is not POSIX seconds like 1700000000.5: {why} (send invalid input with `raw`)"
-                ));
-            }
-        }
-        Action::WhatsAt(a) => {
-            check_server(&a.server, servers)?;
-            check_client(&a.client, servers)?;
-            let line = format!("WHATSAT {} {} {}", a.client, a.radius_km, a.bound);
-            if let Some(why) = refused(&a.radius_km, &line) {
-                return Err(format!(
-                    "radius_km `{}` must be a decimal in (0, 50] and bound {} an integer in [1, 20]: {why} (send invalid input with `raw`)",
-                    a.radius_km, a.bound
-                ));
-            }
-        }
+        Action::IamAt(a) => check_iamat(a, servers)?,
+        Action::WhatsAt(a) => check_whatsat(a, servers)?,
         Action::Raw(a) => {
             check_server(&a.server, servers)?;
             check_client(&a.client, servers)?;
@@ -364,83 +371,127 @@ fn check_action(
         }
         Action::Skew(s) => check_server(&s.server, servers)?,
         Action::Places(p) => check_places(p)?,
-        Action::Load(l) => {
-            check_server(&l.server, servers)?;
-            if l.clients == 0 || l.clients > LOAD_CLIENTS_MAX {
-                return Err(format!(
-                    "`load.clients` must be in 1..={LOAD_CLIENTS_MAX}, found {}",
-                    l.clients
-                ));
-            }
-            if l.connections == 0 || l.connections > STEP_CONNECTIONS_MAX {
-                return Err(format!(
-                    "`load.connections` must be in 1..={STEP_CONNECTIONS_MAX}, found {}",
-                    l.connections
-                ));
-            }
-            if l.prefix.is_empty() || l.prefix.chars().any(is_white_space) {
-                return Err(
-                    "`load.prefix` must be a non-empty client id prefix without white space".into(),
-                );
-            }
-            if l.per_second == Some(0) {
-                return Err(
-                    "`load.per_second` must be at least 1 (leave it out for as fast as possible)"
-                        .into(),
-                );
-            }
+        Action::Load(l) => check_load(l, servers)?,
+        Action::Hostile(h) => check_hostile(h, herd, servers)?,
+    }
+    Ok(())
+}
+
+/// An IAMAT step: its server and client exist, and its location and timestamp are valid.
+fn check_iamat(a: &IamAt, servers: &[String]) -> Result<(), String> {
+    check_server(&a.server, servers)?;
+    check_client(&a.client, servers)?;
+    let timestamp = a.timestamp.as_deref().unwrap_or("0");
+    let probe = format!("IAMAT {} {} 0", a.client, a.location);
+    if let Some(why) = refused(&a.location, &probe) {
+        return Err(format!(
+            "location `{}` is not a valid ISO 6709 pair like +34.068930-118.445127: {why} (send invalid input with `raw`)",
+            a.location
+        ));
+    }
+    let line = format!("IAMAT {} {} {}", a.client, a.location, timestamp);
+    if let Some(why) = refused(timestamp, &line) {
+        return Err(format!(
+            "timestamp `{timestamp}` is not POSIX seconds like 1700000000.5: {why} (send invalid input with `raw`)"
+        ));
+    }
+    Ok(())
+}
+
+/// A WHATSAT step: its server and client exist, and its radius and bound are valid.
+fn check_whatsat(a: &WhatsAt, servers: &[String]) -> Result<(), String> {
+    check_server(&a.server, servers)?;
+    check_client(&a.client, servers)?;
+    let line = format!("WHATSAT {} {} {}", a.client, a.radius_km, a.bound);
+    if let Some(why) = refused(&a.radius_km, &line) {
+        return Err(format!(
+            "radius_km `{}` must be a decimal in (0, 50] and bound {} an integer in [1, 20]: {why} (send invalid input with `raw`)",
+            a.radius_km, a.bound
+        ));
+    }
+    Ok(())
+}
+
+/// A load step: its server exists and its clients, connections, prefix and rate are bounded.
+fn check_load(l: &Load, servers: &[String]) -> Result<(), String> {
+    check_server(&l.server, servers)?;
+    if l.clients == 0 || l.clients > LOAD_CLIENTS_MAX {
+        return Err(format!(
+            "`load.clients` must be in 1..={LOAD_CLIENTS_MAX}, found {}",
+            l.clients
+        ));
+    }
+    if l.connections == 0 || l.connections > STEP_CONNECTIONS_MAX {
+        return Err(format!(
+            "`load.connections` must be in 1..={STEP_CONNECTIONS_MAX}, found {}",
+            l.connections
+        ));
+    }
+    if l.prefix.is_empty() || l.prefix.chars().any(is_white_space) {
+        return Err(
+            "`load.prefix` must be a non-empty client id prefix without white space".into(),
+        );
+    }
+    if l.per_second == Some(0) {
+        return Err(
+            "`load.per_second` must be at least 1 (leave it out for as fast as possible)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// A hostile step: its server exists, it does something, a `peer_as` is not the herd itself,
+/// and its sizes are bounded.
+fn check_hostile(h: &Hostile, herd: &Herd, servers: &[String]) -> Result<(), String> {
+    check_server(&h.server, servers)?;
+    if h.lines.is_empty()
+        && h.huge_id_bytes.is_none()
+        && h.hold_connections == 0
+        && h.peer_as.is_none()
+    {
+        return Err(
+            "`hostile` needs `lines`, `huge_id_bytes`, `hold_connections` or `peer_as`".into(),
+        );
+    }
+    if let Some(name) = &h.peer_as {
+        if name.is_empty() || name.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "`hostile.peer_as` is one name without white space, not {name:?}"
+            ));
         }
-        Action::Hostile(h) => {
-            check_server(&h.server, servers)?;
-            if h.lines.is_empty()
-                && h.huge_id_bytes.is_none()
-                && h.hold_connections == 0
-                && h.peer_as.is_none()
-            {
-                return Err(
-                    "`hostile` needs `lines`, `huge_id_bytes`, `hold_connections` or `peer_as`"
-                        .into(),
-                );
-            }
-            if let Some(name) = &h.peer_as {
-                if name.is_empty() || name.chars().any(char::is_whitespace) {
-                    return Err(format!(
-                        "`hostile.peer_as` is one name without white space, not {name:?}"
-                    ));
-                }
-                if name == &h.server
-                    || herd
-                        .neighbours(&h.server)
-                        .iter()
-                        .any(|n| &n.name == name && !n.classic)
-                {
-                    return Err(format!(
-                        "`hostile.peer_as: {name}` must not be {} or one of its persistent neighbours: with the herd's secret, that would be the herd itself",
-                        h.server
-                    ));
-                }
-            }
-            if h.hold_connections > STEP_CONNECTIONS_MAX {
-                return Err(format!(
-                    "`hostile.hold_connections` must be at most {STEP_CONNECTIONS_MAX}"
-                ));
-            }
-            if let Some(bytes) = h.huge_id_bytes
-                && (bytes == 0 || bytes > HOSTILE_ID_BYTES_MAX)
-            {
-                return Err(format!(
-                    "`hostile.huge_id_bytes` must be in 1..={HOSTILE_ID_BYTES_MAX}"
-                ));
-            }
-            if h.hold_for.is_some() && h.hold_connections == 0 {
-                return Err("`hostile.for` says how long held connections stay; it needs `hold_connections`".into());
-            }
-            if let Some(line) = h.lines.iter().find(|l| l.contains('\n')) {
-                return Err(format!(
-                    "`hostile.lines` are one line each; {line:?} holds a newline"
-                ));
-            }
+        if name == &h.server
+            || herd
+                .neighbours(&h.server)
+                .iter()
+                .any(|n| &n.name == name && !n.classic)
+        {
+            return Err(format!(
+                "`hostile.peer_as: {name}` must not be {} or one of its persistent neighbours: with the herd's secret, that would be the herd itself",
+                h.server
+            ));
         }
+    }
+    if h.hold_connections > STEP_CONNECTIONS_MAX {
+        return Err(format!(
+            "`hostile.hold_connections` must be at most {STEP_CONNECTIONS_MAX}"
+        ));
+    }
+    if let Some(bytes) = h.huge_id_bytes
+        && (bytes == 0 || bytes > HOSTILE_ID_BYTES_MAX)
+    {
+        return Err(format!(
+            "`hostile.huge_id_bytes` must be in 1..={HOSTILE_ID_BYTES_MAX}"
+        ));
+    }
+    if h.hold_for.is_some() && h.hold_connections == 0 {
+        return Err(
+            "`hostile.for` says how long held connections stay; it needs `hold_connections`".into(),
+        );
+    }
+    if let Some(line) = h.lines.iter().find(|l| l.contains('\n')) {
+        return Err(format!(
+            "`hostile.lines` are one line each; {line:?} holds a newline"
+        ));
     }
     Ok(())
 }

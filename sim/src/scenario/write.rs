@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::{
-    Action, Expect, HerdSource, LimitOverrides, PlacesApi, RawPayload, Scenario, Step, fmt_duration,
+    Action, Expect, HerdSource, Hostile, LimitOverrides, PlacesApi, PlacesFault, Raw, RawPayload,
+    Scenario, Step, fmt_duration,
 };
 
 /// A YAML scalar: plain when it is a simple name, else double-quoted (JSON string syntax is
@@ -183,26 +184,7 @@ fn step_yaml(step: &Step) -> String {
             quote(&w.radius_km),
             w.bound
         ),
-        Action::Raw(r) => {
-            let payload = match &r.payload {
-                RawPayload::Line(line) => format!("line: {}", quote(line)),
-                RawPayload::Hex(bytes) => {
-                    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                    format!("bytes_hex: {}", quote(&hex.join(" ")))
-                }
-                RawPayload::Repeat { byte, count } => {
-                    format!(
-                        "repeat: {{ byte: {}, count: {count} }}",
-                        quote(&(*byte as char).to_string())
-                    )
-                }
-            };
-            format!(
-                "raw: {{ server: {}, client: {}, {payload} }}",
-                quote(&r.server),
-                quote(&r.client)
-            )
-        }
+        Action::Raw(r) => raw_yaml(r),
         Action::Partition(c) | Action::Repair(c) => {
             let oneway = if c.oneway { ", oneway: true" } else { "" };
             format!(
@@ -239,54 +221,82 @@ fn step_yaml(step: &Step) -> String {
                 quote(&l.prefix)
             )
         }
-        Action::Hostile(h) => {
-            let mut parts = vec![format!("server: {}", quote(&h.server))];
-            if !h.lines.is_empty() {
-                let lines: Vec<String> = h.lines.iter().map(|l| quote(l)).collect();
-                parts.push(format!("lines: [{}]", lines.join(", ")));
-            }
-            if let Some(bytes) = h.huge_id_bytes {
-                parts.push(format!("huge_id_bytes: {bytes}"));
-            }
-            if h.hold_connections > 0 {
-                parts.push(format!("hold_connections: {}", h.hold_connections));
-            }
-            if let Some(d) = h.hold_for {
-                parts.push(format!("for: {}", fmt_duration(d)));
-            }
-            if let Some(name) = &h.peer_as {
-                parts.push(format!("peer_as: {}", quote(name)));
-            }
-            format!("hostile: {{ {} }}", parts.join(", "))
-        }
+        Action::Hostile(h) => hostile_yaml(h),
         Action::Crash(s) => format!("crash: {}", quote(s)),
         Action::Restart(s) => format!("restart: {}", quote(s)),
         Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),
-        Action::Places(p) => {
-            let mut parts = Vec::new();
-            if let Some(d) = p.latency {
-                parts.push(format!("latency: {}", fmt_duration(d)));
-            }
-            if let Some(code) = p.http_status {
-                parts.push(format!("http_status: {code}"));
-            }
-            if p.malformed {
-                parts.push("malformed: true".into());
-            }
-            if let Some(status) = &p.status {
-                parts.push(format!("status: {}", quote(status)));
-            }
-            if p.unreachable {
-                parts.push("unreachable: true".into());
-            }
-            if p.healthy || parts.is_empty() {
-                parts.push("healthy: true".into());
-            }
-            format!("places: {{ {} }}", parts.join(", "))
-        }
+        Action::Places(p) => places_yaml(p),
     };
     let expect = step.expect.as_ref().map(expect_yaml).unwrap_or_default();
     format!("  - {{ at: {}, {action}{expect} }}", fmt_duration(step.at))
+}
+
+/// A `raw` step's action: its server, client and payload.
+fn raw_yaml(r: &Raw) -> String {
+    let payload = match &r.payload {
+        RawPayload::Line(line) => format!("line: {}", quote(line)),
+        RawPayload::Hex(bytes) => {
+            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("bytes_hex: {}", quote(&hex.join(" ")))
+        }
+        RawPayload::Repeat { byte, count } => {
+            format!(
+                "repeat: {{ byte: {}, count: {count} }}",
+                quote(&(*byte as char).to_string())
+            )
+        }
+    };
+    format!(
+        "raw: {{ server: {}, client: {}, {payload} }}",
+        quote(&r.server),
+        quote(&r.client)
+    )
+}
+
+/// A `hostile` step's action, with only the fields it sets.
+fn hostile_yaml(h: &Hostile) -> String {
+    let mut parts = vec![format!("server: {}", quote(&h.server))];
+    if !h.lines.is_empty() {
+        let lines: Vec<String> = h.lines.iter().map(|l| quote(l)).collect();
+        parts.push(format!("lines: [{}]", lines.join(", ")));
+    }
+    if let Some(bytes) = h.huge_id_bytes {
+        parts.push(format!("huge_id_bytes: {bytes}"));
+    }
+    if h.hold_connections > 0 {
+        parts.push(format!("hold_connections: {}", h.hold_connections));
+    }
+    if let Some(d) = h.hold_for {
+        parts.push(format!("for: {}", fmt_duration(d)));
+    }
+    if let Some(name) = &h.peer_as {
+        parts.push(format!("peer_as: {}", quote(name)));
+    }
+    format!("hostile: {{ {} }}", parts.join(", "))
+}
+
+/// A `places` step's action, with only the faults it sets (`healthy` when none).
+fn places_yaml(p: &PlacesFault) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = p.latency {
+        parts.push(format!("latency: {}", fmt_duration(d)));
+    }
+    if let Some(code) = p.http_status {
+        parts.push(format!("http_status: {code}"));
+    }
+    if p.malformed {
+        parts.push("malformed: true".into());
+    }
+    if let Some(status) = &p.status {
+        parts.push(format!("status: {}", quote(status)));
+    }
+    if p.unreachable {
+        parts.push("unreachable: true".into());
+    }
+    if p.healthy || parts.is_empty() {
+        parts.push("healthy: true".into());
+    }
+    format!("places: {{ {} }}", parts.join(", "))
 }
 
 fn expect_yaml(e: &Expect) -> String {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use server::config::Limits;
 use server::events::{Direction, Event};
 
-use super::{Held, Seen, Tables};
+use super::{Seen, ServerTable, Tables};
 use crate::checkers::Violation;
 use crate::oracle::digest_buckets;
 use crate::trace::replay::{UpdateKey, update_key};
@@ -30,7 +30,7 @@ type Offered = BTreeMap<(String, String), (Duration, BTreeMap<String, UpdateKey>
 
 /// Per directed link `A -> B`: what B is known to hold of A's, and what went out lately.
 #[derive(Default)]
-struct LinkLog {
+struct LinkSends {
     /// Updates A sent to B (flooded or reconciled) since B last lost its memory.
     known: BTreeSet<UpdateKey>,
     /// Times of A's sends to B (flood messages, and reconciles with their record counts).
@@ -52,7 +52,7 @@ pub(super) struct Reconciles {
     /// The digest's bucket count for the herd's line limit.
     buckets: u64,
     offered: Offered,
-    links: BTreeMap<(String, String), LinkLog>,
+    links: BTreeMap<(String, String), LinkSends>,
     /// Reconciles seen, and the records they carried, for the metric.
     pub(super) count: usize,
     pub(super) records: u64,
@@ -202,7 +202,7 @@ impl Reconciles {
 /// stored or replaced a record since (A compared its table at some moment after `since`).
 /// Returns that count and how many buckets differ.
 fn digest_due(
-    ours: Option<&Held>,
+    ours: Option<&ServerTable>,
     theirs: &BTreeMap<String, UpdateKey>,
     since: Duration,
     buckets: u64,
@@ -211,7 +211,7 @@ fn digest_due(
         let (origin, client, timestamp, location, time_diff) = key;
         digest_buckets::bucket(origin, time_diff, client, location, timestamp, buckets)
     };
-    let empty = Held::default();
+    let empty = ServerTable::default();
     let ours = ours.unwrap_or(&empty);
     let mut differing = BTreeSet::new();
     for (client, (key, _, stored_at)) in &ours.records {
