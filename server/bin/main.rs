@@ -72,6 +72,12 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Whether warnings on stderr are coloured: only on a terminal, and not when `NO_COLOR` is set
+/// to anything but the empty string (no-color.org), so a redirected stderr holds plain text.
+fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// The environment variable holding the herd's shared secret.
 const SECRET_ENV: &str = "HERD_SECRET";
 
@@ -144,8 +150,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let (files, _guards) = logfile::PerServerFiles::open(&cli.log_dir, &names)
         .map_err(|e| anyhow::anyhow!("cannot open log files in {}: {e}", cli.log_dir.display()))?;
+    let no_color = std::env::var_os("NO_COLOR");
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            no_color.as_deref(),
+        ))
         .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     tracing_subscriber::registry()
         .with(files.with_filter(cli.log_level))
@@ -252,4 +263,19 @@ fn print_summary(herd: &Herd, source: &str, names: &[String], places: &PlacesCli
         );
     }
     println!("Ctrl-C stops.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn warnings_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some(OsStr::new(""))));
+    }
 }

@@ -220,6 +220,55 @@ async fn five_processes_converge_after_two_are_killed_and_restarted() {
     let _ = std::fs::remove_dir_all(&log_dir);
 }
 
+/// A redirected stderr gets plain text: the warning that Places is offline carries no ANSI
+/// colour codes.
+#[test]
+fn warnings_on_a_redirected_stderr_carry_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = std::env::temp_dir().join(format!("plain-stderr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let herd = dir.join("herd.yaml");
+    std::fs::write(
+        &herd,
+        format!("servers:\n  - {{ name: Solo, host: 127.0.0.1, port: {port} }}\n"),
+    )
+    .expect("write herd file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("Solo")
+        .arg("--herd")
+        .arg(&herd)
+        .arg("--log-dir")
+        .arg(&dir)
+        .env_remove("PLACES_API_KEY")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server binary");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let warning = rx
+        .recv_timeout(Duration::from_secs(20))
+        .map_err(|e| format!("no warning on stderr: {e}"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let warning = warning.expect("a warning");
+    assert!(warning.contains("PLACES_API_KEY"), "{warning:?}");
+    assert!(!warning.contains('\u{1b}'), "colour codes: {warning:?}");
+}
+
 #[test]
 fn a_bad_herd_file_is_refused_with_its_line_and_column() {
     let path = std::env::temp_dir().join(format!("bad-herd-{}.yaml", std::process::id()));

@@ -36,15 +36,13 @@ async fn connect(server: &str, port: u16) -> std::io::Result<BoxStream> {
     }
 }
 
+/// The client's clock as IAMAT timestamp text, read at the moment a line is written: the
+/// simulated host's clock, or the calendar real mode gives its herd.
+pub type ClockText = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Runs a load step: `clients` IAMATs over `connections` connections to `port` on `load.server`.
 /// `timestamp` gives each IAMAT its client clock text at the moment it is written.
-pub async fn run_load(
-    id: u64,
-    load: Load,
-    port: u16,
-    recorder: Recorder,
-    timestamp: fn() -> String,
-) {
+pub async fn run_load(id: u64, load: Load, port: u16, recorder: Recorder, timestamp: ClockText) {
     let mut tasks = tokio::task::JoinSet::new();
     let connections = load.connections.max(1);
     // Each connection sends every `connections`-th client, paced to its share of the rate.
@@ -54,6 +52,7 @@ pub async fn run_load(
     for first in 0..connections {
         let (server, prefix) = (load.server.clone(), load.prefix.clone());
         let indices: Vec<usize> = (first..load.clients).step_by(connections).collect();
+        let timestamp = timestamp.clone();
         tasks.spawn(async move {
             let exchange = async {
                 let stream = connect(&server, port).await?;
@@ -141,7 +140,7 @@ pub async fn run_hostile(
     hostile: Hostile,
     port: u16,
     recorder: Recorder,
-    timestamp: fn() -> String,
+    timestamp: ClockText,
     secret: &'static [u8],
 ) {
     let server = hostile.server.clone();

@@ -5,7 +5,8 @@
 //!
 //! 1. Names: [`hosts`] (the harness's host names), [`checker_name`] (every checker and its
 //!    failure class), [`outcome`] (how a run ended: class, checker, exit code, ranking);
-//!    [`oracle`] (what SPEC says a line is, written apart from the server's parser).
+//!    [`oracle`] (what SPEC says a line is, written apart from the server's parser);
+//!    [`repo_path`] (paths written from the repository root, for printed command lines).
 //! 2. [`scenario`]: the YAML schema (faults and workload as data), its validation and writer;
 //!    [`herd_corpus`] (herd files the server must refuse or accept, judged through its own
 //!    loader and written back as the scenario writer writes herds).
@@ -36,6 +37,7 @@ pub mod outcome;
 pub mod places_stub;
 pub mod real;
 pub mod recorder;
+pub mod repo_path;
 pub mod report;
 pub mod scenario;
 pub mod shrink;

@@ -6,6 +6,7 @@ mod cli {
     //! The subcommands the binary runs itself, each with its arguments.
     pub mod check_herds;
     pub mod shrink;
+    pub mod swarm;
 }
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,10 @@ struct RunArgs {
     /// Leave out the timeline.
     #[arg(long, short)]
     quiet: bool,
+    /// Show link start-up in the timeline event by event (by default each server's is one
+    /// `links_up` line).
+    #[arg(long, short)]
+    verbose: bool,
     /// Write a Lamport (space-time) diagram of the run as SVG.
     #[arg(long, value_name = "OUT.svg")]
     svg: Option<PathBuf>,
@@ -113,9 +118,8 @@ fn main() -> ExitCode {
         }
     };
     let code = match &cli.command {
-        // Real processes are a layer above the swarm, which knows only the simulation.
-        Some(Command::Swarm(args)) if args.real.active() => sim::real::swarm::main(args),
-        Some(Command::Swarm(args)) => sim::swarm::main(args),
+        Some(Command::Swarm(args)) if args.real.active() => cli::swarm::real(args),
+        Some(Command::Swarm(args)) => cli::swarm::simulated(args),
         Some(Command::Shrink(args)) => cli::shrink::run(args),
         Some(Command::CheckHerds(args)) => cli::check_herds::run(args),
         None => run_files(&cli.run),
@@ -145,7 +149,7 @@ fn run_file(args: &RunArgs, path: &Path) -> u8 {
     let judged = report::run_and_judge(&scenario);
     print!(
         "{}",
-        report::human_report(path, &scenario, &judged, !args.quiet)
+        report::human_report(path, &scenario, &judged, !args.quiet, &invocation(args))
     );
     let window = sim::diagram::Window {
         from: args.from,
@@ -165,6 +169,22 @@ fn run_file(args: &RunArgs, path: &Path) -> u8 {
         println!("diagram: {}", out.display());
     }
     judged.exit_code()
+}
+
+/// What the command line changed about each run, for its reproduce line.
+fn invocation(args: &RunArgs) -> report::Invocation {
+    report::Invocation {
+        mode: if args.compare {
+            Some("--compare")
+        } else if args.real {
+            Some("--real")
+        } else {
+            None
+        },
+        herd: args.herd.clone(),
+        server_bin: args.server_bin.clone(),
+        verbose: args.verbose,
+    }
 }
 
 fn load(args: &RunArgs, path: &Path) -> Result<Scenario, String> {
@@ -195,6 +215,7 @@ fn run_real_files(args: &RunArgs) -> u8 {
     let options = sim::real::RealOptions {
         binary,
         announce: !args.quiet && args.jobs == 1,
+        invocation: invocation(args),
     };
     let files: Vec<sim::real::files::FileJob> = args
         .files

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub reconcile_records: u64,
     /// Convergence time after the last fault, if the herd converged.
     pub convergence: Option<Duration>,
+    /// Whether the run had a fault ([`RunRecord::faulted`]): the convergence time counts from
+    /// the last one, else from the start.
+    pub faulted: bool,
     pub commands: usize,
     pub replies: usize,
     pub client_errors: usize,
@@ -58,6 +61,7 @@ pub fn metrics(run: &RunRecord) -> Metrics {
     m.updates = updates.len();
     m.flooded_updates = flooded.len();
     m.convergence = convergence::analyse(run).convergence_time(run.quiet_since);
+    m.faulted = run.faulted;
     m
 }
 
@@ -87,7 +91,12 @@ impl fmt::Display for Metrics {
             self.reconcile_records, self.reconnects
         )?;
         match self.convergence {
-            Some(d) => writeln!(f, "convergence: {} after the last fault", fmt_at(d))?,
+            Some(d) => writeln!(
+                f,
+                "convergence: {} {}",
+                fmt_at(d),
+                convergence::since_words(self.faulted)
+            )?,
             None => writeln!(f, "convergence: not reached")?,
         }
         writeln!(
@@ -130,7 +139,7 @@ mod tests {
         assert_eq!(m.messages_per_update(), "3.00");
         assert_eq!(
             m.to_string(),
-            "updates: 1\nflood messages: 3 (3.00 per update)\nreconciliation: 0 records over 0 reconnects\nconvergence: 0.003s after the last fault\nreplies: 1 of 1 commands, 0 client errors\n"
+            "updates: 1\nflood messages: 3 (3.00 per update)\nreconciliation: 0 records over 0 reconnects\nconvergence: 0.003s after the start (no faults)\nreplies: 1 of 1 commands, 0 client errors\n"
         );
     }
 }

@@ -4,7 +4,7 @@
 //! [`Judged::judge`].
 
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::checkers::{self, FailureClass, RunRecord, Verdict};
 use crate::harness::{self, Run};
@@ -135,12 +135,68 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// What the CLI prints for one scenario.
+/// What the command line asked of a run: what its reproduce line must say again (the seed is
+/// the scenario's, `--seed` or not), and how much of the timeline to print.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// `--real` or `--compare`; `None` for the simulation.
+    pub mode: Option<&'static str>,
+    /// `--herd FILE`, as given.
+    pub herd: Option<PathBuf>,
+    /// `--server-bin PATH`, as given.
+    pub server_bin: Option<PathBuf>,
+    /// `--verbose`: the timeline shows link start-up whole instead of one line per server.
+    /// (It changes what is printed, not the run, so the reproduce line leaves it out.)
+    pub verbose: bool,
+}
+
+impl Invocation {
+    /// The simulation, as the scenario file says.
+    pub const SIMULATION: Invocation = Invocation {
+        mode: None,
+        herd: None,
+        server_bin: None,
+        verbose: false,
+    };
+
+    /// The same run in another mode.
+    pub fn in_mode(&self, mode: Option<&'static str>) -> Invocation {
+        Invocation {
+            mode,
+            ..self.clone()
+        }
+    }
+
+    /// The command that runs `path` again as this run ran, every path written from the
+    /// repository root ([`crate::repo_path`]), so it works pasted there whatever directory
+    /// this run started in.
+    pub fn reproduce(&self, path: &Path, seed: u64) -> String {
+        let mut line = String::from("reproduce (from the repository root): cargo run -p sim --");
+        if let Some(mode) = self.mode {
+            let _ = write!(line, " {mode}");
+        }
+        let _ = write!(line, " {} --seed {seed}", crate::repo_path::from_root(path));
+        if let Some(herd) = &self.herd {
+            let _ = write!(line, " --herd {}", crate::repo_path::from_root(herd));
+        }
+        if let Some(binary) = &self.server_bin {
+            let _ = write!(
+                line,
+                " --server-bin {}",
+                crate::repo_path::from_root(binary)
+            );
+        }
+        line
+    }
+}
+
+/// What the CLI prints for one scenario; `invocation` is what its reproduce line repeats.
 pub fn human_report(
     path: &Path,
     scenario: &Scenario,
     judged: &Judged,
     show_timeline: bool,
+    invocation: &Invocation,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "== {} ({})", scenario.name, path.display());
@@ -154,7 +210,20 @@ pub fn human_report(
     );
     if show_timeline {
         out.push_str("-- timeline\n");
-        out.push_str(&judged.run.trace.timeline());
+        if invocation.verbose {
+            out.push_str(&judged.run.trace.timeline());
+        } else {
+            let neighbours = scenario
+                .server_names()
+                .into_iter()
+                .map(|s| {
+                    let count = scenario.herd.neighbours(&s).len();
+                    (s, count)
+                })
+                .collect();
+            let folds = crate::trace::startup::fold(&judged.run.trace, &neighbours);
+            out.push_str(&judged.run.trace.timeline_folded(&folds));
+        }
     }
     out.push_str("-- ");
     out.push_str(&tables_text(judged));
@@ -181,11 +250,6 @@ pub fn human_report(
         let _ = writeln!(out, "{}", indent(&verdict.to_string()));
     }
     let _ = writeln!(out, "result: {}", judged.outcome());
-    let _ = writeln!(
-        out,
-        "reproduce: cargo run -p sim -- {} --seed {}",
-        path.display(),
-        scenario.seed
-    );
+    let _ = writeln!(out, "{}", invocation.reproduce(path, scenario.seed));
     out
 }

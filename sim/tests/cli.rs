@@ -28,7 +28,9 @@ fn a_passing_scenario_exits_zero_and_prints_its_seed_verdicts_and_reproduce_line
     assert!(stdout.contains("seed 42"), "{stdout}");
     assert!(stdout.contains("ok   convergence (liveness)"), "{stdout}");
     assert!(
-        stdout.contains("reproduce: cargo run -p sim -- scenarios/partition.yaml --seed 42"),
+        stdout.contains(
+            "reproduce (from the repository root): cargo run -p sim -- scenarios/partition.yaml --seed 42\n"
+        ),
         "{stdout}"
     );
 }
@@ -129,5 +131,77 @@ fn swarm_prints_a_coverage_table_and_require_coverage_exits_six_naming_what_was_
     assert!(
         missing.iter().all(|m| names.contains(&m.as_str())),
         "{missing:?}"
+    );
+}
+
+/// The part of a report that says how the run went: verdicts and result.
+fn verdicts(report: &str) -> &str {
+    let from = report.find("-- verdicts").unwrap_or(0);
+    let to = report.find("reproduce").unwrap_or(report.len());
+    &report[from..to]
+}
+
+#[test]
+fn a_reproduce_line_printed_in_another_directory_gives_the_same_verdicts_at_the_root() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "-q",
+            "../scenarios/partition.yaml",
+            "--herd",
+            "../scenarios/herds/classic.yaml",
+            "--seed",
+            "7",
+        ])
+        .current_dir(workspace().join("sim"))
+        .output()
+        .expect("run sim in sim/");
+    let first = text(&out.stdout);
+    let line = first
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce (from the repository root): cargo run -p sim -- "))
+        .expect("a reproduce line");
+    assert_eq!(
+        line,
+        "scenarios/partition.yaml --seed 7 --herd scenarios/herds/classic.yaml"
+    );
+    let args: Vec<&str> = std::iter::once("-q").chain(line.split(' ')).collect();
+    let again = sim(&args);
+    let second = text(&again.stdout);
+    assert_eq!(again.status.code(), out.status.code(), "{second}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the classic herd fails: {first}"
+    );
+    assert_eq!(verdicts(&second), verdicts(&first));
+    assert!(
+        second.contains(&format!("cargo run -p sim -- {line}\n")),
+        "{second}"
+    );
+}
+
+#[test]
+fn link_start_up_is_one_line_per_server_unless_verbose() {
+    let folded = text(&sim(&["scenarios/partition.yaml"]).stdout);
+    let verbose = text(&sim(&["--verbose", "scenarios/partition.yaml"]).stdout);
+    let count = |report: &str, what: &str| report.lines().filter(|l| l.contains(what)).count();
+    let before_the_partition = |report: &str| {
+        let end = report.find(" partition ").unwrap_or(report.len());
+        report[..end].to_string()
+    };
+    assert_eq!(count(&folded, " links_up "), 5, "{folded}");
+    assert_eq!(
+        count(&before_the_partition(&folded), " peer_up "),
+        0,
+        "{folded}"
+    );
+    // After the repair, links coming back up are the story and stay.
+    assert!(count(&folded, " peer_up ") >= 4, "{folded}");
+    assert_eq!(count(&verbose, " links_up "), 0, "{verbose}");
+    assert!(count(&verbose, " peer_up ") >= 12, "{verbose}");
+    // The story is all there: the same client commands and replies either way.
+    assert_eq!(
+        count(&folded, "client_reply"),
+        count(&verbose, "client_reply")
     );
 }

@@ -39,6 +39,15 @@ pub struct Analysis {
     pub down_at_end: BTreeSet<String>,
 }
 
+/// What a convergence time counts from: the last fault, or the start in a run with none.
+pub fn since_words(faulted: bool) -> &'static str {
+    if faulted {
+        "after the last fault"
+    } else {
+        "after the start (no faults)"
+    }
+}
+
 impl Analysis {
     /// How long after the last fault the herd converged (zero if it already was).
     pub fn convergence_time(&self, quiet_since: Duration) -> Option<Duration> {
@@ -182,8 +191,9 @@ impl Checker for Convergence {
         let wanted: Vec<String> = analysis.target.values().map(ToString::to_string).collect();
         let metric = match analysis.converged_at {
             Some(at) if at <= analysis.deadline => Some(format!(
-                "converged {} after the last fault ({} running servers, {} clients)",
+                "converged {} {} ({} running servers, {} clients)",
                 fmt_at(at.saturating_sub(run.quiet_since)),
+                since_words(run.faulted),
                 analysis.final_tables.len(),
                 analysis.target.len()
             )),
@@ -292,6 +302,7 @@ mod tests {
         let checks = Checks::default();
         let mut run = run_record(&trace, &checks);
         run.quiet_since = ms(quiet_ms);
+        run.faulted = true;
         run.end = ms(end_ms);
         Convergence.check(&run)
     }

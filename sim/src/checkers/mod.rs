@@ -66,6 +66,8 @@ pub struct RunRecord<'a> {
     pub checks: &'a Checks,
     /// The last fault step's time ([`Scenario::last_fault_heal_at`]).
     pub quiet_since: Duration,
+    /// Whether the scenario has a fault step at all; without one, `quiet_since` is the start.
+    pub faulted: bool,
     /// Simulated time when the run stopped.
     pub end: Duration,
     /// Server -> its table at the end as AT lines sorted by client; `None` if crashed at the end.
@@ -107,6 +109,7 @@ impl<'a> RunRecord<'a> {
             servers: scenario.server_names(),
             checks: &scenario.checks,
             quiet_since: scenario.last_fault_heal_at(),
+            faulted: scenario.steps.iter().any(|s| s.action.is_topology_fault()),
             end,
             final_tables,
             expectations: scenario.expectations(),

@@ -7,7 +7,11 @@
 //! with no await in between, and turmoil's clock only moves while a host awaits. A server
 //! that read its clock later would not be stamping the *receive* time SPEC section 2 asks
 //! for. Real servers' logs carry no such reading (a real clock is read twice, once for the
-//! log and once for the reply), so there the clock is unknown and nothing is judged by it.
+//! log and once for the reply), so there the exact clock is unknown. What the client saw
+//! still bounds it: the line arrived after it was sent and before the reply came back, so the
+//! server's clock then lay between the client's clock at those two instants (the calendar
+//! real mode gives the herd, [`TraceEvent::wall_clock`] of the client's events) plus the skew
+//! ([`Receipts::possible_clocks`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,17 +37,25 @@ struct Receipt<'a> {
 /// Every server's `client_line` events, in trace order, each with the server's clock.
 pub struct Receipts<'a> {
     by_server: BTreeMap<&'a str, Vec<Receipt<'a>>>,
+    /// Each server's skew from each `skew` step on, in trace order (`None`: not known).
+    skews: BTreeMap<&'a str, Vec<(Duration, Option<i128>)>>,
 }
 
 impl<'a> Receipts<'a> {
     pub fn from_run(run: &RunRecord<'a>) -> Receipts<'a> {
         let mut skews: BTreeMap<&str, Option<i128>> = BTreeMap::new();
+        let mut skew_history: BTreeMap<&'a str, Vec<(Duration, Option<i128>)>> = BTreeMap::new();
         let mut by_server: BTreeMap<&'a str, Vec<Receipt<'a>>> = BTreeMap::new();
         let trace = run.trace;
         for event in &trace.events {
             match &event.what {
                 What::Sim(SimEvent::Skew { step, server, .. }) => {
-                    skews.insert(server, run.skew_nanos.get(step).copied());
+                    let skew = run.skew_nanos.get(step).copied();
+                    skews.insert(server, skew);
+                    skew_history
+                        .entry(server.as_str())
+                        .or_default()
+                        .push((event.at, skew));
                 }
                 What::Server(Event::ClientLine { line, .. }) => {
                     let skew = skews.get(event.host.as_str()).copied().unwrap_or(Some(0));
@@ -59,7 +71,38 @@ impl<'a> Receipts<'a> {
                 _ => {}
             }
         }
-        Receipts { by_server }
+        Receipts {
+            by_server,
+            skews: skew_history,
+        }
+    }
+
+    /// The clocks the receiving server may have read for the exchange's line: the exact ones
+    /// where the trace knows them ([`Receipts::clocks`]), else the two ends of what the client
+    /// saw, its clock at the send and at the reply (or error) plus the server's skew. A bound
+    /// that refuses at some clock between the two ends refuses at one of them: a timestamp too
+    /// far ahead is furthest ahead of the earlier end, and a time difference is longest at an
+    /// end. Empty when neither is known.
+    pub fn possible_clocks(&self, exchange: &Exchange) -> Vec<i128> {
+        let exact: Vec<i128> = self.clocks(exchange).into_iter().flatten().collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let skew = self
+            .skews
+            .get(exchange.server())
+            .and_then(|history| history.iter().rev().find(|(at, _)| *at <= exchange.send.at))
+            .map_or(Some(0), |(_, skew)| *skew);
+        let Some(skew) = skew else {
+            return Vec::new();
+        };
+        let end = exchange.reply.or(exchange.error).map(|(_, e)| e);
+        [Some(exchange.send), end]
+            .into_iter()
+            .flatten()
+            .filter_map(|e| i128::try_from(e.wall_clock?.as_nanos()).ok())
+            .map(|clock| clock + skew)
+            .collect()
     }
 
     /// The receiving server's clock at each receipt of the exchange's line while the

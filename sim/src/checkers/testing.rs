@@ -38,6 +38,7 @@ pub fn run_record<'a>(trace: &'a Trace, checks: &'a Checks) -> RunRecord<'a> {
         servers: HERD.iter().map(|s| s.to_string()).collect(),
         checks,
         quiet_since: Duration::ZERO,
+        faulted: false,
         end,
         final_tables: BTreeMap::new(),
         expectations: BTreeMap::new(),

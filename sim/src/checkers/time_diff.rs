@@ -26,8 +26,13 @@ impl Checker for TimeDiff {
 
     fn check(&self, run: &RunRecord) -> Verdict {
         let receipts = Receipts::from_run(run);
-        // A simulated run knows every host's clock; a real server's log does not.
-        let clocks_known = run.trace.events.iter().any(|e| e.wall_clock.is_some());
+        // A simulated run knows every server's clock; a real server's log does not (real
+        // mode's client events carry the clients' clock, which says nothing exact).
+        let clocks_known = run
+            .trace
+            .events
+            .iter()
+            .any(|e| e.wall_clock.is_some() && e.server_event().is_some());
         let mut violations = Vec::new();
         let (mut judged, mut unknown) = (0usize, 0usize);
         for exchange in replay::exchanges(run.trace) {
@@ -190,7 +195,20 @@ mod tests {
     fn an_answer_to_a_line_the_server_never_logged_is_caught_in_the_simulation() {
         let mut reply_event = answer("+0.010000000");
         reply_event.wall_clock = Some(Duration::from_millis(40));
-        let v = verdict(vec![send(0, 0, "kiwi", "Clark", LINE), reply_event], &[]);
+        // Another server's event with its host's clock: the trace is the simulation's.
+        let elsewhere = TraceEvent::server(
+            ms(1),
+            "Bona",
+            Event::ClientLine {
+                conn: 1,
+                line: "other".to_string(),
+            },
+        )
+        .with_wall_clock(EPOCH);
+        let v = verdict(
+            vec![send(0, 0, "kiwi", "Clark", LINE), elsewhere, reply_event],
+            &[],
+        );
         assert!(!v.ok, "{v}");
         assert!(v.details[0].contains("logged no client_line"), "{v}");
     }

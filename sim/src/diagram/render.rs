@@ -20,6 +20,10 @@ const LOST_SHARE: f64 = 0.45;
 const LOST_COLUMNS_MAX: f64 = 0.5;
 /// How far down a lost message's X is drawn from its send.
 const LOST_DROP_PX: f64 = 12.0;
+/// A label line's height, for moving a forced label below one it would overlap.
+const LABEL_LINE_PX: f64 = 12.0;
+/// How many lines a forced label may move down to find room.
+const FORCED_SHIFTS_MAX: usize = 8;
 /// Font size of labels on arrows, dots and shades.
 pub const LABEL_FONT_PX: f64 = 10.5;
 
@@ -75,8 +79,17 @@ pub struct Labels {
 
 impl Labels {
     /// Places `text` at the first of `spots` (x, y of its baseline, anchor) where it overlaps
-    /// no earlier label; with `force`, at the first spot anyway.
+    /// no earlier label; with `force`, where none is free, at the first spot moved down a line
+    /// at a time until it overlaps nothing (at most [`FORCED_SHIFTS_MAX`] lines), else there.
     fn place(&mut self, text: &str, class: &str, spots: &[Spot], force: bool) {
+        let shifted: Vec<Spot> = match (force, spots.first()) {
+            (true, Some(&(x, y, anchor))) => (1..=FORCED_SHIFTS_MAX)
+                .map(|k| (x, y + LABEL_LINE_PX * k as f64, anchor))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let spots: Vec<Spot> = spots.iter().copied().chain(shifted).collect();
+        let spots = spots.as_slice();
         let width = text.chars().count() as f64 * LABEL_FONT_PX * 0.56;
         let bounds = |&(x, y, anchor): &Spot| {
             let x0 = match anchor {

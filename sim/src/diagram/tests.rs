@@ -285,6 +285,102 @@ fn a_reply_older_than_what_the_herd_knew_is_marked_stale() {
     assert!(drawing.contains(">kiwi v1: STALE (Clark has v2)</text>"));
 }
 
+/// Clark, the only server that stored kiwi v2, crashes before Bailey answers with v1: v2 is
+/// gone from the herd, so v1 is the newest record any server holds and the answer is right.
+#[test]
+fn a_reply_is_not_stale_against_a_record_whose_only_holder_crashed() {
+    let mut trace = Trace::new();
+    for event in sample().events {
+        if event.at == ms(3000) {
+            trace.push(harness(
+                2800,
+                SimEvent::Crash {
+                    step: 9,
+                    server: "Clark".into(),
+                },
+            ));
+        }
+        trace.push(event);
+    }
+    let drawing = svg(&scenario(), &trace, Window::default());
+    assert!(groups(&drawing, "msg reply stale").is_empty(), "{drawing}");
+    assert!(!drawing.contains("STALE"), "{drawing}");
+}
+
+/// Every label's box (x0, y0, x1, y1), from the drawn `<text class="lbl ...">` elements, with
+/// the renderer's own character width estimate.
+fn label_boxes(svg: &str) -> Vec<(String, [f64; 4])> {
+    svg.lines()
+        .filter(|l| l.starts_with(r#"<text class="lbl"#))
+        .filter_map(|l| {
+            let attr = |name: &str| -> Option<f64> {
+                let start = l.find(&format!(r#" {name}=""#))? + name.len() + 3;
+                l[start..].split('"').next()?.parse().ok()
+            };
+            let text = l.split('>').nth(1)?.split('<').next()?.to_string();
+            let width = text.chars().count() as f64 * super::render::LABEL_FONT_PX * 0.56;
+            let (x, y) = (attr("x")?, attr("y")?);
+            let x0 = if l.contains(r#"text-anchor="middle""#) {
+                x - width / 2.0
+            } else if l.contains(r#"text-anchor="end""#) {
+                x - width
+            } else {
+                x
+            };
+            Some((
+                text,
+                [x0, y - super::render::LABEL_FONT_PX, x0 + width, y + 2.0],
+            ))
+        })
+        .collect()
+}
+
+/// The worst cases for labels: two partitions of one server that start at the same instant
+/// and end at the same instant, and two latency marks at once.
+#[test]
+fn labels_of_faults_that_start_together_do_not_overlap() {
+    let cut_from = |step, to: &str, heal| {
+        let (from, to) = (vec!["Clark".to_string()], vec![to.to_string()]);
+        if heal {
+            SimEvent::Repair {
+                step,
+                from,
+                to,
+                oneway: false,
+            }
+        } else {
+            SimEvent::Partition {
+                step,
+                from,
+                to,
+                oneway: false,
+            }
+        }
+    };
+    let mut trace = Trace::new();
+    for event in [
+        harness(1000, cut_from(1, "Bona", false)),
+        harness(1000, cut_from(2, "Jaquez", false)),
+        harness(3000, cut_from(3, "Bona", true)),
+        harness(3000, cut_from(4, "Jaquez", true)),
+    ] {
+        trace.push(event);
+    }
+    let drawing = svg(&scenario(), &trace, Window::default());
+    let boxes = label_boxes(&drawing);
+    assert!(boxes.iter().any(|(t, _)| t == "cut from Bona"), "{drawing}");
+    assert!(
+        boxes.iter().any(|(t, _)| t == "cut from Jaquez"),
+        "{drawing}"
+    );
+    for (i, (a, p)) in boxes.iter().enumerate() {
+        for (b, q) in &boxes[i + 1..] {
+            let apart = p[2] < q[0] || q[2] < p[0] || p[3] < q[1] || q[3] < p[1];
+            assert!(apart, "{a:?} {p:?} overlaps {b:?} {q:?}\n{drawing}");
+        }
+    }
+}
+
 #[test]
 fn a_window_draws_only_what_happens_inside_it() {
     let window = Window {

@@ -1,6 +1,7 @@
 //! Short names for client locations: `kiwi v2` is kiwi's second record in SPEC section 5's
 //! order. A diagram cannot print AT lines on its arrows; a version number is enough to see
-//! which server answers with what, and when an answer is older than what the herd knows.
+//! which server answers with what, and when an answer is older than what the herd still holds
+//! (a record whose every holder crashed is gone: answering an older one then is correct).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,16 +9,19 @@ use std::time::Duration;
 use server::events::Event;
 use server::protocol::Record;
 
-use crate::trace::replay;
+use crate::trace::replay::{self, Downtime};
 use crate::trace::{Trace, TraceEvent};
 
-/// Every record of the run, numbered per client, and when each first reached any server.
+/// Every record of the run, numbered per client, and where and when each was stored.
 #[derive(Debug, Default)]
 pub struct Versions {
     /// Per client: its distinct records in order (version `n` is at index `n - 1`).
     records: BTreeMap<String, Vec<Record>>,
-    /// Per client: (when first stored as new anywhere, by whom, version), in time order.
-    first_stored: BTreeMap<String, Vec<(Duration, String, usize)>>,
+    /// Per client: (when stored as new, by which server, version), in time order, once per
+    /// server and version.
+    stored: BTreeMap<String, Vec<(Duration, String, usize)>>,
+    /// When each server was down: a crash loses what it held.
+    downtime: Downtime,
 }
 
 impl Versions {
@@ -35,7 +39,8 @@ impl Versions {
         }
         let mut versions = Versions {
             records,
-            first_stored: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            downtime: Downtime::from_trace(trace),
         };
         for event in &trace.events {
             let Some(record) = replay::stored_new(event) else {
@@ -44,13 +49,8 @@ impl Versions {
             let Some(version) = versions.version(record) else {
                 continue;
             };
-            let firsts = versions
-                .first_stored
-                .entry(record.client.clone())
-                .or_default();
-            if !firsts.iter().any(|(_, _, v)| *v == version) {
-                firsts.push((event.at, event.host.clone(), version));
-            }
+            let stores = versions.stored.entry(record.client.clone()).or_default();
+            stores.push((event.at, event.host.clone(), version));
         }
         versions
     }
@@ -95,19 +95,31 @@ impl Versions {
         }
     }
 
-    /// The newest version of `client` any server had stored by `at`, with where it first was,
-    /// when that is newer than `version`: an answer of `version` at `at` was stale.
+    /// The newest version of `client` newer than `version` that some server stored by `at`
+    /// and still held then (it has not crashed since), with the first such server and when it
+    /// stored it: an answer of `version` at `at` was stale. A newer record held only by
+    /// servers that crashed is gone from the herd and makes nothing stale.
     pub fn newer_than(
         &self,
         client: &str,
         version: usize,
         at: Duration,
     ) -> Option<(usize, Duration, &str)> {
-        self.first_stored
+        let held = |(stored, host, v): &&(Duration, String, usize)| {
+            *stored <= at && *v > version && !self.downtime.down_during(host, *stored, at)
+        };
+        let newest = self
+            .stored
             .get(client)?
             .iter()
-            .filter(|(stored, _, v)| *stored <= at && *v > version)
-            .max_by_key(|(_, _, v)| *v)
+            .filter(held)
+            .map(|e| e.2)
+            .max()?;
+        self.stored
+            .get(client)?
+            .iter()
+            .filter(held)
+            .find(|(_, _, v)| *v == newest)
             .map(|(stored, host, v)| (*v, *stored, host.as_str()))
     }
 }

@@ -1,22 +1,14 @@
-//! The driver: sets up the hosts of one run, then applies the scenario's timed steps between
-//! `sim.step()` calls (commands to the workload, faults to [`Faults`]) until the run ends, and
-//! stops the servers so they report their tables.
+//! The driver: one for both worlds. It hands the scenario's timed steps, in order, to a
+//! [`World`] (the turmoil simulation, or real `server` processes): it lets the world run until
+//! each step's time, records the step if it is a fault, and hands commands to the world's
+//! clients and faults to the world's fault model, until the run's end. A scenario means the
+//! same in both worlds because it is read here once.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use server::config::Herd;
-use tokio::sync::{mpsc, watch};
-
-use super::faults::Faults;
-use super::workload::{ClientCommand, Payload, client_loop};
-use super::world::{STOP_WINDOW, add_server_host, new_simulation};
-use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
-use crate::places_stub::{self, FaultCell};
+use super::workload::{ClientCommand, Payload};
 use crate::recorder::Recorder;
 use crate::scenario::{Action, Hostile, Scenario, Step};
-use crate::simnet::Skews;
 use crate::trace::TraceEvent;
 
 /// Why a run could not finish: the system under test crashed or panicked.
@@ -26,186 +18,94 @@ pub struct SutFailure {
     pub message: String,
 }
 
-/// Runs `scenario` on `herd` to its end, recording into `recorder`; returns when it ended and
-/// why it stopped early, if it did.
+/// Where a run happens: the seam between the driver and the simulation or the real processes,
+/// as `server::net::Env` is the server's seam.
+pub trait World {
+    /// Lets the world run until `at` (time since the run's start); an error ends the run.
+    fn advance_to(&mut self, at: Duration) -> Result<(), SutFailure>;
+    /// Time since the run's start.
+    fn now(&self) -> Duration;
+    /// The port clients dial to reach `server`.
+    fn port(&self, server: &str) -> u16;
+    /// Hands a command to the world's clients, which send it on a connection of its own and
+    /// record what they sent and got back.
+    fn send(&mut self, command: ClientCommand);
+    /// Applies a fault step (one arm per kind of fault in each world); an error ends the run.
+    fn fault(&mut self, step: &Step) -> Result<(), SutFailure>;
+}
+
+/// Drives `scenario` through `world` to its end, recording the harness's own events into
+/// `recorder`; returns when the run ended and why it stopped early, if it did. Stopping the
+/// servers is the world's, after this returns.
 pub fn drive(
     scenario: &Scenario,
-    herd: Herd,
+    world: &mut dyn World,
     recorder: &Recorder,
 ) -> (Duration, Option<SutFailure>) {
-    let (mut driver, herd, stop) = Driver::new(scenario, herd, recorder);
-    let mut steps = scenario.steps.iter().peekable();
-    loop {
-        let now = driver.sim.elapsed();
-        recorder.set_driver_now(now);
-        while let Some(step) = steps.next_if(|s| s.at <= now) {
-            driver.apply(step, now);
+    for step in &scenario.steps {
+        if let Err(failure) = world.advance_to(step.at) {
+            return (failure.at, Some(failure));
         }
-        if now >= scenario.duration {
-            stop_servers(&mut driver.sim, &herd, &stop, recorder);
-            return (now, None);
-        }
-        if let Err(e) = driver.sim.step() {
-            let at = driver.sim.elapsed();
-            return (
-                at,
-                Some(SutFailure {
-                    at,
-                    message: e.to_string(),
-                }),
-            );
+        if let Err(failure) = apply(world, step, recorder) {
+            return (failure.at, Some(failure));
         }
     }
+    if let Err(failure) = world.advance_to(scenario.duration) {
+        return (failure.at, Some(failure));
+    }
+    (world.now(), None)
 }
 
-/// Ends the run: the trace is closed, every running server stops gracefully and reports the
-/// table it really holds (`table_record` events), which the checkers compare with the table
-/// its trace implies.
-fn stop_servers(
-    sim: &mut turmoil::Sim<'_>,
-    herd: &Herd,
-    stop: &watch::Sender<bool>,
-    recorder: &Recorder,
-) {
-    recorder.close();
-    stop.send_replace(true);
-    let deadline = sim.elapsed() + STOP_WINDOW;
-    while sim.elapsed() < deadline
-        && herd
-            .servers
-            .iter()
-            .any(|s| sim.is_host_running(s.name.as_str()))
-    {
-        if sim.step().is_err() {
-            break;
-        }
+/// Records the step if it is a fault, then hands it to the world's clients or faults.
+fn apply(world: &mut dyn World, step: &Step, recorder: &Recorder) -> Result<(), SutFailure> {
+    let now = world.now();
+    if let Some(event) = TraceEvent::fault(now, step.id, &step.action) {
+        recorder.push(event);
     }
-}
-
-/// What the driver holds while it applies steps between `sim.step()` calls.
-struct Driver<'a> {
-    sim: turmoil::Sim<'a>,
-    clients: mpsc::UnboundedSender<ClientCommand>,
-    ports: BTreeMap<String, u16>,
-    faults: Faults,
-    recorder: Recorder,
-}
-
-impl Driver<'static> {
-    /// The simulation with its hosts: one per herd server, the Places stub and the clients'
-    /// host. Also hands back the herd and the sender that stops the servers.
-    fn new(
-        scenario: &Scenario,
-        herd: Herd,
-        recorder: &Recorder,
-    ) -> (Driver<'static>, Arc<Herd>, watch::Sender<bool>) {
-        let mut sim = new_simulation(scenario);
-        let herd = Arc::new(herd);
-        let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
-        let (stop, stopping) = watch::channel(false);
-        for spec in &herd.servers {
-            add_server_host(
-                &mut sim,
-                &herd,
-                &spec.name,
-                scenario.seed,
-                scenario.places_api,
-                &skews,
-                &stopping,
-            );
+    let (client, server, payload) = match &step.action {
+        Action::IamAt(iamat) => (
+            iamat.client.as_str(),
+            iamat.server.as_str(),
+            Payload::IamAt {
+                client: iamat.client.clone(),
+                location: iamat.location.clone(),
+                timestamp: iamat.timestamp.clone(),
+            },
+        ),
+        Action::WhatsAt(w) => {
+            let line = format!("WHATSAT {} {} {}\n", w.client, w.radius_km, w.bound);
+            (
+                w.client.as_str(),
+                w.server.as_str(),
+                Payload::Bytes(line.into_bytes()),
+            )
         }
-
-        let places_fault: FaultCell = Arc::default();
-        {
-            let (fault, recorder) = (places_fault.clone(), recorder.clone());
-            sim.host(PLACES_HOST, move || {
-                places_stub::serve(fault.clone(), recorder.clone())
-            });
+        Action::Raw(raw) => (
+            raw.client.as_str(),
+            raw.server.as_str(),
+            Payload::Bytes(raw.bytes()),
+        ),
+        Action::Load(load) => {
+            recorder.push(TraceEvent::load_sent(now, step.id, load));
+            (
+                load.prefix.as_str(),
+                load.server.as_str(),
+                Payload::Load(load.clone()),
+            )
         }
-
-        let (clients, commands) = mpsc::unbounded_channel();
-        sim.client(CLIENTS_HOST, client_loop(commands, recorder.clone()));
-
-        let ports: BTreeMap<String, u16> = herd
-            .servers
-            .iter()
-            .map(|s| (s.name.clone(), s.port))
-            .collect();
-        let mut hosts: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
-        hosts.push(PLACES_HOST.to_string());
-        hosts.push(CLIENTS_HOST.to_string());
-        let driver = Driver {
-            sim,
-            clients,
-            ports,
-            faults: Faults::new(hosts, skews, places_fault),
-            recorder: recorder.clone(),
-        };
-        (driver, herd, stop)
-    }
-}
-
-impl Driver<'_> {
-    /// Records the step if it is a fault, then hands it to the workload or to the faults.
-    fn apply(&mut self, step: &Step, now: Duration) {
-        if let Some(event) = TraceEvent::fault(now, step.id, &step.action) {
-            self.recorder.push(event);
-        }
-        match &step.action {
-            Action::IamAt(iamat) => self.send(
-                step.id,
-                &iamat.client,
-                &iamat.server,
-                Payload::IamAt {
-                    client: iamat.client.clone(),
-                    location: iamat.location.clone(),
-                    timestamp: iamat.timestamp.clone(),
-                },
-            ),
-            Action::WhatsAt(w) => {
-                let line = format!("WHATSAT {} {} {}\n", w.client, w.radius_km, w.bound);
-                self.send(
-                    step.id,
-                    &w.client,
-                    &w.server,
-                    Payload::Bytes(line.into_bytes()),
-                )
-            }
-            Action::Raw(raw) => self.send(
-                step.id,
-                &raw.client,
-                &raw.server,
-                Payload::Bytes(raw.bytes()),
-            ),
-            Action::Load(load) => {
-                self.recorder
-                    .push(TraceEvent::load_sent(now, step.id, load));
-                self.send(
-                    step.id,
-                    &load.prefix,
-                    &load.server,
-                    Payload::Load(load.clone()),
-                )
-            }
-            Action::Hostile(hostile) => self.send(
-                step.id,
-                Hostile::CLIENT,
-                &hostile.server,
-                Payload::Hostile(hostile.clone()),
-            ),
-            fault => self.faults.apply(&mut self.sim, fault),
-        }
-    }
-
-    /// Hands a command to the clients' host, addressed to `server`'s port.
-    fn send(&self, id: u64, client: &str, server: &str, payload: Payload) {
-        let port = self.ports.get(server).copied().unwrap_or(0);
-        let _ = self.clients.send(ClientCommand {
-            id,
-            client: client.to_string(),
-            server: server.to_string(),
-            port,
-            payload,
-        });
-    }
+        Action::Hostile(hostile) => (
+            Hostile::CLIENT,
+            hostile.server.as_str(),
+            Payload::Hostile(hostile.clone()),
+        ),
+        _ => return world.fault(step),
+    };
+    world.send(ClientCommand {
+        id: step.id,
+        client: client.to_string(),
+        server: server.to_string(),
+        port: world.port(server),
+        payload,
+    });
+    Ok(())
 }

@@ -2,10 +2,12 @@
 //! on one host per herd server, the Places stub on `places` and the clients on their own host,
 //! applies the timed steps between `sim.step()` calls, and returns the recorded run.
 //!
-//! - `world`: the simulated herd, the turmoil simulation and the server hosts;
+//! - `driver`: the one step loop and the [`World`] seam it drives, for the simulation here and
+//!   for real processes (`real`);
+//! - `world`: the simulated herd, the turmoil simulation, the server hosts and
+//!   [`TurmoilWorld`];
 //! - `workload`: the clients' host, which sends commands and records replies;
-//! - `faults`: the fault actions on the running simulation;
-//! - `driver`: the step loop, handing commands to the workload and faults to `faults`.
+//! - `faults`: the fault actions on the running simulation.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -24,9 +26,11 @@ mod faults;
 mod workload;
 mod world;
 
-pub use driver::SutFailure;
-pub use workload::{CLIENT_TIMEOUT, REPLY_BYTES_MAX, one_exchange};
-pub use world::{SIMULATED_SECRET, STOP_WINDOW, add_server_host, new_simulation, simulated_herd};
+pub use driver::{SutFailure, World, drive};
+pub use workload::{CLIENT_TIMEOUT, ClientCommand, Payload, REPLY_BYTES_MAX, one_exchange};
+pub use world::{
+    SIMULATED_SECRET, STOP_WINDOW, TurmoilWorld, add_server_host, new_simulation, simulated_herd,
+};
 
 /// A finished run: the trace and what the driver knows about the end state.
 pub struct Run {
@@ -55,7 +59,12 @@ pub fn run(scenario: &Scenario) -> Run {
     let herd = simulated_herd(scenario);
     let (end, sut_failure) = tracing::subscriber::with_default(subscriber, || {
         let driven = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            driver::drive(scenario, herd, &recorder)
+            let mut world = TurmoilWorld::new(scenario, herd, &recorder);
+            let (end, failure) = driver::drive(scenario, &mut world, &recorder);
+            if failure.is_none() {
+                world.stop_servers();
+            }
+            (end, failure)
         }));
         match driven {
             Ok(result) => result,

@@ -37,6 +37,25 @@ pub enum Payload {
     },
 }
 
+impl Payload {
+    /// The bytes of a one-line command, an IAMAT without a timestamp stamped with `clock`
+    /// now; a load or a hostile client, which its world runs itself, has none.
+    pub fn line_bytes(self, clock: impl FnOnce() -> String) -> Vec<u8> {
+        match self {
+            Payload::Bytes(bytes) => bytes,
+            Payload::IamAt {
+                client,
+                location,
+                timestamp,
+            } => {
+                let timestamp = timestamp.unwrap_or_else(clock);
+                format!("IAMAT {client} {location} {timestamp}\n").into_bytes()
+            }
+            Payload::Load(_) | Payload::Hostile(_) => Vec::new(),
+        }
+    }
+}
+
 /// The clients' host: runs each command it is handed on its own connection, the way the
 /// classic client does (write, half-close, read everything), concurrently with the others.
 pub async fn client_loop(
@@ -53,7 +72,7 @@ pub async fn client_loop(
                         load,
                         command.port,
                         recorder,
-                        client_clock_text,
+                        std::sync::Arc::new(client_clock_text),
                     )
                     .await;
                 }
@@ -63,20 +82,12 @@ pub async fn client_loop(
                         hostile,
                         command.port,
                         recorder,
-                        client_clock_text,
+                        std::sync::Arc::new(client_clock_text),
                         super::world::SIMULATED_SECRET,
                     )
                     .await;
                 }
-                Payload::Bytes(bytes) => bytes,
-                Payload::IamAt {
-                    client,
-                    location,
-                    timestamp,
-                } => {
-                    let timestamp = timestamp.unwrap_or_else(client_clock_text);
-                    format!("IAMAT {client} {location} {timestamp}\n").into_bytes()
-                }
+                line => line.line_bytes(client_clock_text),
             };
             recorder.push(TraceEvent::client_send(
                 recorder.now(),

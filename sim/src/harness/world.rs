@@ -1,16 +1,24 @@
 //! The simulated world a run happens in: the herd as the simulation runs it, the turmoil
-//! simulation with the scenario's seed, tick and latencies, and one host per herd server
-//! running the unchanged server library.
+//! simulation with the scenario's seed, tick and latencies, one host per herd server running
+//! the unchanged server library, and [`TurmoilWorld`], the driver's [`World`] on it: time
+//! advances by `sim.step()`, commands go to the clients' host, faults to [`Faults`].
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use server::backoff::stable_hash;
 use server::config::Herd;
 use server::net::Env;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-use crate::scenario::{PlacesApi, Scenario};
+use super::driver::{SutFailure, World};
+use super::faults::Faults;
+use super::workload::{ClientCommand, client_loop};
+use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
+use crate::places_stub::{self, FaultCell};
+use crate::recorder::Recorder;
+use crate::scenario::{PlacesApi, Scenario, Step};
 use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
 
 /// The secret every simulated herd shares (hostile clients do not know it).
@@ -80,4 +88,124 @@ pub fn add_server_host(
             Ok(())
         }
     });
+}
+
+/// The turmoil simulation as the driver's world: the herd's hosts, the Places stub, the
+/// clients' host, and the fault model.
+pub struct TurmoilWorld {
+    sim: turmoil::Sim<'static>,
+    herd: Arc<Herd>,
+    clients: mpsc::UnboundedSender<ClientCommand>,
+    ports: BTreeMap<String, u16>,
+    faults: Faults,
+    recorder: Recorder,
+    /// Turns true when the run ends: the servers stop gracefully.
+    stop: watch::Sender<bool>,
+}
+
+impl TurmoilWorld {
+    /// The simulation with its hosts: one per herd server, the Places stub and the clients'
+    /// host.
+    pub fn new(scenario: &Scenario, herd: Herd, recorder: &Recorder) -> TurmoilWorld {
+        let mut sim = new_simulation(scenario);
+        let herd = Arc::new(herd);
+        let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
+        let (stop, stopping) = watch::channel(false);
+        for spec in &herd.servers {
+            add_server_host(
+                &mut sim,
+                &herd,
+                &spec.name,
+                scenario.seed,
+                scenario.places_api,
+                &skews,
+                &stopping,
+            );
+        }
+
+        let places_fault: FaultCell = Arc::default();
+        {
+            let (fault, recorder) = (places_fault.clone(), recorder.clone());
+            sim.host(PLACES_HOST, move || {
+                places_stub::serve(fault.clone(), recorder.clone())
+            });
+        }
+
+        let (clients, commands) = mpsc::unbounded_channel();
+        sim.client(CLIENTS_HOST, client_loop(commands, recorder.clone()));
+
+        let ports = herd
+            .servers
+            .iter()
+            .map(|s| (s.name.clone(), s.port))
+            .collect();
+        let mut hosts: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
+        hosts.push(PLACES_HOST.to_string());
+        hosts.push(CLIENTS_HOST.to_string());
+        TurmoilWorld {
+            sim,
+            herd,
+            clients,
+            ports,
+            faults: Faults::new(hosts, skews, places_fault),
+            recorder: recorder.clone(),
+            stop,
+        }
+    }
+
+    /// Ends the run: the trace is closed, every running server stops gracefully and reports
+    /// the table it really holds (`table_record` events), which the checkers compare with the
+    /// table its trace implies.
+    pub fn stop_servers(&mut self) {
+        self.recorder.close();
+        self.stop.send_replace(true);
+        let deadline = self.sim.elapsed() + STOP_WINDOW;
+        while self.sim.elapsed() < deadline
+            && self
+                .herd
+                .servers
+                .iter()
+                .any(|s| self.sim.is_host_running(s.name.as_str()))
+        {
+            if self.sim.step().is_err() {
+                break;
+            }
+        }
+    }
+}
+
+impl World for TurmoilWorld {
+    fn advance_to(&mut self, at: Duration) -> Result<(), SutFailure> {
+        loop {
+            let now = self.sim.elapsed();
+            self.recorder.set_driver_now(now);
+            if now >= at {
+                return Ok(());
+            }
+            if let Err(e) = self.sim.step() {
+                let at = self.sim.elapsed();
+                return Err(SutFailure {
+                    at,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.sim.elapsed()
+    }
+
+    fn port(&self, server: &str) -> u16 {
+        self.ports.get(server).copied().unwrap_or(0)
+    }
+
+    fn send(&mut self, command: ClientCommand) {
+        let _ = self.clients.send(command);
+    }
+
+    fn fault(&mut self, step: &Step) -> Result<(), SutFailure> {
+        self.faults.apply(&mut self.sim, &step.action);
+        Ok(())
+    }
 }

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use crate::outcome::exit;
 use crate::real::compare::Comparison;
-use crate::real::swarm::{InterruptGuard, parallel_map};
+use crate::real::swarm::InterruptGuard;
 use crate::real::{RealOptions, RealRun};
 use crate::report;
 use crate::scenario::Scenario;
+use crate::swarm::pool::parallel_map;
 
 /// What to do with each file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +60,13 @@ pub fn real_file(
             return (String::new(), exit::SUT_FAILURE);
         }
     };
-    let mut text = crate::real::human_report(path, scenario, &judged, &real, timeline);
+    let invocation = &options.invocation;
+    let mut text = crate::real::human_report(path, scenario, &judged, &real, timeline, invocation);
     let code = judged.exit_code();
+    if code != exit::OK {
+        let report = crate::real::human_report(path, scenario, &judged, &real, true, invocation);
+        let _ = std::fs::write(real.dir.join("report.txt"), report);
+    }
     keep_or_remove(&real, code, &mut text);
     (text, code)
 }
@@ -81,23 +87,23 @@ pub fn compare_file(path: &Path, scenario: &Scenario, options: &RealOptions) -> 
         let _ = writeln!(text, "note: {note}");
     }
     text.push_str(&comparison.table());
-    let unexpected = comparison.unexpected();
-    let code = if unexpected == 0 {
-        text.push_str("result: the modes agree (or differ only as declared)\n");
-        exit::OK
-    } else {
-        let _ = writeln!(
-            text,
-            "result: {unexpected} verdicts differ; see `cargo run -p sim -- --real {}`",
-            path.display()
+    let _ = writeln!(text, "{}", comparison.result_line());
+    let code = comparison.code();
+    if code != exit::OK {
+        let invocation = &options.invocation;
+        let _ = writeln!(text, "{}", invocation.reproduce(path, scenario.seed));
+        let reports = format!(
+            "{text}\n== simulation\n{}\n== real\n{}",
+            report::human_report(path, scenario, &simulated, true, &invocation.in_mode(None)),
+            crate::real::human_report(path, scenario, &real, &run, true, invocation)
         );
-        exit::MODES_DIFFER
-    };
+        let _ = std::fs::write(run.dir.join("report.txt"), reports);
+    }
     keep_or_remove(&run, code, &mut text);
     (text, code)
 }
 
-/// A passing run's directory is removed; a failing one's is kept for its logs.
+/// A passing run's directory is removed; a failing one's is kept for its logs and report.
 fn keep_or_remove(real: &RealRun, code: u8, text: &mut String) {
     if code == exit::OK {
         let _ = std::fs::remove_dir_all(&real.dir);

@@ -1,7 +1,8 @@
 //! The servers' log files as the trace: each line read by the typed reader
 //! (`server::events::read_log`), stamped with its real time since the run's start, and split
 //! as the simulation's recorder splits it: events up to the end are the trace, the
-//! `table_record`s after it are the table each server reported as it stopped.
+//! `table_record`s after it are the table each server reported as it stopped. Each event keeps
+//! its line's `ts` and `level` ([`Logged`]), which `log_readback` judges.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,8 +10,8 @@ use std::time::Duration;
 
 use server::events::Event;
 
-use crate::trace::TraceEvent;
 use crate::trace::read::rfc3339_since_epoch;
+use crate::trace::{Logged, TraceEvent};
 
 /// One server's log, read.
 pub struct ServerLog {
@@ -38,8 +39,13 @@ pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, St
             .ok_or_else(|| format!("{}: a `ts` that does not read: {}", file.display(), line.ts))?
             .saturating_sub(start);
         if at <= end || matches!(line.event, Event::Metrics { .. }) {
-            log.events
-                .push(TraceEvent::server(at, line.server, line.event));
+            let mut event = TraceEvent::server(at, line.server, line.event);
+            // The line's stamp, for `log_readback` to judge as it judges the simulation's.
+            event.logged = Some(Logged {
+                ts: line.ts,
+                level: line.level,
+            });
+            log.events.push(event);
         } else if let Event::TableRecord { record } = line.event {
             log.table.push(record.to_string());
         }

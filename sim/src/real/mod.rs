@@ -5,14 +5,19 @@
 //! - [`proxy`]: the fault proxy on every peer link and every server's way to Places;
 //! - [`places_mock`]: Places on wiremock, with the scenario's `places` faults;
 //! - [`logs`]: the servers' log files read back into the typed trace;
+//! - [`calendar`]: the herd's clocks and the clients' timestamps on the scenario's `start`;
 //! - [`compare`]: the two modes' verdicts side by side;
 //! - [`files`]: `--real` and `--compare` on files, several at once;
-//! - [`swarm`]: `sim swarm --real` and `sim swarm --compare`.
+//! - [`swarm`]: `sim swarm --real` and `sim swarm --compare`;
+//! - [`world`]: the processes as the driver's world ([`crate::harness::World`]): the same
+//!   driver as the simulation's hands them the scenario's steps.
 //!
 //! The timeline is real: a step at `2s` happens two wall-clock seconds after every server
-//! listens, and every time in the trace is real time since then. Client commands go straight
+//! listens, and every time in the trace is real time since then. The herd's clocks read the
+//! scenario's calendar ([`calendar`]), as the simulation's do. Client commands go straight
 //! to the servers, each on its own connection, as the simulation's client loop sends them.
 
+pub mod calendar;
 pub mod compare;
 pub mod files;
 pub mod logs;
@@ -20,25 +25,28 @@ pub mod places_mock;
 pub mod procs;
 pub mod proxy;
 pub mod swarm;
+pub mod world;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use server::config::Herd;
 use tokio::task::JoinSet;
 
-use crate::harness::{CLIENT_TIMEOUT, Run, SutFailure};
+use crate::harness::{self, Run, SutFailure};
 use crate::hosts::PLACES_HOST;
 use crate::places_stub::FaultCell;
 use crate::recorder::Recorder;
 use crate::report::{self, Judged};
 use crate::scenario::{Action, Scenario};
+use crate::trace::Trace;
 use crate::trace::replay::Downtime;
-use crate::trace::{Trace, TraceEvent};
+use calendar::Calendar;
+use world::ProcessWorld;
 
 /// What a real-mode run needs besides the scenario.
 #[derive(Debug, Clone)]
@@ -47,6 +55,8 @@ pub struct RealOptions {
     pub binary: PathBuf,
     /// Print each process as it starts (pid, port, log file) on stderr.
     pub announce: bool,
+    /// The command line's flags, for reproduce lines.
+    pub invocation: report::Invocation,
 }
 
 /// A finished real-mode run.
@@ -63,14 +73,7 @@ pub struct RealRun {
 
 /// Runs `scenario` against real processes, on a runtime of its own.
 pub fn run(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        procs::install_interrupt_handler();
-        drive(scenario, options).await
-    })
+    drive(scenario, options)
 }
 
 /// Runs `scenario` against real processes and judges the run as the simulation's are
@@ -94,15 +97,18 @@ fn empty_run() -> Run {
     }
 }
 
-/// The simulation's report with `mode: real` after its header, and real mode's notes.
+/// The simulation's report with `mode: real` after its header, and real mode's notes; its
+/// reproduce line says `--real`.
 pub fn human_report(
     path: &Path,
     scenario: &Scenario,
     judged: &Judged,
     real: &RealRun,
     show_timeline: bool,
+    invocation: &report::Invocation,
 ) -> String {
-    let text = report::human_report(path, scenario, judged, show_timeline);
+    let invocation = invocation.in_mode(Some("--real"));
+    let text = report::human_report(path, scenario, judged, show_timeline, &invocation);
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let header = lines.len().min(2);
     let mut inserted = vec![format!(
@@ -113,10 +119,7 @@ pub fn human_report(
     lines.splice(header..header, inserted);
     let mut out = lines.join("\n");
     out.push('\n');
-    out.replace(
-        &format!("reproduce: cargo run -p sim -- {}", path.display()),
-        &format!("reproduce: cargo run -p sim -- --real {}", path.display()),
-    )
+    out
 }
 
 /// A directory of its own for one run's herd files and logs.
@@ -150,9 +153,14 @@ fn herd_file(herd: &Herd, ports: &BTreeMap<String, u16>) -> String {
     serde_json::json!({ "servers": servers, "links": links, "limits": herd.limits }).to_string()
 }
 
-async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> {
-    let started_wall = Instant::now();
-    let dir = run_dir(scenario)?;
+/// Sets the run up on `runtime`: free ports, the Places mock, the fault proxy on every link,
+/// a herd file per process, the calendar, and every server started and listening.
+async fn set_up(
+    scenario: &Scenario,
+    options: &RealOptions,
+    dir: &Path,
+    events: &Recorder,
+) -> anyhow::Result<(Parts, wiremock::MockServer)> {
     let mut herd = scenario.herd.clone();
     herd.limits = scenario.effective_limits();
     let names = scenario.server_names();
@@ -165,7 +173,6 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
         reserved.push(listener);
     }
 
-    let events = Recorder::default();
     let places_fault: FaultCell = Arc::default();
     let mock = places_mock::start(places_fault.clone(), events.clone()).await;
     let latency = scenario.network.latency;
@@ -194,12 +201,15 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
     }
 
     drop(reserved);
-    let mut processes = procs::Processes::new(&options.binary, &dir, launches);
-    let mut notes = Vec::new();
+    let mut processes = procs::Processes::new(&options.binary, dir, launches);
+    let calendar = Calendar::starting_at(scenario.start);
+    for name in &names {
+        processes.set_clock_offset(name, calendar.offset_flag(0));
+    }
     // A skew at the start is the process's clock offset from its first instant.
     for step in scenario.steps.iter().take_while(|s| s.at.is_zero()) {
         if let Action::Skew(skew) = &step.action {
-            processes.set_clock_offset(&skew.server, skew.by.to_string());
+            processes.set_clock_offset(&skew.server, calendar.offset_flag(skew.by.nanos()));
         }
     }
     for name in &names {
@@ -212,133 +222,69 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
             );
         }
     }
+    let parts = Parts {
+        calendar,
+        ports,
+        proxy,
+        processes,
+        places_fault,
+    };
+    Ok((parts, mock))
+}
 
+/// What [`set_up`] hands to the [`ProcessWorld`].
+struct Parts {
+    calendar: Calendar,
+    ports: BTreeMap<String, u16>,
+    proxy: Arc<proxy::FaultProxy>,
+    processes: procs::Processes,
+    places_fault: FaultCell,
+}
+
+/// Runs `scenario` against real processes on a runtime of its own, through the one driver
+/// ([`harness::drive`]), then stops the servers and reads their logs back as the trace.
+fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> {
+    let started_wall = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let dir = run_dir(scenario)?;
+    let events = Recorder::default();
+    let (parts, mock) = runtime.block_on(async {
+        procs::install_interrupt_handler();
+        set_up(scenario, options, &dir, &events).await
+    })?;
     let start = Instant::now();
     events.start_real_time(start);
     let start_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let mut sut_failure = None;
-    let mut clients = JoinSet::new();
-    // Crashes so far per server: a client exchange that a crash interrupted ends as in the
-    // simulation, where a crashed host goes silent and the client gets no reply at all.
-    let crashes: BTreeMap<String, Arc<AtomicU64>> =
-        names.iter().map(|n| (n.clone(), Arc::default())).collect();
-    for step in &scenario.steps {
-        tokio::time::sleep_until((start + step.at).into()).await;
-        let now = events.now();
-        if let Some(event) = TraceEvent::fault(now, step.id, &step.action) {
-            events.push(event);
-        }
-        let client = |client: &str, server: &str, bytes: Option<Vec<u8>>| Command {
-            id: step.id,
-            client: client.to_string(),
-            server: server.to_string(),
-            port: ports[server],
-            bytes,
-            crashes: crashes[server].clone(),
-        };
-        match &step.action {
-            Action::IamAt(iamat) => {
-                let line = format!(
-                    "IAMAT {} {} {}\n",
-                    iamat.client,
-                    iamat.location,
-                    iamat.timestamp.clone().unwrap_or_else(clock_text)
-                );
-                let command = client(&iamat.client, &iamat.server, Some(line.into_bytes()));
-                clients.spawn(command.run(events.clone()));
-            }
-            Action::WhatsAt(w) => {
-                let line = format!("WHATSAT {} {} {}\n", w.client, w.radius_km, w.bound);
-                let command = client(&w.client, &w.server, Some(line.into_bytes()));
-                clients.spawn(command.run(events.clone()));
-            }
-            Action::Raw(raw) => {
-                let command = client(&raw.client, &raw.server, Some(raw.bytes()));
-                clients.spawn(command.run(events.clone()));
-            }
-            Action::Partition(cut) | Action::Repair(cut) => {
-                let on = matches!(step.action, Action::Partition(_));
-                for (a, b) in pairs(&cut.between, &cut.and) {
-                    proxy.update(a, b, |s| s.cut = on);
-                    if !cut.oneway {
-                        proxy.update(b, a, |s| s.cut = on);
-                    }
-                }
-            }
-            Action::Hold(groups) | Action::Release(groups) => {
-                let on = matches!(step.action, Action::Hold(_));
-                for (a, b) in pairs(&groups.between, &groups.and) {
-                    proxy.update(a, b, |s| s.held = on);
-                    proxy.update(b, a, |s| s.held = on);
-                }
-            }
-            Action::Latency(l) => {
-                for (a, b) in pairs(&l.between, &l.and) {
-                    let range = (l.latency.min, l.latency.max);
-                    proxy.update(a, b, |s| s.latency = range);
-                    proxy.update(b, a, |s| s.latency = range);
-                }
-            }
-            Action::Crash(server) => {
-                crashes[server].fetch_add(1, Ordering::SeqCst);
-                proxy.crash(server);
-                processes.kill(server);
-            }
-            Action::Restart(server) => {
-                if let Err(e) = processes.start(server).await {
-                    sut_failure = Some(SutFailure {
-                        at: events.now(),
-                        message: format!("restart: {e:#}"),
-                    });
-                    break;
-                }
-            }
-            Action::Skew(skew) => {
-                processes.set_clock_offset(&skew.server, skew.by.to_string());
-                if !step.at.is_zero() {
-                    notes.push(format!(
-                        "skew of {} at {}: a process's clock offset is set as it starts, so it applies from {}'s next restart",
-                        skew.server,
-                        crate::scenario::fmt_duration(step.at),
-                        skew.server
-                    ));
-                }
-            }
-            Action::Places(fault) => {
-                if let Ok(mut current) = places_fault.lock() {
-                    *current = fault.clone();
-                }
-            }
-            Action::Load(load) => {
-                events.push(TraceEvent::load_sent(now, step.id, load));
-                let port = ports[&load.server];
-                let run =
-                    crate::bulk::run_load(step.id, load.clone(), port, events.clone(), clock_text);
-                clients.spawn(run);
-            }
-            Action::Hostile(hostile) => {
-                let port = ports[&hostile.server];
-                let run = crate::bulk::run_hostile(
-                    step.id,
-                    hostile.clone(),
-                    port,
-                    events.clone(),
-                    clock_text,
-                    procs::HERD_SECRET.as_bytes(),
-                );
-                clients.spawn(run);
-            }
-        }
-    }
-    tokio::time::sleep_until((start + scenario.duration).into()).await;
-    let end = events.now();
+    let names = scenario.server_names();
+    let mut world = ProcessWorld {
+        runtime,
+        start,
+        events: events.clone(),
+        calendar: parts.calendar,
+        crashes: names.iter().map(|n| (n.clone(), Arc::default())).collect(),
+        ports: parts.ports,
+        proxy: parts.proxy,
+        processes: parts.processes,
+        places_fault: parts.places_fault,
+        clients: JoinSet::new(),
+        notes: Vec::new(),
+    };
+    let (end, mut sut_failure) = harness::drive(scenario, &mut world, &events);
+    let end = end.max(events.now());
     events.close();
-    clients.abort_all();
-    let exited = processes.stop_all().await;
-    drop(proxy);
-    drop(mock);
+    world.clients.abort_all();
+    let exited = world.runtime.block_on(world.processes.stop_all());
+    {
+        // The proxy's and the mock's tasks end with them, on their runtime.
+        let _entered = world.runtime.enter();
+        drop(world.proxy);
+        drop(mock);
+    }
     if let Some((name, status)) = exited.first() {
         sut_failure.get_or_insert(SutFailure {
             at: end,
@@ -376,77 +322,8 @@ async fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<Rea
             sut_failure,
             wall: started_wall.elapsed(),
         },
-        pids: processes.started.clone(),
+        pids: world.processes.started.clone(),
         dir,
-        notes,
+        notes: world.notes,
     })
-}
-
-fn pairs<'a>(a: &'a [String], b: &'a [String]) -> Vec<(&'a str, &'a str)> {
-    a.iter()
-        .flat_map(|x| b.iter().map(move |y| (x.as_str(), y.as_str())))
-        .collect()
-}
-
-/// The real clock as IAMAT timestamp text, to the nanosecond.
-fn clock_text() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
-}
-
-/// One client command on its own connection: write, half-close, read everything.
-struct Command {
-    id: u64,
-    client: String,
-    server: String,
-    port: u16,
-    bytes: Option<Vec<u8>>,
-    /// The server's crash count: one that moves during the exchange means the reply (or its
-    /// end) came from the kernel closing a killed process's socket, not from the server.
-    crashes: Arc<AtomicU64>,
-}
-
-impl Command {
-    async fn run(self, events: Recorder) {
-        let bytes = self.bytes.unwrap_or_default();
-        events.push(TraceEvent::client_send(
-            events.now(),
-            self.id,
-            &self.client,
-            &self.server,
-            &bytes,
-        ));
-        let exchange = async {
-            let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-            crate::harness::one_exchange(stream, &bytes).await
-        };
-        let (id, client, server) = (self.id, &self.client, &self.server);
-        let crashes_before = self.crashes.load(Ordering::SeqCst);
-        let result = tokio::time::timeout(CLIENT_TIMEOUT, exchange).await;
-        let event = match result {
-            _ if self.crashes.load(Ordering::SeqCst) != crashes_before => TraceEvent::client_error(
-                events.now(),
-                id,
-                client,
-                server,
-                "the server crashed during the exchange",
-            ),
-            Ok(Ok(reply)) => TraceEvent::client_reply(
-                events.now(),
-                id,
-                client,
-                server,
-                &String::from_utf8_lossy(&reply),
-            ),
-            Ok(Err(e)) => {
-                TraceEvent::client_error(events.now(), id, client, server, &e.to_string())
-            }
-            Err(_) => {
-                TraceEvent::client_error(events.now(), id, client, server, "no reply in time")
-            }
-        };
-        events.push(event);
-    }
 }

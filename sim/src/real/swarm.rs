@@ -1,63 +1,28 @@
-//! The swarm against real processes: `sim swarm --real` runs generated scenarios against real
-//! `server` processes, `sim swarm --compare` runs each in both modes and reports the seeds whose
-//! verdicts differ. A real run takes its scenario's `duration` on the wall clock and mostly
-//! waits, so seeds run several at once (`--jobs`), each on its own free ports.
+//! The swarm's seeds against real processes: what one seed does with `sim swarm --real` (its
+//! generated scenario against real `server` processes) and `sim swarm --compare` (both modes,
+//! gated as `--compare` gates a file), and the lines and summaries they print. A real run takes
+//! its scenario's `duration` on the wall clock and mostly waits, so seeds run several at once
+//! (`--jobs`), each on its own free ports; the runner is the `sim` binary's, shared with the
+//! simulated swarm ([`crate::swarm::pool`]).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::outcome::Outcome;
 use crate::outcome::exit;
-use crate::real::compare::{Comparison, Row};
+use crate::real::compare::{Comparison, Row, word};
 use crate::real::{RealOptions, procs};
 use crate::report::Judged;
-use crate::swarm::{self, Base, SeedOutcome, SwarmArgs};
+use crate::swarm::{self, Base, SeedOutcome};
 
-/// A worker thread's stack: the simulation half of `--compare` nests deep futures.
-const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// Seeds listed per checker (or failure class) in a summary.
 const FIRST_SEEDS_SHOWN: usize = 8;
+/// Violation lines shown per checker and mode as a compared seed finishes (the kept report
+/// has them all).
+const DETAILS_SHOWN: usize = 3;
 /// Runs at once when `--jobs` is not given, per core: a real run mostly sleeps.
 const JOBS_PER_CORE: usize = 2;
-
-/// Runs under `jobs` threads: `f` on every item, `done` after each; results in item order.
-pub fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    f: &(dyn Fn(&T) -> R + Sync),
-    done: &(dyn Fn(&R) + Sync),
-) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|scope| {
-        for worker in 0..jobs.clamp(1, items.len().max(1)) {
-            let (next, results) = (&next, &results);
-            let spawned = std::thread::Builder::new()
-                .name(format!("real-{worker}"))
-                .stack_size(THREAD_STACK_BYTES)
-                .spawn_scoped(scope, move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(item) = items.get(i) else { break };
-                        let result = f(item);
-                        done(&result);
-                        if let Ok(mut all) = results.lock() {
-                            all.push((i, result));
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                eprintln!("cannot start worker thread: {e}");
-            }
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
 
 /// The default number of runs at once in real mode.
 pub fn default_jobs() -> usize {
@@ -92,8 +57,11 @@ impl InterruptGuard {
 #[derive(Debug, Clone)]
 pub struct SeedComparison {
     pub seed: u64,
-    /// The checkers whose verdicts differ, with the declared reason where there is one.
-    pub differing: Vec<Row>,
+    /// The checkers that failed in either mode or whose verdicts differ, with the declared
+    /// reason where there is one and each mode's violation lines.
+    pub rows: Vec<Row>,
+    /// The seed's exit status, as `--compare` gates ([`Comparison::code`]).
+    pub code: u8,
     /// Why the seed could not be compared (a bad scenario, a real run that could not start).
     pub error: Option<String>,
     /// The real run's directory, kept when the modes differ.
@@ -103,7 +71,12 @@ pub struct SeedComparison {
 
 impl SeedComparison {
     pub fn unexpected(&self) -> bool {
-        self.error.is_some() || self.differing.iter().any(Row::unexpected)
+        self.error.is_some() || self.rows.iter().any(Row::unexpected)
+    }
+
+    /// Whether a checker failed in either mode (a declared one-mode failure aside).
+    pub fn failed(&self) -> bool {
+        self.rows.iter().any(Row::failed)
     }
 }
 
@@ -112,29 +85,64 @@ pub fn compare_seed(seed: u64, base: &Base, options: &RealOptions) -> SeedCompar
     let started = Instant::now();
     let mut outcome = SeedComparison {
         seed,
-        differing: Vec::new(),
+        rows: Vec::new(),
+        code: exit::OK,
         error: None,
         logs: None,
         wall: Duration::ZERO,
     };
     match swarm::scenario_for(seed, base) {
-        Err(message) => outcome.error = Some(message),
+        Err(message) => {
+            outcome.error = Some(message);
+            outcome.code = exit::BAD_SCENARIO;
+        }
         Ok(scenario) => {
             let simulated = Judged::judge(&scenario, crate::harness::run(&scenario));
             match crate::real::run_and_judge(&scenario, options) {
-                Err(e) => outcome.error = Some(format!("real run: {e:#}")),
+                Err(e) => {
+                    outcome.error = Some(format!("real run: {e:#}"));
+                    outcome.code = exit::SUT_FAILURE;
+                }
                 Ok((real, run)) => {
                     let comparison = Comparison::new(&scenario, &simulated, &real);
-                    outcome.differing = comparison.rows.into_iter().filter(Row::differs).collect();
-                    if outcome.differing.is_empty() {
-                        let _ = std::fs::remove_dir_all(&run.dir);
-                    } else {
+                    outcome.code = comparison.code();
+                    let keep = comparison.rows.iter().any(|r| r.differs() || r.failed());
+                    if keep {
+                        let path = std::path::Path::new("scenario.yaml");
+                        let report = format!(
+                            "{}{}\n\n== simulation\n{}\n== real\n{}",
+                            comparison.table(),
+                            comparison.result_line(),
+                            crate::report::human_report(
+                                path,
+                                &scenario,
+                                &simulated,
+                                true,
+                                &options.invocation.in_mode(None)
+                            ),
+                            crate::real::human_report(
+                                path,
+                                &scenario,
+                                &real,
+                                &run,
+                                true,
+                                &options.invocation
+                            )
+                        );
+                        let _ = std::fs::write(run.dir.join("report.txt"), report);
                         let _ = std::fs::write(
                             run.dir.join("scenario.yaml"),
                             scenario_yaml(seed, base),
                         );
                         outcome.logs = Some(run.dir);
+                    } else {
+                        let _ = std::fs::remove_dir_all(&run.dir);
                     }
+                    outcome.rows = comparison
+                        .rows
+                        .into_iter()
+                        .filter(|r| r.differs() || r.failed())
+                        .collect();
                 }
             }
         }
@@ -206,15 +214,8 @@ pub fn emit_command(seed: u64, base: &Base) -> String {
     )
 }
 
-fn word(verdict: Option<bool>) -> &'static str {
-    match verdict {
-        Some(true) => "ok",
-        Some(false) => "FAIL",
-        None => "-",
-    }
-}
-
-/// The lines printed as a compared seed finishes.
+/// The lines printed as a compared seed finishes: every failing or differing row with each
+/// mode's violation lines.
 pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
     let seed = outcome.seed;
     let mut out = String::new();
@@ -222,24 +223,25 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
         let _ = writeln!(out, "seed {seed}: NOT COMPARED: {error}");
         return out;
     }
-    if outcome.differing.is_empty() {
+    if outcome.rows.is_empty() {
         let _ = writeln!(
             out,
-            "seed {seed}: the modes agree ({:.1} s)",
+            "seed {seed}: the modes agree and pass ({:.1} s)",
             outcome.wall.as_secs_f64()
         );
         return out;
     }
-    let verdict = if outcome.unexpected() {
-        "DIFFERS"
-    } else {
-        "differs as declared"
+    let verdict = match (outcome.failed(), outcome.unexpected()) {
+        (true, _) => "FAILS",
+        (false, true) => "DIFFERS",
+        (false, false) => "differs as declared",
     };
     let _ = writeln!(out, "seed {seed}: {verdict}");
-    for row in &outcome.differing {
-        let why = match &row.declared {
-            Some(reason) => format!("expected: {reason}"),
-            None => "unexplained".to_string(),
+    for row in &outcome.rows {
+        let why = match (&row.declared, row.differs()) {
+            (Some(reason), true) => format!("expected: {reason}"),
+            (None, true) => "unexplained".to_string(),
+            (_, false) => "fails in both modes".to_string(),
         };
         let _ = writeln!(
             out,
@@ -248,6 +250,14 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
             word(row.simulated),
             word(row.real)
         );
+        for (mode, details) in ["sim", "real"].iter().zip(&row.details) {
+            for line in details.iter().take(DETAILS_SHOWN) {
+                let _ = writeln!(out, "    {mode}: {line}");
+            }
+            if details.len() > DETAILS_SHOWN {
+                let _ = writeln!(out, "    {mode}: ... (all of them in the kept report)");
+            }
+        }
     }
     let _ = writeln!(
         out,
@@ -255,7 +265,7 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
         emit_command(seed, base)
     );
     if let Some(dir) = &outcome.logs {
-        let _ = writeln!(out, "  logs and scenario kept in {}", dir.display());
+        let _ = writeln!(out, "  logs, report and scenario kept in {}", dir.display());
     }
     out
 }
@@ -264,15 +274,17 @@ pub fn seed_lines(outcome: &SeedComparison, base: &Base) -> String {
 /// throughput.
 pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize) -> String {
     let mut out = String::new();
+    let differing = |o: &&SeedComparison| o.rows.iter().any(Row::differs);
     let agree = outcomes
         .iter()
-        .filter(|o| o.error.is_none() && o.differing.is_empty())
+        .filter(|o| o.error.is_none() && !differing(o))
         .count();
     let unexplained = outcomes.iter().filter(|o| o.unexpected()).count();
     let errors = outcomes.iter().filter(|o| o.error.is_some()).count();
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
     let _ = writeln!(
         out,
-        "== compare swarm summary: {} seeds, {agree} agree, {} differ as declared, {} differ unexplained, {errors} not compared",
+        "== compare swarm summary: {} seeds, {agree} agree, {} differ as declared, {} differ unexplained, {errors} not compared; {failed} fail in a mode",
         outcomes.len(),
         outcomes.len() - agree - unexplained,
         unexplained - errors,
@@ -280,7 +292,7 @@ pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize)
     let mut by_row: std::collections::BTreeMap<(String, &str, &str, Option<String>), Vec<u64>> =
         Default::default();
     for o in outcomes {
-        for row in &o.differing {
+        for row in &o.rows {
             let key = (
                 row.checker.clone(),
                 word(row.simulated),
@@ -292,10 +304,11 @@ pub fn compare_summary(outcomes: &[SeedComparison], wall: Duration, jobs: usize)
     }
     for ((checker, sim, real, declared), seeds) in &by_row {
         let first = swarm::first_seeds(seeds, FIRST_SEEDS_SHOWN);
-        let why = declared
-            .as_ref()
-            .map(|r| format!("expected: {r}"))
-            .unwrap_or_else(|| "unexplained".into());
+        let why = match declared {
+            _ if sim == real => "fails in both modes".to_string(),
+            Some(r) => format!("expected: {r}"),
+            None => "unexplained".into(),
+        };
         let _ = writeln!(
             out,
             "  {checker:<16} sim {sim:<4} real {real:<4} {:>3} seeds: {}  ({why})",
@@ -356,80 +369,8 @@ pub fn real_summary(
     out
 }
 
-/// `sim swarm --real` and `sim swarm --compare`.
-pub fn main(args: &SwarmArgs) -> u8 {
-    let base = match swarm::base_or_done(args) {
-        Ok(base) => base,
-        Err(code) => return code,
-    };
-    let (binary, how) = match procs::server_binary(args.real.server_bin.as_deref()) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("real: {e:#}");
-            return exit::USAGE;
-        }
-    };
-    eprintln!("real: server binary: {how}");
-    let options = RealOptions {
-        binary,
-        announce: false,
-    };
-    let seeds: Vec<u64> = args
-        .seeds
-        .clone()
-        .filter(|s| args.shard.is_none_or(|(i, n)| s % n == i))
-        .collect();
-    let jobs = args.jobs.unwrap_or_else(default_jobs);
-    let mode = if args.real.compare {
-        "compare (simulation and real processes)"
-    } else {
-        "real processes"
-    };
-    println!(
-        "swarm: {} seeds ({:?}{}), {mode}, {jobs} jobs, {} each, herd {}",
-        seeds.len(),
-        args.seeds,
-        args.shard
-            .map(|(i, n)| format!(", shard {i}/{n}"))
-            .unwrap_or_default(),
-        crate::scenario::fmt_duration(args.duration),
-        args.herd
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "default".into())
-    );
-    if args.print_options {
-        for &seed in &seeds {
-            println!("{}", swarm::SwarmOptions::derive(seed, args.duration));
-        }
-    }
-    let _interrupts = InterruptGuard::install();
-    let started = Instant::now();
-    if args.real.compare {
-        let run = |seed: &u64| compare_seed(*seed, &base, &options);
-        let done = |o: &SeedComparison| print!("{}", seed_lines(o, &base));
-        let outcomes = parallel_map(&seeds, jobs, &run, &done);
-        print!("{}", compare_summary(&outcomes, started.elapsed(), jobs));
-        if outcomes.iter().any(SeedComparison::unexpected) {
-            exit::MODES_DIFFER
-        } else {
-            exit::OK
-        }
-    } else {
-        let run = |seed: &u64| run_real_seed(*seed, &base, &options);
-        let done = |o: &RealSeedOutcome| print!("{}", real_seed_lines(o));
-        let outcomes = parallel_map(&seeds, jobs, &run, &done);
-        print!(
-            "{}",
-            real_summary(&outcomes, &base, started.elapsed(), jobs)
-        );
-        outcomes.iter().fold(exit::OK, |worst, o| {
-            exit::worse(worst, o.outcome.outcome.code())
-        })
-    }
-}
-
-fn real_seed_lines(o: &RealSeedOutcome) -> String {
+/// The line printed as a real seed finishes.
+pub fn real_seed_lines(o: &RealSeedOutcome) -> String {
     let mut out = match &o.outcome.failure {
         None => format!("seed {}: ok\n", o.outcome.seed),
         Some(label) => format!("seed {} FAILED: {label}\n", o.outcome.seed),

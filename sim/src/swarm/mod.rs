@@ -8,9 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use server::config::Herd;
 
@@ -20,8 +18,6 @@ use crate::report;
 use crate::scenario::{HerdSource, Scenario};
 use crate::sometimes::{self, Property};
 
-/// Threads get big stacks: a simulation nests deep futures.
-const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// Failing seeds listed per failure class in the summary.
 const FIRST_SEEDS_SHOWN: usize = 5;
 
@@ -33,6 +29,7 @@ pub fn first_seeds(seeds: &[u64], count: usize) -> String {
 
 pub mod coverage;
 mod generate;
+pub mod pool;
 
 pub use coverage::Coverage;
 pub use generate::{DURATION_MIN, SwarmOptions, generate};
@@ -178,7 +175,7 @@ impl Base {
         let herd = self
             .herd_path
             .as_ref()
-            .map(|p| format!(" --herd {}", p.display()))
+            .map(|p| format!(" --herd {}", crate::repo_path::from_root(p)))
             .unwrap_or_default();
         format!(
             " --duration {}{herd}",
@@ -260,40 +257,39 @@ pub fn shrink_seed(seed: u64, base: &Base, dir: &Path) -> Result<PathBuf, String
     crate::shrink::write_regression(&shrunk, &format!("swarm-seed-{seed}.yaml"), dir)
 }
 
-/// Runs `seeds` on `jobs` threads; `progress` is called after each seed with the outcomes so far.
+/// Runs `seeds` on `jobs` threads; `progress` is called after each seed with its outcome.
 pub fn run_seeds(
     seeds: &[u64],
     base: &Base,
     jobs: usize,
     progress: &(dyn Fn(&SeedOutcome) + Sync),
 ) -> Vec<SeedOutcome> {
-    let next = AtomicUsize::new(0);
-    let outcomes = Mutex::new(Vec::with_capacity(seeds.len()));
-    std::thread::scope(|scope| {
-        for worker in 0..jobs.max(1) {
-            let (next, outcomes) = (&next, &outcomes);
-            let spawned = std::thread::Builder::new()
-                .name(format!("swarm-{worker}"))
-                .stack_size(THREAD_STACK_BYTES)
-                .spawn_scoped(scope, move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(&seed) = seeds.get(i) else { break };
-                        let outcome = run_seed(seed, base);
-                        progress(&outcome);
-                        if let Ok(mut all) = outcomes.lock() {
-                            all.push(outcome);
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                eprintln!("cannot start worker thread: {e}");
-            }
-        }
-    });
-    let mut outcomes = outcomes.into_inner().unwrap_or_default();
-    outcomes.sort_by_key(|o| o.seed);
-    outcomes
+    pool::parallel_map(seeds, jobs, &|&seed| run_seed(seed, base), progress)
+}
+
+/// The seeds this machine runs: `--seeds`, less what other shards take.
+pub fn selected_seeds(args: &SwarmArgs) -> Vec<u64> {
+    args.seeds
+        .clone()
+        .filter(|s| args.shard.is_none_or(|(i, n)| s % n == i))
+        .collect()
+}
+
+/// The first line of every swarm: seeds, mode, jobs, run length and herd (written from the
+/// repository root).
+pub fn header(args: &SwarmArgs, seeds: usize, mode: &str, jobs: usize) -> String {
+    format!(
+        "swarm: {seeds} seeds ({:?}{}), {mode}, {jobs} jobs, {} each, herd {}",
+        args.seeds,
+        args.shard
+            .map(|(i, n)| format!(", shard {i}/{n}"))
+            .unwrap_or_default(),
+        crate::scenario::fmt_duration(args.duration),
+        args.herd
+            .as_deref()
+            .map(crate::repo_path::from_root)
+            .unwrap_or_else(|| "default".into())
+    )
 }
 
 /// What every swarm command does first: the base its seeds build on, or, when there is
@@ -310,106 +306,8 @@ pub fn base_or_done(args: &SwarmArgs) -> Result<Base, u8> {
     Ok(base)
 }
 
-/// `sim swarm` in the simulation (with `--real`/`--compare`, the CLI runs `real::swarm` instead).
-pub fn main(args: &SwarmArgs) -> u8 {
-    let base = match base_or_done(args) {
-        Ok(base) => base,
-        Err(code) => return code,
-    };
-    let seeds: Vec<u64> = args
-        .seeds
-        .clone()
-        .filter(|s| args.shard.is_none_or(|(i, n)| s % n == i))
-        .collect();
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    println!(
-        "swarm: {} seeds ({:?}{}), {} jobs, {} each, herd {}",
-        seeds.len(),
-        args.seeds,
-        args.shard
-            .map(|(i, n)| format!(", shard {i}/{n}"))
-            .unwrap_or_default(),
-        jobs,
-        crate::scenario::fmt_duration(args.duration),
-        args.herd
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "default".into())
-    );
-    if args.print_options {
-        for &seed in &seeds {
-            println!("{}", SwarmOptions::derive(seed, args.duration));
-        }
-    }
-    let bar = indicatif::ProgressBar::new(seeds.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} seeds  {per_sec}  {msg}  eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let failures = AtomicUsize::new(0);
-    let total = seeds.len() as u64;
-    let started = Instant::now();
-    let tick = |outcome: &SeedOutcome| {
-        if outcome.outcome != Outcome::Pass {
-            let n = failures.fetch_add(1, Ordering::SeqCst) + 1;
-            bar.set_message(format!("{n} failing"));
-            let line = format!(
-                "seed {} FAILED: {}",
-                outcome.seed,
-                outcome.failure.as_deref().unwrap_or("?")
-            );
-            if bar.is_hidden() {
-                println!("{line}");
-            } else {
-                bar.println(line);
-            }
-        }
-        bar.inc(1);
-        // Without a terminal the bar is hidden: say how far it got every tenth of the way.
-        let done = bar.position();
-        if bar.is_hidden() && done * 10 / total.max(1) != (done - 1) * 10 / total.max(1) {
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            println!(
-                "{done}/{total} seeds, {} failing, {rate:.1} seeds/s",
-                failures.load(Ordering::SeqCst)
-            );
-        }
-    };
-    let outcomes = run_seeds(&seeds, &base, jobs, &tick);
-    bar.finish_and_clear();
-    let wall = started.elapsed();
-    print!("{}", summary(&outcomes, &base, wall));
-    let coverage = Coverage::tally(outcomes.iter().map(|o| (o.seed, &o.sometimes)));
-    print!("{}", coverage.table(outcomes.len()));
-
-    let mut worst = outcomes
-        .iter()
-        .map(|o| o.outcome)
-        .max()
-        .unwrap_or(Outcome::Pass)
-        .code();
-    if args.require_coverage && !coverage.missing_required().is_empty() {
-        worst = exit::worse(worst, exit::COVERAGE_MISSING);
-    }
-    if args.shrink {
-        for (label, seed) in first_seed_per_class(&outcomes) {
-            println!("shrinking seed {seed} ({label})...");
-            match shrink_seed(seed, &base, &args.out) {
-                Ok(path) => println!("  wrote {}", path.display()),
-                Err(e) => println!("  could not shrink: {e}"),
-            }
-        }
-    }
-    worst
-}
-
-fn first_seed_per_class(outcomes: &[SeedOutcome]) -> BTreeMap<String, u64> {
+/// The first failing seed of each failure class, for `--shrink`.
+pub fn first_seed_per_class(outcomes: &[SeedOutcome]) -> BTreeMap<String, u64> {
     let mut first = BTreeMap::new();
     for o in outcomes {
         if let Some(label) = &o.failure {

@@ -18,6 +18,7 @@ pub mod event;
 pub mod read;
 pub mod render;
 pub mod replay;
+pub mod startup;
 
 use std::time::Duration;
 

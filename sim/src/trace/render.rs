@@ -56,6 +56,12 @@ impl Trace {
     /// A readable timeline, one event per line, columns aligned:
     /// `   1.250s  Clark    record_stored  client=kiwi outcome=new ...`.
     pub fn timeline(&self) -> String {
+        self.timeline_folded(&super::startup::Folds::default())
+    }
+
+    /// The timeline without what `folds` leaves out, each folded start-up said in one line
+    /// (`links_up`) where its last event stood.
+    pub fn timeline_folded(&self, folds: &super::startup::Folds) -> String {
         let times: Vec<String> = self.events.iter().map(|e| fmt_at(e.at)).collect();
         let time_width = times.iter().map(String::len).max().unwrap_or(0);
         let host_width = self.events.iter().map(|e| e.host.len()).max().unwrap_or(0);
@@ -66,7 +72,18 @@ impl Trace {
             .max()
             .unwrap_or(0);
         let mut out = String::new();
-        for (event, time) in self.events.iter().zip(&times) {
+        for (i, (event, time)) in self.events.iter().zip(&times).enumerate() {
+            if let Some(summary) = folds.summaries.get(&i) {
+                let line = format!(
+                    "{time:>time_width$}  {:<host_width$}  {:<name_width$}  {summary}",
+                    event.host, "links_up"
+                );
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+            if folds.hidden.contains(&i) {
+                continue;
+            }
             let fields: Vec<String> = event
                 .ordered_fields()
                 .into_iter()
