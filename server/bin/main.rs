@@ -52,6 +52,9 @@ struct Cli {
     /// test a herd whose clocks disagree, as the simulation's `skew` step does.
     #[arg(long, value_name = "OFFSET", default_value = "0s", allow_hyphen_values = true, value_parser = parse_offset)]
     clock_offset: i128,
+    /// Count nothing for metrics (a scrape shows zeros): only to measure what counting costs.
+    #[arg(long)]
+    no_metrics: bool,
 }
 
 /// A signed duration (`-3s`, `+250ms`, `2s`) in nanoseconds.
@@ -199,6 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         None => println!("durable store: none (tables in memory; --data-dir keeps them)"),
     }
+    herd.metrics_off = cli.no_metrics;
     let stopped = stop_signal();
     let herd = Arc::new(herd);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -49,8 +49,19 @@ pub async fn whatsat(
     let Some(record) = shared.record_for(client).await else {
         return format!("{}\n", invalid_reply(line));
     };
-    let json = shared.places.nearby(&record.location, radius, bound).await;
-    format!("{record}\n{json}")
+    let answer = shared
+        .places
+        .nearby_within(&shared.places_budget, &record.location, radius, bound)
+        .await;
+    let outcome = if shared.places.is_offline() {
+        "offline"
+    } else {
+        answer.spent.spared().unwrap_or("called")
+    };
+    shared
+        .metrics
+        .places(outcome, &answer.status, answer.latency);
+    format!("{record}\n{}", answer.text)
 }
 
 #[cfg(test)]

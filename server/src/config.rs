@@ -30,6 +30,10 @@ pub struct Herd {
     /// The secret itself, once read: never from the YAML text, never printed.
     #[serde(skip)]
     pub secret: Option<Secret>,
+    /// Count nothing for metrics (the binary's `--no-metrics`, to measure what counting
+    /// costs); a scrape then shows zeros and the table's gauges. Never from the YAML text.
+    #[serde(skip)]
+    pub metrics_off: bool,
 }
 
 /// The herd's shared secret. Its `Debug` never shows the bytes, so it cannot leak into a log
@@ -65,6 +69,12 @@ pub struct ServerSpec {
     #[serde(default = "default_host")]
     pub host: String,
     pub port: u16,
+    /// The admin address's port (`/metrics`, `/healthz`, `/readyz`); none: no admin address.
+    #[serde(default)]
+    pub admin_port: Option<u16>,
+    /// Host the admin address binds; loopback unless the operator says otherwise.
+    #[serde(default = "default_host")]
+    pub admin_host: String,
 }
 
 fn default_host() -> String {
@@ -176,6 +186,21 @@ pub struct Limits {
     /// longer than the table and than this, so the disk holds at most about twice the table
     /// plus this. Default 1 MiB.
     pub durable_log_bytes_min: usize,
+    /// How long an upstream Places answer with place data is reused for the same search
+    /// (location and radius; the bound is applied after the cache). Zero caches nothing.
+    /// Default 60s.
+    #[serde(with = "duration_text")]
+    pub places_cache_ttl: Duration,
+    /// Bytes of Places answers (their JSON text) the cache holds; the oldest go first.
+    /// Default 16 MiB.
+    pub places_cache_bytes_max: usize,
+    /// Upstream Places calls this server makes in any one second; past it a WHATSAT gets its
+    /// AT line and Google's `OVER_QUERY_LIMIT` JSON. Default 10.
+    pub places_calls_per_second_max: usize,
+    /// `/readyz` on the admin address: a server with neighbours is ready when linked to at
+    /// least one, or when it has been linked to none for this long. Default 10s.
+    #[serde(with = "duration_text")]
+    pub ready_alone_after: Duration,
 }
 
 impl Limits {
@@ -214,6 +239,10 @@ impl Default for Limits {
             whatsat_wait: Duration::from_millis(500),
             stop_grace: Duration::from_secs(2),
             durable_log_bytes_min: 1024 * 1024,
+            places_cache_ttl: Duration::from_secs(60),
+            places_cache_bytes_max: 16 * 1024 * 1024,
+            places_calls_per_second_max: 10,
+            ready_alone_after: Duration::from_secs(10),
         }
     }
 }
@@ -251,6 +280,8 @@ impl Herd {
                 name: name.to_string(),
                 host: default_host(),
                 port,
+                admin_port: None,
+                admin_host: default_host(),
             })
             .collect();
         let edges = [
@@ -275,6 +306,7 @@ impl Herd {
             secret_file: None,
             data_dir: None,
             secret: None,
+            metrics_off: false,
         }
     }
 
@@ -336,6 +368,19 @@ impl Herd {
             if let Some(other) = self.servers[..i].iter().find(|o| o.name == s.name) {
                 return Err(format!("server name {} is used twice", other.name));
             }
+            if let Some(admin) = s.admin_port
+                && let Some(other) = self.servers.iter().find(|o| {
+                    (o.host == s.admin_host && o.port == admin)
+                        || (o.name != s.name
+                            && o.admin_host == s.admin_host
+                            && o.admin_port == Some(admin))
+                })
+            {
+                return Err(format!(
+                    "server {}'s admin address {}:{admin} is also {}'s",
+                    s.name, s.admin_host, other.name
+                ));
+            }
             if let Some(other) = self.servers[..i]
                 .iter()
                 .find(|o| o.host == s.host && o.port == s.port)
@@ -373,6 +418,7 @@ impl Herd {
             ("peer_links_max", l.peer_links_max),
             ("link_batch_max", l.link_batch_max),
             ("places_response_bytes_max", l.places_response_bytes_max),
+            ("places_calls_per_second_max", l.places_calls_per_second_max),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -10,18 +10,21 @@
 //! - [`line`]: bounded line reading.
 //! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
+//! - [`admin`]: the admin address: `/metrics`, `/healthz`, `/readyz`.
 //! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
 //! - [`places`]: the Places upstream (legacy, New, offline).
 //! - [`config`]: the herd file and every limit.
 //! - [`net`]: the seam: network, clock, disk and [`net::Env`] handed in by the caller.
 //! - [`log_time`]: the log lines' timestamps, written and read.
 //! - [`events`]: the trace events, typed: emitted, written to logs and read back.
+//! - [`metrics`]: what an operator scrapes, counted where the trace events are emitted.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
 //! - [`span`]: which server an event belongs to, for layers that sort events by server.
 //!
 //! The entry point is [`run`]. It never reads the system clock, OS randomness or real sockets
 //! directly, and spawns no threads, so the simulation can run it unchanged.
 
+pub mod admin;
 pub mod backoff;
 pub mod commands;
 pub mod config;
@@ -31,6 +34,7 @@ pub mod events;
 pub mod line;
 pub mod links;
 pub mod log_time;
+pub mod metrics;
 pub mod net;
 pub mod places;
 pub mod protocol;
@@ -146,6 +150,19 @@ async fn run_inner(
         events::Event::LinksUnauthenticated.emit();
     }
     let (trigger, stop) = shutdown::channel();
+    if let Some(admin_port) = spec.admin_port {
+        let admin = env
+            .net
+            .bind(&spec.admin_host, admin_port)
+            .await
+            .map_err(|source| ServerError::Bind {
+                name: name.to_string(),
+                host: spec.admin_host.clone(),
+                port: admin_port,
+                source,
+            })?;
+        tokio::spawn(admin::serve(admin, shared.clone(), stop.clone()).in_current_span());
+    }
     let (writer_trigger, writer_stop) = shutdown::channel();
     let writer = shared.durable().is_some().then(|| {
         let source: Arc<dyn durable::Source> = shared.clone();
@@ -176,6 +193,12 @@ async fn run_inner(
         } => {
             events::Event::Shutdown {
                 reason: reason.into(),
+            }
+            .emit();
+            // What a scrape would show as the stop is asked for, before links go down, so
+            // the simulation can hold the counters to the trace.
+            events::Event::Metrics {
+                text: shared.scrape(),
             }
             .emit();
             trigger.fire();

@@ -65,6 +65,7 @@ pub async fn accept_loop(
         } else if let Ok(permit) = link_slots.clone().try_acquire_owned() {
             Slot::LinkOnly(permit)
         } else {
+            shared.metrics.refused("connections_max");
             refused.note(&remote);
             drop(stream);
             continue;
@@ -76,6 +77,7 @@ pub async fn accept_loop(
             remote: remote.to_string(),
         }
         .emit();
+        shared.metrics.connection_opened();
         let handler = Handler {
             shared: shared.clone(),
             conn,
@@ -83,8 +85,10 @@ pub async fn accept_loop(
             link_slots: link_slots.clone(),
         };
         handlers.spawn(tracing::Instrument::in_current_span(async move {
+            let shared = handler.shared.clone();
             let reason = handler.run(stream, slot).await;
             Event::ConnectionClosed { conn, reason }.emit();
+            shared.metrics.connection_closed();
         }));
     }
     let _ = tokio::time::timeout(grace, async {
@@ -167,6 +171,8 @@ impl Handler {
                         return ConnectionEnd::NoClientSlot;
                     }
                     let reply = format!("{}\n", invalid_reply(&prefix));
+                    let kind = crate::metrics::command_kind(&prefix);
+                    self.shared.metrics.command(kind, true);
                     if let Err(e) = self.write_reply(&mut writer, &reply).await {
                         return e;
                     }
@@ -204,6 +210,8 @@ impl Handler {
             if reply.is_empty() {
                 continue;
             }
+            let kind = crate::metrics::command_kind(&bytes);
+            self.shared.metrics.command(kind, reply.starts_with('?'));
             if let Err(e) = self.write_reply(&mut writer, &reply).await {
                 return e;
             }
@@ -299,6 +307,8 @@ impl Handler {
 
     /// Says that a classic peer's line was refused.
     fn refused(&self, reason: LineRefusal, line: &[u8]) {
+        let word = crate::metrics::line_refusal_reason(&reason);
+        self.shared.metrics.refused(word);
         Event::LineRefused {
             peer: None,
             conn: Some(self.conn),

@@ -71,6 +71,10 @@ pub struct Shared {
     pub limits: Limits,
     pub clock: Arc<dyn Clock>,
     pub places: PlacesClient,
+    /// How this server spends its Places calls (cache, merging, rate bound).
+    pub places_budget: crate::places::budget::Budget,
+    /// What an operator scrapes.
+    pub metrics: crate::metrics::Metrics,
     /// The herd's secret; `None` runs links unauthenticated (said at start).
     pub secret: Option<Secret>,
     /// This server's life: a fresh value every start, so neighbours never resume into an
@@ -121,6 +125,12 @@ impl Shared {
                 limits.clients_max,
                 limits.table_bytes_max,
             )),
+            places_budget: crate::places::budget::Budget::new(&limits),
+            metrics: crate::metrics::Metrics::new(
+                name,
+                neighbours.iter().map(|n| n.name.as_str()),
+                !herd.metrics_off,
+            ),
             limits,
             clock,
             places,
@@ -242,6 +252,9 @@ impl Shared {
             if let (Some(durable), Outcome::New) = (&self.durable, outcome) {
                 durable.queue_record(store.head(), from.map(|f| &**f), &record.fields().join(" "));
             }
+            if let Via::Peer { name, .. } = &source {
+                self.metrics.record_received(name);
+            }
             Event::RecordStored {
                 record,
                 outcome,
@@ -258,6 +271,22 @@ impl Shared {
             }
         }
         outcome
+    }
+
+    /// The Prometheus text of a scrape of this server now.
+    pub fn scrape(&self) -> String {
+        let (records, bytes, head) = {
+            let store = self.store();
+            (store.len(), store.bytes(), store.head())
+        };
+        let (cached_answers, cached_bytes) = self.places_budget.cached();
+        self.metrics.render(crate::metrics::Table {
+            records,
+            bytes,
+            head,
+            cached_answers,
+            cached_bytes,
+        })
     }
 
     /// A classic peer sent a stale record for `client`: every classic neighbour gets our

@@ -76,6 +76,8 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
             name: name.to_string(),
             host: "127.0.0.1".into(),
             port: *port,
+            admin_port: None,
+            admin_host: "127.0.0.1".into(),
         })
         .collect();
     let link = |a: &str, b: &str| LinkSpec {
@@ -89,6 +91,7 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
         secret_file: None,
         data_dir: None,
         secret: server::config::Secret::new(b"loopback herd secret"),
+        metrics_off: false,
     });
     let settings = PlacesSettings {
         base_url: Some(stub.uri()),

@@ -62,6 +62,8 @@ fn line_herd() -> Herd {
         name: name.into(),
         host: name.into(),
         port: PORT,
+        admin_port: None,
+        admin_host: "127.0.0.1".into(),
     };
     let link = |a: &str, b: &str| LinkSpec {
         between: [a.into(), b.into()],
@@ -74,6 +76,7 @@ fn line_herd() -> Herd {
         secret_file: None,
         data_dir: None,
         secret: server::config::Secret::new(b"turmoil herd secret"),
+        metrics_off: false,
     }
 }
 

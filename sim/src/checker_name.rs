@@ -34,6 +34,7 @@ pub enum CheckerName {
     LogReadback,
     PlacesCalls,
     PlacesAnswers,
+    Metrics,
     Integrity,
     Durable,
     Convergence,
@@ -42,7 +43,7 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 15] = [
+    pub const ALL: [CheckerName; 16] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -54,6 +55,7 @@ impl CheckerName {
         CheckerName::LogReadback,
         CheckerName::PlacesCalls,
         CheckerName::PlacesAnswers,
+        CheckerName::Metrics,
         CheckerName::Integrity,
         CheckerName::Durable,
         CheckerName::Convergence,
@@ -74,6 +76,7 @@ impl CheckerName {
             CheckerName::LogReadback => "log_readback",
             CheckerName::PlacesCalls => "places_calls",
             CheckerName::PlacesAnswers => "places_answers",
+            CheckerName::Metrics => "metrics",
             CheckerName::Integrity => "integrity",
             CheckerName::Durable => "durable",
             CheckerName::Convergence => "convergence",

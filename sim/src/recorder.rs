@@ -30,7 +30,8 @@ struct Inner {
     /// Real mode: time is real, since this instant.
     started: Option<std::time::Instant>,
     /// Set once the run is over and the servers are being stopped: from then on events are
-    /// not part of the trace; only each server's `table_record`s are kept.
+    /// not part of the trace; only each server's `table_record`s are kept, and its `metrics`
+    /// scrape goes at the end of the trace.
     closing: bool,
     /// Server -> the AT lines it reported holding as it stopped.
     tables: BTreeMap<String, Vec<String>>,
@@ -49,9 +50,19 @@ impl Recorder {
         }
         if let Ok(mut inner) = self.inner.lock() {
             if inner.closing {
-                if let Some(Event::TableRecord { record }) = event.server_event() {
-                    let line = record.to_string();
-                    inner.tables.entry(event.host).or_default().push(line);
+                match event.server_event() {
+                    Some(Event::TableRecord { record }) => {
+                        let line = record.to_string();
+                        inner.tables.entry(event.host).or_default().push(line);
+                    }
+                    // The scrape a stopping server logs ends its story in the trace.
+                    Some(Event::Metrics { .. }) => {
+                        if let Some(last) = inner.trace.events.last() {
+                            event.at = event.at.max(last.at);
+                        }
+                        inner.trace.push(event);
+                    }
+                    _ => {}
                 }
                 return;
             }

@@ -191,6 +191,14 @@ pub struct LimitOverrides {
     pub places_response_bytes_max: Option<usize>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub whatsat_wait: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub places_cache_ttl: Option<Duration>,
+    #[serde(default)]
+    pub places_cache_bytes_max: Option<usize>,
+    #[serde(default)]
+    pub places_calls_per_second_max: Option<usize>,
+    #[serde(default, deserialize_with = "de::opt_duration")]
+    pub ready_alone_after: Option<Duration>,
 }
 
 impl LimitOverrides {
@@ -221,7 +229,11 @@ impl LimitOverrides {
             heartbeat_timeout,
             places_timeout,
             places_response_bytes_max,
-            whatsat_wait
+            whatsat_wait,
+            places_cache_ttl,
+            places_cache_bytes_max,
+            places_calls_per_second_max,
+            ready_alone_after
         );
     }
 }

@@ -238,6 +238,18 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             &["kind", "detail"],
         ),
         (
+            Event::PlacesSpared {
+                how: "cached".into(),
+            },
+            &["how"],
+        ),
+        (
+            Event::Metrics {
+                text: "herd_records{server=\"Bailey\"} 1\n".into(),
+            },
+            &["text"],
+        ),
+        (
             Event::Shutdown {
                 reason: "requested".into(),
             },
@@ -324,6 +336,8 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             | Event::PlacesRequest { .. }
             | Event::PlacesResponse { .. }
             | Event::PlacesError { .. }
+            | Event::PlacesSpared { .. }
+            | Event::Metrics { .. }
             | Event::Shutdown { .. }
             | Event::LinkDrained { .. }
             | Event::LinkUnsent { .. }

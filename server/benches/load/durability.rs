@@ -33,7 +33,7 @@ pub async fn phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Valu
         let what = if durable { "durable" } else { "in-memory" };
         let dir = work_dir(&format!("durability-{what}"))?;
         let data_dir = durable.then(|| dir.join("data"));
-        let mut herd = Herd::start_with(&dir, None, data_dir)?;
+        let mut herd = Herd::start_with(&dir, None, data_dir, false)?;
         for i in 0..NAMES.len() {
             herd.wait_listening(i, Duration::from_secs(30)).await?;
         }

@@ -45,19 +45,23 @@ pub struct Herd {
     log_level: Option<String>,
     /// `--data-dir` for every server (a durable store); `None`: tables in memory.
     data_dir: Option<PathBuf>,
+    /// Started with `--no-metrics`: counting nothing, to measure what metrics cost.
+    no_metrics: bool,
 }
 
 impl Herd {
     /// Writes a herd file with free ports into `dir` and starts every server.
     pub fn start(dir: &Path, log_level: Option<&str>) -> anyhow::Result<Herd> {
-        Herd::start_with(dir, log_level, None)
+        Herd::start_with(dir, log_level, None, false)
     }
 
-    /// [`Herd::start`], each server keeping its table in `data_dir` when one is given.
+    /// [`Herd::start`], each server keeping its table in `data_dir` when one is given, and
+    /// started with `--no-metrics` when `no_metrics`.
     pub fn start_with(
         dir: &Path,
         log_level: Option<&str>,
         data_dir: Option<PathBuf>,
+        no_metrics: bool,
     ) -> anyhow::Result<Herd> {
         let log_dir = dir.join("logs");
         std::fs::create_dir_all(&log_dir)
@@ -81,6 +85,7 @@ impl Herd {
             children: NAMES.iter().map(|_| None).collect(),
             log_level: log_level.map(str::to_string),
             data_dir,
+            no_metrics,
         };
         for i in 0..NAMES.len() {
             herd.spawn(i)?;
@@ -105,6 +110,9 @@ impl Herd {
         }
         if let Some(data_dir) = &self.data_dir {
             command.arg("--data-dir").arg(data_dir);
+        }
+        if self.no_metrics {
+            command.arg("--no-metrics");
         }
         let child = command
             .arg("--herd")

@@ -267,8 +267,13 @@ async fn load_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Vec
     let dir = work_dir("load")?;
     let echo = echo::Echo::start()?;
     let mut herd = Herd::start(&dir, o.load_log_level.as_deref())?;
+    // The same herd counting nothing for metrics, measured after each case: what counting
+    // costs, as a ratio within this run.
+    let bare_dir = work_dir("load-no-metrics")?;
+    let mut bare = Herd::start_with(&bare_dir, o.load_log_level.as_deref(), None, true)?;
     for i in 0..NAMES.len() {
         herd.wait_listening(i, Duration::from_secs(30)).await?;
+        bare.wait_listening(i, Duration::from_secs(30)).await?;
     }
     let mut tails: Vec<Tail> = (0..NAMES.len())
         .map(|i| Tail::from_start(&herd.log_path(i), usize::MAX))
@@ -321,6 +326,11 @@ async fn load_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Vec
             let _ = t.poll();
         }
         let (full1, down1) = sums(&tails);
+        let bare_ports = case.servers.iter().map(|&i| bare.ports[i]).collect();
+        let bare_stats =
+            drive::run(&plan(bare_ports, Check::At, format!("bare-{}", case.key))).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let metrics_ratio = herd_stats.throughput() / bare_stats.throughput().max(1e-9);
         let ratio = herd_stats.throughput() / echo_stats.throughput().max(1e-9);
         let verdict = case.target.map(|(r, p99, max)| {
             let met = ratio >= r
@@ -340,6 +350,17 @@ async fn load_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Vec
             &herd_stats,
             Some(ratio),
             verdict.clone(),
+        ));
+        table.push(load_row(
+            "",
+            "no metrics",
+            &bare_stats,
+            None,
+            Some(format!(
+                "herd with metrics at {:.1}% of this (cost {:.1}%)",
+                metrics_ratio * 100.0,
+                (1.0 - metrics_ratio) * 100.0
+            )),
         ));
         if full1 > full0 || down1 > down0 {
             table.push(format!(
@@ -369,6 +390,8 @@ async fn load_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Vec
             "echo": stats_json(&echo_stats),
             "herd": stats_json(&herd_stats),
             "ratio_to_echo": ratio,
+            "herd_no_metrics": stats_json(&bare_stats),
+            "ratio_with_metrics_to_without": metrics_ratio,
             // Not in the log below `info`: unknown, not zero.
             "peer_queue_full": herd.logs_trace().then_some(full1 - full0),
             "peer_down": herd.logs_trace().then_some(down1 - down0),
@@ -376,8 +399,10 @@ async fn load_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Vec
         }));
     }
     drop(herd);
+    drop(bare);
     drop(echo);
     cleanup(o, &dir);
+    cleanup(o, &bare_dir);
     Ok(out)
 }
 

@@ -131,6 +131,12 @@ pub enum Event {
     },
     /// Places failed; the client still gets the AT line and an error JSON.
     PlacesError { kind: String, detail: String },
+    /// A WHATSAT's search made no upstream call of its own (`how`: `cached`, `merged` with an
+    /// identical call in flight, or `over_rate`: the call rate bound was spent).
+    PlacesSpared { how: String },
+    /// On a graceful stop, as it is asked for: the server's metrics as a scrape shows them
+    /// (Prometheus text), so a run's counters can be held to its trace.
+    Metrics { text: String },
     /// The server is stopping.
     Shutdown { reason: String },
     // Acknowledged means kept: stops that drain links, and the durable store.
@@ -202,6 +208,8 @@ impl Event {
             Event::StoreCut { .. } => "store_cut",
             Event::StoreSnapshot { .. } => "store_snapshot",
             Event::StoreFailed { .. } => "store_failed",
+            Event::PlacesSpared { .. } => "places_spared",
+            Event::Metrics { .. } => "metrics",
             Event::Shutdown { .. } => "shutdown",
             Event::TableRecord { .. } => "table_record",
         }

@@ -54,6 +54,7 @@ pub async fn run(
             record: record.clone(),
         }
         .emit();
+        shared.metrics.records_sent(&peer, 1);
         let line = format!("{record}\n");
         let send = async {
             let mut stream = net.connect(&neighbour.host, neighbour.port).await?;
@@ -72,11 +73,15 @@ pub async fn run(
                         direction: Direction::Outbound,
                     }
                     .emit();
+                    shared.metrics.link_up(&peer, Direction::Outbound, true);
                 }
                 reachable = Some(true);
             }
             Ok(Err(e)) => lost(&peer, &record, LinkEnd::Io(e.to_string()), &mut reachable),
             Err(_) => lost(&peer, &record, LinkEnd::ConnectTimedOut, &mut reachable),
+        }
+        if reachable == Some(false) {
+            shared.metrics.link_up(&peer, Direction::Outbound, false);
         }
     }
 }

@@ -70,6 +70,7 @@ where
         _ => None,
     };
     let Some(catch_up_head) = catch_up_head else {
+        shared.metrics.refused("link_without_proof");
         Event::LinkRefused {
             conn,
             peer: peer.to_string(),
@@ -101,6 +102,7 @@ where
             direction: Direction::Inbound,
         }
         .emit();
+        shared.metrics.link_up(peer, Direction::Inbound, true);
         // From here until its catch-up is in, another whole-table comparison waits for it.
         let fill = (seq == 0 && catch_up_head > 0).then(|| shared.fill_started());
         (digest, fill)
@@ -113,6 +115,7 @@ where
             reason: reason.into(),
         }
         .emit();
+        shared.metrics.link_up(peer, Direction::Inbound, false);
         return AfterLink::Ended(ConnectionEnd::LinkEnded(peer.to_string()));
     }
     on_linked();
@@ -134,6 +137,7 @@ where
         reason,
     }
     .emit();
+    shared.metrics.link_up(peer, Direction::Inbound, false);
     AfterLink::Ended(ConnectionEnd::LinkEnded(peer.to_string()))
 }
 
@@ -181,7 +185,7 @@ where
             Ok(Err(e)) => return LinkEnd::Io(e.to_string()),
             Ok(Ok(None)) => return LinkEnd::ClosedByPeer,
             Ok(Ok(Some(Line::TooLong { prefix }))) => {
-                refused(peer, LineRefusal::TooLong, &prefix);
+                refused(shared, peer, LineRefusal::TooLong, &prefix);
                 continue;
             }
             Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
@@ -193,7 +197,7 @@ where
         match Command::parse_line(&bytes) {
             Ok(Command::At(record)) => {
                 if let Some(refusal) = shared.refusal(&record) {
-                    refused(peer, refusal, &bytes);
+                    refused(shared, peer, refusal, &bytes);
                 } else {
                     shared.ingest(record, source.clone());
                 }
@@ -212,14 +216,17 @@ where
                     return reason.into();
                 }
             }
-            Ok(_) => refused(peer, LineRefusal::NotALinkLine, &bytes),
-            Err(e) => refused(peer, LineRefusal::Invalid(e.to_string()), &bytes),
+            Ok(_) => refused(shared, peer, LineRefusal::NotALinkLine, &bytes),
+            Err(e) => refused(shared, peer, LineRefusal::Invalid(e.to_string()), &bytes),
         }
     }
 }
 
 /// Says that a line from `peer` was refused.
-fn refused(peer: &str, reason: LineRefusal, line: &[u8]) {
+fn refused(shared: &Shared, peer: &str, reason: LineRefusal, line: &[u8]) {
+    shared
+        .metrics
+        .refused(crate::metrics::line_refusal_reason(&reason));
     Event::LineRefused {
         peer: Some(peer.to_string()),
         conn: None,

@@ -53,6 +53,9 @@ pub async fn run(
                     reason: end.reason,
                 }
                 .emit();
+                shared
+                    .metrics
+                    .link_up(&neighbour.name, Direction::Outbound, false);
                 if shutdown.is_triggered() {
                     if !end.linked {
                         stopped_unlinked(&neighbour.name);
@@ -259,6 +262,7 @@ async fn send_batch<W: tokio::io::AsyncWrite + Unpin>(
         }
     }
     let sent = batch.records.len();
+    shared.metrics.records_sent(peer, sent as u64);
     let mut out = batch.lines;
     // A `MARK` goes with every batch of records, and when the catch-up is in (the neighbour
     // may be waiting for it). A batch of only skipped records (news that came from this
@@ -276,6 +280,7 @@ async fn send_batch<W: tokio::io::AsyncWrite + Unpin>(
         batch.reached
     );
     place.cursor = batch.reached;
+    shared.metrics.link_cursor(peer, place.cursor);
     Ok(sent)
 }
 
@@ -485,6 +490,9 @@ impl CatchUp {
             full: seq == 0,
         }
         .emit();
+        shared.metrics.link_cursor(peer, seq);
+        shared.metrics.link_up(peer, Direction::Outbound, true);
+        shared.metrics.reconciled(peer);
         catch_up
     }
 

@@ -40,6 +40,9 @@ pub(crate) enum UpstreamError {
         message: Option<String>,
         body: Map<String, Value>,
     },
+    /// Not asked: this server's upstream call rate bound was spent (`places_budget`).
+    #[error("this server's Places call rate bound is spent")]
+    OverRate,
 }
 
 impl UpstreamError {
@@ -52,6 +55,7 @@ impl UpstreamError {
             UpstreamError::TooLarge(_) => "too_large",
             UpstreamError::Malformed(_) => "malformed",
             UpstreamError::Status { .. } => "status",
+            UpstreamError::OverRate => "over_rate",
         }
     }
 
@@ -103,6 +107,19 @@ impl UpstreamError {
             }),
         }
     }
+}
+
+/// What a client gets when this server's upstream call rate bound is spent: Google's own
+/// `OVER_QUERY_LIMIT` shape, so a client that understands Places understands it.
+pub(crate) fn over_query_limit(calls_per_second_max: usize) -> Value {
+    json!({
+        "html_attributions": [],
+        "results": [],
+        "status": "OVER_QUERY_LIMIT",
+        "error_message": format!(
+            "this server makes at most {calls_per_second_max} Places calls per second; try again shortly"
+        ),
+    })
 }
 
 /// Google's status and message from an error body: the New API's

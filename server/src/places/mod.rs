@@ -8,12 +8,14 @@
 //! - `transport`: the [`HttpSend`] seam and the one time- and size-bounded exchange.
 //! - `legacy`, `new_api`: each API's request and how its answer is read.
 //! - `error`: why there is no place data, and the failure JSON.
+//! - [`budget`]: one server's cache, merging of identical calls, and call rate bound.
 //! - [`layout`]: Google's pretty-printing.
 //! - [`offline`]: the offline place set, shared with the simulation and the tests.
 //!
 //! The key is only ever written into the request to Places: not into events, `describe`,
 //! or error messages (which are scrubbed of it in case an upstream error echoes it).
 
+pub mod budget;
 mod error;
 pub mod layout;
 mod legacy;
@@ -32,6 +34,7 @@ use serde_json::Value;
 
 use crate::events::Event;
 use crate::protocol::{Location, Radius};
+use budget::{Budget, Search, Spent};
 use error::UpstreamError;
 pub use transport::{BoxError, HttpSend, SendFuture};
 
@@ -220,6 +223,31 @@ impl PlacesClient {
     /// results, bytes}`, `bytes` being the laid-out JSON's length: a trace can pair every
     /// request with its response.
     pub async fn nearby(&self, location: &Location, radius: &Radius, bound: usize) -> String {
+        self.answer(location, radius, bound, None).await.text
+    }
+
+    /// [`PlacesClient::nearby`] within one server's [`Budget`]: an online answer comes from
+    /// its cache, from an identical call in flight, or from a call of its own if the call rate
+    /// bound allows; past that bound the JSON is Google's `OVER_QUERY_LIMIT` shape. Emits
+    /// `places_spared {how}` (`cached`, `merged` or `over_rate`) when no call of its own went
+    /// upstream, between `places_request` and `places_response`.
+    pub async fn nearby_within(
+        &self,
+        budget: &Budget,
+        location: &Location,
+        radius: &Radius,
+        bound: usize,
+    ) -> Answer {
+        self.answer(location, radius, bound, Some(budget)).await
+    }
+
+    async fn answer(
+        &self,
+        location: &Location,
+        radius: &Radius,
+        bound: usize,
+        budget: Option<&Budget>,
+    ) -> Answer {
         let api = match &*self.inner {
             Mode::Offline => "offline",
             Mode::Online(online) => online.settings.api.as_str(),
@@ -230,47 +258,103 @@ impl PlacesClient {
             bound: bound as u64,
         }
         .emit();
-        let answer = match &*self.inner {
-            Mode::Offline => Ok(offline::nearby_json(
-                location.latitude(),
-                location.longitude(),
-                radius.metres(),
-            )),
-            Mode::Online(online) => online.nearby(location, radius, bound).await,
+        let mut latency = None;
+        let (answer, spent) = match (&*self.inner, budget) {
+            (Mode::Offline, _) => (
+                Some(Ok(offline::nearby_json(
+                    location.latitude(),
+                    location.longitude(),
+                    radius.metres(),
+                ))),
+                Spent::Called,
+            ),
+            (Mode::Online(online), None) => (
+                Some(
+                    online
+                        .nearby(location, radius, bound)
+                        .await
+                        .map_err(Arc::new),
+                ),
+                Spent::Called,
+            ),
+            (Mode::Online(online), Some(budget)) => {
+                let search = Search {
+                    location: location.query_value(),
+                    radius_m: radius.metres_text(),
+                    bound: (online.settings.api == PlacesApi::New).then_some(bound),
+                };
+                let latency = &mut latency;
+                budget
+                    .fetch(search, || async move {
+                        let started = tokio::time::Instant::now();
+                        let fetched = online.nearby(location, radius, bound).await;
+                        *latency = Some(started.elapsed());
+                        fetched.map_err(Arc::new)
+                    })
+                    .await
+            }
         };
+        if let Some(how) = spent.spared() {
+            Event::PlacesSpared {
+                how: how.to_string(),
+            }
+            .emit();
+        }
         let value = match answer {
-            Ok(value) => cut_results(value, bound),
-            Err(failure) => {
+            Some(Ok(value)) => cut_results(value, bound),
+            Some(Err(failure)) => {
                 let redact = |text: String| match &*self.inner {
                     Mode::Online(online) => online.redact(text),
                     Mode::Offline => text,
                 };
-                Event::PlacesError {
-                    kind: failure.kind().to_string(),
-                    detail: redact(failure.to_string()),
+                // A failure shared by merged WHATSATs is reported once, by the one that called.
+                if spent == Spent::Called {
+                    Event::PlacesError {
+                        kind: failure.kind().to_string(),
+                        detail: redact(failure.to_string()),
+                    }
+                    .emit();
                 }
-                .emit();
                 redact_strings(failure.to_json(), &redact)
             }
+            None => error::over_query_limit(budget.map_or(0, Budget::calls_per_second_max)),
         };
         let mut text = layout::google_layout(&value);
         let status = value
             .get("status")
             .and_then(Value::as_str)
-            .unwrap_or(error::UNKNOWN_ERROR);
+            .unwrap_or(error::UNKNOWN_ERROR)
+            .to_string();
         let results = value
             .get("results")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         Event::PlacesResponse {
-            status: status.to_string(),
+            status: status.clone(),
             results: results as u64,
             bytes: text.len() as u64,
         }
         .emit();
         text.push_str("\n\n");
-        text
+        Answer {
+            text,
+            spent,
+            status,
+            latency,
+        }
     }
+}
+
+/// A WHATSAT's JSON and how it was come by, for metrics.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The laid-out JSON, ending in `"\n\n"`.
+    pub text: String,
+    pub spent: Spent,
+    /// The JSON's `status`.
+    pub status: String,
+    /// How long this WHATSAT's own upstream call took, when it made one.
+    pub latency: Option<Duration>,
 }
 
 impl Online {

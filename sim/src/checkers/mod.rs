@@ -39,6 +39,7 @@ pub mod integrity;
 pub mod link_log;
 pub mod link_stability;
 pub mod log_readback;
+pub mod metrics;
 pub mod monotonic;
 pub mod places_answers;
 pub mod places_calls;
@@ -272,6 +273,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(log_readback::LogReadback),
         Box::new(places_calls::PlacesCalls),
         Box::new(places_answers::PlacesAnswers),
+        Box::new(metrics::MetricsAgree),
         Box::new(integrity::Integrity),
         Box::new(durable::Durable),
         Box::new(convergence::Convergence),
@@ -320,6 +322,7 @@ mod tests {
                 "log_readback",
                 "places_calls",
                 "places_answers",
+                "metrics",
                 "integrity",
                 "durable",
                 "convergence"

@@ -229,10 +229,17 @@ struct Whatsat<'a> {
 }
 
 impl Whatsat<'_> {
-    /// Whether the stub event is for this WHATSAT: its server, in its window, its search.
-    fn served_by(&self, stub: &Stub) -> bool {
+    /// Whether the stub event is for this WHATSAT: its server, in its window (or an answer
+    /// with place data the server's cache may still hold, `places_cache_ttl` before it), its
+    /// search.
+    fn served_by(&self, stub: &Stub, ttl: Duration) -> bool {
+        let cached = stub.at < self.sent
+            && stub.at.saturating_add(ttl) >= self.sent
+            && stub
+                .answer
+                .is_some_and(|(status, body)| status == 200 && has_place_data(stub.api, body));
         stub.from.is_none_or(|f| f == self.server)
-            && (self.sent..=self.replied).contains(&stub.at)
+            && ((self.sent..=self.replied).contains(&stub.at) || cached)
             && match stub.api {
                 Api::Legacy => {
                     Location::from_places_query(stub.location).as_ref() == Some(&self.location)
@@ -412,7 +419,8 @@ fn candidates<'a>(
     stubs: &'a [Stub<'a>],
     faults: &StubFaults,
 ) -> (Vec<ServedAnswer<'a>>, Vec<Owed>) {
-    let served: Vec<&Stub> = stubs.iter().filter(|s| whatsat.served_by(s)).collect();
+    let ttl = run.limits.places_cache_ttl;
+    let served: Vec<&Stub> = stubs.iter().filter(|s| whatsat.served_by(s, ttl)).collect();
     let answers: Vec<ServedAnswer> = served
         .iter()
         .filter_map(|stub| {
@@ -444,6 +452,9 @@ fn candidates<'a>(
         let surely_timed_out =
             !link_step && !served.is_empty() && (answers.is_empty() || surely_late);
         owed.push(Owed::gave_up(surely_timed_out));
+    }
+    if rate_spent(run, whatsat, stubs) {
+        owed.push(Owed::over_rate());
     }
     (answers, owed)
 }
@@ -487,6 +498,35 @@ fn summary(problems: &[String]) -> String {
         ));
     }
     text
+}
+
+/// Whether the WHATSAT's server may have spent its call rate bound while it was in flight:
+/// the stub got at least `places_calls_per_second_max` requests from it between a second
+/// before the command and the reply (plus the latency the last of them may have taken).
+fn rate_spent(run: &RunRecord, whatsat: &Whatsat, stubs: &[Stub]) -> bool {
+    let from = whatsat.sent.saturating_sub(Duration::from_secs(1));
+    let to = whatsat.replied + super::places_calls::rate_slack(run);
+    let calls = stubs
+        .iter()
+        .filter(|s| s.answer.is_none() && s.from.is_none_or(|f| f == whatsat.server))
+        .filter(|s| (from..=to).contains(&s.at))
+        .count();
+    calls >= run.limits.places_calls_per_second_max
+}
+
+/// Whether an answer's body is place data (`OK` or `ZERO_RESULTS`; Places (New): `places`
+/// or an empty object), which a server may cache.
+fn has_place_data(api: Api, body: &str) -> bool {
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(json)) => match api {
+            Api::Legacy => matches!(
+                json.get("status").and_then(Value::as_str),
+                Some("OK" | "ZERO_RESULTS")
+            ),
+            Api::New => json.get("error").is_none(),
+        },
+        _ => false,
+    }
 }
 
 /// How many results a legacy answer with place data holds (status `OK` or `ZERO_RESULTS`);

@@ -12,6 +12,12 @@
 //! A Places API (New) request carries f64 JSON numbers instead of text, so its center and
 //! radius are compared with the client's digits read as numbers within a relative error of
 //! [`RELATIVE_ERROR_MAX`], and its `maxResultCount` must be the WHATSAT's bound.
+//!
+//! Each server also spends its calls wisely ([`budget`]): no search asked again within
+//! `places_cache_ttl` of an answer with place data, no two identical searches in flight at
+//! once, and never more calls than `places_calls_per_second_max` allows.
+
+mod budget;
 
 use std::time::Duration;
 
@@ -22,6 +28,8 @@ use crate::oracle::spec::{ClientLine, Decimal, Location};
 use crate::trace::SimEvent;
 
 pub struct PlacesCalls;
+
+pub use budget::rate_slack;
 
 /// How far a Places (New) number may be from the client's decimal, relative to it (or to 1
 /// near zero): far below any real mistake, far above f64 rounding of a 6-decimal coordinate.
@@ -259,6 +267,7 @@ impl Checker for PlacesCalls {
                 )),
             }
         }
+        violations.extend(budget::violations(run));
         Verdict::judge(
             CheckerName::PlacesCalls,
             violations,

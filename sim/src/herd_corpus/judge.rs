@@ -302,6 +302,7 @@ fn write_back(path: &Path, herd: &Herd) -> Result<Option<String>, String> {
         secret_file: None,
         data_dir: None,
         secret: None,
+        metrics_off: false,
         ..herd.clone()
     };
     if reread == expected {

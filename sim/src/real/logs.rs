@@ -38,7 +38,7 @@ pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, St
         let at = rfc3339_since_epoch(&line.ts)
             .ok_or_else(|| format!("{}: a `ts` that does not read: {}", file.display(), line.ts))?
             .saturating_sub(start);
-        if at <= end {
+        if at <= end || matches!(line.event, Event::Metrics { .. }) {
             let mut event = TraceEvent::server(at, line.server, line.event);
             // The line's stamp, for `log_readback` to judge as it judges the simulation's.
             event.logged = Some(Logged {

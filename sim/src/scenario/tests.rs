@@ -608,11 +608,15 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
                 name: "A".into(),
                 host: "127.0.0.1".into(),
                 port: 1,
+                admin_port: None,
+                admin_host: "127.0.0.1".into(),
             },
             server::config::ServerSpec {
                 name: "Clark".into(),
                 host: "127.0.0.1".into(),
                 port: 2,
+                admin_port: None,
+                admin_host: "127.0.0.1".into(),
             },
         ],
         links: Vec::new(),
@@ -620,6 +624,7 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         secret_file: None,
         data_dir: None,
         secret: None,
+        metrics_off: false,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;
     assert_eq!(swapped.server_names(), ["A", "Clark"]);

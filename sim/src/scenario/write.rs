@@ -141,6 +141,8 @@ fn limits_flow(l: &LimitOverrides) -> Vec<String> {
     count("peer_links_max", l.peer_links_max);
     count("link_batch_max", l.link_batch_max);
     count("places_response_bytes_max", l.places_response_bytes_max);
+    count("places_cache_bytes_max", l.places_cache_bytes_max);
+    count("places_calls_per_second_max", l.places_calls_per_second_max);
     let durations = [
         ("client_idle_timeout", l.client_idle_timeout),
         ("backoff_min", l.backoff_min),
@@ -150,6 +152,8 @@ fn limits_flow(l: &LimitOverrides) -> Vec<String> {
         ("heartbeat_timeout", l.heartbeat_timeout),
         ("places_timeout", l.places_timeout),
         ("whatsat_wait", l.whatsat_wait),
+        ("places_cache_ttl", l.places_cache_ttl),
+        ("ready_alone_after", l.ready_alone_after),
         ("timestamp_ahead_max", l.timestamp_ahead_max),
         ("client_write_timeout", l.client_write_timeout),
     ];

@@ -165,6 +165,11 @@ pub fn render_value(key: &str, value: &str) -> String {
     if key != "text" {
         return shorten(value, RENDER_CHARS_MAX);
     }
+    if value.starts_with("# HELP ") {
+        // A server's metrics scrape: the `metrics` checker reads it; the timeline counts it.
+        let samples = value.lines().filter(|l| !l.starts_with('#')).count();
+        return format!("[scrape: {samples} samples]");
+    }
     let (first, rest) = value.split_once('\n').unwrap_or((value, ""));
     let first = shorten(first, RENDER_CHARS_MAX);
     match digest_body(rest) {

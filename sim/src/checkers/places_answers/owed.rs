@@ -123,6 +123,15 @@ impl Owed {
         }
     }
 
+    /// The server's own refusal when its upstream call rate bound is spent: Google's
+    /// `OVER_QUERY_LIMIT` shape, its message naming the bound per second.
+    pub fn over_rate() -> Owed {
+        Owed::Failure {
+            status: "OVER_QUERY_LIMIT".to_string(),
+            cause: Cause::Names("per second".to_string()),
+        }
+    }
+
     /// Whether the reply's JSON object is what is owed; if not, how it is not.
     pub fn check(&self, reply: &Map<String, Value>) -> Result<(), String> {
         match self {
