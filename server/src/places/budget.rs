@@ -1,5 +1,5 @@
 //! How one server spends its Places calls: a cache of answers, identical calls in flight
-//! merged into one, and a bound on upstream calls per second (SPEC section 6).
+//! merged into one, and a bound on upstream calls per second (docs/protocol.md §11).
 //!
 //! The cache is keyed by what Places is asked ([`Search`]): the location text and the radius
 //! in metres, and for Places API (New) the bound too, since `maxResultCount` is part of that

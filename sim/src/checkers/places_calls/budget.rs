@@ -1,4 +1,4 @@
-//! `places_calls`' budget rules (SPEC section 6): each server's upstream calls, as the Places
+//! `places_calls`' budget rules (docs/protocol.md §11): each server's upstream calls, as the Places
 //! stub saw them, show its cache, its merging of identical calls and its call rate bound.
 //!
 //! Judged per server (the stub knows which asked) and per search (path, location, radius and
