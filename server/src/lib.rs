@@ -104,6 +104,36 @@ async fn open_durable(
     Ok((shared.with_durable(store, recovered), fresh_life))
 }
 
+/// This server's shared state: its table recovered from its data directory, if it has one
+/// (a fresh life starts with a snapshot naming it).
+async fn open_shared(
+    herd: &Herd,
+    name: &str,
+    env: &Env,
+) -> Result<Arc<state::Shared>, ServerError> {
+    let mut shared =
+        state::Shared::new(herd, name, env.clock.clone(), env.places.clone(), env.seed);
+    let store_error = |source| ServerError::Store {
+        name: name.to_string(),
+        source,
+    };
+    let mut fresh_life = false;
+    if let Some(disk) = &env.disk {
+        (shared, fresh_life) = open_durable(shared, disk, &herd.limits)
+            .await
+            .map_err(store_error)?;
+    }
+    let shared = Arc::new(shared);
+    if fresh_life {
+        // A new life starts with a snapshot naming it, which also drops whatever was cut.
+        durable::compact(&*shared).await.map_err(store_error)?;
+    }
+    if shared.secret.is_none() && shared.neighbours.iter().any(|n| !n.classic) {
+        events::Event::LinksUnauthenticated.emit();
+    }
+    Ok(shared)
+}
+
 async fn run_inner(
     herd: Arc<Herd>,
     name: &str,
@@ -129,26 +159,7 @@ async fn run_inner(
         .unwrap_or_else(|_| format!("{}:{}", spec.host, spec.port));
     events::Event::Listening { addr }.emit();
 
-    let mut shared =
-        state::Shared::new(&herd, name, env.clock.clone(), env.places.clone(), env.seed);
-    let store_error = |source| ServerError::Store {
-        name: name.to_string(),
-        source,
-    };
-    let mut fresh_life = false;
-    if let Some(disk) = &env.disk {
-        (shared, fresh_life) = open_durable(shared, disk, &herd.limits)
-            .await
-            .map_err(store_error)?;
-    }
-    let shared = Arc::new(shared);
-    if fresh_life {
-        // A new life starts with a snapshot naming it, which also drops whatever was cut.
-        durable::compact(&*shared).await.map_err(store_error)?;
-    }
-    if shared.secret.is_none() && shared.neighbours.iter().any(|n| !n.classic) {
-        events::Event::LinksUnauthenticated.emit();
-    }
+    let shared = open_shared(&herd, name, &env).await?;
     let (trigger, stop) = shutdown::channel();
     if let Some(admin_port) = spec.admin_port {
         let admin = env

@@ -157,19 +157,7 @@ fn expected(events: &[&Event], neighbours: &[String]) -> Expected {
                 last_line.insert(*conn, line.clone());
             }
             Event::Reply { conn, line, .. } => {
-                let asked = last_line.get(conn).map_or("other", |l| kind(l));
-                let outcome = if line.starts_with('?') {
-                    "invalid"
-                } else {
-                    "answered"
-                };
-                want.add(
-                    sample(
-                        "herd_commands_total",
-                        &[("kind", asked), ("outcome", outcome)],
-                    ),
-                    1.0,
-                );
+                want.add(command_sample(last_line.get(conn), line), 1.0);
             }
             Event::LineRefused { reason, .. } => want.add(
                 sample("herd_refusals_total", &[("reason", line_reason(reason))]),
@@ -239,6 +227,21 @@ fn expected(events: &[&Event], neighbours: &[String]) -> Expected {
         (requests - spared, requests - spared),
     );
     want
+}
+
+/// The `herd_commands_total` sample a reply counts in: the kind of the line it answers
+/// (`asked`, the connection's last line) and whether it was answered or invalid.
+fn command_sample(asked: Option<&String>, reply: &str) -> String {
+    let kind = asked.map_or("other", |l| kind(l));
+    let outcome = if reply.starts_with('?') {
+        "invalid"
+    } else {
+        "answered"
+    };
+    sample(
+        "herd_commands_total",
+        &[("kind", kind), ("outcome", outcome)],
+    )
 }
 
 /// Every difference between what `scrape` shows and what `want` owes.
