@@ -12,6 +12,10 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use server::net::{BoxFuture, BoxStream, Clock, Listener, Network};
 
+/// The secret every simulated herd shares (hostile clients do not know it, but for one that
+/// forges a link under a name that is not a neighbour's).
+pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
+
 /// turmoil's TCP, bound on every address of the host (turmoil gives each host one).
 pub struct TurmoilNet;
 

@@ -28,9 +28,7 @@ mod world;
 
 pub use driver::{SutFailure, World, drive};
 pub use workload::{CLIENT_TIMEOUT, ClientCommand, Payload, REPLY_BYTES_MAX, one_exchange};
-pub use world::{
-    SIMULATED_SECRET, STOP_WINDOW, TurmoilWorld, add_server_host, new_simulation, simulated_herd,
-};
+pub use world::{STOP_WINDOW, TurmoilWorld, add_server_host, new_simulation, simulated_herd};
 
 /// A finished run: the trace and what the driver knows about the end state.
 pub struct Run {

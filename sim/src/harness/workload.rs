@@ -83,7 +83,7 @@ pub async fn client_loop(
                         command.port,
                         recorder,
                         std::sync::Arc::new(client_clock_text),
-                        super::world::SIMULATED_SECRET,
+                        crate::simnet::SIMULATED_SECRET,
                     )
                     .await;
                 }

@@ -20,10 +20,8 @@ use crate::places_stub::{self, FaultCell};
 use crate::recorder::Recorder;
 use crate::scenario::{PlacesApi, Scenario, Step};
 use crate::simdisk::{DiskFaults, TurmoilDisk};
-use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
+use crate::simnet::{SIMULATED_SECRET, SkewedClock, Skews, TurmoilNet, places_client};
 
-/// The secret every simulated herd shares (hostile clients do not know it).
-pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
 /// After the run, servers get this long (simulated) to stop and report their tables.
 pub const STOP_WINDOW: Duration = Duration::from_secs(5);
 /// The simulated disks' block: a write in flight at power loss keeps a prefix of whole blocks.
