@@ -235,10 +235,24 @@ impl Event {
     /// Emits the event through `tracing` (INFO, or WARN for warnings). The JSON is made only
     /// when a layer records the field, so a filtered-out event costs nothing.
     pub fn emit(&self) {
-        if self.is_warning() {
+        if let Some(hint) = self.operator_hint() {
+            // The hint reaches the operator's terminal; log files and the trace keep the JSON.
+            tracing::warn!(json = %Json(self), hint, "{}", self.name());
+        } else if self.is_warning() {
             tracing::warn!(json = %Json(self), "{}", self.name());
         } else {
             tracing::info!(json = %Json(self), "{}", self.name());
+        }
+    }
+
+    /// What an operator can do about a warning, where the event alone does not say.
+    fn operator_hint(&self) -> Option<&'static str> {
+        match self {
+            Event::PeerSpeaksClassic { .. } => Some(
+                "the neighbour answered `? PEER`, so it speaks only the classic dialect: \
+                 mark the link `classic: true` in the herd file",
+            ),
+            _ => None,
         }
     }
 

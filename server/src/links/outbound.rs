@@ -31,6 +31,9 @@ pub async fn run(
     let link_seed = shared.seed ^ stable_hash(&[&shared.name, &neighbour.name]);
     let mut backoff = Backoff::new(limits.backoff_min, limits.backoff_max, link_seed);
     let mut failures_in_a_row = 0u32;
+    // Answers of `? PEER` since the link was last up: the first is news for the operator, the
+    // redials after it are detail.
+    let mut classic_answers_in_a_row = 0u32;
     loop {
         let dial = tokio::time::timeout(
             limits.peer_connect_timeout,
@@ -46,6 +49,18 @@ pub async fn run(
                 let end = session(&neighbour.name, stream, &shared, &mut shutdown).await;
                 if end.linked {
                     backoff.reset();
+                    classic_answers_in_a_row = 0;
+                }
+                if matches!(end.reason, LinkEnd::SpeaksClassic) {
+                    classic_answers_in_a_row += 1;
+                    let classic = Event::PeerSpeaksClassic {
+                        peer: neighbour.name.clone(),
+                    };
+                    if classic_answers_in_a_row == 1 {
+                        classic.emit();
+                    } else {
+                        classic.emit_detail();
+                    }
                 }
                 Event::PeerDown {
                     peer: neighbour.name.clone(),
@@ -384,10 +399,6 @@ async fn dial_handshake(
                 ))));
             }
             Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
-                Event::PeerSpeaksClassic {
-                    peer: peer.to_string(),
-                }
-                .emit();
                 return Err(SessionEnd::before_link(LinkEnd::SpeaksClassic));
             }
             Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
