@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    Processes, final_table, free_port, signal_and_wait, start, wait_listening, write_until,
+    Processes, acknowledged, final_table, free_port, signal_and_wait, start, wait_listening,
+    write_until,
 };
 
 /// Servers of the herd, and the two that take the load.
@@ -65,10 +66,7 @@ async fn sigkill_of_all_five_under_load_loses_no_acknowledged_record() {
     for child in &mut processes.0 {
         let _ = child.wait();
     }
-    let mut acknowledged = Vec::new();
-    for writer in writers {
-        acknowledged.extend(writer.await.expect("a writer task"));
-    }
+    let acknowledged = acknowledged(writers).await;
     assert!(
         acknowledged.len() > 100,
         "load reached the herd: {}",

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    Processes, final_table, free_port, signal_and_wait, start, wait_listening, write_until,
+    Processes, acknowledged, final_table, free_port, signal_and_wait, start, wait_listening,
+    write_until,
 };
 
 /// Writers on the stopped server at once.
@@ -41,10 +42,7 @@ async fn sigterm_under_load_loses_no_acknowledged_record() {
         .collect();
     tokio::time::sleep(LOAD_BEFORE_STOP).await;
     signal_and_wait(&mut origin, "TERM").await;
-    let mut acknowledged = Vec::new();
-    for writer in writers {
-        acknowledged.extend(writer.await.expect("a writer task"));
-    }
+    let acknowledged = acknowledged(writers).await;
     assert!(
         acknowledged.len() > 100,
         "load reached the origin: {}",

@@ -129,3 +129,12 @@ pub fn final_table(log_dir: &Path, name: &str) -> std::collections::BTreeSet<Str
     }
     table
 }
+
+/// Every AT line the writer tasks got back: the records the herd acknowledged.
+pub async fn acknowledged(writers: Vec<tokio::task::JoinHandle<Vec<String>>>) -> Vec<String> {
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.expect("a writer task"));
+    }
+    acknowledged
+}
