@@ -15,6 +15,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::logrotate::{RotatingFile, Rotation};
 use crate::logwriter::{LogWriter, WriterGuard};
 
 pub struct PerServerFiles {
@@ -22,16 +23,18 @@ pub struct PerServerFiles {
 }
 
 impl PerServerFiles {
-    /// Opens `DIR/NAME.log` for every name; keep the guards alive until exit so lines are flushed.
-    pub fn open(dir: &Path, names: &[String]) -> std::io::Result<(Self, Vec<WriterGuard>)> {
+    /// Opens `DIR/NAME.log` for every name, rotated as `rotation` says; keep the guards alive
+    /// until exit so lines are flushed.
+    pub fn open(
+        dir: &Path,
+        names: &[String],
+        rotation: Rotation,
+    ) -> std::io::Result<(Self, Vec<WriterGuard>)> {
         std::fs::create_dir_all(dir)?;
         let mut writers = BTreeMap::new();
         let mut guards = Vec::new();
         for name in names {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join(format!("{name}.log")))?;
+            let file = RotatingFile::open(dir, name, rotation)?;
             // Lossless and bounded (see `logwriter`): the log is the trace.
             let (writer, guard) = LogWriter::start(name, file)?;
             writers.insert(name.clone(), writer);

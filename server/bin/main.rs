@@ -3,6 +3,7 @@
 
 mod disk;
 mod logfile;
+mod logrotate;
 mod logwriter;
 mod real;
 
@@ -154,7 +155,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Err(_) => String::new(),
     };
-    let (files, _guards) = logfile::PerServerFiles::open(&cli.log_dir, &names)
+    let rotation = logrotate::Rotation {
+        file_bytes_max: herd.limits.log_file_bytes_max,
+        files_max: herd.limits.log_files_max,
+    };
+    let (files, _guards) = logfile::PerServerFiles::open(&cli.log_dir, &names, rotation)
         .map_err(|e| anyhow::anyhow!("cannot open log files in {}: {e}", cli.log_dir.display()))?;
     let no_color = std::env::var_os("NO_COLOR");
     let stderr = tracing_subscriber::fmt::layer()

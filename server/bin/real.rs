@@ -44,6 +44,14 @@ impl Network for TokioNet {
             Ok(Box::new(stream) as BoxStream)
         })
     }
+
+    fn resolve(&self, host: &str) -> BoxFuture<'static, io::Result<Vec<std::net::IpAddr>>> {
+        let host = host.to_string();
+        Box::pin(async move {
+            let addrs = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(addrs.map(|a| a.ip()).collect())
+        })
+    }
 }
 
 /// The operating system's clock; the library reads time solely through the [`Clock`] it is given.

@@ -16,7 +16,10 @@ pub fn iamat(
 ) -> String {
     let invalid = || format!("{}\n", invalid_reply(line));
     let limits = &shared.limits;
-    if client.len() > limits.client_id_bytes_max || shared.too_far_ahead(timestamp.nanos()) {
+    if client.len() > limits.client_id_bytes_max
+        || shared.text_too_long(&location, &timestamp)
+        || shared.too_far_ahead(timestamp.nanos())
+    {
         return invalid();
     }
     let received = shared.clock.now_nanos();
@@ -114,6 +117,43 @@ mod tests {
             }
             lines
         })
+    }
+
+    /// Padding cannot grow a record: 30 KiB of leading zeros fit the line limit and parse to
+    /// a valid location or timestamp, but over their byte bounds they are answered `?` and
+    /// nothing is stored (nor flooded, nor logged as a record).
+    #[test]
+    fn padded_location_or_timestamp_is_refused_and_not_stored() {
+        let shared = shared(64 * 1024, 1024);
+        let zeros = "0".repeat(30 * 1024);
+        let lines = [
+            format!("IAMAT kiwi +{zeros}1.5-2.25 1700000000"),
+            format!("IAMAT kiwi +1.5-2.25 {zeros}1700000000"),
+        ];
+        for line in lines {
+            let Ok(Command::IAmAt {
+                client,
+                location,
+                timestamp,
+            }) = Command::parse_line(line.as_bytes())
+            else {
+                panic!("a padded IAMAT still parses");
+            };
+            let reply = iamat(&shared, client, location, timestamp, line.as_bytes());
+            assert!(reply.starts_with("? IAMAT kiwi"), "{}", &reply[..80]);
+            assert!(shared.store().get("kiwi").is_none(), "refused but stored");
+        }
+        let line = "IAMAT kiwi +1.5-2.25 1700000000";
+        let Ok(Command::IAmAt {
+            client,
+            location,
+            timestamp,
+        }) = Command::parse_line(line.as_bytes())
+        else {
+            panic!("a plain IAMAT parses");
+        };
+        let reply = iamat(&shared, client, location, timestamp, line.as_bytes());
+        assert!(reply.starts_with("AT Bailey"), "{reply}");
     }
 
     proptest! {

@@ -102,15 +102,33 @@ pub struct Neighbour {
     pub classic: bool,
 }
 
-/// What an AT line holds besides its client id, as budgeted: `AT ` (3 bytes), the origin (a
-/// server name, at most [`SERVER_NAME_BYTES_MAX`]), four separators, and 32, 64 and 32 bytes
-/// for the time difference, location and timestamp. Only the first three are maxima: the
-/// parser bounds the other fields' values, not their length (leading zeros, long fractions),
-/// so what keeps every record inside every link's line is the IAMAT's own check that its AT
-/// line fits `line_bytes_max` (`commands::iamat`). This sum only refuses a client id bound
-/// that would leave no room for ordinary fields (counted in
+/// What an AT line holds besides its client id, at most: `AT ` (3 bytes), the origin (a
+/// server name, at most [`SERVER_NAME_BYTES_MAX`]), four separators, and the time difference,
+/// location and timestamp at their bounds ([`TIME_DIFF_BYTES_MAX`], `location_bytes_max` and
+/// `timestamp_bytes_max`, which may not exceed their budgets here). So a client id bound that
+/// leaves this much room keeps every record inside every link's line (counted in
 /// `scenarios/herds/accepted/client-id-at-bound.yaml`).
-pub const AT_LINE_FIXED_BYTES_MAX: usize = 3 + SERVER_NAME_BYTES_MAX + 1 + 32 + 1 + 1 + 64 + 1 + 32;
+pub const AT_LINE_FIXED_BYTES_MAX: usize = 3
+    + SERVER_NAME_BYTES_MAX
+    + 1
+    + TIME_DIFF_BYTES_MAX
+    + 1
+    + 1
+    + LOCATION_BYTES_BUDGET
+    + 1
+    + TIMESTAMP_BYTES_BUDGET;
+
+/// Longest time difference text a record from a link may carry: a server makes it (sign,
+/// seconds, 9 fraction digits: 22 bytes for any timestamp before year 10000), so a longer one
+/// is padding, refused like an over-long location.
+pub const TIME_DIFF_BYTES_MAX: usize = 32;
+/// The least `log_file_bytes_max` may be: a file holds many lines (a longer line than this
+/// is rare, and gets a file of its own).
+pub const LOG_FILE_BYTES_MIN: u64 = 4096;
+/// The most `location_bytes_max` may be: its share of [`AT_LINE_FIXED_BYTES_MAX`].
+pub const LOCATION_BYTES_BUDGET: usize = 64;
+/// The most `timestamp_bytes_max` may be: its share of [`AT_LINE_FIXED_BYTES_MAX`].
+pub const TIMESTAMP_BYTES_BUDGET: usize = 32;
 
 /// Longest server name a herd file may give.
 pub const SERVER_NAME_BYTES_MAX: usize = 64;
@@ -136,6 +154,13 @@ pub struct Limits {
     /// Longest client id an IAMAT may carry; a longer one is answered `?`. It keeps every
     /// stored record's AT line well inside every link's line limit. Default 1024.
     pub client_id_bytes_max: usize,
+    /// Longest location text a record may carry (at most 64, its share of an AT line); a
+    /// longer IAMAT is answered `?` and a longer record from a link is refused, so padding
+    /// (leading zeros) cannot grow a record, a flood or a log line. Default 64.
+    pub location_bytes_max: usize,
+    /// Longest timestamp text a record may carry (at most 32, its share of an AT line);
+    /// enforced as `location_bytes_max` is. Default 32.
+    pub timestamp_bytes_max: usize,
     /// How far a timestamp may be ahead of this server's clock, for client IAMATs and peer
     /// records alike; further ahead is refused (`?` to a client), so no one can take over an
     /// id for good with a timestamp from the future. Far above any real skew. Default 1 day.
@@ -197,6 +222,12 @@ pub struct Limits {
     /// Upstream Places calls this server makes in any one second; past it a WHATSAT gets its
     /// AT line and Google's `OVER_QUERY_LIMIT` JSON. Default 10.
     pub places_calls_per_second_max: usize,
+    /// A server's log file is rotated before it would grow past this many bytes (between
+    /// whole lines; a single longer line gets a file of its own). Default 64 MiB.
+    pub log_file_bytes_max: u64,
+    /// Log files kept per server, the one being written included; the oldest goes at a
+    /// rotation. With `log_file_bytes_max`, the most disk a server's log takes. Default 8.
+    pub log_files_max: usize,
     /// `/readyz` on the admin address: a server with neighbours is ready when linked to at
     /// least one, or when it has been linked to none for this long. Default 10s.
     #[serde(with = "duration_text")]
@@ -225,6 +256,8 @@ impl Default for Limits {
             clients_max: 100_000,
             table_bytes_max: 64 * 1024 * 1024,
             client_id_bytes_max: 1024,
+            location_bytes_max: LOCATION_BYTES_BUDGET,
+            timestamp_bytes_max: TIMESTAMP_BYTES_BUDGET,
             timestamp_ahead_max: Duration::from_secs(24 * 60 * 60),
             client_write_timeout: Duration::from_secs(10),
             peer_links_max: 64,
@@ -243,6 +276,8 @@ impl Default for Limits {
             places_cache_bytes_max: 16 * 1024 * 1024,
             places_calls_per_second_max: 10,
             ready_alone_after: Duration::from_secs(10),
+            log_file_bytes_max: 64 * 1024 * 1024,
+            log_files_max: 8,
         }
     }
 }
@@ -415,10 +450,13 @@ impl Herd {
             ("clients_max", l.clients_max),
             ("table_bytes_max", l.table_bytes_max),
             ("client_id_bytes_max", l.client_id_bytes_max),
+            ("location_bytes_max", l.location_bytes_max),
+            ("timestamp_bytes_max", l.timestamp_bytes_max),
             ("peer_links_max", l.peer_links_max),
             ("link_batch_max", l.link_batch_max),
             ("places_response_bytes_max", l.places_response_bytes_max),
             ("places_calls_per_second_max", l.places_calls_per_second_max),
+            ("log_files_max", l.log_files_max),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -433,6 +471,18 @@ impl Herd {
         if l.client_id_bytes_max + AT_LINE_FIXED_BYTES_MAX > l.line_bytes_max {
             return Err(format!(
                 "limits.client_id_bytes_max must be at most line_bytes_max - {AT_LINE_FIXED_BYTES_MAX}, so every record fits a link's line"
+            ));
+        }
+        if l.log_file_bytes_max < LOG_FILE_BYTES_MIN {
+            return Err(format!(
+                "limits.log_file_bytes_max must be at least {LOG_FILE_BYTES_MIN}"
+            ));
+        }
+        if l.location_bytes_max > LOCATION_BYTES_BUDGET
+            || l.timestamp_bytes_max > TIMESTAMP_BYTES_BUDGET
+        {
+            return Err(format!(
+                "limits.location_bytes_max must be at most {LOCATION_BYTES_BUDGET} and timestamp_bytes_max at most {TIMESTAMP_BYTES_BUDGET}, their shares of an AT line"
             ));
         }
         if l.client_write_timeout.is_zero() || l.timestamp_ahead_max.is_zero() {

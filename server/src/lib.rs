@@ -123,6 +123,7 @@ async fn open_shared(
             .await
             .map_err(store_error)?;
     }
+    shared.classic_addresses = classic_addresses(&shared.neighbours, &env.net).await;
     let shared = Arc::new(shared);
     if fresh_life {
         // A new life starts with a snapshot naming it, which also drops whatever was cut.
@@ -132,6 +133,27 @@ async fn open_shared(
         events::Event::LinksUnauthenticated.emit();
     }
     Ok(shared)
+}
+
+/// The addresses of the classic neighbours' hosts, the only sources of classic lines. A host
+/// that does not resolve adds none (its lines are refused, each one logged), said at start.
+async fn classic_addresses(
+    neighbours: &[config::Neighbour],
+    net: &Arc<dyn net::Network>,
+) -> std::collections::BTreeSet<std::net::IpAddr> {
+    let mut addresses = std::collections::BTreeSet::new();
+    for neighbour in neighbours.iter().filter(|n| n.classic) {
+        match net.resolve(&neighbour.host).await {
+            Ok(ips) => addresses.extend(ips.into_iter().map(|ip| ip.to_canonical())),
+            Err(e) => tracing::warn!(
+                neighbour = %neighbour.name,
+                host = %neighbour.host,
+                error = %e,
+                "classic neighbour's host does not resolve: its lines will be refused"
+            ),
+        }
+    }
+    addresses
 }
 
 async fn run_inner(

@@ -31,6 +31,16 @@ pub trait Listener: Send + 'static {
 pub trait Network: Send + Sync + 'static {
     fn bind(&self, host: &str, port: u16) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
     fn connect(&self, host: &str, port: u16) -> BoxFuture<'static, io::Result<BoxStream>>;
+
+    /// The addresses `host` stands for: a classic neighbour's lines are taken only from them.
+    /// The default reads an IP literal and nothing else.
+    fn resolve(&self, host: &str) -> BoxFuture<'static, io::Result<Vec<std::net::IpAddr>>> {
+        let parsed = host
+            .parse()
+            .map(|ip| vec![ip])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e));
+        Box::pin(std::future::ready(parsed))
+    }
 }
 
 /// The current POSIX time in nanoseconds, for AT time differences.

@@ -81,6 +81,7 @@ pub async fn accept_loop(
         let handler = Handler {
             shared: shared.clone(),
             conn,
+            remote: remote.to_string(),
             shutdown: shutdown.clone(),
             link_slots: link_slots.clone(),
         };
@@ -136,6 +137,9 @@ impl RefusedLog {
 struct Handler {
     shared: Arc<Shared>,
     conn: u64,
+    /// The remote end as the listener named it: a classic line is taken only from a classic
+    /// neighbour's address.
+    remote: String,
     shutdown: Shutdown,
     link_slots: Arc<Semaphore>,
 }
@@ -281,9 +285,7 @@ impl Handler {
                     // No classic neighbour: an AT line on a plain connection is a client's
                     // forgery, and only ever gets `?`.
                     return invalid();
-                } else if !self.shared.is_herd_server(&record.origin) {
-                    LineRefusal::UnknownOrigin
-                } else if let Some(refusal) = self.shared.refusal(&record) {
+                } else if let Some(refusal) = self.shared.classic_refusal(&self.remote, &record) {
                     refusal
                 } else {
                     // A classic peer's record: stored and flooded, never answered. A stale one

@@ -86,6 +86,9 @@ pub struct Shared {
     pub neighbours: Vec<Neighbour>,
     /// Names of every server of the herd: the only origins a classic peer's record may have.
     servers: BTreeSet<String>,
+    /// The addresses of the classic neighbours' hosts, resolved as the server starts: the
+    /// only sources a classic line is taken from.
+    pub classic_addresses: BTreeSet<std::net::IpAddr>,
     store: Mutex<Store>,
     /// Woken whenever a record is stored, for WHATSATs waiting on an unknown client.
     stored: Notify,
@@ -99,6 +102,9 @@ pub struct Shared {
     /// Per neighbour, woken when it links in: our dial to it, if it is waiting out a backoff
     /// delay, goes at once (it is reachable, and if it restarted it needs our table).
     linked_in: BTreeMap<String, Notify>,
+    /// Per classic neighbour, the origins it refuses on a classic line: itself and its own
+    /// neighbours that authenticate. Its link never sends them (they would only be refused).
+    classic_refused_origins: BTreeMap<String, BTreeSet<String>>,
     /// Per classic neighbour, clients whose newer record it should be sent again: a classic
     /// peer sent us a stale one, so it holds an old record, and only we can tell it.
     classic_resend: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -138,6 +144,7 @@ impl Shared {
             epoch,
             seed,
             servers: herd.servers.iter().map(|s| s.name.clone()).collect(),
+            classic_addresses: BTreeSet::new(),
             neighbours,
             stored: Notify::new(),
             changed: watch::channel(0).0,
@@ -147,6 +154,21 @@ impl Shared {
                 .neighbours(name)
                 .into_iter()
                 .map(|n| (n.name, Notify::new()))
+                .collect(),
+            classic_refused_origins: herd
+                .neighbours(name)
+                .into_iter()
+                .filter(|n| n.classic)
+                .map(|n| {
+                    let mut refused: BTreeSet<String> = herd
+                        .neighbours(&n.name)
+                        .into_iter()
+                        .filter(|m| !m.classic)
+                        .map(|m| m.name)
+                        .collect();
+                    refused.insert(n.name.clone());
+                    (n.name, refused)
+                })
                 .collect(),
             classic_resend: Mutex::new(
                 herd.neighbours(name)
@@ -219,6 +241,52 @@ impl Shared {
         self.servers.contains(name)
     }
 
+    /// Why a classic line from `remote` carrying `record` may not enter the table, if it may
+    /// not. A classic neighbour cannot prove who it is, so its trust rests on the network: the
+    /// line must come from a classic neighbour's address, and its origin must be a server of
+    /// the herd that is neither this server nor a neighbour that authenticates (their records
+    /// reach us over their own links). Then the bounds every record is held to.
+    pub fn classic_refusal(
+        &self,
+        remote: &str,
+        record: &Record,
+    ) -> Option<crate::events::LineRefusal> {
+        use crate::events::LineRefusal;
+        let from = remote
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().to_canonical());
+        if !self.is_herd_server(&record.origin) {
+            Some(LineRefusal::UnknownOrigin)
+        } else if record.origin == self.name {
+            Some(LineRefusal::OwnOrigin)
+        } else if self.is_persistent_neighbour(&record.origin) {
+            Some(LineRefusal::AuthenticatedOrigin)
+        } else if !from.is_ok_and(|ip| self.classic_addresses.contains(&ip)) {
+            Some(LineRefusal::NotClassicAddress(remote.to_string()))
+        } else {
+            self.refusal(record)
+        }
+    }
+
+    /// Would classic neighbour `neighbour` refuse a record of `origin` (see
+    /// [`Shared::classic_refusal`])?
+    pub fn classic_neighbour_refuses(&self, neighbour: &str, origin: &str) -> bool {
+        self.classic_refused_origins
+            .get(neighbour)
+            .is_some_and(|refused| refused.contains(origin))
+    }
+
+    /// Is a location or timestamp text longer than its bound (padding, such as leading
+    /// zeros, that would grow a record, its floods and its log lines)?
+    pub fn text_too_long(
+        &self,
+        location: &crate::protocol::Location,
+        timestamp: &crate::protocol::Timestamp,
+    ) -> bool {
+        location.as_str().len() > self.limits.location_bytes_max
+            || timestamp.as_str().len() > self.limits.timestamp_bytes_max
+    }
+
     /// Is this record's timestamp further ahead of our clock than `timestamp_ahead_max`?
     pub fn too_far_ahead(&self, timestamp_nanos: i128) -> bool {
         let ahead = self.limits.timestamp_ahead_max.as_nanos() as i128;
@@ -231,6 +299,10 @@ impl Shared {
         use crate::events::LineRefusal;
         if record.client.len() > self.limits.client_id_bytes_max {
             Some(LineRefusal::IdTooLong)
+        } else if self.text_too_long(&record.location, &record.timestamp)
+            || record.time_diff.as_str().len() > crate::config::TIME_DIFF_BYTES_MAX
+        {
+            Some(LineRefusal::TextTooLong)
         } else if self.too_far_ahead(record.timestamp.nanos()) {
             Some(LineRefusal::TooFarAhead)
         } else {

@@ -24,14 +24,23 @@ struct Tally {
     errors: u64,
 }
 
+/// The loopback address bulk clients dial from in real mode: the servers (and the fault
+/// proxy that carries their links) use 127.0.0.1, so, as on the simulation's clients host, a
+/// hostile client's address is none of the herd's.
+const REAL_CLIENTS_ADDRESS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
 /// Dials `server`: over turmoil inside the simulation; outside it (real mode, where every
-/// server listens on loopback at its own port) on 127.0.0.1.
+/// server listens on loopback at its own port) on 127.0.0.1, from [`REAL_CLIENTS_ADDRESS`].
 async fn connect(server: &str, port: u16) -> std::io::Result<BoxStream> {
     if turmoil::sim_elapsed().is_some() {
         let stream = turmoil::net::TcpStream::connect((server, port)).await?;
         Ok(Box::new(stream))
     } else {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind((REAL_CLIENTS_ADDRESS, 0).into())?;
+        let stream = socket
+            .connect((std::net::Ipv4Addr::LOCALHOST, port).into())
+            .await?;
         Ok(Box::new(stream))
     }
 }

@@ -49,6 +49,11 @@ impl Network for TurmoilNet {
             Ok(Box::new(stream) as BoxStream)
         })
     }
+
+    fn resolve(&self, host: &str) -> BoxFuture<'static, io::Result<Vec<std::net::IpAddr>>> {
+        let ip = turmoil::lookup(host);
+        Box::pin(std::future::ready(Ok(vec![ip])))
+    }
 }
 
 /// Clock offsets per server, changed by `skew` steps while the simulation runs.

@@ -130,12 +130,8 @@ fn judge(
     reply: &str,
     held: &mut BTreeMap<String, (i128, String)>,
 ) {
-    let ahead_max = i128::try_from(
-        server::config::Limits::default()
-            .timestamp_ahead_max
-            .as_nanos(),
-    )
-    .expect("a day fits");
+    let limits = server::config::Limits::default();
+    let ahead_max = i128::try_from(limits.timestamp_ahead_max.as_nanos()).expect("a day fits");
     match ClientLine::parse(sent) {
         ClientLine::Invalid(_) | ClientLine::Link => {
             assert_eq!(reply, question(sent), "an invalid line: {sent:?}")
@@ -150,7 +146,10 @@ fn judge(
             let nanos = timestamp_nanos.expect("example timestamps are in range");
             if reply.starts_with("? ") {
                 assert!(
-                    client.len() > 1024 || nanos > clock + ahead_max,
+                    client.len() > limits.client_id_bytes_max
+                        || location_text.len() > limits.location_bytes_max
+                        || timestamp_text.len() > limits.timestamp_bytes_max
+                        || nanos > clock + ahead_max,
                     "{sent:?} refused with no bound broken"
                 );
                 assert_eq!(reply, question(sent));

@@ -1,5 +1,5 @@
 //! A server's log file: one JSON line per event, written with its time, level and server, and
-//! read back.
+//! read back; and the names of its rotated files, in the order they are read.
 
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,25 @@ pub fn write_log_line(
     out.push(',');
     out.push_str(fields);
     Some(())
+}
+
+/// The name of server `server`'s log file of generation `generation`: `NAME.log` for the
+/// one being written (0), `NAME.log.1` for the one before it, and so on. The binary rotates
+/// by size and keeps `log_files_max` generations.
+pub fn log_file_name(server: &str, generation: usize) -> String {
+    match generation {
+        0 => format!("{server}.log"),
+        n => format!("{server}.log.{n}"),
+    }
+}
+
+/// Every file name a log rotated with `files_max` generations may have, oldest first: the
+/// order to read them in for the trace.
+pub fn log_file_names(server: &str, files_max: usize) -> Vec<String> {
+    (0..files_max.max(1))
+        .rev()
+        .map(|generation| log_file_name(server, generation))
+        .collect()
 }
 
 /// Why a log line could not be read.

@@ -21,7 +21,10 @@ use crate::protocol::Record;
 use crate::store::Outcome;
 
 use json::{FloodSentJson, Json};
-pub use log_file::{LogLine, ReadError, log_line, read_log, read_log_line, write_log_line};
+pub use log_file::{
+    LogLine, ReadError, log_file_name, log_file_names, log_line, read_log, read_log_line,
+    write_log_line,
+};
 pub use reasons::{
     ConnectionEnd, Direction, LineRefusal, LinkEnd, LinkRefusal, Source, StoreCutKind,
 };

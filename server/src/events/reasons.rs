@@ -236,6 +236,10 @@ impl From<WriteFailed> for LinkEnd {
     }
 }
 
+/// How [`LineRefusal::NotClassicAddress`] reads around the address it names.
+const NOT_CLASSIC_PREFIX: &str = "sent from ";
+const NOT_CLASSIC_SUFFIX: &str = ", not a classic neighbour's address";
+
 /// Why a line from a neighbour or a classic peer was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineRefusal {
@@ -245,10 +249,19 @@ pub enum LineRefusal {
     TooFarAhead,
     /// Its client id is longer than `client_id_bytes_max`.
     IdTooLong,
+    /// Its location, timestamp or time difference text is longer than its bound.
+    TextTooLong,
     /// A valid command, but not one a link carries.
     NotALinkLine,
     /// A classic peer's record whose origin is not a server of the herd.
     UnknownOrigin,
+    /// A classic line claiming this server as its origin.
+    OwnOrigin,
+    /// A classic line claiming a neighbour that authenticates as its origin: its records
+    /// reach us over its own link, never over a classic one.
+    AuthenticatedOrigin,
+    /// A classic line from an address (named) that is no classic neighbour's.
+    NotClassicAddress(String),
     /// It does not parse; the parser's words.
     Invalid(String),
 }
@@ -259,8 +272,14 @@ impl fmt::Display for LineRefusal {
             LineRefusal::TooLong => "line over line_bytes_max",
             LineRefusal::TooFarAhead => "timestamp too far ahead of our clock",
             LineRefusal::IdTooLong => "client id longer than client_id_bytes_max",
+            LineRefusal::TextTooLong => "location, timestamp or time difference over its bound",
             LineRefusal::NotALinkLine => "not a link line",
             LineRefusal::UnknownOrigin => "origin is not a server of the herd",
+            LineRefusal::OwnOrigin => "origin is this server",
+            LineRefusal::AuthenticatedOrigin => "origin is a neighbour that authenticates",
+            LineRefusal::NotClassicAddress(remote) => {
+                return write!(f, "{NOT_CLASSIC_PREFIX}{remote}{NOT_CLASSIC_SUFFIX}");
+            }
             LineRefusal::Invalid(error) => error,
         })
     }
@@ -275,9 +294,18 @@ impl FromStr for LineRefusal {
             LineRefusal::TooLong,
             LineRefusal::TooFarAhead,
             LineRefusal::IdTooLong,
+            LineRefusal::TextTooLong,
             LineRefusal::NotALinkLine,
             LineRefusal::UnknownOrigin,
+            LineRefusal::OwnOrigin,
+            LineRefusal::AuthenticatedOrigin,
         ];
+        if let Some(remote) = s
+            .strip_prefix(NOT_CLASSIC_PREFIX)
+            .and_then(|rest| rest.strip_suffix(NOT_CLASSIC_SUFFIX))
+        {
+            return Ok(LineRefusal::NotClassicAddress(remote.to_string()));
+        }
         Ok(fixed
             .into_iter()
             .find(|refusal| refusal.to_string() == s)

@@ -1,7 +1,8 @@
 //! The classic dialect towards a classic neighbour: a fresh connection per record, nothing
 //! but 6-field AT lines, nothing resumed; a record that cannot be delivered is lost, as in the
 //! classic herd. The link follows the table's change sequence like any other; and when the
-//! classic neighbour sent us a stale record, it gets our newer one again.
+//! classic neighbour sent us a stale record, it gets our newer one again. A record the
+//! neighbour would refuse (its own, or one of a neighbour of it that authenticates) is skipped.
 
 use std::sync::Arc;
 
@@ -49,6 +50,11 @@ pub async fn run(
             }
             continue;
         };
+        // Its own records, and those of its neighbours that authenticate, reach the neighbour
+        // over their own links: it would refuse them here.
+        if shared.classic_neighbour_refuses(&peer, &record.origin) {
+            continue;
+        }
         Event::FloodSent {
             peer: peer.clone(),
             record: record.clone(),

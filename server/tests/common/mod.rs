@@ -114,9 +114,18 @@ pub async fn signal_and_wait(child: &mut Child, signal: &str) {
     }
 }
 
+/// A server's whole log: every file its rotation kept, oldest first.
+pub fn rotated_log(log_dir: &Path, name: &str, files_max: usize) -> String {
+    server::events::log_file_names(name, files_max)
+        .iter()
+        .filter_map(|file| std::fs::read_to_string(log_dir.join(file)).ok())
+        .collect()
+}
+
 /// The final table a stopped server logged last, as AT lines (its log holds every life).
 pub fn final_table(log_dir: &Path, name: &str) -> std::collections::BTreeSet<String> {
-    let log = std::fs::read_to_string(log_dir.join(format!("{name}.log"))).unwrap_or_default();
+    let files_max = server::config::Limits::default().log_files_max;
+    let log = rotated_log(log_dir, name, files_max);
     let mut table = std::collections::BTreeSet::new();
     for line in read_log(&log).expect("every line of a real log reads as a typed event") {
         match line.event {

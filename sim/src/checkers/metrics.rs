@@ -89,8 +89,12 @@ fn line_reason(reason: &LineRefusal) -> &'static str {
         LineRefusal::TooLong => "line_too_long",
         LineRefusal::TooFarAhead => "too_far_ahead",
         LineRefusal::IdTooLong => "id_too_long",
+        LineRefusal::TextTooLong => "text_too_long",
         LineRefusal::NotALinkLine => "not_a_link_line",
         LineRefusal::UnknownOrigin => "unknown_origin",
+        LineRefusal::OwnOrigin => "own_origin",
+        LineRefusal::AuthenticatedOrigin => "authenticated_origin",
+        LineRefusal::NotClassicAddress(_) => "not_classic_address",
         LineRefusal::Invalid(_) => "invalid_line",
     }
 }

@@ -147,6 +147,8 @@ impl<'a> RunRecord<'a> {
         crate::trace::replay::LineBounds {
             line_bytes_max: self.line_bytes_max,
             client_id_bytes_max: self.limits.client_id_bytes_max,
+            location_bytes_max: self.limits.location_bytes_max,
+            timestamp_bytes_max: self.limits.timestamp_bytes_max,
         }
     }
 

@@ -21,14 +21,44 @@ pub struct ServerLog {
     pub table: Vec<String>,
 }
 
-/// Reads `file`, the log of `server`; `start` is the run's start as time since the Unix epoch.
-/// A line that does not read is an error naming the file and line.
-pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, String> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
-    };
+/// The text of `server`'s log: every file the binary's rotation kept, oldest first
+/// (`server::events::log_file_names`). The harness cannot judge a trace whose oldest lines a
+/// rotation dropped, so a log that reached its last generation (`files_max` files) is an
+/// error; with the default bounds no scenario comes near it.
+pub fn read_rotated(dir: &Path, server: &str, files_max: usize) -> Result<String, String> {
+    let mut text = String::new();
+    for (index, name) in server::events::log_file_names(server, files_max)
+        .iter()
+        .enumerate()
+    {
+        let file = dir.join(name);
+        match std::fs::read_to_string(&file) {
+            Ok(_) if index == 0 && files_max > 1 => {
+                return Err(format!(
+                    "{}: the log rotated through all {files_max} files (log_files_max), so its oldest lines may be gone",
+                    file.display()
+                ));
+            }
+            Ok(part) => text.push_str(&part),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+        }
+    }
+    Ok(text)
+}
+
+/// Reads the log of `server` in `dir`, kept in up to `files_max` rotated files; `start` is
+/// the run's start as time since the Unix epoch. A line that does not read is an error naming
+/// the log and line.
+pub fn read(
+    dir: &Path,
+    server: &str,
+    files_max: usize,
+    start: Duration,
+    end: Duration,
+) -> Result<ServerLog, String> {
+    let text = read_rotated(dir, server, files_max)?;
+    let file = dir.join(server::events::log_file_name(server, 0));
     let lines = server::events::read_log(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut log = ServerLog {
         events: Vec::new(),
@@ -57,13 +87,14 @@ pub fn read(file: &Path, start: Duration, end: Duration) -> Result<ServerLog, St
 pub fn read_all(
     dir: &Path,
     servers: &[String],
+    files_max: usize,
     start: Duration,
     end: Duration,
     events: &mut Vec<TraceEvent>,
 ) -> Result<BTreeMap<String, Vec<String>>, String> {
     let mut tables = BTreeMap::new();
     for server in servers {
-        let log = read(&dir.join(format!("{server}.log")), start, end)?;
+        let log = read(dir, server, files_max, start, end)?;
         events.extend(log.events);
         tables.insert(server.clone(), log.table);
     }

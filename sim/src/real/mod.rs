@@ -300,7 +300,16 @@ fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> 
     }
 
     let mut all = events.take().events;
-    let tables = match logs::read_all(&dir.join("logs"), &names, start_epoch, end, &mut all) {
+    let files_max = scenario.herd.limits.log_files_max;
+    let logs_read = logs::read_all(
+        &dir.join("logs"),
+        &names,
+        files_max,
+        start_epoch,
+        end,
+        &mut all,
+    );
+    let tables = match logs_read {
         Ok(tables) => tables,
         Err(message) => {
             sut_failure.get_or_insert(SutFailure { at: end, message });

@@ -312,6 +312,9 @@ pub enum Expected {
 pub struct LineBounds {
     pub line_bytes_max: Option<usize>,
     pub client_id_bytes_max: usize,
+    /// docs/protocol.md §2's bounds on the location and timestamp texts.
+    pub location_bytes_max: usize,
+    pub timestamp_bytes_max: usize,
 }
 
 /// Classifies a `client_send` by the reference grammar (anything that is not a client
@@ -338,7 +341,15 @@ pub fn expected(send: &TraceEvent, bounds: LineBounds) -> Expected {
         return Expected::Invalid { cut };
     }
     match ClientLine::parse(line) {
-        ClientLine::IamAt { client, .. } if client.len() > bounds.client_id_bytes_max => {
+        ClientLine::IamAt {
+            client,
+            location_text,
+            timestamp_text,
+            ..
+        } if client.len() > bounds.client_id_bytes_max
+            || location_text.len() > bounds.location_bytes_max
+            || timestamp_text.len() > bounds.timestamp_bytes_max =>
+        {
             Expected::Invalid { cut }
         }
         ClientLine::IamAt {
