@@ -156,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Err(_) => String::new(),
     };
     let rotation = logrotate::Rotation {
-        file_bytes_max: herd.limits.log_file_bytes_max,
+        file_bytes_max: herd.limits.log_file_bytes_max as u64,
         files_max: herd.limits.log_files_max,
     };
     let (files, _guards) = logfile::PerServerFiles::open(&cli.log_dir, &names, rotation)

@@ -124,7 +124,7 @@ pub const AT_LINE_FIXED_BYTES_MAX: usize = 3
 pub const TIME_DIFF_BYTES_MAX: usize = 32;
 /// The least `log_file_bytes_max` may be: a file holds many lines (a longer line than this
 /// is rare, and gets a file of its own).
-pub const LOG_FILE_BYTES_MIN: u64 = 4096;
+pub const LOG_FILE_BYTES_MIN: usize = 4096;
 /// The most `location_bytes_max` may be: its share of [`AT_LINE_FIXED_BYTES_MAX`].
 pub const LOCATION_BYTES_BUDGET: usize = 64;
 /// The most `timestamp_bytes_max` may be: its share of [`AT_LINE_FIXED_BYTES_MAX`].
@@ -224,7 +224,7 @@ pub struct Limits {
     pub places_calls_per_second_max: usize,
     /// A server's log file is rotated before it would grow past this many bytes (between
     /// whole lines; a single longer line gets a file of its own). Default 64 MiB.
-    pub log_file_bytes_max: u64,
+    pub log_file_bytes_max: usize,
     /// Log files kept per server, the one being written included; the oldest goes at a
     /// rotation. With `log_file_bytes_max`, the most disk a server's log takes. Default 8.
     pub log_files_max: usize,

@@ -26,13 +26,15 @@ impl fmt::Display for LimitValue {
 }
 
 /// Every field of [`Limits`], in its declaration order.
-pub const LIMIT_NAMES: [&str; 24] = [
+pub const LIMIT_NAMES: [&str; 28] = [
     "connections_max",
     "line_bytes_max",
     "client_idle_timeout",
     "clients_max",
     "table_bytes_max",
     "client_id_bytes_max",
+    "location_bytes_max",
+    "timestamp_bytes_max",
     "timestamp_ahead_max",
     "client_write_timeout",
     "peer_links_max",
@@ -50,6 +52,8 @@ pub const LIMIT_NAMES: [&str; 24] = [
     "places_cache_ttl",
     "places_cache_bytes_max",
     "places_calls_per_second_max",
+    "log_file_bytes_max",
+    "log_files_max",
     "ready_alone_after",
 ];
 
@@ -63,6 +67,8 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "clients_max" => Count(l.clients_max),
         "table_bytes_max" => Count(l.table_bytes_max),
         "client_id_bytes_max" => Count(l.client_id_bytes_max),
+        "location_bytes_max" => Count(l.location_bytes_max),
+        "timestamp_bytes_max" => Count(l.timestamp_bytes_max),
         "timestamp_ahead_max" => D(l.timestamp_ahead_max),
         "client_write_timeout" => D(l.client_write_timeout),
         "peer_links_max" => Count(l.peer_links_max),
@@ -81,6 +87,8 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "places_cache_bytes_max" => Count(l.places_cache_bytes_max),
         "places_calls_per_second_max" => Count(l.places_calls_per_second_max),
         "ready_alone_after" => D(l.ready_alone_after),
+        "log_file_bytes_max" => Count(l.log_file_bytes_max),
+        "log_files_max" => Count(l.log_files_max),
         _ => return None,
     })
 }
