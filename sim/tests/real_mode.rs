@@ -107,6 +107,19 @@ fn bad_input_refused_by_a_bound_reaches_the_same_verdicts_on_real_processes() ->
     assert_parity(&load("bad-input.yaml")?)
 }
 
+/// Forged classic lines sent to real processes, from 127.0.0.2 (no classic neighbour's
+/// address), are refused as in the simulation: answered `?` and stored nowhere.
+#[test]
+fn forged_classic_lines_are_refused_by_real_processes_too() -> Result<(), String> {
+    assert_parity(&load("forged-classic.yaml")?)
+}
+
+/// Padded location and timestamp texts are refused by their byte bounds in both modes.
+#[test]
+fn padded_text_is_refused_by_real_processes_too() -> Result<(), String> {
+    assert_parity(&load("padded-text.yaml")?)
+}
+
 #[test]
 fn a_places_outage_on_wiremock_reaches_the_same_verdicts() -> Result<(), String> {
     assert_parity(&load("places-outage.yaml")?)
