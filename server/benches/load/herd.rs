@@ -20,6 +20,9 @@ const LINKS: [(&str, &str); 6] = [
 
 /// Outbound link sessions of a fully connected herd: both ends of every link dial.
 pub const OUTBOUND_LINKS: u64 = 2 * LINKS.len() as u64;
+/// Each server's `log_file_bytes_max` in the benchmark: 1 TiB, more than any run writes, so a
+/// log never rotates under the tail that reads it (production keeps the default bound).
+const BENCH_LOG_FILE_BYTES_MAX: u64 = 1 << 40;
 
 /// `n` distinct ports the kernel calls free right now. All are bound at once (so they differ),
 /// then released for the servers to take. Never the default herd's 10000-10004, so a running
@@ -75,6 +78,10 @@ impl Herd {
         for (a, b) in LINKS {
             yaml.push_str(&format!("  - {{ between: [{a}, {b}] }}\n"));
         }
+        // The benchmark tails each `NAME.log` as it grows, so no log may rotate during a run.
+        yaml.push_str(&format!(
+            "limits: {{ log_file_bytes_max: {BENCH_LOG_FILE_BYTES_MAX} }}\n"
+        ));
         let herd_file = dir.join("herd.yaml");
         std::fs::write(&herd_file, yaml)
             .with_context(|| format!("write {}", herd_file.display()))?;
