@@ -258,9 +258,9 @@ impl Shared {
         if !self.is_herd_server(&record.origin) {
             Some(LineRefusal::UnknownOrigin)
         } else if record.origin == self.name {
-            Some(LineRefusal::OwnOrigin)
+            Some(LineRefusal::OwnOrigin(remote.to_string()))
         } else if self.is_persistent_neighbour(&record.origin) {
-            Some(LineRefusal::AuthenticatedOrigin)
+            Some(LineRefusal::AuthenticatedOrigin(remote.to_string()))
         } else if !from.is_ok_and(|ip| self.classic_addresses.contains(&ip)) {
             Some(LineRefusal::NotClassicAddress(remote.to_string()))
         } else {

@@ -236,9 +236,11 @@ impl From<WriteFailed> for LinkEnd {
     }
 }
 
-/// How [`LineRefusal::NotClassicAddress`] reads around the address it names.
-const NOT_CLASSIC_PREFIX: &str = "sent from ";
-const NOT_CLASSIC_SUFFIX: &str = ", not a classic neighbour's address";
+/// How a refusal of a classic line for who sent it ends: the address it came from.
+const SENT_FROM: &str = "; sent from ";
+const OWN_ORIGIN: &str = "origin is this server";
+const AUTHENTICATED_ORIGIN: &str = "origin is a neighbour that authenticates";
+const NOT_CLASSIC_ADDRESS: &str = "not a classic neighbour's address";
 
 /// Why a line from a neighbour or a classic peer was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,11 +257,11 @@ pub enum LineRefusal {
     NotALinkLine,
     /// A classic peer's record whose origin is not a server of the herd.
     UnknownOrigin,
-    /// A classic line claiming this server as its origin.
-    OwnOrigin,
-    /// A classic line claiming a neighbour that authenticates as its origin: its records
-    /// reach us over its own link, never over a classic one.
-    AuthenticatedOrigin,
+    /// A classic line claiming this server as its origin, from the address named.
+    OwnOrigin(String),
+    /// A classic line claiming a neighbour that authenticates as its origin (its records
+    /// reach us over its own link, never over a classic one), from the address named.
+    AuthenticatedOrigin(String),
     /// A classic line from an address (named) that is no classic neighbour's.
     NotClassicAddress(String),
     /// It does not parse; the parser's words.
@@ -275,10 +277,14 @@ impl fmt::Display for LineRefusal {
             LineRefusal::TextTooLong => "location, timestamp or time difference over its bound",
             LineRefusal::NotALinkLine => "not a link line",
             LineRefusal::UnknownOrigin => "origin is not a server of the herd",
-            LineRefusal::OwnOrigin => "origin is this server",
-            LineRefusal::AuthenticatedOrigin => "origin is a neighbour that authenticates",
+            LineRefusal::OwnOrigin(remote) => {
+                return write!(f, "{OWN_ORIGIN}{SENT_FROM}{remote}");
+            }
+            LineRefusal::AuthenticatedOrigin(remote) => {
+                return write!(f, "{AUTHENTICATED_ORIGIN}{SENT_FROM}{remote}");
+            }
             LineRefusal::NotClassicAddress(remote) => {
-                return write!(f, "{NOT_CLASSIC_PREFIX}{remote}{NOT_CLASSIC_SUFFIX}");
+                return write!(f, "{NOT_CLASSIC_ADDRESS}{SENT_FROM}{remote}");
             }
             LineRefusal::Invalid(error) => error,
         })
@@ -297,14 +303,17 @@ impl FromStr for LineRefusal {
             LineRefusal::TextTooLong,
             LineRefusal::NotALinkLine,
             LineRefusal::UnknownOrigin,
-            LineRefusal::OwnOrigin,
-            LineRefusal::AuthenticatedOrigin,
         ];
-        if let Some(remote) = s
-            .strip_prefix(NOT_CLASSIC_PREFIX)
-            .and_then(|rest| rest.strip_suffix(NOT_CLASSIC_SUFFIX))
-        {
-            return Ok(LineRefusal::NotClassicAddress(remote.to_string()));
+        let sender = s.rsplit_once(SENT_FROM);
+        match sender.map(|(what, remote)| (what, remote.to_string())) {
+            Some((OWN_ORIGIN, remote)) => return Ok(LineRefusal::OwnOrigin(remote)),
+            Some((AUTHENTICATED_ORIGIN, remote)) => {
+                return Ok(LineRefusal::AuthenticatedOrigin(remote));
+            }
+            Some((NOT_CLASSIC_ADDRESS, remote)) => {
+                return Ok(LineRefusal::NotClassicAddress(remote));
+            }
+            _ => {}
         }
         Ok(fixed
             .into_iter()
@@ -337,3 +346,25 @@ macro_rules! as_text {
     )*};
 }
 as_text!(Source, ConnectionEnd, LinkEnd, LineRefusal);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refusal naming its sender reads back as itself from its log text, even when the
+    /// address is an IPv6 one full of colons.
+    #[test]
+    fn refusals_naming_their_sender_read_back_from_their_text() {
+        for remote in ["192.168.0.5:49153", "[::1]:40000"] {
+            for refusal in [
+                LineRefusal::OwnOrigin(remote.into()),
+                LineRefusal::AuthenticatedOrigin(remote.into()),
+                LineRefusal::NotClassicAddress(remote.into()),
+                LineRefusal::TextTooLong,
+                LineRefusal::UnknownOrigin,
+            ] {
+                assert_eq!(refusal.to_string().parse::<LineRefusal>(), Ok(refusal));
+            }
+        }
+    }
+}

@@ -159,15 +159,13 @@ const PLACES_ERROR_KINDS: [&str; 6] = [
     "malformed",
     "status",
 ];
-const LINE_REFUSALS: [&str; 8] = [
+const LINE_REFUSALS: [&str; 6] = [
     "line over line_bytes_max",
     "timestamp too far ahead of our clock",
     "client id longer than client_id_bytes_max",
     "location, timestamp or time difference over its bound",
     "not a link line",
     "origin is not a server of the herd",
-    "origin is this server",
-    "origin is a neighbour that authenticates",
 ];
 
 /// What is wrong with the event's reason as read back, if anything: free text that is empty
@@ -199,9 +197,12 @@ fn reason_problem(event: &Event) -> Option<String> {
         Event::PeerDown { reason, .. } => {
             return fixed_text_problem(&reason.to_string(), &LINK_ENDS);
         }
-        // A classic line from a stranger names the address it came from.
+        // A classic line refused for who sent it names the address it came from.
         Event::LineRefused {
-            reason: LineRefusal::NotClassicAddress(remote),
+            reason:
+                LineRefusal::OwnOrigin(remote)
+                | LineRefusal::AuthenticatedOrigin(remote)
+                | LineRefusal::NotClassicAddress(remote),
             ..
         } => (remote, &[]),
         Event::LineRefused { reason, .. } => {

@@ -92,8 +92,8 @@ fn line_reason(reason: &LineRefusal) -> &'static str {
         LineRefusal::TextTooLong => "text_too_long",
         LineRefusal::NotALinkLine => "not_a_link_line",
         LineRefusal::UnknownOrigin => "unknown_origin",
-        LineRefusal::OwnOrigin => "own_origin",
-        LineRefusal::AuthenticatedOrigin => "authenticated_origin",
+        LineRefusal::OwnOrigin(_) => "own_origin",
+        LineRefusal::AuthenticatedOrigin(_) => "authenticated_origin",
         LineRefusal::NotClassicAddress(_) => "not_classic_address",
         LineRefusal::Invalid(_) => "invalid_line",
     }
