@@ -32,11 +32,12 @@ pub enum Property {
     ClassicLinkCarriedRecord,
     WhatsatWaitGaveUp,
     ForgedProofRefused,
+    ForgedClassicRefused,
 }
 
 impl Property {
     /// Every property, in the order the coverage table lists them.
-    pub const ALL: [Property; 13] = [
+    pub const ALL: [Property; 14] = [
         Property::WhatsatWaitedThenFound,
         Property::TieBrokenByOrigin,
         Property::ReconcileCarriedRecords,
@@ -50,6 +51,7 @@ impl Property {
         Property::ClassicLinkCarriedRecord,
         Property::WhatsatWaitGaveUp,
         Property::ForgedProofRefused,
+        Property::ForgedClassicRefused,
     ];
 
     /// The name the coverage table prints.
@@ -68,6 +70,7 @@ impl Property {
             Property::ClassicLinkCarriedRecord => "classic_link_carried_record",
             Property::WhatsatWaitGaveUp => "whatsat_wait_gave_up",
             Property::ForgedProofRefused => "forged_proof_refused",
+            Property::ForgedClassicRefused => "forged_classic_refused",
         }
     }
 
@@ -87,6 +90,7 @@ impl Property {
             Property::ClassicLinkCarriedRecord => "a classic link carried a record",
             Property::WhatsatWaitGaveUp => "a WHATSAT waited in vain and was answered ?",
             Property::ForgedProofRefused => "a link without the herd's proof was refused",
+            Property::ForgedClassicRefused => "a forged classic line was refused",
         }
     }
 
@@ -112,6 +116,7 @@ impl Property {
             Property::ClassicLinkCarriedRecord => classic_link_carried_record(run),
             Property::WhatsatWaitGaveUp => whatsat_waited(run, false),
             Property::ForgedProofRefused => forged_proof_refused(run),
+            Property::ForgedClassicRefused => forged_classic_refused(run),
         }
     }
 }
@@ -287,7 +292,10 @@ fn limit_reached(run: &RunRecord) -> bool {
         Event::ConnectionRefused { .. } => true,
         Event::LineRefused { reason, .. } => matches!(
             reason,
-            LineRefusal::TooLong | LineRefusal::IdTooLong | LineRefusal::TooFarAhead
+            LineRefusal::TooLong
+                | LineRefusal::IdTooLong
+                | LineRefusal::TextTooLong
+                | LineRefusal::TooFarAhead
         ),
         Event::ConnectionClosed { reason, .. } => matches!(
             reason,
@@ -378,6 +386,22 @@ fn classic_link_carried_record(run: &RunRecord) -> bool {
 
 fn forged_proof_refused(run: &RunRecord) -> bool {
     server_events(run).any(|(_, event)| matches!(event, Event::LinkRefused { .. }))
+}
+
+/// A classic line refused for who sent it: from no classic neighbour's address, or naming as
+/// origin the server itself or a neighbour that authenticates.
+fn forged_classic_refused(run: &RunRecord) -> bool {
+    server_events(run).any(|(_, event)| {
+        matches!(
+            event,
+            Event::LineRefused {
+                reason: LineRefusal::OwnOrigin(_)
+                    | LineRefusal::AuthenticatedOrigin(_)
+                    | LineRefusal::NotClassicAddress(_),
+                ..
+            }
+        )
+    })
 }
 
 #[cfg(test)]

@@ -364,6 +364,32 @@ fn a_refused_link_proof_is_seen_and_a_trace_without_one_is_not() {
 }
 
 #[test]
+fn a_classic_line_refused_for_its_sender_is_seen_and_other_refusals_are_not() {
+    let refused = |reason: LineRefusal| {
+        vec![event(
+            10,
+            "Bona",
+            Event::LineRefused {
+                peer: None,
+                conn: Some(3),
+                reason,
+                line: "AT Clark +0.1 kiwi +1+1 1700000000".into(),
+            },
+        )]
+    };
+    for reason in [
+        LineRefusal::OwnOrigin("192.168.0.5:49153".into()),
+        LineRefusal::AuthenticatedOrigin("192.168.0.5:49153".into()),
+        LineRefusal::NotClassicAddress("192.168.0.5:49153".into()),
+    ] {
+        assert!(seen(Property::ForgedClassicRefused, refused(reason)));
+    }
+    let unknown = refused(LineRefusal::UnknownOrigin);
+    assert!(!seen(Property::ForgedClassicRefused, unknown));
+    assert!(!seen(Property::ForgedClassicRefused, wait(true)));
+}
+
+#[test]
 fn an_empty_run_shows_no_property() {
     let trace = Trace::new();
     let checks = Checks::default();

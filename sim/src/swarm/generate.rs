@@ -21,9 +21,10 @@ use crate::scenario::{
 const CLIENTS: [&str; 5] = ["kiwi", "lime", "mango", "plum", "fig"];
 /// The quiet phase that ends every run.
 pub const QUIET: Duration = Duration::from_secs(10);
-/// How far ahead of the run's start a forged record's timestamp lies: a century, far beyond
-/// any `timestamp_ahead_max`, on whatever date the run starts.
-const FORGED_AHEAD_SECS: u64 = 100 * 365 * 86_400;
+/// How far ahead of the run's start a forged classic line's timestamp lies: 23 hours, inside
+/// the default `timestamp_ahead_max` (a day), so only the classic fence keeps it out, and
+/// stored it would silence the real client's updates for most of a day.
+const FORGED_CLASSIC_AHEAD_SECS: u64 = 23 * 3600;
 /// The shortest run a swarm accepts: a little chaos plus the quiet phase.
 pub const DURATION_MIN: Duration = Duration::from_secs(13);
 
@@ -449,9 +450,12 @@ impl Draft<'_> {
         }
     }
 
-    /// Hostile clients. Every forged record is one no herd may store, even one with classic
-    /// links (which trust AT lines whose origin is a herd server): either its origin is no
-    /// server of the herd, or its timestamp is centuries ahead.
+    /// Hostile clients. Every forged record is one no herd may store. A forged classic line
+    /// claims a server of the herd (the one it is sent to, a neighbour that authenticates, a
+    /// classic neighbour or any other) as origin, with a timestamp within every bound: a
+    /// server with classic neighbours must refuse it because it comes from no classic
+    /// neighbour's address or names an origin no classic line may carry, and a server
+    /// without them takes no `AT` line from a client at all.
     fn hostiles(&mut self) {
         for _ in 0..self.options.hostiles {
             let server = self.server();
@@ -466,7 +470,7 @@ impl Draft<'_> {
                     server,
                     &[format!(
                         "AT {neighbour} +0.000000000 {victim} +0+0 {}",
-                        self.options.start.as_secs() + FORGED_AHEAD_SECS
+                        self.options.start.as_secs() + FORGED_CLASSIC_AHEAD_SECS
                     )],
                 ),
                 2 => Hostile::lines(
