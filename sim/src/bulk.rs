@@ -144,6 +144,10 @@ pub async fn run_hostile(
     secret: &'static [u8],
 ) {
     let server = hostile.server.clone();
+    if let Some(stall) = hostile.stall.clone() {
+        let run = crate::attacker::stall(id, server.clone(), port, stall, recorder.clone());
+        tokio::spawn(run);
+    }
     if hostile.hold_connections > 0 {
         let (server, recorder) = (server.clone(), recorder.clone());
         let (count, hold_for) = (hostile.hold_connections, hostile.hold_for);

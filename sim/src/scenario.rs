@@ -449,7 +449,7 @@ pub use step::{
     Action, Expect, HOSTILE_ID_BYTES_MAX, Hostile, IamAt, LOAD_CLIENTS_MAX, LinkCut, LinkGroups,
     LinkLatency, Load, PlacesFault, Raw, RawPayload, STEP_CONNECTIONS_MAX, Skew, Step, WhatsAt,
 };
-pub use step::{DiskFaultKind, DiskStep};
+pub use step::{DiskFaultKind, DiskStep, STALL_FOR_MAX, STALL_PER_SECOND_MAX, Stall};
 pub use write::yaml_scalar;
 
 #[cfg(test)]

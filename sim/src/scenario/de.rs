@@ -228,6 +228,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                 "latency" => Action::Latency(map.next_value()?),
                 "crash" => Action::Crash(map.next_value()?),
                 "restart" => Action::Restart(map.next_value()?),
+                "impostor" => Action::Impostor(map.next_value()?),
                 "skew" => Action::Skew(map.next_value()?),
                 "places" => Action::Places(map.next_value()?),
                 "load" => Action::Load(map.next_value()?),

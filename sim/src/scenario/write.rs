@@ -232,6 +232,7 @@ fn step_yaml(step: &Step) -> String {
             d.fault.as_str()
         ),
         Action::Restart(s) => format!("restart: {}", quote(s)),
+        Action::Impostor(s) => format!("impostor: {}", quote(s)),
         Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),
         Action::Places(p) => places_yaml(p),
     };
@@ -279,6 +280,14 @@ fn hostile_yaml(h: &Hostile) -> String {
     }
     if let Some(name) = &h.peer_as {
         parts.push(format!("peer_as: {}", quote(name)));
+    }
+    if let Some(stall) = &h.stall {
+        parts.push(format!(
+            "stall: {{ as: {}, per_second: {}, for: {} }}",
+            quote(&stall.name),
+            stall.per_second,
+            fmt_duration(stall.stall_for)
+        ));
     }
     format!("hostile: {{ {} }}", parts.join(", "))
 }
