@@ -25,11 +25,13 @@
 //! A slow neighbour makes its link lag; nothing is dropped and nothing is resent.
 //! `PING`/`PONG` find connections a partition left half-dead.
 //!
+//! - [`admission`]: link slots only for proven handshakes; pending ones bounded, oldest evicted.
 //! - [`handshake`]: challenges and proofs (HMAC-SHA256), no I/O.
 //! - [`outbound`]: the dialling side of a persistent link.
 //! - [`inbound`]: the accepting side, entered by the connection handler on `PEER`.
 //! - [`classic`]: the classic dialect, one connection per record, nothing resumed.
 
+pub mod admission;
 pub mod classic;
 pub mod handshake;
 pub mod inbound;

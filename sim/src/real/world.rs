@@ -135,6 +135,8 @@ impl World for ProcessWorld {
             }
             Action::Restart(server) => {
                 if let Some(impostor) = self.impostors.remove(server) {
+                    // It leaves as silently as a crash: its connections say no goodbye.
+                    proxy.crash(server);
                     impostor.abort();
                     // The port is free again once the aborted task has dropped its listener.
                     let _ = self.runtime.block_on(impostor);

@@ -176,6 +176,7 @@ const STEP_KEYS: &[&str] = &[
     "latency",
     "crash",
     "restart",
+    "impostor",
     "skew",
     "places",
     "load",
