@@ -357,8 +357,8 @@ async fn handshake_stallers_do_not_keep_a_restarted_neighbour_out() {
 }
 
 /// A listener at `port` that answers link handshakes as an accepting neighbour would, knowing
-/// no secret: `HELLO` to `PEER`, then to `AUTH` the `LINKED` line the dialler's own version
-/// expects with no valid proof. Returns every line read within `run_for`.
+/// no secret: `HELLO` to `PEER`, then to `AUTH` a `LINKED` line whose answer has the right
+/// shape and no valid proof. Returns every line read within `run_for`.
 async fn impostor(port: u16, run_for: Duration) -> Vec<String> {
     use tokio::io::AsyncBufReadExt;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -372,10 +372,8 @@ async fn impostor(port: u16, run_for: Duration) -> Vec<String> {
         while let Ok(Ok(Some(line))) = tokio::time::timeout_at(end, reader.next_line()).await {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let reply = match fields[..] {
-                ["PEER", ..] => "HELLO 00 1 0\n".to_string(),
-                // A dialler that sends no challenge of its own takes `LINKED <digest>`.
-                ["AUTH", _, _] => "LINKED -\n".to_string(),
-                ["AUTH", ..] => format!("LINKED - {}\n", "0".repeat(64)),
+                ["PEER", ..] => "HELLO 00\n".to_string(),
+                ["AUTH", ..] => format!("LINKED 1 0 - {}\n", "0".repeat(32)),
                 ["PING", n] => format!("PONG {n}\n"),
                 _ => String::new(),
             };

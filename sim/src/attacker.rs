@@ -83,7 +83,7 @@ pub async fn stall(id: u64, server: String, port: u16, stall: Stall, recorder: R
 }
 
 /// The impostor at `server`'s address: it accepts the links dialled to `server` and answers
-/// their handshake as the accepting side does (`HELLO`, then `LINKED - -`), proving nothing,
+/// their handshake as the accepting side does (`HELLO`, then `LINKED 1 0 - -`), proving nothing,
 /// then keeps them alive (`PONG`). Every line it reads but heartbeats is recorded. Runs until
 /// dropped.
 pub async fn impostor(server: String, port: u16, recorder: Recorder) -> std::io::Result<()> {
@@ -117,8 +117,8 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(stream: S, server: String, re
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let reply = match text.split_ascii_whitespace().collect::<Vec<_>>()[..] {
-            ["PEER", ..] => Some("HELLO 00 1 0".to_string()),
-            ["AUTH", ..] => Some("LINKED - -".to_string()),
+            ["PEER", ..] => Some("HELLO 00".to_string()),
+            ["AUTH", ..] => Some("LINKED 1 0 - -".to_string()),
             ["PING", n] => Some(format!("PONG {n}")),
             _ => None,
         };

@@ -255,21 +255,21 @@ fn every_link_line_on_the_protocol_page_parses_and_prints_back() {
 #[derive(Default)]
 struct Handshake {
     peer: Option<(String, u64)>,
-    /// The challenge, the accepter's epoch and `seq`.
-    hello: Option<(String, u64, u64)>,
+    /// The challenge.
+    hello: Option<String>,
     /// The dialler's proof and its own challenge.
     proof: Option<(String, String)>,
-    /// The accepter's digest and its answer.
-    digest: Option<(Option<TableDigest>, String)>,
+    /// The accepter's epoch, `seq`, digest and answer.
+    linked: Option<(u64, u64, Option<TableDigest>, String)>,
 }
 
 impl Handshake {
     fn see(&mut self, command: Command) {
         match command {
             Command::Peer { name, epoch } => self.peer = Some((name, epoch)),
-            Command::Hello { nonce, epoch, seq } => {
+            Command::Hello { nonce } => {
                 assert_eq!(nonce.len(), 32, "a challenge is 16 bytes in hex");
-                self.hello = Some((nonce, epoch, seq));
+                self.hello = Some(nonce);
             }
             Command::Auth {
                 proof, challenge, ..
@@ -281,7 +281,12 @@ impl Handshake {
                 );
                 self.proof = Some((proof, challenge));
             }
-            Command::Linked { digest, proof } => self.digest = Some((digest, proof)),
+            Command::Linked {
+                epoch,
+                seq,
+                digest,
+                proof,
+            } => self.linked = Some((epoch, seq, digest, proof)),
             _ => {}
         }
     }
@@ -292,10 +297,10 @@ impl Handshake {
     fn judge(&self, dialler: &str, accepter: &str, secret: &str) {
         let (
             Some((name, epoch)),
-            Some((nonce, their_epoch, seq)),
+            Some(nonce),
             Some((proof, challenge)),
-            Some((digest, answer)),
-        ) = (&self.peer, &self.hello, &self.proof, &self.digest)
+            Some((their_epoch, seq, digest, answer)),
+        ) = (&self.peer, &self.hello, &self.proof, &self.linked)
         else {
             panic!("a handshake block shows PEER, HELLO, AUTH and LINKED");
         };

@@ -51,7 +51,8 @@ where
     let limits = &shared.limits;
     let nonce = handshake::challenge(shared.seed, shared.epoch, &shared.name, conn);
     let seq = shared.resume_seq(peer, epoch);
-    let hello = format!("HELLO {nonce} {} {seq}\n", shared.epoch);
+    // Only a challenge: this server's life and what it holds are said once the proof holds.
+    let hello = format!("HELLO {nonce}\n");
     if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
         return AfterLink::Ended(reason.into());
     }
@@ -138,7 +139,13 @@ where
         shared.epoch,
         &challenge,
     );
-    let linked = format!("{}\n", Command::Linked { digest, proof });
+    let linked = Command::Linked {
+        epoch: shared.epoch,
+        seq,
+        digest,
+        proof,
+    };
+    let linked = format!("{linked}\n");
     if let Err(reason) = write_lines(writer, linked.as_bytes(), limits.heartbeat_timeout).await {
         Event::PeerDown {
             peer: peer.to_string(),

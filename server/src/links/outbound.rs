@@ -396,19 +396,18 @@ async fn dial_handshake(
     if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
         return Err(SessionEnd::before_link(reason));
     }
-    let (nonce, their_epoch, seq) =
-        match read_reply(reader, limits.heartbeat_timeout, shutdown).await {
-            Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
-            Ok(other) => {
-                return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
-                    "expected HELLO, got {other}"
-                ))));
-            }
-            Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
-                return Err(SessionEnd::before_link(LinkEnd::SpeaksClassic));
-            }
-            Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
-        };
+    let nonce = match read_reply(reader, limits.heartbeat_timeout, shutdown).await {
+        Ok(Command::Hello { nonce }) => nonce,
+        Ok(other) => {
+            return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
+                "expected HELLO, got {other}"
+            ))));
+        }
+        Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
+            return Err(SessionEnd::before_link(LinkEnd::SpeaksClassic));
+        }
+        Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
+    };
     let link = format!("{}>{peer}", shared.name);
     let challenge = handshake::dialler_challenge(shared.seed, shared.epoch, &link, dial);
     // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in.
@@ -433,13 +432,19 @@ async fn dial_handshake(
         return Err(SessionEnd::before_link(reason));
     }
     let linked_timeout = limits.heartbeat_timeout + limits.fill_wait();
-    let their_digest = match read_reply(reader, linked_timeout, shutdown).await {
-        Ok(Command::Linked { digest, proof }) => {
+    let (their_epoch, seq, their_digest) = match read_reply(reader, linked_timeout, shutdown).await
+    {
+        Ok(Command::Linked {
+            epoch,
+            seq,
+            digest,
+            proof,
+        }) => {
             let answered = handshake::verify_answer(
                 shared.secret.as_ref(),
                 &shared.name,
                 peer,
-                their_epoch,
+                epoch,
                 &challenge,
                 &proof,
             );
@@ -450,7 +455,7 @@ async fn dial_handshake(
                 .emit();
                 return Err(SessionEnd::before_link(LinkEnd::AnswerRefused));
             }
-            digest
+            (epoch, seq, digest)
         }
         Ok(other) => {
             return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(

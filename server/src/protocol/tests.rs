@@ -627,17 +627,17 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         }
     );
     assert_eq!(
-        parse("HELLO 0a1b 5 12")?,
+        parse("HELLO 0a1b")?,
         Command::Hello {
             nonce: "0a1b".into(),
-            epoch: 5,
-            seq: 12,
         }
     );
     let digest = format!("{:016x}{:016x}", 7, u64::MAX);
     assert_eq!(
-        parse(&format!("LINKED {digest} 0f"))?,
+        parse(&format!("LINKED 5 0 {digest} 0f"))?,
         Command::Linked {
+            epoch: 5,
+            seq: 0,
             digest: Some(digest.parse()?),
             proof: "0f".into(),
         }
@@ -651,8 +651,10 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         }
     );
     assert_eq!(
-        parse("LINKED - -")?,
+        parse("LINKED 5 12 - -")?,
         Command::Linked {
+            epoch: 5,
+            seq: 12,
             digest: None,
             proof: "-".into()
         }
@@ -670,7 +672,11 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         "LINKED 00",
         "LINKED 000000000000000G",
         "LINKED -",
-        "LINKED - XY",
+        "LINKED - -",
+        "LINKED 5 12 - XY",
+        "LINKED x 12 - -",
+        "LINKED 5 12 - - -",
+        "HELLO 0a1b 5 12",
         "AUTH - 9",
         "AUTH - 9 0a 1",
         "MARK -1",
@@ -737,10 +743,10 @@ fn every_command_prints_canonically_and_parses_back() -> TestResult {
             Some("AT Clark +0.1 c +1+2 1.5"),
         ),
         ("PEER Bona 9", None),
-        ("HELLO 00ff 1 0", None),
+        ("HELLO 00ff", None),
         ("AUTH - 007 0a", Some("AUTH - 7 0a")),
-        ("LINKED - -", None),
-        ("LINKED 00000000000000ff0000000000000001 0a", None),
+        ("LINKED 01 02 - -", Some("LINKED 1 2 - -")),
+        ("LINKED 1 0 00000000000000ff0000000000000001 0a", None),
         ("MARK 010", Some("MARK 10")),
         ("PING 007", Some("PING 7")),
         ("PONG 0", None),
