@@ -150,7 +150,7 @@ pub struct Limits {
     pub peer_links_max: usize,
     /// Link handshakes pending at once (a connection that said `PEER` and has not proven who
     /// it is yet), apart from links and client slots; when full, a new one evicts the oldest,
-    /// so stallers cannot keep a neighbour out. Default 128.
+    /// so stallers cannot keep a neighbour out. Default 256.
     pub peer_handshakes_max: usize,
     /// A link handshake not proven within this time is dropped. Default 1s.
     #[serde(with = "duration_text")]
@@ -235,7 +235,7 @@ impl Default for Limits {
             timestamp_ahead_max: Duration::from_secs(24 * 60 * 60),
             client_write_timeout: Duration::from_secs(10),
             peer_links_max: 64,
-            peer_handshakes_max: 128,
+            peer_handshakes_max: 256,
             peer_handshake_timeout: Duration::from_secs(1),
             link_batch_max: 256,
             backoff_min: Duration::from_millis(100),

@@ -174,6 +174,8 @@ pub struct LimitOverrides {
     #[serde(default)]
     pub peer_links_max: Option<usize>,
     #[serde(default)]
+    pub peer_handshakes_max: Option<usize>,
+    #[serde(default)]
     pub link_batch_max: Option<usize>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub backoff_min: Option<Duration>,
@@ -221,6 +223,7 @@ impl LimitOverrides {
             timestamp_ahead_max,
             client_write_timeout,
             peer_links_max,
+            peer_handshakes_max,
             link_batch_max,
             backoff_min,
             backoff_max,

@@ -139,6 +139,7 @@ fn limits_flow(l: &LimitOverrides) -> Vec<String> {
     count("table_bytes_max", l.table_bytes_max);
     count("client_id_bytes_max", l.client_id_bytes_max);
     count("peer_links_max", l.peer_links_max);
+    count("peer_handshakes_max", l.peer_handshakes_max);
     count("link_batch_max", l.link_batch_max);
     count("places_response_bytes_max", l.places_response_bytes_max);
     count("places_cache_bytes_max", l.places_cache_bytes_max);
