@@ -59,7 +59,10 @@ fuzz_target!(|data: &[u8]| {
         Command::Peer { .. } | Command::Hello { .. } | Command::Auth { .. } => {
             assert_eq!(output[..2], input[..2])
         }
-        Command::Linked { .. } => assert_eq!(output, input),
+        Command::Linked { .. } => {
+            assert_eq!(output[0], input[0]);
+            assert_eq!(output[3..], input[3..]);
+        }
         // The bound and heartbeat numbers are integers; leading zeros are not kept.
         Command::WhatsAt { radius, bound, .. } => {
             assert_eq!(output[..3], input[..3]);

@@ -173,6 +173,13 @@ pub struct Limits {
     /// Incoming peer link connections at once, counted apart from `connections_max`, so
     /// that held client connections can never keep a neighbour out. Default 64.
     pub peer_links_max: usize,
+    /// Link handshakes pending at once (a connection that said `PEER` and has not proven who
+    /// it is yet), apart from links and client slots; when full, a new one evicts the oldest,
+    /// so stallers cannot keep a neighbour out. Default 256.
+    pub peer_handshakes_max: usize,
+    /// A link handshake not proven within this time is dropped. Default 1s.
+    #[serde(with = "duration_text")]
+    pub peer_handshake_timeout: Duration,
     /// Records a link writes in one batch before it marks its place (`MARK`) and looks at
     /// heartbeats again. A slow neighbour makes its link lag by whole batches; nothing is
     /// dropped and nothing is resent. Default 256.
@@ -261,6 +268,8 @@ impl Default for Limits {
             timestamp_ahead_max: Duration::from_secs(24 * 60 * 60),
             client_write_timeout: Duration::from_secs(10),
             peer_links_max: 64,
+            peer_handshakes_max: 256,
+            peer_handshake_timeout: Duration::from_secs(1),
             link_batch_max: 256,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(2),
@@ -453,6 +462,7 @@ impl Herd {
             ("location_bytes_max", l.location_bytes_max),
             ("timestamp_bytes_max", l.timestamp_bytes_max),
             ("peer_links_max", l.peer_links_max),
+            ("peer_handshakes_max", l.peer_handshakes_max),
             ("link_batch_max", l.link_batch_max),
             ("places_response_bytes_max", l.places_response_bytes_max),
             ("places_calls_per_second_max", l.places_calls_per_second_max),
@@ -492,6 +502,9 @@ impl Herd {
         }
         if l.backoff_min.is_zero() || l.backoff_min > l.backoff_max {
             return Err("limits.backoff_min must be above zero and at most backoff_max".into());
+        }
+        if l.peer_handshake_timeout.is_zero() {
+            return Err("limits.peer_handshake_timeout must be above zero".into());
         }
         if l.heartbeat_interval.is_zero() || l.heartbeat_timeout <= l.heartbeat_interval {
             return Err(

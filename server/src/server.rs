@@ -7,13 +7,17 @@
 //!
 //! Client connections count against `connections_max`; links against `peer_links_max`, apart,
 //! so that connections held open by clients can never keep a neighbour out: when every client
-//! slot is taken, a new connection may still become a link, and only that.
+//! slot is taken, a new connection may still become a link, and only that. A link slot is
+//! taken only once the handshake is proven; until then the connection is a pending handshake
+//! (`links::admission`), bounded apart and evicted oldest first, so stallers cannot fill it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::links::admission::{Admission, Pending};
 use tokio::task::JoinSet;
 
 use crate::commands;
@@ -41,7 +45,10 @@ pub async fn accept_loop(
     grace: Duration,
 ) {
     let client_slots = Arc::new(Semaphore::new(shared.limits.connections_max));
-    let link_slots = Arc::new(Semaphore::new(shared.limits.peer_links_max));
+    let admission = Arc::new(Admission::new(
+        shared.limits.peer_links_max,
+        shared.limits.peer_handshakes_max,
+    ));
     let mut handlers = JoinSet::new();
     let mut refused = RefusedLog::default();
     let mut next_conn: u64 = 0;
@@ -60,18 +67,19 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        next_conn += 1;
+        let conn = next_conn;
         let slot = if let Ok(permit) = client_slots.clone().try_acquire_owned() {
             Slot::Client(permit)
-        } else if let Ok(permit) = link_slots.clone().try_acquire_owned() {
-            Slot::LinkOnly(permit)
+        } else if shared.neighbours.iter().any(|n| !n.classic) {
+            // Every client slot is taken: it may still become a link, as a pending handshake.
+            Slot::HandshakeOnly(admission.begin(conn))
         } else {
             shared.metrics.refused("connections_max");
             refused.note(&remote);
             drop(stream);
             continue;
         };
-        next_conn += 1;
-        let conn = next_conn;
         Event::ConnectionOpened {
             conn,
             remote: remote.to_string(),
@@ -83,7 +91,7 @@ pub async fn accept_loop(
             conn,
             remote: remote.to_string(),
             shutdown: shutdown.clone(),
-            link_slots: link_slots.clone(),
+            admission: admission.clone(),
         };
         handlers.spawn(tracing::Instrument::in_current_span(async move {
             let shared = handler.shared.clone();
@@ -102,8 +110,9 @@ pub async fn accept_loop(
 enum Slot {
     /// A client slot: any command, and it may become a link.
     Client(OwnedSemaphorePermit),
-    /// Every client slot was taken: the connection may only become a link.
-    LinkOnly(OwnedSemaphorePermit),
+    /// Every client slot was taken: the connection may only become a link; its handshake is
+    /// pending from the start.
+    HandshakeOnly(Pending),
 }
 
 /// Logs refused connections at most once per [`REFUSED_LOG_INTERVAL`].
@@ -141,7 +150,7 @@ struct Handler {
     /// neighbour's address.
     remote: String,
     shutdown: Shutdown,
-    link_slots: Arc<Semaphore>,
+    admission: Arc<Admission>,
 }
 
 impl Handler {
@@ -150,14 +159,21 @@ impl Handler {
         let (read_half, mut writer) = tokio::io::split(stream);
         let limits = self.shared.limits.clone();
         let mut reader = LineReader::new(read_half, limits.line_bytes_max);
-        let (mut client_slot, mut link_slot, first_line_wait) = match slot {
+        let (mut client_slot, mut pending, first_line_wait) = match slot {
             Slot::Client(permit) => (Some(permit), None, limits.client_idle_timeout),
-            Slot::LinkOnly(permit) => (None, Some(permit), limits.peer_connect_timeout),
+            Slot::HandshakeOnly(pending) => (None, Some(pending), limits.peer_handshake_timeout),
         };
         let mut idle = first_line_wait;
         loop {
+            let evicted = async {
+                match &pending {
+                    Some(pending) => pending.evicted().await,
+                    None => std::future::pending().await,
+                }
+            };
             let line = tokio::select! {
                 line = tokio::time::timeout(idle, reader.read_line()) => line,
+                _ = evicted => return ConnectionEnd::HandshakeEvicted,
                 _ = self.shutdown.wait() => return ConnectionEnd::Shutdown,
             };
             idle = limits.client_idle_timeout;
@@ -188,22 +204,27 @@ impl Handler {
             if let Ok(Command::Peer { name, epoch }) = &parsed
                 && self.shared.is_persistent_neighbour(name)
             {
-                if link_slot.is_none() {
-                    link_slot = self.link_slots.clone().try_acquire_owned().ok();
-                }
-                if link_slot.is_some() {
-                    match self
-                        .link(name, *epoch, &mut reader, &mut writer, &mut client_slot)
-                        .await
-                    {
-                        inbound::AfterLink::Ended(reason) => return reason,
-                        inbound::AfterLink::Refused => {
-                            link_slot = None;
-                            if client_slot.is_none() {
-                                return ConnectionEnd::LinkWithoutProof;
-                            }
-                            continue;
+                let handshake = match pending.take() {
+                    Some(pending) => pending,
+                    None => self.admission.begin(self.conn),
+                };
+                match self
+                    .link(
+                        name,
+                        *epoch,
+                        handshake,
+                        &mut reader,
+                        &mut writer,
+                        &mut client_slot,
+                    )
+                    .await
+                {
+                    inbound::AfterLink::Ended(reason) => return reason,
+                    inbound::AfterLink::Refused => {
+                        if client_slot.is_none() {
+                            return ConnectionEnd::LinkWithoutProof;
                         }
+                        continue;
                     }
                 }
             }
@@ -225,13 +246,14 @@ impl Handler {
         ConnectionEnd::ClosedByClient
     }
 
-    /// The link from neighbour `name`; once it is linked (proven, and past any wait for a
-    /// refill, see `inbound::serve`), the connection gives its client slot back (links count
-    /// only against `peer_links_max`).
+    /// The link from neighbour `name`, its handshake pending; once it is linked (proven, and
+    /// past any wait for a refill, see `inbound::serve`), the connection gives its client slot
+    /// back (links count only against `peer_links_max`).
     async fn link<R, W>(
         &mut self,
         name: &str,
         epoch: u64,
+        handshake: Pending,
         reader: &mut LineReader<R>,
         writer: &mut W,
         client_slot: &mut Option<OwnedSemaphorePermit>,
@@ -241,11 +263,17 @@ impl Handler {
         W: AsyncWrite + Unpin,
     {
         let (shared, conn) = (self.shared.clone(), self.conn);
+        let admission = self.admission.clone();
+        let handshake = inbound::Handshake {
+            pending: handshake,
+            admission: &admission,
+        };
         inbound::serve(
             &shared,
             name,
             epoch,
             conn,
+            handshake,
             reader,
             writer,
             &mut self.shutdown,

@@ -290,3 +290,126 @@ async fn held_connections_do_not_keep_a_restarted_neighbour_out() {
     }
     drop(held);
 }
+
+/// Stallers: connections to `port`, each saying `PEER <name> 1` and then nothing, opened as
+/// fast as `tasks` tasks can for `run_for`; each task keeps its last `held_max` open. Returns
+/// how many were opened. Bounded in time and in count.
+async fn stall(port: u16, name: &str, tasks: usize, held_max: usize, run_for: Duration) -> u64 {
+    const OPENED_MAX: u64 = 100_000;
+    let end = Instant::now() + run_for;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..tasks {
+        let line = format!("PEER {name} 1\n");
+        set.spawn(async move {
+            let mut held = std::collections::VecDeque::new();
+            let mut opened = 0u64;
+            while Instant::now() < end && opened < OPENED_MAX {
+                let Ok(Ok(mut stream)) = tokio::time::timeout(
+                    Duration::from_millis(200),
+                    TcpStream::connect(("127.0.0.1", port)),
+                )
+                .await
+                else {
+                    continue;
+                };
+                if stream.write_all(line.as_bytes()).await.is_ok() {
+                    opened += 1;
+                    held.push_back(stream);
+                }
+                if held.len() > held_max {
+                    held.pop_front();
+                }
+            }
+            opened
+        });
+    }
+    let mut opened = 0;
+    while let Some(n) = set.join_next().await {
+        opened += n.unwrap_or(0);
+    }
+    opened
+}
+
+#[tokio::test]
+async fn handshake_stallers_do_not_keep_a_restarted_neighbour_out() {
+    let mut herd = Herd::new("stall", &["Alpha", "Beta"], "");
+    herd.start("Alpha", None).await;
+    herd.start("Beta", None).await;
+    let beta = herd.port("Beta");
+    let stallers = tokio::spawn(stall(beta, "Alpha", 4, 400, Duration::from_secs(6)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    herd.kill("Alpha");
+    herd.start("Alpha", None).await;
+    let at = ask(
+        herd.port("Alpha"),
+        &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
+    )
+    .await;
+    assert!(at.starts_with("AT Alpha "), "{at}");
+    // While the stallers run flat out, Alpha links to Beta and its record is there within a
+    // second of its acknowledgement.
+    let linked = holds(beta, "kiwi", at.trim_end(), Duration::from_secs(1)).await;
+    let opened = stallers.await.unwrap_or(0);
+    assert!(opened > 100, "the stallers ran: {opened} connections");
+    linked.unwrap_or_else(|got| {
+        panic!("Alpha's record was not at Beta within 1s under {opened} stallers: {got:?}")
+    });
+}
+
+/// A listener at `port` that answers link handshakes as an accepting neighbour would, knowing
+/// no secret: `HELLO` to `PEER`, then to `AUTH` a `LINKED` line whose answer has the right
+/// shape and no valid proof. Returns every line read within `run_for`.
+async fn impostor(port: u16, run_for: Duration) -> Vec<String> {
+    use tokio::io::AsyncBufReadExt;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the down neighbour's port is free");
+    let mut lines = Vec::new();
+    let end = tokio::time::Instant::now() + run_for;
+    while let Ok(Ok((stream, _))) = tokio::time::timeout_at(end, listener.accept()).await {
+        let (read, mut write) = stream.into_split();
+        let mut reader = tokio::io::BufReader::new(read).lines();
+        while let Ok(Ok(Some(line))) = tokio::time::timeout_at(end, reader.next_line()).await {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let reply = match fields[..] {
+                ["PEER", ..] => "HELLO 00\n".to_string(),
+                ["AUTH", ..] => format!("LINKED 1 0 - {}\n", "0".repeat(32)),
+                ["PING", n] => format!("PONG {n}\n"),
+                _ => String::new(),
+            };
+            lines.push(line);
+            if write.write_all(reply.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    }
+    lines
+}
+
+#[tokio::test]
+async fn a_fake_neighbour_at_a_down_servers_address_gets_no_record() {
+    let mut herd = Herd::new("impostor", &["Alpha", "Beta"], "");
+    herd.start("Alpha", None).await;
+    let at = ask(
+        herd.port("Alpha"),
+        &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
+    )
+    .await;
+    assert!(at.starts_with("AT Alpha "), "{at}");
+    // Beta never started: the impostor takes its port, and Alpha dials it.
+    let got = impostor(herd.port("Beta"), Duration::from_secs(4)).await;
+    assert!(
+        got.iter().any(|l| l.starts_with("PEER Alpha ")),
+        "Alpha dialled the impostor: {got:?}"
+    );
+    let leaked: Vec<&String> = got.iter().filter(|l| l.starts_with("AT ")).collect();
+    assert!(
+        leaked.is_empty(),
+        "records sent to the impostor: {leaked:?}"
+    );
+    assert!(
+        herd.logs("Alpha", "\"peer_answer_refused\"").await,
+        "{}",
+        herd.log("Alpha")
+    );
+}

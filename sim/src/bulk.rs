@@ -153,6 +153,10 @@ pub async fn run_hostile(
     secret: &'static [u8],
 ) {
     let server = hostile.server.clone();
+    if let Some(stall) = hostile.stall.clone() {
+        let run = crate::attacker::stall(id, server.clone(), port, stall, recorder.clone());
+        tokio::spawn(run);
+    }
     if hostile.hold_connections > 0 {
         let (server, recorder) = (server.clone(), recorder.clone());
         let (count, hold_for) = (hostile.hold_connections, hostile.hold_for);
@@ -197,6 +201,8 @@ pub async fn run_hostile(
 
 /// The epoch a borrowed name's link claims.
 const BORROWED_EPOCH: u64 = 1;
+/// The challenge a borrowed name's link asks the server to answer.
+const BORROWED_CHALLENGE: &str = "00";
 
 /// Opens a link to `server` as `name`: `PEER`, and when the server challenges (`HELLO`), an
 /// `AUTH` with a valid proof of `secret`; then the `forged` record, a half-close, and every
@@ -226,7 +232,7 @@ async fn link_as(
         let secret = server::config::Secret::new(secret);
         let proof =
             server::links::handshake::proof(secret.as_ref(), name, server, BORROWED_EPOCH, &nonce);
-        let auth = format!("AUTH {proof} 0");
+        let auth = format!("AUTH {proof} 0 {BORROWED_CHALLENGE}");
         recorder.push(hostile_send(recorder.now(), id, server, &auth));
         write.write_all(format!("{auth}\n").as_bytes()).await?;
         read_reply_line(&mut reader, &mut reply).await?;

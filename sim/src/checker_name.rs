@@ -36,6 +36,7 @@ pub enum CheckerName {
     PlacesAnswers,
     Metrics,
     Integrity,
+    Leak,
     Durable,
     Convergence,
     Answered,
@@ -43,7 +44,7 @@ pub enum CheckerName {
 
 impl CheckerName {
     /// Every checker, in the order they run and report.
-    pub const ALL: [CheckerName; 16] = [
+    pub const ALL: [CheckerName; 17] = [
         CheckerName::WellFormed,
         CheckerName::TimeDiff,
         CheckerName::Expectations,
@@ -57,6 +58,7 @@ impl CheckerName {
         CheckerName::PlacesAnswers,
         CheckerName::Metrics,
         CheckerName::Integrity,
+        CheckerName::Leak,
         CheckerName::Durable,
         CheckerName::Convergence,
         CheckerName::Answered,
@@ -78,6 +80,7 @@ impl CheckerName {
             CheckerName::PlacesAnswers => "places_answers",
             CheckerName::Metrics => "metrics",
             CheckerName::Integrity => "integrity",
+            CheckerName::Leak => "leak",
             CheckerName::Durable => "durable",
             CheckerName::Convergence => "convergence",
             CheckerName::Answered => "answered",

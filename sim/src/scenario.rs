@@ -174,6 +174,8 @@ pub struct LimitOverrides {
     #[serde(default)]
     pub peer_links_max: Option<usize>,
     #[serde(default)]
+    pub peer_handshakes_max: Option<usize>,
+    #[serde(default)]
     pub link_batch_max: Option<usize>,
     #[serde(default, deserialize_with = "de::opt_duration")]
     pub backoff_min: Option<Duration>,
@@ -221,6 +223,7 @@ impl LimitOverrides {
             timestamp_ahead_max,
             client_write_timeout,
             peer_links_max,
+            peer_handshakes_max,
             link_batch_max,
             backoff_min,
             backoff_max,
@@ -449,7 +452,7 @@ pub use step::{
     Action, Expect, HOSTILE_ID_BYTES_MAX, Hostile, IamAt, LOAD_CLIENTS_MAX, LinkCut, LinkGroups,
     LinkLatency, Load, PlacesFault, Raw, RawPayload, STEP_CONNECTIONS_MAX, Skew, Step, WhatsAt,
 };
-pub use step::{DiskFaultKind, DiskStep};
+pub use step::{DiskFaultKind, DiskStep, STALL_FOR_MAX, STALL_PER_SECOND_MAX, Stall};
 pub use write::yaml_scalar;
 
 #[cfg(test)]

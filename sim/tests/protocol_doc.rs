@@ -254,30 +254,52 @@ fn every_link_line_on_the_protocol_page_parses_and_prints_back() {
 #[derive(Default)]
 struct Handshake {
     peer: Option<(String, u64)>,
-    hello: Option<(String, u64)>,
-    proof: Option<String>,
-    digest: Option<Option<TableDigest>>,
+    /// The challenge.
+    hello: Option<String>,
+    /// The dialler's proof and its own challenge.
+    proof: Option<(String, String)>,
+    /// The accepter's epoch, `seq`, digest and answer.
+    linked: Option<(u64, u64, Option<TableDigest>, String)>,
 }
 
 impl Handshake {
     fn see(&mut self, command: Command) {
         match command {
             Command::Peer { name, epoch } => self.peer = Some((name, epoch)),
-            Command::Hello { nonce, seq, .. } => {
+            Command::Hello { nonce } => {
                 assert_eq!(nonce.len(), 32, "a challenge is 16 bytes in hex");
-                self.hello = Some((nonce, seq));
+                self.hello = Some(nonce);
             }
-            Command::Auth { proof, .. } => self.proof = Some(proof),
-            Command::Linked { digest } => self.digest = Some(digest),
+            Command::Auth {
+                proof, challenge, ..
+            } => {
+                assert_eq!(
+                    challenge.len(),
+                    16,
+                    "a dialler's challenge is 8 bytes in hex"
+                );
+                self.proof = Some((proof, challenge));
+            }
+            Command::Linked {
+                epoch,
+                seq,
+                digest,
+                proof,
+            } => self.linked = Some((epoch, seq, digest, proof)),
             _ => {}
         }
     }
 
-    /// The proof is the one the dialler makes with the block's secret for this challenge, and
-    /// a `seq` of 0 is answered with the digest of an empty table on a 256-byte line limit.
+    /// The proof is the one the dialler makes with the block's secret for this challenge, the
+    /// answer the one the accepter makes for the dialler's, and a `seq` of 0 is answered with
+    /// the digest of an empty table on a 256-byte line limit.
     fn judge(&self, dialler: &str, accepter: &str, secret: &str) {
-        let (Some((name, epoch)), Some((nonce, seq)), Some(proof), Some(digest)) =
-            (&self.peer, &self.hello, &self.proof, &self.digest)
+        let (
+            Some((name, epoch)),
+            Some(nonce),
+            Some((proof, challenge)),
+            Some((their_epoch, seq, digest, answer)),
+        ) = (&self.peer, &self.hello, &self.proof, &self.linked)
         else {
             panic!("a handshake block shows PEER, HELLO, AUTH and LINKED");
         };
@@ -293,6 +315,8 @@ impl Handshake {
             nonce,
             proof
         ));
+        let owed = handshake::answer(Some(&secret), dialler, accepter, *their_epoch, challenge);
+        assert_eq!(answer, &owed, "LINKED's answer to the dialler's challenge");
         let empty = TableDigest::empty(digest::buckets_for(256));
         let owed_digest = (*seq == 0).then_some(empty);
         assert_eq!(digest, &owed_digest, "LINKED's digest");

@@ -157,6 +157,12 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             },
             &["peer"],
         ),
+        (
+            Event::PeerAnswerRefused {
+                peer: "Bona".into(),
+            },
+            &["peer"],
+        ),
         (Event::LinksUnauthenticated, &[]),
         (
             Event::PeerUp {
@@ -328,6 +334,7 @@ fn every_kind() -> Vec<(Event, &'static [&'static str])> {
             | Event::LinkRefused { .. }
             | Event::PeerSpeaksClassic { .. }
             | Event::PeerAuthRefused { .. }
+            | Event::PeerAnswerRefused { .. }
             | Event::LinksUnauthenticated
             | Event::PeerUp { .. }
             | Event::PeerDown { .. }

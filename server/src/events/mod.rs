@@ -98,6 +98,9 @@ pub enum Event {
     PeerSpeaksClassic { peer: String },
     /// A neighbour refused our proof: the two servers do not share the herd's secret.
     PeerAuthRefused { peer: String },
+    /// A neighbour (or whatever answers at its address) did not answer our challenge with a
+    /// proof of the herd's secret: an impostor, or the secret differs. Nothing was sent to it.
+    PeerAnswerRefused { peer: String },
     /// At start, when no secret is configured and some link is persistent: links are
     /// unauthenticated.
     LinksUnauthenticated,
@@ -197,6 +200,7 @@ impl Event {
             Event::LinkRefused { .. } => "link_refused",
             Event::PeerSpeaksClassic { .. } => "peer_speaks_classic",
             Event::PeerAuthRefused { .. } => "peer_auth_refused",
+            Event::PeerAnswerRefused { .. } => "peer_answer_refused",
             Event::LinksUnauthenticated => "links_unauthenticated",
             Event::PeerUp { .. } => "peer_up",
             Event::PeerDown { .. } => "peer_down",
@@ -227,6 +231,7 @@ impl Event {
                 | Event::LinkRefused { .. }
                 | Event::PeerSpeaksClassic { .. }
                 | Event::PeerAuthRefused { .. }
+                | Event::PeerAnswerRefused { .. }
                 | Event::LinksUnauthenticated
                 | Event::PlacesError { .. }
                 | Event::LinkUnsent { .. }

@@ -83,8 +83,12 @@ pub enum ConnectionEnd {
     NoClientSlot,
     /// It held only a link slot and its link's handshake was refused.
     LinkWithoutProof,
-    /// The neighbour said `PEER` and then nothing within `heartbeat_timeout`.
+    /// The neighbour said `PEER` and then nothing within `peer_handshake_timeout`.
     HandshakeTimedOut,
+    /// Its handshake was pending when `peer_handshakes_max` newer ones began: the oldest goes.
+    HandshakeEvicted,
+    /// Its handshake was proven but every link slot (`peer_links_max`) was taken.
+    NoLinkSlot,
     /// The neighbour closed the connection during the handshake.
     ClosedDuringHandshake,
     /// A reply was not written within `client_write_timeout`.
@@ -103,6 +107,8 @@ impl fmt::Display for ConnectionEnd {
             ConnectionEnd::NoClientSlot => f.write_str("refused: every client slot is taken"),
             ConnectionEnd::LinkWithoutProof => f.write_str("refused: link without a valid proof"),
             ConnectionEnd::HandshakeTimedOut => f.write_str("handshake timed out"),
+            ConnectionEnd::HandshakeEvicted => f.write_str("handshake evicted by newer ones"),
+            ConnectionEnd::NoLinkSlot => f.write_str("refused: every link slot is taken"),
             ConnectionEnd::ClosedDuringHandshake => f.write_str("closed during the handshake"),
             ConnectionEnd::WriteTimedOut => f.write_str(WRITE_TIMED_OUT),
             ConnectionEnd::Io(error) => f.write_str(error),
@@ -122,6 +128,8 @@ impl FromStr for ConnectionEnd {
             "refused: every client slot is taken" => ConnectionEnd::NoClientSlot,
             "refused: link without a valid proof" => ConnectionEnd::LinkWithoutProof,
             "handshake timed out" => ConnectionEnd::HandshakeTimedOut,
+            "handshake evicted by newer ones" => ConnectionEnd::HandshakeEvicted,
+            "refused: every link slot is taken" => ConnectionEnd::NoLinkSlot,
             "closed during the handshake" => ConnectionEnd::ClosedDuringHandshake,
             WRITE_TIMED_OUT => ConnectionEnd::WriteTimedOut,
             _ => match s
@@ -170,6 +178,10 @@ pub enum LinkEnd {
     SpeaksClassic,
     /// The neighbour refused our proof: the herd secret differs.
     AuthRefused,
+    /// The neighbour did not answer our challenge with a valid proof: whatever answers at its
+    /// address does not know the herd's secret (an impostor, or the secret differs). Nothing
+    /// was sent to it.
+    AnswerRefused,
     /// The neighbour's handshake line was not the one expected; what it was.
     Handshake(String),
     /// Reading, writing or dialling failed; the transport's own words.
@@ -191,6 +203,9 @@ impl fmt::Display for LinkEnd {
                 "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)"
             }
             LinkEnd::AuthRefused => "neighbour refused our proof: the herd secret differs",
+            LinkEnd::AnswerRefused => {
+                "neighbour did not prove the herd secret: an impostor, or the secret differs"
+            }
             LinkEnd::Handshake(what) => return write!(f, "{HANDSHAKE_PREFIX}{what}"),
             LinkEnd::Io(error) => error,
         })
@@ -216,6 +231,7 @@ impl FromStr for LinkEnd {
             LinkEnd::ClosedDuringHandshake,
             LinkEnd::SpeaksClassic,
             LinkEnd::AuthRefused,
+            LinkEnd::AnswerRefused,
         ];
         if let Some(end) = fixed.into_iter().find(|end| end.to_string() == s) {
             return Ok(end);

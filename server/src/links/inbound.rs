@@ -1,5 +1,6 @@
 //! The accepting side of a persistent link, entered when a connection says `PEER`: challenge,
-//! check the proof, then records in, `PONG` out, and a resume point per `MARK`.
+//! check the proof within `peer_handshake_timeout` (unless a newer handshake evicts this one),
+//! take a link slot, then records in, `PONG` out, and a resume point per `MARK`.
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -11,7 +12,14 @@ use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
 use crate::state::{FillGuard, ResumePoint, Shared, Via, link_key};
 
+use super::admission::{Admission, Pending};
 use super::handshake;
+
+/// A handshake pending at [`Admission`], until its proof is taken.
+pub struct Handshake<'a> {
+    pub pending: Pending,
+    pub admission: &'a Admission,
+}
 
 /// How the connection goes on after [`serve`].
 pub enum AfterLink {
@@ -30,6 +38,7 @@ pub async fn serve<R, W>(
     peer: &str,
     epoch: u64,
     conn: u64,
+    handshake: Handshake<'_>,
     reader: &mut LineReader<R>,
     writer: &mut W,
     shutdown: &mut Shutdown,
@@ -42,12 +51,16 @@ where
     let limits = &shared.limits;
     let nonce = handshake::challenge(shared.seed, shared.epoch, &shared.name, conn);
     let seq = shared.resume_seq(peer, epoch);
-    let hello = format!("HELLO {nonce} {} {seq}\n", shared.epoch);
+    // Only a challenge: this server's life and what it holds are said once the proof holds.
+    let hello = format!("HELLO {nonce}\n");
     if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
         return AfterLink::Ended(reason.into());
     }
     let line = tokio::select! {
-        line = tokio::time::timeout(limits.heartbeat_timeout, reader.read_line()) => line,
+        line = tokio::time::timeout(limits.peer_handshake_timeout, reader.read_line()) => line,
+        _ = handshake.pending.evicted() => {
+            return AfterLink::Ended(ConnectionEnd::HandshakeEvicted);
+        }
         _ = shutdown.wait() => return AfterLink::Ended(ConnectionEnd::Shutdown),
     };
     let bytes = match line {
@@ -57,8 +70,12 @@ where
         Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
         Ok(Ok(Some(Line::TooLong { prefix }))) => prefix,
     };
-    let catch_up_head = match Command::parse_line(&bytes) {
-        Ok(Command::Auth { proof, head }) => handshake::verify(
+    let auth = match Command::parse_line(&bytes) {
+        Ok(Command::Auth {
+            proof,
+            head,
+            challenge,
+        }) => handshake::verify(
             shared.secret.as_ref(),
             peer,
             &shared.name,
@@ -66,10 +83,18 @@ where
             &nonce,
             &proof,
         )
-        .then_some(head),
+        .then_some((head, challenge)),
         _ => None,
     };
-    let Some(catch_up_head) = catch_up_head else {
+    // Proven (or refused): the handshake is no longer pending. Only a proven link takes a slot.
+    drop(handshake.pending);
+    let proven = auth.is_some();
+    let slot = auth.and_then(|auth| Some((auth, handshake.admission.link_slot()?)));
+    if proven && slot.is_none() {
+        shared.metrics.refused("peer_links_max");
+        return AfterLink::Ended(ConnectionEnd::NoLinkSlot);
+    }
+    let Some(((catch_up_head, challenge), _slot)) = slot else {
         shared.metrics.refused("link_without_proof");
         Event::LinkRefused {
             conn,
@@ -107,7 +132,20 @@ where
         let fill = (seq == 0 && catch_up_head > 0).then(|| shared.fill_started());
         (digest, fill)
     };
-    let linked = format!("{}\n", Command::Linked { digest });
+    let proof = handshake::answer(
+        shared.secret.as_ref(),
+        peer,
+        &shared.name,
+        shared.epoch,
+        &challenge,
+    );
+    let linked = Command::Linked {
+        epoch: shared.epoch,
+        seq,
+        digest,
+        proof,
+    };
+    let linked = format!("{linked}\n");
     if let Err(reason) = write_lines(writer, linked.as_bytes(), limits.heartbeat_timeout).await {
         Event::PeerDown {
             peer: peer.to_string(),

@@ -1,5 +1,5 @@
 //! Links to neighbours: the dialling side streams the table's change sequence, the accepting
-//! side stores what arrives, and both prove and check the herd's secret first.
+//! side stores what arrives, and each proves the herd's secret to the other first.
 //!
 //! A persistent link is two TCP connections, one per direction: each server dials every
 //! neighbour and only *sends* records on the connection it dialled, and only *receives* on the
@@ -7,10 +7,15 @@
 //!
 //! ```text
 //! dialler  -> PEER <name> <epoch>
-//! accepter -> HELLO <nonce> <epoch> <seq>     seq: what it holds of the dialler's epoch
-//! dialler  -> AUTH <hmac> <head>              HMAC-SHA256(secret, names, epoch, nonce); the
-//!                                             last change the catch-up covers
-//! accepter -> LINKED <digest>                 `-`, or when seq is 0 its table's digest
+//! accepter -> HELLO <nonce>                   a fresh challenge, nothing more
+//! dialler  -> AUTH <hmac> <head> <challenge>  HMAC-SHA256(secret, names, epoch, nonce); the
+//!                                             last change the catch-up covers; its own
+//!                                             fresh challenge
+//! accepter -> LINKED <epoch> <seq> <digest> <answer>
+//!                                             its life; seq: what it holds of the dialler's
+//!                                             epoch; `-`, or when seq is 0 its table's
+//!                                             digest; HMAC-SHA256 answer to the challenge,
+//!                                             checked before anything is sent
 //!                                             (or `? AUTH ...`, and nothing is stored)
 //! dialler  -> AT ... lines, MARK <seq> after each batch that sends some, PING <n>
 //!             (MARK <cursor> before the PING when the cursor moved since the last MARK)
@@ -25,11 +30,13 @@
 //! A slow neighbour makes its link lag; nothing is dropped and nothing is resent.
 //! `PING`/`PONG` find connections a partition left half-dead.
 //!
+//! - [`admission`]: link slots only for proven handshakes; pending ones bounded, oldest evicted.
 //! - [`handshake`]: challenges and proofs (HMAC-SHA256), no I/O.
 //! - [`outbound`]: the dialling side of a persistent link.
 //! - [`inbound`]: the accepting side, entered by the connection handler on `PEER`.
 //! - [`classic`]: the classic dialect, one connection per record, nothing resumed.
 
+pub mod admission;
 pub mod classic;
 pub mod handshake;
 pub mod inbound;

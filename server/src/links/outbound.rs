@@ -34,6 +34,8 @@ pub async fn run(
     // Answers of `? PEER` since the link was last up: the first is news for the operator, the
     // redials after it are detail.
     let mut classic_answers_in_a_row = 0u32;
+    // Connections made so far: each gets its own challenge for the neighbour to answer.
+    let mut dials = 0u64;
     loop {
         let dial = tokio::time::timeout(
             limits.peer_connect_timeout,
@@ -46,7 +48,8 @@ pub async fn run(
         let error = match dialled {
             Ok(Ok(stream)) => {
                 failures_in_a_row = 0;
-                let end = session(&neighbour.name, stream, &shared, &mut shutdown).await;
+                dials += 1;
+                let end = session(&neighbour.name, dials, stream, &shared, &mut shutdown).await;
                 if end.linked {
                     backoff.reset();
                     classic_answers_in_a_row = 0;
@@ -143,9 +146,10 @@ impl SessionEnd {
     }
 }
 
-/// One dialled connection: handshake, catch-up, streaming; returns why it ended.
+/// Dialled connection number `dial`: handshake, catch-up, streaming; returns why it ended.
 async fn session(
     peer: &str,
+    dial: u64,
     stream: BoxStream,
     shared: &Shared,
     shutdown: &mut Shutdown,
@@ -157,7 +161,7 @@ async fn session(
         their_epoch,
         seq,
         their_digest,
-    } = match dial_handshake(peer, &mut reader, &mut writer, shared, shutdown).await {
+    } = match dial_handshake(peer, dial, &mut reader, &mut writer, shared, shutdown).await {
         Ok(handshaken) => handshaken,
         Err(end) => return end,
     };
@@ -377,9 +381,11 @@ struct Handshaken {
 }
 
 /// The dialler's half of the handshake: `PEER`, the neighbour's `HELLO`, our `AUTH` with the
-/// proof and our head, its `LINKED`.
+/// proof, our head and our challenge, its `LINKED` with its answer: nothing is sent to a
+/// neighbour whose answer is not taken.
 async fn dial_handshake(
     peer: &str,
+    dial: u64,
     reader: &mut LineReader<ReadHalf<BoxStream>>,
     writer: &mut WriteHalf<BoxStream>,
     shared: &Shared,
@@ -390,19 +396,20 @@ async fn dial_handshake(
     if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
         return Err(SessionEnd::before_link(reason));
     }
-    let (nonce, their_epoch, seq) =
-        match read_reply(reader, limits.heartbeat_timeout, shutdown).await {
-            Ok(Command::Hello { nonce, epoch, seq }) => (nonce, epoch, seq),
-            Ok(other) => {
-                return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
-                    "expected HELLO, got {other}"
-                ))));
-            }
-            Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
-                return Err(SessionEnd::before_link(LinkEnd::SpeaksClassic));
-            }
-            Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
-        };
+    let nonce = match read_reply(reader, limits.heartbeat_timeout, shutdown).await {
+        Ok(Command::Hello { nonce }) => nonce,
+        Ok(other) => {
+            return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
+                "expected HELLO, got {other}"
+            ))));
+        }
+        Err(Refused::Line(line)) if line.starts_with(b"? PEER") => {
+            return Err(SessionEnd::before_link(LinkEnd::SpeaksClassic));
+        }
+        Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
+    };
+    let link = format!("{}>{peer}", shared.name);
+    let challenge = handshake::dialler_challenge(shared.seed, shared.epoch, &link, dial);
     // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in.
     let auth = Command::Auth {
         proof: handshake::proof(
@@ -413,6 +420,7 @@ async fn dial_handshake(
             &nonce,
         ),
         head: shared.stream_head(&shared.store()),
+        challenge: challenge.clone(),
     };
     if let Err(reason) = write_lines(
         writer,
@@ -424,8 +432,31 @@ async fn dial_handshake(
         return Err(SessionEnd::before_link(reason));
     }
     let linked_timeout = limits.heartbeat_timeout + limits.fill_wait();
-    let their_digest = match read_reply(reader, linked_timeout, shutdown).await {
-        Ok(Command::Linked { digest }) => digest,
+    let (their_epoch, seq, their_digest) = match read_reply(reader, linked_timeout, shutdown).await
+    {
+        Ok(Command::Linked {
+            epoch,
+            seq,
+            digest,
+            proof,
+        }) => {
+            let answered = handshake::verify_answer(
+                shared.secret.as_ref(),
+                &shared.name,
+                peer,
+                epoch,
+                &challenge,
+                &proof,
+            );
+            if !answered {
+                Event::PeerAnswerRefused {
+                    peer: peer.to_string(),
+                }
+                .emit();
+                return Err(SessionEnd::before_link(LinkEnd::AnswerRefused));
+            }
+            (epoch, seq, digest)
+        }
         Ok(other) => {
             return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
                 "expected LINKED, got {other}"

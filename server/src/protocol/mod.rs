@@ -180,18 +180,30 @@ pub enum Command {
     /// life (it changes on every start), so resume points of an earlier life are never used.
     /// Exactly 3 fields.
     Peer { name: String, epoch: u64 },
-    /// `HELLO <nonce> <epoch> <seq>`: the accepting side's answer to `PEER`: a fresh
-    /// challenge, its own epoch, and the last change it holds of the dialler's current epoch
-    /// (0: none, so the dialler compares whole tables, see [`Command::Linked`]).
-    Hello { nonce: String, epoch: u64, seq: u64 },
-    /// `AUTH <proof> <head>`: the dialler's proof that it knows the herd's secret (`-` without
-    /// one), and its change head now: its catch-up covers at least that much, so once a `MARK`
-    /// reaches it, the catch-up is in.
-    Auth { proof: String, head: u64 },
-    /// `LINKED <digest>`: the accepting side took the proof; records may follow. When it
-    /// reported `seq` 0, `digest` is its whole table's, so the dialler sends only the buckets
-    /// where its own differs; otherwise `-`, and the dialler sends what changed after `seq`.
-    Linked { digest: Option<TableDigest> },
+    /// `HELLO <nonce>`: the accepting side's answer to `PEER`: a fresh challenge, and
+    /// nothing else, so a stranger learns nothing of the server's state.
+    Hello { nonce: String },
+    /// `AUTH <proof> <head> <challenge>`: the dialler's proof that it knows the herd's secret
+    /// (`-` without one), its change head now (its catch-up covers at least that much, so
+    /// once a `MARK` reaches it, the catch-up is in), and a fresh challenge of its own that
+    /// the accepting side must answer.
+    Auth {
+        proof: String,
+        head: u64,
+        challenge: String,
+    },
+    /// `LINKED <epoch> <seq> <digest> <proof>`: the accepting side took the proof: its own
+    /// epoch, the last change it holds of the dialler's current epoch (0: none), and its
+    /// answer to the dialler's challenge (`-` without a secret); records follow only once the
+    /// dialler took that answer. When `seq` is 0, `digest` is its whole table's, so the dialler
+    /// sends only the buckets where its own differs; otherwise `-`, and the dialler sends what
+    /// changed after `seq`.
+    Linked {
+        epoch: u64,
+        seq: u64,
+        digest: Option<TableDigest>,
+        proof: String,
+    },
     /// `MARK <seq>`: every record of the dialler's up to change `seq` has been sent before
     /// this line; the receiver remembers it as where a reconnect resumes.
     Mark(u64),
@@ -303,24 +315,26 @@ impl Command {
                 epoch: parse_heartbeat(epoch)?,
             }),
             ("PEER", _) => Err(field_count("PEER", 3, found)),
-            ("HELLO", [nonce, epoch, seq]) => Ok(Command::Hello {
+            ("HELLO", [nonce]) => Ok(Command::Hello {
                 nonce: parse_token(nonce)?,
-                epoch: parse_heartbeat(epoch)?,
-                seq: parse_heartbeat(seq)?,
             }),
-            ("HELLO", _) => Err(field_count("HELLO", 4, found)),
-            ("AUTH", [proof, head]) => Ok(Command::Auth {
+            ("HELLO", _) => Err(field_count("HELLO", 2, found)),
+            ("AUTH", [proof, head, challenge]) => Ok(Command::Auth {
                 proof: parse_token(proof)?,
                 head: parse_heartbeat(head)?,
+                challenge: parse_token(challenge)?,
             }),
-            ("AUTH", _) => Err(field_count("AUTH", 3, found)),
-            ("LINKED", [digest]) => Ok(Command::Linked {
+            ("AUTH", _) => Err(field_count("AUTH", 4, found)),
+            ("LINKED", [epoch, seq, digest, proof]) => Ok(Command::Linked {
+                epoch: parse_heartbeat(epoch)?,
+                seq: parse_heartbeat(seq)?,
                 digest: match *digest {
                     "-" => None,
                     digest => Some(digest.parse()?),
                 },
+                proof: parse_token(proof)?,
             }),
-            ("LINKED", _) => Err(field_count("LINKED", 2, found)),
+            ("LINKED", _) => Err(field_count("LINKED", 5, found)),
             ("MARK", [n]) => Ok(Command::Mark(parse_heartbeat(n)?)),
             ("MARK", _) => Err(field_count("MARK", 2, found)),
             ("PING", [n]) => Ok(Command::Ping(parse_heartbeat(n)?)),
@@ -358,11 +372,20 @@ impl fmt::Display for Command {
             } => write!(f, "WHATSAT {client} {radius} {bound}"),
             Command::At(record) => record.fmt(f),
             Command::Peer { name, epoch } => write!(f, "PEER {name} {epoch}"),
-            Command::Hello { nonce, epoch, seq } => write!(f, "HELLO {nonce} {epoch} {seq}"),
-            Command::Auth { proof, head } => write!(f, "AUTH {proof} {head}"),
-            Command::Linked { digest } => match digest {
-                Some(digest) => write!(f, "LINKED {digest}"),
-                None => f.write_str("LINKED -"),
+            Command::Hello { nonce } => write!(f, "HELLO {nonce}"),
+            Command::Auth {
+                proof,
+                head,
+                challenge,
+            } => write!(f, "AUTH {proof} {head} {challenge}"),
+            Command::Linked {
+                epoch,
+                seq,
+                digest,
+                proof,
+            } => match digest {
+                Some(digest) => write!(f, "LINKED {epoch} {seq} {digest} {proof}"),
+                None => write!(f, "LINKED {epoch} {seq} - {proof}"),
             },
             Command::Mark(n) => write!(f, "MARK {n}"),
             Command::Ping(n) => write!(f, "PING {n}"),

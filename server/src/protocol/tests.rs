@@ -627,28 +627,38 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         }
     );
     assert_eq!(
-        parse("HELLO 0a1b 5 12")?,
+        parse("HELLO 0a1b")?,
         Command::Hello {
             nonce: "0a1b".into(),
-            epoch: 5,
-            seq: 12,
         }
     );
     let digest = format!("{:016x}{:016x}", 7, u64::MAX);
     assert_eq!(
-        parse(&format!("LINKED {digest}"))?,
+        parse(&format!("LINKED 5 0 {digest} 0f"))?,
         Command::Linked {
+            epoch: 5,
+            seq: 0,
             digest: Some(digest.parse()?),
+            proof: "0f".into(),
         }
     );
     assert_eq!(
-        parse("AUTH - 9")?,
+        parse("AUTH - 9 0a")?,
         Command::Auth {
             proof: "-".into(),
-            head: 9
+            head: 9,
+            challenge: "0a".into(),
         }
     );
-    assert_eq!(parse("LINKED -")?, Command::Linked { digest: None });
+    assert_eq!(
+        parse("LINKED 5 12 - -")?,
+        Command::Linked {
+            epoch: 5,
+            seq: 12,
+            digest: None,
+            proof: "-".into()
+        }
+    );
     assert_eq!(parse("MARK 3")?, Command::Mark(3));
     for bad in [
         "AUTH XY 1",
@@ -661,13 +671,21 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         "LINKED now",
         "LINKED 00",
         "LINKED 000000000000000G",
+        "LINKED -",
         "LINKED - -",
+        "LINKED 5 12 - XY",
+        "LINKED x 12 - -",
+        "LINKED 5 12 - - -",
+        "HELLO 0a1b 5 12",
+        "AUTH - 9",
+        "AUTH - 9 0a 1",
         "MARK -1",
     ] {
         assert!(parse(bad).is_err(), "{bad}");
     }
     let long = "a".repeat(crate::protocol::TOKEN_CHARS_MAX + 1);
-    assert!(parse(&format!("AUTH {long} 1")).is_err());
+    assert!(parse(&format!("AUTH {long} 1 0a")).is_err());
+    assert!(parse(&format!("AUTH - 1 {long}")).is_err());
     assert_eq!(parse("PING 42")?, Command::Ping(42));
     assert_eq!(parse("PONG 18446744073709551615")?, Command::Pong(u64::MAX));
     assert_eq!(
@@ -725,10 +743,10 @@ fn every_command_prints_canonically_and_parses_back() -> TestResult {
             Some("AT Clark +0.1 c +1+2 1.5"),
         ),
         ("PEER Bona 9", None),
-        ("HELLO 00ff 1 0", None),
-        ("AUTH - 007", Some("AUTH - 7")),
-        ("LINKED -", None),
-        ("LINKED 00000000000000ff0000000000000001", None),
+        ("HELLO 00ff", None),
+        ("AUTH - 007 0a", Some("AUTH - 7 0a")),
+        ("LINKED 01 02 - -", Some("LINKED 1 2 - -")),
+        ("LINKED 1 0 00000000000000ff0000000000000001 0a", None),
         ("MARK 010", Some("MARK 10")),
         ("PING 007", Some("PING 7")),
         ("PONG 0", None),

@@ -38,12 +38,13 @@ pub struct LogReadback;
 /// The events logged at `WARN`, as docs/running.md's "Logs" section lists them: what an operator
 /// should look at (refused connections, lines and links, links that could not be trusted,
 /// Places failures, records a stop could not send, a store that is cut or failed).
-pub const WARNING_EVENTS: [&str; 10] = [
+pub const WARNING_EVENTS: [&str; 11] = [
     "connection_refused",
     "line_refused",
     "link_refused",
     "peer_speaks_classic",
     "peer_auth_refused",
+    "peer_answer_refused",
     "links_unauthenticated",
     "places_error",
     "link_unsent",
@@ -127,17 +128,19 @@ impl Checker for LogReadback {
 /// The fixed reasons' texts, as the log writes them: a connection's end, a link's end, a
 /// refused line's reason. Anything else in those fields is free text (a transport's error, a
 /// handshake's detail, the parser's words).
-const CONNECTION_ENDS: [&str; 8] = [
+const CONNECTION_ENDS: [&str; 10] = [
     "closed by client",
     "idle timeout",
     "shutdown",
     "refused: every client slot is taken",
     "refused: link without a valid proof",
     "handshake timed out",
+    "handshake evicted by newer ones",
+    "refused: every link slot is taken",
     "closed during the handshake",
     "write timed out",
 ];
-const LINK_ENDS: [&str; 10] = [
+const LINK_ENDS: [&str; 11] = [
     "shutdown",
     "server stopping",
     "heartbeat timeout",
@@ -148,6 +151,7 @@ const LINK_ENDS: [&str; 10] = [
     "closed by peer during the handshake",
     "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)",
     "neighbour refused our proof: the herd secret differs",
+    "neighbour did not prove the herd secret: an impostor, or the secret differs",
 ];
 /// The kinds of a Places failure (`places_error`'s `kind`), which an operator filters on;
 /// its `detail` is free text.

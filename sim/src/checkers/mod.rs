@@ -25,6 +25,8 @@
 //! | `places_answers` | safety   | a WHATSAT reply's JSON is the Places answer behind it, cut;   |
 //! |                  |          | its places keep the offline set's promises                    |
 //! | `integrity`      | safety   | every stored record comes from a legitimate client's IAMAT    |
+//! | `leak`           | safety   | no record is sent to anything that did not prove it is the    |
+//! |                  |          | neighbour (an impostor at a down server's address gets none)  |
 //! | `durable`        | safety   | with a data directory, every acknowledged record is held at   |
 //! |                  |          | the end, across power loss; a flipped bit is detected         |
 //! | `convergence`    | liveness | after the last fault, running servers agree on the newest     |
@@ -36,6 +38,7 @@ pub mod durable;
 pub mod expectations;
 pub mod flood_bound;
 pub mod integrity;
+pub mod leak;
 pub mod link_log;
 pub mod link_stability;
 pub mod log_readback;
@@ -277,6 +280,7 @@ pub fn all(checks: &Checks) -> Vec<Box<dyn Checker>> {
         Box::new(places_answers::PlacesAnswers),
         Box::new(metrics::MetricsAgree),
         Box::new(integrity::Integrity),
+        Box::new(leak::Leak),
         Box::new(durable::Durable),
         Box::new(convergence::Convergence),
         Box::new(answered::Answered),
@@ -326,6 +330,7 @@ mod tests {
                 "places_answers",
                 "metrics",
                 "integrity",
+                "leak",
                 "durable",
                 "convergence"
             ]

@@ -2,6 +2,7 @@
 //! link latency, crashes and restarts, clock skew and the Places stub's behaviour.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use crate::places_stub::FaultCell;
 use crate::scenario::Action;
@@ -19,6 +20,8 @@ pub struct Faults {
     skews: Skews,
     places_fault: FaultCell,
     disks: DiskFaults,
+    /// Servers whose address an impostor holds (their hosts run it instead of the server).
+    impostors: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Faults {
@@ -27,6 +30,7 @@ impl Faults {
         skews: Skews,
         places_fault: FaultCell,
         disks: DiskFaults,
+        impostors: Arc<Mutex<BTreeSet<String>>>,
     ) -> Faults {
         Faults {
             hosts,
@@ -34,6 +38,7 @@ impl Faults {
             skews,
             places_fault,
             disks,
+            impostors,
         }
     }
 
@@ -85,7 +90,20 @@ impl Faults {
                 }
             }
             Action::Crash(server) => self.crash(sim, server),
-            Action::Restart(server) => sim.bounce(server.as_str()),
+            Action::Restart(server) => {
+                // An impostor holding the address leaves as silently as a crash.
+                let impostor = self.impostors.lock().is_ok_and(|mut i| i.remove(server));
+                if impostor {
+                    self.crash(sim, server);
+                }
+                sim.bounce(server.as_str());
+            }
+            Action::Impostor(server) => {
+                if let Ok(mut impostors) = self.impostors.lock() {
+                    impostors.insert(server.clone());
+                }
+                sim.bounce(server.as_str());
+            }
             Action::Skew(skew) => {
                 if let Ok(mut skews) = self.skews.lock() {
                     skews.insert(skew.server.clone(), skew.by.nanos());

@@ -75,9 +75,49 @@ pub fn add_server_host(
     disks: &DiskFaults,
     stop: &watch::Receiver<bool>,
 ) {
-    let (herd, skews, name, stop) = (herd.clone(), skews.clone(), name.to_string(), stop.clone());
-    let disks = disks.clone();
+    let host = ServerHost {
+        scenario_seed,
+        places_api,
+        skews: skews.clone(),
+        disks: disks.clone(),
+        stop: stop.clone(),
+        impostors: None,
+    };
+    add_host(sim, herd, name, host);
+}
+
+/// The servers taken over by an impostor (the `impostor` step), with the recorder it reports
+/// to: while a server's name is in the set, its host runs the impostor instead of the server.
+#[derive(Clone)]
+pub struct Impostors {
+    pub taken: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    pub recorder: Recorder,
+}
+
+/// What a server's host is built from, besides the herd and its name.
+struct ServerHost {
+    scenario_seed: u64,
+    places_api: PlacesApi,
+    skews: Skews,
+    disks: DiskFaults,
+    stop: watch::Receiver<bool>,
+    impostors: Option<Impostors>,
+}
+
+/// Adds server `name`'s host; after a restart it runs the server again, or the impostor
+/// when one took its address.
+fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: ServerHost) {
+    let (herd, name) = (herd.clone(), name.to_string());
+    let ServerHost {
+        scenario_seed,
+        places_api,
+        skews,
+        disks,
+        stop,
+        impostors,
+    } = host;
     let seed = scenario_seed ^ stable_hash(&[&name]);
+    let port = herd.server(&name).map_or(0, |s| s.port);
     sim.host(name.clone(), move || {
         let (herd, skews, name, mut stop) =
             (herd.clone(), skews.clone(), name.clone(), stop.clone());
@@ -85,7 +125,15 @@ pub fn add_server_host(
         let disk = herd.data_dir.is_some().then(|| {
             Arc::new(TurmoilDisk::new(&name, disks.clone())) as Arc<dyn server::net::Disk>
         });
+        let impostor = impostors
+            .as_ref()
+            .filter(|i| i.taken.lock().is_ok_and(|taken| taken.contains(&name)))
+            .map(|i| i.recorder.clone());
         async move {
+            if let Some(recorder) = impostor {
+                crate::attacker::impostor(name, port, recorder).await?;
+                return Ok(());
+            }
             let env = Env {
                 net: Arc::new(TurmoilNet),
                 clock: Arc::new(SkewedClock {
@@ -131,17 +179,20 @@ impl TurmoilWorld {
         let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
         let disks: DiskFaults = Arc::default();
         let (stop, stopping) = watch::channel(false);
+        let impostors = Impostors {
+            taken: Arc::default(),
+            recorder: recorder.clone(),
+        };
         for spec in &herd.servers {
-            add_server_host(
-                &mut sim,
-                &herd,
-                &spec.name,
-                scenario.seed,
-                scenario.places_api,
-                &skews,
-                &disks,
-                &stopping,
-            );
+            let host = ServerHost {
+                scenario_seed: scenario.seed,
+                places_api: scenario.places_api,
+                skews: skews.clone(),
+                disks: disks.clone(),
+                stop: stopping.clone(),
+                impostors: Some(impostors.clone()),
+            };
+            add_host(&mut sim, &herd, &spec.name, host);
         }
 
         let places_fault: FaultCell = Arc::default();
@@ -168,7 +219,7 @@ impl TurmoilWorld {
             herd,
             clients,
             ports,
-            faults: Faults::new(hosts, skews, places_fault, disks),
+            faults: Faults::new(hosts, skews, places_fault, disks, impostors.taken),
             recorder: recorder.clone(),
             stop,
         }

@@ -26,7 +26,7 @@ impl fmt::Display for LimitValue {
 }
 
 /// Every field of [`Limits`], in its declaration order.
-pub const LIMIT_NAMES: [&str; 28] = [
+pub const LIMIT_NAMES: [&str; 30] = [
     "connections_max",
     "line_bytes_max",
     "client_idle_timeout",
@@ -38,6 +38,8 @@ pub const LIMIT_NAMES: [&str; 28] = [
     "timestamp_ahead_max",
     "client_write_timeout",
     "peer_links_max",
+    "peer_handshakes_max",
+    "peer_handshake_timeout",
     "link_batch_max",
     "backoff_min",
     "backoff_max",
@@ -72,6 +74,8 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "timestamp_ahead_max" => D(l.timestamp_ahead_max),
         "client_write_timeout" => D(l.client_write_timeout),
         "peer_links_max" => Count(l.peer_links_max),
+        "peer_handshakes_max" => Count(l.peer_handshakes_max),
+        "peer_handshake_timeout" => D(l.peer_handshake_timeout),
         "link_batch_max" => Count(l.link_batch_max),
         "backoff_min" => D(l.backoff_min),
         "backoff_max" => D(l.backoff_max),

@@ -280,6 +280,7 @@ fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> 
         places_fault: parts.places_fault,
         clients: JoinSet::new(),
         notes: Vec::new(),
+        impostors: BTreeMap::new(),
     };
     let (end, mut sut_failure) = harness::drive(scenario, &mut world, &events);
     let end = end.max(events.now());

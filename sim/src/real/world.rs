@@ -37,6 +37,8 @@ pub struct ProcessWorld {
     pub clients: JoinSet<()>,
     /// What real mode did differently from the simulation, in words.
     pub notes: Vec<String>,
+    /// Impostors listening at a killed server's port, until its restart.
+    pub impostors: BTreeMap<String, tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl World for ProcessWorld {
@@ -132,6 +134,13 @@ impl World for ProcessWorld {
                 self.processes.kill(server);
             }
             Action::Restart(server) => {
+                if let Some(impostor) = self.impostors.remove(server) {
+                    // It leaves as silently as a crash: its connections say no goodbye.
+                    proxy.crash(server);
+                    impostor.abort();
+                    // The port is free again once the aborted task has dropped its listener.
+                    let _ = self.runtime.block_on(impostor);
+                }
                 let started = self.runtime.block_on(self.processes.start(server));
                 if let Err(e) = started {
                     return Err(SutFailure {
@@ -139,6 +148,12 @@ impl World for ProcessWorld {
                         message: format!("restart: {e:#}"),
                     });
                 }
+            }
+            Action::Impostor(server) => {
+                let port = self.port(server);
+                let run = crate::attacker::impostor(server.clone(), port, self.events.clone());
+                let task = self.runtime.spawn(run);
+                self.impostors.insert(server.clone(), task);
             }
             Action::Skew(skew) => {
                 let offset = self.calendar.offset_flag(skew.by.nanos());

@@ -52,6 +52,7 @@ impl Action {
             Action::Crash(name) => format!("crash {name}"),
             Action::Disk(d) => format!("disk {} {}", d.server, d.fault.as_str()),
             Action::Restart(name) => format!("restart {name}"),
+            Action::Impostor(name) => format!("an impostor takes {name}'s address"),
             Action::Skew(s) => format!("skew {} by {}", s.server, s.by),
             Action::Places(p) => format!("places {}", p.describe()),
             Action::Load(l) => format!(
@@ -79,6 +80,14 @@ impl Action {
                 }
                 if let Some(name) = &h.peer_as {
                     what.push(format!("links as {name} with a valid proof"));
+                }
+                if let Some(stall) = &h.stall {
+                    what.push(format!(
+                        "stalls handshakes as {} at {}/s for {}",
+                        stall.name,
+                        stall.per_second,
+                        crate::scenario::fmt_duration(stall.stall_for)
+                    ));
                 }
                 format!("hostile -> {} {}", h.server, what.join(", "))
             }

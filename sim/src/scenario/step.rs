@@ -54,6 +54,9 @@ pub enum Action {
     Hostile(Hostile),
     /// A fault of one server's disk (with the herd's `data_dir`).
     Disk(DiskStep),
+    /// A hostile peer takes the address of a server that is down and answers the links
+    /// dialled to it as that server would, knowing nothing; it leaves at the server's restart.
+    Impostor(String),
 }
 
 /// `disk: { server, fault }`: what goes wrong with a server's disk. Power loss is `crash`
@@ -216,6 +219,27 @@ pub struct Hostile {
     /// membership of the herd, not the right to feed this server.
     #[serde(default)]
     pub peer_as: Option<String>,
+    /// Handshake stallers: connections opened at a steady rate, each saying `PEER <as> 1` and
+    /// then nothing, held until the server closes them or the stall ends.
+    #[serde(default)]
+    pub stall: Option<Stall>,
+}
+
+/// The most connections a second a `stall` opens.
+pub const STALL_PER_SECOND_MAX: u32 = 2000;
+/// The longest a `stall` runs.
+pub const STALL_FOR_MAX: Duration = Duration::from_secs(60);
+
+/// `stall: { as, per_second, for }`: link handshakes begun under a neighbour's name and never
+/// finished, `per_second` new ones each second for `for`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stall {
+    #[serde(rename = "as")]
+    pub name: String,
+    pub per_second: u32,
+    #[serde(rename = "for", deserialize_with = "de::duration")]
+    pub stall_for: Duration,
 }
 
 impl Hostile {
@@ -231,6 +255,7 @@ impl Hostile {
             hold_connections: 0,
             hold_for: None,
             peer_as: None,
+            stall: None,
         }
     }
 }
@@ -340,6 +365,7 @@ impl Action {
             Action::Load(_) => "load",
             Action::Hostile(_) => "hostile",
             Action::Disk(_) => "disk",
+            Action::Impostor(_) => "impostor",
         }
     }
 
@@ -364,6 +390,7 @@ impl Action {
                 | Action::Latency(_)
                 | Action::Crash(_)
                 | Action::Restart(_)
+                | Action::Impostor(_)
         )
     }
 

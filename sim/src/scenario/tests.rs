@@ -305,6 +305,44 @@ fn restart_requires_a_crash_and_crash_a_running_server() {
 }
 
 #[test]
+fn an_impostor_takes_only_a_crashed_servers_address() -> Result<(), ScenarioError> {
+    let e = error_text(&with_steps("  - { at: 1s, impostor: Clark }\n"));
+    assert!(
+        e.contains("`Clark` is running; an impostor takes only a crashed server's address"),
+        "{e}"
+    );
+    let scenario = parse(&with_steps(
+        "  - { at: 1s, crash: Clark }\n  - { at: 2s, impostor: Clark }\n  - { at: 3s, restart: Clark }\n",
+    ))?;
+    assert_eq!(scenario.steps[1].action, Action::Impostor("Clark".into()));
+    assert_eq!(
+        scenario.steps[1].action.describe(),
+        "an impostor takes Clark's address"
+    );
+    Ok(())
+}
+
+#[test]
+fn stallers_claim_a_persistent_neighbour_at_a_bounded_rate() {
+    let stall = |body: &str| {
+        error_text(&with_steps(&format!(
+            "  - at: 1s\n    hostile: {{ server: Clark, stall: {{ {body} }} }}\n"
+        )))
+    };
+    assert_eq!(
+        stall("as: Bona, per_second: 100, for: 2s"),
+        "parsed without error"
+    );
+    assert!(
+        stall("as: Bailey, per_second: 100, for: 2s")
+            .contains("`hostile.stall.as: Bailey` must be a persistent neighbour of Clark")
+    );
+    assert!(stall("as: Bona, per_second: 0, for: 2s").contains("per_second` must be in 1..=2000"));
+    assert!(stall("as: Bona, per_second: 2001, for: 2s").contains("1..=2000"));
+    assert!(stall("as: Bona, per_second: 10, for: 61s").contains("at most 60s"));
+}
+
+#[test]
 fn an_invalid_location_is_refused_and_raw_is_suggested() {
     let e = error_text(&with_steps(
         "  - { at: 1s, iamat: { client: kiwi, server: Clark, location: \"+91+0\" } }\n",

@@ -369,6 +369,14 @@ fn check_action(
                 ));
             }
         }
+        Action::Impostor(name) => {
+            check_server(name, servers)?;
+            if !crashed.contains(name) {
+                return Err(format!(
+                    "`{name}` is running; an impostor takes only a crashed server's address"
+                ));
+            }
+        }
         Action::Skew(s) => check_server(&s.server, servers)?,
         Action::Disk(d) => check_server(&d.server, servers)?,
         Action::Places(p) => check_places(p)?,
@@ -441,6 +449,34 @@ fn check_load(l: &Load, servers: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Stallers claim a persistent neighbour of their server, at a bounded rate for a bounded
+/// time.
+fn check_stall(stall: &crate::scenario::Stall, server: &str, herd: &Herd) -> Result<(), String> {
+    use crate::scenario::{STALL_FOR_MAX, STALL_PER_SECOND_MAX};
+    let neighbour = herd
+        .neighbours(server)
+        .iter()
+        .any(|n| n.name == stall.name && !n.classic);
+    if !neighbour {
+        return Err(format!(
+            "`hostile.stall.as: {}` must be a persistent neighbour of {server}",
+            stall.name
+        ));
+    }
+    if stall.per_second == 0 || stall.per_second > STALL_PER_SECOND_MAX {
+        return Err(format!(
+            "`hostile.stall.per_second` must be in 1..={STALL_PER_SECOND_MAX}"
+        ));
+    }
+    if stall.stall_for.is_zero() || stall.stall_for > STALL_FOR_MAX {
+        return Err(format!(
+            "`hostile.stall.for` must be more than 0s and at most {}",
+            crate::scenario::fmt_duration(STALL_FOR_MAX)
+        ));
+    }
+    Ok(())
+}
+
 /// A hostile step: its server exists, it does something, a `peer_as` is not the herd itself,
 /// and its sizes are bounded.
 fn check_hostile(h: &Hostile, herd: &Herd, servers: &[String]) -> Result<(), String> {
@@ -449,10 +485,15 @@ fn check_hostile(h: &Hostile, herd: &Herd, servers: &[String]) -> Result<(), Str
         && h.huge_id_bytes.is_none()
         && h.hold_connections == 0
         && h.peer_as.is_none()
+        && h.stall.is_none()
     {
         return Err(
-            "`hostile` needs `lines`, `huge_id_bytes`, `hold_connections` or `peer_as`".into(),
+            "`hostile` needs `lines`, `huge_id_bytes`, `hold_connections`, `peer_as` or `stall`"
+                .into(),
         );
+    }
+    if let Some(stall) = &h.stall {
+        check_stall(stall, &h.server, herd)?;
     }
     if let Some(name) = &h.peer_as {
         if name.is_empty() || name.chars().any(char::is_whitespace) {

@@ -139,6 +139,7 @@ fn limits_flow(l: &LimitOverrides) -> Vec<String> {
     count("table_bytes_max", l.table_bytes_max);
     count("client_id_bytes_max", l.client_id_bytes_max);
     count("peer_links_max", l.peer_links_max);
+    count("peer_handshakes_max", l.peer_handshakes_max);
     count("link_batch_max", l.link_batch_max);
     count("places_response_bytes_max", l.places_response_bytes_max);
     count("places_cache_bytes_max", l.places_cache_bytes_max);
@@ -232,6 +233,7 @@ fn step_yaml(step: &Step) -> String {
             d.fault.as_str()
         ),
         Action::Restart(s) => format!("restart: {}", quote(s)),
+        Action::Impostor(s) => format!("impostor: {}", quote(s)),
         Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),
         Action::Places(p) => places_yaml(p),
     };
@@ -279,6 +281,14 @@ fn hostile_yaml(h: &Hostile) -> String {
     }
     if let Some(name) = &h.peer_as {
         parts.push(format!("peer_as: {}", quote(name)));
+    }
+    if let Some(stall) = &h.stall {
+        parts.push(format!(
+            "stall: {{ as: {}, per_second: {}, for: {} }}",
+            quote(&stall.name),
+            stall.per_second,
+            fmt_duration(stall.stall_for)
+        ));
     }
     format!("hostile: {{ {} }}", parts.join(", "))
 }

@@ -107,6 +107,17 @@ pub enum SimEvent {
         invalid: u64,
         errors: u64,
     },
+    /// An impostor took `server`'s address (the server is down).
+    Impostor { step: u64, server: String },
+    /// The impostor at `server`'s address read one line from a server that dialled it.
+    ImpostorGot { server: String, line: String },
+    /// Handshake stallers against `server` finished: `opened` connections, `failed` dials.
+    HostileStall {
+        id: u64,
+        server: String,
+        opened: u64,
+        failed: u64,
+    },
     /// A hostile client wrote one line.
     HostileSend {
         id: u64,
@@ -179,6 +190,9 @@ impl SimEvent {
             SimEvent::HostileSend { .. } => "hostile_send",
             SimEvent::HostileReply { .. } => "hostile_reply",
             SimEvent::HostileHold { .. } => "hostile_hold",
+            SimEvent::HostileStall { .. } => "hostile_stall",
+            SimEvent::Impostor { .. } => "impostor",
+            SimEvent::ImpostorGot { .. } => "impostor_got",
             SimEvent::PlacesStubRequest { .. } => "places_stub_request",
             SimEvent::PlacesStubAnswer { .. } => "places_stub_answer",
         }

@@ -169,6 +169,10 @@ impl TraceEvent {
                 step,
                 server: server.clone(),
             },
+            Action::Impostor(server) => SimEvent::Impostor {
+                step,
+                server: server.clone(),
+            },
             Action::Disk(d) => SimEvent::DiskFault {
                 step,
                 server: d.server.clone(),
