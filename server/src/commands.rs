@@ -14,7 +14,20 @@ pub fn iamat(
     timestamp: Timestamp,
     line: &[u8],
 ) -> String {
-    let invalid = || format!("{}\n", invalid_reply(line));
+    iamat_held(shared, client, location, timestamp, line).0
+}
+
+/// [`iamat`], and for an `AT` reply the change it acknowledges: the record the table holds
+/// for the client afterwards (see [`Shared::ingest_held`]). With a durable store the reply
+/// may go only once that change is synced.
+pub fn iamat_held(
+    shared: &Shared,
+    client: String,
+    location: Location,
+    timestamp: Timestamp,
+    line: &[u8],
+) -> (String, Option<u64>) {
+    let invalid = || (format!("{}\n", invalid_reply(line)), None);
     let limits = &shared.limits;
     if client.len() > limits.client_id_bytes_max || shared.too_far_ahead(timestamp.nanos()) {
         return invalid();
@@ -32,9 +45,9 @@ pub fn iamat(
     if reply.len() > limits.line_bytes_max {
         return invalid();
     }
-    match shared.ingest(record, Via::Client) {
-        Outcome::TableFull => invalid(),
-        _ => reply,
+    match shared.ingest_held(record, Via::Client) {
+        (Outcome::TableFull, _) | (_, None) => invalid(),
+        (_, held) => (reply, held),
     }
 }
 

@@ -186,6 +186,11 @@ pub struct Limits {
     /// longer than the table and than this, so the disk holds at most about twice the table
     /// plus this. Default 1 MiB.
     pub durable_log_bytes_min: usize,
+    /// Replies one client connection may owe at once: a pipelining client's IAMATs are
+    /// applied as they are read while their `AT` replies wait for the durable store's sync;
+    /// at this many the connection stops reading until the oldest is written. Each reply owed
+    /// holds at most two lines of `line_bytes_max`. Default 64.
+    pub replies_pending_max: usize,
     /// How long an upstream Places answer with place data is reused for the same search
     /// (location and radius; the bound is applied after the cache). Zero caches nothing.
     /// Default 60s.
@@ -239,6 +244,7 @@ impl Default for Limits {
             whatsat_wait: Duration::from_millis(500),
             stop_grace: Duration::from_secs(2),
             durable_log_bytes_min: 1024 * 1024,
+            replies_pending_max: 64,
             places_cache_ttl: Duration::from_secs(60),
             places_cache_bytes_max: 16 * 1024 * 1024,
             places_calls_per_second_max: 10,
@@ -419,6 +425,7 @@ impl Herd {
             ("link_batch_max", l.link_batch_max),
             ("places_response_bytes_max", l.places_response_bytes_max),
             ("places_calls_per_second_max", l.places_calls_per_second_max),
+            ("replies_pending_max", l.replies_pending_max),
         ];
         for (name, value) in positive {
             if value == 0 {

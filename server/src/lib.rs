@@ -10,6 +10,7 @@
 //! - [`line`]: bounded line reading.
 //! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
+//! - [`replies`]: the replies a connection owes, in order, each waiting for its record's sync.
 //! - [`admin`]: the admin address: `/metrics`, `/healthz`, `/readyz`.
 //! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
 //! - [`places`]: the Places upstream (legacy, New, offline).
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod net;
 pub mod places;
 pub mod protocol;
+pub mod replies;
 pub mod server;
 pub mod shutdown;
 pub mod span;
