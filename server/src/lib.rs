@@ -102,7 +102,8 @@ async fn open_durable(
     let recovered = durable::recover::recover(&**disk, empty).await?;
     let fresh_life = recovered.epoch.is_none();
     let head = recovered.store.head();
-    let store = durable::Durable::new(disk.clone(), recovered.generation, head);
+    let queue_bytes_max = limits.durable_queue_bytes_max;
+    let store = durable::Durable::new(disk.clone(), recovered.generation, head, queue_bytes_max);
     Ok((shared.with_durable(store, recovered), fresh_life))
 }
 

@@ -234,7 +234,7 @@ impl Handler {
             }) = parsed
             {
                 let (reply, held) =
-                    commands::iamat_held(&shared, client, location, timestamp, &bytes);
+                    commands::iamat_held(&shared, client, location, timestamp, &bytes).await;
                 // Acknowledged means kept: with a durable store, the AT reply waits until the
                 // record it acknowledges is synced; if the disk fails first, it becomes `?`.
                 let wait = held.filter(|_| reply.starts_with("AT ") && shared.durable().is_some());
@@ -313,7 +313,9 @@ impl Handler {
                     // A classic peer's record: stored and flooded, never answered. A stale one
                     // means the peer holds an old record: send it ours.
                     let client = record.client.clone();
-                    if self.shared.ingest(record, Via::Classic) == Outcome::Stale {
+                    let room = self.shared.room_for(&record).await;
+                    let (outcome, _) = self.shared.ingest_in(record, Via::Classic, room);
+                    if outcome == Outcome::Stale {
                         self.shared.resend_to_classic(&client);
                     }
                     return String::new();

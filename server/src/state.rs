@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Herd, Limits, Neighbour, Secret};
-use crate::durable::Durable;
 use crate::durable::recover::Recovered;
+use crate::durable::{Durable, Room};
 use crate::events::{self, Event};
 use crate::net::Clock;
 use crate::places::PlacesClient;
@@ -261,6 +261,26 @@ impl Shared {
     /// what an acknowledgment of this record must wait to be durable. `None` when the table
     /// holds nothing for the client (it was full).
     pub fn ingest_held(&self, record: Record, source: Via) -> (Outcome, Option<u64>) {
+        self.ingest_in(record, source, None)
+    }
+
+    /// Waits for room in the durable store's write queue for `record`
+    /// (`durable_queue_bytes_max`): `None` at once without a durable store.
+    pub async fn room_for(&self, record: &Record) -> Option<Room> {
+        match &self.durable {
+            Some(durable) => Some(durable.room_for(crate::store::record_bytes(record)).await),
+            None => None,
+        }
+    }
+
+    /// [`Shared::ingest_held`] with the room `room` took in the write queue (given back at
+    /// once when the record is not stored).
+    pub fn ingest_in(
+        &self,
+        record: Record,
+        source: Via,
+        room: Option<Room>,
+    ) -> (Outcome, Option<u64>) {
         let from = match &source {
             Via::Peer { link, .. } => Some(link),
             _ => None,
@@ -276,7 +296,8 @@ impl Shared {
                 Outcome::Stale | Outcome::Duplicate => store.seq_of(&record.client),
             };
             if let (Some(durable), Outcome::New) = (&self.durable, outcome) {
-                durable.queue_record(store.head(), from.map(|f| &**f), &record.fields().join(" "));
+                let text = record.fields().join(" ");
+                durable.queue_record(store.head(), from.map(|f| &**f), &text, room);
             }
             if let Via::Peer { name, .. } = &source {
                 self.metrics.record_received(name);

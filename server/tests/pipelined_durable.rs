@@ -1,5 +1,7 @@
 //! Group commit seen from one pipelined connection: a client that sends many IAMATs without
 //! waiting gets its replies in order, and its records share syncs instead of taking one each.
+//! And the durable write queue is bounded: when the disk is slower than the clients, they wait
+//! for room (`durable_queue_bytes_max`); the queue, and so each append, never grows past it.
 //!
 //! One server on loopback, over a disk in memory whose sync takes [`SYNC_LATENCY`] (about what
 //! an fsync costs on a small VM) and counts the syncs and the largest append.
@@ -129,7 +131,7 @@ async fn start(limits: Limits, disk: Arc<SlowDisk>) -> (u16, tokio::sync::watch:
 
 /// Sends `count` IAMATs on one connection in one write, then reads their replies: each must
 /// be the `AT` for its own client, in the order sent.
-async fn pipeline(port: u16, prefix: &str, count: usize) {
+async fn pipeline(port: u16, prefix: String, count: usize) {
     let stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
@@ -165,11 +167,39 @@ async fn a_pipelined_connection_shares_syncs() {
     let (port, _stop) = start(Limits::default(), disk.clone()).await;
     let before = disk.syncs.load(Ordering::Relaxed);
     let count = 200;
-    pipeline(port, "p", count).await;
+    pipeline(port, "p".into(), count).await;
     let syncs = disk.syncs.load(Ordering::Relaxed) - before;
     // One sync per record would be `count`; group commit must put many records in each.
     assert!(
         syncs * 10 <= count,
         "{count} pipelined IAMATs took {syncs} syncs: more than one per 10 records"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_disk_makes_writers_wait_instead_of_the_queue_growing() {
+    let bound = 2048;
+    let limits = Limits {
+        durable_queue_bytes_max: bound,
+        ..Limits::default()
+    };
+    let disk = Arc::new(SlowDisk::default());
+    let (port, _stop) = start(limits, disk.clone()).await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| tokio::spawn(pipeline(port, format!("w{w}-"), 150)))
+        .collect();
+    for writer in writers {
+        writer.await.expect("a writer");
+    }
+    let largest = disk.largest_append.load(Ordering::Relaxed);
+    // 600 records of about 180 bytes each came in faster than 5 ms syncs take them: without
+    // the bound one append would carry hundreds of them.
+    assert!(
+        largest <= bound,
+        "an append of {largest} bytes: the queue grew past durable_queue_bytes_max ({bound})"
+    );
+    assert!(
+        largest > bound / 4,
+        "appends of at most {largest} bytes: the load never filled the queue"
     );
 }

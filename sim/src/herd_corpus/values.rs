@@ -26,7 +26,7 @@ impl fmt::Display for LimitValue {
 }
 
 /// Every field of [`Limits`], in its declaration order.
-pub const LIMIT_NAMES: [&str; 25] = [
+pub const LIMIT_NAMES: [&str; 26] = [
     "connections_max",
     "line_bytes_max",
     "client_idle_timeout",
@@ -48,6 +48,7 @@ pub const LIMIT_NAMES: [&str; 25] = [
     "stop_grace",
     "durable_log_bytes_min",
     "replies_pending_max",
+    "durable_queue_bytes_max",
     "places_cache_ttl",
     "places_cache_bytes_max",
     "places_calls_per_second_max",
@@ -79,6 +80,7 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "stop_grace" => D(l.stop_grace),
         "durable_log_bytes_min" => Count(l.durable_log_bytes_min),
         "replies_pending_max" => Count(l.replies_pending_max),
+        "durable_queue_bytes_max" => Count(l.durable_queue_bytes_max),
         "places_cache_ttl" => D(l.places_cache_ttl),
         "places_cache_bytes_max" => Count(l.places_cache_bytes_max),
         "places_calls_per_second_max" => Count(l.places_calls_per_second_max),
