@@ -756,9 +756,12 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.hostiles();
     // Drawn last, so every seed keeps the steps it drew before classic links existed.
     let classic_herd = draft.classic_links();
-    draft.power_faults();
     let mut herd = classic_herd;
-    if options.power_faults > 0 {
+    // Acknowledged means kept only where persistent links connect every server (they resume
+    // by cursor; a classic link loses what it cannot deliver): elsewhere the family is off.
+    let persistent = persistent_connected(herd.as_ref().unwrap_or(draft.herd), None);
+    if options.power_faults > 0 && persistent {
+        draft.power_faults();
         let mut on_disk = herd.unwrap_or_else(|| draft.herd.clone());
         on_disk.data_dir = Some(PathBuf::from("data"));
         herd = Some(on_disk);

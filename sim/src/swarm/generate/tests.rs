@@ -52,7 +52,7 @@ fn power_faults_put_the_herd_on_disk_and_never_crash_a_server_twice() {
         assert_eq!(
             generated.herd.data_dir.is_some(),
             options.power_faults > 0,
-            "seed {seed}"
+            "seed {seed}: the default herd's persistent links connect it whatever is classic"
         );
         on += usize::from(options.power_faults > 0);
         let mut down: BTreeSet<&str> = BTreeSet::new();
@@ -81,6 +81,27 @@ fn power_faults_put_the_herd_on_disk_and_never_crash_a_server_twice() {
     assert!(
         on > 40,
         "the family is on for about a third of the seeds: {on}"
+    );
+}
+
+#[test]
+fn power_faults_stay_off_where_persistent_links_do_not_connect_the_herd() {
+    let mut herd = Herd::default_herd();
+    for link in &mut herd.links {
+        link.classic = true;
+    }
+    let options = SwarmOptions {
+        power_faults: 3,
+        ..SwarmOptions::derive(1, Duration::from_secs(30))
+    };
+    let generated = generate(&options, &herd, HerdSource::Default);
+    assert_eq!(generated.herd.data_dir, None);
+    assert!(
+        !generated
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Disk(_))),
+        "no disk faults on a herd without a durable promise"
     );
 }
 
