@@ -2,11 +2,13 @@
 //! stores it; a WHATSAT finds the record (waiting a little for a flood) and asks Places.
 //! Each returns the whole reply text, which the handler writes in one write.
 
+use crate::durable::Room;
 use crate::protocol::{Location, Radius, Record, TimeDiff, Timestamp, invalid_reply};
 use crate::state::{Shared, Via};
 use crate::store::Outcome;
 
-/// The reply to `IAMAT client location timestamp` (the command's line is `line`).
+/// The reply to `IAMAT client location timestamp` (the command's line is `line`), stored
+/// without waiting for room in a durable store's queue (for a server without one).
 pub fn iamat(
     shared: &Shared,
     client: String,
@@ -14,13 +16,47 @@ pub fn iamat(
     timestamp: Timestamp,
     line: &[u8],
 ) -> String {
+    match iamat_record(shared, client, location, timestamp, line) {
+        Ok(record) => iamat_store(shared, record, line, None).0,
+        Err(invalid) => invalid,
+    }
+}
+
+/// [`iamat`] as a connection runs it: with a durable store it first waits for room in the
+/// write queue (`durable_queue_bytes_max`). For an `AT` reply it also gives the change it
+/// acknowledges (see [`Shared::ingest_held`]): the reply may go once that change is synced.
+pub async fn iamat_held(
+    shared: &Shared,
+    client: String,
+    location: Location,
+    timestamp: Timestamp,
+    line: &[u8],
+) -> (String, Option<u64>) {
+    let record = match iamat_record(shared, client, location, timestamp, line) {
+        Ok(record) => record,
+        Err(invalid) => return (invalid, None),
+    };
+    match shared.room_for(&record).await {
+        Some(Room::Failed) => (format!("{}\n", invalid_reply(line)), None),
+        room => iamat_store(shared, record, line, room),
+    }
+}
+
+/// The record an IAMAT makes, or its `?` reply when it breaks a bound.
+fn iamat_record(
+    shared: &Shared,
+    client: String,
+    location: Location,
+    timestamp: Timestamp,
+    line: &[u8],
+) -> Result<Record, String> {
     let invalid = || format!("{}\n", invalid_reply(line));
     let limits = &shared.limits;
     if client.len() > limits.client_id_bytes_max
         || shared.text_too_long(&location, &timestamp)
         || shared.too_far_ahead(timestamp.nanos())
     {
-        return invalid();
+        return Err(invalid());
     }
     let received = shared.clock.now_nanos();
     let record = Record {
@@ -30,14 +66,24 @@ pub fn iamat(
         location,
         timestamp,
     };
-    let reply = format!("{record}\n");
     // Every stored record must cross every link: its AT line fits the line limit.
-    if reply.len() > limits.line_bytes_max {
-        return invalid();
+    if record.to_string().len() + 1 > limits.line_bytes_max {
+        return Err(invalid());
     }
-    match shared.ingest(record, Via::Client) {
-        Outcome::TableFull => invalid(),
-        _ => reply,
+    Ok(record)
+}
+
+/// Stores an IAMAT's record: its `AT` reply and the change it acknowledges, or `?`.
+fn iamat_store(
+    shared: &Shared,
+    record: Record,
+    line: &[u8],
+    room: Option<Room>,
+) -> (String, Option<u64>) {
+    let reply = format!("{record}\n");
+    match shared.ingest_in(record, Via::Client, room) {
+        (Outcome::TableFull, _) | (_, None) => (format!("{}\n", invalid_reply(line)), None),
+        (_, held) => (reply, held),
     }
 }
 

@@ -218,6 +218,15 @@ pub struct Limits {
     /// longer than the table and than this, so the disk holds at most about twice the table
     /// plus this. Default 1 MiB.
     pub durable_log_bytes_min: usize,
+    /// Replies one client connection may owe at once: a pipelining client's IAMATs are
+    /// applied as they are read while their `AT` replies wait for the durable store's sync;
+    /// at this many the connection stops reading until the oldest is written. Each reply owed
+    /// holds at most two lines of `line_bytes_max`. Default 64.
+    pub replies_pending_max: usize,
+    /// With a data directory: bytes of records queued for the durable store's writer and not
+    /// yet synced (each counted as the table counts it), so a disk slower than the records
+    /// coming in makes clients and links wait rather than memory grow. Default 1 MiB.
+    pub durable_queue_bytes_max: usize,
     /// How long an upstream Places answer with place data is reused for the same search
     /// (location and radius; the bound is applied after the cache). Zero caches nothing.
     /// Default 60s.
@@ -281,6 +290,8 @@ impl Default for Limits {
             whatsat_wait: Duration::from_millis(500),
             stop_grace: Duration::from_secs(2),
             durable_log_bytes_min: 1024 * 1024,
+            replies_pending_max: 64,
+            durable_queue_bytes_max: 1024 * 1024,
             places_cache_ttl: Duration::from_secs(60),
             places_cache_bytes_max: 16 * 1024 * 1024,
             places_calls_per_second_max: 10,
@@ -467,6 +478,8 @@ impl Herd {
             ("places_response_bytes_max", l.places_response_bytes_max),
             ("places_calls_per_second_max", l.places_calls_per_second_max),
             ("log_files_max", l.log_files_max),
+            ("replies_pending_max", l.replies_pending_max),
+            ("durable_queue_bytes_max", l.durable_queue_bytes_max),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -10,6 +10,7 @@
 //! - [`line`]: bounded line reading.
 //! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
+//! - [`replies`]: the replies a connection owes, in order, each waiting for its record's sync.
 //! - [`admin`]: the admin address: `/metrics`, `/healthz`, `/readyz`.
 //! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
 //! - [`places`]: the Places upstream (legacy, New, offline).
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod net;
 pub mod places;
 pub mod protocol;
+pub mod replies;
 pub mod server;
 pub mod shutdown;
 pub mod span;
@@ -100,7 +102,8 @@ async fn open_durable(
     let recovered = durable::recover::recover(&**disk, empty).await?;
     let fresh_life = recovered.epoch.is_none();
     let head = recovered.store.head();
-    let store = durable::Durable::new(disk.clone(), recovered.generation, head);
+    let queue_bytes_max = limits.durable_queue_bytes_max;
+    let store = durable::Durable::new(disk.clone(), recovered.generation, head, queue_bytes_max);
     Ok((shared.with_durable(store, recovered), fresh_life))
 }
 

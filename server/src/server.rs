@@ -1,8 +1,8 @@
 //! The accept loop and the per-connection handler: lines in, replies out, in order.
 //!
-//! One task per connection. Commands on a connection are handled one at a time, so replies go
-//! out in the order the commands came; each reply is one write, bounded by
-//! `client_write_timeout`. A connection that says `PEER <name> <epoch>` becomes the receiving
+//! One task per connection. Replies go out in the order the commands came, each write bounded
+//! by `client_write_timeout`; IAMATs are applied as they are read while their replies wait to
+//! be durable (`replies`), every other command waits for the replies before it. A connection that says `PEER <name> <epoch>` becomes the receiving
 //! end of a neighbour's link (see `links::inbound`).
 //!
 //! Client connections count against `connections_max`; links against `peer_links_max`, apart,
@@ -22,10 +22,11 @@ use tokio::task::JoinSet;
 
 use crate::commands;
 use crate::events::{ConnectionEnd, Event, LineRefusal};
-use crate::line::{Line, LineReader, shown, write_lines};
+use crate::line::{Line, LineReader, shown};
 use crate::links::inbound;
 use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
+use crate::replies::Owing;
 use crate::shutdown::Shutdown;
 use crate::state::{Shared, Via};
 use crate::store::Outcome;
@@ -155,15 +156,23 @@ struct Handler {
 
 impl Handler {
     /// Runs until EOF, an error, idleness or shutdown; returns why it stopped.
+    ///
+    /// An IAMAT is applied as soon as its line is read and its reply joins the replies owed
+    /// ([`Owing`]); the connection goes on reading while those wait for their records to be
+    /// durable, up to `replies_pending_max` of them. Any other command first waits until
+    /// every reply owed is written, so replies always go in the order the commands came.
     async fn run(mut self, stream: BoxStream, slot: Slot) -> ConnectionEnd {
         let (read_half, mut writer) = tokio::io::split(stream);
         let limits = self.shared.limits.clone();
+        let shared = self.shared.clone();
+        let conn = self.conn;
         let mut reader = LineReader::new(read_half, limits.line_bytes_max);
         let (mut client_slot, mut pending, first_line_wait) = match slot {
             Slot::Client(permit) => (Some(permit), None, limits.client_idle_timeout),
             Slot::HandshakeOnly(pending) => (None, Some(pending), limits.peer_handshake_timeout),
         };
         let mut idle = first_line_wait;
+        let mut owing = Owing::default();
         loop {
             let evicted = async {
                 match &pending {
@@ -171,10 +180,24 @@ impl Handler {
                     None => std::future::pending().await,
                 }
             };
+            if let Err(e) = owing.write_ready(&shared, conn, &mut writer).await {
+                return e;
+            }
+            let room = owing.len() < limits.replies_pending_max;
+            let front_wait = owing.front_wait();
             let line = tokio::select! {
-                line = tokio::time::timeout(idle, reader.read_line()) => line,
+                biased;
+                _ = shared.durable_past(front_wait.unwrap_or(0)), if front_wait.is_some() => {
+                    continue;
+                }
+                line = tokio::time::timeout(idle, reader.read_line()), if room => line,
                 _ = evicted => return ConnectionEnd::HandshakeEvicted,
-                _ = self.shutdown.wait() => return ConnectionEnd::Shutdown,
+                _ = self.shutdown.wait() => {
+                    // The records are in the table: their replies still go, within the grace
+                    // the accept loop gives.
+                    let _ = owing.flush(&shared, conn, &mut writer).await;
+                    return ConnectionEnd::Shutdown;
+                }
             };
             idle = limits.client_idle_timeout;
             let line = match line {
@@ -190,12 +213,7 @@ impl Handler {
                     if client_slot.is_none() {
                         return ConnectionEnd::NoClientSlot;
                     }
-                    let reply = format!("{}\n", invalid_reply(&prefix));
-                    let kind = crate::metrics::command_kind(&prefix);
-                    self.shared.metrics.command(kind, true);
-                    if let Err(e) = self.write_reply(&mut writer, &reply).await {
-                        return e;
-                    }
+                    owing.push(format!("{}\n", invalid_reply(&prefix)), None, &prefix);
                     continue;
                 }
             };
@@ -208,6 +226,9 @@ impl Handler {
                     Some(pending) => pending,
                     None => self.admission.begin(self.conn),
                 };
+                if let Err(e) = owing.flush(&shared, conn, &mut writer).await {
+                    return e;
+                }
                 match self
                     .link(
                         name,
@@ -231,17 +252,32 @@ impl Handler {
             if client_slot.is_none() {
                 return ConnectionEnd::NoClientSlot;
             }
-            let reply = self.answer(parsed, &bytes).await;
-            if reply.is_empty() {
+            if let Ok(Command::IAmAt {
+                client,
+                location,
+                timestamp,
+            }) = parsed
+            {
+                let (reply, held) =
+                    commands::iamat_held(&shared, client, location, timestamp, &bytes).await;
+                // Acknowledged means kept: with a durable store, the AT reply waits until the
+                // record it acknowledges is synced; if the disk fails first, it becomes `?`.
+                let wait = held.filter(|_| reply.starts_with("AT ") && shared.durable().is_some());
+                owing.push(reply, wait, &bytes);
                 continue;
             }
-            let kind = crate::metrics::command_kind(&bytes);
-            self.shared.metrics.command(kind, reply.starts_with('?'));
-            if let Err(e) = self.write_reply(&mut writer, &reply).await {
+            if let Err(e) = owing.flush(&shared, conn, &mut writer).await {
                 return e;
+            }
+            let reply = self.answer(parsed, &bytes).await;
+            if !reply.is_empty() {
+                owing.push(reply, None, &bytes);
             }
         }
         // The client half-closed: every reply is written, so finish our half too.
+        if let Err(e) = owing.flush(&shared, conn, &mut writer).await {
+            return e;
+        }
         let _ = writer.shutdown().await;
         ConnectionEnd::ClosedByClient
     }
@@ -282,7 +318,8 @@ impl Handler {
         .await
     }
 
-    /// The reply to one client line; empty when nothing is owed (a classic peer's record).
+    /// The reply to one client line other than an IAMAT; empty when nothing is owed (a classic
+    /// peer's record).
     async fn answer(
         &self,
         parsed: Result<Command, crate::protocol::ParseError>,
@@ -290,19 +327,6 @@ impl Handler {
     ) -> String {
         let invalid = || format!("{}\n", invalid_reply(line));
         match parsed {
-            Ok(Command::IAmAt {
-                client,
-                location,
-                timestamp,
-            }) => {
-                let reply = commands::iamat(&self.shared, client, location, timestamp, line);
-                // Acknowledged means kept: with a durable store, the AT reply waits until the
-                // record is synced; if the disk failed first, the record is not acknowledged.
-                if reply.starts_with("AT ") && !self.shared.stored_durably().await {
-                    return invalid();
-                }
-                reply
-            }
             Ok(Command::WhatsAt {
                 client,
                 radius,
@@ -319,7 +343,9 @@ impl Handler {
                     // A classic peer's record: stored and flooded, never answered. A stale one
                     // means the peer holds an old record: send it ours.
                     let client = record.client.clone();
-                    if self.shared.ingest(record, Via::Classic) == Outcome::Stale {
+                    let room = self.shared.room_for(&record).await;
+                    let (outcome, _) = self.shared.ingest_in(record, Via::Classic, room);
+                    if outcome == Outcome::Stale {
                         self.shared.resend_to_classic(&client);
                     }
                     return String::new();
@@ -354,27 +380,5 @@ impl Handler {
             line: shown(bytes),
         }
         .emit();
-    }
-
-    /// One reply, one write, within `client_write_timeout`.
-    async fn write_reply<W: AsyncWrite + Unpin>(
-        &self,
-        writer: &mut W,
-        reply: &str,
-    ) -> Result<(), ConnectionEnd> {
-        let first_line = reply.lines().next().unwrap_or("");
-        Event::Reply {
-            conn: self.conn,
-            line: shown(first_line.as_bytes()),
-            bytes: reply.len() as u64,
-        }
-        .emit();
-        write_lines(
-            writer,
-            reply.as_bytes(),
-            self.shared.limits.client_write_timeout,
-        )
-        .await
-        .map_err(ConnectionEnd::from)
     }
 }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Herd, Limits, Neighbour, Secret};
-use crate::durable::Durable;
 use crate::durable::recover::Recovered;
+use crate::durable::{Durable, Room};
 use crate::events::{self, Event};
 use crate::net::Clock;
 use crate::places::PlacesClient;
@@ -208,15 +208,28 @@ impl Shared {
         }
     }
 
-    /// Waits until every change stored so far is durable: `true` at once without a durable
-    /// store; `false` if the disk failed first (nothing may be acknowledged then).
-    pub async fn stored_durably(&self) -> bool {
+    /// Waits until change `seq` is durable: `true` at once without a durable store; `false`
+    /// if the disk failed first (nothing may be acknowledged then).
+    pub async fn durable_past(&self, seq: u64) -> bool {
         match &self.durable {
-            Some(durable) => {
-                let head = self.store().head();
-                durable.synced_past(head).await
-            }
+            Some(durable) => durable.synced_past(seq).await,
             None => true,
+        }
+    }
+
+    /// Whether change `seq` is durable now: `Some(true)` when it is (always, without a durable
+    /// store), `Some(false)` when the disk failed first, `None` while it may still be synced.
+    pub fn durable_status(&self, seq: u64) -> Option<bool> {
+        let Some(durable) = &self.durable else {
+            return Some(true);
+        };
+        let synced = durable.synced();
+        if synced.seq >= seq {
+            Some(true)
+        } else if synced.failed {
+            Some(false)
+        } else {
+            None
         }
     }
 
@@ -312,17 +325,51 @@ impl Shared {
 
     /// Offers a record to the table; if it is new, wakes waiters and the links.
     pub fn ingest(&self, record: Record, source: Via) -> Outcome {
+        self.ingest_held(record, source).0
+    }
+
+    /// [`Shared::ingest`], and the number in the change sequence of the record the table
+    /// holds for that client afterwards (this one, or the newer or same one it already held):
+    /// what an acknowledgment of this record must wait to be durable. `None` when the table
+    /// holds nothing for the client (it was full).
+    pub fn ingest_held(&self, record: Record, source: Via) -> (Outcome, Option<u64>) {
+        self.ingest_in(record, source, None)
+    }
+
+    /// Waits for room in the durable store's write queue for `record`
+    /// (`durable_queue_bytes_max`): `None` at once without a durable store.
+    pub async fn room_for(&self, record: &Record) -> Option<Room> {
+        match &self.durable {
+            Some(durable) => Some(durable.room_for(crate::store::record_bytes(record)).await),
+            None => None,
+        }
+    }
+
+    /// [`Shared::ingest_held`] with the room `room` took in the write queue (given back at
+    /// once when the record is not stored).
+    pub fn ingest_in(
+        &self,
+        record: Record,
+        source: Via,
+        room: Option<Room>,
+    ) -> (Outcome, Option<u64>) {
         let from = match &source {
             Via::Peer { link, .. } => Some(link),
             _ => None,
         };
         // The event is emitted while the table is locked, so two tasks storing at once log
         // their decisions in the order the table made them (the trace is judged in log order).
-        let (outcome, head) = {
+        let (outcome, head, held) = {
             let mut store = self.store();
             let outcome = store.insert_from(&record, from);
+            let held = match outcome {
+                Outcome::New => Some(store.head()),
+                Outcome::TableFull => None,
+                Outcome::Stale | Outcome::Duplicate => store.seq_of(&record.client),
+            };
             if let (Some(durable), Outcome::New) = (&self.durable, outcome) {
-                durable.queue_record(store.head(), from.map(|f| &**f), &record.fields().join(" "));
+                let text = record.fields().join(" ");
+                durable.queue_record(store.head(), from.map(|f| &**f), &text, room);
             }
             if let Via::Peer { name, .. } = &source {
                 self.metrics.record_received(name);
@@ -333,7 +380,7 @@ impl Shared {
                 source: source.traced(),
             }
             .emit();
-            (outcome, store.head())
+            (outcome, store.head(), held)
         };
         if outcome == Outcome::New {
             self.stored.notify_waiters();
@@ -342,7 +389,7 @@ impl Shared {
                 self.advance_head(head);
             }
         }
-        outcome
+        (outcome, held)
     }
 
     /// The Prometheus text of a scrape of this server now.

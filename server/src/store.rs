@@ -338,10 +338,17 @@ impl Store {
     }
 
     pub fn get(&self, client: &str) -> Option<Record> {
-        let seq = self.index.find(client_hash(client), |seq| {
-            self.changes.get(seq).is_some_and(|p| p.client() == client)
-        })?;
-        self.changes.get(seq).map(Packed::record)
+        let seq = self.seq_of(client)?;
+        self.changes.get(&seq).map(Packed::record)
+    }
+
+    /// The number in the change sequence of the record held for `client`, if one is.
+    pub fn seq_of(&self, client: &str) -> Option<u64> {
+        self.index
+            .find(client_hash(client), |seq| {
+                self.changes.get(seq).is_some_and(|p| p.client() == client)
+            })
+            .copied()
     }
 
     /// All held records, sorted by client id.

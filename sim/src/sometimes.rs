@@ -8,7 +8,7 @@ use std::fmt;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use server::events::{ConnectionEnd, Event, LineRefusal, LinkEnd, Source};
+use server::events::{ConnectionEnd, Event, LineRefusal, LinkEnd, Source, StoreCutKind};
 use server::protocol::{Command, Record};
 use server::store::Outcome;
 
@@ -33,11 +33,17 @@ pub enum Property {
     WhatsatWaitGaveUp,
     ForgedProofRefused,
     ForgedClassicRefused,
+    PowerLossRecovered,
+    HerdPowerCut,
+    TornWriteCut,
+    FlippedBitCaught,
+    FailedSyncStopped,
+    FullDiskStopped,
 }
 
 impl Property {
     /// Every property, in the order the coverage table lists them.
-    pub const ALL: [Property; 14] = [
+    pub const ALL: [Property; 20] = [
         Property::WhatsatWaitedThenFound,
         Property::TieBrokenByOrigin,
         Property::ReconcileCarriedRecords,
@@ -52,6 +58,12 @@ impl Property {
         Property::WhatsatWaitGaveUp,
         Property::ForgedProofRefused,
         Property::ForgedClassicRefused,
+        Property::PowerLossRecovered,
+        Property::HerdPowerCut,
+        Property::TornWriteCut,
+        Property::FlippedBitCaught,
+        Property::FailedSyncStopped,
+        Property::FullDiskStopped,
     ];
 
     /// The name the coverage table prints.
@@ -71,6 +83,12 @@ impl Property {
             Property::WhatsatWaitGaveUp => "whatsat_wait_gave_up",
             Property::ForgedProofRefused => "forged_proof_refused",
             Property::ForgedClassicRefused => "forged_classic_refused",
+            Property::PowerLossRecovered => "power_loss_recovered",
+            Property::HerdPowerCut => "herd_power_cut",
+            Property::TornWriteCut => "torn_write_cut",
+            Property::FlippedBitCaught => "flipped_bit_caught",
+            Property::FailedSyncStopped => "failed_sync_stopped",
+            Property::FullDiskStopped => "full_disk_stopped",
         }
     }
 
@@ -91,6 +109,12 @@ impl Property {
             Property::WhatsatWaitGaveUp => "a WHATSAT waited in vain and was answered ?",
             Property::ForgedProofRefused => "a link without the herd's proof was refused",
             Property::ForgedClassicRefused => "a forged classic line was refused",
+            Property::PowerLossRecovered => "a server lost power and recovered records from disk",
+            Property::HerdPowerCut => "every server lost power at once and came back",
+            Property::TornWriteCut => "a torn write was cut at recovery",
+            Property::FlippedBitCaught => "a flipped bit was caught at recovery",
+            Property::FailedSyncStopped => "a failed sync stopped its server",
+            Property::FullDiskStopped => "a full disk stopped its server",
         }
     }
 
@@ -117,6 +141,12 @@ impl Property {
             Property::WhatsatWaitGaveUp => whatsat_waited(run, false),
             Property::ForgedProofRefused => forged_proof_refused(run),
             Property::ForgedClassicRefused => forged_classic_refused(run),
+            Property::PowerLossRecovered => power_loss_recovered(run),
+            Property::HerdPowerCut => herd_power_cut(run),
+            Property::TornWriteCut => store_cut(run, StoreCutKind::Torn),
+            Property::FlippedBitCaught => store_cut(run, StoreCutKind::Corrupt),
+            Property::FailedSyncStopped => store_failed_after(run, "fail_sync"),
+            Property::FullDiskStopped => store_failed_after(run, "full"),
         }
     }
 }
@@ -402,6 +432,68 @@ fn forged_classic_refused(run: &RunRecord) -> bool {
             }
         )
     })
+}
+
+/// A server lost power (a crash) and, started again, recovered records from its disk.
+fn power_loss_recovered(run: &RunRecord) -> bool {
+    let mut crashed: BTreeSet<&str> = BTreeSet::new();
+    for event in &run.trace.events {
+        match (event.sim_event(), event.server_event()) {
+            (Some(SimEvent::Crash { server, .. }), _) => {
+                crashed.insert(server.as_str());
+            }
+            (_, Some(Event::StoreRecovered { records, .. }))
+                if *records > 0 && crashed.contains(event.host.as_str()) =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Every server of the herd crashed at one instant (a power cut), and one of them then
+/// recovered records from its disk.
+fn herd_power_cut(run: &RunRecord) -> bool {
+    let mut crashed_at: BTreeMap<Duration, BTreeSet<&str>> = BTreeMap::new();
+    let mut cut = false;
+    for event in &run.trace.events {
+        match (event.sim_event(), event.server_event()) {
+            (Some(SimEvent::Crash { server, .. }), _) => {
+                let at = crashed_at.entry(event.at).or_default();
+                at.insert(server.as_str());
+                cut |= run.servers.iter().all(|s| at.contains(s.as_str()));
+            }
+            (_, Some(Event::StoreRecovered { records, .. })) if cut && *records > 0 => {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A server cut its store's files at recovery, for this reason.
+fn store_cut(run: &RunRecord, why: StoreCutKind) -> bool {
+    server_events(run)
+        .any(|(_, event)| matches!(event, Event::StoreCut { kind, .. } if *kind == why))
+}
+
+/// A server's store failed (and it stopped) while the last disk fault on it was `fault`.
+fn store_failed_after(run: &RunRecord, fault: &str) -> bool {
+    let mut last: BTreeMap<&str, &str> = BTreeMap::new();
+    for event in &run.trace.events {
+        if let Some(SimEvent::DiskFault { server, fault, .. }) = event.sim_event() {
+            last.insert(server.as_str(), fault.as_str());
+        }
+        if let Some(Event::StoreFailed { .. }) = event.server_event()
+            && last.get(event.host.as_str()) == Some(&fault)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]

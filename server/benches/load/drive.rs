@@ -1,6 +1,7 @@
 //! Closed-loop IAMAT load: each worker sends one line, waits for its reply line and repeats until
-//! the deadline, on one persistent connection or on a new connection per command; latencies of
-//! the replies that complete after the warm-up are kept for percentiles.
+//! the deadline, on one persistent connection or on a new connection per command, or keeps a
+//! window of lines outstanding on one connection (pipelined); latencies of the replies that
+//! complete after the warm-up are kept for percentiles.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +17,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Conn {
     Persistent,
     PerCommand,
+    /// One connection per worker with this many lines outstanding: a new line goes as soon as
+    /// a reply comes back.
+    Pipelined(usize),
 }
 
 /// What a correct reply looks like.
@@ -102,6 +106,16 @@ pub async fn run(plan: &Plan) -> Stats {
                 }
                 Conn::PerCommand => {
                     per_command(port, &client, base_secs, check, &limits, &mut w).await
+                }
+                Conn::Pipelined(window) => {
+                    let load = Pipeline {
+                        port,
+                        client: &client,
+                        base_secs,
+                        check,
+                        window,
+                    };
+                    pipelined(&load, &limits, &mut w).await
                 }
             };
             if let Err(e) = result {
@@ -193,6 +207,57 @@ async fn persistent(
         }
     }
     Ok(())
+}
+
+/// One pipelining worker's connection and load.
+struct Pipeline<'a> {
+    port: u16,
+    client: &'a str,
+    base_secs: u64,
+    check: Check,
+    window: usize,
+}
+
+/// Keeps `window` IAMATs outstanding: tops the window up in one write, then reads one reply,
+/// which must answer the oldest line outstanding.
+async fn pipelined(load: &Pipeline<'_>, limits: &Limits, w: &mut Worker) -> Result<(), String> {
+    let stream = connect(load.port).await?;
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut outstanding: std::collections::VecDeque<(String, Instant)> = Default::default();
+    let mut reply = String::new();
+    let mut batch = String::new();
+    let mut seq = 0u64;
+    let mut sending = true;
+    loop {
+        batch.clear();
+        while sending && outstanding.len() < load.window {
+            if !limits.another() {
+                sending = false;
+                break;
+            }
+            let line = iamat(load.client, load.base_secs, seq);
+            seq += 1;
+            batch.push_str(&line);
+            outstanding.push_back((line, Instant::now()));
+        }
+        if !batch.is_empty() {
+            write
+                .write_all(batch.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let Some((line, started)) = outstanding.pop_front() else {
+            return Ok(());
+        };
+        reply.clear();
+        match tokio::time::timeout(REPLY_TIMEOUT, read.read_line(&mut reply)).await {
+            Ok(Ok(0)) => return Err("the server closed the connection".into()),
+            Ok(Ok(_)) => judge(load.check, &line, &reply, started, limits, w),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("no reply within {REPLY_TIMEOUT:?}")),
+        }
+    }
 }
 
 async fn per_command(

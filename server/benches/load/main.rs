@@ -15,6 +15,9 @@
 //! - **memory**: VmRSS of each server before and after the storm, per stored record.
 //! - **restart**: one server SIGKILLed and restarted on its port while the herd holds the
 //!   table; time until it holds the table again and records resent meanwhile.
+//! - **durability**: the same pipelined load (32 connections, each with a window of IAMATs
+//!   outstanding) on the echo baseline, a herd in memory and a herd with `--data-dir`, and
+//!   propagation latency on each (`durability.rs`).
 //!
 //! Every loop has a deadline or a count, every process is killed on exit and on panic (the
 //! [`herd::Herd`] guard), and all traffic stays on 127.0.0.1 ports picked free at start.
@@ -307,7 +310,7 @@ async fn load_phases(o: &Options, table: &mut Vec<String>) -> anyhow::Result<Vec
             measure: o.measure,
             client_prefix: prefix,
             commands_max: match case.conn {
-                Conn::Persistent => u64::MAX / 2,
+                Conn::Persistent | Conn::Pipelined(_) => u64::MAX / 2,
                 Conn::PerCommand => 20_000,
             },
         };

@@ -24,7 +24,7 @@ pub mod recover;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::events::Event;
 use crate::net::Disk;
@@ -55,6 +55,17 @@ struct Queue {
     bytes: Vec<u8>,
     /// The last change queued.
     head: u64,
+    /// Room taken by the records queued ([`Durable::room_for`]), given back once they are
+    /// synced.
+    taken: usize,
+}
+
+/// Room in the write queue for one record, taken before it is stored.
+pub enum Room {
+    /// Taken: given back once the record is synced (or at once if it is not stored).
+    Taken(OwnedSemaphorePermit),
+    /// The disk failed: nothing more is queued or acknowledged.
+    Failed,
 }
 
 /// One server's durable store, shared by its tasks.
@@ -65,16 +76,24 @@ pub struct Durable {
     synced: watch::Sender<Synced>,
     /// The generation the writer writes: its snapshot is on disk, its log is being appended.
     generation: Mutex<u64>,
+    /// Bytes of room in the queue (`durable_queue_bytes_max`): a record takes its size before
+    /// it is stored and gives it back once synced, so when the writer falls behind, writers
+    /// wait instead of the queue growing.
+    room: Arc<Semaphore>,
+    queue_bytes_max: usize,
 }
 
 impl Durable {
-    /// A store over `disk` whose files are at generation `generation`, synced up to `head`.
-    pub fn new(disk: Arc<dyn Disk>, generation: u64, head: u64) -> Durable {
+    /// A store over `disk` whose files are at generation `generation`, synced up to `head`,
+    /// queueing at most `queue_bytes_max` bytes of records for the writer.
+    pub fn new(disk: Arc<dyn Disk>, generation: u64, head: u64, queue_bytes_max: usize) -> Durable {
+        let queue_bytes_max = queue_bytes_max.clamp(1, u32::MAX as usize);
         Durable {
             disk,
             queue: Mutex::new(Queue {
                 bytes: Vec::new(),
                 head,
+                taken: 0,
             }),
             queued: Notify::new(),
             synced: watch::channel(Synced {
@@ -83,18 +102,40 @@ impl Durable {
             })
             .0,
             generation: Mutex::new(generation),
+            room: Arc::new(Semaphore::new(queue_bytes_max)),
+            queue_bytes_max,
         }
+    }
+
+    /// Waits for room in the queue for a record of `bytes` (as the table counts it, which
+    /// errs high of its frame); a record larger than the whole queue waits for all of it.
+    pub async fn room_for(&self, bytes: usize) -> Room {
+        let wanted = bytes.clamp(1, self.queue_bytes_max) as u32;
+        match self.room.clone().acquire_many_owned(wanted).await {
+            Ok(permit) => Room::Taken(permit),
+            Err(_) => Room::Failed,
+        }
+    }
+
+    /// The room in the queue now, in bytes.
+    pub fn room_now(&self) -> usize {
+        self.room.available_permits()
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a stored record (called with the table locked, so in change order).
-    pub fn queue_record(&self, seq: u64, from: Option<&str>, text: &str) {
+    /// Queues a stored record (called with the table locked, so in change order), with the
+    /// room it took, if it took any.
+    pub fn queue_record(&self, seq: u64, from: Option<&str>, text: &str, room: Option<Room>) {
         let mut queue = self.queue();
         entry::write_record(&mut queue.bytes, seq, from, text);
         queue.head = queue.head.max(seq);
+        if let Some(Room::Taken(permit)) = room {
+            queue.taken += permit.num_permits();
+            permit.forget();
+        }
         drop(queue);
         self.queued.notify_one();
     }
@@ -119,19 +160,22 @@ impl Durable {
         }
     }
 
-    /// Appends and syncs what is queued; `Ok(None)` when nothing was.
+    /// Appends and syncs what is queued; `Ok(None)` when nothing was. The room the records
+    /// took is given back once they are synced.
     async fn commit(&self) -> std::io::Result<Option<(u64, usize)>> {
-        let (bytes, head) = {
+        let (bytes, head, taken) = {
             let mut queue = self.queue();
             if queue.bytes.is_empty() {
                 return Ok(None);
             }
-            (std::mem::take(&mut queue.bytes), queue.head)
+            let taken = std::mem::take(&mut queue.taken);
+            (std::mem::take(&mut queue.bytes), queue.head, taken)
         };
         let log = log_name(*self.generation.lock().unwrap_or_else(|e| e.into_inner()));
         let len = bytes.len();
         self.disk.append(&log, bytes).await?;
         self.disk.sync(&log).await?;
+        self.room.add_permits(taken);
         Ok(Some((head, len)))
     }
 
@@ -161,6 +205,8 @@ impl Durable {
         }
         .emit();
         self.synced.send_modify(|s| s.failed = true);
+        // Whoever waits for room gets `Room::Failed`: nothing more is queued.
+        self.room.close();
     }
 
     /// Resolves once the disk has failed.
@@ -239,13 +285,17 @@ pub async fn compact(source: &dyn Source) -> std::io::Result<()> {
             entry::write_resume(&mut bytes, peer, *point);
         }
         // Everything queued is in the snapshot.
-        source.durable().queue().bytes.clear();
-        taken = Some((bytes, store.head(), store.len()));
+        let mut queue = source.durable().queue();
+        queue.bytes.clear();
+        let room = std::mem::take(&mut queue.taken);
+        drop(queue);
+        taken = Some((bytes, store.head(), store.len(), room));
     });
-    let Some((bytes, head, records)) = taken else {
+    let Some((bytes, head, records, room)) = taken else {
         return Ok(());
     };
     let (generation, len) = source.durable().write_generation(bytes, head).await?;
+    source.durable().room.add_permits(room);
     source.synced_to(head);
     Event::StoreSnapshot {
         generation,

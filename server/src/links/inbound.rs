@@ -237,7 +237,9 @@ where
                 if let Some(refusal) = shared.refusal(&record) {
                     refused(shared, peer, refusal, &bytes);
                 } else {
-                    shared.ingest(record, source.clone());
+                    // With a durable store, a full write queue holds the link back.
+                    let room = shared.room_for(&record).await;
+                    shared.ingest_in(record, source.clone(), room);
                 }
             }
             Ok(Command::Mark(seq)) => {

@@ -159,6 +159,32 @@ mod tests {
     }
 
     #[test]
+    fn a_server_whose_disk_failed_is_down_until_it_is_restarted() {
+        let failed = TraceEvent::server(
+            ms(5),
+            "Clark",
+            server::events::Event::StoreFailed {
+                error: "no space".into(),
+            },
+        );
+        let events = vec![
+            failed,
+            send(6, 0, "kiwi", "Clark", LINE),
+            error(7, 0, "kiwi", "Clark", "connection reset"),
+            crash(500, "Clark"),
+            restart(900, "Clark"),
+            send(950, 1, "kiwi", "Clark", LINE),
+        ];
+        let v = verdict_with(events, 10_000);
+        assert!(!v.ok, "{v}");
+        assert_eq!(v.details.len(), 1, "{v}");
+        assert!(
+            v.details[0].contains("step 1"),
+            "up again once restarted: {v}"
+        );
+    }
+
+    #[test]
     fn a_restarted_server_is_up_once_it_listens_again() {
         let listening = |at: u64| {
             TraceEvent::server(

@@ -1,8 +1,8 @@
 //! `convergence` (liveness): after the last fault, every running server comes to hold the
 //! same table, the newest record for each client, within `converged_within`, and keeps it.
 //!
-//! Replays `record_stored` (new) per server; a crash empties a server and takes it out of the
-//! herd until its restart. The target is, per client, the newest record that survived into the
+//! Replays `record_stored` (new) per server; a crash (or a `store_failed`, after which the
+//! server stops itself) empties a server and takes it out of the herd until its restart. The target is, per client, the newest record that survived into the
 //! quiet period: held by a running server at `quiet_since`, or stored after it. (A record that
 //! lived only on a server that crashed before the quiet period is legitimately lost: the herd
 //! keeps no disk.) The herd must be at the target at some time no later than
@@ -158,6 +158,12 @@ impl Replayer {
                 return None;
             }
             _ => {}
+        }
+        if let Some(server::events::Event::StoreFailed { .. }) = event.server_event() {
+            // Its disk failed: the server stopped itself, as good as crashed.
+            self.tables.clear(&event.host);
+            self.running.remove(&event.host);
+            return None;
         }
         let record = replay::stored_new(event)?;
         if !self.running.contains(&event.host) {

@@ -42,11 +42,19 @@ impl Checker for WellFormed {
         let mut violations = Vec::new();
         let mut judged = 0;
         let receipts = Receipts::from_run(run);
+        let downtime = replay::Downtime::from_trace(run.trace);
         for exchange in replay::exchanges(run.trace) {
             let Some((_, reply)) = exchange.reply else {
                 continue;
             };
             let text = exchange.reply_text().unwrap_or("");
+            // A server that stopped (its disk failed) closes a connection whose line it had
+            // not read yet: nothing, not a malformed reply.
+            if text.is_empty()
+                && downtime.down_during(exchange.server(), exchange.send.at, reply.at)
+            {
+                continue;
+            }
             let problem = match replay::expected(exchange.send, run.line_bounds()) {
                 Expected::IamAt {
                     client,
@@ -318,6 +326,29 @@ mod tests {
         let trace = trace(events);
         let checks = Checks::default();
         WellFormed.check(&run_record(&trace, &checks))
+    }
+
+    #[test]
+    fn no_reply_from_a_server_that_stopped_is_no_malformed_reply() {
+        let line = "IAMAT kiwi +34.068930-118.445127 1700000000.5";
+        let failed = crate::trace::TraceEvent::server(
+            ms(3),
+            "Clark",
+            Event::StoreFailed {
+                error: "sync failed".into(),
+            },
+        );
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            failed,
+            reply(5, 0, "kiwi", "Clark", ""),
+        ]);
+        assert!(v.ok, "{v}");
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            reply(5, 0, "kiwi", "Clark", ""),
+        ]);
+        assert!(!v.ok, "an empty reply from a running server: {v}");
     }
 
     #[test]

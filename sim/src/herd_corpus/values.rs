@@ -26,7 +26,7 @@ impl fmt::Display for LimitValue {
 }
 
 /// Every field of [`Limits`], in its declaration order.
-pub const LIMIT_NAMES: [&str; 30] = [
+pub const LIMIT_NAMES: [&str; 32] = [
     "connections_max",
     "line_bytes_max",
     "client_idle_timeout",
@@ -51,6 +51,8 @@ pub const LIMIT_NAMES: [&str; 30] = [
     "whatsat_wait",
     "stop_grace",
     "durable_log_bytes_min",
+    "replies_pending_max",
+    "durable_queue_bytes_max",
     "places_cache_ttl",
     "places_cache_bytes_max",
     "places_calls_per_second_max",
@@ -87,6 +89,8 @@ pub fn limit(l: &Limits, name: &str) -> Option<LimitValue> {
         "whatsat_wait" => D(l.whatsat_wait),
         "stop_grace" => D(l.stop_grace),
         "durable_log_bytes_min" => Count(l.durable_log_bytes_min),
+        "replies_pending_max" => Count(l.replies_pending_max),
+        "durable_queue_bytes_max" => Count(l.durable_queue_bytes_max),
         "places_cache_ttl" => D(l.places_cache_ttl),
         "places_cache_bytes_max" => Count(l.places_cache_bytes_max),
         "places_calls_per_second_max" => Count(l.places_calls_per_second_max),

@@ -1,11 +1,13 @@
 //! Each property on a hand-made trace that shows it and on a near miss that does not.
 
-use server::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkRefusal, Source};
+use server::events::{
+    ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkRefusal, Source, StoreCutKind,
+};
 use server::store::Outcome;
 
 use super::Property;
 use crate::checkers::testing::*;
-use crate::scenario::{Action, Checks, LinkCut};
+use crate::scenario::{Action, Checks, DiskFaultKind, DiskStep, LinkCut};
 use crate::trace::{Trace, TraceEvent};
 
 const KIWI_CLARK: &str = "AT Clark +0.000000000 kiwi +1+1 1700000001";
@@ -361,6 +363,89 @@ fn a_refused_link_proof_is_seen_and_a_trace_without_one_is_not() {
     )];
     assert!(seen(Property::ForgedProofRefused, refused));
     assert!(!seen(Property::ForgedProofRefused, wait(true)));
+}
+
+fn crash(at: u64, server: &str) -> TraceEvent {
+    TraceEvent::fault(ms(at), 1, &Action::Crash(server.into())).expect("a crash is a fault")
+}
+
+fn disk(at: u64, server: &str, fault: DiskFaultKind) -> TraceEvent {
+    let step = DiskStep {
+        server: server.into(),
+        fault,
+    };
+    TraceEvent::fault(ms(at), 1, &Action::Disk(step)).expect("a disk step is a fault")
+}
+
+fn recovered(at: u64, server: &str, records: u64) -> TraceEvent {
+    let event_ = Event::StoreRecovered {
+        generation: 1,
+        records,
+        head: records,
+        resume_points: 0,
+        same_life: true,
+    };
+    event(at, server, event_)
+}
+
+#[test]
+fn records_recovered_after_a_power_loss_are_seen_and_an_empty_disk_is_not() {
+    let kept = vec![crash(10, "Bona"), recovered(20, "Bona", 3)];
+    assert!(seen(Property::PowerLossRecovered, kept));
+    let empty = vec![crash(10, "Bona"), recovered(20, "Bona", 0)];
+    assert!(!seen(Property::PowerLossRecovered, empty));
+    let first_start = vec![recovered(5, "Bona", 3), crash(10, "Bona")];
+    assert!(!seen(Property::PowerLossRecovered, first_start));
+}
+
+#[test]
+fn a_cut_of_every_server_at_once_is_seen_and_one_server_short_is_not() {
+    let mut all: Vec<TraceEvent> = HERD.iter().map(|s| crash(10, s)).collect();
+    all.push(recovered(20, HERD[0], 2));
+    assert!(seen(Property::HerdPowerCut, all));
+    let mut short: Vec<TraceEvent> = HERD[1..].iter().map(|s| crash(10, s)).collect();
+    short.push(recovered(20, HERD[1], 2));
+    assert!(!seen(Property::HerdPowerCut, short));
+}
+
+#[test]
+fn store_cuts_are_seen_by_their_kind() {
+    let cut = |kind| {
+        let cut_ = Event::StoreCut {
+            file: "log-1".into(),
+            offset: 64,
+            kind,
+        };
+        vec![event(10, "Bona", cut_)]
+    };
+    assert!(seen(Property::TornWriteCut, cut(StoreCutKind::Torn)));
+    assert!(!seen(Property::TornWriteCut, cut(StoreCutKind::Corrupt)));
+    assert!(seen(Property::FlippedBitCaught, cut(StoreCutKind::Corrupt)));
+    assert!(!seen(Property::FlippedBitCaught, cut(StoreCutKind::Torn)));
+}
+
+#[test]
+fn a_failed_store_is_seen_after_its_own_disk_fault_only() {
+    let failed = |fault, server| {
+        let failed_ = Event::StoreFailed { error: "no".into() };
+        vec![disk(10, server, fault), event(20, "Bona", failed_)]
+    };
+    assert!(seen(
+        Property::FailedSyncStopped,
+        failed(DiskFaultKind::FailSync, "Bona")
+    ));
+    assert!(!seen(
+        Property::FailedSyncStopped,
+        failed(DiskFaultKind::FailSync, "Clark")
+    ));
+    assert!(seen(
+        Property::FullDiskStopped,
+        failed(DiskFaultKind::Full, "Bona")
+    ));
+    assert!(!seen(
+        Property::FullDiskStopped,
+        failed(DiskFaultKind::FailSync, "Bona")
+    ));
 }
 
 #[test]

@@ -12,9 +12,9 @@ use rand::{Rng, SeedableRng};
 use server::config::Herd;
 
 use crate::scenario::{
-    Action, Checks, Expect, HerdSource, Hostile, IamAt, LatencyRange, LimitOverrides, LinkCut,
-    LinkGroups, LinkLatency, Load, Network, PlacesApi, PlacesFault, Raw, RawPayload, Scenario,
-    SignedDuration, Skew, Step, WhatsAt,
+    Action, Checks, DiskFaultKind, DiskStep, Expect, HerdSource, Hostile, IamAt, LatencyRange,
+    LimitOverrides, LinkCut, LinkGroups, LinkLatency, Load, Network, PlacesApi, PlacesFault, Raw,
+    RawPayload, Scenario, SignedDuration, Skew, Step, WhatsAt,
 };
 
 /// Client ids the workload draws from.
@@ -25,6 +25,11 @@ pub const QUIET: Duration = Duration::from_secs(10);
 /// the default `timestamp_ahead_max` (a day), so only the classic fence keeps it out, and
 /// stored it would silence the real client's updates for most of a day.
 const FORGED_CLASSIC_AHEAD_SECS: u64 = 23 * 3600;
+/// The most power losses and disk faults a seed draws.
+const POWER_FAULTS_MAX: u32 = 3;
+/// How long a server whose disk failed (it stops itself) stays down before it is crashed and
+/// restarted.
+const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
 /// The shortest run a swarm accepts: a little chaos plus the quiet phase.
 pub const DURATION_MIN: Duration = Duration::from_secs(13);
 
@@ -53,6 +58,9 @@ pub struct SwarmOptions {
     /// Links of the herd made classic (one connection per record, nothing resumed), each
     /// one the persistent links can spare and still connect every server.
     pub classic_links: u32,
+    /// Power losses and disk faults; when on, the herd keeps its tables on disk (`data_dir`)
+    /// and every crash is a power loss.
+    pub power_faults: u32,
     pub clients: u32,
     pub iamats: u32,
     pub whatsats: u32,
@@ -133,8 +141,15 @@ impl SwarmOptions {
         let hostiles = family(3);
         let classic_links = family(2);
         let start = draw_start(&mut rng, duration);
+        // Drawn after everything else, on in a third of the seeds.
+        let power_faults = if rng.random_bool(1.0 / 3.0) {
+            rng.random_range(1..=POWER_FAULTS_MAX)
+        } else {
+            0
+        };
         SwarmOptions {
             start,
+            power_faults,
             loads,
             hostiles,
             classic_links,
@@ -171,7 +186,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {} | start {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} power-faults {} | clients {} iamats {} whatsats {} | start {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -191,6 +206,7 @@ impl fmt::Display for SwarmOptions {
             on(self.loads),
             on(self.hostiles),
             on(self.classic_links),
+            on(self.power_faults),
             self.clients,
             self.iamats,
             self.whatsats,
@@ -542,6 +558,113 @@ impl Draft<'_> {
         }
     }
 
+    /// Power losses and disk faults (the herd keeps its tables on disk): one server losing
+    /// power, all of them at once, one in the middle of a burst of load (writes torn in
+    /// flight), a bit flipped at rest while it is down, a failed sync or a full disk under an
+    /// IAMAT (the server stops itself; it is crashed and restarted, after `freed`). Never over
+    /// another crash of the same server.
+    fn power_faults(&mut self) {
+        // Its own random stream, so that no other family's steps move when this one is on.
+        let own = SmallRng::seed_from_u64(self.options.seed ^ 0x0D15_C0DE_u64);
+        let others = std::mem::replace(&mut self.rng, own);
+        // A reorder probe's WHATSAT may wait for Places up to `places_timeout`: no power
+        // fault may take its server down before it is answered.
+        let limits = &self.herd.limits;
+        let probes_answered = limits.places_timeout + limits.whatsat_wait + ms(1000);
+        let from_ms = self.faults_from_ms
+            + if self.options.reorder_probes > 0 {
+                probes_answered.as_millis() as u64
+            } else {
+                0
+            };
+        for i in 0..self.options.power_faults {
+            let kind = self.rng.random_range(0..6);
+            let start = self.at(from_ms, self.chaos_ms().saturating_sub(2500));
+            let down = self.at(300, 2000);
+            let servers = match kind {
+                1 => self.servers.clone(),
+                _ => vec![self.server()],
+            };
+            let end = start + FAILED_DISK_DOWN + down;
+            if end > self.options.chaos_end || servers.iter().any(|s| self.down_near(s, start, end))
+            {
+                continue;
+            }
+            let server = servers[0].clone();
+            let disk = |fault| {
+                Action::Disk(DiskStep {
+                    server: server.clone(),
+                    fault,
+                })
+            };
+            let mut crash_at = start;
+            match kind {
+                2 => {
+                    let load = Load {
+                        server: server.clone(),
+                        clients: self.rng.random_range(50..=200),
+                        connections: self.rng.random_range(1..=4),
+                        prefix: format!("power{i}-"),
+                        per_second: None,
+                    };
+                    self.push(start, Action::Load(load));
+                    crash_at = start + ms(self.rng.random_range(1..=40));
+                }
+                3 => self.push(start, disk(DiskFaultKind::FlipBit)),
+                4 | 5 => {
+                    let fault = [DiskFaultKind::FailSync, DiskFaultKind::Full][kind - 4];
+                    self.push(start, disk(fault));
+                    let iamat = IamAt {
+                        client: format!("disk{i}"),
+                        server: server.clone(),
+                        location: "+12.5-45.25".into(),
+                        timestamp: None,
+                    };
+                    self.push(start, Action::IamAt(iamat));
+                    crash_at = start + FAILED_DISK_DOWN;
+                    if fault == DiskFaultKind::Full {
+                        self.push(crash_at, disk(DiskFaultKind::Freed));
+                    }
+                }
+                _ => {}
+            }
+            for server in &servers {
+                self.push(crash_at, Action::Crash(server.clone()));
+            }
+            for server in servers {
+                self.push(crash_at + down, Action::Restart(server));
+            }
+        }
+        self.rng = others;
+    }
+
+    /// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`.
+    fn down_near(&self, server: &str, from: Duration, to: Duration) -> bool {
+        let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
+        let mut steps: Vec<(Duration, bool)> = self
+            .steps
+            .iter()
+            .filter_map(|(at, action, _)| match action {
+                Action::Crash(s) if s == server => Some((*at, true)),
+                Action::Restart(s) if s == server => Some((*at, false)),
+                _ => None,
+            })
+            .collect();
+        steps.sort();
+        let mut down_since = None;
+        for (at, crash) in steps {
+            if crash {
+                down_since = Some(at);
+            } else if let Some(since) = down_since.take()
+                && since <= to
+                && at >= from
+            {
+                return true;
+            }
+        }
+        down_since.is_some_and(|since| since <= to)
+    }
+
     /// Makes some links classic. Only a link the persistent links can spare becomes classic:
     /// they still connect every server, so reconciliation brings every record everywhere
     /// after any fault, and the convergence checker's promise still holds. A classic link is
@@ -637,7 +760,17 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.hostiles();
     // Drawn last, so every seed keeps the steps it drew before classic links existed.
     let classic_herd = draft.classic_links();
-    draft.finish(herd_source, classic_herd)
+    let mut herd = classic_herd;
+    // Acknowledged means kept only where persistent links connect every server (they resume
+    // by cursor; a classic link loses what it cannot deliver): elsewhere the family is off.
+    let persistent = persistent_connected(herd.as_ref().unwrap_or(draft.herd), None);
+    if options.power_faults > 0 && persistent {
+        draft.power_faults();
+        let mut on_disk = herd.unwrap_or_else(|| draft.herd.clone());
+        on_disk.data_dir = Some(PathBuf::from("data"));
+        herd = Some(on_disk);
+    }
+    draft.finish(herd_source, herd)
 }
 
 /// Whether the herd's persistent links, without link `except`, connect every server.

@@ -122,7 +122,8 @@ pub fn memory_lost(event: &TraceEvent) -> Option<&str> {
     event.sim_event()?.memory_lost()
 }
 
-/// When each server was down: from its crash until it listens again after its restart (its
+/// When each server was down: from its crash (or its `store_failed`: a server whose disk
+/// failed stops itself) until it listens again after its restart (its
 /// first `listening` event after the `restart`; the restart itself if it logs none), or to the
 /// end of the run. Commands that hit the gap between a restart and the listener are the
 /// restart's, not the server's, fault.
@@ -146,11 +147,13 @@ impl Downtime {
                 interval.1 = Some(event.at);
                 continue;
             }
+            if let Some(Event::StoreFailed { .. }) = event.server_event() {
+                // Its disk failed: the server stops itself, down until it is restarted.
+                downtime.went_down(&event.host, event.at);
+                continue;
+            }
             match event.sim_event() {
-                Some(SimEvent::Crash { server, .. }) => {
-                    let intervals = downtime.intervals.entry(server.to_string()).or_default();
-                    intervals.push((event.at, None));
-                }
+                Some(SimEvent::Crash { server, .. }) => downtime.went_down(server, event.at),
                 Some(SimEvent::Restart { server, .. }) => {
                     if let Some(intervals) = downtime.intervals.get_mut(server)
                         && let Some(last) = intervals.last_mut()
@@ -164,6 +167,14 @@ impl Downtime {
             }
         }
         downtime
+    }
+
+    /// `server` went down at `at`, unless it was down already (it stopped itself first).
+    fn went_down(&mut self, server: &str, at: Duration) {
+        let intervals = self.intervals.entry(server.to_string()).or_default();
+        if intervals.last().is_none_or(|(_, up)| up.is_some()) {
+            intervals.push((at, None));
+        }
     }
 
     /// Whether `server` was down at any moment of `[from, to]`.

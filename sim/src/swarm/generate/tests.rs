@@ -44,6 +44,68 @@ fn classic_links_change_no_step_a_seed_drew_before_them() {
 }
 
 #[test]
+fn power_faults_put_the_herd_on_disk_and_never_crash_a_server_twice() {
+    let mut on = 0;
+    for seed in 0..200 {
+        let options = SwarmOptions::derive(seed, Duration::from_secs(30));
+        let generated = scenario(&options);
+        assert_eq!(
+            generated.herd.data_dir.is_some(),
+            options.power_faults > 0,
+            "seed {seed}: the default herd's persistent links connect it whatever is classic"
+        );
+        on += usize::from(options.power_faults > 0);
+        let mut down: BTreeSet<&str> = BTreeSet::new();
+        for step in &generated.steps {
+            match &step.action {
+                Action::Crash(s) => assert!(down.insert(s), "seed {seed}: {s} crashed twice"),
+                Action::Restart(s) => assert!(down.remove(s.as_str()), "seed {seed}: {s} was up"),
+                _ => {}
+            }
+        }
+        let without = SwarmOptions {
+            power_faults: 0,
+            ..options.clone()
+        };
+        let others: Vec<_> = scenario(&without)
+            .steps
+            .into_iter()
+            .map(|s| s.action)
+            .collect();
+        let all: Vec<_> = generated.steps.into_iter().map(|s| s.action).collect();
+        assert!(
+            others.iter().all(|a| all.contains(a)),
+            "seed {seed}: the family moved another family's step"
+        );
+    }
+    assert!(
+        on > 40,
+        "the family is on for about a third of the seeds: {on}"
+    );
+}
+
+#[test]
+fn power_faults_stay_off_where_persistent_links_do_not_connect_the_herd() {
+    let mut herd = Herd::default_herd();
+    for link in &mut herd.links {
+        link.classic = true;
+    }
+    let options = SwarmOptions {
+        power_faults: 3,
+        ..SwarmOptions::derive(1, Duration::from_secs(30))
+    };
+    let generated = generate(&options, &herd, HerdSource::Default);
+    assert_eq!(generated.herd.data_dir, None);
+    assert!(
+        !generated
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Disk(_))),
+        "no disk faults on a herd without a durable promise"
+    );
+}
+
+#[test]
 fn a_herd_of_classic_links_gets_no_more() {
     let mut herd = Herd::default_herd();
     for link in &mut herd.links {
