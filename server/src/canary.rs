@@ -17,8 +17,8 @@ use crate::net::Clock;
 use crate::protocol::Record;
 use crate::store::Store;
 
-/// How close to the `timestamp_ahead_max` bound a record is "at the edge".
-pub const AHEAD_EDGE_NANOS: i128 = 1_000_000_000;
+/// How close to the `timestamp_ahead_max` bound a record is "at the edge": 100 ms.
+pub const AHEAD_EDGE_NANOS: i128 = 100_000_000;
 
 /// One planted bug, chosen by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,9 +30,10 @@ pub enum Canary {
     /// while the table holds more than `table_bytes_max` bytes (grown by updates).
     EdgeIdOverfull,
     /// Once this server refused a record as too far ahead (a skewed neighbour), a neighbour's
-    /// record within a second of the `timestamp_ahead_max` bound is dropped.
+    /// record within [`AHEAD_EDGE_NANOS`] of the `timestamp_ahead_max` bound is dropped.
     EdgeAheadAfterSkew,
-    /// Once a client connection sent a link's `AUTH` line (a replayed handshake), an `AT` line
+    /// Once a client connection sent a link's `AUTH` line with a proof (a replayed handshake;
+    /// not the `-` of a dialler without a secret), an `AT` line
     /// on a plain connection whose origin is a server of the herd but not a neighbour is taken
     /// as a classic peer's record.
     ReplayOpensNonNeighbour,
@@ -115,9 +116,10 @@ impl Canaries {
         }
     }
 
-    /// A client connection sent an `AUTH` line, which only a link's handshake sends.
-    pub fn replayed_auth(&self) {
-        if self.on(Canary::ReplayOpensNonNeighbour) {
+    /// A client connection sent an `AUTH` line with `proof`, which only a link's handshake
+    /// sends.
+    pub fn replayed_auth(&self, proof: &str) {
+        if self.on(Canary::ReplayOpensNonNeighbour) && proof != "-" {
             self.replayed_auth.store(true, Ordering::Relaxed);
         }
     }

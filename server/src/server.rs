@@ -302,8 +302,8 @@ impl Handler {
                 self.refused(refusal, line);
                 invalid()
             }
-            Ok(Command::Auth { .. }) => {
-                self.shared.canaries.replayed_auth();
+            Ok(Command::Auth { proof, .. }) => {
+                self.shared.canaries.replayed_auth(&proof);
                 invalid()
             }
             Err(e) if line.starts_with(b"AT ") && self.shared.has_classic_neighbour() => {
