@@ -166,6 +166,14 @@ impl SwarmOptions {
         }
         // A table filled by updates needs to know every client it may hold: no load bursts.
         let loads = if values.table_fill { 0 } else { loads };
+        // A herd with classic links takes an AT line from any of its servers on a client
+        // connection (docs/protocol.md §10): a link asked for by a non-neighbour needs a
+        // herd of persistent links to be refused.
+        let classic_links = if values.non_neighbour_links > 0 {
+            0
+        } else {
+            classic_links
+        };
         let buggify = draw_buggify(&mut rng, chaos_end);
         SwarmOptions {
             buggify,
@@ -675,14 +683,8 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.loads();
     draft.hostiles();
     draft.value_classes();
-    // Drawn last, so every seed keeps the steps it drew before classic links existed. A herd
-    // with classic links takes an AT line from any of its servers on a client connection
-    // (docs/protocol.md §10), so a link asked for by a non-neighbour keeps the links persistent.
-    let classic_herd = if options.values.non_neighbour_links > 0 {
-        None
-    } else {
-        draft.classic_links()
-    };
+    // Drawn last, so every seed keeps the steps it drew before classic links existed.
+    let classic_herd = draft.classic_links();
     draft.finish(herd_source, classic_herd)
 }
 
