@@ -111,6 +111,10 @@ pub struct Shared {
     /// The durable store, when the server has a data directory: every change is queued to it,
     /// and links stream only what it has synced.
     durable: Option<Durable>,
+    /// The planted bug this server runs, if the run chose one (`canaries` feature only).
+    pub canaries: crate::canary::Canaries,
+    /// The fault points the caller handed in ([`crate::net::Env::buggify`]).
+    pub buggify: crate::buggify::Buggify,
 }
 
 impl Shared {
@@ -178,6 +182,8 @@ impl Shared {
                     .collect(),
             ),
             durable: None,
+            canaries: crate::canary::Canaries::new(None),
+            buggify: crate::buggify::Buggify::off(),
         }
     }
 
@@ -317,6 +323,7 @@ impl Shared {
         {
             Some(LineRefusal::TextTooLong)
         } else if self.too_far_ahead(record.timestamp.nanos()) {
+            self.canaries.refused_ahead();
             Some(LineRefusal::TooFarAhead)
         } else {
             None
@@ -361,7 +368,11 @@ impl Shared {
         // their decisions in the order the table made them (the trace is judged in log order).
         let (outcome, head, held) = {
             let mut store = self.store();
-            let outcome = store.insert_from(&record, from);
+            let traced = source.traced();
+            let planted = (self.canaries)
+                .drops(&record, &traced, &store, &self.limits, &*self.clock)
+                .then_some(Outcome::Stale);
+            let outcome = planted.unwrap_or_else(|| store.insert_from(&record, from));
             let held = match outcome {
                 Outcome::New => Some(store.head()),
                 Outcome::TableFull => None,
@@ -377,7 +388,7 @@ impl Shared {
             Event::RecordStored {
                 record,
                 outcome,
-                source: source.traced(),
+                source: traced,
             }
             .emit();
             (outcome, store.head(), held)

@@ -106,6 +106,8 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
             places: places.clone(),
             seed: 3,
             disk: None,
+            buggify: server::buggify::Buggify::off(),
+            canary: None,
         };
         let mut stop_rx = stop_rx.clone();
         let herd = herd.clone();

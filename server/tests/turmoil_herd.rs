@@ -99,6 +99,8 @@ fn simulation(herd: Herd) -> turmoil::Sim<'static> {
                     places: PlacesClient::offline(),
                     seed: 1,
                     disk: None,
+                    buggify: server::buggify::Buggify::off(),
+                    canary: None,
                 };
                 server::run(herd, &name, env, std::future::pending()).await?;
                 Ok(())

@@ -39,11 +39,21 @@ pub enum Property {
     FlippedBitCaught,
     FailedSyncStopped,
     FullDiskStopped,
+    IdAtBound,
+    TimestampAtAheadBound,
+    CoordinatesAtBound,
+    WhatsatAtMax,
+    LineAtLimit,
+    SkewedNeighbourRefused,
+    HandshakeLineReplayed,
+    ZeroTimeDiff,
+    TableFilledByUpdates,
+    NonNeighbourLinkRefused,
 }
 
 impl Property {
     /// Every property, in the order the coverage table lists them.
-    pub const ALL: [Property; 20] = [
+    pub const ALL: [Property; 30] = [
         Property::WhatsatWaitedThenFound,
         Property::TieBrokenByOrigin,
         Property::ReconcileCarriedRecords,
@@ -64,6 +74,16 @@ impl Property {
         Property::FlippedBitCaught,
         Property::FailedSyncStopped,
         Property::FullDiskStopped,
+        Property::IdAtBound,
+        Property::TimestampAtAheadBound,
+        Property::CoordinatesAtBound,
+        Property::WhatsatAtMax,
+        Property::LineAtLimit,
+        Property::SkewedNeighbourRefused,
+        Property::HandshakeLineReplayed,
+        Property::ZeroTimeDiff,
+        Property::TableFilledByUpdates,
+        Property::NonNeighbourLinkRefused,
     ];
 
     /// The name the coverage table prints.
@@ -89,6 +109,16 @@ impl Property {
             Property::FlippedBitCaught => "flipped_bit_caught",
             Property::FailedSyncStopped => "failed_sync_stopped",
             Property::FullDiskStopped => "full_disk_stopped",
+            Property::IdAtBound => "id_at_bound",
+            Property::TimestampAtAheadBound => "timestamp_at_ahead_bound",
+            Property::CoordinatesAtBound => "coordinates_at_bound",
+            Property::WhatsatAtMax => "whatsat_at_max",
+            Property::LineAtLimit => "line_at_limit",
+            Property::SkewedNeighbourRefused => "skewed_neighbour_refused",
+            Property::HandshakeLineReplayed => "handshake_line_replayed",
+            Property::ZeroTimeDiff => "zero_time_diff",
+            Property::TableFilledByUpdates => "table_filled_by_updates",
+            Property::NonNeighbourLinkRefused => "non_neighbour_link_refused",
         }
     }
 
@@ -115,6 +145,22 @@ impl Property {
             Property::FlippedBitCaught => "a flipped bit was caught at recovery",
             Property::FailedSyncStopped => "a failed sync stopped its server",
             Property::FullDiskStopped => "a full disk stopped its server",
+            Property::IdAtBound => "a record for an id of exactly client_id_bytes_max was stored",
+            Property::TimestampAtAheadBound => {
+                "a timestamp exactly timestamp_ahead_max ahead was stored"
+            }
+            Property::CoordinatesAtBound => "a record at latitude ±90 or longitude ±180 was stored",
+            Property::WhatsatAtMax => "a WHATSAT at radius 50 and bound 20 was answered",
+            Property::LineAtLimit => "a line of exactly line_bytes_max bytes was answered",
+            Property::SkewedNeighbourRefused => "a neighbour's record too far ahead was refused",
+            Property::HandshakeLineReplayed => {
+                "a link's handshake line came on a client connection"
+            }
+            Property::ZeroTimeDiff => "a record with a time difference of exactly zero was stored",
+            Property::TableFilledByUpdates => "updates of held clients took a table past its bytes",
+            Property::NonNeighbourLinkRefused => {
+                "a herd server that is not a neighbour asked for a link"
+            }
         }
     }
 
@@ -147,6 +193,16 @@ impl Property {
             Property::FlippedBitCaught => store_cut(run, StoreCutKind::Corrupt),
             Property::FailedSyncStopped => store_failed_after(run, "fail_sync"),
             Property::FullDiskStopped => store_failed_after(run, "full"),
+            Property::IdAtBound => values::id_at_bound(run),
+            Property::TimestampAtAheadBound => values::timestamp_at_ahead_bound(run),
+            Property::CoordinatesAtBound => values::coordinates_at_bound(run),
+            Property::WhatsatAtMax => values::whatsat_at_max(run),
+            Property::LineAtLimit => values::line_at_limit(run),
+            Property::SkewedNeighbourRefused => values::skewed_neighbour_refused(run),
+            Property::HandshakeLineReplayed => values::handshake_line_replayed(run),
+            Property::ZeroTimeDiff => values::zero_time_diff(run),
+            Property::TableFilledByUpdates => values::table_filled_by_updates(run),
+            Property::NonNeighbourLinkRefused => values::non_neighbour_link_refused(run),
         }
     }
 }
@@ -495,6 +551,8 @@ fn store_failed_after(run: &RunRecord, fault: &str) -> bool {
     }
     false
 }
+
+mod values;
 
 #[cfg(test)]
 mod tests;

@@ -74,6 +74,8 @@ pub fn add_server_host(
     skews: &Skews,
     disks: &DiskFaults,
     stop: &watch::Receiver<bool>,
+    buggify: Option<&crate::scenario::buggify::BuggifySettings>,
+    canary: Option<server::canary::Canary>,
 ) {
     let host = ServerHost {
         scenario_seed,
@@ -82,6 +84,8 @@ pub fn add_server_host(
         disks: disks.clone(),
         stop: stop.clone(),
         impostors: None,
+        buggify: buggify.cloned(),
+        canary,
     };
     add_host(sim, herd, name, host);
 }
@@ -102,6 +106,8 @@ struct ServerHost {
     disks: DiskFaults,
     stop: watch::Receiver<bool>,
     impostors: Option<Impostors>,
+    buggify: Option<crate::scenario::buggify::BuggifySettings>,
+    canary: Option<server::canary::Canary>,
 }
 
 /// Adds server `name`'s host; after a restart it runs the server again, or the impostor
@@ -115,12 +121,15 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
         disks,
         stop,
         impostors,
+        buggify,
+        canary,
     } = host;
     let seed = scenario_seed ^ stable_hash(&[&name]);
     let port = herd.server(&name).map_or(0, |s| s.port);
     sim.host(name.clone(), move || {
         let (herd, skews, name, mut stop) =
             (herd.clone(), skews.clone(), name.clone(), stop.clone());
+        let buggify = super::buggify::dice(buggify.as_ref(), scenario_seed, &name);
         // With a data directory, the store writes to this host's simulated disk.
         let disk = herd.data_dir.is_some().then(|| {
             Arc::new(TurmoilDisk::new(&name, disks.clone())) as Arc<dyn server::net::Disk>
@@ -143,6 +152,8 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
                 places: places_client(&herd.limits, places_api),
                 seed,
                 disk,
+                buggify,
+                canary,
             };
             let shutdown = async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
@@ -191,6 +202,8 @@ impl TurmoilWorld {
                 disks: disks.clone(),
                 stop: stopping.clone(),
                 impostors: Some(impostors.clone()),
+                buggify: scenario.buggify.clone(),
+                canary: scenario.canary,
             };
             add_host(&mut sim, &herd, &spec.name, host);
         }

@@ -57,6 +57,20 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         Some(start) => super::start::parse(&start.value).map_err(|e| err(&start.referenced, e))?,
     };
 
+    let canary = match &file.canary {
+        None => None,
+        Some(name) => Some(
+            server::canary::Canary::parse(name.value.trim())
+                .map_err(|e| err(&name.referenced, e))?,
+        ),
+    };
+    let buggify = match file.buggify {
+        None => None,
+        Some(b) => {
+            b.value.check(duration).map_err(|e| err(&b.referenced, e))?;
+            Some(b.value)
+        }
+    };
     let (herd_loc, herd_source, herd) = resolve_herd(file.herd, origin)?;
     let (limits_loc, limits) = match file.limits {
         None => (Location::UNKNOWN, Default::default()),
@@ -83,6 +97,8 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         limits,
         places_api: file.places_api,
         unauthenticated: file.unauthenticated,
+        canary,
+        buggify,
         steps,
         checks,
         origin: origin.to_path_buf(),

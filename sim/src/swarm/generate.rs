@@ -10,7 +10,9 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use server::config::Herd;
+pub use values::ValueClasses;
 
+use crate::scenario::buggify::BuggifySettings;
 use crate::scenario::{
     Action, Checks, DiskFaultKind, DiskStep, Expect, HerdSource, Hostile, IamAt, LatencyRange,
     LimitOverrides, LinkCut, LinkGroups, LinkLatency, Load, Network, PlacesApi, PlacesFault, Raw,
@@ -35,7 +37,7 @@ pub const DURATION_MIN: Duration = Duration::from_secs(13);
 
 /// What one seed switched on: the fault families and their rates, the workload, the network.
 /// Every field is derived from the seed alone; `Display` prints it for `--print-options`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SwarmOptions {
     pub seed: u64,
     pub duration: Duration,
@@ -67,6 +69,10 @@ pub struct SwarmOptions {
     /// The simulated wall clock's first reading: any date the scenario format allows, often
     /// just before a midnight, sometimes just before a date software famously gets wrong.
     pub start: Duration,
+    /// Value classes a random workload never draws ([`values`]), each on in few seeds.
+    pub values: ValueClasses,
+    /// The server's fault points, on in a quarter of seeds until the chaos ends.
+    pub buggify: Option<BuggifySettings>,
 }
 
 /// Dates that calendars and clocks get wrong, as seconds since the Unix epoch: leap days, the
@@ -82,6 +88,23 @@ const CALENDAR_EDGES: [u64; 8] = [
     13_574_563_200,  // 2400-02-29
     221_845_305_600, // 8999-12-31
 ];
+
+/// The fault points of a quarter of seeds, until the chaos ends: a batch delay with a chance
+/// of 5, 10 or 20 %. The points that end links are left to scenarios and the explorer: at a
+/// 20 % chance on every link they can leave a dial made during the storm waiting for `LINKED`
+/// past `link_stability`'s settle window (swarm seed 96 of the first draw), not yet explained.
+fn draw_buggify(rng: &mut SmallRng, chaos_end: Duration) -> Option<BuggifySettings> {
+    if !rng.random_bool(0.25) {
+        return None;
+    }
+    let batch_delay = [0.05, 0.1, 0.2][rng.random_range(0..3)];
+    Some(BuggifySettings {
+        until: chaos_end,
+        batch_delay,
+        short_write: 0.0,
+        batch_reconnect: 0.0,
+    })
+}
 
 /// A start for a run of `duration`: one of [`CALENDAR_EDGES`] (a quarter of seeds) or a day
 /// drawn from the whole range; either way, half the time just before the next midnight, so
@@ -141,6 +164,26 @@ impl SwarmOptions {
         let hostiles = family(3);
         let classic_links = family(2);
         let start = draw_start(&mut rng, duration);
+        // Drawn after the start, so a seed with every class off keeps all it drew before.
+        let values = ValueClasses::draw(&mut rng);
+        let mut latency = LatencyRange {
+            min: Duration::from_millis(min_ms),
+            max: Duration::from_millis(max_ms),
+        };
+        if values.exact_clocks() {
+            latency.max = latency.min;
+        }
+        // A table filled by updates needs to know every client it may hold: no load bursts.
+        let loads = if values.table_fill { 0 } else { loads };
+        // A herd with classic links takes an AT line from any of its servers on a client
+        // connection (docs/protocol.md §10): a link asked for by a non-neighbour needs a
+        // herd of persistent links to be refused.
+        let classic_links = if values.non_neighbour_links > 0 {
+            0
+        } else {
+            classic_links
+        };
+        let buggify = draw_buggify(&mut rng, chaos_end);
         // Drawn after everything else, on in a third of the seeds.
         let power_faults = if rng.random_bool(1.0 / 3.0) {
             rng.random_range(1..=POWER_FAULTS_MAX)
@@ -148,6 +191,8 @@ impl SwarmOptions {
             0
         };
         SwarmOptions {
+            buggify,
+            values,
             start,
             power_faults,
             loads,
@@ -156,10 +201,7 @@ impl SwarmOptions {
             seed,
             duration,
             chaos_end,
-            latency: LatencyRange {
-                min: Duration::from_millis(min_ms),
-                max: Duration::from_millis(max_ms),
-            },
+            latency,
             partitions,
             oneway_partitions,
             reorder_probes,
@@ -186,7 +228,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} power-faults {} | clients {} iamats {} whatsats {} | start {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} power-faults {} | clients {} iamats {} whatsats {} | start {} | {} | buggify {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -210,7 +252,11 @@ impl fmt::Display for SwarmOptions {
             self.clients,
             self.iamats,
             self.whatsats,
-            crate::scenario::start::format(self.start)
+            crate::scenario::start::format(self.start),
+            self.values,
+            self.buggify
+                .as_ref()
+                .map_or_else(|| "off".to_string(), BuggifySettings::flow)
         )
     }
 }
@@ -228,6 +274,8 @@ struct Draft<'a> {
     steps: Vec<(Duration, Action, Option<Expect>)>,
     /// Topology faults start here (after the reorder probes).
     faults_from_ms: u64,
+    /// Limits the seed's value classes set.
+    limits: LimitOverrides,
 }
 
 impl Draft<'_> {
@@ -728,9 +776,11 @@ impl Draft<'_> {
             network: Network {
                 latency: options.latency,
             },
-            limits: LimitOverrides::default(),
+            limits: self.limits,
             places_api: PlacesApi::default(),
             unauthenticated: false,
+            canary: None,
+            buggify: options.buggify.clone(),
             steps,
             checks,
             origin: PathBuf::from(format!("swarm-seed-{}.yaml", options.seed)),
@@ -747,6 +797,7 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
         servers: herd.servers.iter().map(|s| s.name.clone()).collect(),
         steps: Vec::new(),
         faults_from_ms: 1000,
+        limits: LimitOverrides::default(),
     };
     draft.reorder_probes();
     draft.partitions();
@@ -758,6 +809,7 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.workload();
     draft.loads();
     draft.hostiles();
+    draft.value_classes();
     // Drawn last, so every seed keeps the steps it drew before classic links existed.
     let classic_herd = draft.classic_links();
     let mut herd = classic_herd;
@@ -820,6 +872,8 @@ fn split(rng: &mut SmallRng, herd: &Herd, servers: &[String]) -> (Vec<String>, V
     }
     (a, b)
 }
+
+mod values;
 
 #[cfg(test)]
 mod tests;
