@@ -20,12 +20,14 @@
 //! - [`metrics`]: what an operator scrapes, counted where the trace events are emitted.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
 //! - [`span`]: which server an event belongs to, for layers that sort events by server.
+//! - [`canary`]: planted bugs a simulated run may choose, behind the `canaries` feature.
 //!
 //! The entry point is [`run`]. It never reads the system clock, OS randomness or real sockets
 //! directly, and spawns no threads, so the simulation can run it unchanged.
 
 pub mod admin;
 pub mod backoff;
+pub mod canary;
 pub mod commands;
 pub mod config;
 pub mod digest;

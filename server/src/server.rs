@@ -277,7 +277,12 @@ impl Handler {
                 bound,
             }) => commands::whatsat(&self.shared, &client, &radius, bound, line).await,
             Ok(Command::At(record)) => {
-                let refusal = if !self.shared.has_classic_neighbour() {
+                let shared = &self.shared;
+                let neighbour = shared.neighbours.iter().any(|n| n.name == record.origin);
+                let planted = shared
+                    .canaries
+                    .takes_forged_at(shared.is_herd_server(&record.origin), neighbour);
+                let refusal = if !self.shared.has_classic_neighbour() && !planted {
                     // No classic neighbour: an AT line on a plain connection is a client's
                     // forgery, and only ever gets `?`.
                     return invalid();
@@ -295,6 +300,10 @@ impl Handler {
                     return String::new();
                 };
                 self.refused(refusal, line);
+                invalid()
+            }
+            Ok(Command::Auth { .. }) => {
+                self.shared.canaries.replayed_auth();
                 invalid()
             }
             Err(e) if line.starts_with(b"AT ") && self.shared.has_classic_neighbour() => {

@@ -105,6 +105,8 @@ pub struct Shared {
     /// The durable store, when the server has a data directory: every change is queued to it,
     /// and links stream only what it has synced.
     durable: Option<Durable>,
+    /// The planted bug this server runs, if the run chose one (`canaries` feature only).
+    pub canaries: crate::canary::Canaries,
 }
 
 impl Shared {
@@ -156,6 +158,7 @@ impl Shared {
                     .collect(),
             ),
             durable: None,
+            canaries: crate::canary::Canaries::new(herd.canary),
         }
     }
 
@@ -232,6 +235,7 @@ impl Shared {
         if record.client.len() > self.limits.client_id_bytes_max {
             Some(LineRefusal::IdTooLong)
         } else if self.too_far_ahead(record.timestamp.nanos()) {
+            self.canaries.refused_ahead();
             Some(LineRefusal::TooFarAhead)
         } else {
             None
@@ -248,7 +252,11 @@ impl Shared {
         // their decisions in the order the table made them (the trace is judged in log order).
         let (outcome, head) = {
             let mut store = self.store();
-            let outcome = store.insert_from(&record, from);
+            let traced = source.traced();
+            let planted = (self.canaries)
+                .drops(&record, &traced, &store, &self.limits, &*self.clock)
+                .then_some(Outcome::Stale);
+            let outcome = planted.unwrap_or_else(|| store.insert_from(&record, from));
             if let (Some(durable), Outcome::New) = (&self.durable, outcome) {
                 durable.queue_record(store.head(), from.map(|f| &**f), &record.fields().join(" "));
             }
@@ -258,7 +266,7 @@ impl Shared {
             Event::RecordStored {
                 record,
                 outcome,
-                source: source.traced(),
+                source: traced,
             }
             .emit();
             (outcome, store.head())

@@ -92,6 +92,7 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
         data_dir: None,
         secret: server::config::Secret::new(b"loopback herd secret"),
         metrics_off: false,
+        canary: None,
     });
     let settings = PlacesSettings {
         base_url: Some(stub.uri()),

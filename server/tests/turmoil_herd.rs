@@ -77,6 +77,7 @@ fn line_herd() -> Herd {
         data_dir: None,
         secret: server::config::Secret::new(b"turmoil herd secret"),
         metrics_off: false,
+        canary: None,
     }
 }
 

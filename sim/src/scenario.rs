@@ -77,6 +77,9 @@ pub struct Scenario {
     /// unauthenticated (any proof is taken) and every server warns `links_unauthenticated`.
     /// Every other herd the harness runs shares a secret.
     pub unauthenticated: bool,
+    /// A planted bug every server runs (`server::canary`; the simulation only), to show a
+    /// search or a scenario finds it. `None`: the herd as it is.
+    pub canary: Option<server::canary::Canary>,
     /// Timed faults and client commands, in non-decreasing `at`.
     pub steps: Vec<Step>,
     /// Which checkers run and their bounds.

@@ -8,6 +8,9 @@
 //! keeps no disk.) The herd must be at the target at some time no later than
 //! `max(quiet_since, last IAMAT stored) + converged_within` and stay there until the end.
 //! The final tables the driver read from the servers must agree with the replay.
+//!
+//! A record a server had to refuse (too far ahead of its own clock: [`refused`]) is not owed
+//! to it: where the target for a client is such a record, that client is not judged there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -19,6 +22,8 @@ use crate::checker_name::CheckerName;
 use crate::scenario::fmt_duration;
 use crate::trace::replay::{self, Tables};
 use crate::trace::{SimEvent, TraceEvent, fmt_at};
+
+mod refused;
 
 pub struct Convergence;
 
@@ -37,6 +42,22 @@ pub struct Analysis {
     pub final_tables: BTreeMap<String, Vec<String>>,
     /// Servers down at the end.
     pub down_at_end: BTreeSet<String>,
+    /// Per server, the clients whose target record it had to refuse, so is not owed.
+    pub excused: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Analysis {
+    /// `lines` (sorted AT lines, one per client) without the clients `server` is excused.
+    fn owed_at(&self, server: &str, lines: &[String]) -> Vec<String> {
+        let Some(excused) = self.excused.get(server) else {
+            return lines.to_vec();
+        };
+        lines
+            .iter()
+            .filter(|l| !excused.contains(l.split(' ').nth(3).unwrap_or("")))
+            .cloned()
+            .collect()
+    }
 }
 
 /// What a convergence time counts from: the last fault, or the start in a run with none.
@@ -93,16 +114,39 @@ pub fn analyse(run: &RunRecord) -> Analysis {
         }
     }
     let wanted = target_lines(&target);
+    let refused = refused::must_refuse(run);
+    let excused: BTreeMap<String, BTreeSet<String>> = refused
+        .into_iter()
+        .map(|(server, lines)| {
+            let clients = target
+                .values()
+                .filter(|r| lines.contains(&r.to_string()))
+                .map(|r| r.client.clone())
+                .collect();
+            (server, clients)
+        })
+        .collect();
+    let mut analysis = Analysis {
+        target,
+        settle_from: Duration::ZERO,
+        deadline: Duration::ZERO,
+        converged_at: None,
+        final_tables: BTreeMap::new(),
+        down_at_end: BTreeSet::new(),
+        excused,
+    };
 
     // Pass 2: when the herd last became converged.
     let mut replayer = Replayer::new(&run.servers);
-    let mut converged_since = replayer.converged(&wanted).then_some(Duration::ZERO);
+    let mut converged_since = replayer
+        .converged(&wanted, &analysis)
+        .then_some(Duration::ZERO);
     let events = &run.trace.events;
     for (index, event) in events.iter().enumerate() {
         replayer.apply(event);
         let last_at_this_time = events.get(index + 1).is_none_or(|next| next.at != event.at);
         if last_at_this_time {
-            if !replayer.converged(&wanted) {
+            if !replayer.converged(&wanted, &analysis) {
                 converged_since = None;
             } else if converged_since.is_none() {
                 converged_since = Some(event.at);
@@ -111,23 +155,21 @@ pub fn analyse(run: &RunRecord) -> Analysis {
     }
 
     let settle_from = run.quiet_since.max(last_client_update);
-    Analysis {
-        deadline: settle_from + run.checks.converged_within,
-        settle_from,
-        converged_at: converged_since,
-        final_tables: replayer
-            .running
-            .iter()
-            .map(|s| (s.clone(), replayer.tables.lines(s)))
-            .collect(),
-        down_at_end: run
-            .servers
-            .iter()
-            .filter(|s| !replayer.running.contains(*s))
-            .cloned()
-            .collect(),
-        target,
-    }
+    analysis.deadline = settle_from + run.checks.converged_within;
+    analysis.settle_from = settle_from;
+    analysis.converged_at = converged_since;
+    analysis.final_tables = replayer
+        .running
+        .iter()
+        .map(|s| (s.clone(), replayer.tables.lines(s)))
+        .collect();
+    analysis.down_at_end = run
+        .servers
+        .iter()
+        .filter(|s| !replayer.running.contains(*s))
+        .cloned()
+        .collect();
+    analysis
 }
 
 /// Tables plus which servers are running.
@@ -175,8 +217,11 @@ impl Replayer {
             .collect()
     }
 
-    fn converged(&self, wanted: &[String]) -> bool {
-        self.running.iter().all(|s| self.tables.lines(s) == wanted)
+    /// Every running server holds what it is owed of `wanted`, and nothing else.
+    fn converged(&self, wanted: &[String], analysis: &Analysis) -> bool {
+        self.running
+            .iter()
+            .all(|s| analysis.owed_at(s, &self.tables.lines(s)) == analysis.owed_at(s, wanted))
     }
 }
 
@@ -217,7 +262,11 @@ impl Checker for Convergence {
             )),
             None => {
                 for (server, lines) in &analysis.final_tables {
-                    for problem in differences(lines, &wanted) {
+                    let (held, owed) = (
+                        analysis.owed_at(server, lines),
+                        analysis.owed_at(server, &wanted),
+                    );
+                    for problem in differences(&held, &owed) {
                         violations.push(Violation::new(
                             run.end,
                             format!("{server} did not converge: {problem}"),
@@ -283,6 +332,8 @@ fn final_table_mismatches(run: &RunRecord, analysis: &Analysis) -> Vec<Violation
 
 #[cfg(test)]
 mod tests {
+    use server::events::{Event, LineRefusal};
+
     use super::super::testing::*;
     use super::*;
     use crate::scenario::Checks;
@@ -342,6 +393,57 @@ mod tests {
             v.details[0].contains("converged only at 6.000s, after the deadline 5.000s"),
             "{v}"
         );
+    }
+
+    /// Jaquez refuses NEW as too far ahead, its clock then reading `clock_secs`.
+    fn refused_at_jaquez(at: u64, clock_secs: u64) -> TraceEvent {
+        let mut event = TraceEvent::server(
+            ms(at),
+            "Jaquez",
+            Event::LineRefused {
+                peer: Some("Campbell".into()),
+                conn: None,
+                reason: LineRefusal::TooFarAhead,
+                line: NEW.to_string(),
+            },
+        );
+        event.wall_clock = Some(Duration::from_secs(clock_secs));
+        event
+    }
+
+    fn verdict_ahead_max_2s(events: Vec<TraceEvent>) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.limits.timestamp_ahead_max = Duration::from_secs(2);
+        run.quiet_since = ms(1_000);
+        run.faulted = true;
+        run.end = ms(10_000);
+        Convergence.check(&run)
+    }
+
+    #[test]
+    fn a_record_a_server_had_to_refuse_is_not_owed_to_it() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.extend(everywhere(2_000, NEW, &["Jaquez"]));
+        // NEW (1700000001) is 3 s ahead of Jaquez's clock, over the 2 s allowed.
+        events.push(refused_at_jaquez(2_010, 1_699_999_998));
+        let v = verdict_ahead_max_2s(events);
+        assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_record_refused_without_cause_is_still_owed() {
+        let mut events = everywhere(10, OLD, &[]);
+        events.extend(everywhere(2_000, NEW, &["Jaquez"]));
+        // Only 1 s ahead of Jaquez's clock: it had to take NEW.
+        events.push(refused_at_jaquez(2_010, 1_700_000_000));
+        let v = verdict_ahead_max_2s(events.clone());
+        assert!(!v.ok);
+        assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
+        // One wrong refusal is not excused by a right one of the same record.
+        events.push(refused_at_jaquez(2_020, 1_699_999_998));
+        assert!(!verdict_ahead_max_2s(events).ok);
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn simulated_herd(scenario: &Scenario) -> Herd {
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }
+    herd.canary = scenario.canary;
     herd
 }
 

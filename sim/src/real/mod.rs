@@ -73,6 +73,11 @@ pub struct RealRun {
 
 /// Runs `scenario` against real processes, on a runtime of its own.
 pub fn run(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> {
+    if let Some(canary) = scenario.canary {
+        anyhow::bail!(
+            "canary `{canary}` runs only in the simulation: the server binary has no canaries"
+        );
+    }
     drive(scenario, options)
 }
 

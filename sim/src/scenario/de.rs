@@ -40,6 +40,8 @@ pub(super) struct ScenarioFile {
     #[serde(default)]
     pub unauthenticated: bool,
     #[serde(default)]
+    pub canary: Option<Spanned<String>>,
+    #[serde(default)]
     pub steps: Vec<Spanned<StepFile>>,
     #[serde(default)]
     pub checks: Option<Spanned<Checks>>,

@@ -57,6 +57,13 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         Some(start) => super::start::parse(&start.value).map_err(|e| err(&start.referenced, e))?,
     };
 
+    let canary = match &file.canary {
+        None => None,
+        Some(name) => Some(
+            server::canary::Canary::parse(name.value.trim())
+                .map_err(|e| err(&name.referenced, e))?,
+        ),
+    };
     let (herd_loc, herd_source, herd) = resolve_herd(file.herd, origin)?;
     let (limits_loc, limits) = match file.limits {
         None => (Location::UNKNOWN, Default::default()),
@@ -83,6 +90,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         limits,
         places_api: file.places_api,
         unauthenticated: file.unauthenticated,
+        canary,
         steps,
         checks,
         origin: origin.to_path_buf(),

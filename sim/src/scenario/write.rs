@@ -60,6 +60,9 @@ impl Scenario {
         if self.unauthenticated {
             let _ = writeln!(out, "unauthenticated: true");
         }
+        if let Some(canary) = self.canary {
+            let _ = writeln!(out, "canary: {canary}");
+        }
         if self.places_api != PlacesApi::default() {
             let _ = writeln!(out, "places_api: {}", self.places_api);
         }

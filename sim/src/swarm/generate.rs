@@ -604,6 +604,7 @@ impl Draft<'_> {
             limits: LimitOverrides::default(),
             places_api: PlacesApi::default(),
             unauthenticated: false,
+            canary: None,
             steps,
             checks,
             origin: PathBuf::from(format!("swarm-seed-{}.yaml", options.seed)),
