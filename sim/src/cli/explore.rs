@@ -57,6 +57,10 @@ pub struct ExploreArgs {
     /// medians and the features each reached.
     #[arg(long, requires = "until")]
     against_swarm: bool,
+    /// Run every child with this planted bug in the servers (`server::canary`), to measure how
+    /// soon the search finds it.
+    #[arg(long, value_name = "NAME", value_parser = server::canary::Canary::parse)]
+    canary: Option<server::canary::Canary>,
     /// Search seeds the benchmark runs.
     #[arg(long, default_value_t = 5)]
     repeat: u64,
@@ -73,7 +77,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// `sim explore`.
 pub fn run(args: &ExploreArgs) -> u8 {
     let base = match Base::new(args.herd.as_deref(), args.duration) {
-        Ok(base) => base,
+        Ok(mut base) => {
+            base.canary = args.canary;
+            base
+        }
         Err(message) => {
             eprintln!("{message}");
             return exit::BAD_SCENARIO;

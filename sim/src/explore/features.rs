@@ -207,14 +207,19 @@ pub fn features(run: &RunRecord) -> Features {
 
 /// A transport error's kind: its first words, without the details that vary run to run.
 fn error_kind(error: &str) -> String {
-    error
+    let kind: String = error
         .split(|c: char| !c.is_ascii_alphabetic() && c != ' ')
         .next()
         .unwrap_or("")
         .split_whitespace()
         .take(3)
         .collect::<Vec<_>>()
-        .join("_")
+        .join("_");
+    if kind.is_empty() {
+        "other".into()
+    } else {
+        kind
+    }
 }
 
 #[cfg(test)]

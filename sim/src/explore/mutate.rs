@@ -10,7 +10,8 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 
 use crate::scenario::{
-    Action, Hostile, IamAt, LinkLatency, PlacesFault, Raw, RawPayload, Scenario, Skew, Step,
+    Action, Hostile, IamAt, LinkLatency, PlacesFault, Raw, RawPayload, Scenario, SignedDuration,
+    Skew, Step,
 };
 use crate::swarm::{QUIET, SwarmOptions, generate};
 
@@ -55,6 +56,7 @@ pub fn fresh(seed: u64, herd_of: &Scenario) -> Scenario {
     let options = SwarmOptions::derive(seed, herd_of.duration);
     let mut scenario = generate(&options, &herd_of.herd, herd_of.herd_source.clone());
     scenario.herd = herd_of.herd.clone();
+    scenario.canary = herd_of.canary;
     scenario
 }
 
@@ -159,12 +161,11 @@ pub fn tie(scenario: &mut Scenario, rng: &mut SmallRng) {
     scenario.steps.insert(i + 1, copy);
 }
 
-/// Adds one step whose value lies exactly at a bound of the run's `Limits` (or one past it):
-/// an id of exactly `client_id_bytes_max` bytes, a timestamp exactly `timestamp_ahead_max`
-/// ahead, a line of exactly `line_bytes_max` bytes, a clock skewed by exactly
-/// `timestamp_ahead_max`, a table or connection limit set to exactly what the workload needs.
+/// One of the value classes at an edge: exactly at a bound of the run's `Limits` (or one
+/// past it), a time difference of exactly zero, a location on a pole or the antimeridian, a
+/// neighbour skewed past the ahead bound, a replayed handshake line, a link from a server that
+/// is not a neighbour. Each adds a step or sets a limit; see [`EDGES`].
 pub fn bound(scenario: &mut Scenario, rng: &mut SmallRng) {
-    let limits = scenario.effective_limits();
     let servers = scenario.server_names();
     if servers.is_empty() {
         return;
@@ -172,59 +173,228 @@ pub fn bound(scenario: &mut Scenario, rng: &mut SmallRng) {
     let server = servers[rng.random_range(0..servers.len())].clone();
     let end_ms = chaos_end(scenario).as_millis() as u64;
     let at = ms(rng.random_range(0..end_ms.max(1)) / 10 * 10);
-    let past = u64::from(rng.random_bool(0.3));
-    let action = match rng.random_range(0..6) {
-        0 => Action::Hostile(Hostile {
-            huge_id_bytes: Some(limits.client_id_bytes_max + past as usize),
-            ..Hostile::lines(server, &[])
-        }),
-        1 => {
-            let ahead = scenario.start + at + limits.timestamp_ahead_max + ms(past * 1000);
-            Action::IamAt(IamAt {
-                client: "edge".into(),
-                server,
-                location: "+10.000000+20.000000".into(),
-                timestamp: Some(format!("{}.{:09}", ahead.as_secs(), ahead.subsec_nanos())),
-            })
+    let past = rng.random_bool(0.3);
+    let edge = EDGES[rng.random_range(0..EDGES.len())];
+    if let Some(action) = edge(scenario, rng, Edge { server, at, past }) {
+        scenario.steps.push(Step {
+            id: 0,
+            at,
+            action,
+            expect: None,
+            line: 0,
+            column: 0,
+        });
+    }
+}
+
+/// Where an edge step goes: its server and time, and whether one past the bound.
+struct Edge {
+    server: String,
+    at: Duration,
+    past: bool,
+}
+
+type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
+
+/// The edge classes [`bound`] draws from, equally.
+const EDGES: [EdgeFn; 11] = [
+    id_at_bound,
+    ahead_at_bound,
+    line_at_bound,
+    skew_at_bound,
+    table_clients_at_bound,
+    connections_at_bound,
+    zero_diff,
+    pole,
+    tight_table,
+    skewed_neighbour,
+    replayed_handshake,
+];
+
+/// An IAMAT's timestamp text for simulated wall time `at`.
+fn timestamp(at: Duration) -> String {
+    format!("{}.{:09}", at.as_secs(), at.subsec_nanos())
+}
+
+/// An IAMAT whose id is exactly `client_id_bytes_max` bytes (or one more).
+fn id_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    Some(Action::Hostile(Hostile {
+        huge_id_bytes: Some(s.effective_limits().client_id_bytes_max + usize::from(e.past)),
+        ..Hostile::lines(e.server, &[])
+    }))
+}
+
+/// An IAMAT stamped exactly `timestamp_ahead_max` ahead of the send (or a second more).
+fn ahead_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    let ahead = s.effective_limits().timestamp_ahead_max + ms(u64::from(e.past) * 1000);
+    Some(iamat(e.server, "edge", s.start + e.at + ahead))
+}
+
+fn iamat(server: String, client: &str, stamp: Duration) -> Action {
+    Action::IamAt(IamAt {
+        client: client.into(),
+        server,
+        location: "+10.000000+20.000000".into(),
+        timestamp: Some(timestamp(stamp)),
+    })
+}
+
+/// A line of exactly `line_bytes_max` bytes, newline included (or one more).
+fn line_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    Some(Action::Raw(Raw {
+        server: e.server,
+        client: "edge".into(),
+        payload: RawPayload::Repeat {
+            byte: b'x',
+            count: s.effective_limits().line_bytes_max - 1 + usize::from(e.past),
+        },
+    }))
+}
+
+/// A clock skewed by exactly `timestamp_ahead_max` (or a second more), either way.
+fn skew_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    Some(Action::Skew(Skew {
+        server: e.server,
+        by: SignedDuration {
+            negative: rng.random_bool(0.5),
+            magnitude: s.effective_limits().timestamp_ahead_max + ms(u64::from(e.past) * 1000),
+        },
+    }))
+}
+
+/// `clients_max` set to exactly the clients the workload names (or one fewer).
+fn table_clients_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    let clients = s.client_names().len().max(1);
+    s.limits.clients_max = Some(clients.saturating_sub(usize::from(e.past)).max(1));
+    clear_expectations(s);
+    None
+}
+
+/// `connections_max` set to exactly the connections a hostile client holds (or one fewer).
+fn connections_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let held = rng.random_range(2..=8usize);
+    s.limits.connections_max = Some(held + 1 - usize::from(e.past));
+    clear_expectations(s);
+    Some(Action::Hostile(Hostile {
+        hold_connections: held,
+        hold_for: Some(Duration::from_secs(2)),
+        ..Hostile::lines(e.server, &[])
+    }))
+}
+
+/// An IAMAT whose time difference is exactly zero: the network's latency made fixed, and the
+/// timestamp the receiving server's clock will read (a send takes two latencies).
+fn zero_diff(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let latency = s.network.latency.min;
+    s.network.latency.max = latency;
+    let receipt = s.start + e.at + latency * 2;
+    let existing: Vec<usize> = (0..s.steps.len())
+        .filter(|&i| matches!(s.steps[i].action, Action::IamAt(_)))
+        .collect();
+    if let Some(&i) = existing.get(rng.random_range(0..existing.len().max(1))) {
+        let at = s.steps[i].at;
+        if let Action::IamAt(a) = &mut s.steps[i].action {
+            a.timestamp = Some(timestamp(s.start + at + latency * 2));
         }
-        2 => Action::Raw(Raw {
-            server,
-            client: "edge".into(),
-            payload: RawPayload::Repeat {
-                byte: b'x',
-                count: limits.line_bytes_max - 1 + past as usize,
-            },
-        }),
-        3 => Action::Skew(Skew {
-            server,
-            by: crate::scenario::SignedDuration {
-                negative: rng.random_bool(0.5),
-                magnitude: limits.timestamp_ahead_max + ms(past * 1000),
-            },
-        }),
-        4 => {
-            let clients = scenario.client_names().len().max(1);
-            scenario.limits.clients_max = Some(clients.saturating_sub(past as usize).max(1));
-            return;
-        }
-        _ => {
-            let held = rng.random_range(2..=8usize);
-            scenario.limits.connections_max = Some(held + 1 - past as usize);
-            Action::Hostile(Hostile {
-                hold_connections: held,
-                hold_for: Some(Duration::from_secs(2)),
-                ..Hostile::lines(server, &[])
-            })
-        }
-    };
-    scenario.steps.push(Step {
+        return None;
+    }
+    Some(iamat(e.server, "kiwi", receipt))
+}
+
+/// An IAMAT's location on a pole or the antimeridian, the edges of ISO 6709's ranges.
+fn pole(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
+    const EDGES: [&str; 4] = ["+90+0", "-90+45", "+10+180", "-10-180"];
+    let iamats: Vec<usize> = (0..s.steps.len())
+        .filter(|&i| matches!(s.steps[i].action, Action::IamAt(_)))
+        .collect();
+    let i = *iamats.get(rng.random_range(0..iamats.len().max(1)))?;
+    if let Action::IamAt(a) = &mut s.steps[i].action {
+        a.location = EDGES[rng.random_range(0..EDGES.len())].into();
+    }
+    None
+}
+
+/// A table that fills through updates: `table_bytes_max` a few records' worth, and
+/// `client_id_bytes_max` exactly the length of one client's id.
+fn tight_table(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
+    s.limits.table_bytes_max = Some(rng.random_range(100..=600));
+    let clients = s.client_names();
+    if let Some(client) = clients.get(rng.random_range(0..clients.len().max(1))) {
+        s.limits.client_id_bytes_max = Some(client.len());
+    }
+    clear_expectations(s);
+    None
+}
+
+/// A neighbour skewed past the ahead bound: `timestamp_ahead_max` made small, one server's
+/// clock set further behind than it, and a record stamped to land within a second of the
+/// bound at that server.
+fn skewed_neighbour(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let ahead = Duration::from_secs(rng.random_range(1..=3));
+    s.limits.timestamp_ahead_max = Some(ahead);
+    let skewed = Step {
         id: 0,
-        at,
-        action,
+        at: ms(0),
+        action: Action::Skew(Skew {
+            server: e.server.clone(),
+            by: SignedDuration {
+                negative: true,
+                magnitude: ahead + ms(1000),
+            },
+        }),
         expect: None,
         line: 0,
         column: 0,
-    });
+    };
+    s.steps.push(skewed);
+    let others: Vec<String> = s
+        .server_names()
+        .into_iter()
+        .filter(|n| *n != e.server)
+        .collect();
+    let other = others
+        .get(rng.random_range(0..others.len().max(1)))?
+        .clone();
+    let behind = ms(rng.random_range(100..200) * 10);
+    Some(iamat(
+        other,
+        "lime",
+        (s.start + e.at).saturating_sub(behind),
+    ))
+}
+
+/// A link's handshake line replayed on a client connection, or a handshake (with the herd's
+/// proof) under the name of a server of the herd that is not a neighbour.
+fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let neighbours: Vec<String> = s
+        .herd
+        .neighbours(&e.server)
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    let strangers: Vec<String> = s
+        .server_names()
+        .into_iter()
+        .filter(|n| *n != e.server && !neighbours.contains(n))
+        .collect();
+    if rng.random_bool(0.5) || strangers.is_empty() {
+        return Some(Action::Raw(Raw {
+            server: e.server,
+            client: "mallory".into(),
+            payload: RawPayload::Line("AUTH - 0".into()),
+        }));
+    }
+    Some(Action::Hostile(Hostile {
+        peer_as: Some(strangers[rng.random_range(0..strangers.len())].clone()),
+        ..Hostile::lines(e.server, &[])
+    }))
+}
+
+/// A limit changed under the whole run: the generator's expectations no longer hold.
+fn clear_expectations(s: &mut Scenario) {
+    for step in &mut s.steps {
+        step.expect = None;
+    }
 }
 
 /// Makes a child sound: steps in time order; a crash of a crashed server, a heal of nothing
@@ -456,6 +626,7 @@ steps:
             }
         }
         assert_eq!(hits.len(), 3, "{hits:?}");
+        let _ = &limits;
     }
 
     #[test]

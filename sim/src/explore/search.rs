@@ -292,15 +292,15 @@ fn child(
     let random_at =
         |rng: &mut SmallRng| Duration::from_millis(rng.random_range(0..end_ms.max(1)) / 10 * 10);
     let first = match rng.random_range(0..100) {
-        0..35 => Mutation::Branch,
-        35..50 => Mutation::Splice,
-        50..65 => Mutation::Shift,
-        65..75 => Mutation::Retarget,
-        75..90 => Mutation::Bound,
+        0..30 => Mutation::Branch,
+        30..40 => Mutation::Splice,
+        40..50 => Mutation::Shift,
+        50..60 => Mutation::Retarget,
+        60..90 => Mutation::Bound,
         _ => Mutation::Tie,
     };
     let mut ops = vec![first];
-    if rng.random_bool(0.3) {
+    while ops.len() < 3 && rng.random_bool(0.4) {
         ops.push(
             [
                 Mutation::Shift,
