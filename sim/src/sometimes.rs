@@ -32,11 +32,21 @@ pub enum Property {
     ClassicLinkCarriedRecord,
     WhatsatWaitGaveUp,
     ForgedProofRefused,
+    IdAtBound,
+    TimestampAtAheadBound,
+    CoordinatesAtBound,
+    WhatsatAtMax,
+    LineAtLimit,
+    SkewedNeighbourRefused,
+    HandshakeLineReplayed,
+    ZeroTimeDiff,
+    TableFilledByUpdates,
+    NonNeighbourLinkRefused,
 }
 
 impl Property {
     /// Every property, in the order the coverage table lists them.
-    pub const ALL: [Property; 13] = [
+    pub const ALL: [Property; 23] = [
         Property::WhatsatWaitedThenFound,
         Property::TieBrokenByOrigin,
         Property::ReconcileCarriedRecords,
@@ -50,6 +60,16 @@ impl Property {
         Property::ClassicLinkCarriedRecord,
         Property::WhatsatWaitGaveUp,
         Property::ForgedProofRefused,
+        Property::IdAtBound,
+        Property::TimestampAtAheadBound,
+        Property::CoordinatesAtBound,
+        Property::WhatsatAtMax,
+        Property::LineAtLimit,
+        Property::SkewedNeighbourRefused,
+        Property::HandshakeLineReplayed,
+        Property::ZeroTimeDiff,
+        Property::TableFilledByUpdates,
+        Property::NonNeighbourLinkRefused,
     ];
 
     /// The name the coverage table prints.
@@ -68,6 +88,16 @@ impl Property {
             Property::ClassicLinkCarriedRecord => "classic_link_carried_record",
             Property::WhatsatWaitGaveUp => "whatsat_wait_gave_up",
             Property::ForgedProofRefused => "forged_proof_refused",
+            Property::IdAtBound => "id_at_bound",
+            Property::TimestampAtAheadBound => "timestamp_at_ahead_bound",
+            Property::CoordinatesAtBound => "coordinates_at_bound",
+            Property::WhatsatAtMax => "whatsat_at_max",
+            Property::LineAtLimit => "line_at_limit",
+            Property::SkewedNeighbourRefused => "skewed_neighbour_refused",
+            Property::HandshakeLineReplayed => "handshake_line_replayed",
+            Property::ZeroTimeDiff => "zero_time_diff",
+            Property::TableFilledByUpdates => "table_filled_by_updates",
+            Property::NonNeighbourLinkRefused => "non_neighbour_link_refused",
         }
     }
 
@@ -87,6 +117,22 @@ impl Property {
             Property::ClassicLinkCarriedRecord => "a classic link carried a record",
             Property::WhatsatWaitGaveUp => "a WHATSAT waited in vain and was answered ?",
             Property::ForgedProofRefused => "a link without the herd's proof was refused",
+            Property::IdAtBound => "a record for an id of exactly client_id_bytes_max was stored",
+            Property::TimestampAtAheadBound => {
+                "a timestamp exactly timestamp_ahead_max ahead was stored"
+            }
+            Property::CoordinatesAtBound => "a record at latitude ±90 or longitude ±180 was stored",
+            Property::WhatsatAtMax => "a WHATSAT at radius 50 and bound 20 was answered",
+            Property::LineAtLimit => "a line of exactly line_bytes_max bytes was answered",
+            Property::SkewedNeighbourRefused => "a neighbour's record too far ahead was refused",
+            Property::HandshakeLineReplayed => {
+                "a link's handshake line came on a client connection"
+            }
+            Property::ZeroTimeDiff => "a record with a time difference of exactly zero was stored",
+            Property::TableFilledByUpdates => "updates of held clients took a table past its bytes",
+            Property::NonNeighbourLinkRefused => {
+                "a herd server that is not a neighbour asked for a link"
+            }
         }
     }
 
@@ -112,6 +158,16 @@ impl Property {
             Property::ClassicLinkCarriedRecord => classic_link_carried_record(run),
             Property::WhatsatWaitGaveUp => whatsat_waited(run, false),
             Property::ForgedProofRefused => forged_proof_refused(run),
+            Property::IdAtBound => values::id_at_bound(run),
+            Property::TimestampAtAheadBound => values::timestamp_at_ahead_bound(run),
+            Property::CoordinatesAtBound => values::coordinates_at_bound(run),
+            Property::WhatsatAtMax => values::whatsat_at_max(run),
+            Property::LineAtLimit => values::line_at_limit(run),
+            Property::SkewedNeighbourRefused => values::skewed_neighbour_refused(run),
+            Property::HandshakeLineReplayed => values::handshake_line_replayed(run),
+            Property::ZeroTimeDiff => values::zero_time_diff(run),
+            Property::TableFilledByUpdates => values::table_filled_by_updates(run),
+            Property::NonNeighbourLinkRefused => values::non_neighbour_link_refused(run),
         }
     }
 }
@@ -379,6 +435,8 @@ fn classic_link_carried_record(run: &RunRecord) -> bool {
 fn forged_proof_refused(run: &RunRecord) -> bool {
     server_events(run).any(|(_, event)| matches!(event, Event::LinkRefused { .. }))
 }
+
+mod values;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use server::config::Herd;
+pub use values::ValueClasses;
 
 use crate::scenario::{
     Action, Checks, Expect, HerdSource, Hostile, IamAt, LatencyRange, LimitOverrides, LinkCut,
@@ -58,6 +59,8 @@ pub struct SwarmOptions {
     /// The simulated wall clock's first reading: any date the scenario format allows, often
     /// just before a midnight, sometimes just before a date software famously gets wrong.
     pub start: Duration,
+    /// Value classes a random workload never draws ([`values`]), each on in few seeds.
+    pub values: ValueClasses,
 }
 
 /// Dates that calendars and clocks get wrong, as seconds since the Unix epoch: leap days, the
@@ -132,7 +135,19 @@ impl SwarmOptions {
         let hostiles = family(3);
         let classic_links = family(2);
         let start = draw_start(&mut rng, duration);
+        // Drawn after the start, so a seed with every class off keeps all it drew before.
+        let values = ValueClasses::draw(&mut rng);
+        let mut latency = LatencyRange {
+            min: Duration::from_millis(min_ms),
+            max: Duration::from_millis(max_ms),
+        };
+        if values.exact_clocks() {
+            latency.max = latency.min;
+        }
+        // A table filled by updates needs to know every client it may hold: no load bursts.
+        let loads = if values.table_fill { 0 } else { loads };
         SwarmOptions {
+            values,
             start,
             loads,
             hostiles,
@@ -140,10 +155,7 @@ impl SwarmOptions {
             seed,
             duration,
             chaos_end,
-            latency: LatencyRange {
-                min: Duration::from_millis(min_ms),
-                max: Duration::from_millis(max_ms),
-            },
+            latency,
             partitions,
             oneway_partitions,
             reorder_probes,
@@ -170,7 +182,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {} | start {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {} | start {} | {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -193,7 +205,8 @@ impl fmt::Display for SwarmOptions {
             self.clients,
             self.iamats,
             self.whatsats,
-            crate::scenario::start::format(self.start)
+            crate::scenario::start::format(self.start),
+            self.values
         )
     }
 }
@@ -211,6 +224,8 @@ struct Draft<'a> {
     steps: Vec<(Duration, Action, Option<Expect>)>,
     /// Topology faults start here (after the reorder probes).
     faults_from_ms: u64,
+    /// Limits the seed's value classes set.
+    limits: LimitOverrides,
 }
 
 impl Draft<'_> {
@@ -601,7 +616,7 @@ impl Draft<'_> {
             network: Network {
                 latency: options.latency,
             },
-            limits: LimitOverrides::default(),
+            limits: self.limits,
             places_api: PlacesApi::default(),
             unauthenticated: false,
             canary: None,
@@ -621,6 +636,7 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
         servers: herd.servers.iter().map(|s| s.name.clone()).collect(),
         steps: Vec::new(),
         faults_from_ms: 1000,
+        limits: LimitOverrides::default(),
     };
     draft.reorder_probes();
     draft.partitions();
@@ -632,6 +648,7 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.workload();
     draft.loads();
     draft.hostiles();
+    draft.value_classes();
     // Drawn last, so every seed keeps the steps it drew before classic links existed.
     let classic_herd = draft.classic_links();
     draft.finish(herd_source, classic_herd)
@@ -684,6 +701,8 @@ fn split(rng: &mut SmallRng, herd: &Herd, servers: &[String]) -> (Vec<String>, V
     }
     (a, b)
 }
+
+mod values;
 
 #[cfg(test)]
 mod tests;

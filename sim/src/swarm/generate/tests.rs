@@ -57,3 +57,33 @@ fn a_herd_of_classic_links_gets_no_more() {
     assert_eq!(generated.herd, herd);
     assert_eq!(generated.herd_source, HerdSource::Default);
 }
+
+#[test]
+fn every_value_class_is_drawn_in_some_but_few_seeds() {
+    let options: Vec<SwarmOptions> = (0..500)
+        .map(|seed| SwarmOptions::derive(seed, Duration::from_secs(30)))
+        .collect();
+    type Class = (&'static str, fn(&SwarmOptions) -> bool);
+    let classes: [Class; 6] = [
+        ("edges", |o| o.values.edges > 0),
+        ("skewed_neighbour", |o| o.values.skewed_neighbour),
+        ("replays", |o| o.values.replays > 0),
+        ("zero_diffs", |o| o.values.zero_diffs > 0),
+        ("table_fill", |o| o.values.table_fill),
+        ("non_neighbour_links", |o| o.values.non_neighbour_links > 0),
+    ];
+    for (name, on) in classes {
+        let seeds = options.iter().filter(|o| on(o)).count();
+        assert!(
+            (20..=90).contains(&seeds),
+            "{name}: on in {seeds} of 500 seeds"
+        );
+    }
+    for o in options.iter().filter(|o| o.values.exact_clocks()) {
+        assert_eq!(
+            o.latency.min, o.latency.max,
+            "seed {}: exact clocks",
+            o.seed
+        );
+    }
+}
