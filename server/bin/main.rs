@@ -219,6 +219,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             disk: data_dir.as_ref().map(|dir| {
                 Arc::new(disk::RealDisk::new(dir.join(name))) as Arc<dyn server::net::Disk>
             }),
+            // No fault point ever fires in the binary.
+            buggify: server::buggify::Buggify::off(),
+            canary: None,
         };
         let mut stop = stop_rx.clone();
         let (herd, name) = (herd.clone(), name.clone());

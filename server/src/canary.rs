@@ -3,7 +3,7 @@
 //!
 //! They exist only with the `canaries` cargo feature, which the simulation enables and
 //! production builds never do; even then a canary is off unless a run chooses it by name
-//! (`Herd::canary`, which no herd file can set: the simulation's scenarios do). Without the
+//! (`Env::canary`, which the binary leaves `None`: the simulation's scenarios set it). Without the
 //! feature, [`Canary::parse`] refuses every name and [`Canaries::on`] is always false, so the
 //! checks below compile to nothing. Each bug makes a server drop a record it must keep (it is
 //! logged as `stale`), which `monotonic`, `convergence` or `integrity` catch.

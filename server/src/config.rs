@@ -34,10 +34,6 @@ pub struct Herd {
     /// costs); a scrape then shows zeros and the table's gauges. Never from the YAML text.
     #[serde(skip)]
     pub metrics_off: bool,
-    /// A planted bug the servers run (the simulation's `canary`, with the `canaries` feature
-    /// only, [`crate::canary`]). Never from the YAML text.
-    #[serde(skip)]
-    pub canary: Option<crate::canary::Canary>,
 }
 
 /// The herd's shared secret. Its `Debug` never shows the bytes, so it cannot leak into a log
@@ -311,7 +307,6 @@ impl Herd {
             data_dir: None,
             secret: None,
             metrics_off: false,
-            canary: None,
         }
     }
 

@@ -20,6 +20,7 @@
 //! - [`metrics`]: what an operator scrapes, counted where the trace events are emitted.
 //! - [`state`], [`backoff`], [`shutdown`]: the shared state, reconnect delays, stopping.
 //! - [`span`]: which server an event belongs to, for layers that sort events by server.
+//! - [`buggify`]: named fault points a simulated run may turn on; off in the binary.
 //! - [`canary`]: planted bugs a simulated run may choose, behind the `canaries` feature.
 //!
 //! The entry point is [`run`]. It never reads the system clock, OS randomness or real sockets
@@ -27,6 +28,7 @@
 
 pub mod admin;
 pub mod backoff;
+pub mod buggify;
 pub mod canary;
 pub mod commands;
 pub mod config;
@@ -115,6 +117,8 @@ async fn open_shared(
 ) -> Result<Arc<state::Shared>, ServerError> {
     let mut shared =
         state::Shared::new(herd, name, env.clock.clone(), env.places.clone(), env.seed);
+    shared.buggify = env.buggify.clone();
+    shared.canaries = canary::Canaries::new(env.canary);
     let store_error = |source| ServerError::Store {
         name: name.to_string(),
         source,

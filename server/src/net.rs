@@ -68,4 +68,10 @@ pub struct Env {
     /// Where the durable store keeps this server's files; `None` keeps the table in memory
     /// only (a restart starts empty and is refilled by its neighbours).
     pub disk: Option<Arc<dyn Disk>>,
+    /// The fault points ([`crate::buggify`]): always off in the binary; seeded dice in the
+    /// simulation.
+    pub buggify: crate::buggify::Buggify,
+    /// A planted bug this server runs ([`crate::canary`]; the simulation only, with the
+    /// `canaries` feature): `None` in the binary.
+    pub canary: Option<crate::canary::Canary>,
 }

@@ -107,6 +107,8 @@ pub struct Shared {
     durable: Option<Durable>,
     /// The planted bug this server runs, if the run chose one (`canaries` feature only).
     pub canaries: crate::canary::Canaries,
+    /// The fault points the caller handed in ([`crate::net::Env::buggify`]).
+    pub buggify: crate::buggify::Buggify,
 }
 
 impl Shared {
@@ -158,7 +160,8 @@ impl Shared {
                     .collect(),
             ),
             durable: None,
-            canaries: crate::canary::Canaries::new(herd.canary),
+            canaries: crate::canary::Canaries::new(None),
+            buggify: crate::buggify::Buggify::off(),
         }
     }
 

@@ -92,7 +92,6 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
         data_dir: None,
         secret: server::config::Secret::new(b"loopback herd secret"),
         metrics_off: false,
-        canary: None,
     });
     let settings = PlacesSettings {
         base_url: Some(stub.uri()),
@@ -107,6 +106,8 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
             places: places.clone(),
             seed: 3,
             disk: None,
+            buggify: server::buggify::Buggify::off(),
+            canary: None,
         };
         let mut stop_rx = stop_rx.clone();
         let herd = herd.clone();

@@ -77,7 +77,6 @@ fn line_herd() -> Herd {
         data_dir: None,
         secret: server::config::Secret::new(b"turmoil herd secret"),
         metrics_off: false,
-        canary: None,
     }
 }
 
@@ -100,6 +99,8 @@ fn simulation(herd: Herd) -> turmoil::Sim<'static> {
                     places: PlacesClient::offline(),
                     seed: 1,
                     disk: None,
+                    buggify: server::buggify::Buggify::off(),
+                    canary: None,
                 };
                 server::run(herd, &name, env, std::future::pending()).await?;
                 Ok(())

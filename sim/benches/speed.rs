@@ -263,6 +263,8 @@ fn drive_idle(scenario: &Scenario, clients: &[String], servers: Servers) {
                 &Arc::default(),
                 &Arc::default(),
                 &running,
+                None,
+                None,
             ),
         }
     }

@@ -8,6 +8,7 @@
 //! errors name the step, its time and its line. The schema is documented for humans in
 //! `scenarios/README.md`; keep the two in step.
 
+pub mod buggify;
 mod de;
 mod describe;
 pub mod start;
@@ -80,6 +81,8 @@ pub struct Scenario {
     /// A planted bug every server runs (`server::canary`; the simulation only), to show a
     /// search or a scenario finds it. `None`: the herd as it is.
     pub canary: Option<server::canary::Canary>,
+    /// The server's fault points this run turns on ([`buggify::BuggifySettings`]).
+    pub buggify: Option<buggify::BuggifySettings>,
     /// Timed faults and client commands, in non-decreasing `at`.
     pub steps: Vec<Step>,
     /// Which checkers run and their bounds.
@@ -367,10 +370,16 @@ impl Scenario {
     /// fault configuration no longer changes, so liveness is judged from this point. Skew and
     /// Places faults do not count: they never stop records from flooding.
     pub fn last_fault_heal_at(&self) -> Duration {
+        let buggified = self
+            .buggify
+            .as_ref()
+            .filter(|b| b.ends_links())
+            .map(|b| b.until);
         self.steps
             .iter()
             .filter(|step| step.action.is_topology_fault())
             .map(|step| step.at)
+            .chain(buggified)
             .max()
             .unwrap_or(Duration::ZERO)
     }

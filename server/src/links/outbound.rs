@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{ReadHalf, WriteHalf};
 
 use crate::backoff::{Backoff, stable_hash};
+use crate::buggify::Buggify;
 use crate::config::Neighbour;
 use crate::digest::{DifferingBuckets, TableDigest, record_hash};
 use crate::events::{Direction, Event, LinkEnd};
@@ -285,7 +286,12 @@ async fn send_batch<W: tokio::io::AsyncWrite + Unpin>(
     let catch_up_in = place.marked < catch_up.head && batch.reached >= catch_up.head;
     if !out.is_empty() || catch_up_in {
         let _ = writeln!(out, "MARK {}", batch.reached);
+        shared.buggify.delay_batch().await;
+        let cut = shared.buggify.short_write(&mut out);
         write_lines(writer, out.as_bytes(), limits.heartbeat_timeout).await?;
+        if let Some(point) = shared.buggify.after_batch(cut) {
+            return Err(LinkEnd::Io(Buggify::reason(point)));
+        }
         place.marked = batch.reached;
     }
     debug_assert!(

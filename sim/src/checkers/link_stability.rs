@@ -26,6 +26,9 @@
 //!   between two running servers (they said `listening` and did not crash since) that
 //!   nothing still cuts is up at the end, both ways.
 //!
+//! A link a BUGGIFY point ended (its `peer_down` reason starts `buggify `) is a fault touching
+//! it at that moment, like a crash of the connection.
+//!
 //! Nothing else explains a link going down. Overload makes a link lag, never drop (docs/protocol.md
 //! §8.3); hostile clients cannot take a link's slot
 //! (`peer_links_max` is apart from `connections_max`) and a PEER without a valid proof changes
@@ -114,6 +117,11 @@ impl Judge<'_> {
             },
         };
         if matches!(reason, LinkEnd::Shutdown | LinkEnd::ServerStopping) {
+            return;
+        }
+        // A fault point the run turned on ended the link: a fault touching it, now.
+        if matches!(reason, LinkEnd::Io(text) if text.starts_with(server::buggify::REASON_PREFIX)) {
+            self.network.touch(link, at);
             return;
         }
         let side = match direction {

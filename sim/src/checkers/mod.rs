@@ -114,7 +114,8 @@ impl<'a> RunRecord<'a> {
             servers: scenario.server_names(),
             checks: &scenario.checks,
             quiet_since: scenario.last_fault_heal_at(),
-            faulted: scenario.steps.iter().any(|s| s.action.is_topology_fault()),
+            faulted: scenario.steps.iter().any(|s| s.action.is_topology_fault())
+                || scenario.buggify.as_ref().is_some_and(|b| b.ends_links()),
             end,
             final_tables,
             expectations: scenario.expectations(),

@@ -21,6 +21,7 @@ use crate::scenario::Scenario;
 use crate::trace::Trace;
 use crate::trace::replay::Downtime;
 
+mod buggify;
 mod driver;
 mod faults;
 mod workload;

@@ -41,7 +41,6 @@ pub fn simulated_herd(scenario: &Scenario) -> Herd {
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }
-    herd.canary = scenario.canary;
     herd
 }
 
@@ -75,13 +74,17 @@ pub fn add_server_host(
     skews: &Skews,
     disks: &DiskFaults,
     stop: &watch::Receiver<bool>,
+    buggify: Option<&crate::scenario::buggify::BuggifySettings>,
+    canary: Option<server::canary::Canary>,
 ) {
+    let buggify = buggify.cloned();
     let (herd, skews, name, stop) = (herd.clone(), skews.clone(), name.to_string(), stop.clone());
     let disks = disks.clone();
     let seed = scenario_seed ^ stable_hash(&[&name]);
     sim.host(name.clone(), move || {
         let (herd, skews, name, mut stop) =
             (herd.clone(), skews.clone(), name.clone(), stop.clone());
+        let buggify = super::buggify::dice(buggify.as_ref(), scenario_seed, &name);
         // With a data directory, the store writes to this host's simulated disk.
         let disk = herd.data_dir.is_some().then(|| {
             Arc::new(TurmoilDisk::new(&name, disks.clone())) as Arc<dyn server::net::Disk>
@@ -96,6 +99,8 @@ pub fn add_server_host(
                 places: places_client(&herd.limits, places_api),
                 seed,
                 disk,
+                buggify,
+                canary,
             };
             let shutdown = async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
@@ -142,6 +147,8 @@ impl TurmoilWorld {
                 &skews,
                 &disks,
                 &stopping,
+                scenario.buggify.as_ref(),
+                scenario.canary,
             );
         }
 

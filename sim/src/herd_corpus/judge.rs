@@ -303,7 +303,6 @@ fn write_back(path: &Path, herd: &Herd) -> Result<Option<String>, String> {
         data_dir: None,
         secret: None,
         metrics_off: false,
-        canary: None,
         ..herd.clone()
     };
     if reread == expected {

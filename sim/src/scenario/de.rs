@@ -42,6 +42,8 @@ pub(super) struct ScenarioFile {
     #[serde(default)]
     pub canary: Option<Spanned<String>>,
     #[serde(default)]
+    pub buggify: Option<Spanned<super::buggify::BuggifySettings>>,
+    #[serde(default)]
     pub steps: Vec<Spanned<StepFile>>,
     #[serde(default)]
     pub checks: Option<Spanned<Checks>>,

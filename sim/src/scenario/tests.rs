@@ -186,7 +186,7 @@ fn an_unknown_top_level_key_is_reported_with_line_and_column() {
     let text = "name: t\nseed: 1\nduration: 20s\nstepz: []\n";
     assert_eq!(
         error_text(text),
-        "scenarios/test.yaml:4:1: unknown field `stepz`, expected one of name, description, seed, duration, tick, start, herd, network, limits, places_api, unauthenticated, canary, steps, checks"
+        "scenarios/test.yaml:4:1: unknown field `stepz`, expected one of name, description, seed, duration, tick, start, herd, network, limits, places_api, unauthenticated, canary, buggify, steps, checks"
     );
 }
 
@@ -625,7 +625,6 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         data_dir: None,
         secret: None,
         metrics_off: false,
-        canary: None,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;
     assert_eq!(swapped.server_names(), ["A", "Clark"]);

@@ -64,6 +64,13 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
                 .map_err(|e| err(&name.referenced, e))?,
         ),
     };
+    let buggify = match file.buggify {
+        None => None,
+        Some(b) => {
+            b.value.check(duration).map_err(|e| err(&b.referenced, e))?;
+            Some(b.value)
+        }
+    };
     let (herd_loc, herd_source, herd) = resolve_herd(file.herd, origin)?;
     let (limits_loc, limits) = match file.limits {
         None => (Location::UNKNOWN, Default::default()),
@@ -91,6 +98,7 @@ pub(super) fn validate(file: ScenarioFile, origin: &Path) -> Result<Scenario, Sc
         places_api: file.places_api,
         unauthenticated: file.unauthenticated,
         canary,
+        buggify,
         steps,
         checks,
         origin: origin.to_path_buf(),

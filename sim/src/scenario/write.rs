@@ -60,6 +60,9 @@ impl Scenario {
         if self.unauthenticated {
             let _ = writeln!(out, "unauthenticated: true");
         }
+        if let Some(buggify) = &self.buggify {
+            let _ = writeln!(out, "buggify: {}", buggify.flow());
+        }
         if let Some(canary) = self.canary {
             let _ = writeln!(out, "canary: {canary}");
         }

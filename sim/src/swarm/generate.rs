@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use server::config::Herd;
 pub use values::ValueClasses;
 
+use crate::scenario::buggify::BuggifySettings;
 use crate::scenario::{
     Action, Checks, Expect, HerdSource, Hostile, IamAt, LatencyRange, LimitOverrides, LinkCut,
     LinkGroups, LinkLatency, Load, Network, PlacesApi, PlacesFault, Raw, RawPayload, Scenario,
@@ -30,7 +31,7 @@ pub const DURATION_MIN: Duration = Duration::from_secs(13);
 
 /// What one seed switched on: the fault families and their rates, the workload, the network.
 /// Every field is derived from the seed alone; `Display` prints it for `--print-options`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SwarmOptions {
     pub seed: u64,
     pub duration: Duration,
@@ -61,6 +62,8 @@ pub struct SwarmOptions {
     pub start: Duration,
     /// Value classes a random workload never draws ([`values`]), each on in few seeds.
     pub values: ValueClasses,
+    /// The server's fault points, on in a quarter of seeds until the chaos ends.
+    pub buggify: Option<BuggifySettings>,
 }
 
 /// Dates that calendars and clocks get wrong, as seconds since the Unix epoch: leap days, the
@@ -76,6 +79,21 @@ const CALENDAR_EDGES: [u64; 8] = [
     13_574_563_200,  // 2400-02-29
     221_845_305_600, // 8999-12-31
 ];
+
+/// The fault points of a quarter of seeds: each point's chance one of 0, 5, 10 or 20 %, until
+/// the chaos ends.
+fn draw_buggify(rng: &mut SmallRng, chaos_end: Duration) -> Option<BuggifySettings> {
+    if !rng.random_bool(0.25) {
+        return None;
+    }
+    let mut chance = || [0.0, 0.05, 0.1, 0.2][rng.random_range(0..4)];
+    Some(BuggifySettings {
+        until: chaos_end,
+        batch_delay: chance(),
+        short_write: chance(),
+        batch_reconnect: chance(),
+    })
+}
 
 /// A start for a run of `duration`: one of [`CALENDAR_EDGES`] (a quarter of seeds) or a day
 /// drawn from the whole range; either way, half the time just before the next midnight, so
@@ -146,7 +164,9 @@ impl SwarmOptions {
         }
         // A table filled by updates needs to know every client it may hold: no load bursts.
         let loads = if values.table_fill { 0 } else { loads };
+        let buggify = draw_buggify(&mut rng, chaos_end);
         SwarmOptions {
+            buggify,
             values,
             start,
             loads,
@@ -182,7 +202,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {} | start {} | {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} | clients {} iamats {} whatsats {} | start {} | {} | buggify {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -206,7 +226,10 @@ impl fmt::Display for SwarmOptions {
             self.iamats,
             self.whatsats,
             crate::scenario::start::format(self.start),
-            self.values
+            self.values,
+            self.buggify
+                .as_ref()
+                .map_or_else(|| "off".to_string(), BuggifySettings::flow)
         )
     }
 }
@@ -620,6 +643,7 @@ impl Draft<'_> {
             places_api: PlacesApi::default(),
             unauthenticated: false,
             canary: None,
+            buggify: options.buggify.clone(),
             steps,
             checks,
             origin: PathBuf::from(format!("swarm-seed-{}.yaml", options.seed)),

@@ -138,6 +138,11 @@ impl Network {
             .unwrap_or(self.base_latency_max)
     }
 
+    /// A fault touched `link` at `at` (a fault point ended it).
+    pub(super) fn touch(&mut self, link: Pair, at: Duration) {
+        self.link_touched.insert(link, at);
+    }
+
     /// The last time a fault touched `link` (a step on it, or a crash or restart of an end).
     pub(super) fn last_touched(&self, link: &Pair) -> Option<Duration> {
         [

@@ -339,3 +339,35 @@ fn a_latency_that_outlasts_the_heartbeat_explains_drops_while_it_lasts() {
     let v = verdict(events);
     assert!(!v.ok, "200 ms each way leaves heartbeats time to spare");
 }
+
+#[test]
+fn a_link_a_fault_point_ended_is_explained_at_both_ends_and_a_plain_reset_is_not() {
+    let ended = |reason: &str| {
+        with(
+            herd_up(0),
+            vec![
+                down(
+                    1_000,
+                    "Bailey",
+                    "Bona",
+                    Direction::Outbound,
+                    LinkEnd::Io(reason.into()),
+                ),
+                down(
+                    1_001,
+                    "Bona",
+                    "Bailey",
+                    Direction::Inbound,
+                    LinkEnd::ClosedByPeer,
+                ),
+            ]
+            .into_iter()
+            .chain(link_up(1_500, "Bailey", "Bona", 1))
+            .collect(),
+        )
+    };
+    let v = verdict(ended("buggify short_write"));
+    assert!(v.ok, "{v}");
+    let v = verdict(ended("connection reset"));
+    assert!(!v.ok, "a reset no fault explains");
+}
