@@ -221,7 +221,11 @@ fn summary_text(summary: &Summary) -> String {
 
 fn write_report(dir: &PathBuf, searches: &[&Summary]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let table = report::table(searches);
+    let table = format!(
+        "{}\n{}",
+        report::table(searches),
+        report::sometimes_table(searches)
+    );
     print!("{table}");
     let write = |name: &str, text: &str| {
         let path = dir.join(name);

@@ -53,7 +53,10 @@ pub fn chaos_end(scenario: &Scenario) -> Duration {
 
 /// The scenario a fresh swarm seed draws, on `parent`'s herd and run length.
 pub fn fresh(seed: u64, herd_of: &Scenario) -> Scenario {
-    let options = SwarmOptions::derive(seed, herd_of.duration);
+    let mut options = SwarmOptions::derive(seed, herd_of.duration);
+    // The parent's date: a forged line is stamped against its run's start (a century ahead),
+    // which under another start could be a plausible record.
+    options.start = herd_of.start;
     let mut scenario = generate(&options, &herd_of.herd, herd_of.herd_source.clone());
     scenario.herd = herd_of.herd.clone();
     scenario.canary = herd_of.canary;
@@ -61,7 +64,8 @@ pub fn fresh(seed: u64, herd_of: &Scenario) -> Scenario {
 }
 
 /// `parent`'s steps before `at`, its healing steps of faults begun before `at`, and `donor`'s
-/// steps from `at` on. The parent's seed is kept, so the run up to `at` replays exactly.
+/// steps from `at` on. The parent's seed is kept, so the run up to `at` replays exactly. A
+/// donor of another date gives no step whose text is stamped against its own start.
 pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
     let mut child = parent.clone();
     let mut steps: Vec<Step> = parent
@@ -70,7 +74,14 @@ pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
         .filter(|s| s.at < at || is_heal(&s.action))
         .cloned()
         .collect();
-    steps.extend(donor.steps.iter().filter(|s| s.at >= at).cloned());
+    let dated = |s: &&Step| match &s.action {
+        Action::IamAt(a) => a.timestamp.is_some(),
+        Action::Hostile(h) => !h.lines.is_empty(),
+        _ => false,
+    };
+    let same_date = donor.start == parent.start;
+    let donated = donor.steps.iter().filter(|s| s.at >= at);
+    steps.extend(donated.filter(|s| same_date || !dated(s)).cloned());
     child.steps = steps;
     child
 }
@@ -377,7 +388,14 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
         .into_iter()
         .filter(|n| *n != e.server && !neighbours.contains(n))
         .collect();
-    if rng.random_bool(0.5) || strangers.is_empty() {
+    // A server with a classic link takes an AT line of any herd server on a plain connection
+    // (a classic peer cannot be told apart), so a stranger's handshake proves nothing there.
+    let classic = s
+        .herd
+        .links
+        .iter()
+        .any(|l| l.classic && l.between.contains(&e.server));
+    if rng.random_bool(0.5) || strangers.is_empty() || classic {
         return Some(Action::Raw(Raw {
             server: e.server,
             client: "mallory".into(),

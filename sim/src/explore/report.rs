@@ -47,6 +47,38 @@ pub fn table(searches: &[&Summary]) -> String {
     out
 }
 
+/// How many runs of each search hit each sometimes property, rarest (in the last search, the
+/// baseline) first: the rare corners a guided search should reach more often.
+pub fn sometimes_table(searches: &[&Summary]) -> String {
+    let hits = |s: &Summary, name: &str| s.corpus.seen.get(name).copied().unwrap_or(0);
+    let mut names: Vec<String> = searches
+        .iter()
+        .flat_map(|s| s.corpus.seen.keys())
+        .filter(|k| k.starts_with("sometimes:"))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    if let Some(baseline) = searches.last() {
+        names.sort_by_key(|n| hits(baseline, n));
+    }
+    let mut out = String::from("| property |");
+    for s in searches {
+        let _ = write!(out, " {} runs |", s.strategy.as_str());
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(searches.len()));
+    out.push('\n');
+    for name in &names {
+        let _ = write!(out, "| `{}` |", name.trim_start_matches("sometimes:"));
+        for s in searches {
+            let _ = write!(out, " {} |", hits(s, name));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Series colours, in order.
 const COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
 
