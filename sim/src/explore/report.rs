@@ -27,16 +27,20 @@ fn checkpoints(runs: usize) -> Vec<usize> {
     points
 }
 
+/// A Markdown table's header: `first` (aligned by `rule`), then `STRATEGY what` per search.
+fn header(searches: &[&Summary], first: &str, rule: &str, what: &str) -> String {
+    let mut out = format!("| {first} |");
+    for s in searches {
+        let _ = write!(out, " {} {what} |", s.strategy.as_str());
+    }
+    let _ = write!(out, "\n|{rule}|{}\n", "---:|".repeat(searches.len()));
+    out
+}
+
 /// The features-against-runs table of several searches on one budget.
 pub fn table(searches: &[&Summary]) -> String {
     let runs = searches.iter().map(|s| s.runs).max().unwrap_or(0);
-    let mut out = String::from("| runs |");
-    for s in searches {
-        let _ = write!(out, " {} features |", s.strategy.as_str());
-    }
-    out.push_str("\n|---:|");
-    out.push_str(&"---:|".repeat(searches.len()));
-    out.push('\n');
+    let mut out = header(searches, "runs", "---:", "features");
     for at in checkpoints(runs) {
         let _ = write!(out, "| {at} |");
         for s in searches {
@@ -62,13 +66,7 @@ pub fn sometimes_table(searches: &[&Summary]) -> String {
     if let Some(baseline) = searches.last() {
         names.sort_by_key(|n| hits(baseline, n));
     }
-    let mut out = String::from("| property |");
-    for s in searches {
-        let _ = write!(out, " {} runs |", s.strategy.as_str());
-    }
-    out.push_str("\n|---|");
-    out.push_str(&"---:|".repeat(searches.len()));
-    out.push('\n');
+    let mut out = header(searches, "property", "---", "runs");
     for name in &names {
         let _ = write!(out, "| `{}` |", name.trim_start_matches("sometimes:"));
         for s in searches {
@@ -154,6 +152,40 @@ pub fn median(mut runs: Vec<Option<usize>>) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explore::Strategy;
+
+    fn summary(strategy: Strategy, history: Vec<(usize, usize)>) -> Summary {
+        let mut corpus = crate::explore::Corpus::default();
+        corpus.seen.insert(
+            "sometimes:tie_broken_by_origin".into(),
+            history.len() as u64,
+        );
+        Summary {
+            strategy,
+            runs: history.last().map_or(0, |(r, _)| *r),
+            discarded: 0,
+            history,
+            failures: Vec::new(),
+            corpus,
+            wall: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_tables_put_each_search_in_its_own_column() {
+        let explore = summary(Strategy::Explore, vec![(0, 0), (8, 40), (16, 50)]);
+        let swarm = summary(Strategy::Swarm, vec![(0, 0), (16, 45)]);
+        assert_eq!(
+            table(&[&explore, &swarm]),
+            "| runs | explore features | swarm features |\n|---:|---:|---:|\n\
+             | 8 | 40 | 0 |\n| 16 | 50 | 45 |\n"
+        );
+        assert_eq!(
+            sometimes_table(&[&explore, &swarm]),
+            "| property | explore runs | swarm runs |\n|---|---:|---:|\n\
+             | `tie_broken_by_origin` | 3 | 2 |\n"
+        );
+    }
 
     #[test]
     fn a_median_counts_a_miss_as_worse_than_any_find() {
