@@ -22,13 +22,15 @@
 //! 6. [`report`]: a run judged (`run_and_judge`), the printed report, the snapshot text.
 //! 7. Over many runs or another world: [`real`] (the same scenarios against real `server`
 //!    processes, and the modes compared), [`shrink`] (a failure made small), [`swarm`] (many
-//!    seeds, each a generated scenario, shrinking what fails).
+//!    seeds, each a generated scenario, shrinking what fails), [`explore`] (a search guided by
+//!    what runs reached, on the swarm's generator and pool).
 
 pub mod attacker;
 pub mod bulk;
 pub mod checker_name;
 pub mod checkers;
 pub mod diagram;
+pub mod explore;
 pub mod harness;
 pub mod herd_corpus;
 pub mod hosts;

@@ -7,6 +7,7 @@ mod cli {
     pub mod check_herds;
     #[cfg(test)]
     mod docs_check;
+    pub mod explore;
     pub mod shrink;
     pub mod swarm;
 }
@@ -45,6 +46,8 @@ struct Cli {
 enum Command {
     /// Run many seeds, each a generated scenario with a random mix of faults.
     Swarm(sim::swarm::SwarmArgs),
+    /// Search guided by coverage: keep runs that reached something new, make children of them.
+    Explore(cli::explore::ExploreArgs),
     /// Minimize a failing scenario while it keeps failing the same way.
     Shrink(cli::shrink::ShrinkArgs),
     /// Load herd files the server must refuse or accept, through the server's own loader.
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Some(Command::Swarm(args)) if args.real.active() => cli::swarm::real(args),
         Some(Command::Swarm(args)) => cli::swarm::simulated(args),
+        Some(Command::Explore(args)) => cli::explore::run(args),
         Some(Command::Shrink(args)) => cli::shrink::run(args),
         Some(Command::CheckHerds(args)) => cli::check_herds::run(args),
         None => run_files(&cli.run),

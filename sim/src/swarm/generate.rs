@@ -812,6 +812,11 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
     draft.value_classes();
     // Drawn last, so every seed keeps the steps it drew before classic links existed.
     let classic_herd = draft.classic_links();
+    if let Some(herd) = &classic_herd {
+        draft
+            .steps
+            .retain(|(_, action, _)| !stranger_at_classic(action, herd));
+    }
     let mut herd = classic_herd;
     // Acknowledged means kept only where persistent links connect every server (they resume
     // by cursor; a classic link loses what it cannot deliver): elsewhere the family is off.
@@ -823,6 +828,15 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
         herd = Some(on_disk);
     }
     draft.finish(herd_source, herd)
+}
+
+/// A handshake under a stranger's name at a server with a classic link: that server takes an
+/// AT line of any herd server on a plain connection (a classic peer cannot be told apart), so
+/// the record forged after it is one the herd may store, and `integrity` would blame a correct
+/// herd. Such a step is dropped once the classic links are drawn.
+fn stranger_at_classic(action: &Action, herd: &Herd) -> bool {
+    matches!(action, Action::Hostile(h) if h.peer_as.is_some()
+        && herd.links.iter().any(|l| l.classic && l.between.contains(&h.server)))
 }
 
 /// Whether the herd's persistent links, without link `except`, connect every server.

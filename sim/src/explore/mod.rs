@@ -1,0 +1,18 @@
+//! `sim explore`: a coverage-guided search over scenarios. Where the swarm draws every seed
+//! afresh, the explorer keeps every run that reached a feature no run had reached before
+//! ([`features`]) in a corpus of plain scenario files ([`corpus`]), and makes children of
+//! them ([`mutate`]): it branches at the moment something new happened, splices, moves steps,
+//! retargets them and sets values exactly at the bounds of `Limits`. Entries that reached
+//! rare features get more children. [`search`] runs the loop on the swarm's pool; [`report`]
+//! compares it with the swarm on the same budget.
+//!
+//! Layer: over many runs, beside [`crate::swarm`] (whose generator, pool and shrinking it uses).
+
+pub mod corpus;
+pub mod features;
+pub mod mutate;
+pub mod report;
+pub mod search;
+
+pub use corpus::Corpus;
+pub use search::{Settings, Strategy, Summary, search};

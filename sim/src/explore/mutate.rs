@@ -1,0 +1,666 @@
+//! Children made from the corpus: a branch (the parent's steps up to the moment it reached
+//! something new, the rest drawn anew by the swarm's generator), a splice of two entries,
+//! steps moved in time, targets changed, and values set exactly at (or just past) a bound of
+//! `Limits`. Every child is made sound again by [`sanitize`], then written as YAML and read
+//! back, so the scenario's own validation has the last word.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rand::rngs::SmallRng;
+
+use crate::scenario::{
+    Action, Hostile, IamAt, LinkLatency, PlacesFault, Raw, RawPayload, Scenario, SignedDuration,
+    Skew, Step,
+};
+use crate::swarm::{QUIET, SwarmOptions, generate};
+
+/// How a child was made, for the sidecar and the progress line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    Branch,
+    Splice,
+    Shift,
+    Retarget,
+    Bound,
+    Tie,
+}
+
+impl Mutation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mutation::Branch => "branch",
+            Mutation::Splice => "splice",
+            Mutation::Shift => "shift",
+            Mutation::Retarget => "retarget",
+            Mutation::Bound => "bound",
+            Mutation::Tie => "tie",
+        }
+    }
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// Faults and IAMATs happen before this; the rest of the run is quiet, so liveness is judged.
+pub fn chaos_end(scenario: &Scenario) -> Duration {
+    scenario
+        .duration
+        .saturating_sub(QUIET)
+        .max(Duration::from_secs(3))
+}
+
+/// The scenario a fresh swarm seed draws, on `parent`'s herd and run length.
+pub fn fresh(seed: u64, herd_of: &Scenario) -> Scenario {
+    let mut options = SwarmOptions::derive(seed, herd_of.duration);
+    // The parent's date: a forged line is stamped against its run's start (a century ahead),
+    // which under another start could be a plausible record.
+    options.start = herd_of.start;
+    let mut scenario = generate(&options, &herd_of.herd, herd_of.herd_source.clone());
+    scenario.herd = herd_of.herd.clone();
+    scenario.canary = herd_of.canary;
+    scenario
+}
+
+/// `parent`'s steps before `at`, its healing steps of faults begun before `at`, and `donor`'s
+/// steps from `at` on. The parent's seed is kept, so the run up to `at` replays exactly. A
+/// donor of another date gives no step whose text is stamped against its own start.
+pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
+    let mut child = parent.clone();
+    let mut steps: Vec<Step> = parent
+        .steps
+        .iter()
+        .filter(|s| s.at < at || is_heal(&s.action))
+        .cloned()
+        .collect();
+    let dated = |s: &&Step| match &s.action {
+        Action::IamAt(a) => a.timestamp.is_some(),
+        Action::Hostile(h) => !h.lines.is_empty(),
+        _ => false,
+    };
+    let same_date = donor.start == parent.start;
+    let donated = donor.steps.iter().filter(|s| s.at >= at);
+    steps.extend(donated.filter(|s| same_date || !dated(s)).cloned());
+    child.steps = steps;
+    child
+}
+
+fn is_heal(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Repair(_) | Action::Release(_) | Action::Restart(_)
+    )
+}
+
+/// Moves one to three steps by up to 3 s either way, on the 10 ms grid, inside their phase.
+pub fn shift(scenario: &mut Scenario, rng: &mut SmallRng) {
+    let end = chaos_end(scenario);
+    let last_ms = scenario.duration.saturating_sub(ms(3000)).as_millis() as i64;
+    for _ in 0..rng.random_range(1..=3) {
+        if scenario.steps.is_empty() {
+            return;
+        }
+        let i = rng.random_range(0..scenario.steps.len());
+        let step = &mut scenario.steps[i];
+        let by = rng.random_range(-300..=300i64) * 10;
+        let limit = if matches!(step.action, Action::WhatsAt(_)) {
+            last_ms
+        } else {
+            end.as_millis() as i64 - 10
+        };
+        let to = (step.at.as_millis() as i64 + by).clamp(0, limit.max(0));
+        step.at = ms(to as u64);
+        step.expect = None;
+    }
+}
+
+/// Sends one to three steps to another server (or, for a client step, as another client).
+pub fn retarget(scenario: &mut Scenario, rng: &mut SmallRng) {
+    let servers = scenario.server_names();
+    let clients = scenario.client_names();
+    for _ in 0..rng.random_range(1..=3) {
+        if scenario.steps.is_empty() || servers.is_empty() {
+            return;
+        }
+        let i = rng.random_range(0..scenario.steps.len());
+        let server = servers[rng.random_range(0..servers.len())].clone();
+        let client = clients
+            .get(rng.random_range(0..clients.len().max(1)))
+            .cloned();
+        let step = &mut scenario.steps[i];
+        let change_client = rng.random_bool(0.3);
+        match &mut step.action {
+            Action::IamAt(a) if change_client && client.is_some() => {
+                a.client = client.unwrap_or_default()
+            }
+            Action::WhatsAt(a) if change_client && client.is_some() => {
+                a.client = client.unwrap_or_default()
+            }
+            Action::IamAt(a) => a.server = server,
+            Action::WhatsAt(a) => a.server = server,
+            Action::Raw(a) => a.server = server,
+            Action::Load(a) => a.server = server,
+            Action::Hostile(a) => a.server = server,
+            Action::Skew(a) => a.server = server,
+            _ => continue,
+        }
+        step.expect = None;
+    }
+}
+
+/// Copies an IAMAT to another server at the very same moment: the client's clock gives both
+/// one timestamp, so the herd must break the tie by origin.
+pub fn tie(scenario: &mut Scenario, rng: &mut SmallRng) {
+    let servers = scenario.server_names();
+    let iamats: Vec<usize> = (0..scenario.steps.len())
+        .filter(|&i| matches!(scenario.steps[i].action, Action::IamAt(_)))
+        .collect();
+    let Some(&i) = iamats.get(rng.random_range(0..iamats.len().max(1))) else {
+        return;
+    };
+    let mut copy = scenario.steps[i].clone();
+    if let Action::IamAt(a) = &mut copy.action {
+        let others: Vec<&String> = servers.iter().filter(|s| **s != a.server).collect();
+        let Some(other) = others.get(rng.random_range(0..others.len().max(1))) else {
+            return;
+        };
+        a.server = (*other).clone();
+        a.location = format!("{:+.6}{:+.6}", rng.random_range(-89.0..89.0), 10.0);
+    }
+    copy.expect = None;
+    scenario.steps.insert(i + 1, copy);
+}
+
+/// One of the value classes at an edge: exactly at a bound of the run's `Limits` (or one
+/// past it), a time difference of exactly zero, a location on a pole or the antimeridian, a
+/// neighbour skewed past the ahead bound, a replayed handshake line, a link from a server that
+/// is not a neighbour. Each adds a step or sets a limit; see [`EDGES`].
+pub fn bound(scenario: &mut Scenario, rng: &mut SmallRng) {
+    let servers = scenario.server_names();
+    if servers.is_empty() {
+        return;
+    }
+    let server = servers[rng.random_range(0..servers.len())].clone();
+    let end_ms = chaos_end(scenario).as_millis() as u64;
+    let at = ms(rng.random_range(0..end_ms.max(1)) / 10 * 10);
+    let past = rng.random_bool(0.3);
+    let edge = EDGES[rng.random_range(0..EDGES.len())];
+    if let Some(action) = edge(scenario, rng, Edge { server, at, past }) {
+        scenario.steps.push(Step {
+            id: 0,
+            at,
+            action,
+            expect: None,
+            line: 0,
+            column: 0,
+        });
+    }
+}
+
+/// Where an edge step goes: its server and time, and whether one past the bound.
+struct Edge {
+    server: String,
+    at: Duration,
+    past: bool,
+}
+
+type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
+
+/// The edge classes [`bound`] draws from, equally.
+const EDGES: [EdgeFn; 11] = [
+    id_at_bound,
+    ahead_at_bound,
+    line_at_bound,
+    skew_at_bound,
+    table_clients_at_bound,
+    connections_at_bound,
+    zero_diff,
+    pole,
+    tight_table,
+    skewed_neighbour,
+    replayed_handshake,
+];
+
+/// An IAMAT's timestamp text for simulated wall time `at`.
+fn timestamp(at: Duration) -> String {
+    format!("{}.{:09}", at.as_secs(), at.subsec_nanos())
+}
+
+/// An IAMAT whose id is exactly `client_id_bytes_max` bytes (or one more).
+fn id_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    Some(Action::Hostile(Hostile {
+        huge_id_bytes: Some(s.effective_limits().client_id_bytes_max + usize::from(e.past)),
+        ..Hostile::lines(e.server, &[])
+    }))
+}
+
+/// An IAMAT stamped exactly `timestamp_ahead_max` ahead of the send (or a second more).
+fn ahead_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    let ahead = s.effective_limits().timestamp_ahead_max + ms(u64::from(e.past) * 1000);
+    Some(iamat(e.server, "edge", s.start + e.at + ahead))
+}
+
+fn iamat(server: String, client: &str, stamp: Duration) -> Action {
+    Action::IamAt(IamAt {
+        client: client.into(),
+        server,
+        location: "+10.000000+20.000000".into(),
+        timestamp: Some(timestamp(stamp)),
+    })
+}
+
+/// A line of exactly `line_bytes_max` bytes, newline included (or one more).
+fn line_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    Some(Action::Raw(Raw {
+        server: e.server,
+        client: "edge".into(),
+        payload: RawPayload::Repeat {
+            byte: b'x',
+            count: s.effective_limits().line_bytes_max - 1 + usize::from(e.past),
+        },
+    }))
+}
+
+/// A clock skewed by exactly `timestamp_ahead_max` (or a second more), either way.
+fn skew_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    Some(Action::Skew(Skew {
+        server: e.server,
+        by: SignedDuration {
+            negative: rng.random_bool(0.5),
+            magnitude: s.effective_limits().timestamp_ahead_max + ms(u64::from(e.past) * 1000),
+        },
+    }))
+}
+
+/// `clients_max` set to exactly the clients the workload names (or one fewer).
+fn table_clients_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    let clients = s.client_names().len().max(1);
+    s.limits.clients_max = Some(clients.saturating_sub(usize::from(e.past)).max(1));
+    clear_expectations(s);
+    None
+}
+
+/// `connections_max` set to exactly the connections a hostile client holds (or one fewer).
+fn connections_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let held = rng.random_range(2..=8usize);
+    s.limits.connections_max = Some(held + 1 - usize::from(e.past));
+    clear_expectations(s);
+    Some(Action::Hostile(Hostile {
+        hold_connections: held,
+        hold_for: Some(Duration::from_secs(2)),
+        ..Hostile::lines(e.server, &[])
+    }))
+}
+
+/// An IAMAT whose time difference is exactly zero: the network's latency made fixed, and the
+/// timestamp the receiving server's clock will read (a send takes two latencies).
+fn zero_diff(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let latency = s.network.latency.min;
+    s.network.latency.max = latency;
+    let receipt = s.start + e.at + latency * 2;
+    let existing: Vec<usize> = (0..s.steps.len())
+        .filter(|&i| matches!(s.steps[i].action, Action::IamAt(_)))
+        .collect();
+    if let Some(&i) = existing.get(rng.random_range(0..existing.len().max(1))) {
+        let at = s.steps[i].at;
+        if let Action::IamAt(a) = &mut s.steps[i].action {
+            a.timestamp = Some(timestamp(s.start + at + latency * 2));
+        }
+        return None;
+    }
+    Some(iamat(e.server, "kiwi", receipt))
+}
+
+/// An IAMAT's location on a pole or the antimeridian, the edges of ISO 6709's ranges.
+fn pole(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
+    const EDGES: [&str; 4] = ["+90+0", "-90+45", "+10+180", "-10-180"];
+    let iamats: Vec<usize> = (0..s.steps.len())
+        .filter(|&i| matches!(s.steps[i].action, Action::IamAt(_)))
+        .collect();
+    let i = *iamats.get(rng.random_range(0..iamats.len().max(1)))?;
+    if let Action::IamAt(a) = &mut s.steps[i].action {
+        a.location = EDGES[rng.random_range(0..EDGES.len())].into();
+    }
+    None
+}
+
+/// A table that fills through updates: `table_bytes_max` a few records' worth, and
+/// `client_id_bytes_max` exactly the length of one client's id.
+fn tight_table(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
+    s.limits.table_bytes_max = Some(rng.random_range(100..=600));
+    let clients = s.client_names();
+    if let Some(client) = clients.get(rng.random_range(0..clients.len().max(1))) {
+        s.limits.client_id_bytes_max = Some(client.len());
+    }
+    clear_expectations(s);
+    None
+}
+
+/// A neighbour skewed past the ahead bound: `timestamp_ahead_max` made small, one server's
+/// clock set further behind than it, and a record stamped to land within a second of the
+/// bound at that server.
+fn skewed_neighbour(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let ahead = Duration::from_secs(rng.random_range(1..=3));
+    s.limits.timestamp_ahead_max = Some(ahead);
+    let skewed = Step {
+        id: 0,
+        at: ms(0),
+        action: Action::Skew(Skew {
+            server: e.server.clone(),
+            by: SignedDuration {
+                negative: true,
+                magnitude: ahead + ms(1000),
+            },
+        }),
+        expect: None,
+        line: 0,
+        column: 0,
+    };
+    s.steps.push(skewed);
+    let others: Vec<String> = s
+        .server_names()
+        .into_iter()
+        .filter(|n| *n != e.server)
+        .collect();
+    let other = others
+        .get(rng.random_range(0..others.len().max(1)))?
+        .clone();
+    let behind = ms(rng.random_range(100..200) * 10);
+    Some(iamat(
+        other,
+        "lime",
+        (s.start + e.at).saturating_sub(behind),
+    ))
+}
+
+/// A link's handshake line replayed on a client connection, or a handshake (with the herd's
+/// proof) under the name of a server of the herd that is not a neighbour.
+fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let neighbours: Vec<String> = s
+        .herd
+        .neighbours(&e.server)
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    let strangers: Vec<String> = s
+        .server_names()
+        .into_iter()
+        .filter(|n| *n != e.server && !neighbours.contains(n))
+        .collect();
+    // A server with a classic link takes an AT line of any herd server on a plain connection
+    // (a classic peer cannot be told apart), so a stranger's handshake proves nothing there.
+    let classic = s
+        .herd
+        .links
+        .iter()
+        .any(|l| l.classic && l.between.contains(&e.server));
+    if rng.random_bool(0.5) || strangers.is_empty() || classic {
+        return Some(Action::Raw(Raw {
+            server: e.server,
+            client: "mallory".into(),
+            payload: RawPayload::Line("AUTH - 0".into()),
+        }));
+    }
+    Some(Action::Hostile(Hostile {
+        peer_as: Some(strangers[rng.random_range(0..strangers.len())].clone()),
+        ..Hostile::lines(e.server, &[])
+    }))
+}
+
+/// A limit changed under the whole run: the generator's expectations no longer hold.
+fn clear_expectations(s: &mut Scenario) {
+    for step in &mut s.steps {
+        step.expect = None;
+    }
+}
+
+/// Makes a child sound: steps in time order; a crash of a crashed server, a heal of nothing
+/// and a hold that would meet a cut or crash (turmoil cannot combine them) are dropped; a
+/// fault still open at the end of the chaos phase (a cut, a hold, a crash, a Places fault, a
+/// slowed link) is healed there, as the swarm's are, so the quiet phase is quiet; an expectation is kept only
+/// on a reorder probe whose four steps are all still in place; ids are numbered again.
+pub fn sanitize(scenario: &mut Scenario) {
+    let end = chaos_end(scenario);
+    scenario.steps.sort_by_key(|s| s.at);
+    let mut kept: Vec<Step> = Vec::new();
+    let mut crashed: Vec<String> = Vec::new();
+    let mut cuts = Vec::new();
+    let mut holds = Vec::new();
+    let mut places_faulty = false;
+    let mut slowed: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for step in std::mem::take(&mut scenario.steps) {
+        let keep = match &step.action {
+            Action::Crash(s) => {
+                let ok = !crashed.contains(s) && holds.is_empty();
+                if ok {
+                    crashed.push(s.clone());
+                }
+                ok
+            }
+            Action::Restart(s) => take(&mut crashed, s),
+            Action::Partition(cut) => {
+                let ok = holds.is_empty();
+                if ok {
+                    cuts.push(cut.clone());
+                }
+                ok
+            }
+            Action::Repair(cut) => take(&mut cuts, cut),
+            Action::Hold(groups) => {
+                let ok = cuts.is_empty() && crashed.is_empty() && holds.is_empty();
+                if ok {
+                    holds.push(groups.clone());
+                }
+                ok
+            }
+            Action::Release(groups) => take(&mut holds, groups),
+            Action::Places(fault) => {
+                places_faulty = !fault.healthy;
+                true
+            }
+            Action::Latency(change) => {
+                let key = (change.between.clone(), change.and.clone());
+                slowed.retain(|k| *k != key);
+                if change.latency != scenario.network.latency {
+                    slowed.push(key);
+                }
+                true
+            }
+            _ => true,
+        };
+        if keep {
+            kept.push(step);
+        }
+    }
+    let heal = |action| Step {
+        id: 0,
+        at: end,
+        action,
+        expect: None,
+        line: 0,
+        column: 0,
+    };
+    kept.extend(crashed.into_iter().map(|s| heal(Action::Restart(s))));
+    kept.extend(cuts.into_iter().map(|c| heal(Action::Repair(c))));
+    kept.extend(holds.into_iter().map(|g| heal(Action::Release(g))));
+    if places_faulty {
+        kept.push(heal(Action::Places(PlacesFault {
+            healthy: true,
+            ..PlacesFault::default()
+        })));
+    }
+    let latency = scenario.network.latency;
+    kept.extend(slowed.into_iter().map(|(between, and)| {
+        heal(Action::Latency(LinkLatency {
+            between,
+            and,
+            latency,
+        }))
+    }));
+    kept.sort_by_key(|s| s.at);
+    let probes: Vec<bool> = (0..kept.len()).map(|i| probe_intact(&kept, i)).collect();
+    for (i, (step, intact)) in kept.iter_mut().zip(probes).enumerate() {
+        step.id = i as u64;
+        if !intact {
+            step.expect = None;
+        }
+    }
+    scenario.steps = kept;
+}
+
+fn take<T: PartialEq>(open: &mut Vec<T>, item: &T) -> bool {
+    match open.iter().position(|o| o == item) {
+        Some(i) => {
+            open.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Whether step `i`'s expectation still holds its story: a reorder probe's WHATSAT (the
+/// generator's only expectation) with its hold 60 ms before, its IAMAT 50 ms before to the
+/// expected origin, and its release 140 ms after, all in place.
+fn probe_intact(steps: &[Step], i: usize) -> bool {
+    let step = &steps[i];
+    let (Action::WhatsAt(w), Some(expect)) = (&step.action, &step.expect) else {
+        return true;
+    };
+    let has = |at: Duration, f: &dyn Fn(&Action) -> bool| {
+        steps.iter().any(|s| s.at == at && f(&s.action))
+    };
+    let origin = expect.origin.as_deref();
+    let Some(hold_at) = step.at.checked_sub(ms(60)) else {
+        return false;
+    };
+    let held = |a: &Action| matches!(a, Action::Hold(g) if g.between.first().map(String::as_str) == origin);
+    let iamat = |a: &Action| matches!(a, Action::IamAt(x) if x.client == w.client && Some(x.server.as_str()) == origin);
+    let released = |a: &Action| matches!(a, Action::Release(g) if g.between.first().map(String::as_str) == origin);
+    has(hold_at, &held) && has(hold_at + ms(10), &iamat) && has(step.at + ms(140), &released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const PARENT: &str = r#"
+name: a parent
+seed: 1
+duration: 20s
+steps:
+  - { at: 1s, partition: { between: [Clark], and: [Bona, Jaquez] } }
+  - { at: 2s, crash: Campbell }
+  - { at: 3s, places: { unreachable: true } }
+  - at: 4s
+    iamat: { client: kiwi, server: Bailey, location: "+34.1-118.4" }
+  - { at: 6s, repair: { between: [Clark], and: [Bona, Jaquez] } }
+  - { at: 7s, restart: Campbell }
+  - { at: 8s, places: { healthy: true } }
+"#;
+
+    fn parent() -> Scenario {
+        Scenario::from_yaml_str(PARENT, "parent.yaml").unwrap()
+    }
+
+    fn kinds(scenario: &Scenario) -> Vec<(u64, &'static str)> {
+        let steps = scenario.steps.iter();
+        steps
+            .map(|s| (s.at.as_millis() as u64, s.action.kind()))
+            .collect()
+    }
+
+    #[test]
+    fn a_branch_keeps_the_prefix_and_the_heals_of_faults_begun_in_it() {
+        let mut donor = parent();
+        donor.steps.clear();
+        let mut child = branch(&parent(), &donor, Duration::from_millis(3500));
+        sanitize(&mut child);
+        assert_eq!(
+            kinds(&child),
+            [
+                (1000, "partition"),
+                (2000, "crash"),
+                (3000, "places"),
+                (6000, "repair"),
+                (7000, "restart"),
+                // The Places fault's heal was after the branch point: healed at chaos end.
+                (10000, "places"),
+            ]
+        );
+    }
+
+    #[test]
+    fn sanitize_drops_heals_of_nothing_and_heals_what_is_left_open() {
+        let mut child = parent();
+        child
+            .steps
+            .retain(|s| !matches!(s.action, Action::Restart(_)));
+        child
+            .steps
+            .retain(|s| !matches!(s.action, Action::Partition(_)));
+        sanitize(&mut child);
+        assert_eq!(
+            kinds(&child),
+            [
+                (2000, "crash"),
+                (3000, "places"),
+                (4000, "iamat"),
+                (8000, "places"),
+                (10000, "restart"),
+            ]
+        );
+        let ids: Vec<u64> = child.steps.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_bound_child_sits_exactly_at_a_limit_and_stays_valid() {
+        let limits = parent().effective_limits();
+        let mut hits = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            let mut child = parent();
+            bound(&mut child, &mut SmallRng::seed_from_u64(seed));
+            sanitize(&mut child);
+            let text = child.to_yaml(&[]);
+            Scenario::from_yaml_str(&text, "child.yaml").unwrap();
+            for step in &child.steps {
+                match &step.action {
+                    Action::Hostile(h) if h.huge_id_bytes.is_some() => {
+                        let bytes = h.huge_id_bytes.unwrap_or(0);
+                        let max = limits.client_id_bytes_max;
+                        assert!(bytes == max || bytes == max + 1, "{bytes}");
+                        hits.insert("id");
+                    }
+                    Action::Raw(_) => {
+                        hits.insert("line");
+                    }
+                    Action::Skew(_) => {
+                        hits.insert("skew");
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(hits.len(), 3, "{hits:?}");
+        let _ = &limits;
+    }
+
+    #[test]
+    fn a_tie_copies_an_iamat_to_another_server_at_the_same_moment() {
+        let mut child = parent();
+        tie(&mut child, &mut SmallRng::seed_from_u64(3));
+        let iamats: Vec<(u64, &str)> = child
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::IamAt(a) => Some((s.at.as_millis() as u64, a.server.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(iamats.len(), 2);
+        assert_eq!(iamats[0].0, iamats[1].0);
+        assert_ne!(iamats[0].1, iamats[1].1);
+    }
+}
