@@ -112,6 +112,8 @@ async fn start(limits: Limits, disk: Arc<SlowDisk>) -> (u16, tokio::sync::watch:
         places: PlacesClient::offline(),
         seed: 5,
         disk: Some(Arc::new(Shared(disk)) as Arc<dyn Disk>),
+        buggify: server::buggify::Buggify::off(),
+        canary: None,
     };
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
