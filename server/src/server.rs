@@ -342,7 +342,10 @@ impl Handler {
                     // No classic neighbour: an AT line on a plain connection is a client's
                     // forgery, and only ever gets `?`.
                     return invalid();
-                } else if let Some(refusal) = self.shared.classic_refusal(&self.remote, &record) {
+                } else if let Some(refusal) = (!planted)
+                    .then(|| self.shared.classic_refusal(&self.remote, &record))
+                    .flatten()
+                {
                     refusal
                 } else {
                     // A classic peer's record: stored and flooded, never answered. A stale one

@@ -23,7 +23,7 @@ use crate::scenario::fmt_duration;
 use crate::trace::replay::{self, Tables};
 use crate::trace::{SimEvent, TraceEvent, fmt_at};
 
-mod refused;
+pub(crate) mod refused;
 
 pub struct Convergence;
 

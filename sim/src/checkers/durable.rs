@@ -37,11 +37,24 @@ impl Checker for Durable {
         let mut violations = Vec::new();
         let acknowledged = acknowledged(&run.trace.events);
         let finals = final_tables(run);
+        // A server whose clock runs too far behind must refuse a record (the same excuse
+        // `convergence` makes): neither it nor an older record of its client (which the herd
+        // no longer sends once the newer one is held) is owed there.
+        let refused = super::convergence::refused::must_refuse(run);
         for (at, server, record) in &acknowledged {
             for (holder, table) in &finals {
-                let kept = table
-                    .get(&record.client)
-                    .is_some_and(|held| held == record || held.is_newer_than(record));
+                let excused = refused.get(holder).is_some_and(|lines| {
+                    lines
+                        .iter()
+                        .filter_map(|l| crate::trace::replay::at_line(l))
+                        .any(|r| {
+                            r.client == record.client && (r == *record || r.is_newer_than(record))
+                        })
+                });
+                let kept = excused
+                    || table
+                        .get(&record.client)
+                        .is_some_and(|held| held == record || held.is_newer_than(record));
                 if !kept {
                     violations.push(Violation::new(
                         *at,

@@ -399,7 +399,7 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
         return Some(Action::Raw(Raw {
             server: e.server,
             client: "mallory".into(),
-            payload: RawPayload::Line("AUTH - 0".into()),
+            payload: RawPayload::Line("AUTH - 0 00ff".into()),
         }));
     }
     Some(Action::Hostile(Hostile {

@@ -330,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_handshake_line_on_a_client_connection() {
-        for line in ["AUTH 0123abcd 0", "HELLO 00ff 7 0", "LINKED -"] {
+        for line in ["AUTH 0123abcd 0 00ff", "HELLO 00ff", "LINKED 7 0 - 00ff"] {
             assert!(
                 holds(
                     vec![client_line("Bona", line)],

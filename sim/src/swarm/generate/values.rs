@@ -264,16 +264,18 @@ impl Draft<'_> {
         };
         let line = match self.rng.random_range(0..3) {
             0 => format!(
-                "AUTH {} {}",
+                "AUTH {} {} {}",
                 hex(&mut self.rng, 64),
-                self.rng.random_range(0..50)
+                self.rng.random_range(0..50),
+                hex(&mut self.rng, 32)
             ),
-            1 => format!(
-                "HELLO {} {} 0",
-                hex(&mut self.rng, 32),
-                self.rng.random_range(1..u32::MAX)
+            1 => format!("HELLO {}", hex(&mut self.rng, 32)),
+            _ => format!(
+                "LINKED {} {} - {}",
+                self.rng.random_range(1..u32::MAX),
+                self.rng.random_range(0..50),
+                hex(&mut self.rng, 64)
             ),
-            _ => "LINKED -".to_string(),
         };
         let raw = Raw {
             server: self.server(),
