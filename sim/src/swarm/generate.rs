@@ -23,15 +23,8 @@ use crate::scenario::{
 const CLIENTS: [&str; 5] = ["kiwi", "lime", "mango", "plum", "fig"];
 /// The quiet phase that ends every run.
 pub const QUIET: Duration = Duration::from_secs(10);
-/// How far ahead of the run's start a forged classic line's timestamp lies: 23 hours, inside
-/// the default `timestamp_ahead_max` (a day), so only the classic fence keeps it out, and
-/// stored it would silence the real client's updates for most of a day.
-const FORGED_CLASSIC_AHEAD_SECS: u64 = 23 * 3600;
 /// The most power losses and disk faults a seed draws.
 const POWER_FAULTS_MAX: u32 = 3;
-/// How long a server whose disk failed (it stops itself) stays down before it is crashed and
-/// restarted.
-const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
 /// The shortest run a swarm accepts: a little chaos plus the quiet phase.
 pub const DURATION_MIN: Duration = Duration::from_secs(13);
 
@@ -471,95 +464,6 @@ impl Draft<'_> {
         }
     }
 
-    /// Bad lines, with no `expect`: the server may be down when one is sent, and `well_formed`
-    /// already judges every reply a server does send.
-    fn bad_inputs(&mut self) {
-        for i in 0..self.options.bad_inputs {
-            let server = self.server();
-            let payload = match self.rng.random_range(0..5) {
-                0 => RawPayload::Line("IAMAT kiwi +91+0 1700000000".into()),
-                1 => RawPayload::Line("WHATSAT kiwi 51 5".into()),
-                2 => RawPayload::Line("PING 1".into()),
-                3 => RawPayload::Hex(vec![0x49, 0xff, 0xfe, 0x0a]),
-                _ => RawPayload::Repeat {
-                    byte: b'x',
-                    count: 70_000,
-                },
-            };
-            let raw = Raw {
-                server,
-                client: format!("mallory{i}"),
-                payload,
-            };
-            let at = self.at(0, self.chaos_ms());
-            self.push(at, Action::Raw(raw));
-        }
-    }
-
-    /// Bursts of pipelined IAMATs for fresh client ids at one server, during the chaos phase.
-    fn loads(&mut self) {
-        for i in 0..self.options.loads {
-            let load = Load {
-                server: self.server(),
-                clients: self.rng.random_range(20..=200),
-                connections: self.rng.random_range(1..=4),
-                prefix: format!("load{i}-"),
-                per_second: self
-                    .rng
-                    .random_bool(0.3)
-                    .then(|| self.rng.random_range(100..=2000)),
-            };
-            let at = self.at(0, self.chaos_ms());
-            self.push(at, Action::Load(load));
-        }
-    }
-
-    /// Hostile clients. Every forged record is one no herd may store. A forged classic line
-    /// claims a server of the herd (the one it is sent to, a neighbour that authenticates, a
-    /// classic neighbour or any other) as origin, with a timestamp within every bound: a
-    /// server with classic neighbours must refuse it because it comes from no classic
-    /// neighbour's address or names an origin no classic line may carry, and a server
-    /// without them takes no `AT` line from a client at all.
-    fn hostiles(&mut self) {
-        for _ in 0..self.options.hostiles {
-            let server = self.server();
-            let victim = CLIENTS[self.rng.random_range(0..CLIENTS.len())];
-            let neighbour = self.server();
-            let hostile = match self.rng.random_range(0..5) {
-                0 => Hostile::lines(
-                    server,
-                    &[format!("AT Zulu +0.000000000 {victim} +0+0 1700000099")],
-                ),
-                1 => Hostile::lines(
-                    server,
-                    &[format!(
-                        "AT {neighbour} +0.000000000 {victim} +0+0 {}",
-                        self.options.start.as_secs() + FORGED_CLASSIC_AHEAD_SECS
-                    )],
-                ),
-                2 => Hostile::lines(
-                    server,
-                    &[
-                        format!("PEER {neighbour} 1"),
-                        "AUTH - 0 00ff".to_string(),
-                        format!("AT Zulu +0.1 {victim} +1+1 1700000099"),
-                    ],
-                ),
-                3 => Hostile {
-                    huge_id_bytes: Some(self.rng.random_range(1500..=70_000)),
-                    ..Hostile::lines(server, &[])
-                },
-                _ => Hostile {
-                    hold_connections: self.rng.random_range(5..=50),
-                    hold_for: Some(Duration::from_secs(self.rng.random_range(1..=3))),
-                    ..Hostile::lines(server, &[])
-                },
-            };
-            let at = self.at(0, self.chaos_ms());
-            self.push(at, Action::Hostile(hostile));
-        }
-    }
-
     /// IAMATs during the chaos phase (so the quiet phase judges a settled table), WHATSATs
     /// until shortly before the end.
     fn workload(&mut self) {
@@ -604,113 +508,6 @@ impl Draft<'_> {
                 }),
             );
         }
-    }
-
-    /// Power losses and disk faults (the herd keeps its tables on disk): one server losing
-    /// power, all of them at once, one in the middle of a burst of load (writes torn in
-    /// flight), a bit flipped at rest while it is down, a failed sync or a full disk under an
-    /// IAMAT (the server stops itself; it is crashed and restarted, after `freed`). Never over
-    /// another crash of the same server.
-    fn power_faults(&mut self) {
-        // Its own random stream, so that no other family's steps move when this one is on.
-        let own = SmallRng::seed_from_u64(self.options.seed ^ 0x0D15_C0DE_u64);
-        let others = std::mem::replace(&mut self.rng, own);
-        // A reorder probe's WHATSAT may wait for Places up to `places_timeout`: no power
-        // fault may take its server down before it is answered.
-        let limits = &self.herd.limits;
-        let probes_answered = limits.places_timeout + limits.whatsat_wait + ms(1000);
-        let from_ms = self.faults_from_ms
-            + if self.options.reorder_probes > 0 {
-                probes_answered.as_millis() as u64
-            } else {
-                0
-            };
-        for i in 0..self.options.power_faults {
-            let kind = self.rng.random_range(0..6);
-            let start = self.at(from_ms, self.chaos_ms().saturating_sub(2500));
-            let down = self.at(300, 2000);
-            let servers = match kind {
-                1 => self.servers.clone(),
-                _ => vec![self.server()],
-            };
-            let end = start + FAILED_DISK_DOWN + down;
-            if end > self.options.chaos_end || servers.iter().any(|s| self.down_near(s, start, end))
-            {
-                continue;
-            }
-            let server = servers[0].clone();
-            let disk = |fault| {
-                Action::Disk(DiskStep {
-                    server: server.clone(),
-                    fault,
-                })
-            };
-            let mut crash_at = start;
-            match kind {
-                2 => {
-                    let load = Load {
-                        server: server.clone(),
-                        clients: self.rng.random_range(50..=200),
-                        connections: self.rng.random_range(1..=4),
-                        prefix: format!("power{i}-"),
-                        per_second: None,
-                    };
-                    self.push(start, Action::Load(load));
-                    crash_at = start + ms(self.rng.random_range(1..=40));
-                }
-                3 => self.push(start, disk(DiskFaultKind::FlipBit)),
-                4 | 5 => {
-                    let fault = [DiskFaultKind::FailSync, DiskFaultKind::Full][kind - 4];
-                    self.push(start, disk(fault));
-                    let iamat = IamAt {
-                        client: format!("disk{i}"),
-                        server: server.clone(),
-                        location: "+12.5-45.25".into(),
-                        timestamp: None,
-                    };
-                    self.push(start, Action::IamAt(iamat));
-                    crash_at = start + FAILED_DISK_DOWN;
-                    if fault == DiskFaultKind::Full {
-                        self.push(crash_at, disk(DiskFaultKind::Freed));
-                    }
-                }
-                _ => {}
-            }
-            for server in &servers {
-                self.push(crash_at, Action::Crash(server.clone()));
-            }
-            for server in servers {
-                self.push(crash_at + down, Action::Restart(server));
-            }
-        }
-        self.rng = others;
-    }
-
-    /// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`.
-    fn down_near(&self, server: &str, from: Duration, to: Duration) -> bool {
-        let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
-        let mut steps: Vec<(Duration, bool)> = self
-            .steps
-            .iter()
-            .filter_map(|(at, action, _)| match action {
-                Action::Crash(s) if s == server => Some((*at, true)),
-                Action::Restart(s) if s == server => Some((*at, false)),
-                _ => None,
-            })
-            .collect();
-        steps.sort();
-        let mut down_since = None;
-        for (at, crash) in steps {
-            if crash {
-                down_since = Some(at);
-            } else if let Some(since) = down_since.take()
-                && since <= to
-                && at >= from
-            {
-                return true;
-            }
-        }
-        down_since.is_some_and(|since| since <= to)
     }
 
     /// Makes some links classic. Only a link the persistent links can spare becomes classic:
@@ -887,6 +684,8 @@ fn split(rng: &mut SmallRng, herd: &Herd, servers: &[String]) -> (Vec<String>, V
     (a, b)
 }
 
+mod abuse;
+mod power;
 mod values;
 
 #[cfg(test)]

@@ -1,0 +1,118 @@
+//! The power-faults family: power losses (one server or the whole herd, some in a burst of
+//! load so writes tear in flight) and disk faults (a flipped bit, a failed sync, a full disk),
+//! drawn on their own random stream so no other family's steps move when it is on.
+
+use super::*;
+
+/// How long a server whose disk failed (it stops itself) stays down before it is crashed and
+/// restarted.
+const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
+
+impl Draft<'_> {
+    /// Power losses and disk faults (the herd keeps its tables on disk): one server losing
+    /// power, all of them at once, one in the middle of a burst of load (writes torn in
+    /// flight), a bit flipped at rest while it is down, a failed sync or a full disk under an
+    /// IAMAT (the server stops itself; it is crashed and restarted, after `freed`). Never over
+    /// another crash of the same server.
+    pub(super) fn power_faults(&mut self) {
+        // Its own random stream, so that no other family's steps move when this one is on.
+        let own = SmallRng::seed_from_u64(self.options.seed ^ 0x0D15_C0DE_u64);
+        let others = std::mem::replace(&mut self.rng, own);
+        // A reorder probe's WHATSAT may wait for Places up to `places_timeout`: no power
+        // fault may take its server down before it is answered.
+        let limits = &self.herd.limits;
+        let probes_answered = limits.places_timeout + limits.whatsat_wait + ms(1000);
+        let from_ms = self.faults_from_ms
+            + if self.options.reorder_probes > 0 {
+                probes_answered.as_millis() as u64
+            } else {
+                0
+            };
+        for i in 0..self.options.power_faults {
+            let kind = self.rng.random_range(0..6);
+            let start = self.at(from_ms, self.chaos_ms().saturating_sub(2500));
+            let down = self.at(300, 2000);
+            let servers = match kind {
+                1 => self.servers.clone(),
+                _ => vec![self.server()],
+            };
+            let end = start + FAILED_DISK_DOWN + down;
+            if end > self.options.chaos_end || servers.iter().any(|s| self.down_near(s, start, end))
+            {
+                continue;
+            }
+            let server = servers[0].clone();
+            let disk = |fault| {
+                Action::Disk(DiskStep {
+                    server: server.clone(),
+                    fault,
+                })
+            };
+            let mut crash_at = start;
+            match kind {
+                2 => {
+                    let load = Load {
+                        server: server.clone(),
+                        clients: self.rng.random_range(50..=200),
+                        connections: self.rng.random_range(1..=4),
+                        prefix: format!("power{i}-"),
+                        per_second: None,
+                    };
+                    self.push(start, Action::Load(load));
+                    crash_at = start + ms(self.rng.random_range(1..=40));
+                }
+                3 => self.push(start, disk(DiskFaultKind::FlipBit)),
+                4 | 5 => {
+                    let fault = [DiskFaultKind::FailSync, DiskFaultKind::Full][kind - 4];
+                    self.push(start, disk(fault));
+                    let iamat = IamAt {
+                        client: format!("disk{i}"),
+                        server: server.clone(),
+                        location: "+12.5-45.25".into(),
+                        timestamp: None,
+                    };
+                    self.push(start, Action::IamAt(iamat));
+                    crash_at = start + FAILED_DISK_DOWN;
+                    if fault == DiskFaultKind::Full {
+                        self.push(crash_at, disk(DiskFaultKind::Freed));
+                    }
+                }
+                _ => {}
+            }
+            for server in &servers {
+                self.push(crash_at, Action::Crash(server.clone()));
+            }
+            for server in servers {
+                self.push(crash_at + down, Action::Restart(server));
+            }
+        }
+        self.rng = others;
+    }
+
+    /// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`.
+    fn down_near(&self, server: &str, from: Duration, to: Duration) -> bool {
+        let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
+        let mut steps: Vec<(Duration, bool)> = self
+            .steps
+            .iter()
+            .filter_map(|(at, action, _)| match action {
+                Action::Crash(s) if s == server => Some((*at, true)),
+                Action::Restart(s) if s == server => Some((*at, false)),
+                _ => None,
+            })
+            .collect();
+        steps.sort();
+        let mut down_since = None;
+        for (at, crash) in steps {
+            if crash {
+                down_since = Some(at);
+            } else if let Some(since) = down_since.take()
+                && since <= to
+                && at >= from
+            {
+                return true;
+            }
+        }
+        down_since.is_some_and(|since| since <= to)
+    }
+}
