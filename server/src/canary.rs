@@ -133,14 +133,14 @@ impl Canaries {
     }
 
     /// Whether the running canary drops `record`, offered from `source` to `store` when the
-    /// server's clock reads `now_nanos`.
+    /// server's clock reads `now_nanos()` (read only by the canary that needs it).
     pub fn drops(
         &self,
         record: &Record,
         source: &Source,
         store: &Store,
         limits: &Limits,
-        now_nanos: i128,
+        now_nanos: impl FnOnce() -> i128,
     ) -> bool {
         let Some(canary) = self.chosen.filter(|c| self.on(*c)) else {
             return false;
@@ -162,7 +162,7 @@ impl Canaries {
                     && store.bytes() > limits.table_bytes_max
             }
             Canary::EdgeAheadAfterSkew => {
-                let bound = now_nanos + limits.timestamp_ahead_max.as_nanos() as i128;
+                let bound = now_nanos() + limits.timestamp_ahead_max.as_nanos() as i128;
                 from_peer
                     && self.refused_ahead.load(Ordering::Relaxed)
                     && record.timestamp.nanos() > bound - AHEAD_EDGE_NANOS

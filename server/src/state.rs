@@ -370,13 +370,9 @@ impl Shared {
             let mut store = self.store();
             let traced = source.traced();
             let planted = (self.canaries)
-                .drops(
-                    &record,
-                    &traced,
-                    &store,
-                    &self.limits,
-                    self.clock.now_nanos(),
-                )
+                .drops(&record, &traced, &store, &self.limits, || {
+                    self.clock.now_nanos()
+                })
                 .then_some(Outcome::Stale);
             let outcome = planted.unwrap_or_else(|| store.insert_from(&record, from));
             let held = match outcome {
