@@ -19,8 +19,9 @@ use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
 use crate::places_stub::{self, FaultCell};
 use crate::recorder::Recorder;
 use crate::scenario::{PlacesApi, Scenario, Step};
+use crate::simcerts::SimCerts;
 use crate::simdisk::{DiskFaults, TurmoilDisk};
-use crate::simnet::{SIMULATED_SECRET, SkewedClock, Skews, TurmoilNet, places_client};
+use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
 
 /// After the run, servers get this long (simulated) to stop and report their tables.
 pub const STOP_WINDOW: Duration = Duration::from_secs(5);
@@ -31,13 +32,6 @@ pub const DISK_BLOCK_BYTES: u64 = 64;
 pub fn simulated_herd(scenario: &Scenario) -> Herd {
     let mut herd = scenario.herd.clone();
     herd.limits = scenario.effective_limits();
-    // A simulated herd shares a secret, so links run the real, authenticated handshake,
-    // unless the scenario runs it unauthenticated.
-    herd.secret = if scenario.unauthenticated {
-        None
-    } else {
-        server::config::Secret::new(SIMULATED_SECRET)
-    };
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }
@@ -86,6 +80,7 @@ pub fn add_server_host(
         impostors: None,
         buggify: buggify.cloned(),
         canary,
+        certs: Some(SimCerts::new(scenario_seed, &herd_names(herd))),
     };
     add_host(sim, herd, name, host);
 }
@@ -108,6 +103,8 @@ struct ServerHost {
     impostors: Option<Impostors>,
     buggify: Option<crate::scenario::buggify::BuggifySettings>,
     canary: Option<server::canary::Canary>,
+    /// The herd's certificates: links run over TLS; `None` runs them in plain text.
+    certs: Option<Arc<SimCerts>>,
 }
 
 /// Adds server `name`'s host; after a restart it runs the server again, or the impostor
@@ -123,12 +120,18 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
         impostors,
         buggify,
         canary,
+        certs,
     } = host;
     let seed = scenario_seed ^ stable_hash(&[&name]);
     let port = herd.server(&name).map_or(0, |s| s.port);
     sim.host(name.clone(), move || {
-        let (herd, skews, name, mut stop) =
-            (herd.clone(), skews.clone(), name.clone(), stop.clone());
+        let (herd, skews, name, mut stop, certs) = (
+            herd.clone(),
+            skews.clone(),
+            name.clone(),
+            stop.clone(),
+            certs.clone(),
+        );
         let buggify = super::buggify::dice(buggify.as_ref(), scenario_seed, &name);
         // With a data directory, the store writes to this host's simulated disk.
         let disk = herd.data_dir.is_some().then(|| {
@@ -140,7 +143,7 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
             .map(|i| i.recorder.clone());
         async move {
             if let Some(recorder) = impostor {
-                crate::attacker::impostor(name, port, recorder).await?;
+                crate::attacker::impostor(name, port, certs, recorder).await?;
                 return Ok(());
             }
             let env = Env {
@@ -154,6 +157,7 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
                 disk,
                 buggify,
                 canary,
+                tls: certs.as_ref().and_then(|c| c.setup(&name, seed)),
             };
             let shutdown = async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
@@ -194,6 +198,8 @@ impl TurmoilWorld {
             taken: Arc::default(),
             recorder: recorder.clone(),
         };
+        let certs =
+            (!scenario.unauthenticated).then(|| SimCerts::new(scenario.seed, &herd_names(&herd)));
         for spec in &herd.servers {
             let host = ServerHost {
                 scenario_seed: scenario.seed,
@@ -204,6 +210,7 @@ impl TurmoilWorld {
                 impostors: Some(impostors.clone()),
                 buggify: scenario.buggify.clone(),
                 canary: scenario.canary,
+                certs: certs.clone(),
             };
             add_host(&mut sim, &herd, &spec.name, host);
         }
@@ -217,7 +224,7 @@ impl TurmoilWorld {
         }
 
         let (clients, commands) = mpsc::unbounded_channel();
-        sim.client(CLIENTS_HOST, client_loop(commands, recorder.clone()));
+        sim.client(CLIENTS_HOST, client_loop(commands, certs, recorder.clone()));
 
         let ports = herd
             .servers
@@ -293,4 +300,9 @@ impl World for TurmoilWorld {
         self.faults.apply(&mut self.sim, &step.action);
         Ok(())
     }
+}
+
+/// The herd's server names, in file order.
+fn herd_names(herd: &Herd) -> Vec<String> {
+    herd.servers.iter().map(|s| s.name.clone()).collect()
 }

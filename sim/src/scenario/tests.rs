@@ -661,7 +661,7 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         limits: server::config::Limits::default(),
         secret_file: None,
         data_dir: None,
-        secret: None,
+        tls_dir: None,
         metrics_off: false,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;
