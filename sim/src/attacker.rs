@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
 use crate::recorder::Recorder;
-use crate::scenario::Stall;
+use crate::scenario::{ImpostorCertificate, Stall};
 use crate::simcerts::SimCerts;
 use crate::trace::{SimEvent, TraceEvent};
 
@@ -86,18 +86,19 @@ pub async fn stall(id: u64, server: String, port: u16, stall: Stall, recorder: R
 
 /// The impostor at `server`'s address: it accepts the links dialled to `server` and answers
 /// their handshake as the accepting side does (`HELLO`, TLS when the herd runs it, then
-/// `LINKED 1 0 -`), then keeps them alive (`PONG`). In a herd with TLS it presents a
-/// certificate for `server`'s name from another CA (it holds none of the herd's keys), and
-/// takes any herd certificate from the dialler, so whatever a dialler would send it, it reads.
-/// Every line it reads but heartbeats is recorded. Runs until dropped.
+/// `LINKED 1 0 -`), then keeps them alive (`PONG`). In a herd with TLS it shows `certificate`
+/// (none, `server`'s name from another CA, or another herd server's valid one), and takes any
+/// herd certificate from the dialler, so whatever a dialler would send it, it reads. Every
+/// line it reads but heartbeats is recorded. Runs until dropped.
 pub async fn impostor(
     server: String,
     port: u16,
     certs: Option<Arc<SimCerts>>,
+    certificate: ImpostorCertificate,
     recorder: Recorder,
 ) -> std::io::Result<()> {
     let tls = match &certs {
-        Some(certs) => Some(impostor_tls(certs, &server)?),
+        Some(certs) => impostor_tls(certs, &server, &certificate)?,
         None => None,
     };
     let mut conns = JoinSet::new();
@@ -130,20 +131,28 @@ pub async fn impostor(
     }
 }
 
-/// The impostor's TLS: a certificate for `server` from another CA than the herd's, its key,
-/// and the herd's CA to take the dialler's certificate with.
-fn impostor_tls(certs: &SimCerts, server: &str) -> std::io::Result<LinkTls> {
+/// The impostor's TLS (`None`: it shows no certificate and goes on in clear): the certificate
+/// it shows, its key, and the herd's CA to take the dialler's certificate with.
+fn impostor_tls(
+    certs: &SimCerts,
+    server: &str,
+    certificate: &ImpostorCertificate,
+) -> std::io::Result<Option<LinkTls>> {
     let missing = || std::io::Error::other(format!("no certificate for {server}"));
-    let foreign = certs.foreign(server).ok_or_else(missing)?;
+    let shown = match certificate {
+        ImpostorCertificate::None => return Ok(None),
+        ImpostorCertificate::OtherCa => certs.foreign(server),
+        ImpostorCertificate::Of(other) => certs.identity(other),
+    };
     let herd_ca = certs.identity(server).ok_or_else(missing)?.ca.clone();
     let identity = server::certs::Identity {
         ca: herd_ca,
-        ..foreign.clone()
+        ..shown.ok_or_else(missing)?.clone()
     };
     let setup = certs
         .with_identity(&identity, server, IMPOSTOR_SEED)
         .ok_or_else(missing)?;
-    crate::simcerts::attacker_tls(&setup)
+    crate::simcerts::attacker_tls(&setup).map(Some)
 }
 
 /// Seeds the impostor's TLS randomness.

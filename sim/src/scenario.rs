@@ -465,6 +465,7 @@ pub use step::{
     LinkLatency, Load, PlacesFault, Raw, RawPayload, STEP_CONNECTIONS_MAX, Skew, Step, WhatsAt,
 };
 pub use step::{DiskFaultKind, DiskStep, STALL_FOR_MAX, STALL_PER_SECOND_MAX, Stall};
+pub use step::{Impostor, ImpostorCertificate};
 pub use write::yaml_scalar;
 
 #[cfg(test)]

@@ -85,11 +85,14 @@ pub fn add_server_host(
     add_host(sim, herd, name, host);
 }
 
+/// The servers an impostor holds the address of, with the certificate it shows.
+pub type Taken = Arc<Mutex<BTreeMap<String, crate::scenario::ImpostorCertificate>>>;
+
 /// The servers taken over by an impostor (the `impostor` step), with the recorder it reports
 /// to: while a server's name is in the set, its host runs the impostor instead of the server.
 #[derive(Clone)]
 pub struct Impostors {
-    pub taken: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    pub taken: Taken,
     pub recorder: Recorder,
 }
 
@@ -137,13 +140,13 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
         let disk = herd.data_dir.is_some().then(|| {
             Arc::new(TurmoilDisk::new(&name, disks.clone())) as Arc<dyn server::net::Disk>
         });
-        let impostor = impostors
-            .as_ref()
-            .filter(|i| i.taken.lock().is_ok_and(|taken| taken.contains(&name)))
-            .map(|i| i.recorder.clone());
+        let impostor = impostors.as_ref().and_then(|i| {
+            let certificate = i.taken.lock().ok()?.get(&name).cloned()?;
+            Some((i.recorder.clone(), certificate))
+        });
         async move {
-            if let Some(recorder) = impostor {
-                crate::attacker::impostor(name, port, certs, recorder).await?;
+            if let Some((recorder, certificate)) = impostor {
+                crate::attacker::impostor(name, port, certs, certificate, recorder).await?;
                 return Ok(());
             }
             let env = Env {

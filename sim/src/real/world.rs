@@ -151,10 +151,12 @@ impl World for ProcessWorld {
                     });
                 }
             }
-            Action::Impostor(server) => {
+            Action::Impostor(impostor) => {
+                let server = &impostor.server;
                 let port = self.port(server);
                 let (certs, events) = (self.certs.clone(), self.events.clone());
-                let run = crate::attacker::impostor(server.clone(), port, certs, events);
+                let certificate = impostor.certificate.clone();
+                let run = crate::attacker::impostor(server.clone(), port, certs, certificate, events);
                 let task = self.runtime.spawn(run);
                 self.impostors.insert(server.clone(), task);
             }
