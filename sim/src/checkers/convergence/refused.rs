@@ -10,10 +10,16 @@
 //! more than `timestamp_ahead_max` ahead of it. A refusal the oracle does not confirm excuses
 //! nothing: that server still owes the record, so a server that refuses wrongly fails
 //! `convergence`. Where the clock is unknown (a real server's log), the refusal is taken.
+//!
+//! A server that had to refuse a record does not pass it on either: a server that the record's
+//! origin reaches only through such servers (its links, classic or persistent, all lead there)
+//! cannot be brought the record by any correct herd, so it is not owed it ([`not_owed`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use server::events::{Event, LineRefusal};
+
+use server::protocol::Record;
 
 use super::RunRecord;
 use crate::trace::replay;
@@ -61,4 +67,53 @@ pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     confirmed
+}
+
+/// The servers `record` is not owed to: those that had to refuse it (`refused`, from
+/// [`must_refuse`]), and those that no path of the herd's links from its origin reaches
+/// without passing through one of them.
+pub fn not_owed(
+    run: &RunRecord,
+    record: &Record,
+    refused: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    let line = record.to_string();
+    let refusing: BTreeSet<&str> = refused
+        .iter()
+        .filter(|(_, lines)| lines.contains(&line))
+        .map(|(server, _)| server.as_str())
+        .collect();
+    if refusing.is_empty() {
+        return BTreeSet::new();
+    }
+    let links: Vec<(&str, &str)> = run
+        .classic_links
+        .iter()
+        .chain(&run.persistent_links)
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let mut reached: BTreeSet<&str> = BTreeSet::from([record.origin.as_str()]);
+    let mut frontier = vec![record.origin.as_str()];
+    while let Some(server) = frontier.pop() {
+        if refusing.contains(server) {
+            continue;
+        }
+        for &(a, b) in &links {
+            let next = if a == server {
+                b
+            } else if b == server {
+                a
+            } else {
+                continue;
+            };
+            if reached.insert(next) {
+                frontier.push(next);
+            }
+        }
+    }
+    run.servers
+        .iter()
+        .filter(|s| refusing.contains(s.as_str()) || !reached.contains(s.as_str()))
+        .cloned()
+        .collect()
 }
