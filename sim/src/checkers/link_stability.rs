@@ -16,14 +16,15 @@
 //!   is in effect, or while their latency is so high that heartbeats may miss
 //!   (`heartbeat_interval + 2 * max >= heartbeat_timeout`).
 //! - **Failed handshakes.** A dialled session that ends before its link came up needs the same
-//!   explanation within `settle`, or the neighbour not running: crashed, or not yet listening
+//!   explanation within `settle`, or the neighbour not running: crashed, stopped itself
+//!   (`shutdown`), or not yet listening
 //!   (real mode starts the servers one by one, and the fault proxy accepts a dial to a server
 //!   that has not started, then closes it).
 //! - **Reconciles.** A `reconcile` that carries records is the first link-up of `A -> B` in the
 //!   current lives of both ends (records stored before the links first came up), or comes
 //!   within `settle` of a fault touching the link.
 //! - **Settled.** When the run lasts `settle` past its last fault, every persistent link
-//!   between two running servers (they said `listening` and did not crash since) that
+//!   between two running servers (they said `listening` and did not crash or stop since) that
 //!   nothing still cuts is up at the end, both ways.
 //!
 //! A link a BUGGIFY point ended (its `peer_down` reason starts `buggify `) is a fault touching
@@ -246,6 +247,10 @@ impl Checker for LinkStability {
             let peer = match server_event {
                 Event::Listening { .. } => {
                     judge.network.running.insert(host.to_string());
+                    continue;
+                }
+                Event::Shutdown { .. } => {
+                    judge.network.stopped(host, event.at);
                     continue;
                 }
                 Event::PeerUp { peer, .. }

@@ -371,3 +371,40 @@ fn a_link_a_fault_point_ended_is_explained_at_both_ends_and_a_plain_reset_is_not
     let v = verdict(ended("connection reset"));
     assert!(!v.ok, "a reset no fault explains");
 }
+
+#[test]
+fn a_server_that_stopped_itself_owes_no_links() {
+    let stopped = TraceEvent::server(
+        ms(1_000),
+        "Clark",
+        Event::Shutdown {
+            reason: "store failed".into(),
+        },
+    );
+    let mut events = with(herd_up(10), vec![stopped]);
+    for (host, direction) in [("Bona", Direction::Outbound), ("Bona", Direction::Inbound)] {
+        events.push(down(1_010, host, "Clark", direction, LinkEnd::ClosedByPeer));
+    }
+    for (host, direction) in [
+        ("Jaquez", Direction::Outbound),
+        ("Jaquez", Direction::Inbound),
+    ] {
+        events.push(down(
+            4_000,
+            host,
+            "Clark",
+            direction,
+            LinkEnd::HeartbeatTimeout,
+        ));
+    }
+    // Long after, a redial to the stopped server still fails.
+    events.push(down(
+        30_000,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::HandshakeTimedOut,
+    ));
+    let v = verdict(events);
+    assert!(v.ok, "{v}");
+}
