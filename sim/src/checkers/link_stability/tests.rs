@@ -408,3 +408,48 @@ fn a_server_that_stopped_itself_owes_no_links() {
     let v = verdict(events);
     assert!(v.ok, "{v}");
 }
+
+#[test]
+fn a_handshake_that_times_out_after_a_cut_swallowed_its_linked_is_explained() {
+    let limits = server::config::Limits::default();
+    let wait = (limits.heartbeat_timeout + limits.fill_wait()).as_millis() as u64;
+    let mut events = herd_up(10);
+    events.push(partition(2_000, &["Clark"], &["Bona"]));
+    // Bona's dialled link drops in the cut; its redial's `LINKED` is lost.
+    events.push(down(
+        2_500,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.push(repair(3_000, &["Clark"], &["Bona"]));
+    let timed_out = |at: u64| {
+        vec![
+            down(
+                at,
+                "Bona",
+                "Clark",
+                Direction::Outbound,
+                LinkEnd::HandshakeTimedOut,
+            ),
+            up(at + 100, "Bona", "Clark", Direction::Outbound),
+        ]
+    };
+    let v = verdict(with(events.clone(), timed_out(2_000 + wait)));
+    assert!(v.ok, "{v}");
+    // Past that wait after the cut and its repair, nothing explains it.
+    let v = verdict(with(events.clone(), timed_out(3_500 + wait)));
+    assert!(!v.ok, "{v}");
+    // Another failure gets only `settle`.
+    let closed = down(
+        2_000 + wait,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::ClosedDuringHandshake,
+    );
+    let up_again = up(2_100 + wait, "Bona", "Clark", Direction::Outbound);
+    let v = verdict(with(events, vec![closed, up_again]));
+    assert!(!v.ok, "{v}");
+}
