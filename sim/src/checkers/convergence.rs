@@ -462,6 +462,40 @@ mod tests {
     }
 
     #[test]
+    fn a_record_a_classic_link_flooded_while_its_neighbour_was_down_is_not_owed_there() {
+        // Jaquez's neighbours: Campbell, which had to refuse NEW, and Clark over a classic link.
+        let events = |jaquez_down: bool| {
+            let mut events = everywhere(10, OLD, &[]);
+            if jaquez_down {
+                events.push(crash(1_500, "Jaquez"));
+            }
+            events.extend(everywhere(2_000, NEW, &["Campbell", "Jaquez"]));
+            events.push(refused_at("Campbell", 2_010, 1_699_999_998));
+            if jaquez_down {
+                events.push(restart(2_500, "Jaquez"));
+                events.push(stored(2_600, "Jaquez", OLD, "new"));
+            }
+            events
+        };
+        let verdict = |events: Vec<TraceEvent>| {
+            let trace = trace(events);
+            let checks = Checks::default();
+            let mut run = run_record(&trace, &checks);
+            let link = ("Clark".to_string(), "Jaquez".to_string());
+            run.persistent_links.remove(&link);
+            run.classic_links.insert(link);
+            run.limits.timestamp_ahead_max = Duration::from_secs(2);
+            run.quiet_since = ms(3_000);
+            run.faulted = true;
+            Convergence.check(&run)
+        };
+        let v = verdict(events(true));
+        assert!(v.ok, "Clark flooded NEW while Jaquez was down: {v}");
+        let v = verdict(events(false));
+        assert!(!v.ok, "Jaquez was up, so Clark's flood owed it NEW: {v}");
+    }
+
+    #[test]
     fn a_record_refused_without_cause_is_still_owed() {
         let mut events = everywhere(10, OLD, &[]);
         events.extend(everywhere(2_000, NEW, &["Jaquez"]));

@@ -13,7 +13,9 @@
 //!
 //! A server that had to refuse a record does not pass it on either: a server that the record's
 //! origin reaches only through such servers (its links, classic or persistent, all lead there)
-//! cannot be brought the record by any correct herd, so it is not owed it ([`not_owed`]).
+//! cannot be brought the record by any correct herd, so it is not owed it ([`not_owed`]). Nor
+//! can a classic link bring it to a neighbour that was down when the record passed (classic
+//! links flood once and never catch up), so such a hop is no path.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -71,7 +73,10 @@ pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
 
 /// The servers `record` is not owed to: those that had to refuse it (`refused`, from
 /// [`must_refuse`]), and those that no path of the herd's links from its origin reaches
-/// without passing through one of them.
+/// without passing through one of them. A persistent link always brings a record across in
+/// the end (a reconcile catches up); a classic link floods it once and never catches up, so
+/// it brings the record only to a neighbour that was up when this end stored it and stayed up
+/// (one that was down then, or crashed since, never gets it over that link).
 pub fn not_owed(
     run: &RunRecord,
     record: &Record,
@@ -86,11 +91,15 @@ pub fn not_owed(
     if refusing.is_empty() {
         return BTreeSet::new();
     }
-    let links: Vec<(&str, &str)> = run
+    let downtime = replay::Downtime::from_trace(run.trace);
+    let stored_at = first_stored(run, &line);
+    let links = run
         .classic_links
         .iter()
-        .chain(&run.persistent_links)
-        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .map(|link| (link, true))
+        .chain(run.persistent_links.iter().map(|link| (link, false)));
+    let links: Vec<(&str, &str, bool)> = links
+        .map(|((a, b), classic)| (a.as_str(), b.as_str(), classic))
         .collect();
     let mut reached: BTreeSet<&str> = BTreeSet::from([record.origin.as_str()]);
     let mut frontier = vec![record.origin.as_str()];
@@ -98,7 +107,7 @@ pub fn not_owed(
         if refusing.contains(server) {
             continue;
         }
-        for &(a, b) in &links {
+        for &(a, b, classic) in &links {
             let next = if a == server {
                 b
             } else if b == server {
@@ -106,7 +115,11 @@ pub fn not_owed(
             } else {
                 continue;
             };
-            if reached.insert(next) {
+            let flooded_once_and_missed = classic
+                && stored_at
+                    .get(server)
+                    .is_some_and(|at| downtime.down_during(next, *at, run.end));
+            if !flooded_once_and_missed && reached.insert(next) {
                 frontier.push(next);
             }
         }
@@ -116,4 +129,15 @@ pub fn not_owed(
         .filter(|s| refusing.contains(s.as_str()) || !reached.contains(s.as_str()))
         .cloned()
         .collect()
+}
+
+/// When each server first stored the record `line` (as new).
+fn first_stored<'r>(run: &'r RunRecord, line: &str) -> BTreeMap<&'r str, std::time::Duration> {
+    let mut first = BTreeMap::new();
+    for event in &run.trace.events {
+        if replay::stored_new(event).is_some_and(|r| r.to_string() == line) {
+            first.entry(event.host.as_str()).or_insert(event.at);
+        }
+    }
+    first
 }
