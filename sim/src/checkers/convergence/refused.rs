@@ -11,13 +11,15 @@
 //! nothing: that server still owes the record, so a server that refuses wrongly fails
 //! `convergence`. Where the clock is unknown (a real server's log), the refusal is taken.
 //!
-//! A server that had to refuse a record does not pass it on either: a server that the record's
-//! origin reaches only through such servers (its links, classic or persistent, all lead there)
-//! cannot be brought the record by any correct herd, so it is not owed it ([`not_owed`]). Nor
+//! A server that had to refuse a record does not pass it on either: a server that the servers
+//! still holding the record reach only through such servers (its links, classic or persistent,
+//! all lead there) cannot be brought the record by any correct herd, so it is not owed it
+//! ([`not_owed`]). Nor
 //! can a classic link bring it to a neighbour that was down when the record passed (classic
 //! links flood once and never catch up), so such a hop is no path.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use server::events::{Event, LineRefusal};
 
@@ -72,8 +74,9 @@ pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// The servers `record` is not owed to: those that had to refuse it (`refused`, from
-/// [`must_refuse`]), and those that no path of the herd's links from its origin reaches
-/// without passing through one of them. A persistent link always brings a record across in
+/// [`must_refuse`]), and those that no path of the herd's links from a server still holding
+/// it (it stored the record and was not down since; else its origin) reaches without passing
+/// through one of them. A persistent link always brings a record across in
 /// the end (a reconcile catches up); a classic link floods it once and never catches up, so
 /// it brings the record only to a neighbour that was up when this end stored it and stayed up
 /// (one that was down then, or crashed since, never gets it over that link).
@@ -92,7 +95,25 @@ pub fn not_owed(
         return BTreeSet::new();
     }
     let downtime = replay::Downtime::from_trace(run.trace);
-    let stored_at = first_stored(run, &line);
+    let stores = stores(run, &line);
+    let stored_at: BTreeMap<&str, Duration> = stores
+        .iter()
+        .filter_map(|(server, times)| Some((*server, *times.first()?)))
+        .collect();
+    // Where the record lives on: a server that stored it and has not been down since. A
+    // server that lost it (it crashed) must get it again over a link, as any other.
+    let mut holders: Vec<&str> = stores
+        .iter()
+        .filter(|(server, times)| {
+            times
+                .last()
+                .is_some_and(|at| !downtime.down_during(server, *at, run.end))
+        })
+        .map(|(server, _)| *server)
+        .collect();
+    if holders.is_empty() {
+        holders.push(record.origin.as_str());
+    }
     let links = run
         .classic_links
         .iter()
@@ -101,8 +122,8 @@ pub fn not_owed(
     let links: Vec<(&str, &str, bool)> = links
         .map(|((a, b), classic)| (a.as_str(), b.as_str(), classic))
         .collect();
-    let mut reached: BTreeSet<&str> = BTreeSet::from([record.origin.as_str()]);
-    let mut frontier = vec![record.origin.as_str()];
+    let mut reached: BTreeSet<&str> = holders.iter().copied().collect();
+    let mut frontier = holders;
     while let Some(server) = frontier.pop() {
         if refusing.contains(server) {
             continue;
@@ -131,13 +152,16 @@ pub fn not_owed(
         .collect()
 }
 
-/// When each server first stored the record `line` (as new).
-fn first_stored<'r>(run: &'r RunRecord, line: &str) -> BTreeMap<&'r str, std::time::Duration> {
-    let mut first = BTreeMap::new();
+/// When each server stored the record `line` (as new), in trace order.
+fn stores<'r>(run: &'r RunRecord, line: &str) -> BTreeMap<&'r str, Vec<Duration>> {
+    let mut stores: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for event in &run.trace.events {
         if replay::stored_new(event).is_some_and(|r| r.to_string() == line) {
-            first.entry(event.host.as_str()).or_insert(event.at);
+            stores
+                .entry(event.host.as_str())
+                .or_default()
+                .push(event.at);
         }
     }
-    first
+    stores
 }
