@@ -140,19 +140,24 @@ fn table_full(
     })
 }
 
-/// Whether the server refused the exchange's connection at `connections_max` while it was
-/// open: it read the line on a connection it then closed for want of a client slot (the line
-/// as logged, cut to its first bytes, starts the line sent), or it dropped a connection at
-/// accept (`connection_refused`: no neighbour could have opened a link on it, so the line was
-/// never read). A refusal the server left out of its log (at most one is logged a second) is
-/// not seen here.
+/// How far after the client saw its reply (or the connection end) a server's own log may
+/// still stamp what happened on that connection: a real server logs a refused connection's
+/// close after the client already read the end of it, by its own clock.
+const LOG_LAG: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the server refused the exchange's connection at `connections_max`: it read the line
+/// on a connection whose close was then `refused: every client slot is taken` (the line as
+/// logged, cut to its first bytes, starts the line sent), or it dropped a connection at accept
+/// (`connection_refused`: no neighbour could have opened a link on it, so the line was never
+/// read) while the exchange was open. Events are looked for up to [`LOG_LAG`] after `until`.
+/// A refusal the server left out of its log (at most one is logged a second) is not seen here.
 fn refused_at_connections_max(
     run: &RunRecord,
     exchange: &Exchange,
     until: std::time::Duration,
 ) -> bool {
     let in_flight = |e: &crate::trace::TraceEvent| {
-        e.host == exchange.server() && (exchange.send.at..=until).contains(&e.at)
+        e.host == exchange.server() && (exchange.send.at..=until + LOG_LAG).contains(&e.at)
     };
     let mut reading = std::collections::BTreeSet::new();
     run.trace
@@ -165,10 +170,9 @@ fn refused_at_connections_max(
                 }
                 false
             }
-            Event::ConnectionClosed {
-                conn,
-                reason: ConnectionEnd::NoClientSlot,
-            } => reading.contains(conn),
+            Event::ConnectionClosed { conn, reason } => {
+                reading.remove(conn) && matches!(reason, ConnectionEnd::NoClientSlot)
+            }
             Event::ConnectionRefused { .. } => true,
             _ => false,
         })
@@ -427,6 +431,21 @@ mod tests {
             reply(5, 0, "kiwi", "Clark", ""),
         ]);
         assert!(!v.ok, "another connection was refused, not this one: {v}");
+        // A real server logs the close by its own clock, after the client read the end.
+        let late_close = server(
+            6,
+            Event::ConnectionClosed {
+                conn: 7,
+                reason: ConnectionEnd::NoClientSlot,
+            },
+        );
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            read(7),
+            reply(5, 0, "kiwi", "Clark", ""),
+            late_close,
+        ]);
+        assert!(v.ok, "closed for want of a client slot, logged late: {v}");
         let dropped = server(
             1,
             Event::ConnectionRefused {
