@@ -19,13 +19,13 @@ const REQUIRED: [&str; 4] = [
     "sometimes:forged_link_refused",
 ];
 
-/// The search seed. Seeds 0, 1 and 3 find runs that fail on the correct herd today, each a
-/// blind spot of the harness in a combination only the explorer draws (a connection refused
-/// at an edge `connections_max` judged by `well_formed`, a probe's expected origin broken by a
-/// copied IAMAT, an id exactly at its bound sent by a hostile client, a restarted server whose
-/// only persistent neighbour runs a day behind); until those are fixed this seed, which finds
-/// none, keeps the search honest about everything else.
-const SEARCH_SEED: u64 = 2;
+/// The search seed. Seeds 0 to 4 all fail nothing on the default herd; 0, 2 and 4 reach every
+/// required feature in these runs, while seed 1 misses the tie, the full table and the forged
+/// proof, and seed 3 the full table. Seeds 0, 1 and 3 once failed the correct herd on blind
+/// spots of the harness, each now kept as a scenario (`refused-at-connections-max.yaml`,
+/// `tied-probe.yaml`, `id-at-bound.yaml`, `behind-on-the-only-path.yaml`,
+/// `restarted-behind-classic.yaml`, `restarted-origin-behind-classic.yaml`).
+const SEARCH_SEED: u64 = 0;
 
 fn settings(jobs: usize, runs: usize) -> Settings {
     Settings {

@@ -10,7 +10,9 @@
 //! The final tables the driver read from the servers must agree with the replay.
 //!
 //! A record a server had to refuse (too far ahead of its own clock: [`refused`]) is not owed
-//! to it: where the target for a client is such a record, that client is not judged there.
+//! to it, nor to a server that no path of links from the record's origin reaches without
+//! passing through a server that had to refuse it (the record cannot travel there): where the
+//! target for a client is such a record, that client is not judged there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -115,17 +117,15 @@ pub fn analyse(run: &RunRecord) -> Analysis {
     }
     let wanted = target_lines(&target);
     let refused = refused::must_refuse(run);
-    let excused: BTreeMap<String, BTreeSet<String>> = refused
-        .into_iter()
-        .map(|(server, lines)| {
-            let clients = target
-                .values()
-                .filter(|r| lines.contains(&r.to_string()))
-                .map(|r| r.client.clone())
-                .collect();
-            (server, clients)
-        })
-        .collect();
+    let mut excused: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for record in target.values() {
+        for server in refused::not_owed(run, record, &refused) {
+            excused
+                .entry(server)
+                .or_default()
+                .insert(record.client.clone());
+        }
+    }
     let mut analysis = Analysis {
         target,
         settle_from: Duration::ZERO,
@@ -403,9 +403,14 @@ mod tests {
 
     /// Jaquez refuses NEW as too far ahead, its clock then reading `clock_secs`.
     fn refused_at_jaquez(at: u64, clock_secs: u64) -> TraceEvent {
+        refused_at("Jaquez", at, clock_secs)
+    }
+
+    /// `server` refuses NEW as too far ahead, its clock then reading `clock_secs`.
+    fn refused_at(server: &str, at: u64, clock_secs: u64) -> TraceEvent {
         let mut event = TraceEvent::server(
             ms(at),
-            "Jaquez",
+            server,
             Event::LineRefused {
                 peer: Some("Campbell".into()),
                 conn: None,
@@ -436,6 +441,58 @@ mod tests {
         events.push(refused_at_jaquez(2_010, 1_699_999_998));
         let v = verdict_ahead_max_2s(events);
         assert!(v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_record_that_only_servers_that_refuse_it_could_pass_on_is_not_owed() {
+        // Jaquez's neighbours are Campbell and Clark; both had to refuse NEW (from Bona).
+        let mut events = everywhere(10, OLD, &[]);
+        events.extend(everywhere(2_000, NEW, &["Campbell", "Clark", "Jaquez"]));
+        events.push(refused_at("Campbell", 2_010, 1_699_999_998));
+        events.push(refused_at("Clark", 2_010, 1_699_999_998));
+        let v = verdict_ahead_max_2s(events);
+        assert!(v.ok, "no link brings NEW to Jaquez: {v}");
+        // Campbell took it, so it could have passed it on to Jaquez.
+        let mut events = everywhere(10, OLD, &[]);
+        events.extend(everywhere(2_000, NEW, &["Clark", "Jaquez"]));
+        events.push(refused_at("Clark", 2_010, 1_699_999_998));
+        let v = verdict_ahead_max_2s(events);
+        assert!(!v.ok);
+        assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
+    }
+
+    #[test]
+    fn a_record_a_classic_link_flooded_while_its_neighbour_was_down_is_not_owed_there() {
+        // Jaquez's neighbours: Campbell, which had to refuse NEW, and Clark over a classic link.
+        let events = |jaquez_down: bool| {
+            let mut events = everywhere(10, OLD, &[]);
+            if jaquez_down {
+                events.push(crash(1_500, "Jaquez"));
+            }
+            events.extend(everywhere(2_000, NEW, &["Campbell", "Jaquez"]));
+            events.push(refused_at("Campbell", 2_010, 1_699_999_998));
+            if jaquez_down {
+                events.push(restart(2_500, "Jaquez"));
+                events.push(stored(2_600, "Jaquez", OLD, "new"));
+            }
+            events
+        };
+        let verdict = |events: Vec<TraceEvent>| {
+            let trace = trace(events);
+            let checks = Checks::default();
+            let mut run = run_record(&trace, &checks);
+            let link = ("Clark".to_string(), "Jaquez".to_string());
+            run.persistent_links.remove(&link);
+            run.classic_links.insert(link);
+            run.limits.timestamp_ahead_max = Duration::from_secs(2);
+            run.quiet_since = ms(3_000);
+            run.faulted = true;
+            Convergence.check(&run)
+        };
+        let v = verdict(events(true));
+        assert!(v.ok, "Clark flooded NEW while Jaquez was down: {v}");
+        let v = verdict(events(false));
+        assert!(!v.ok, "Jaquez was up, so Clark's flood owed it NEW: {v}");
     }
 
     #[test]

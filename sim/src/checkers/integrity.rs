@@ -6,8 +6,10 @@
 //! client step's line `IAMAT client location timestamp` sent to server S makes the record
 //! `(origin S, client, location, timestamp)` legitimate; a load step makes `{prefix}{n}` at its
 //! server legitimate (its timestamps are the client clock's). Hostile steps make nothing
-//! legitimate, so a forged `AT` or `PEER` line, a far-future timestamp or a huge id that ends up
-//! stored anywhere fails this checker. A record may be judged while its IAMAT is still in
+//! legitimate, so a forged `AT` or `PEER` line, a far-future timestamp or an id over
+//! `client_id_bytes_max` that ends up stored anywhere fails this checker. One exception: a
+//! hostile step that only sends a long id within `client_id_bytes_max`, stamped with the
+//! client's clock, sends what any client may send, and the herd must store it. A record may be judged while its IAMAT is still in
 //! flight: what counts is that the IAMAT was sent before the record was stored.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,7 +50,12 @@ impl Sent {
             }
             Some(SimEvent::ClientSend {
                 id, server, line, ..
-            }) if !run.hostile_steps.contains(id) => (server, line),
+            })
+            | Some(SimEvent::HostileSend { id, server, line })
+                if !run.hostile_steps.contains(id) =>
+            {
+                (server, line)
+            }
             _ => return,
         };
         for line in line.lines() {
@@ -260,6 +267,32 @@ mod tests {
             ],
             &[7],
         );
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
+    fn a_hostile_iamat_is_legitimate_only_from_a_step_that_sends_what_a_client_may() {
+        let line = "IAMAT hhhh +0+0 1700000000.5";
+        let hostile_send = TraceEvent::harness(
+            ms(1),
+            SimEvent::HostileSend {
+                id: 7,
+                server: "Clark".into(),
+                line: line.into(),
+            },
+        );
+        let events = vec![
+            hostile_send,
+            stored(
+                2,
+                "Clark",
+                "AT Clark +0.000001000 hhhh +0+0 1700000000.5",
+                "new",
+            ),
+        ];
+        let v = verdict(events.clone(), &[]);
+        assert!(v.ok, "step 7 sends an id within the bound: {v}");
+        let v = verdict(events, &[7]);
         assert!(!v.ok, "{v}");
     }
 

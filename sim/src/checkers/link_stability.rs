@@ -16,14 +16,16 @@
 //!   is in effect, or while their latency is so high that heartbeats may miss
 //!   (`heartbeat_interval + 2 * max >= heartbeat_timeout`).
 //! - **Failed handshakes.** A dialled session that ends before its link came up needs the same
-//!   explanation within `settle`, or the neighbour not running: crashed, or not yet listening
-//!   (real mode starts the servers one by one, and the fault proxy accepts a dial to a server
-//!   that has not started, then closes it).
+//!   explanation within `settle` (within `heartbeat_timeout + fill_wait + 2 * lat` if that is
+//!   longer, for a `handshake timed out`: a cut that swallowed the `LINKED` leaves the dialler
+//!   waiting that long), or the neighbour not running: crashed, stopped itself (`shutdown`),
+//!   or not yet listening (real mode starts the servers one by one, and the fault proxy
+//!   accepts a dial to a server that has not started, then closes it).
 //! - **Reconciles.** A `reconcile` that carries records is the first link-up of `A -> B` in the
 //!   current lives of both ends (records stored before the links first came up), or comes
 //!   within `settle` of a fault touching the link.
 //! - **Settled.** When the run lasts `settle` past its last fault, every persistent link
-//!   between two running servers (they said `listening` and did not crash since) that
+//!   between two running servers (they said `listening` and did not crash or stop since) that
 //!   nothing still cuts is up at the end, both ways.
 //!
 //! A link a BUGGIFY point ended (its `peer_down` reason starts `buggify `) is a fault touching
@@ -61,6 +63,15 @@ fn detect(limits: &Limits, lat: Duration) -> Duration {
 /// a handshake.
 fn settle(limits: &Limits, lat: Duration) -> Duration {
     detect(limits, lat) + limits.peer_connect_timeout + limits.backoff_max + 4 * lat
+}
+
+/// `linked_wait`: the longest a dialler waits for a handshake line a fault swallowed after
+/// its neighbour sent it: `LINKED`, which the neighbour may hold back for `fill_wait`, is
+/// awaited `heartbeat_timeout + fill_wait`, plus a round trip. A one-way cut may drop the
+/// `LINKED` while the connection stays open, so the dial fails only then (`handshake timed
+/// out`), after the neighbour took the link up.
+fn linked_wait(limits: &Limits, lat: Duration) -> Duration {
+    limits.heartbeat_timeout + limits.fill_wait() + 2 * lat
 }
 
 /// One end's event on a persistent link: who said it, about whom, when.
@@ -142,19 +153,27 @@ impl Judge<'_> {
                     ),
                 ));
             }
-        } else if direction == Direction::Outbound
-            && self.network.running.contains(peer)
-            && self.unexplained(&link, at, settle)
-        {
-            self.violations.push(Violation::new(
-                at,
-                format!(
-                    "{host}'s dialled link to {peer} failed before it came up ({reason}) with no fault touching {}-{} in the {} before",
-                    link.0,
-                    link.1,
-                    fmt_at(settle)
-                ),
-            ));
+        } else {
+            // A dial whose handshake line a fault swallowed fails only when its wait runs out.
+            let window = if matches!(reason, LinkEnd::HandshakeTimedOut) {
+                settle.max(linked_wait(self.limits, lat))
+            } else {
+                settle
+            };
+            if direction == Direction::Outbound
+                && self.network.running.contains(peer)
+                && self.unexplained(&link, at, window)
+            {
+                self.violations.push(Violation::new(
+                    at,
+                    format!(
+                        "{host}'s dialled link to {peer} failed before it came up ({reason}) with no fault touching {}-{} in the {} before",
+                        link.0,
+                        link.1,
+                        fmt_at(window)
+                    ),
+                ));
+            }
         }
     }
 
@@ -246,6 +265,10 @@ impl Checker for LinkStability {
             let peer = match server_event {
                 Event::Listening { .. } => {
                     judge.network.running.insert(host.to_string());
+                    continue;
+                }
+                Event::Shutdown { .. } => {
+                    judge.network.stopped(host, event.at);
                     continue;
                 }
                 Event::PeerUp { peer, .. }

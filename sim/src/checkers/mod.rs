@@ -84,7 +84,8 @@ pub struct RunRecord<'a> {
     pub line_bytes_max: Option<usize>,
     /// The herd's limits as the run used them (heartbeats bound what a cut link loses).
     pub limits: server::config::Limits,
-    /// Steps whose IAMATs are a legitimate client's (everything but hostile steps).
+    /// Steps whose IAMATs are not a legitimate client's: hostile steps, but for one that only
+    /// sends an id within `client_id_bytes_max` ([`id_within_bound`]).
     pub hostile_steps: std::collections::BTreeSet<u64>,
     /// Clock skew steps: step id -> the offset its server's clock gets (nanoseconds, negative
     /// when behind), taken from the scenario so that a server's clock is known exactly.
@@ -127,7 +128,10 @@ impl<'a> RunRecord<'a> {
             hostile_steps: scenario
                 .steps
                 .iter()
-                .filter(|s| matches!(s.action, crate::scenario::Action::Hostile(_)))
+                .filter(|s| match &s.action {
+                    crate::scenario::Action::Hostile(h) => !id_within_bound(h, scenario),
+                    _ => false,
+                })
                 .map(|s| s.id)
                 .collect(),
             skew_nanos: scenario
@@ -168,6 +172,20 @@ impl<'a> RunRecord<'a> {
             }
         })
     }
+}
+
+/// Whether a hostile step only sends an IAMAT with a long id that `client_id_bytes_max` still
+/// allows (`huge_id_bytes` at most the bound), stamped with the client's clock: any client may
+/// send that, and the herd must store it, so it is a legitimate client's IAMAT.
+fn id_within_bound(hostile: &crate::scenario::Hostile, scenario: &Scenario) -> bool {
+    let only_huge_id = hostile.lines.is_empty()
+        && hostile.peer_as.is_none()
+        && hostile.hold_connections == 0
+        && hostile.stall.is_none();
+    only_huge_id
+        && hostile
+            .huge_id_bytes
+            .is_some_and(|bytes| bytes <= scenario.effective_limits().client_id_bytes_max)
 }
 
 /// The herd's classic (or persistent) links, each as its two servers in name order.
@@ -346,6 +364,27 @@ mod tests {
         for verdict in run_all(&run) {
             assert!(verdict.ok, "{verdict}");
         }
+    }
+
+    #[test]
+    fn a_hostile_id_within_its_bound_is_a_legitimate_clients_iamat() {
+        let scenario = Scenario::from_yaml_str(
+            r#"
+name: ids at the bound
+seed: 1
+duration: 12s
+steps:
+  - { at: 1s, hostile: { server: Clark, huge_id_bytes: 1024 } }
+  - { at: 2s, hostile: { server: Clark, huge_id_bytes: 1025 } }
+  - { at: 3s, hostile: { server: Clark, lines: ["IAMAT kiwi +0+0 1"] } }
+"#,
+            "ids.yaml",
+        )
+        .unwrap();
+        let trace = Trace::new();
+        let run = RunRecord::new(&scenario, &trace, Duration::ZERO, BTreeMap::new());
+        let hostile: Vec<u64> = run.hostile_steps.iter().copied().collect();
+        assert_eq!(hostile, [1, 2], "exactly 1024 bytes is within the bound");
     }
 
     #[test]

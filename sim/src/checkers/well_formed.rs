@@ -23,7 +23,7 @@
 
 use crate::oracle::spec;
 
-use server::events::Event;
+use server::events::{ConnectionEnd, Event};
 use server::store::Outcome;
 
 use super::receipt_clock::{Receipts, time_diff_text};
@@ -53,6 +53,11 @@ impl Checker for WellFormed {
             if text.is_empty()
                 && downtime.down_during(exchange.server(), exchange.send.at, reply.at)
             {
+                continue;
+            }
+            // A connection refused at `connections_max` is closed unanswered: nothing is its
+            // documented answer.
+            if text.is_empty() && refused_at_connections_max(run, &exchange, reply.at) {
                 continue;
             }
             let problem = match replay::expected(exchange.send, run.line_bounds()) {
@@ -133,6 +138,44 @@ fn table_full(
             && matches!(event, Event::RecordStored { record, outcome: Outcome::TableFull, .. } if record.client == client)
             && (exchange.send.at..=until).contains(&e.at)
     })
+}
+
+/// How far after the client saw its reply (or the connection end) a server's own log may
+/// still stamp what happened on that connection: a real server logs a refused connection's
+/// close after the client already read the end of it, by its own clock.
+const LOG_LAG: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the server refused the exchange's connection at `connections_max`: it read the line
+/// on a connection whose close was then `refused: every client slot is taken` (the line as
+/// logged, cut to its first bytes, starts the line sent), or it dropped a connection at accept
+/// (`connection_refused`: no neighbour could have opened a link on it, so the line was never
+/// read) while the exchange was open. Events are looked for up to [`LOG_LAG`] after `until`.
+/// A refusal the server left out of its log (at most one is logged a second) is not seen here.
+fn refused_at_connections_max(
+    run: &RunRecord,
+    exchange: &Exchange,
+    until: std::time::Duration,
+) -> bool {
+    let in_flight = |e: &crate::trace::TraceEvent| {
+        e.host == exchange.server() && (exchange.send.at..=until + LOG_LAG).contains(&e.at)
+    };
+    let mut reading = std::collections::BTreeSet::new();
+    run.trace
+        .server_events()
+        .filter(|(e, _)| in_flight(e))
+        .any(|(_, event)| match event {
+            Event::ClientLine { conn, line } => {
+                if !line.is_empty() && exchange.line().starts_with(line.as_str()) {
+                    reading.insert(*conn);
+                }
+                false
+            }
+            Event::ConnectionClosed { conn, reason } => {
+                reading.remove(conn) && matches!(reason, ConnectionEnd::NoClientSlot)
+            }
+            Event::ConnectionRefused { .. } => true,
+            _ => false,
+        })
 }
 
 /// Whether the server's durable store failed (`store_failed`) while the IAMAT was in flight:
@@ -349,6 +392,73 @@ mod tests {
             reply(5, 0, "kiwi", "Clark", ""),
         ]);
         assert!(!v.ok, "an empty reply from a running server: {v}");
+    }
+
+    #[test]
+    fn nothing_is_the_answer_to_a_connection_refused_at_connections_max() {
+        let line = "IAMAT kiwi +34.068930-118.445127 1700000000.5";
+        let server =
+            |at: u64, event: Event| crate::trace::TraceEvent::server(ms(at), "Clark", event);
+        let read = |conn: u64| {
+            server(
+                2,
+                Event::ClientLine {
+                    conn,
+                    line: line.to_string(),
+                },
+            )
+        };
+        let closed = |conn: u64| {
+            server(
+                3,
+                Event::ConnectionClosed {
+                    conn,
+                    reason: ConnectionEnd::NoClientSlot,
+                },
+            )
+        };
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            read(7),
+            closed(7),
+            reply(5, 0, "kiwi", "Clark", ""),
+        ]);
+        assert!(v.ok, "closed for want of a client slot: {v}");
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            read(7),
+            closed(8),
+            reply(5, 0, "kiwi", "Clark", ""),
+        ]);
+        assert!(!v.ok, "another connection was refused, not this one: {v}");
+        // A real server logs the close by its own clock, after the client read the end.
+        let late_close = server(
+            6,
+            Event::ConnectionClosed {
+                conn: 7,
+                reason: ConnectionEnd::NoClientSlot,
+            },
+        );
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            read(7),
+            reply(5, 0, "kiwi", "Clark", ""),
+            late_close,
+        ]);
+        assert!(v.ok, "closed for want of a client slot, logged late: {v}");
+        let dropped = server(
+            1,
+            Event::ConnectionRefused {
+                remote: "10.0.0.1:4000".into(),
+                suppressed: 0,
+            },
+        );
+        let v = verdict(vec![
+            send(0, 0, "kiwi", "Clark", line),
+            dropped,
+            reply(5, 0, "kiwi", "Clark", ""),
+        ]);
+        assert!(v.ok, "dropped at accept: {v}");
     }
 
     #[test]

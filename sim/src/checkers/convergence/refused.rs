@@ -10,10 +10,20 @@
 //! more than `timestamp_ahead_max` ahead of it. A refusal the oracle does not confirm excuses
 //! nothing: that server still owes the record, so a server that refuses wrongly fails
 //! `convergence`. Where the clock is unknown (a real server's log), the refusal is taken.
+//!
+//! A server that had to refuse a record does not pass it on either: a server that the servers
+//! still holding the record reach only through such servers (its links, classic or persistent,
+//! all lead there) cannot be brought the record by any correct herd, so it is not owed it
+//! ([`not_owed`]). Nor
+//! can a classic link bring it to a neighbour that was down when the record passed (classic
+//! links flood once and never catch up), so such a hop is no path.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use server::events::{Event, LineRefusal};
+
+use server::protocol::Record;
 
 use super::RunRecord;
 use crate::trace::replay;
@@ -61,4 +71,97 @@ pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     confirmed
+}
+
+/// The servers `record` is not owed to: those that had to refuse it (`refused`, from
+/// [`must_refuse`]), and those that no path of the herd's links from a server still holding
+/// it (it stored the record and was not down since; else its origin) reaches without passing
+/// through one of them. A persistent link always brings a record across in
+/// the end (a reconcile catches up); a classic link floods it once and never catches up, so
+/// it brings the record only to a neighbour that was up when this end stored it and stayed up
+/// (one that was down then, or crashed since, never gets it over that link).
+pub fn not_owed(
+    run: &RunRecord,
+    record: &Record,
+    refused: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    let line = record.to_string();
+    let refusing: BTreeSet<&str> = refused
+        .iter()
+        .filter(|(_, lines)| lines.contains(&line))
+        .map(|(server, _)| server.as_str())
+        .collect();
+    if refusing.is_empty() {
+        return BTreeSet::new();
+    }
+    let downtime = replay::Downtime::from_trace(run.trace);
+    let stores = stores(run, &line);
+    let stored_at: BTreeMap<&str, Duration> = stores
+        .iter()
+        .filter_map(|(server, times)| Some((*server, *times.first()?)))
+        .collect();
+    // Where the record lives on: a server that stored it and has not been down since. A
+    // server that lost it (it crashed) must get it again over a link, as any other.
+    let mut holders: Vec<&str> = stores
+        .iter()
+        .filter(|(server, times)| {
+            times
+                .last()
+                .is_some_and(|at| !downtime.down_during(server, *at, run.end))
+        })
+        .map(|(server, _)| *server)
+        .collect();
+    if holders.is_empty() {
+        holders.push(record.origin.as_str());
+    }
+    let links = run
+        .classic_links
+        .iter()
+        .map(|link| (link, true))
+        .chain(run.persistent_links.iter().map(|link| (link, false)));
+    let links: Vec<(&str, &str, bool)> = links
+        .map(|((a, b), classic)| (a.as_str(), b.as_str(), classic))
+        .collect();
+    let mut reached: BTreeSet<&str> = holders.iter().copied().collect();
+    let mut frontier = holders;
+    while let Some(server) = frontier.pop() {
+        if refusing.contains(server) {
+            continue;
+        }
+        for &(a, b, classic) in &links {
+            let next = if a == server {
+                b
+            } else if b == server {
+                a
+            } else {
+                continue;
+            };
+            let flooded_once_and_missed = classic
+                && stored_at
+                    .get(server)
+                    .is_some_and(|at| downtime.down_during(next, *at, run.end));
+            if !flooded_once_and_missed && reached.insert(next) {
+                frontier.push(next);
+            }
+        }
+    }
+    run.servers
+        .iter()
+        .filter(|s| refusing.contains(s.as_str()) || !reached.contains(s.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// When each server stored the record `line` (as new), in trace order.
+fn stores<'r>(run: &'r RunRecord, line: &str) -> BTreeMap<&'r str, Vec<Duration>> {
+    let mut stores: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for event in &run.trace.events {
+        if replay::stored_new(event).is_some_and(|r| r.to_string() == line) {
+            stores
+                .entry(event.host.as_str())
+                .or_default()
+                .push(event.at);
+        }
+    }
+    stores
 }

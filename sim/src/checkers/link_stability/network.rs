@@ -33,7 +33,8 @@ pub(super) struct Network {
     link_touched: BTreeMap<Pair, Duration>,
     /// When each server last crashed or restarted.
     server_touched: BTreeMap<String, Duration>,
-    /// Servers the trace shows running: they said `listening` and have not crashed since.
+    /// Servers the trace shows running: they said `listening` and have not crashed or stopped
+    /// themselves (`shutdown`) since.
     pub(super) running: BTreeSet<String>,
 }
 
@@ -129,6 +130,13 @@ impl Network {
             _ => return false,
         }
         true
+    }
+
+    /// `server` stopped itself (`shutdown`: its store failed): not running until it is
+    /// restarted and listens again, and every link of it is touched, as by a crash.
+    pub(super) fn stopped(&mut self, server: &str, at: Duration) {
+        self.running.remove(server);
+        self.server_touched.insert(server.to_string(), at);
     }
 
     pub(super) fn latency(&self, link: &Pair) -> Duration {

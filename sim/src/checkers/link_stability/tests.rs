@@ -371,3 +371,85 @@ fn a_link_a_fault_point_ended_is_explained_at_both_ends_and_a_plain_reset_is_not
     let v = verdict(ended("connection reset"));
     assert!(!v.ok, "a reset no fault explains");
 }
+
+#[test]
+fn a_server_that_stopped_itself_owes_no_links() {
+    let stopped = TraceEvent::server(
+        ms(1_000),
+        "Clark",
+        Event::Shutdown {
+            reason: "store failed".into(),
+        },
+    );
+    let mut events = with(herd_up(10), vec![stopped]);
+    for (host, direction) in [("Bona", Direction::Outbound), ("Bona", Direction::Inbound)] {
+        events.push(down(1_010, host, "Clark", direction, LinkEnd::ClosedByPeer));
+    }
+    for (host, direction) in [
+        ("Jaquez", Direction::Outbound),
+        ("Jaquez", Direction::Inbound),
+    ] {
+        events.push(down(
+            4_000,
+            host,
+            "Clark",
+            direction,
+            LinkEnd::HeartbeatTimeout,
+        ));
+    }
+    // Long after, a redial to the stopped server still fails.
+    events.push(down(
+        30_000,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::HandshakeTimedOut,
+    ));
+    let v = verdict(events);
+    assert!(v.ok, "{v}");
+}
+
+#[test]
+fn a_handshake_that_times_out_after_a_cut_swallowed_its_linked_is_explained() {
+    let limits = server::config::Limits::default();
+    let wait = (limits.heartbeat_timeout + limits.fill_wait()).as_millis() as u64;
+    let mut events = herd_up(10);
+    events.push(partition(2_000, &["Clark"], &["Bona"]));
+    // Bona's dialled link drops in the cut; its redial's `LINKED` is lost.
+    events.push(down(
+        2_500,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.push(repair(3_000, &["Clark"], &["Bona"]));
+    let timed_out = |at: u64| {
+        vec![
+            down(
+                at,
+                "Bona",
+                "Clark",
+                Direction::Outbound,
+                LinkEnd::HandshakeTimedOut,
+            ),
+            up(at + 100, "Bona", "Clark", Direction::Outbound),
+        ]
+    };
+    let v = verdict(with(events.clone(), timed_out(2_000 + wait)));
+    assert!(v.ok, "{v}");
+    // Past that wait after the cut and its repair, nothing explains it.
+    let v = verdict(with(events.clone(), timed_out(3_500 + wait)));
+    assert!(!v.ok, "{v}");
+    // Another failure gets only `settle`.
+    let closed = down(
+        2_000 + wait,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::ClosedDuringHandshake,
+    );
+    let up_again = up(2_100 + wait, "Bona", "Clark", Direction::Outbound);
+    let v = verdict(with(events, vec![closed, up_again]));
+    assert!(!v.ok, "{v}");
+}

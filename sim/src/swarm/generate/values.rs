@@ -24,9 +24,10 @@ const CLASS_CHANCE: f64 = 0.1;
 const DAY_SECS: u64 = 86_400;
 /// Clients whose records fill the table when they move far (their long locations).
 const FILL_CLIENTS: usize = 6;
-/// A location of 120 bytes: what a filling client moves to.
+/// The longest location the default `location_bytes_max` takes: what a filling client moves to.
 fn long_location() -> String {
-    let zeros = "0".repeat(57);
+    // As long as the default `location_bytes_max` allows: a longer one is refused, not stored.
+    let zeros = "0".repeat((server::config::Limits::default().location_bytes_max - 6) / 2);
     format!("+0.{zeros}+0.{zeros}")
 }
 /// The longest time difference text a stored record has here: a day and some seconds behind
