@@ -193,6 +193,9 @@ pub fn features(run: &RunRecord) -> Features {
             What::Sim(_) => {}
         }
     }
+    for (value, at) in super::values::value_features(run) {
+        c.once(value, at);
+    }
     for property in sometimes::observed(run) {
         c.once(format!("sometimes:{property}"), Duration::MAX);
     }

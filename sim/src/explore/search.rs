@@ -169,7 +169,12 @@ pub fn search(
                 Strategy::Explore => child(base, &corpus, &mut rng),
             };
             match child {
-                Ok(child) => children.push(child),
+                Ok(child) => {
+                    if let Some(parent) = &child.1 {
+                        corpus.child_of(parent);
+                    }
+                    children.push(child)
+                }
                 Err(_) => summary.discarded += 1,
             }
         }
@@ -299,6 +304,13 @@ fn child(
         60..90 => Mutation::Bound,
         _ => Mutation::Tie,
     };
+    // An entry that reached a rare value: half its children add another to it.
+    let rare = parent.features.keys().any(|f| super::values::is_rare(f));
+    let first = if rare && rng.random_bool(0.5) {
+        Mutation::Stack
+    } else {
+        first
+    };
     let mut ops = vec![first];
     while ops.len() < 3 && rng.random_bool(0.4) {
         ops.push(
@@ -329,7 +341,9 @@ fn child(
             Mutation::Shift => mutate::shift(&mut scenario, rng),
             Mutation::Retarget => mutate::retarget(&mut scenario, rng),
             Mutation::Bound => mutate::bound(&mut scenario, rng),
-            Mutation::Tie => mutate::tie(&mut scenario, rng),
+            Mutation::Tie if rng.random_bool(0.5) => mutate::tie(&mut scenario, rng),
+            Mutation::Tie => super::rare::tie_around(&mut scenario, rng),
+            Mutation::Stack => super::rare::stack(&mut scenario, rng),
         }
     }
     mutate::sanitize(&mut scenario);
