@@ -202,16 +202,16 @@ pub fn bound(scenario: &mut Scenario, rng: &mut SmallRng) {
 }
 
 /// Where an edge step goes: its server and time, and whether one past the bound.
-struct Edge {
-    server: String,
-    at: Duration,
-    past: bool,
+pub(super) struct Edge {
+    pub server: String,
+    pub at: Duration,
+    pub past: bool,
 }
 
-type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
+pub(super) type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 11] = [
+const EDGES: [EdgeFn; 12] = [
     id_at_bound,
     ahead_at_bound,
     line_at_bound,
@@ -221,6 +221,7 @@ const EDGES: [EdgeFn; 11] = [
     zero_diff,
     pole,
     tight_table,
+    super::rare::table_bytes_at_bound,
     skewed_neighbour,
     replayed_handshake,
 ];
@@ -408,7 +409,7 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
 }
 
 /// A limit changed under the whole run: the generator's expectations no longer hold.
-fn clear_expectations(s: &mut Scenario) {
+pub(super) fn clear_expectations(s: &mut Scenario) {
     for step in &mut s.steps {
         step.expect = None;
     }

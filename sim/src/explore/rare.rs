@@ -10,7 +10,7 @@ use rand::rngs::SmallRng;
 
 use crate::scenario::{Action, IamAt, Scenario};
 
-use super::mutate;
+use super::mutate::{self, Edge};
 
 /// How often a rare-value edge picks, among the IAMATs, one that already carries a rare value.
 const MARKED_PERCENT: u32 = 70;
@@ -108,6 +108,36 @@ pub fn tie_around(scenario: &mut Scenario, rng: &mut SmallRng) {
     scenario.steps.insert(i + 1, copy);
 }
 
+/// `table_bytes_max` set to exactly what the run's IAMATs can take (or one record's overhead
+/// less): per client, the record bytes with its longest location and timestamp, the longest
+/// origin and the longest time difference, so every client fits and the tables end close to
+/// full.
+pub(super) fn table_bytes_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    let origin = s.server_names().iter().map(String::len).max().unwrap_or(0);
+    let mut clients: std::collections::BTreeMap<&str, usize> = Default::default();
+    for step in &s.steps {
+        if let Action::IamAt(a) = &step.action {
+            let stamp = a.timestamp.as_ref().map_or(20, String::len);
+            let size = clients.entry(a.client.as_str()).or_default();
+            *size = (*size).max(a.location.len() + stamp);
+        }
+    }
+    let bytes: usize = clients
+        .iter()
+        .map(|(id, fields)| {
+            server::store::ENTRY_OVERHEAD_BYTES
+                + id.len()
+                + fields
+                + origin
+                + server::config::TIME_DIFF_BYTES_MAX
+        })
+        .sum();
+    let past = usize::from(e.past) * server::store::ENTRY_OVERHEAD_BYTES;
+    s.limits.table_bytes_max = Some(bytes.saturating_sub(past).max(1));
+    mutate::clear_expectations(s);
+    None
+}
+
 /// The child of an entry that reached a rare value: one more edge value, often a second, and
 /// sometimes a tie, each on an IAMAT that already carries one when there is one.
 pub fn stack(scenario: &mut Scenario, rng: &mut SmallRng) {
@@ -176,6 +206,26 @@ steps:
             before > 10,
             "copies sent before the original: {before} of 40"
         );
+    }
+
+    #[test]
+    fn a_table_at_its_byte_bound_holds_every_client_of_the_run_and_no_more() {
+        let mut child = parent();
+        let e = |past| Edge {
+            server: "Bailey".into(),
+            at: Duration::ZERO,
+            past,
+        };
+        table_bytes_at_bound(&mut child, &mut SmallRng::seed_from_u64(0), e(false));
+        let (overhead, diff) = (
+            server::store::ENTRY_OVERHEAD_BYTES,
+            server::config::TIME_DIFF_BYTES_MAX,
+        );
+        // kiwi: 4 + "+34.1-118.4" + 20; lime: 4 + "+1+1" + "1700000005.010"; origins of 8 (Campbell).
+        let want = 2 * (overhead + diff + 8) + (4 + 11 + 20) + (4 + 4 + 14);
+        assert_eq!(child.limits.table_bytes_max, Some(want));
+        table_bytes_at_bound(&mut child, &mut SmallRng::seed_from_u64(0), e(true));
+        assert_eq!(child.limits.table_bytes_max, Some(want - overhead));
     }
 
     #[test]
