@@ -261,7 +261,7 @@ fn against_swarm(args: &ExploreArgs, base: &Base, jobs: usize) -> u8 {
             settings.corpus_dir = None;
             settings.runs_max = runs_max;
             let summary = search(base, &settings, Corpus::default(), &quiet);
-            let runs = summary.found(&until);
+            let runs = summary.stopped_at;
             eprintln!(
                 "{} seed {seed}: {} after {} runs, {} features, {:.1} s",
                 strategy.as_str(),

@@ -97,19 +97,11 @@ pub struct Summary {
     /// (runs, features reached) after every batch.
     pub history: Vec<(usize, usize)>,
     pub failures: Vec<Found>,
+    /// 1-based: the run whose failure stopped the search (`until`), a canary's own failure
+    /// when the runs have one.
+    pub stopped_at: Option<usize>,
     pub corpus: Corpus,
     pub wall: Duration,
-}
-
-impl Summary {
-    /// The run that first failed with a label starting `label`.
-    pub fn found(&self, label: &str) -> Option<usize> {
-        self.failures
-            .iter()
-            .filter(|f| f.label.starts_with(label))
-            .map(|f| f.run)
-            .min()
-    }
 }
 
 /// Runs a scenario and reads its features.
@@ -149,6 +141,7 @@ pub fn search(
         discarded: 0,
         history: vec![(0, corpus.feature_count())],
         failures: Vec::new(),
+        stopped_at: None,
         corpus: Corpus::default(),
         wall: Duration::ZERO,
     };
@@ -206,8 +199,9 @@ pub fn search(
                 if settings
                     .until
                     .as_deref()
-                    .is_some_and(|u| label.starts_with(u))
+                    .is_some_and(|u| label.starts_with(u) && the_canarys(&scenario, u))
                 {
+                    summary.stopped_at = Some(summary.runs);
                     summary.history.push((summary.runs, corpus.feature_count()));
                     break 'batches;
                 }
@@ -229,6 +223,19 @@ pub fn search(
     summary.corpus = corpus;
     summary.wall = started.elapsed();
     summary
+}
+
+/// Whether a run that failed with `until` failed because of its canary: without a canary,
+/// always; with one, when the same scenario without it does not fail that way (a failure it
+/// has anyway is a checker's or the herd's, not the planted bug's, and does not stop the
+/// search).
+fn the_canarys(scenario: &Scenario, until: &str) -> bool {
+    if scenario.canary.is_none() {
+        return true;
+    }
+    let mut without = scenario.clone();
+    without.canary = None;
+    !run(&without).label.is_some_and(|l| l.starts_with(until))
 }
 
 /// Writes a failing run's scenario, whole, to `DIR/failures/` (as AFL keeps its crashes
