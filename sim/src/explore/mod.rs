@@ -12,6 +12,7 @@
 pub mod corpus;
 pub mod features;
 pub mod mutate;
+pub mod pick;
 pub mod rare;
 pub mod report;
 pub mod search;

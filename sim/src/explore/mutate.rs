@@ -202,13 +202,13 @@ pub fn bound(scenario: &mut Scenario, rng: &mut SmallRng) {
 }
 
 /// Where an edge step goes: its server and time, and whether one past the bound.
-pub(super) struct Edge {
-    pub server: String,
-    pub at: Duration,
-    pub past: bool,
+struct Edge {
+    server: String,
+    at: Duration,
+    past: bool,
 }
 
-pub(super) type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
+type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
 const EDGES: [EdgeFn; 12] = [
@@ -221,7 +221,7 @@ const EDGES: [EdgeFn; 12] = [
     zero_diff,
     pole,
     tight_table,
-    super::rare::table_bytes_at_bound,
+    table_bytes_at_bound,
     skewed_neighbour,
     replayed_handshake,
 ];
@@ -303,9 +303,9 @@ fn zero_diff(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     let latency = s.network.latency.min;
     s.network.latency.max = latency;
     let receipt = s.start + e.at + latency * 2;
-    if let Some(i) = super::rare::pick_iamat(s, rng) {
+    if let Some(i) = super::pick::pick_iamat(s, rng) {
         let stamp = timestamp(s.start + s.steps[i].at + latency * 2);
-        super::rare::restamp(s, i, stamp);
+        super::pick::restamp(s, i, stamp);
         return None;
     }
     Some(iamat(e.server, "kiwi", receipt))
@@ -314,7 +314,7 @@ fn zero_diff(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
 /// An IAMAT's location on a pole or the antimeridian, the edges of ISO 6709's ranges.
 fn pole(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
     const EDGES: [&str; 4] = ["+90+0", "-90+45", "+10+180", "-10-180"];
-    let i = super::rare::pick_iamat(s, rng)?;
+    let i = super::pick::pick_iamat(s, rng)?;
     if let Action::IamAt(a) = &mut s.steps[i].action {
         a.location = EDGES[rng.random_range(0..EDGES.len())].into();
     }
@@ -408,8 +408,15 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
     }))
 }
 
+/// `table_bytes_max` set to exactly what the run's IAMATs take (or a record's overhead less).
+fn table_bytes_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    super::pick::table_bytes_at_bound(s, e.past);
+    clear_expectations(s);
+    None
+}
+
 /// A limit changed under the whole run: the generator's expectations no longer hold.
-pub(super) fn clear_expectations(s: &mut Scenario) {
+fn clear_expectations(s: &mut Scenario) {
     for step in &mut s.steps {
         step.expect = None;
     }

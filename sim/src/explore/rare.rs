@@ -8,67 +8,13 @@ use std::time::Duration;
 use rand::Rng;
 use rand::rngs::SmallRng;
 
-use crate::scenario::{Action, IamAt, Scenario};
+use crate::scenario::{Action, Scenario};
 
-use super::mutate::{self, Edge};
-
-/// How often a rare-value edge picks, among the IAMATs, one that already carries a rare value.
-const MARKED_PERCENT: u32 = 70;
+use super::mutate;
+use super::pick::{pick_iamat, restamp};
 
 /// How far before (or after) the original a tie's copy is sent at most.
 const TIE_SPREAD_MS: u64 = 2000;
-
-/// Whether an IAMAT already carries a rare value: a timestamp set by hand or by an edge (a
-/// zero time difference, the ahead bound, a tie), or a location on a pole or the antimeridian.
-fn marked(iamat: &IamAt) -> bool {
-    iamat.timestamp.is_some() || on_a_pole(&iamat.location)
-}
-
-/// Latitude ±90 or longitude ±180, as the server's own parser reads the location.
-pub fn on_a_pole(location: &str) -> bool {
-    location
-        .parse::<server::protocol::Location>()
-        .is_ok_and(|l| l.latitude().abs() == 90.0 || l.longitude().abs() == 180.0)
-}
-
-/// An IAMAT step's index: one that carries a rare value, [`MARKED_PERCENT`] of the time when
-/// there is one; otherwise any.
-pub fn pick_iamat(scenario: &Scenario, rng: &mut SmallRng) -> Option<usize> {
-    let iamat = |i: &usize| match &scenario.steps[*i].action {
-        Action::IamAt(a) => Some(a),
-        _ => None,
-    };
-    let all: Vec<usize> = (0..scenario.steps.len())
-        .filter(|i| iamat(i).is_some())
-        .collect();
-    let marked: Vec<usize> = all
-        .iter()
-        .copied()
-        .filter(|i| iamat(i).is_some_and(marked))
-        .collect();
-    let from = if !marked.is_empty() && rng.random_range(0..100) < MARKED_PERCENT {
-        marked
-    } else {
-        all
-    };
-    from.get(rng.random_range(0..from.len().max(1))).copied()
-}
-
-/// Sets the timestamp of IAMAT `i` to `stamp`, and of every IAMAT tied to it (same client and
-/// same timestamp text), so that a tie made earlier stays a tie.
-pub fn restamp(scenario: &mut Scenario, i: usize, stamp: String) {
-    let Action::IamAt(a) = &scenario.steps[i].action else {
-        return;
-    };
-    let (client, old) = (a.client.clone(), a.timestamp.clone());
-    for (j, step) in scenario.steps.iter_mut().enumerate() {
-        if let Action::IamAt(b) = &mut step.action
-            && (j == i || (old.is_some() && b.client == client && b.timestamp == old))
-        {
-            b.timestamp = Some(stamp.clone());
-        }
-    }
-}
 
 /// A tie: an IAMAT (one with a rare value, by preference) copied to another server with the
 /// very same timestamp, sent at the same moment, or up to [`TIE_SPREAD_MS`] before it (the
@@ -108,36 +54,6 @@ pub fn tie_around(scenario: &mut Scenario, rng: &mut SmallRng) {
     scenario.steps.insert(i + 1, copy);
 }
 
-/// `table_bytes_max` set to exactly what the run's IAMATs can take (or one record's overhead
-/// less): per client, the record bytes with its longest location and timestamp, the longest
-/// origin and the longest time difference, so every client fits and the tables end close to
-/// full.
-pub(super) fn table_bytes_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
-    let origin = s.server_names().iter().map(String::len).max().unwrap_or(0);
-    let mut clients: std::collections::BTreeMap<&str, usize> = Default::default();
-    for step in &s.steps {
-        if let Action::IamAt(a) = &step.action {
-            let stamp = a.timestamp.as_ref().map_or(20, String::len);
-            let size = clients.entry(a.client.as_str()).or_default();
-            *size = (*size).max(a.location.len() + stamp);
-        }
-    }
-    let bytes: usize = clients
-        .iter()
-        .map(|(id, fields)| {
-            server::store::ENTRY_OVERHEAD_BYTES
-                + id.len()
-                + fields
-                + origin
-                + server::config::TIME_DIFF_BYTES_MAX
-        })
-        .sum();
-    let past = usize::from(e.past) * server::store::ENTRY_OVERHEAD_BYTES;
-    s.limits.table_bytes_max = Some(bytes.saturating_sub(past).max(1));
-    mutate::clear_expectations(s);
-    None
-}
-
 /// The child of an entry that reached a rare value: one more edge value, often a second, and
 /// sometimes a tie, each on an IAMAT that already carries one when there is one.
 pub fn stack(scenario: &mut Scenario, rng: &mut SmallRng) {
@@ -153,6 +69,8 @@ pub fn stack(scenario: &mut Scenario, rng: &mut SmallRng) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explore::pick::{on_a_pole, table_bytes_at_bound};
+    use crate::scenario::IamAt;
     use rand::SeedableRng;
 
     const PARENT: &str = r#"
@@ -211,12 +129,7 @@ steps:
     #[test]
     fn a_table_at_its_byte_bound_holds_every_client_of_the_run_and_no_more() {
         let mut child = parent();
-        let e = |past| Edge {
-            server: "Bailey".into(),
-            at: Duration::ZERO,
-            past,
-        };
-        table_bytes_at_bound(&mut child, &mut SmallRng::seed_from_u64(0), e(false));
+        table_bytes_at_bound(&mut child, false);
         let (overhead, diff) = (
             server::store::ENTRY_OVERHEAD_BYTES,
             server::config::TIME_DIFF_BYTES_MAX,
@@ -224,7 +137,7 @@ steps:
         // kiwi: 4 + "+34.1-118.4" + 20; lime: 4 + "+1+1" + "1700000005.010"; origins of 8 (Campbell).
         let want = 2 * (overhead + diff + 8) + (4 + 11 + 20) + (4 + 4 + 14);
         assert_eq!(child.limits.table_bytes_max, Some(want));
-        table_bytes_at_bound(&mut child, &mut SmallRng::seed_from_u64(0), e(true));
+        table_bytes_at_bound(&mut child, true);
         assert_eq!(child.limits.table_bytes_max, Some(want - overhead));
     }
 
