@@ -32,7 +32,8 @@ pub fn ahead_bucket(margin_nanos: i128) -> Option<&'static str> {
     }
 }
 
-fn source_kind(source: &Source) -> &'static str {
+/// Where a record came from, as a feature names it.
+pub fn source_kind(source: &Source) -> &'static str {
     match source {
         Source::Client => "client",
         Source::Peer(_) => "peer",
