@@ -57,6 +57,9 @@ pub enum Action {
     /// A hostile peer takes the address of a server that is down and answers the links
     /// dialled to it as that server would, knowing nothing; it leaves at the server's restart.
     Impostor(String),
+    /// An attacker on the path of a live link injects, replays or alters bytes on one
+    /// direction of it.
+    Tamper(super::Tamper),
 }
 
 /// `disk: { server, fault }`: what goes wrong with a server's disk. Power loss is `crash`
@@ -366,6 +369,7 @@ impl Action {
             Action::Hostile(_) => "hostile",
             Action::Disk(_) => "disk",
             Action::Impostor(_) => "impostor",
+            Action::Tamper(_) => "tamper",
         }
     }
 
@@ -391,6 +395,7 @@ impl Action {
                 | Action::Crash(_)
                 | Action::Restart(_)
                 | Action::Impostor(_)
+                | Action::Tamper(_)
         )
     }
 

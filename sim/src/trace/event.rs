@@ -111,6 +111,22 @@ pub enum SimEvent {
     Impostor { step: u64, server: String },
     /// The impostor at `server`'s address read one line from a server that dialled it.
     ImpostorGot { server: String, line: String },
+    /// A `tamper` step armed the attacker on the direction `from -> to` of a link: `mode` is
+    /// what it will do (`inject 42 bytes`, `replay 100 bytes`, `alter 4 bytes`).
+    Tamper {
+        step: u64,
+        from: String,
+        to: String,
+        mode: String,
+    },
+    /// The attacker did it, on a connection from `from` to `to`: `bytes` is what it injected,
+    /// replayed or altered (lossy UTF-8, a newline at the end written `\n`).
+    Tampered {
+        from: String,
+        to: String,
+        mode: String,
+        bytes: String,
+    },
     /// Handshake stallers against `server` finished: `opened` connections, `failed` dials.
     HostileStall {
         id: u64,
@@ -193,6 +209,8 @@ impl SimEvent {
             SimEvent::HostileStall { .. } => "hostile_stall",
             SimEvent::Impostor { .. } => "impostor",
             SimEvent::ImpostorGot { .. } => "impostor_got",
+            SimEvent::Tamper { .. } => "tamper",
+            SimEvent::Tampered { .. } => "tampered",
             SimEvent::PlacesStubRequest { .. } => "places_stub_request",
             SimEvent::PlacesStubAnswer { .. } => "places_stub_answer",
         }
