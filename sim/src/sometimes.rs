@@ -49,11 +49,14 @@ pub enum Property {
     ZeroTimeDiff,
     TableFilledByUpdates,
     NonNeighbourLinkRefused,
+    ImpostorDialled,
+    StallersHeld,
+    LinkReplayed,
 }
 
 impl Property {
     /// Every property, in the order the coverage table lists them.
-    pub const ALL: [Property; 30] = [
+    pub const ALL: [Property; 33] = [
         Property::WhatsatWaitedThenFound,
         Property::TieBrokenByOrigin,
         Property::ReconcileCarriedRecords,
@@ -84,6 +87,9 @@ impl Property {
         Property::ZeroTimeDiff,
         Property::TableFilledByUpdates,
         Property::NonNeighbourLinkRefused,
+        Property::ImpostorDialled,
+        Property::StallersHeld,
+        Property::LinkReplayed,
     ];
 
     /// The name the coverage table prints.
@@ -119,6 +125,9 @@ impl Property {
             Property::ZeroTimeDiff => "zero_time_diff",
             Property::TableFilledByUpdates => "table_filled_by_updates",
             Property::NonNeighbourLinkRefused => "non_neighbour_link_refused",
+            Property::ImpostorDialled => "impostor_dialled",
+            Property::StallersHeld => "stallers_held",
+            Property::LinkReplayed => "link_replayed",
         }
     }
 
@@ -161,6 +170,9 @@ impl Property {
             Property::NonNeighbourLinkRefused => {
                 "a herd server that is not a neighbour asked for a link"
             }
+            Property::ImpostorDialled => "a server dialled an impostor at a down server's address",
+            Property::StallersHeld => "handshake stallers held connections at a server",
+            Property::LinkReplayed => "an attacker replayed a server's bytes on a live link",
         }
     }
 
@@ -203,6 +215,9 @@ impl Property {
             Property::ZeroTimeDiff => values::zero_time_diff(run),
             Property::TableFilledByUpdates => values::table_filled_by_updates(run),
             Property::NonNeighbourLinkRefused => values::non_neighbour_link_refused(run),
+            Property::ImpostorDialled => attacker::impostor_dialled(run),
+            Property::StallersHeld => attacker::stallers_held(run),
+            Property::LinkReplayed => attacker::link_replayed(run),
         }
     }
 }
@@ -552,6 +567,7 @@ fn store_failed_after(run: &RunRecord, fault: &str) -> bool {
     false
 }
 
+mod attacker;
 mod values;
 
 #[cfg(test)]

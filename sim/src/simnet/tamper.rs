@@ -116,6 +116,10 @@ impl Tampering {
         direction.seen.drain(..excess);
         drop(directions);
         let (mode, (shown, out)) = (mode?, out?);
+        let records = match mode {
+            TamperMode::Alter(_) => 0,
+            _ => record_lines(&shown),
+        };
         self.recorder.push(TraceEvent::harness(
             self.recorder.now(),
             SimEvent::Tampered {
@@ -123,6 +127,7 @@ impl Tampering {
                 to: to.to_string(),
                 mode: mode.describe(),
                 bytes: show(&shown),
+                records,
             },
         ));
         Some(out)
@@ -150,6 +155,20 @@ pub fn alter(chunk: &[u8], n: usize) -> Vec<u8> {
         left -= 1;
     }
     out
+}
+
+/// The whole lines of `bytes` that are records (`AT ` lines); the first piece of a replay may
+/// be the tail of a line its window cut, which is no whole line, but counts if it is an `AT `
+/// line all the same (the receiver reads it as one).
+fn record_lines(bytes: &[u8]) -> u64 {
+    let whole = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |end| end + 1);
+    bytes[..whole]
+        .split(|b| *b == b'\n')
+        .filter(|line| line.starts_with(b"AT "))
+        .count() as u64
 }
 
 /// Bytes as the trace shows them: lossy UTF-8, at most [`SHOWN_BYTES_MAX`] bytes.

@@ -120,12 +120,15 @@ pub enum SimEvent {
         mode: String,
     },
     /// The attacker did it, on a connection from `from` to `to`: `bytes` is what it injected,
-    /// replayed or altered (lossy UTF-8, a newline at the end written `\n`).
+    /// replayed or made of the chunk (lossy UTF-8, its first 256 bytes); `records` counts the
+    /// whole `AT ` lines it added (injected or replayed), which reach `to` as if `from` had
+    /// sent them.
     Tampered {
         from: String,
         to: String,
         mode: String,
         bytes: String,
+        records: u64,
     },
     /// Handshake stallers against `server` finished: `opened` connections, `failed` dials.
     HostileStall {

@@ -1,0 +1,145 @@
+//! The attacker family: an impostor at a down server's address, handshake stallers at a rate,
+//! forged classic lines, and tampering on a live link, drawn on their own random stream so no
+//! other family's steps move when it is on.
+
+use super::*;
+use crate::scenario::{Stall, Tamper, TamperMode};
+
+/// The tamper modes the family draws. Links are plain TCP after their handshake, so an
+/// injected or altered record is stored and flooded (`scenarios/pending/tampered-link.yaml`
+/// shows it): those modes join once links protect what they carry. A replay sends only what
+/// the sender really sent, which a correct herd takes as stale or duplicate.
+const TAMPER_MODES_DRAWN: [&str; 1] = ["replay"];
+/// How far ahead of the run's start a forged classic line's timestamp lies (as the hostile
+/// family's): inside `timestamp_ahead_max`, so only the classic fence keeps it out.
+const FORGED_AHEAD_SECS: u64 = 23 * 3600;
+
+impl Draft<'_> {
+    /// `attacks` attacks, each of one kind: an impostor that takes a server's address while
+    /// it is down (it crashes, the impostor answers its neighbours' dials, it restarts), a
+    /// burst of handshake stallers claiming a persistent neighbour, forged classic lines (at a
+    /// server with a classic neighbour when the herd has one), or a tamper on a live link.
+    /// `herd` is the herd the seed runs (its classic links drawn).
+    pub(super) fn attacks(&mut self, herd: &Herd) {
+        // Its own random stream, so that no other family's steps move when this one is on.
+        let own = SmallRng::seed_from_u64(self.options.seed ^ 0xA77A_C4E5_u64);
+        let others = std::mem::replace(&mut self.rng, own);
+        for i in 0..self.options.attacks {
+            match self.rng.random_range(0..4) {
+                0 => self.impostor(),
+                1 => self.stallers(herd),
+                2 => self.forged_classic(herd, i),
+                _ => self.tamper(herd),
+            }
+        }
+        self.rng = others;
+    }
+
+    /// A server crashes, an impostor takes its address 100 ms later, the server restarts 1 to
+    /// 3 s after its crash. After the reorder probes (a hold cannot meet a crash of its
+    /// hosts), never over another crash of the same server.
+    fn impostor(&mut self) {
+        let from_ms = self.faults_from_ms
+            + if self.options.reorder_probes > 0 {
+                let limits = &self.herd.limits;
+                (limits.places_timeout + limits.whatsat_wait + ms(1000)).as_millis() as u64
+            } else {
+                0
+            };
+        let server = self.server();
+        let start = self.at(from_ms, self.chaos_ms().saturating_sub(3500));
+        let down = ms(self.rng.random_range(1000..=3000) / 10 * 10);
+        if start + down > self.options.chaos_end || self.down_near(&server, start, start + down) {
+            return;
+        }
+        self.push(start, Action::Crash(server.clone()));
+        self.push(start + ms(100), Action::Impostor(server.clone()));
+        self.push(start + down, Action::Restart(server));
+    }
+
+    /// Stallers at a server, claiming one of its persistent neighbours, 20 to 300 a second
+    /// for 1 to 3 s.
+    fn stallers(&mut self, herd: &Herd) {
+        let server = self.server();
+        let neighbours: Vec<String> = herd
+            .neighbours(&server)
+            .into_iter()
+            .filter(|n| !n.classic)
+            .map(|n| n.name)
+            .collect();
+        if neighbours.is_empty() {
+            return;
+        }
+        let stall = Stall {
+            name: neighbours[self.rng.random_range(0..neighbours.len())].clone(),
+            per_second: self.rng.random_range(20..=300),
+            stall_for: Duration::from_secs(self.rng.random_range(1..=3)),
+        };
+        let at = self.at(0, self.chaos_ms().saturating_sub(3000));
+        let hostile = Hostile {
+            stall: Some(stall),
+            ..Hostile::lines(server, &[])
+        };
+        self.push(at, Action::Hostile(hostile));
+    }
+
+    /// A client that is no neighbour sends `AT` lines as a classic peer would: to a server
+    /// with a classic neighbour when the herd has one, claiming that neighbour, the server
+    /// itself or one of its persistent neighbours as origin. Every one must be refused.
+    fn forged_classic(&mut self, herd: &Herd, i: u32) {
+        let classic: Vec<(String, String)> = herd
+            .links
+            .iter()
+            .filter(|l| l.classic)
+            .flat_map(|l| {
+                let [a, b] = l.between.clone();
+                [(a.clone(), b.clone()), (b, a)]
+            })
+            .collect();
+        let (server, origin) = if classic.is_empty() {
+            (self.server(), self.server())
+        } else {
+            let (server, peer) = classic[self.rng.random_range(0..classic.len())].clone();
+            let persistent: Vec<String> = herd
+                .neighbours(&server)
+                .into_iter()
+                .filter(|n| !n.classic)
+                .map(|n| n.name)
+                .collect();
+            let origin = match self.rng.random_range(0..3) {
+                0 => peer,
+                1 if !persistent.is_empty() => {
+                    persistent[self.rng.random_range(0..persistent.len())].clone()
+                }
+                _ => server.clone(),
+            };
+            (server, origin)
+        };
+        let victim = CLIENTS[self.rng.random_range(0..CLIENTS.len())];
+        let ahead = self.options.start.as_secs() + FORGED_AHEAD_SECS;
+        let line = format!("AT {origin} +0.000000000 {victim} +{i}+{i} {ahead}");
+        let at = self.at(0, self.chaos_ms());
+        self.push(at, Action::Hostile(Hostile::lines(server, &[line])));
+    }
+
+    /// A tamper on one direction of a link of the herd, in a mode of [`TAMPER_MODES_DRAWN`].
+    fn tamper(&mut self, herd: &Herd) {
+        if herd.links.is_empty() {
+            return;
+        }
+        let link = &herd.links[self.rng.random_range(0..herd.links.len())];
+        let [a, b] = link.between.clone();
+        let (from, to) = if self.rng.random_bool(0.5) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let mode = match TAMPER_MODES_DRAWN[self.rng.random_range(0..TAMPER_MODES_DRAWN.len())] {
+            "inject" => TamperMode::Inject(b"AT Zulu +0.1 mallory +1+1 1700000099\n".to_vec()),
+            "alter" => TamperMode::Alter(self.rng.random_range(1..=4)),
+            _ => TamperMode::Replay(self.rng.random_range(100..=4000)),
+        };
+        let at = self.at(0, self.chaos_ms());
+        self.push(at, Action::Tamper(Tamper { from, to, mode }));
+    }
+}
