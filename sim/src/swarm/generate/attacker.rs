@@ -26,7 +26,7 @@ impl Draft<'_> {
         let others = std::mem::replace(&mut self.rng, own);
         for i in 0..self.options.attacks {
             match self.rng.random_range(0..4) {
-                0 => self.impostor(),
+                0 => self.impostor(herd),
                 1 => self.stallers(herd),
                 2 => self.forged_classic(herd, i),
                 _ => self.tamper(herd),
@@ -37,8 +37,11 @@ impl Draft<'_> {
 
     /// A server crashes, an impostor takes its address 100 ms later, the server restarts 1 to
     /// 3 s after its crash. After the reorder probes (a hold cannot meet a crash of its
-    /// hosts), never over another crash of the same server.
-    fn impostor(&mut self) {
+    /// hosts), never over another crash of the same server. Never at a server with a classic
+    /// neighbour: a classic link proves nothing and sends its records to whatever holds the
+    /// address (its trust rests on the network). Never while a hostile client writes to that
+    /// address: the impostor would read the client's forged lines as if a server had sent them.
+    fn impostor(&mut self, herd: &Herd) {
         let from_ms = self.faults_from_ms
             + if self.options.reorder_probes > 0 {
                 let limits = &self.herd.limits;
@@ -49,12 +52,27 @@ impl Draft<'_> {
         let server = self.server();
         let start = self.at(from_ms, self.chaos_ms().saturating_sub(3500));
         let down = ms(self.rng.random_range(1000..=3000) / 10 * 10);
-        if start + down > self.options.chaos_end || self.down_near(&server, start, start + down) {
+        let classic = herd.neighbours(&server).iter().any(|n| n.classic);
+        if classic
+            || start + down > self.options.chaos_end
+            || self.down_near(&server, start, start + down)
+            || self.written_near(&server, start, start + down)
+        {
             return;
         }
         self.push(start, Action::Crash(server.clone()));
         self.push(start + ms(100), Action::Impostor(server.clone()));
         self.push(start + down, Action::Restart(server));
+    }
+
+    /// Whether a hostile or raw client writes to `server` within 500 ms of `[from, to]`.
+    fn written_near(&self, server: &str, from: Duration, to: Duration) -> bool {
+        let (from, to) = (from.saturating_sub(ms(500)), to + ms(500));
+        self.steps.iter().any(|(at, action, _)| {
+            (from..=to).contains(at)
+                && matches!(action, Action::Hostile(_) | Action::Raw(_))
+                && action.server() == Some(server)
+        })
     }
 
     /// Stallers at a server, claiming one of its persistent neighbours, 20 to 300 a second

@@ -175,6 +175,16 @@ fn attacks_are_on_in_some_seeds_and_move_no_step_of_another_family() {
             steps.sort();
             steps
         };
+        let generated = scenario(&options);
+        for step in &generated.steps {
+            if let Action::Impostor(server) = &step.action {
+                let neighbours = generated.herd.neighbours(server);
+                assert!(
+                    neighbours.iter().all(|n| !n.classic),
+                    "seed {seed}: an impostor at {server}, which has a classic neighbour"
+                );
+            }
+        }
         let (mut with, before) = (drawn(&options), drawn(&without));
         // Each step drawn without the family is there with it, at the same time.
         for step in &before {
