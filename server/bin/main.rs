@@ -59,6 +59,45 @@ struct Cli {
 }
 
 /// A signed duration (`-3s`, `+250ms`, `2s`) in nanoseconds.
+/// `server certs`: writes a herd's CA and one certificate and key per server, for herds whose
+/// servers run in separate processes (name the directory in the herd file's `tls_dir`).
+#[derive(Debug, Parser)]
+#[command(name = "server certs")]
+struct CertsCli {
+    /// Herd file whose servers get certificates; default: the five-server default herd.
+    #[arg(long, value_name = "FILE")]
+    herd: Option<PathBuf>,
+    /// Directory to write `ca.pem`, and `<name>.pem` and `<name>.key` per server into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// Writes the certificates `cli` asks for; the keys come from the OS's random source.
+fn certs(cli: CertsCli) -> anyhow::Result<()> {
+    let herd = match &cli.herd {
+        Some(path) => Herd::load(path)?,
+        None => Herd::default_herd(),
+    };
+    let names: Vec<&str> = herd.servers.iter().map(|s| s.name.as_str()).collect();
+    let mut failed = None;
+    server::certs::write_herd(&cli.out, &names, |_| {
+        let mut bytes = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            failed = Some(e);
+        }
+        bytes
+    })?;
+    if let Some(e) = failed {
+        anyhow::bail!("no OS random source for the herd's keys: {e}");
+    }
+    println!(
+        "wrote ca.pem and a certificate and key for each of {} into {}; keep the .key files private",
+        names.join(", "),
+        cli.out.display()
+    );
+    Ok(())
+}
+
 fn parse_offset(text: &str) -> Result<i128, String> {
     let (sign, magnitude) = match text.strip_prefix('-') {
         Some(rest) => (-1, rest),
@@ -69,6 +108,16 @@ fn parse_offset(text: &str) -> Result<i128, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("certs") {
+        let cli = CertsCli::parse_from(std::env::args().skip(1));
+        return match certs(cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server certs: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,9 +133,6 @@ async fn main() -> ExitCode {
 fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
-
-/// The environment variable holding the herd's shared secret.
-const SECRET_ENV: &str = "HERD_SECRET";
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which: both stop every server gracefully.
 /// The handlers are installed when this is called, not when it is first awaited, so a signal
@@ -139,21 +185,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.names.clone()
     };
 
-    let secret_source = match std::env::var(SECRET_ENV) {
-        Ok(text) => {
-            herd.secret = Some(
-                server::config::Secret::new(text.as_bytes())
-                    .ok_or_else(|| anyhow::anyhow!("{SECRET_ENV} is set but empty"))?,
-            );
-            format!("from {SECRET_ENV}")
+    let (mut tls, tls_source) = match &herd.tls_dir {
+        Some(dir) => {
+            let mut setups = std::collections::BTreeMap::new();
+            for name in &names {
+                let identity = server::certs::Identity::load(dir, name)?;
+                setups.insert(name.clone(), real::os_setup(identity));
+            }
+            (setups, format!("certificates from {}", dir.display()))
         }
-        Err(_) if herd.secret.is_some() => "from the herd's secret_file".to_string(),
-        Err(_) if names.len() == herd.servers.len() => {
-            // Every server runs in this process: a fresh secret they share and no one else knows.
-            herd.secret = real::process_secret();
-            "generated for this process (every server of the herd runs here)".to_string()
+        None if names.len() == herd.servers.len() => {
+            // Every server runs in this process: a fresh CA and certificates, in memory.
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let setups = real::process_certs(&names).map_err(|e| anyhow::anyhow!(e))?;
+            (
+                setups,
+                "certificates made in memory for this process".to_string(),
+            )
         }
-        Err(_) => String::new(),
+        None => Default::default(),
     };
     let rotation = logrotate::Rotation {
         file_bytes_max: herd.limits.log_file_bytes_max as u64,
@@ -186,12 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     print_summary(&herd, &herd_source, &names, &places, &cli);
-    if herd.secret.is_some() {
-        println!("links: authenticated (HMAC-SHA256), secret {secret_source}");
-    } else {
+    if tls.is_empty() {
         println!(
-            "links: UNAUTHENTICATED: no {SECRET_ENV} and no secret_file; any client that names a neighbour can feed this server"
+            "links: UNAUTHENTICATED: no tls_dir in the herd file; any client that names a neighbour can feed this server"
         );
+    } else {
+        println!("links: TLS 1.3, mutually authenticated, {tls_source}");
     }
     if places.is_offline() {
         tracing::warn!(
@@ -227,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // No fault point ever fires in the binary.
             buggify: server::buggify::Buggify::off(),
             canary: None,
+            tls: tls.remove(name),
         };
         let mut stop = stop_rx.clone();
         let (herd, name) = (herd.clone(), name.clone());

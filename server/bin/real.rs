@@ -99,12 +99,37 @@ pub fn random_u64() -> Option<u64> {
     getrandom::u64().ok()
 }
 
-/// A fresh secret for a herd whose servers all run in this one process and share no
-/// configured secret: they can prove it to each other, and no one else knows it.
+/// A fresh CA and one certificate per server, in memory, for a herd whose servers all run in
+/// this one process: they trust each other, and no one else holds a key. The keys come from
+/// the OS's random source; the provider is ring's stock one (OS randomness).
 #[allow(dead_code)]
-pub fn process_secret() -> Option<server::config::Secret> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).ok()?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    server::config::Secret::new(hex.as_bytes())
+pub fn process_certs(
+    names: &[&str],
+) -> Result<std::collections::BTreeMap<String, server::links::tls::TlsSetup>, String> {
+    let mut failed = None;
+    let (_, identities) = server::certs::herd(names, |_| {
+        let mut bytes = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            failed = Some(e.to_string());
+        }
+        bytes
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(e) = failed {
+        return Err(format!("no OS random source for the herd's keys: {e}"));
+    }
+    Ok(names
+        .iter()
+        .zip(identities)
+        .map(|(name, identity)| (name.to_string(), os_setup(identity)))
+        .collect())
+}
+
+/// `identity` with ring's stock provider, which draws from the OS.
+#[allow(dead_code)]
+pub fn os_setup(identity: server::certs::Identity) -> server::links::tls::TlsSetup {
+    server::links::tls::TlsSetup {
+        identity,
+        provider: std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+    }
 }

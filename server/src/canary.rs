@@ -31,8 +31,8 @@ pub enum Canary {
     /// Once this server refused a record as too far ahead (a skewed neighbour), a neighbour's
     /// record within [`AHEAD_EDGE_NANOS`] of the `timestamp_ahead_max` bound is dropped.
     EdgeAheadAfterSkew,
-    /// Once a client connection sent a link's `AUTH` line with a proof (a replayed handshake;
-    /// not the `-` of a dialler without a secret), an `AT` line
+    /// Once a client connection sent a link's `AUTH` line (a handshake line where no link
+    /// runs: links speak it only inside TLS, after `HELLO`), an `AT` line
     /// on a plain connection whose origin is a server of the herd but not a neighbour is taken
     /// as a classic peer's record.
     ReplayOpensNonNeighbour,
@@ -115,10 +115,10 @@ impl Canaries {
         }
     }
 
-    /// A client connection sent an `AUTH` line with `proof`, which only a link's handshake
-    /// sends.
-    pub fn replayed_auth(&self, proof: &str) {
-        if self.on(Canary::ReplayOpensNonNeighbour) && proof != "-" {
+    /// A client connection sent an `AUTH` line, which only a link's handshake sends (inside
+    /// TLS).
+    pub fn replayed_auth(&self) {
+        if self.on(Canary::ReplayOpensNonNeighbour) {
             self.replayed_auth.store(true, Ordering::Relaxed);
         }
     }

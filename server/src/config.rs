@@ -19,46 +19,30 @@ pub struct Herd {
     pub links: Vec<LinkSpec>,
     #[serde(default)]
     pub limits: Limits,
-    /// A file holding the herd's shared secret (relative to the herd file); persistent links
-    /// prove they know it. The environment's `HERD_SECRET` takes precedence (binary).
+    /// Refused when given: links authenticate with TLS certificates now (`tls_dir`), and a
+    /// herd file that still names a secret gets an error that says so.
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
+    /// The directory of the herd's certificates (relative to the herd file): `ca.pem`, and
+    /// `<name>.pem` and `<name>.key` for each server, as `server certs` writes them. Persistent
+    /// links run over TLS with them; `--tls-dir` overrides it. None: the binary makes them in
+    /// memory when it runs the whole herd, and otherwise runs links unauthenticated (warned).
+    #[serde(default)]
+    pub tls_dir: Option<PathBuf>,
     /// Where each server keeps its durable store, in a directory of its own name (relative to
     /// the herd file); `--data-dir` overrides it. None (the default): tables live in memory.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
-    /// The secret itself, once read: never from the YAML text, never printed.
-    #[serde(skip)]
-    pub secret: Option<Secret>,
     /// Count nothing for metrics (the binary's `--no-metrics`, to measure what counting
     /// costs); a scrape then shows zeros and the table's gauges. Never from the YAML text.
     #[serde(skip)]
     pub metrics_off: bool,
 }
 
-/// The herd's shared secret. Its `Debug` never shows the bytes, so it cannot leak into a log
-/// or an error by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(std::sync::Arc<[u8]>);
-
-impl Secret {
-    /// A secret from its bytes; surrounding white space (a file's final newline) is dropped.
-    /// `None` when nothing is left.
-    pub fn new(bytes: &[u8]) -> Option<Secret> {
-        let trimmed = bytes.trim_ascii();
-        (!trimmed.is_empty()).then(|| Secret(trimmed.into()))
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+/// Why a herd file's `secret_file` is refused, and what replaces it.
+pub const SECRET_FILE_GONE: &str = "secret_file is no longer read: links authenticate with TLS \
+     certificates signed by the herd's CA; name their directory with tls_dir (`server certs \
+     --herd FILE --out DIR` writes one)";
 
 /// One server of the herd.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -310,14 +294,6 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The herd file names a `secret_file` that cannot be read: named with the herd file that
-    /// asks for it, as every other mistake in a herd file is.
-    #[error("{herd}: cannot read secret_file {path}: {source}")]
-    ReadSecret {
-        herd: PathBuf,
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("{origin}: {message}")]
@@ -359,8 +335,8 @@ impl Herd {
             links,
             limits: Limits::default(),
             secret_file: None,
+            tls_dir: None,
             data_dir: None,
-            secret: None,
             metrics_off: false,
         }
     }
@@ -378,7 +354,8 @@ impl Herd {
         Ok(herd)
     }
 
-    /// Reads, parses and validates a herd file, and reads its `secret_file` if it names one.
+    /// Reads, parses and validates a herd file; its `data_dir` and `tls_dir` are taken
+    /// relative to it.
     pub fn load(path: &Path) -> Result<Herd, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -388,17 +365,8 @@ impl Herd {
         if let Some(dir) = &herd.data_dir {
             herd.data_dir = Some(path.parent().unwrap_or(Path::new(".")).join(dir));
         }
-        if let Some(file) = &herd.secret_file {
-            let secret_path = path.parent().unwrap_or(Path::new(".")).join(file);
-            let bytes = std::fs::read(&secret_path).map_err(|source| ConfigError::ReadSecret {
-                herd: path.to_path_buf(),
-                path: secret_path.clone(),
-                source,
-            })?;
-            herd.secret = Some(Secret::new(&bytes).ok_or_else(|| ConfigError::Invalid {
-                origin: path.display().to_string(),
-                message: format!("secret_file {} is empty", secret_path.display()),
-            })?);
+        if let Some(dir) = &herd.tls_dir {
+            herd.tls_dir = Some(path.parent().unwrap_or(Path::new(".")).join(dir));
         }
         Ok(herd)
     }
@@ -408,6 +376,9 @@ impl Herd {
     pub fn validate(&self) -> Result<(), String> {
         if self.servers.is_empty() {
             return Err("a herd needs at least one server".into());
+        }
+        if self.secret_file.is_some() {
+            return Err(SECRET_FILE_GONE.into());
         }
         for (i, s) in self.servers.iter().enumerate() {
             if s.name.is_empty()
@@ -734,23 +705,30 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_secret_file_is_named_with_the_herd_file_that_asks_for_it() {
-        let dir = std::env::temp_dir().join(format!("herd-secret-{}", std::process::id()));
+    fn an_old_herd_file_with_a_secret_is_told_what_replaces_it() {
+        let text = "servers:\n  - { name: A, port: 1 }\nsecret_file: herd.secret\n";
+        let err = Herd::from_yaml_str(text, "h.yaml").expect_err("secret_file");
+        let err = err.to_string();
+        assert!(
+            err.starts_with("h.yaml: secret_file is no longer read"),
+            "{err}"
+        );
+        assert!(err.contains("tls_dir"), "{err}");
+    }
+
+    #[test]
+    fn tls_dir_is_taken_relative_to_the_herd_file() {
+        let dir = std::env::temp_dir().join(format!("herd-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let herd = dir.join("herd.yaml");
         std::fs::write(
             &herd,
-            "servers:\n  - { name: A, port: 1 }\nsecret_file: gone.secret\n",
+            "servers:\n  - { name: A, port: 1 }\ntls_dir: certs\n",
         )
         .expect("write herd file");
-        let err = Herd::load(&herd).expect_err("no secret file").to_string();
+        let loaded = Herd::load(&herd).expect("herd");
         let _ = std::fs::remove_dir_all(&dir);
-        let expected = format!(
-            "{}: cannot read secret_file {}: ",
-            herd.display(),
-            dir.join("gone.secret").display()
-        );
-        assert!(err.starts_with(&expected), "{err}");
+        assert_eq!(loaded.tls_dir, Some(dir.join("certs")));
     }
 
     #[test]

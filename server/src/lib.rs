@@ -15,6 +15,8 @@
 //! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
 //! - [`places`]: the Places upstream (legacy, New, offline).
 //! - [`config`]: the herd file and every limit.
+//! - [`certs`]: the herd's CA and each server's certificate (rcgen), made or read.
+//! - [`tls_provider`]: the seeded rustls provider the simulation hands its servers.
 //! - [`net`]: the seam: network, clock, disk and [`net::Env`] handed in by the caller.
 //! - [`log_time`]: the log lines' timestamps, written and read.
 //! - [`events`]: the trace events, typed: emitted, written to logs and read back.
@@ -31,6 +33,7 @@ pub mod admin;
 pub mod backoff;
 pub mod buggify;
 pub mod canary;
+pub mod certs;
 pub mod commands;
 pub mod config;
 pub mod digest;
@@ -49,6 +52,7 @@ pub mod shutdown;
 pub mod span;
 pub mod state;
 pub mod store;
+pub mod tls_provider;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -79,6 +83,8 @@ pub enum ServerError {
         name: String,
         source: std::io::Error,
     },
+    #[error("{name} cannot set up TLS for its links: {message}")]
+    Tls { name: String, message: String },
 }
 
 /// Runs server `name` of `herd` until `shutdown` resolves.
@@ -122,6 +128,13 @@ async fn open_shared(
         state::Shared::new(herd, name, env.clock.clone(), env.places.clone(), env.seed);
     shared.buggify = env.buggify.clone();
     shared.canaries = canary::Canaries::new(env.canary);
+    if let Some(setup) = &env.tls {
+        let tls = links::tls::LinkTls::new(setup, env.clock.clone());
+        shared.tls = Some(tls.map_err(|e| ServerError::Tls {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?);
+    }
     let store_error = |source| ServerError::Store {
         name: name.to_string(),
         source,
@@ -138,7 +151,7 @@ async fn open_shared(
         // A new life starts with a snapshot naming it, which also drops whatever was cut.
         durable::compact(&*shared).await.map_err(store_error)?;
     }
-    if shared.secret.is_none() && shared.neighbours.iter().any(|n| !n.classic) {
+    if shared.tls.is_none() && shared.neighbours.iter().any(|n| !n.classic) {
         events::Event::LinksUnauthenticated.emit();
     }
     Ok(shared)

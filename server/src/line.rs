@@ -83,6 +83,12 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
     }
 
+    /// The reader back, when nothing past the lines read so far has arrived (a stream that
+    /// changes hands, as a link's does when TLS starts); `None` when bytes wait in the buffer.
+    pub fn into_inner(self) -> Option<R> {
+        (self.buf.is_empty() && self.discarding.is_none()).then_some(self.reader)
+    }
+
     /// The next line, or `None` at a clean end of input.
     pub async fn read_line(&mut self) -> std::io::Result<Option<Line>> {
         loop {

@@ -81,6 +81,10 @@ pub struct Env {
     /// The fault points ([`crate::buggify`]): always off in the binary; seeded dice in the
     /// simulation.
     pub buggify: crate::buggify::Buggify,
+    /// TLS for persistent links: this server's certificate and the herd's CA, and the crypto
+    /// provider (ring's stock one in the binary, [`crate::tls_provider::seeded`] in the
+    /// simulation). `None` runs links in plain text, unauthenticated, as the server warns.
+    pub tls: Option<crate::certs::TlsSetup>,
     /// A planted bug this server runs ([`crate::canary`]; the simulation only, with the
     /// `canaries` feature): `None` in the binary.
     pub canary: Option<crate::canary::Canary>,

@@ -2,8 +2,9 @@
 //!
 //! One task per connection. Replies go out in the order the commands came, each write bounded
 //! by `client_write_timeout`; IAMATs are applied as they are read while their replies wait to
-//! be durable (`replies`), every other command waits for the replies before it. A connection that says `PEER <name> <epoch>` becomes the receiving
-//! end of a neighbour's link (see `links::inbound`).
+//! be durable (`replies`), every other command waits for the replies before it. A connection
+//! that says `PEER <name> <epoch>` becomes the receiving end of a neighbour's link (see
+//! `links::inbound`).
 //!
 //! Client connections count against `connections_max`; links against `peer_links_max`, apart,
 //! so that connections held open by clients can never keep a neighbour out: when every client
@@ -14,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::links::admission::{Admission, Pending};
@@ -229,25 +230,11 @@ impl Handler {
                 if let Err(e) = owing.flush(&shared, conn, &mut writer).await {
                     return e;
                 }
-                match self
-                    .link(
-                        name,
-                        *epoch,
-                        handshake,
-                        &mut reader,
-                        &mut writer,
-                        &mut client_slot,
-                    )
-                    .await
-                {
-                    inbound::AfterLink::Ended(reason) => return reason,
-                    inbound::AfterLink::Refused => {
-                        if client_slot.is_none() {
-                            return ConnectionEnd::LinkWithoutProof;
-                        }
-                        continue;
-                    }
-                }
+                let (name, epoch) = (name.clone(), *epoch);
+                let halves = (reader, writer);
+                return self
+                    .link(&name, epoch, handshake, halves, &mut client_slot)
+                    .await;
             }
             if client_slot.is_none() {
                 return ConnectionEnd::NoClientSlot;
@@ -282,22 +269,18 @@ impl Handler {
         ConnectionEnd::ClosedByClient
     }
 
-    /// The link from neighbour `name`, its handshake pending; once it is linked (proven, and
-    /// past any wait for a refill, see `inbound::serve`), the connection gives its client slot
-    /// back (links count only against `peer_links_max`).
-    async fn link<R, W>(
+    /// The link from neighbour `name`, its handshake pending; once it is linked (its
+    /// certificate and `AUTH` taken, and past any wait for a refill, see `inbound::serve`),
+    /// the connection gives its client slot back (links count only against
+    /// `peer_links_max`). The connection is the link's from here: a refused handshake ends it.
+    async fn link(
         &mut self,
         name: &str,
         epoch: u64,
         handshake: Pending,
-        reader: &mut LineReader<R>,
-        writer: &mut W,
+        halves: inbound::Halves,
         client_slot: &mut Option<OwnedSemaphorePermit>,
-    ) -> inbound::AfterLink
-    where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
-    {
+    ) -> ConnectionEnd {
         let (shared, conn) = (self.shared.clone(), self.conn);
         let admission = self.admission.clone();
         let handshake = inbound::Handshake {
@@ -310,8 +293,7 @@ impl Handler {
             epoch,
             conn,
             handshake,
-            reader,
-            writer,
+            halves,
             &mut self.shutdown,
             || drop(client_slot.take()),
         )
@@ -361,8 +343,8 @@ impl Handler {
                 self.refused(refusal, line);
                 invalid()
             }
-            Ok(Command::Auth { proof, .. }) => {
-                self.shared.canaries.replayed_auth(&proof);
+            Ok(Command::Auth { .. }) => {
+                self.shared.canaries.replayed_auth();
                 invalid()
             }
             Err(e) if line.starts_with(b"AT ") && self.shared.has_classic_neighbour() => {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, watch};
 
-use crate::config::{Herd, Limits, Neighbour, Secret};
+use crate::config::{Herd, Limits, Neighbour};
 use crate::durable::recover::Recovered;
 use crate::durable::{Durable, Room};
 use crate::events::{self, Event};
@@ -75,8 +75,9 @@ pub struct Shared {
     pub places_budget: crate::places::budget::Budget,
     /// What an operator scrapes.
     pub metrics: crate::metrics::Metrics,
-    /// The herd's secret; `None` runs links unauthenticated (said at start).
-    pub secret: Option<Secret>,
+    /// TLS for persistent links: certificates and provider; `None` runs them in plain text,
+    /// unauthenticated (said at start).
+    pub tls: Option<crate::links::tls::LinkTls>,
     /// This server's life: a fresh value every start, so neighbours never resume into an
     /// earlier life's change sequence.
     pub epoch: u64,
@@ -144,7 +145,7 @@ impl Shared {
             limits,
             clock,
             places,
-            secret: herd.secret.clone(),
+            tls: None,
             epoch,
             seed,
             servers: herd.servers.iter().map(|s| s.name.clone()).collect(),

@@ -1,7 +1,9 @@
 //! Only the herd writes the herd, on the real binary over real loopback sockets: forged `AT`
-//! and `PEER` lines and far-future timestamps store nothing, a server with the wrong secret
-//! cannot feed its neighbour, and held client connections cannot keep a restarted neighbour
-//! out. Every herd here runs on free ports picked at start.
+//! and `PEER` lines and far-future timestamps store nothing, a server whose certificate is
+//! another CA's cannot feed its neighbour, a fake neighbour with no certificate or another
+//! CA's gets no record, and held client connections or handshake stallers cannot keep a
+//! restarted neighbour out. Every herd here runs on free ports picked at start, with
+//! certificates that `server certs` writes.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,16 +21,16 @@ struct Herd {
 }
 
 impl Herd {
-    /// Servers `names` on free ports, linked in a line, sharing the secret "right secret",
-    /// with `limits` (YAML flow map body) added.
+    /// Servers `names` on free ports, linked in a line, their certificates in `tls/` (written
+    /// by `server certs`), with `limits` (YAML flow map body) added. `other.yaml` is the same
+    /// herd with certificates from another CA (`other/`).
     fn new(test: &str, names: &[&str], limits: &str) -> Herd {
         let dir = std::env::temp_dir().join(format!("herd-trust-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("secret"), "right secret\n").expect("secret file");
         let ports: Vec<(String, u16)> =
             names.iter().map(|n| (n.to_string(), free_port())).collect();
-        let mut yaml = String::from("secret_file: secret\nservers:\n");
+        let mut yaml = String::from("servers:\n");
         for (name, port) in &ports {
             yaml.push_str(&format!("  - {{ name: {name}, port: {port} }}\n"));
         }
@@ -38,7 +40,24 @@ impl Herd {
         }
         yaml.push_str(&format!("limits: {{ whatsat_wait: 0s{limits} }}\n"));
         let file = dir.join("herd.yaml");
-        std::fs::write(&file, yaml).expect("herd file");
+        std::fs::write(&file, format!("tls_dir: tls\n{yaml}")).expect("herd file");
+        std::fs::write(dir.join("other.yaml"), format!("tls_dir: other\n{yaml}"))
+            .expect("herd file");
+        for out in ["tls", "other"] {
+            let status = Command::new(env!("CARGO_BIN_EXE_server"))
+                .arg("certs")
+                .arg("--herd")
+                .arg(&file)
+                .arg("--out")
+                .arg(dir.join(out))
+                .stdout(Stdio::null())
+                .status()
+                .expect("server certs");
+            assert!(
+                status.success(),
+                "server certs wrote the herd's certificates"
+            );
+        }
         Herd {
             dir,
             file,
@@ -55,22 +74,22 @@ impl Herd {
             .expect("a server of this herd")
     }
 
-    /// Starts `name`; `secret` overrides the herd's through `HERD_SECRET`.
-    async fn start(&mut self, name: &str, secret: Option<&str>) {
+    /// Starts `name` with the herd's certificates, or with another CA's (`other`).
+    async fn start(&mut self, name: &str, other: bool) {
+        let file = match other {
+            true => self.dir.join("other.yaml"),
+            false => self.file.clone(),
+        };
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         command
             .arg(name)
             .arg("--herd")
-            .arg(&self.file)
+            .arg(&file)
             .arg("--log-dir")
             .arg(&self.dir)
             .env_remove("PLACES_API_KEY")
-            .env_remove("HERD_SECRET")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if let Some(secret) = secret {
-            command.env("HERD_SECRET", secret);
-        }
         let child = command.spawn().expect("start the server binary");
         self.children.push((name.to_string(), child));
         wait_listening(self.port(name)).await;
@@ -168,8 +187,8 @@ fn now_secs() -> u64 {
 #[tokio::test]
 async fn a_client_cannot_store_a_record_it_did_not_iamat() {
     let mut herd = Herd::new("forge", &["Alpha", "Beta"], "");
-    herd.start("Alpha", None).await;
-    herd.start("Beta", None).await;
+    herd.start("Alpha", false).await;
+    herd.start("Beta", false).await;
     let (alpha, beta) = (herd.port("Alpha"), herd.port("Beta"));
 
     let forged = "AT Beta +0.000000000 victim +1+1 99999999999";
@@ -177,14 +196,9 @@ async fn a_client_cannot_store_a_record_it_did_not_iamat() {
         ask(alpha, &format!("{forged}\n")).await,
         format!("? {forged}\n")
     );
-    let as_peer = ask(alpha, &format!("PEER Beta 1\nAUTH - 0\n{forged}\n")).await;
-    let lines: Vec<&str> = as_peer.lines().collect();
-    assert!(lines[0].starts_with("HELLO "), "{as_peer}");
-    assert_eq!(
-        lines[1..],
-        ["? AUTH - 0", &format!("? {forged}")],
-        "{as_peer}"
-    );
+    // A link in clear, with no TLS: `HELLO`, and the connection ends unread.
+    let as_peer = ask(alpha, &format!("PEER Beta 1\nAUTH 0\n{forged}\n")).await;
+    assert_eq!(as_peer, "HELLO\n");
     let future = "IAMAT victim +2+2 99999999999";
     assert_eq!(
         ask(alpha, &format!("{future}\n")).await,
@@ -210,10 +224,10 @@ async fn a_client_cannot_store_a_record_it_did_not_iamat() {
 }
 
 #[tokio::test]
-async fn a_server_with_the_wrong_secret_cannot_feed_the_herd() {
-    let mut herd = Herd::new("secret", &["Alpha", "Beta"], "");
-    herd.start("Alpha", None).await;
-    herd.start("Beta", Some("wrong secret")).await;
+async fn a_server_with_another_cas_certificate_cannot_feed_the_herd() {
+    let mut herd = Herd::new("otherca", &["Alpha", "Beta"], "");
+    herd.start("Alpha", false).await;
+    herd.start("Beta", true).await;
     let at = ask(
         herd.port("Beta"),
         &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
@@ -227,18 +241,19 @@ async fn a_server_with_the_wrong_secret_cannot_feed_the_herd() {
         "Alpha must not take Beta's record"
     );
     assert!(
-        herd.logs("Beta", "\"peer_auth_refused\"").await,
+        herd.logs("Beta", "\"peer_answer_refused\"").await,
         "{}",
         herd.log("Beta")
     );
     assert!(herd.logs("Alpha", "\"link_refused\"").await);
+    assert!(herd.logs("Alpha", "\"peer_answer_refused\"").await);
 }
 
 #[tokio::test]
 async fn held_connections_do_not_keep_a_restarted_neighbour_out() {
     let mut herd = Herd::new("held", &["Alpha", "Beta"], ", connections_max: 4");
-    herd.start("Alpha", None).await;
-    herd.start("Beta", None).await;
+    herd.start("Alpha", false).await;
+    herd.start("Beta", false).await;
     let beta = herd.port("Beta");
     // Fill every client slot of Beta: two idle connections, two that flood commands and
     // never read a reply.
@@ -264,7 +279,7 @@ async fn held_connections_do_not_keep_a_restarted_neighbour_out() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     herd.kill("Alpha");
-    herd.start("Alpha", None).await;
+    herd.start("Alpha", false).await;
     let at = ask(
         herd.port("Alpha"),
         &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
@@ -333,13 +348,13 @@ async fn stall(port: u16, name: &str, tasks: usize, held_max: usize, run_for: Du
 #[tokio::test]
 async fn handshake_stallers_do_not_keep_a_restarted_neighbour_out() {
     let mut herd = Herd::new("stall", &["Alpha", "Beta"], "");
-    herd.start("Alpha", None).await;
-    herd.start("Beta", None).await;
+    herd.start("Alpha", false).await;
+    herd.start("Beta", false).await;
     let beta = herd.port("Beta");
     let stallers = tokio::spawn(stall(beta, "Alpha", 4, 400, Duration::from_secs(6)));
     tokio::time::sleep(Duration::from_secs(1)).await;
     herd.kill("Alpha");
-    herd.start("Alpha", None).await;
+    herd.start("Alpha", false).await;
     let at = ask(
         herd.port("Alpha"),
         &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
@@ -356,30 +371,76 @@ async fn handshake_stallers_do_not_keep_a_restarted_neighbour_out() {
     });
 }
 
-/// A listener at `port` that answers link handshakes as an accepting neighbour would, knowing
-/// no secret: `HELLO` to `PEER`, then to `AUTH` a `LINKED` line whose answer has the right
-/// shape and no valid proof. Returns every line read within `run_for`.
-async fn impostor(port: u16, run_for: Duration) -> Vec<String> {
-    use tokio::io::AsyncBufReadExt;
+/// A system clock for the impostor's certificate checks.
+struct SystemClock;
+
+impl server::net::Clock for SystemClock {
+    fn now_nanos(&self) -> i128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0)
+    }
+}
+
+/// The impostor's TLS: Beta's certificate from another CA (`other/`), taking any certificate
+/// of the herd's CA from the dialler, so it could read whatever a dialler sent it.
+fn impostor_tls(herd: &Herd) -> server::links::tls::LinkTls {
+    let foreign = server::certs::Identity::load(&herd.dir.join("other"), "Beta").expect("certs");
+    let herd_ca = server::certs::Identity::load(&herd.dir.join("tls"), "Beta").expect("certs");
+    let setup = server::links::tls::TlsSetup {
+        identity: server::certs::Identity {
+            ca: herd_ca.ca,
+            ..foreign
+        },
+        provider: std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+    };
+    server::links::tls::LinkTls::new(&setup, std::sync::Arc::new(SystemClock)).expect("tls")
+}
+
+/// A listener at `port` that answers link handshakes as an accepting neighbour would: `HELLO`
+/// to `PEER`, then TLS with `tls` (none: it goes on in clear), then `LINKED` to `AUTH`.
+/// Returns every line read within `run_for` (the bytes of a TLS hello it cannot take end a
+/// connection's lines).
+async fn impostor(
+    port: u16,
+    tls: Option<server::links::tls::LinkTls>,
+    run_for: Duration,
+) -> Vec<String> {
+    use server::line::{Line, LineReader};
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("the down neighbour's port is free");
     let mut lines = Vec::new();
     let end = tokio::time::Instant::now() + run_for;
     while let Ok(Ok((stream, _))) = tokio::time::timeout_at(end, listener.accept()).await {
-        let (read, mut write) = stream.into_split();
-        let mut reader = tokio::io::BufReader::new(read).lines();
-        while let Ok(Ok(Some(line))) = tokio::time::timeout_at(end, reader.next_line()).await {
+        let stream: server::net::BoxStream = Box::new(stream);
+        let (read, mut write) = tokio::io::split(stream);
+        let mut reader = LineReader::new(read, 64 * 1024);
+        while let Ok(Ok(Some(Line::Complete(line)))) =
+            tokio::time::timeout_at(end, reader.read_line()).await
+        {
+            let line = String::from_utf8_lossy(&line).into_owned();
             let fields: Vec<&str> = line.split_whitespace().collect();
             let reply = match fields[..] {
-                ["PEER", ..] => "HELLO 00\n".to_string(),
-                ["AUTH", ..] => format!("LINKED 1 0 - {}\n", "0".repeat(32)),
+                ["PEER", ..] => "HELLO\n".to_string(),
+                ["AUTH", ..] => "LINKED 1 0 -\n".to_string(),
                 ["PING", n] => format!("PONG {n}\n"),
                 _ => String::new(),
             };
+            let claimed = (fields.first() == Some(&"PEER")).then(|| fields[1].to_string());
             lines.push(line);
             if write.write_all(reply.as_bytes()).await.is_err() {
                 break;
+            }
+            if let (Some(claimed), Some(tls)) = (claimed, &tls) {
+                let Some(read) = reader.into_inner() else {
+                    break;
+                };
+                let accepted = tls.accept(&claimed, read.unsplit(write)).await;
+                let Ok(stream) = accepted else { break };
+                let (read, w) = tokio::io::split(stream);
+                (reader, write) = (LineReader::new(read, 64 * 1024), w);
             }
         }
     }
@@ -389,24 +450,32 @@ async fn impostor(port: u16, run_for: Duration) -> Vec<String> {
 #[tokio::test]
 async fn a_fake_neighbour_at_a_down_servers_address_gets_no_record() {
     let mut herd = Herd::new("impostor", &["Alpha", "Beta"], "");
-    herd.start("Alpha", None).await;
+    herd.start("Alpha", false).await;
     let at = ask(
         herd.port("Alpha"),
         &format!("IAMAT kiwi +1+1 {}\n", now_secs()),
     )
     .await;
     assert!(at.starts_with("AT Alpha "), "{at}");
-    // Beta never started: the impostor takes its port, and Alpha dials it.
-    let got = impostor(herd.port("Beta"), Duration::from_secs(4)).await;
-    assert!(
-        got.iter().any(|l| l.starts_with("PEER Alpha ")),
-        "Alpha dialled the impostor: {got:?}"
-    );
-    let leaked: Vec<&String> = got.iter().filter(|l| l.starts_with("AT ")).collect();
-    assert!(
-        leaked.is_empty(),
-        "records sent to the impostor: {leaked:?}"
-    );
+    // Beta never started: an impostor takes its port, and Alpha dials it: first one with no
+    // certificate, then one with Beta's from another CA.
+    for tls in [None, Some(impostor_tls(&herd))] {
+        let with_cert = tls.is_some();
+        let got = impostor(herd.port("Beta"), tls, Duration::from_secs(3)).await;
+        assert!(
+            got.iter().any(|l| l.starts_with("PEER Alpha ")),
+            "Alpha dialled the impostor: {got:?}"
+        );
+        // The TLS hello the impostor cannot take may hold a newline: only protocol lines count.
+        let past_hello: Vec<&String> = got
+            .iter()
+            .filter(|l| ["AT ", "AUTH ", "MARK "].iter().any(|p| l.starts_with(p)))
+            .collect();
+        assert!(
+            past_hello.is_empty(),
+            "sent to the impostor (certificate: {with_cert}): {past_hello:?}"
+        );
+    }
     assert!(
         herd.logs("Alpha", "\"peer_answer_refused\"").await,
         "{}",

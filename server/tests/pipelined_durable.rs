@@ -102,8 +102,8 @@ async fn start(limits: Limits, disk: Arc<SlowDisk>) -> (u16, tokio::sync::watch:
         links: Vec::new(),
         limits,
         secret_file: None,
+        tls_dir: None,
         data_dir: None,
-        secret: server::config::Secret::new(b"pipelined durable secret"),
         metrics_off: true,
     });
     let env = Env {
@@ -114,6 +114,7 @@ async fn start(limits: Limits, disk: Arc<SlowDisk>) -> (u16, tokio::sync::watch:
         disk: Some(Arc::new(Shared(disk)) as Arc<dyn Disk>),
         buggify: server::buggify::Buggify::off(),
         canary: None,
+        tls: None,
     };
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -89,8 +89,8 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
         links: vec![link("A", "B"), link("B", "C")],
         limits: Limits::default(),
         secret_file: None,
+        tls_dir: None,
         data_dir: None,
-        secret: server::config::Secret::new(b"loopback herd secret"),
         metrics_off: false,
     });
     let settings = PlacesSettings {
@@ -99,6 +99,7 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
     };
     let places = PlacesClient::https(settings, "test-key".into());
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tls = server::links::tls::seeded_herd(&["A", "B", "C"], 3).expect("certificates");
     for name in names {
         let env = Env {
             net: Arc::new(real::TokioNet),
@@ -108,6 +109,7 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
             disk: None,
             buggify: server::buggify::Buggify::off(),
             canary: None,
+            tls: tls.remove(name),
         };
         let mut stop_rx = stop_rx.clone();
         let herd = herd.clone();

@@ -74,8 +74,8 @@ fn line_herd() -> Herd {
         links: vec![link("A", "B"), link("B", "C")],
         limits: Limits::default(),
         secret_file: None,
+        tls_dir: None,
         data_dir: None,
-        secret: server::config::Secret::new(b"turmoil herd secret"),
         metrics_off: false,
     }
 }
@@ -87,10 +87,13 @@ fn simulation(herd: Herd) -> turmoil::Sim<'static> {
         .rng_seed(7)
         .build();
     let herd = Arc::new(herd);
+    let names: Vec<&str> = herd.servers.iter().map(|s| s.name.as_str()).collect();
+    let tls = server::links::tls::seeded_herd(&names, 1).expect("certificates");
     for spec in herd.servers.clone() {
         let herd = herd.clone();
+        let tls = tls.get(&spec.name).cloned();
         sim.host(spec.name.clone(), move || {
-            let herd = herd.clone();
+            let (herd, tls) = (herd.clone(), tls.clone());
             let name = spec.name.clone();
             async move {
                 let env = Env {
@@ -101,6 +104,7 @@ fn simulation(herd: Herd) -> turmoil::Sim<'static> {
                     disk: None,
                     buggify: server::buggify::Buggify::off(),
                     canary: None,
+                    tls,
                 };
                 server::run(herd, &name, env, std::future::pending()).await?;
                 Ok(())

@@ -8,12 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use server::line::{Line, LineReader};
+use server::links::tls::LinkTls;
 use server::net::BoxStream;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
 use crate::recorder::Recorder;
-use crate::scenario::Stall;
+use crate::scenario::{ImpostorCertificate, Stall};
+use crate::simcerts::SimCerts;
 use crate::trace::{SimEvent, TraceEvent};
 
 /// The impostor reads lines of at most this many bytes (a record line is far shorter).
@@ -83,30 +85,81 @@ pub async fn stall(id: u64, server: String, port: u16, stall: Stall, recorder: R
 }
 
 /// The impostor at `server`'s address: it accepts the links dialled to `server` and answers
-/// their handshake as the accepting side does (`HELLO`, then `LINKED 1 0 - -`), proving nothing,
-/// then keeps them alive (`PONG`). Every line it reads but heartbeats is recorded. Runs until
-/// dropped.
-pub async fn impostor(server: String, port: u16, recorder: Recorder) -> std::io::Result<()> {
+/// their handshake as the accepting side does (`HELLO`, TLS when the herd runs it, then
+/// `LINKED 1 0 -`), then keeps them alive (`PONG`). In a herd with TLS it shows `certificate`
+/// (none, `server`'s name from another CA, or another herd server's valid one), and takes any
+/// herd certificate from the dialler, so whatever a dialler would send it, it reads. Every
+/// line it reads but heartbeats is recorded. Runs until dropped.
+pub async fn impostor(
+    server: String,
+    port: u16,
+    certs: Option<Arc<SimCerts>>,
+    certificate: ImpostorCertificate,
+    recorder: Recorder,
+) -> std::io::Result<()> {
+    let tls = match &certs {
+        Some(certs) => impostor_tls(certs, &server, &certificate)?,
+        None => None,
+    };
     let mut conns = JoinSet::new();
     if turmoil::sim_elapsed().is_some() {
         let listener = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
         loop {
             let (stream, _) = listener.accept().await?;
-            conns.spawn(answer(stream, server.clone(), recorder.clone()));
+            let answer = answer(
+                Box::new(stream),
+                server.clone(),
+                tls.clone(),
+                recorder.clone(),
+            );
+            conns.spawn(answer);
             while conns.try_join_next().is_some() {}
         }
     } else {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         loop {
             let (stream, _) = listener.accept().await?;
-            conns.spawn(answer(stream, server.clone(), recorder.clone()));
+            let answer = answer(
+                Box::new(stream),
+                server.clone(),
+                tls.clone(),
+                recorder.clone(),
+            );
+            conns.spawn(answer);
             while conns.try_join_next().is_some() {}
         }
     }
 }
 
+/// The impostor's TLS (`None`: it shows no certificate and goes on in clear): the certificate
+/// it shows, its key, and the herd's CA to take the dialler's certificate with.
+fn impostor_tls(
+    certs: &SimCerts,
+    server: &str,
+    certificate: &ImpostorCertificate,
+) -> std::io::Result<Option<LinkTls>> {
+    let missing = || std::io::Error::other(format!("no certificate for {server}"));
+    let shown = match certificate {
+        ImpostorCertificate::None => return Ok(None),
+        ImpostorCertificate::OtherCa => certs.foreign(server),
+        ImpostorCertificate::Of(other) => certs.identity(other),
+    };
+    let herd_ca = certs.identity(server).ok_or_else(missing)?.ca.clone();
+    let identity = server::certs::Identity {
+        ca: herd_ca,
+        ..shown.ok_or_else(missing)?.clone()
+    };
+    let setup = certs
+        .with_identity(&identity, server, IMPOSTOR_SEED)
+        .ok_or_else(missing)?;
+    crate::simcerts::attacker_tls(&setup).map(Some)
+}
+
+/// Seeds the impostor's TLS randomness.
+const IMPOSTOR_SEED: u64 = 0x1a2b;
+
 /// One connection to the impostor, until it closes.
-async fn answer<S: AsyncRead + AsyncWrite + Unpin>(stream: S, server: String, recorder: Recorder) {
+async fn answer(stream: BoxStream, server: String, tls: Option<LinkTls>, recorder: Recorder) {
     let (read, mut write) = tokio::io::split(stream);
     let mut reader = LineReader::new(read, IMPOSTOR_LINE_BYTES_MAX);
     let mut reported = 0usize;
@@ -116,9 +169,10 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(stream: S, server: String, re
             Line::TooLong { prefix } => prefix,
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let reply = match text.split_ascii_whitespace().collect::<Vec<_>>()[..] {
-            ["PEER", ..] => Some("HELLO 00".to_string()),
-            ["AUTH", ..] => Some("LINKED 1 0 - -".to_string()),
+        let words = text.split_ascii_whitespace().collect::<Vec<_>>();
+        let reply = match words[..] {
+            ["PEER", ..] => Some("HELLO".to_string()),
+            ["AUTH", ..] => Some("LINKED 1 0 -".to_string()),
             ["PING", n] => Some(format!("PONG {n}")),
             _ => None,
         };
@@ -129,7 +183,7 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(stream: S, server: String, re
                 recorder.now(),
                 SimEvent::ImpostorGot {
                     server: server.clone(),
-                    line: text,
+                    line: text.clone(),
                 },
             ));
         }
@@ -140,6 +194,17 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(stream: S, server: String, re
                 .is_err()
         {
             return;
+        }
+        if let (["PEER", claimed, ..], Some(tls)) = (&words[..], &tls) {
+            // TLS next, as a server does: whatever the dialler sends after it, read in clear.
+            let Some(read) = reader.into_inner() else {
+                return;
+            };
+            let Ok(stream) = tls.accept(claimed, read.unsplit(write)).await else {
+                return;
+            };
+            let (read, w) = tokio::io::split(stream);
+            (reader, write) = (LineReader::new(read, IMPOSTOR_LINE_BYTES_MAX), w);
         }
     }
 }

@@ -143,14 +143,15 @@ async fn count_replies<R: AsyncRead + Unpin>(mut read: R) -> std::io::Result<Tal
 
 /// Runs a hostile step: its lines on one connection, its huge-id IAMAT on another, its link
 /// under a borrowed name on a third, and its held connections, each reported in the trace.
-/// `secret` is the herd's: a hostile `peer_as` proves it, as a member of the herd could.
+/// `certs` are the herd's: a hostile `peer_as` presents the borrowed name's herd certificate,
+/// as a member of the herd could (`None`: the herd's links run without TLS).
 pub async fn run_hostile(
     id: u64,
     hostile: Hostile,
     port: u16,
     recorder: Recorder,
     timestamp: ClockText,
-    secret: &'static [u8],
+    certs: Option<std::sync::Arc<crate::simcerts::SimCerts>>,
 ) {
     let server = hostile.server.clone();
     if let Some(stall) = hostile.stall.clone() {
@@ -186,7 +187,15 @@ pub async fn run_hostile(
             "AT {name} +0.000000000 forged-by-{name} +1+1 {}",
             timestamp()
         );
-        let talk = link_as(id, &server, port, name, secret, &forged, &recorder);
+        let talk = link_as(
+            id,
+            &server,
+            port,
+            name,
+            certs.as_deref(),
+            &forged,
+            &recorder,
+        );
         let text = match tokio::time::timeout(BULK_TIMEOUT, talk).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(e)) => format!("<error: {e}>"),
@@ -201,18 +210,17 @@ pub async fn run_hostile(
 
 /// The epoch a borrowed name's link claims.
 const BORROWED_EPOCH: u64 = 1;
-/// The challenge a borrowed name's link asks the server to answer.
-const BORROWED_CHALLENGE: &str = "00";
 
-/// Opens a link to `server` as `name`: `PEER`, and when the server challenges (`HELLO`), an
-/// `AUTH` with a valid proof of `secret`; then the `forged` record, a half-close, and every
-/// line read back until the server closes. Returns what was read, one line each.
+/// Opens a link to `server` as `name`: `PEER`, and when the server answers `HELLO`, TLS with
+/// `name`'s herd certificate (when the herd has `certs`) and `AUTH`; then the `forged` record,
+/// a half-close, and every line read back until the server closes. Returns what was read, one
+/// line each.
 async fn link_as(
     id: u64,
     server: &str,
     port: u16,
     name: &str,
-    secret: &[u8],
+    certs: Option<&crate::simcerts::SimCerts>,
     forged: &str,
     recorder: &Recorder,
 ) -> std::io::Result<String> {
@@ -227,13 +235,20 @@ async fn link_as(
     recorder.push(hostile_send(recorder.now(), id, server, &peer));
     write.write_all(format!("{peer}\n").as_bytes()).await?;
     if let Some(first) = read_reply_line(&mut reader, &mut reply).await?
-        && let Ok(Command::Hello { nonce, .. }) = Command::parse_line(&first)
+        && let Ok(Command::Hello) = Command::parse_line(&first)
     {
-        let secret = server::config::Secret::new(secret);
-        let proof =
-            server::links::handshake::proof(secret.as_ref(), name, server, BORROWED_EPOCH, &nonce);
-        let auth = format!("AUTH {proof} 0 {BORROWED_CHALLENGE}");
-        recorder.push(hostile_send(recorder.now(), id, server, &auth));
+        let setup = certs.and_then(|c| c.with_identity(c.identity(name)?, name, id));
+        if let Some(setup) = setup {
+            let Some(read) = reader.into_inner() else {
+                return Ok(reply);
+            };
+            let tls = crate::simcerts::attacker_tls(&setup)?;
+            let stream = tls.connect(server, read.unsplit(write)).await?;
+            let (read, w) = tokio::io::split(stream);
+            (reader, write) = (LineReader::new(read, HOSTILE_REPLY_BYTES_MAX), w);
+        }
+        let auth = "AUTH 0";
+        recorder.push(hostile_send(recorder.now(), id, server, auth));
         write.write_all(format!("{auth}\n").as_bytes()).await?;
         read_reply_line(&mut reader, &mut reply).await?;
     }

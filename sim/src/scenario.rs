@@ -466,6 +466,7 @@ pub use step::{
     LinkLatency, Load, PlacesFault, Raw, RawPayload, STEP_CONNECTIONS_MAX, Skew, Step, WhatsAt,
 };
 pub use step::{DiskFaultKind, DiskStep, STALL_FOR_MAX, STALL_PER_SECOND_MAX, Stall};
+pub use step::{Impostor, ImpostorCertificate};
 pub use tamper::{
     TAMPER_ALTER_BYTES_MAX, TAMPER_INJECT_BYTES_MAX, TAMPER_REPLAY_BYTES_MAX, Tamper, TamperMode,
 };

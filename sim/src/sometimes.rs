@@ -31,7 +31,7 @@ pub enum Property {
     OnewayStaleRead,
     ClassicLinkCarriedRecord,
     WhatsatWaitGaveUp,
-    ForgedProofRefused,
+    ForgedLinkRefused,
     ForgedClassicRefused,
     PowerLossRecovered,
     HerdPowerCut,
@@ -69,7 +69,7 @@ impl Property {
         Property::OnewayStaleRead,
         Property::ClassicLinkCarriedRecord,
         Property::WhatsatWaitGaveUp,
-        Property::ForgedProofRefused,
+        Property::ForgedLinkRefused,
         Property::ForgedClassicRefused,
         Property::PowerLossRecovered,
         Property::HerdPowerCut,
@@ -107,7 +107,7 @@ impl Property {
             Property::OnewayStaleRead => "oneway_stale_read",
             Property::ClassicLinkCarriedRecord => "classic_link_carried_record",
             Property::WhatsatWaitGaveUp => "whatsat_wait_gave_up",
-            Property::ForgedProofRefused => "forged_proof_refused",
+            Property::ForgedLinkRefused => "forged_link_refused",
             Property::ForgedClassicRefused => "forged_classic_refused",
             Property::PowerLossRecovered => "power_loss_recovered",
             Property::HerdPowerCut => "herd_power_cut",
@@ -146,7 +146,9 @@ impl Property {
             Property::OnewayStaleRead => "a one-way partition caused a stale read",
             Property::ClassicLinkCarriedRecord => "a classic link carried a record",
             Property::WhatsatWaitGaveUp => "a WHATSAT waited in vain and was answered ?",
-            Property::ForgedProofRefused => "a link without the herd's proof was refused",
+            Property::ForgedLinkRefused => {
+                "a link refused: no herd certificate for its name, or no valid AUTH"
+            }
             Property::ForgedClassicRefused => "a forged classic line was refused",
             Property::PowerLossRecovered => "a server lost power and recovered records from disk",
             Property::HerdPowerCut => "every server lost power at once and came back",
@@ -197,7 +199,7 @@ impl Property {
             Property::OnewayStaleRead => oneway_stale_read(run),
             Property::ClassicLinkCarriedRecord => classic_link_carried_record(run),
             Property::WhatsatWaitGaveUp => whatsat_waited(run, false),
-            Property::ForgedProofRefused => forged_proof_refused(run),
+            Property::ForgedLinkRefused => forged_link_refused(run),
             Property::ForgedClassicRefused => forged_classic_refused(run),
             Property::PowerLossRecovered => power_loss_recovered(run),
             Property::HerdPowerCut => herd_power_cut(run),
@@ -485,7 +487,7 @@ fn classic_link_carried_record(run: &RunRecord) -> bool {
     })
 }
 
-fn forged_proof_refused(run: &RunRecord) -> bool {
+fn forged_link_refused(run: &RunRecord) -> bool {
     server_events(run).any(|(_, event)| matches!(event, Event::LinkRefused { .. }))
 }
 

@@ -43,7 +43,6 @@ fn the_committed_herd_corpus_passes() {
         "ok   herd_refused (safety)",
         "ok   herd_accepted (safety)",
         "ok   herd_written_back (safety)",
-        "ok   secret_hidden (safety): 1 herd with a secret",
     ] {
         assert!(stdout.contains(verdict), "{verdict}\n{stdout}");
     }

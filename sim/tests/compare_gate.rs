@@ -70,14 +70,19 @@ fn compare_exits_with_the_liveness_code_when_the_classic_herd_fails_in_both_mode
     assert!(alive.is_empty(), "still running: {alive:?}");
 }
 
-/// A `server` that runs every process with a secret of its own: no link authenticates, so in
-/// real mode nothing floods, while the simulation's herd is sound.
-fn server_with_a_secret_per_process(dir: &Path) -> PathBuf {
+/// A `server` that runs every process with certificates of a CA of its own (it writes them
+/// with `server certs` and points a copy of its herd file at them): no link authenticates, so
+/// in real mode nothing floods, while the simulation's herd is sound.
+fn server_with_a_ca_per_process(dir: &Path) -> PathBuf {
     let (binary, _) = procs::server_binary(None).expect("the server binary");
-    let script = dir.join("server-own-secret");
+    let script = dir.join("server-own-ca");
+    let bin = binary.display();
+    // Real mode starts `server NAME --herd FILE ...`; the herd file names `tls_dir: tls`.
     let body = format!(
-        "#!/bin/sh\nHERD_SECRET=\"planted-$$\" exec {} \"$@\"\n",
-        binary.display()
+        "#!/bin/sh\nname=$1\nherd=$3\nshift 3\nown=\"$(dirname \"$herd\")/own-$$\"\n\
+         {bin} certs --herd \"$herd\" --out \"$own\" >/dev/null || exit 1\n\
+         sed \"s|\\\"tls_dir\\\":\\\"tls\\\"|\\\"tls_dir\\\":\\\"own-$$\\\"|\" \"$herd\" > \"$own.yaml\"\n\
+         exec {bin} \"$name\" --herd \"$own.yaml\" \"$@\"\n"
     );
     std::fs::write(&script, body).expect("write the wrapper");
     let mut permissions = std::fs::metadata(&script).expect("stat").permissions();
@@ -90,7 +95,7 @@ fn server_with_a_secret_per_process(dir: &Path) -> PathBuf {
 fn swarm_compare_fails_on_a_failure_planted_in_real_mode_alone() {
     let dir = std::env::temp_dir().join(format!("sim-compare-gate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let server = server_with_a_secret_per_process(&dir);
+    let server = server_with_a_ca_per_process(&dir);
     let out = sim(&[
         "swarm",
         "--compare",

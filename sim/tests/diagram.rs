@@ -22,7 +22,7 @@ fn the_partition_diagram_shows_the_cut_the_stale_read_and_the_reconciliation()
     assert!(svg.contains(r#"<g class="shade partition"><title>1.000s harness partition"#));
     assert!(svg.contains(">cut from Bona, Jaquez</text>"));
     assert!(svg.contains(
-        r#"<g class="msg reconcile"><title>5.062s Clark reconcile peer=Jaquez full=false records=1"#
+        r#"<g class="msg reconcile"><title>5.101s Clark reconcile peer=Jaquez full=false records=1"#
     ));
     assert!(svg.contains(">kiwi v1: STALE (Clark has v2)</text>"));
     assert!(

@@ -11,12 +11,12 @@ const DURATION: Duration = Duration::from_secs(15);
 const RUNS: usize = 24;
 
 /// Features the search must reach: a tie broken by origin (12 swarm seeds in 500), a record
-/// refused as too far ahead and a table full (from the edge children), a forged proof refused.
+/// refused as too far ahead and a table full (from the edge children), a forged link refused.
 const REQUIRED: [&str; 4] = [
     "sometimes:tie_broken_by_origin",
     "limit:TooFarAhead#1",
     "store:client.TableFull#1",
-    "sometimes:forged_proof_refused",
+    "sometimes:forged_link_refused",
 ];
 
 /// The search seed. Seeds 0, 1 and 3 find runs that fail on the correct herd today, each a

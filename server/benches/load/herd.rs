@@ -24,6 +24,10 @@ pub const OUTBOUND_LINKS: u64 = 2 * LINKS.len() as u64;
 /// log never rotates under the tail that reads it (production keeps the default bound).
 const BENCH_LOG_FILE_BYTES_MAX: u64 = 1 << 40;
 
+/// Links in clear rather than over TLS (`--plain-links`), to measure what TLS costs against
+/// the same build in the same conditions.
+pub static PLAIN_LINKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// `n` distinct ports the kernel calls free right now. All are bound at once (so they differ),
 /// then released for the servers to take. Never the default herd's 10000-10004, so a running
 /// herd or the binary test cannot collide with the benchmark.
@@ -83,8 +87,24 @@ impl Herd {
             "limits: {{ log_file_bytes_max: {BENCH_LOG_FILE_BYTES_MAX} }}\n"
         ));
         let herd_file = dir.join("herd.yaml");
-        std::fs::write(&herd_file, yaml)
+        std::fs::write(&herd_file, &yaml)
             .with_context(|| format!("write {}", herd_file.display()))?;
+        if !PLAIN_LINKS.load(std::sync::atomic::Ordering::Relaxed) {
+            // Links over TLS, as a real deployment runs them: `server certs` writes the herd's
+            // certificates and the herd file names them.
+            let status = Command::new(env!("CARGO_BIN_EXE_server"))
+                .arg("certs")
+                .arg("--herd")
+                .arg(&herd_file)
+                .arg("--out")
+                .arg(dir.join("tls"))
+                .stdout(Stdio::null())
+                .status()
+                .context("server certs")?;
+            anyhow::ensure!(status.success(), "server certs failed");
+            std::fs::write(&herd_file, format!("tls_dir: tls\n{yaml}"))
+                .with_context(|| format!("write {}", herd_file.display()))?;
+        }
         let mut herd = Herd {
             log_dir,
             herd_file,

@@ -114,6 +114,9 @@ impl Options {
                 "--storm-only" => (o.load, o.durability) = (false, false),
                 "--durability-only" => (o.load, o.storm) = (false, false),
                 "--keep-logs" => o.keep_logs = true,
+                "--plain-links" => {
+                    herd::PLAIN_LINKS.store(true, std::sync::atomic::Ordering::Relaxed)
+                }
                 "--load-log-level" => {
                     let level = args.next().context("--load-log-level needs a level")?;
                     anyhow::ensure!(
@@ -125,7 +128,7 @@ impl Options {
                 other => anyhow::bail!(
                     "unknown option {other}; options: --quick, --secs S, --storm N, \
                      --converge-timeout S, --load-only, --storm-only, --durability-only, --keep-logs, \
-                     --load-log-level LEVEL"
+                     --load-log-level LEVEL, --plain-links"
                 ),
             }
         }
@@ -189,6 +192,15 @@ async fn run(o: &Options) -> anyhow::Result<()> {
         o.warmup.as_secs_f64(),
         STORM_INTO.len(),
         o.per_batch
+    );
+    let plain = herd::PLAIN_LINKS.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "links: {}",
+        if plain {
+            "in clear (--plain-links)"
+        } else {
+            "TLS 1.3, certificates from `server certs`"
+        }
     );
     match &o.load_log_level {
         None => println!(

@@ -105,7 +105,9 @@ impl fmt::Display for ConnectionEnd {
             ConnectionEnd::Shutdown => f.write_str("shutdown"),
             ConnectionEnd::LinkEnded(peer) => write!(f, "link from {peer} ended"),
             ConnectionEnd::NoClientSlot => f.write_str("refused: every client slot is taken"),
-            ConnectionEnd::LinkWithoutProof => f.write_str("refused: link without a valid proof"),
+            ConnectionEnd::LinkWithoutProof => {
+                f.write_str("refused: link without a valid certificate")
+            }
             ConnectionEnd::HandshakeTimedOut => f.write_str("handshake timed out"),
             ConnectionEnd::HandshakeEvicted => f.write_str("handshake evicted by newer ones"),
             ConnectionEnd::NoLinkSlot => f.write_str("refused: every link slot is taken"),
@@ -126,7 +128,7 @@ impl FromStr for ConnectionEnd {
             "idle timeout" => ConnectionEnd::IdleTimeout,
             "shutdown" => ConnectionEnd::Shutdown,
             "refused: every client slot is taken" => ConnectionEnd::NoClientSlot,
-            "refused: link without a valid proof" => ConnectionEnd::LinkWithoutProof,
+            "refused: link without a valid certificate" => ConnectionEnd::LinkWithoutProof,
             "handshake timed out" => ConnectionEnd::HandshakeTimedOut,
             "handshake evicted by newer ones" => ConnectionEnd::HandshakeEvicted,
             "refused: every link slot is taken" => ConnectionEnd::NoLinkSlot,
@@ -176,11 +178,11 @@ pub enum LinkEnd {
     ClosedDuringHandshake,
     /// The neighbour answered `? PEER`: it speaks the classic dialect.
     SpeaksClassic,
-    /// The neighbour refused our proof: the herd secret differs.
+    /// The neighbour refused our certificate (TLS alert): its CA is not ours.
     AuthRefused,
-    /// The neighbour did not answer our challenge with a valid proof: whatever answers at its
-    /// address does not know the herd's secret (an impostor, or the secret differs). Nothing
-    /// was sent to it.
+    /// The neighbour's certificate was refused, or its TLS broke off: whatever answers at its
+    /// address holds no herd certificate for the neighbour's name (an impostor, or another
+    /// herd's CA). Nothing was sent to it.
     AnswerRefused,
     /// The neighbour's handshake line was not the one expected; what it was.
     Handshake(String),
@@ -202,9 +204,9 @@ impl fmt::Display for LinkEnd {
             LinkEnd::SpeaksClassic => {
                 "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)"
             }
-            LinkEnd::AuthRefused => "neighbour refused our proof: the herd secret differs",
+            LinkEnd::AuthRefused => "neighbour refused our certificate: its CA differs",
             LinkEnd::AnswerRefused => {
-                "neighbour did not prove the herd secret: an impostor, or the secret differs"
+                "neighbour holds no herd certificate for its name: an impostor, or the CA differs"
             }
             LinkEnd::Handshake(what) => return write!(f, "{HANDSHAKE_PREFIX}{what}"),
             LinkEnd::Io(error) => error,
@@ -341,8 +343,9 @@ impl FromStr for LineRefusal {
 /// Why an incoming link's handshake was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LinkRefusal {
-    /// The `AUTH` line was missing, malformed or did not prove the herd secret.
-    #[serde(rename = "no valid proof of the herd secret")]
+    /// No herd certificate for the name the `PEER` line claimed, or the `AUTH` line was
+    /// missing or malformed.
+    #[serde(rename = "no herd certificate for the name, or no valid AUTH")]
     NoValidProof,
 }
 

@@ -1,112 +1,94 @@
-//! The accepting side of a persistent link, entered when a connection says `PEER`: challenge,
-//! check the proof within `peer_handshake_timeout` (unless a newer handshake evicts this one),
-//! take a link slot, then records in, `PONG` out, and a resume point per `MARK`.
+//! The accepting side of a persistent link, entered when a connection says `PEER`: `HELLO`,
+//! TLS (the dialler's certificate must be the herd's and for the name it claimed) and its
+//! `AUTH`, all within `peer_handshake_timeout` (unless a newer handshake evicts this one), a
+//! link slot, then records in, `PONG` out, and a resume point per `MARK`.
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::time::Instant;
 
 use crate::digest;
 
 use crate::events::{ConnectionEnd, Direction, Event, LineRefusal, LinkEnd, LinkRefusal};
 use crate::line::{Line, LineReader, shown, write_lines};
+use crate::net::BoxStream;
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
 use crate::state::{FillGuard, ResumePoint, Shared, Via, link_key};
 
 use super::admission::{Admission, Pending};
-use super::handshake;
+use super::tls::LinkTls;
 
-/// A handshake pending at [`Admission`], until its proof is taken.
+/// A handshake pending at [`Admission`], until its certificate and `AUTH` are taken.
 pub struct Handshake<'a> {
     pub pending: Pending,
     pub admission: &'a Admission,
 }
 
-/// How the connection goes on after [`serve`].
-pub enum AfterLink {
-    /// The link ran and ended, or the handshake broke off (why): the connection is done.
-    Ended(ConnectionEnd),
-    /// The handshake was refused and answered `? <line>`: the connection goes on as a plain
-    /// client connection, where peer lines change nothing.
-    Refused,
-}
+/// The connection's two halves, read by lines.
+pub type Halves = (LineReader<ReadHalf<BoxStream>>, WriteHalf<BoxStream>);
 
-/// Runs the link from `peer` (which said `PEER peer epoch` on connection `conn`);
-/// `on_linked` runs once the proof is taken.
+/// Runs the link from `peer` (which said `PEER peer epoch` on connection `conn`) until it
+/// ends; `on_linked` runs once the handshake is taken. Returns why the connection ended.
 #[allow(clippy::too_many_arguments)]
-pub async fn serve<R, W>(
+pub async fn serve(
     shared: &Shared,
     peer: &str,
     epoch: u64,
     conn: u64,
     handshake: Handshake<'_>,
-    reader: &mut LineReader<R>,
-    writer: &mut W,
+    (reader, mut writer): Halves,
     shutdown: &mut Shutdown,
     on_linked: impl FnOnce(),
-) -> AfterLink
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+) -> ConnectionEnd {
     let limits = &shared.limits;
-    let nonce = handshake::challenge(shared.seed, shared.epoch, &shared.name, conn);
+    let deadline = Instant::now() + limits.peer_handshake_timeout;
     let seq = shared.resume_seq(peer, epoch);
-    // Only a challenge: this server's life and what it holds are said once the proof holds.
-    let hello = format!("HELLO {nonce}\n");
-    if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
-        return AfterLink::Ended(reason.into());
+    // Nothing more: this server's life and what it holds are said once the link is proven.
+    if let Err(reason) = write_lines(&mut writer, b"HELLO\n", limits.heartbeat_timeout).await {
+        return reason.into();
     }
-    let line = tokio::select! {
-        line = tokio::time::timeout(limits.peer_handshake_timeout, reader.read_line()) => line,
-        _ = handshake.pending.evicted() => {
-            return AfterLink::Ended(ConnectionEnd::HandshakeEvicted);
+    let (mut reader, mut writer) = match &shared.tls {
+        Some(tls) => {
+            let halves = (reader, writer);
+            let accepted = accept_tls(shared, peer, conn, tls, &handshake, deadline, halves);
+            match accepted.await {
+                Ok(halves) => halves,
+                Err(end) => return end,
+            }
         }
-        _ = shutdown.wait() => return AfterLink::Ended(ConnectionEnd::Shutdown),
+        None => (reader, writer),
+    };
+    let line = tokio::select! {
+        line = tokio::time::timeout_at(deadline, reader.read_line()) => line,
+        _ = handshake.pending.evicted() => return ConnectionEnd::HandshakeEvicted,
+        _ = shutdown.wait() => return ConnectionEnd::Shutdown,
     };
     let bytes = match line {
-        Err(_) => return AfterLink::Ended(ConnectionEnd::HandshakeTimedOut),
-        Ok(Err(e)) => return AfterLink::Ended(ConnectionEnd::Io(e.to_string())),
-        Ok(Ok(None)) => return AfterLink::Ended(ConnectionEnd::ClosedDuringHandshake),
+        Err(_) => return ConnectionEnd::HandshakeTimedOut,
+        Ok(Err(e)) => return ConnectionEnd::Io(e.to_string()),
+        Ok(Ok(None)) => return ConnectionEnd::ClosedDuringHandshake,
         Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
         Ok(Ok(Some(Line::TooLong { prefix }))) => prefix,
     };
     let auth = match Command::parse_line(&bytes) {
-        Ok(Command::Auth {
-            proof,
-            head,
-            challenge,
-        }) => handshake::verify(
-            shared.secret.as_ref(),
-            peer,
-            &shared.name,
-            epoch,
-            &nonce,
-            &proof,
-        )
-        .then_some((head, challenge)),
+        Ok(Command::Auth { head }) => Some(head),
         _ => None,
     };
-    // Proven (or refused): the handshake is no longer pending. Only a proven link takes a slot.
+    // Taken (or refused): the handshake is no longer pending. Only a taken link takes a slot.
     drop(handshake.pending);
     let proven = auth.is_some();
-    let slot = auth.and_then(|auth| Some((auth, handshake.admission.link_slot()?)));
+    let slot = auth.and_then(|head| Some((head, handshake.admission.link_slot()?)));
     if proven && slot.is_none() {
         shared.metrics.refused("peer_links_max");
-        return AfterLink::Ended(ConnectionEnd::NoLinkSlot);
+        return ConnectionEnd::NoLinkSlot;
     }
-    let Some(((catch_up_head, challenge), _slot)) = slot else {
-        shared.metrics.refused("link_without_proof");
-        Event::LinkRefused {
-            conn,
-            peer: peer.to_string(),
-            reason: LinkRefusal::NoValidProof,
-            line: shown(&bytes),
-        }
-        .emit();
+    let Some((catch_up_head, _slot)) = slot else {
+        refuse_link(shared, conn, peer, &bytes);
         let reply = format!("{}\n", invalid_reply(&bytes));
-        return match write_lines(writer, reply.as_bytes(), limits.client_write_timeout).await {
-            Ok(()) => AfterLink::Refused,
-            Err(reason) => AfterLink::Ended(reason.into()),
+        let written = write_lines(&mut writer, reply.as_bytes(), limits.client_write_timeout);
+        return match written.await {
+            Ok(()) => ConnectionEnd::LinkWithoutProof,
+            Err(reason) => reason.into(),
         };
     };
     if seq == 0 {
@@ -115,7 +97,7 @@ where
         // sends only what that one did not bring.
         tokio::select! {
             _ = tokio::time::timeout(limits.fill_wait(), shared.fills_done()) => {}
-            _ = shutdown.wait() => return AfterLink::Ended(ConnectionEnd::Shutdown),
+            _ = shutdown.wait() => return ConnectionEnd::Shutdown,
         }
     }
     let (digest, fill) = {
@@ -132,21 +114,14 @@ where
         let fill = (seq == 0 && catch_up_head > 0).then(|| shared.fill_started());
         (digest, fill)
     };
-    let proof = handshake::answer(
-        shared.secret.as_ref(),
-        peer,
-        &shared.name,
-        shared.epoch,
-        &challenge,
-    );
     let linked = Command::Linked {
         epoch: shared.epoch,
         seq,
         digest,
-        proof,
     };
     let linked = format!("{linked}\n");
-    if let Err(reason) = write_lines(writer, linked.as_bytes(), limits.heartbeat_timeout).await {
+    if let Err(reason) = write_lines(&mut writer, linked.as_bytes(), limits.heartbeat_timeout).await
+    {
         Event::PeerDown {
             peer: peer.to_string(),
             direction: Direction::Inbound,
@@ -154,7 +129,7 @@ where
         }
         .emit();
         shared.metrics.link_up(peer, Direction::Inbound, false);
-        return AfterLink::Ended(ConnectionEnd::LinkEnded(peer.to_string()));
+        return ConnectionEnd::LinkEnded(peer.to_string());
     }
     on_linked();
     shared.linked_in(peer);
@@ -168,7 +143,7 @@ where
         source: &source,
         catch_up_head,
     };
-    let reason = records_in(shared, &link, fill, reader, writer, shutdown).await;
+    let reason = records_in(shared, &link, fill, &mut reader, &mut writer, shutdown).await;
     Event::PeerDown {
         peer: peer.to_string(),
         direction: Direction::Inbound,
@@ -176,7 +151,55 @@ where
     }
     .emit();
     shared.metrics.link_up(peer, Direction::Inbound, false);
-    AfterLink::Ended(ConnectionEnd::LinkEnded(peer.to_string()))
+    ConnectionEnd::LinkEnded(peer.to_string())
+}
+
+/// Says that the link `peer` claimed on connection `conn` was refused (`why`: the line or the
+/// TLS error).
+fn refuse_link(shared: &Shared, conn: u64, peer: &str, why: &[u8]) {
+    shared.metrics.refused("link_without_proof");
+    Event::LinkRefused {
+        conn,
+        peer: peer.to_string(),
+        reason: LinkRefusal::NoValidProof,
+        line: shown(why),
+    }
+    .emit();
+}
+
+/// TLS on the connection, as the server, before `deadline`: the dialler's certificate must
+/// chain to the herd's CA and name `peer`.
+async fn accept_tls(
+    shared: &Shared,
+    peer: &str,
+    conn: u64,
+    tls: &LinkTls,
+    handshake: &Handshake<'_>,
+    deadline: Instant,
+    (reader, writer): Halves,
+) -> Result<Halves, ConnectionEnd> {
+    // The dialler sends nothing after `PEER` until our `HELLO`: bytes here are not TLS.
+    let Some(read_half) = reader.into_inner() else {
+        refuse_link(shared, conn, peer, b"bytes after PEER before TLS");
+        return Err(ConnectionEnd::LinkWithoutProof);
+    };
+    let stream = read_half.unsplit(writer);
+    let accepted = tokio::select! {
+        accepted = tokio::time::timeout_at(deadline, tls.accept(peer, stream)) => accepted,
+        _ = handshake.pending.evicted() => return Err(ConnectionEnd::HandshakeEvicted),
+    };
+    match accepted {
+        Err(_) => Err(ConnectionEnd::HandshakeTimedOut),
+        Ok(Err(e)) => {
+            refuse_link(shared, conn, peer, format!("TLS: {e}").as_bytes());
+            Err(ConnectionEnd::LinkWithoutProof)
+        }
+        Ok(Ok(stream)) => {
+            let (read_half, writer) = tokio::io::split(stream);
+            let limit = shared.limits.line_bytes_max;
+            Ok((LineReader::new(read_half, limit), writer))
+        }
+    }
 }
 
 /// One running inbound link.

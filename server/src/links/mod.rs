@@ -1,5 +1,5 @@
 //! Links to neighbours: the dialling side streams the table's change sequence, the accepting
-//! side stores what arrives, and each proves the herd's secret to the other first.
+//! side stores what arrives, over mutually authenticated TLS.
 //!
 //! A persistent link is two TCP connections, one per direction: each server dials every
 //! neighbour and only *sends* records on the connection it dialled, and only *receives* on the
@@ -7,20 +7,21 @@
 //!
 //! ```text
 //! dialler  -> PEER <name> <epoch>
-//! accepter -> HELLO <nonce>                   a fresh challenge, nothing more
-//! dialler  -> AUTH <hmac> <head> <challenge>  HMAC-SHA256(secret, names, epoch, nonce); the
-//!                                             last change the catch-up covers; its own
-//!                                             fresh challenge
-//! accepter -> LINKED <epoch> <seq> <digest> <answer>
-//!                                             its life; seq: what it holds of the dialler's
-//!                                             epoch; `-`, or when seq is 0 its table's
-//!                                             digest; HMAC-SHA256 answer to the challenge,
-//!                                             checked before anything is sent
-//!                                             (or `? AUTH ...`, and nothing is stored)
+//! accepter -> HELLO                       TLS starts next, nothing more is said in clear
+//!             TLS 1.3: both certificates chain to the herd's CA; the accepter's names the
+//!             neighbour dialled, the dialler's the name its PEER line claimed
+//! dialler  -> AUTH <head>                 the last change the catch-up covers
+//! accepter -> LINKED <epoch> <seq> <digest>
+//!                                         its life; seq: what it holds of the dialler's
+//!                                         epoch; `-`, or when seq is 0 its table's digest
+//!                                         (or `? AUTH ...`, and the connection ends)
 //! dialler  -> AT ... lines, MARK <seq> after each batch that sends some, PING <n>
 //!             (MARK <cursor> before the PING when the cursor moved since the last MARK)
 //! accepter -> PONG <n>
 //! ```
+//!
+//! A herd run without TLS material (no certificates) speaks the same lines in clear, and every
+//! server with a persistent neighbour warns that its links are unauthenticated.
 //!
 //! The dialler sends every change after `seq`; when `seq` is 0 (the neighbour lost its memory
 //! or never knew this life) it sends, up to `head`, the records in the digest buckets where
@@ -30,17 +31,17 @@
 //! A slow neighbour makes its link lag; nothing is dropped and nothing is resent.
 //! `PING`/`PONG` find connections a partition left half-dead.
 //!
-//! - [`admission`]: link slots only for proven handshakes; pending ones bounded, oldest evicted.
-//! - [`handshake`]: challenges and proofs (HMAC-SHA256), no I/O.
+//! - [`admission`]: link slots only for taken handshakes; pending ones bounded, oldest evicted.
+//! - [`tls`]: the TLS configurations and the name checks, over the seam's streams.
 //! - [`outbound`]: the dialling side of a persistent link.
 //! - [`inbound`]: the accepting side, entered by the connection handler on `PEER`.
 //! - [`classic`]: the classic dialect, one connection per record, nothing resumed.
 
 pub mod admission;
 pub mod classic;
-pub mod handshake;
 pub mod inbound;
 pub mod outbound;
+pub mod tls;
 
 use std::sync::Arc;
 

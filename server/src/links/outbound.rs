@@ -1,5 +1,6 @@
-//! The dialling side of a persistent link: dial with jittered backoff, prove the secret,
-//! send what the neighbour lacks, then stream new changes from a cursor with heartbeats.
+//! The dialling side of a persistent link: dial with jittered backoff, start TLS (the
+//! neighbour's certificate must be the herd's, for its name), send what the neighbour lacks,
+//! then stream new changes from a cursor with heartbeats.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -19,8 +20,6 @@ use crate::shutdown::Shutdown;
 use crate::state::{Shared, link_key};
 use crate::store::Held;
 
-use super::handshake;
-
 /// Dials `neighbour` until shutdown; each connection is one session.
 pub async fn run(
     neighbour: Neighbour,
@@ -35,8 +34,6 @@ pub async fn run(
     // Answers of `? PEER` since the link was last up: the first is news for the operator, the
     // redials after it are detail.
     let mut classic_answers_in_a_row = 0u32;
-    // Connections made so far: each gets its own challenge for the neighbour to answer.
-    let mut dials = 0u64;
     loop {
         let dial = tokio::time::timeout(
             limits.peer_connect_timeout,
@@ -49,8 +46,7 @@ pub async fn run(
         let error = match dialled {
             Ok(Ok(stream)) => {
                 failures_in_a_row = 0;
-                dials += 1;
-                let end = session(&neighbour.name, dials, stream, &shared, &mut shutdown).await;
+                let end = session(&neighbour.name, stream, &shared, &mut shutdown).await;
                 if end.linked {
                     backoff.reset();
                     classic_answers_in_a_row = 0;
@@ -147,22 +143,22 @@ impl SessionEnd {
     }
 }
 
-/// Dialled connection number `dial`: handshake, catch-up, streaming; returns why it ended.
+/// A dialled connection: handshake, catch-up, streaming; returns why it ended.
 async fn session(
     peer: &str,
-    dial: u64,
     stream: BoxStream,
     shared: &Shared,
     shutdown: &mut Shutdown,
 ) -> SessionEnd {
     let limits = &shared.limits;
-    let (read_half, mut writer) = tokio::io::split(stream);
-    let mut reader = LineReader::new(read_half, limits.line_bytes_max);
-    let Handshaken {
-        their_epoch,
-        seq,
-        their_digest,
-    } = match dial_handshake(peer, dial, &mut reader, &mut writer, shared, shutdown).await {
+    let (
+        Handshaken {
+            their_epoch,
+            seq,
+            their_digest,
+        },
+        (mut reader, mut writer),
+    ) = match dial_handshake(peer, stream, shared, shutdown).await {
         Ok(handshaken) => handshaken,
         Err(end) => return end,
     };
@@ -386,24 +382,29 @@ struct Handshaken {
     their_digest: Option<TableDigest>,
 }
 
-/// The dialler's half of the handshake: `PEER`, the neighbour's `HELLO`, our `AUTH` with the
-/// proof, our head and our challenge, its `LINKED` with its answer: nothing is sent to a
-/// neighbour whose answer is not taken.
+/// The connection's two halves, read by lines.
+type Halves = (LineReader<ReadHalf<BoxStream>>, WriteHalf<BoxStream>);
+
+/// The dialler's half of the handshake: `PEER`, the neighbour's `HELLO`, TLS (this end checks
+/// that the neighbour's certificate is the herd's and for `peer`; the other end checks ours),
+/// then inside it our `AUTH` with our head, and its `LINKED`: nothing is sent to a neighbour
+/// whose certificate is not taken.
 async fn dial_handshake(
     peer: &str,
-    dial: u64,
-    reader: &mut LineReader<ReadHalf<BoxStream>>,
-    writer: &mut WriteHalf<BoxStream>,
+    stream: BoxStream,
     shared: &Shared,
     shutdown: &mut Shutdown,
-) -> Result<Handshaken, SessionEnd> {
+) -> Result<(Handshaken, Halves), SessionEnd> {
     let limits = &shared.limits;
+    let (read_half, mut writer) = tokio::io::split(stream);
+    let mut reader = LineReader::new(read_half, limits.line_bytes_max);
     let hello = format!("PEER {} {}\n", shared.name, shared.epoch);
-    if let Err(reason) = write_lines(writer, hello.as_bytes(), limits.heartbeat_timeout).await {
+    if let Err(reason) = write_lines(&mut writer, hello.as_bytes(), limits.heartbeat_timeout).await
+    {
         return Err(SessionEnd::before_link(reason));
     }
-    let nonce = match read_reply(reader, limits.heartbeat_timeout, shutdown).await {
-        Ok(Command::Hello { nonce }) => nonce,
+    match read_reply(&mut reader, limits.heartbeat_timeout, shutdown).await {
+        Ok(Command::Hello) => {}
         Ok(other) => {
             return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
                 "expected HELLO, got {other}"
@@ -413,23 +414,17 @@ async fn dial_handshake(
             return Err(SessionEnd::before_link(LinkEnd::SpeaksClassic));
         }
         Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
+    }
+    let (mut reader, mut writer) = match &shared.tls {
+        Some(tls) => start_tls(peer, tls, reader, writer, shared, shutdown).await?,
+        None => (reader, writer),
     };
-    let link = format!("{}>{peer}", shared.name);
-    let challenge = handshake::dialler_challenge(shared.seed, shared.epoch, &link, dial);
     // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in.
     let auth = Command::Auth {
-        proof: handshake::proof(
-            shared.secret.as_ref(),
-            &shared.name,
-            peer,
-            shared.epoch,
-            &nonce,
-        ),
         head: shared.stream_head(&shared.store()),
-        challenge: challenge.clone(),
     };
     if let Err(reason) = write_lines(
-        writer,
+        &mut writer,
         format!("{auth}\n").as_bytes(),
         limits.heartbeat_timeout,
     )
@@ -438,50 +433,67 @@ async fn dial_handshake(
         return Err(SessionEnd::before_link(reason));
     }
     let linked_timeout = limits.heartbeat_timeout + limits.fill_wait();
-    let (their_epoch, seq, their_digest) = match read_reply(reader, linked_timeout, shutdown).await
-    {
-        Ok(Command::Linked {
-            epoch,
+    let handshaken = match read_reply(&mut reader, linked_timeout, shutdown).await {
+        Ok(Command::Linked { epoch, seq, digest }) => Handshaken {
+            their_epoch: epoch,
             seq,
-            digest,
-            proof,
-        }) => {
-            let answered = handshake::verify_answer(
-                shared.secret.as_ref(),
-                &shared.name,
-                peer,
-                epoch,
-                &challenge,
-                &proof,
-            );
-            if !answered {
-                Event::PeerAnswerRefused {
-                    peer: peer.to_string(),
-                }
-                .emit();
-                return Err(SessionEnd::before_link(LinkEnd::AnswerRefused));
-            }
-            (epoch, seq, digest)
-        }
+            their_digest: digest,
+        },
         Ok(other) => {
             return Err(SessionEnd::before_link(LinkEnd::Handshake(format!(
                 "expected LINKED, got {other}"
             ))));
         }
-        Err(Refused::Line(line)) if line.starts_with(b"? AUTH") => {
+        Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
+    };
+    Ok((handshaken, (reader, writer)))
+}
+
+/// TLS on the connection, as the client: within `heartbeat_timeout`, the neighbour's
+/// certificate chains to the herd's CA and names `peer`, and it takes ours.
+async fn start_tls(
+    peer: &str,
+    tls: &super::tls::LinkTls,
+    reader: LineReader<ReadHalf<BoxStream>>,
+    writer: WriteHalf<BoxStream>,
+    shared: &Shared,
+    shutdown: &mut Shutdown,
+) -> Result<Halves, SessionEnd> {
+    let limits = &shared.limits;
+    // The neighbour sends nothing after `HELLO` until our TLS hello: bytes here are not its.
+    let Some(read_half) = reader.into_inner() else {
+        return Err(SessionEnd::before_link(LinkEnd::Handshake(
+            "bytes after HELLO before TLS".into(),
+        )));
+    };
+    let stream = read_half.unsplit(writer);
+    let connected = tokio::select! {
+        connected = tokio::time::timeout(limits.heartbeat_timeout, tls.connect(peer, stream)) => {
+            connected
+        }
+        _ = shutdown.wait() => return Err(SessionEnd::before_link(LinkEnd::Shutdown)),
+    };
+    match connected {
+        Err(_) => Err(SessionEnd::before_link(LinkEnd::HandshakeTimedOut)),
+        Ok(Err(e)) if super::tls::alert_received(&e) => {
             Event::PeerAuthRefused {
                 peer: peer.to_string(),
             }
             .emit();
-            return Err(SessionEnd::before_link(LinkEnd::AuthRefused));
+            Err(SessionEnd::before_link(LinkEnd::AuthRefused))
         }
-        Err(refused) => return Err(SessionEnd::before_link(refused.reason())),
-    };
-    Ok(Handshaken {
-        their_epoch,
-        seq,
-        their_digest,
-    })
+        Ok(Err(_)) => {
+            Event::PeerAnswerRefused {
+                peer: peer.to_string(),
+            }
+            .emit();
+            Err(SessionEnd::before_link(LinkEnd::AnswerRefused))
+        }
+        Ok(Ok(stream)) => {
+            let (read_half, writer) = tokio::io::split(stream);
+            Ok((LineReader::new(read_half, limits.line_bytes_max), writer))
+        }
+    }
 }
 
 /// What a session's catch-up sends, fixed when it starts: every change after what the

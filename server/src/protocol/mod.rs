@@ -180,29 +180,21 @@ pub enum Command {
     /// life (it changes on every start), so resume points of an earlier life are never used.
     /// Exactly 3 fields.
     Peer { name: String, epoch: u64 },
-    /// `HELLO <nonce>`: the accepting side's answer to `PEER`: a fresh challenge, and
-    /// nothing else, so a stranger learns nothing of the server's state.
-    Hello { nonce: String },
-    /// `AUTH <proof> <head> <challenge>`: the dialler's proof that it knows the herd's secret
-    /// (`-` without one), its change head now (its catch-up covers at least that much, so
-    /// once a `MARK` reaches it, the catch-up is in), and a fresh challenge of its own that
-    /// the accepting side must answer.
-    Auth {
-        proof: String,
-        head: u64,
-        challenge: String,
-    },
-    /// `LINKED <epoch> <seq> <digest> <proof>`: the accepting side took the proof: its own
-    /// epoch, the last change it holds of the dialler's current epoch (0: none), and its
-    /// answer to the dialler's challenge (`-` without a secret); records follow only once the
-    /// dialler took that answer. When `seq` is 0, `digest` is its whole table's, so the dialler
-    /// sends only the buckets where its own differs; otherwise `-`, and the dialler sends what
-    /// changed after `seq`.
+    /// `HELLO`: the accepting side's answer to `PEER`: TLS starts next (on a herd that runs
+    /// its links without TLS, the `AUTH` line follows at once). It says nothing of the
+    /// server's state, so a stranger learns nothing.
+    Hello,
+    /// `AUTH <head>`: the dialler's change head now, sent once the link is up (inside TLS):
+    /// its catch-up covers at least that much, so once a `MARK` reaches it, the catch-up is in.
+    Auth { head: u64 },
+    /// `LINKED <epoch> <seq> <digest>`: the accepting side's own epoch and the last change it
+    /// holds of the dialler's current epoch (0: none). When `seq` is 0, `digest` is its whole
+    /// table's, so the dialler sends only the buckets where its own differs; otherwise `-`,
+    /// and the dialler sends what changed after `seq`.
     Linked {
         epoch: u64,
         seq: u64,
         digest: Option<TableDigest>,
-        proof: String,
     },
     /// `MARK <seq>`: every record of the dialler's up to change `seq` has been sent before
     /// this line; the receiver remembers it as where a reconnect resumes.
@@ -238,21 +230,6 @@ fn parse_bound(s: &str) -> Result<usize, ParseError> {
         _ => Err(ParseError::BadBound),
     }
 }
-
-/// A nonce or proof: `-` or lowercase hex, at most [`TOKEN_CHARS_MAX`] characters.
-fn parse_token(s: &str) -> Result<String, ParseError> {
-    let hex = s.len() <= TOKEN_CHARS_MAX
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if s == "-" || (hex && !s.is_empty()) {
-        Ok(s.to_owned())
-    } else {
-        Err(ParseError::BadNumber)
-    }
-}
-
-/// The longest nonce or proof a link handshake line may carry (a SHA-256 in hex is 64).
-pub const TOKEN_CHARS_MAX: usize = 128;
 
 fn parse_heartbeat(s: &str) -> Result<u64, ParseError> {
     match split_decimal(s) {
@@ -315,26 +292,21 @@ impl Command {
                 epoch: parse_heartbeat(epoch)?,
             }),
             ("PEER", _) => Err(field_count("PEER", 3, found)),
-            ("HELLO", [nonce]) => Ok(Command::Hello {
-                nonce: parse_token(nonce)?,
-            }),
-            ("HELLO", _) => Err(field_count("HELLO", 2, found)),
-            ("AUTH", [proof, head, challenge]) => Ok(Command::Auth {
-                proof: parse_token(proof)?,
+            ("HELLO", []) => Ok(Command::Hello),
+            ("HELLO", _) => Err(field_count("HELLO", 1, found)),
+            ("AUTH", [head]) => Ok(Command::Auth {
                 head: parse_heartbeat(head)?,
-                challenge: parse_token(challenge)?,
             }),
-            ("AUTH", _) => Err(field_count("AUTH", 4, found)),
-            ("LINKED", [epoch, seq, digest, proof]) => Ok(Command::Linked {
+            ("AUTH", _) => Err(field_count("AUTH", 2, found)),
+            ("LINKED", [epoch, seq, digest]) => Ok(Command::Linked {
                 epoch: parse_heartbeat(epoch)?,
                 seq: parse_heartbeat(seq)?,
                 digest: match *digest {
                     "-" => None,
                     digest => Some(digest.parse()?),
                 },
-                proof: parse_token(proof)?,
             }),
-            ("LINKED", _) => Err(field_count("LINKED", 5, found)),
+            ("LINKED", _) => Err(field_count("LINKED", 4, found)),
             ("MARK", [n]) => Ok(Command::Mark(parse_heartbeat(n)?)),
             ("MARK", _) => Err(field_count("MARK", 2, found)),
             ("PING", [n]) => Ok(Command::Ping(parse_heartbeat(n)?)),
@@ -372,20 +344,11 @@ impl fmt::Display for Command {
             } => write!(f, "WHATSAT {client} {radius} {bound}"),
             Command::At(record) => record.fmt(f),
             Command::Peer { name, epoch } => write!(f, "PEER {name} {epoch}"),
-            Command::Hello { nonce } => write!(f, "HELLO {nonce}"),
-            Command::Auth {
-                proof,
-                head,
-                challenge,
-            } => write!(f, "AUTH {proof} {head} {challenge}"),
-            Command::Linked {
-                epoch,
-                seq,
-                digest,
-                proof,
-            } => match digest {
-                Some(digest) => write!(f, "LINKED {epoch} {seq} {digest} {proof}"),
-                None => write!(f, "LINKED {epoch} {seq} - {proof}"),
+            Command::Hello => write!(f, "HELLO"),
+            Command::Auth { head } => write!(f, "AUTH {head}"),
+            Command::Linked { epoch, seq, digest } => match digest {
+                Some(digest) => write!(f, "LINKED {epoch} {seq} {digest}"),
+                None => write!(f, "LINKED {epoch} {seq} -"),
             },
             Command::Mark(n) => write!(f, "MARK {n}"),
             Command::Ping(n) => write!(f, "PING {n}"),

@@ -626,37 +626,23 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
             epoch: 7
         }
     );
-    assert_eq!(
-        parse("HELLO 0a1b")?,
-        Command::Hello {
-            nonce: "0a1b".into(),
-        }
-    );
+    assert_eq!(parse("HELLO")?, Command::Hello);
     let digest = format!("{:016x}{:016x}", 7, u64::MAX);
     assert_eq!(
-        parse(&format!("LINKED 5 0 {digest} 0f"))?,
+        parse(&format!("LINKED 5 0 {digest}"))?,
         Command::Linked {
             epoch: 5,
             seq: 0,
             digest: Some(digest.parse()?),
-            proof: "0f".into(),
         }
     );
+    assert_eq!(parse("AUTH 9")?, Command::Auth { head: 9 });
     assert_eq!(
-        parse("AUTH - 9 0a")?,
-        Command::Auth {
-            proof: "-".into(),
-            head: 9,
-            challenge: "0a".into(),
-        }
-    );
-    assert_eq!(
-        parse("LINKED 5 12 - -")?,
+        parse("LINKED 5 12 -")?,
         Command::Linked {
             epoch: 5,
             seq: 12,
             digest: None,
-            proof: "-".into()
         }
     );
     assert_eq!(parse("MARK 3")?, Command::Mark(3));
@@ -673,19 +659,18 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         "LINKED 000000000000000G",
         "LINKED -",
         "LINKED - -",
-        "LINKED 5 12 - XY",
-        "LINKED x 12 - -",
-        "LINKED 5 12 - - -",
-        "HELLO 0a1b 5 12",
+        "LINKED 5 12 - -",
+        "LINKED x 12 -",
+        "LINKED 5 x -",
+        "HELLO 0a1b",
         "AUTH - 9",
-        "AUTH - 9 0a 1",
+        "AUTH -",
+        "AUTH x",
+        "AUTH 9 0a",
         "MARK -1",
     ] {
         assert!(parse(bad).is_err(), "{bad}");
     }
-    let long = "a".repeat(crate::protocol::TOKEN_CHARS_MAX + 1);
-    assert!(parse(&format!("AUTH {long} 1 0a")).is_err());
-    assert!(parse(&format!("AUTH - 1 {long}")).is_err());
     assert_eq!(parse("PING 42")?, Command::Ping(42));
     assert_eq!(parse("PONG 18446744073709551615")?, Command::Pong(u64::MAX));
     assert_eq!(
@@ -743,10 +728,10 @@ fn every_command_prints_canonically_and_parses_back() -> TestResult {
             Some("AT Clark +0.1 c +1+2 1.5"),
         ),
         ("PEER Bona 9", None),
-        ("HELLO 00ff", None),
-        ("AUTH - 007 0a", Some("AUTH - 7 0a")),
-        ("LINKED 01 02 - -", Some("LINKED 1 2 - -")),
-        ("LINKED 1 0 00000000000000ff0000000000000001 0a", None),
+        ("HELLO", None),
+        ("AUTH 007", Some("AUTH 7")),
+        ("LINKED 01 02 -", Some("LINKED 1 2 -")),
+        ("LINKED 1 0 00000000000000ff0000000000000001", None),
         ("MARK 010", Some("MARK 10")),
         ("PING 007", Some("PING 7")),
         ("PONG 0", None),

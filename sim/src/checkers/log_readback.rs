@@ -133,7 +133,7 @@ const CONNECTION_ENDS: [&str; 10] = [
     "idle timeout",
     "shutdown",
     "refused: every client slot is taken",
-    "refused: link without a valid proof",
+    "refused: link without a valid certificate",
     "handshake timed out",
     "handshake evicted by newer ones",
     "refused: every link slot is taken",
@@ -150,8 +150,8 @@ const LINK_ENDS: [&str; 11] = [
     "handshake timed out",
     "closed by peer during the handshake",
     "neighbour answered ? PEER: it speaks the classic dialect (classic: true?)",
-    "neighbour refused our proof: the herd secret differs",
-    "neighbour did not prove the herd secret: an impostor, or the secret differs",
+    "neighbour refused our certificate: its CA differs",
+    "neighbour holds no herd certificate for its name: an impostor, or the CA differs",
 ];
 /// The kinds of a Places failure (`places_error`'s `kind`), which an operator filters on;
 /// its `detail` is free text.

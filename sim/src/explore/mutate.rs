@@ -374,8 +374,8 @@ fn skewed_neighbour(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Act
     ))
 }
 
-/// A link's handshake line replayed on a client connection, or a handshake (with the herd's
-/// proof) under the name of a server of the herd that is not a neighbour.
+/// A link's handshake line replayed on a client connection, or a handshake (with the borrowed
+/// name's herd certificate) under the name of a server of the herd that is not a neighbour.
 fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     let neighbours: Vec<String> = s
         .herd
@@ -399,7 +399,7 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
         return Some(Action::Raw(Raw {
             server: e.server,
             client: "mallory".into(),
-            payload: RawPayload::Line("AUTH - 0 00ff".into()),
+            payload: RawPayload::Line("AUTH 0".into()),
         }));
     }
     Some(Action::Hostile(Hostile {

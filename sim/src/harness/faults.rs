@@ -3,7 +3,6 @@
 //! attacker's tampering on a live link.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 use crate::places_stub::FaultCell;
 use crate::scenario::Action;
@@ -23,7 +22,7 @@ pub struct Faults {
     places_fault: FaultCell,
     disks: DiskFaults,
     /// Servers whose address an impostor holds (their hosts run it instead of the server).
-    impostors: Arc<Mutex<BTreeSet<String>>>,
+    impostors: super::world::Taken,
     /// The attacker on the links' path (`None` when no `tamper` step exists).
     tampering: Option<Tampering>,
 }
@@ -34,7 +33,7 @@ impl Faults {
         skews: Skews,
         places_fault: FaultCell,
         disks: DiskFaults,
-        impostors: Arc<Mutex<BTreeSet<String>>>,
+        impostors: super::world::Taken,
     ) -> Faults {
         Faults {
             hosts,
@@ -103,17 +102,20 @@ impl Faults {
             Action::Crash(server) => self.crash(sim, server),
             Action::Restart(server) => {
                 // An impostor holding the address leaves as silently as a crash.
-                let impostor = self.impostors.lock().is_ok_and(|mut i| i.remove(server));
+                let impostor = self
+                    .impostors
+                    .lock()
+                    .is_ok_and(|mut i| i.remove(server).is_some());
                 if impostor {
                     self.crash(sim, server);
                 }
                 sim.bounce(server.as_str());
             }
-            Action::Impostor(server) => {
+            Action::Impostor(impostor) => {
                 if let Ok(mut impostors) = self.impostors.lock() {
-                    impostors.insert(server.clone());
+                    impostors.insert(impostor.server.clone(), impostor.certificate.clone());
                 }
-                sim.bounce(server.as_str());
+                sim.bounce(impostor.server.as_str());
             }
             Action::Tamper(t) => {
                 if let Some(tampering) = &self.tampering {

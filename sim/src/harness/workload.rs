@@ -60,10 +60,11 @@ impl Payload {
 /// classic client does (write, half-close, read everything), concurrently with the others.
 pub async fn client_loop(
     mut commands: mpsc::UnboundedReceiver<ClientCommand>,
+    certs: Option<std::sync::Arc<crate::simcerts::SimCerts>>,
     recorder: Recorder,
 ) -> turmoil::Result {
     while let Some(command) = commands.recv().await {
-        let (client, recorder) = (command.client.clone(), recorder.clone());
+        let (client, recorder, certs) = (command.client.clone(), recorder.clone(), certs.clone());
         tokio::spawn(async move {
             let bytes = match command.payload {
                 Payload::Load(load) => {
@@ -83,7 +84,7 @@ pub async fn client_loop(
                         command.port,
                         recorder,
                         std::sync::Arc::new(client_clock_text),
-                        crate::simnet::SIMULATED_SECRET,
+                        certs,
                     )
                     .await;
                 }

@@ -19,9 +19,10 @@ use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
 use crate::places_stub::{self, FaultCell};
 use crate::recorder::Recorder;
 use crate::scenario::{PlacesApi, Scenario, Step};
+use crate::simcerts::SimCerts;
 use crate::simdisk::{DiskFaults, TurmoilDisk};
 use crate::simnet::tamper::Tampering;
-use crate::simnet::{SIMULATED_SECRET, SkewedClock, Skews, TurmoilNet, places_client};
+use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
 
 /// After the run, servers get this long (simulated) to stop and report their tables.
 pub const STOP_WINDOW: Duration = Duration::from_secs(5);
@@ -32,13 +33,6 @@ pub const DISK_BLOCK_BYTES: u64 = 64;
 pub fn simulated_herd(scenario: &Scenario) -> Herd {
     let mut herd = scenario.herd.clone();
     herd.limits = scenario.effective_limits();
-    // A simulated herd shares a secret, so links run the real, authenticated handshake,
-    // unless the scenario runs it unauthenticated.
-    herd.secret = if scenario.unauthenticated {
-        None
-    } else {
-        server::config::Secret::new(SIMULATED_SECRET)
-    };
     for server in &mut herd.servers {
         server.host = server.name.clone();
     }
@@ -88,15 +82,19 @@ pub fn add_server_host(
         tampering: None,
         buggify: buggify.cloned(),
         canary,
+        certs: Some(SimCerts::new(scenario_seed, &herd_names(herd))),
     };
     add_host(sim, herd, name, host);
 }
+
+/// The servers an impostor holds the address of, with the certificate it shows.
+pub type Taken = Arc<Mutex<BTreeMap<String, crate::scenario::ImpostorCertificate>>>;
 
 /// The servers taken over by an impostor (the `impostor` step), with the recorder it reports
 /// to: while a server's name is in the set, its host runs the impostor instead of the server.
 #[derive(Clone)]
 pub struct Impostors {
-    pub taken: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    pub taken: Taken,
     pub recorder: Recorder,
 }
 
@@ -112,6 +110,8 @@ struct ServerHost {
     tampering: Option<Tampering>,
     buggify: Option<crate::scenario::buggify::BuggifySettings>,
     canary: Option<server::canary::Canary>,
+    /// The herd's certificates: links run over TLS; `None` runs them in plain text.
+    certs: Option<Arc<SimCerts>>,
 }
 
 /// Adds server `name`'s host; after a restart it runs the server again, or the impostor
@@ -128,25 +128,31 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
         tampering,
         buggify,
         canary,
+        certs,
     } = host;
     let seed = scenario_seed ^ stable_hash(&[&name]);
     let port = herd.server(&name).map_or(0, |s| s.port);
     sim.host(name.clone(), move || {
-        let (herd, skews, name, mut stop) =
-            (herd.clone(), skews.clone(), name.clone(), stop.clone());
+        let (herd, skews, name, mut stop, certs) = (
+            herd.clone(),
+            skews.clone(),
+            name.clone(),
+            stop.clone(),
+            certs.clone(),
+        );
         let tampering = tampering.clone();
         let buggify = super::buggify::dice(buggify.as_ref(), scenario_seed, &name);
         // With a data directory, the store writes to this host's simulated disk.
         let disk = herd.data_dir.is_some().then(|| {
             Arc::new(TurmoilDisk::new(&name, disks.clone())) as Arc<dyn server::net::Disk>
         });
-        let impostor = impostors
-            .as_ref()
-            .filter(|i| i.taken.lock().is_ok_and(|taken| taken.contains(&name)))
-            .map(|i| i.recorder.clone());
+        let impostor = impostors.as_ref().and_then(|i| {
+            let certificate = i.taken.lock().ok()?.get(&name).cloned()?;
+            Some((i.recorder.clone(), certificate))
+        });
         async move {
-            if let Some(recorder) = impostor {
-                crate::attacker::impostor(name, port, recorder).await?;
+            if let Some((recorder, certificate)) = impostor {
+                crate::attacker::impostor(name, port, certs, certificate, recorder).await?;
                 return Ok(());
             }
             let env = Env {
@@ -163,6 +169,7 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
                 disk,
                 buggify,
                 canary,
+                tls: certs.as_ref().and_then(|c| c.setup(&name, seed)),
             };
             let shutdown = async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
@@ -204,6 +211,8 @@ impl TurmoilWorld {
             taken: Arc::default(),
             recorder: recorder.clone(),
         };
+        let certs =
+            (!scenario.unauthenticated).then(|| SimCerts::new(scenario.seed, &herd_names(&herd)));
         for spec in &herd.servers {
             let host = ServerHost {
                 scenario_seed: scenario.seed,
@@ -215,6 +224,7 @@ impl TurmoilWorld {
                 tampering: tampering.clone(),
                 buggify: scenario.buggify.clone(),
                 canary: scenario.canary,
+                certs: certs.clone(),
             };
             add_host(&mut sim, &herd, &spec.name, host);
         }
@@ -228,7 +238,7 @@ impl TurmoilWorld {
         }
 
         let (clients, commands) = mpsc::unbounded_channel();
-        sim.client(CLIENTS_HOST, client_loop(commands, recorder.clone()));
+        sim.client(CLIENTS_HOST, client_loop(commands, certs, recorder.clone()));
 
         let ports = herd
             .servers
@@ -305,4 +315,9 @@ impl World for TurmoilWorld {
         self.faults.apply(&mut self.sim, &step.action);
         Ok(())
     }
+}
+
+/// The herd's server names, in file order.
+fn herd_names(herd: &Herd) -> Vec<String> {
+    herd.servers.iter().map(|s| s.name.clone()).collect()
 }

@@ -1,14 +1,13 @@
 //! The verdicts on a herd-file corpus, each file loaded by the server's own `Herd::load` (what
 //! the `server` binary does with `--herd`): refused files refused with their mistake named,
 //! accepted files accepted with the values they spell, accepted herds written back as `sim
-//! shrink` and `swarm --emit` write inline herds and read back equal, and a loaded secret
-//! absent from the herd's `Debug` text.
+//! shrink` and `swarm --emit` write inline herds and read back equal.
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
-use server::config::{ConfigError, Herd, Secret};
+use server::config::{ConfigError, Herd};
 
 use super::corpus::{CorpusFile, Expected};
 use super::values::{LIMIT_NAMES, LimitValue, ValueClaim, limit};
@@ -46,7 +45,7 @@ impl fmt::Display for Verdict {
 /// A corpus judged.
 #[derive(Debug, Clone, Default)]
 pub struct Judged {
-    /// `herd_refused`, `herd_accepted`, `herd_written_back`, `secret_hidden`, in that order.
+    /// `herd_refused`, `herd_accepted`, `herd_written_back`, in that order.
     pub verdicts: Vec<Verdict>,
     /// The server's code panicked on a file (loading it, or writing it back): the system under
     /// test crashed, which outranks every verdict.
@@ -94,7 +93,7 @@ impl Tally {
     }
 }
 
-/// The four verdicts' tallies while the corpus is read.
+/// The three verdicts' tallies while the corpus is read.
 #[derive(Default)]
 struct Tallies {
     refused: Tally,
@@ -102,7 +101,6 @@ struct Tallies {
     /// `# value:` claims checked.
     values: usize,
     written: Tally,
-    secrets: Tally,
 }
 
 /// Loads every file of `corpus` and judges it.
@@ -145,16 +143,6 @@ pub fn judge(corpus: &[CorpusFile]) -> Judged {
                         "{shown}: writing the herd back and reading it again panicked: {panic}"
                     )),
                 }
-                if let Some(secret) = &herd.secret {
-                    match guarded(|| secret_shown(&herd, secret)) {
-                        Ok(form) => tallies.secrets.record(form.map(|form| {
-                            format!("{shown}: the herd's Debug text shows its secret ({form})")
-                        })),
-                        Err(panic) => judged
-                            .crashes
-                            .push(format!("{shown}: the herd's Debug panicked: {panic}")),
-                    }
-                }
                 format!("accepted  {shown}")
             }
         };
@@ -166,11 +154,6 @@ pub fn judge(corpus: &[CorpusFile]) -> Judged {
 
 impl Tallies {
     fn verdicts(self) -> Vec<Verdict> {
-        let secret_metric = match self.secrets.judged {
-            0 => "no herd with a secret".to_string(),
-            1 => "1 herd with a secret; its Debug text shows none of it".to_string(),
-            n => format!("{n} herds with a secret; their Debug text shows none of it"),
-        };
         let refused_metric = format!(
             "{} herd files refused, each error naming its file and its mistake",
             self.refused.judged
@@ -187,7 +170,6 @@ impl Tallies {
             self.refused.verdict("herd_refused", refused_metric),
             self.accepted.verdict("herd_accepted", accepted_metric),
             self.written.verdict("herd_written_back", written_metric),
-            self.secrets.verdict("secret_hidden", secret_metric),
         ]
     }
 }
@@ -277,7 +259,7 @@ const CARRIER: &str = "name: a herd file written back\nseed: 0\nduration: 10s\n"
 /// Writes `herd` into a scenario as `sim shrink` and `swarm --emit` write one (an inline herd,
 /// `Scenario::to_yaml`), reads that text back as a scenario and compares the herds. `Ok(None)`
 /// when they are equal, `Ok(Some(why))` when not; `Err` when the harness cannot carry the
-/// herd at all. The secret is left out on both sides: the writer never writes it.
+/// herd at all. `tls_dir` is left out on both sides: a scenario names no certificates.
 fn write_back(path: &Path, herd: &Herd) -> Result<Option<String>, String> {
     let shown = path.display();
     let carrier = Scenario::from_yaml_str(CARRIER, path).map_err(|e| e.to_string())?;
@@ -301,7 +283,7 @@ fn write_back(path: &Path, herd: &Herd) -> Result<Option<String>, String> {
     let expected = Herd {
         secret_file: None,
         data_dir: None,
-        secret: None,
+        tls_dir: None,
         metrics_off: false,
         ..herd.clone()
     };
@@ -344,28 +326,4 @@ fn differences(was: &Herd, now: &Herd) -> Vec<String> {
         out.push(format!("{was:?} read back as {now:?}"));
     }
     out
-}
-
-/// Which form of the secret, if any, `herd`'s `Debug` text (plain or pretty) shows: its text,
-/// its bytes as decimal numbers (a derived `Debug` of the bytes) or as hex. White space is
-/// ignored on both sides, so a pretty-printed list of bytes is found too.
-fn secret_shown(herd: &Herd, secret: &Secret) -> Option<&'static str> {
-    let squeeze = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
-    let bytes = secret.bytes();
-    let decimal: Vec<String> = bytes.iter().map(u8::to_string).collect();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let forms = [
-        ("its text", squeeze(&String::from_utf8_lossy(bytes))),
-        ("its bytes in decimal", decimal.join(",")),
-        ("its bytes in hex", hex),
-    ];
-    [format!("{herd:?}"), format!("{herd:#?}")]
-        .iter()
-        .map(|shown| squeeze(shown))
-        .find_map(|shown| {
-            forms
-                .iter()
-                .find(|(_, form)| !form.is_empty() && shown.contains(form.as_str()))
-                .map(|(name, _)| *name)
-        })
 }

@@ -144,7 +144,7 @@ fn run_dir(scenario: &Scenario) -> anyhow::Result<PathBuf> {
 
 /// The herd file one process reads: every server on loopback at its real port, except its
 /// neighbours, which are at the proxy ports of its links to them.
-fn herd_file(herd: &Herd, ports: &BTreeMap<String, u16>) -> String {
+fn herd_file(herd: &Herd, ports: &BTreeMap<String, u16>, tls: bool) -> String {
     let servers: Vec<serde_json::Value> = herd
         .servers
         .iter()
@@ -161,6 +161,10 @@ fn herd_file(herd: &Herd, ports: &BTreeMap<String, u16>) -> String {
     // mode tests a process crash, not the power loss the simulation models.
     if herd.data_dir.is_some() {
         file["data_dir"] = serde_json::json!("data");
+    }
+    // The herd's certificates, written from the scenario's seed as the simulation makes them.
+    if tls {
+        file["tls_dir"] = serde_json::json!(procs::TLS_DIR);
     }
     file.to_string()
 }
@@ -185,6 +189,11 @@ async fn set_up(
         reserved.push(listener);
     }
 
+    let certs =
+        (!scenario.unauthenticated).then(|| crate::simcerts::SimCerts::new(scenario.seed, &names));
+    if let Some(certs) = &certs {
+        certs.write(&dir.join(procs::TLS_DIR))?;
+    }
     let places_fault: FaultCell = Arc::default();
     let mock = places_mock::start(places_fault.clone(), events.clone()).await;
     let latency = scenario.network.latency;
@@ -200,7 +209,7 @@ async fn set_up(
         }
         let places_port = proxy.add_link(name, PLACES_HOST, *mock.address()).await?;
         let herd_path = dir.join(format!("{name}.herd.yaml"));
-        std::fs::write(&herd_path, herd_file(&herd, &seen))?;
+        std::fs::write(&herd_path, herd_file(&herd, &seen, certs.is_some()))?;
         launches.insert(
             name.clone(),
             procs::Launch {
@@ -208,7 +217,6 @@ async fn set_up(
                 places_base: format!("http://127.0.0.1:{places_port}/{name}"),
                 places_api: scenario.places_api,
                 clock_offset: "0s".into(),
-                secret: (!scenario.unauthenticated).then_some(procs::HERD_SECRET),
             },
         );
     }
@@ -241,6 +249,7 @@ async fn set_up(
         proxy,
         processes,
         places_fault,
+        certs,
     };
     Ok((parts, mock))
 }
@@ -252,6 +261,8 @@ struct Parts {
     proxy: Arc<proxy::FaultProxy>,
     processes: procs::Processes,
     places_fault: FaultCell,
+    /// The herd's certificates (`None`: an `unauthenticated` scenario, links in clear).
+    certs: Option<Arc<crate::simcerts::SimCerts>>,
 }
 
 /// Runs `scenario` against real processes on a runtime of its own, through the one driver
@@ -284,6 +295,7 @@ fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> 
         proxy: parts.proxy,
         processes: parts.processes,
         places_fault: parts.places_fault,
+        certs: parts.certs,
         clients: JoinSet::new(),
         notes: Vec::new(),
         impostors: BTreeMap::new(),

@@ -22,8 +22,8 @@ const FREE_PORT_ATTEMPTS_MAX: usize = 64;
 /// Ports a free port must avoid: the default herd's, which the binary's own tests use.
 const RESERVED_PORTS: std::ops::RangeInclusive<u16> = 10000..=10004;
 
-/// The herd secret every real-mode server gets (loopback only, one run at a time).
-pub const HERD_SECRET: &str = "real-mode-herd-secret";
+/// The directory of the herd's certificates in a run's directory (the herd files name it).
+pub const TLS_DIR: &str = "tls";
 /// The Places key every real-mode server sends to the mock (never a real key).
 pub const PLACES_KEY: &str = "real-mode-dummy-key";
 
@@ -174,8 +174,6 @@ pub struct Launch {
     pub places_api: crate::scenario::PlacesApi,
     /// `--clock-offset`, a signed duration (`-3s`): the last `skew` step's.
     pub clock_offset: String,
-    /// `HERD_SECRET` in the environment; none for an `unauthenticated` scenario.
-    pub secret: Option<&'static str>,
 }
 
 /// The running servers of one run. Dropping it kills every one of them.
@@ -225,10 +223,6 @@ impl Processes {
             .append(true)
             .open(self.dir.join(format!("{name}.out")))?;
         let mut command = Command::new(&self.binary);
-        match launch.secret {
-            Some(secret) => command.env("HERD_SECRET", secret),
-            None => command.env_remove("HERD_SECRET"),
-        };
         let child = command
             .arg(name)
             .arg("--herd")

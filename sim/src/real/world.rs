@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::calendar::Calendar;
-use super::procs::{self, Processes};
+use super::procs::Processes;
 use super::proxy::FaultProxy;
 use crate::harness::{CLIENT_TIMEOUT, ClientCommand, Payload, SutFailure, World};
 use crate::places_stub::FaultCell;
@@ -31,6 +31,8 @@ pub struct ProcessWorld {
     pub proxy: Arc<FaultProxy>,
     pub processes: Processes,
     pub places_fault: FaultCell,
+    /// The herd's certificates, for hostile clients and impostors that hold some.
+    pub certs: Option<Arc<crate::simcerts::SimCerts>>,
     /// Crashes so far per server: a client exchange that a crash interrupted ends as in the
     /// simulation, where a crashed host goes silent and the client gets no reply at all.
     pub crashes: BTreeMap<String, Arc<AtomicU64>>,
@@ -71,8 +73,8 @@ impl World for ProcessWorld {
             }
             Payload::Hostile(hostile) => {
                 let clock = Arc::new(move || calendar.timestamp_text());
-                let secret = procs::HERD_SECRET.as_bytes();
-                let run = crate::bulk::run_hostile(id, hostile, port, events, clock, secret);
+                let certs = self.certs.clone();
+                let run = crate::bulk::run_hostile(id, hostile, port, events, clock, certs);
                 self.clients.spawn(run);
                 return;
             }
@@ -149,9 +151,12 @@ impl World for ProcessWorld {
                     });
                 }
             }
-            Action::Impostor(server) => {
+            Action::Impostor(impostor) => {
+                let server = &impostor.server;
                 let port = self.port(server);
-                let run = crate::attacker::impostor(server.clone(), port, self.events.clone());
+                let (certs, events) = (self.certs.clone(), self.events.clone());
+                let certificate = impostor.certificate.clone();
+                let run = crate::attacker::impostor(server.clone(), port, certs, certificate, events);
                 let task = self.runtime.spawn(run);
                 self.impostors.insert(server.clone(), task);
             }

@@ -52,7 +52,7 @@ impl Action {
             Action::Crash(name) => format!("crash {name}"),
             Action::Disk(d) => format!("disk {} {}", d.server, d.fault.as_str()),
             Action::Restart(name) => format!("restart {name}"),
-            Action::Impostor(name) => format!("an impostor takes {name}'s address"),
+            Action::Impostor(i) => format!("an impostor takes {}'s address", i.server),
             Action::Tamper(t) => format!("tamper {} -> {}: {}", t.from, t.to, t.mode.describe()),
             Action::Skew(s) => format!("skew {} by {}", s.server, s.by),
             Action::Places(p) => format!("places {}", p.describe()),

@@ -55,11 +55,76 @@ pub enum Action {
     /// A fault of one server's disk (with the herd's `data_dir`).
     Disk(DiskStep),
     /// A hostile peer takes the address of a server that is down and answers the links
-    /// dialled to it as that server would, knowing nothing; it leaves at the server's restart.
-    Impostor(String),
+    /// dialled to it as that server would, with a certificate that is not that server's; it
+    /// leaves at the server's restart.
+    Impostor(Impostor),
     /// An attacker on the path of a live link injects, replays or alters bytes on one
     /// direction of it.
     Tamper(super::Tamper),
+}
+
+/// `impostor: NAME`, or `impostor: { server: NAME, certificate: ... }`: which server's address
+/// it takes, and what certificate it shows on the links dialled to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impostor {
+    pub server: String,
+    pub certificate: ImpostorCertificate,
+}
+
+/// What an impostor shows when TLS starts (in a herd without certificates it speaks in clear
+/// whatever this says).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpostorCertificate {
+    /// No certificate: it goes on in clear after `HELLO`.
+    None,
+    /// A certificate for the server's name from another CA than the herd's (the default).
+    #[default]
+    OtherCa,
+    /// A valid herd certificate, but for another server of the herd (`{ of: Clark }`).
+    Of(String),
+}
+
+impl ImpostorCertificate {
+    /// How the scenario file writes it.
+    pub fn yaml(&self) -> String {
+        match self {
+            ImpostorCertificate::None => "none".into(),
+            ImpostorCertificate::OtherCa => "other_ca".into(),
+            ImpostorCertificate::Of(name) => format!("{{ of: {name} }}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Impostor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Name(String),
+            Full(Full),
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            server: String,
+            #[serde(default)]
+            certificate: ImpostorCertificate,
+        }
+        Ok(match Written::deserialize(deserializer)? {
+            Written::Name(server) => Impostor {
+                server,
+                certificate: ImpostorCertificate::default(),
+            },
+            Written::Full(Full {
+                server,
+                certificate,
+            }) => Impostor {
+                server,
+                certificate,
+            },
+        })
+    }
 }
 
 /// `disk: { server, fault }`: what goes wrong with a server's disk. Power loss is `crash`

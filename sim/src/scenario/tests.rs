@@ -305,6 +305,42 @@ fn restart_requires_a_crash_and_crash_a_running_server() {
 }
 
 #[test]
+fn an_impostor_says_what_certificate_it_shows() {
+    let steps = |impostor: &str| {
+        format!("  - {{ at: 1s, crash: Clark }}\n  - {{ at: 2s, impostor: {impostor} }}\n")
+    };
+    let s = parse(&with_steps(&steps(
+        "{ server: Clark, certificate: { of: Bona } }",
+    )))
+    .expect("valid");
+    assert_eq!(
+        s.steps[1].action,
+        Action::Impostor(super::Impostor {
+            server: "Clark".into(),
+            certificate: super::ImpostorCertificate::Of("Bona".into()),
+        })
+    );
+    let text = s.to_yaml(&[]);
+    assert!(
+        text.contains("impostor: { server: Clark, certificate: { of: Bona } }"),
+        "{text}"
+    );
+    let none = parse(&with_steps(&steps("{ server: Clark, certificate: none }"))).expect("valid");
+    assert!(none.to_yaml(&[]).contains("certificate: none"));
+    let own = error_text(&with_steps(&steps(
+        "{ server: Clark, certificate: { of: Clark } }",
+    )));
+    assert!(
+        own.contains("with `Clark`'s own certificate is `Clark`"),
+        "{own}"
+    );
+    let stranger = error_text(&with_steps(&steps(
+        "{ server: Clark, certificate: { of: Nobody } }",
+    )));
+    assert!(stranger.contains("Nobody"), "{stranger}");
+}
+
+#[test]
 fn an_impostor_takes_only_a_crashed_servers_address() -> Result<(), ScenarioError> {
     let e = error_text(&with_steps("  - { at: 1s, impostor: Clark }\n"));
     assert!(
@@ -314,7 +350,13 @@ fn an_impostor_takes_only_a_crashed_servers_address() -> Result<(), ScenarioErro
     let scenario = parse(&with_steps(
         "  - { at: 1s, crash: Clark }\n  - { at: 2s, impostor: Clark }\n  - { at: 3s, restart: Clark }\n",
     ))?;
-    assert_eq!(scenario.steps[1].action, Action::Impostor("Clark".into()));
+    assert_eq!(
+        scenario.steps[1].action,
+        Action::Impostor(super::Impostor {
+            server: "Clark".into(),
+            certificate: super::ImpostorCertificate::OtherCa,
+        })
+    );
     assert_eq!(
         scenario.steps[1].action.describe(),
         "an impostor takes Clark's address"
@@ -661,7 +703,7 @@ fn swapping_the_herd_checks_the_steps_again() -> Result<(), ScenarioError> {
         limits: server::config::Limits::default(),
         secret_file: None,
         data_dir: None,
-        secret: None,
+        tls_dir: None,
         metrics_off: false,
     };
     let swapped = s.clone().with_herd(two.clone(), "herds/two.yaml")?;

@@ -385,12 +385,21 @@ fn check_action(
                 ));
             }
         }
-        Action::Impostor(name) => {
+        Action::Impostor(impostor) => {
+            let name = &impostor.server;
             check_server(name, servers)?;
             if !crashed.contains(name) {
                 return Err(format!(
                     "`{name}` is running; an impostor takes only a crashed server's address"
                 ));
+            }
+            if let super::ImpostorCertificate::Of(other) = &impostor.certificate {
+                check_server(other, servers)?;
+                if other == name {
+                    return Err(format!(
+                        "an impostor at `{name}` with `{name}`'s own certificate is `{name}`"
+                    ));
+                }
             }
         }
         Action::Tamper(t) => super::tamper::check_tamper(t, herd)?,

@@ -239,7 +239,14 @@ fn step_yaml(step: &Step) -> String {
             d.fault.as_str()
         ),
         Action::Restart(s) => format!("restart: {}", quote(s)),
-        Action::Impostor(s) => format!("impostor: {}", quote(s)),
+        Action::Impostor(i) if i.certificate == super::ImpostorCertificate::default() => {
+            format!("impostor: {}", quote(&i.server))
+        }
+        Action::Impostor(i) => format!(
+            "impostor: {{ server: {}, certificate: {} }}",
+            quote(&i.server),
+            i.certificate.yaml()
+        ),
         Action::Tamper(t) => tamper_yaml(t),
         Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),
         Action::Places(p) => places_yaml(p),

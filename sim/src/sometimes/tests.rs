@@ -361,8 +361,8 @@ fn a_refused_link_proof_is_seen_and_a_trace_without_one_is_not() {
             line: "AUTH -".into(),
         },
     )];
-    assert!(seen(Property::ForgedProofRefused, refused));
-    assert!(!seen(Property::ForgedProofRefused, wait(true)));
+    assert!(seen(Property::ForgedLinkRefused, refused));
+    assert!(!seen(Property::ForgedLinkRefused, wait(true)));
 }
 
 fn crash(at: u64, server: &str) -> TraceEvent {

@@ -95,7 +95,7 @@ pub fn handshake_line_replayed(run: &RunRecord) -> bool {
     run.trace.server_events().any(|(_, what)| match what {
         Event::ClientLine { line, .. } => matches!(
             Command::parse_line(line.as_bytes()),
-            Ok(Command::Auth { .. } | Command::Hello { .. } | Command::Linked { .. })
+            Ok(Command::Auth { .. } | Command::Hello | Command::Linked { .. })
         ),
         _ => false,
     })
@@ -330,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_handshake_line_on_a_client_connection() {
-        for line in ["AUTH 0123abcd 0 00ff", "HELLO 00ff", "LINKED 7 0 - 00ff"] {
+        for line in ["AUTH 0", "HELLO", "LINKED 7 0 -"] {
             assert!(
                 holds(
                     vec![client_line("Bona", line)],

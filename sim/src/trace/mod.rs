@@ -169,9 +169,9 @@ impl TraceEvent {
                 step,
                 server: server.clone(),
             },
-            Action::Impostor(server) => SimEvent::Impostor {
+            Action::Impostor(impostor) => SimEvent::Impostor {
                 step,
-                server: server.clone(),
+                server: impostor.server.clone(),
             },
             Action::Tamper(t) => SimEvent::Tamper {
                 step,

@@ -79,7 +79,7 @@ impl Draft<'_> {
                     server,
                     &[
                         format!("PEER {neighbour} 1"),
-                        "AUTH - 0 00ff".to_string(),
+                        "AUTH 0".to_string(),
                         format!("AT Zulu +0.1 {victim} +1+1 1700000099"),
                     ],
                 ),

@@ -3,7 +3,7 @@
 //! other family's steps move when it is on.
 
 use super::*;
-use crate::scenario::{Stall, Tamper, TamperMode};
+use crate::scenario::{Impostor, ImpostorCertificate, Stall, Tamper, TamperMode};
 
 /// The tamper modes the family draws. Links are plain TCP after their handshake, so an
 /// injected or altered record is stored and flooded (`scenarios/pending/tampered-link.yaml`
@@ -35,8 +35,8 @@ impl Draft<'_> {
         self.rng = others;
     }
 
-    /// A server crashes, an impostor takes its address 100 ms later, the server restarts 1 to
-    /// 3 s after its crash. After the reorder probes (a hold cannot meet a crash of its
+    /// A server crashes, an impostor takes its address 100 ms later (showing no certificate,
+    /// one of another CA, or another server's), the server restarts 1 to 3 s after its crash. After the reorder probes (a hold cannot meet a crash of its
     /// hosts), never over another crash of the same server. Never at a server with a classic
     /// neighbour: a classic link proves nothing and sends its records to whatever holds the
     /// address (its trust rests on the network). Never while a hostile client writes to that
@@ -60,8 +60,25 @@ impl Draft<'_> {
         {
             return;
         }
+        let others: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|s| **s != server)
+            .cloned()
+            .collect();
+        let certificate = match self.rng.random_range(0..3) {
+            0 => ImpostorCertificate::None,
+            1 if !others.is_empty() => {
+                ImpostorCertificate::Of(others[self.rng.random_range(0..others.len())].clone())
+            }
+            _ => ImpostorCertificate::OtherCa,
+        };
+        let impostor = Impostor {
+            server: server.clone(),
+            certificate,
+        };
         self.push(start, Action::Crash(server.clone()));
-        self.push(start + ms(100), Action::Impostor(server.clone()));
+        self.push(start + ms(100), Action::Impostor(impostor));
         self.push(start + down, Action::Restart(server));
     }
 

@@ -257,24 +257,13 @@ impl Draft<'_> {
 
     /// A link's handshake line, out of its handshake, on a client connection.
     fn replay(&mut self, i: u32) {
-        let hex = |rng: &mut SmallRng, n: usize| -> String {
-            (0..n)
-                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
-                .collect()
-        };
         let line = match self.rng.random_range(0..3) {
-            0 => format!(
-                "AUTH {} {} {}",
-                hex(&mut self.rng, 64),
-                self.rng.random_range(0..50),
-                hex(&mut self.rng, 32)
-            ),
-            1 => format!("HELLO {}", hex(&mut self.rng, 32)),
+            0 => format!("AUTH {}", self.rng.random_range(0..50)),
+            1 => "HELLO".to_string(),
             _ => format!(
-                "LINKED {} {} - {}",
+                "LINKED {} {} -",
                 self.rng.random_range(1..u32::MAX),
-                self.rng.random_range(0..50),
-                hex(&mut self.rng, 64)
+                self.rng.random_range(0..50)
             ),
         };
         let raw = Raw {
