@@ -5,11 +5,10 @@
 use super::*;
 use crate::scenario::{Impostor, ImpostorCertificate, Stall, Tamper, TamperMode};
 
-/// The tamper modes the family draws. Links are plain TCP after their handshake, so an
-/// injected or altered record is stored and flooded (`scenarios/pending/tampered-link.yaml`
-/// shows it): those modes join once links protect what they carry. A replay sends only what
-/// the sender really sent, which a correct herd takes as stale or duplicate.
-const TAMPER_MODES_DRAWN: [&str; 1] = ["replay"];
+/// The tamper modes the family draws. Links run over TLS, so an injected or altered byte ends
+/// the link, which links again and resumes (on plain links the record was stored and flooded:
+/// only `replay` was drawn then). A replay over TLS ends the link too.
+const TAMPER_MODES_DRAWN: [&str; 3] = ["inject", "alter", "replay"];
 /// How far ahead of the run's start a forged classic line's timestamp lies (as the hostile
 /// family's): inside `timestamp_ahead_max`, so only the classic fence keeps it out.
 const FORGED_AHEAD_SECS: u64 = 23 * 3600;
@@ -57,6 +56,10 @@ impl Draft<'_> {
             || start + down > self.options.chaos_end
             || self.down_near(&server, start, start + down)
             || self.written_near(&server, start, start + down)
+            || self
+                .steps
+                .iter()
+                .any(|(_, action, _)| matches!(action, Action::Tamper(t) if t.to == server))
         {
             return;
         }
@@ -157,18 +160,37 @@ impl Draft<'_> {
         self.push(at, Action::Hostile(Hostile::lines(server, &[line])));
     }
 
-    /// A tamper on one direction of a link of the herd, in a mode of [`TAMPER_MODES_DRAWN`].
+    /// A tamper on one direction of a persistent link of the herd (a classic link has no TLS:
+    /// an injected or altered record there is the classic dialect's known limit), in a mode of
+    /// [`TAMPER_MODES_DRAWN`], towards no server an impostor stands in for in the run (the
+    /// impostor would read the attacker's own bytes as a server's).
     fn tamper(&mut self, herd: &Herd) {
-        if herd.links.is_empty() {
+        let impostors: Vec<String> = self
+            .steps
+            .iter()
+            .filter_map(|(_, action, _)| match action {
+                Action::Impostor(i) => Some(i.server.clone()),
+                _ => None,
+            })
+            .collect();
+        let links: Vec<[String; 2]> = herd
+            .links
+            .iter()
+            .filter(|l| !l.classic)
+            .map(|l| l.between.clone())
+            .collect();
+        if links.is_empty() {
             return;
         }
-        let link = &herd.links[self.rng.random_range(0..herd.links.len())];
-        let [a, b] = link.between.clone();
+        let [a, b] = links[self.rng.random_range(0..links.len())].clone();
         let (from, to) = if self.rng.random_bool(0.5) {
             (a, b)
         } else {
             (b, a)
         };
+        if impostors.contains(&to) {
+            return;
+        }
         let mode = match TAMPER_MODES_DRAWN[self.rng.random_range(0..TAMPER_MODES_DRAWN.len())] {
             "inject" => TamperMode::Inject(b"AT Zulu +0.1 mallory +1+1 1700000099\n".to_vec()),
             "alter" => TamperMode::Alter(self.rng.random_range(1..=4)),

@@ -177,7 +177,7 @@ fn attacks_are_on_in_some_seeds_and_move_no_step_of_another_family() {
         };
         let generated = scenario(&options);
         for step in &generated.steps {
-            if let Action::Impostor(server) = &step.action {
+            if let Action::Impostor(crate::scenario::Impostor { server, .. }) = &step.action {
                 let neighbours = generated.herd.neighbours(server);
                 assert!(
                     neighbours.iter().all(|n| !n.classic),
