@@ -52,11 +52,13 @@ pub enum Property {
     ImpostorDialled,
     StallersHeld,
     LinkReplayed,
+    LinkInjected,
+    LinkAltered,
 }
 
 impl Property {
     /// Every property, in the order the coverage table lists them.
-    pub const ALL: [Property; 33] = [
+    pub const ALL: [Property; 35] = [
         Property::WhatsatWaitedThenFound,
         Property::TieBrokenByOrigin,
         Property::ReconcileCarriedRecords,
@@ -90,6 +92,8 @@ impl Property {
         Property::ImpostorDialled,
         Property::StallersHeld,
         Property::LinkReplayed,
+        Property::LinkInjected,
+        Property::LinkAltered,
     ];
 
     /// The name the coverage table prints.
@@ -128,6 +132,8 @@ impl Property {
             Property::ImpostorDialled => "impostor_dialled",
             Property::StallersHeld => "stallers_held",
             Property::LinkReplayed => "link_replayed",
+            Property::LinkInjected => "link_injected",
+            Property::LinkAltered => "link_altered",
         }
     }
 
@@ -175,6 +181,8 @@ impl Property {
             Property::ImpostorDialled => "a server dialled an impostor at a down server's address",
             Property::StallersHeld => "handshake stallers held connections at a server",
             Property::LinkReplayed => "an attacker replayed a server's bytes on a live link",
+            Property::LinkInjected => "an attacker injected bytes into a live link",
+            Property::LinkAltered => "an attacker altered a server's bytes on a live link",
         }
     }
 
@@ -219,7 +227,9 @@ impl Property {
             Property::NonNeighbourLinkRefused => values::non_neighbour_link_refused(run),
             Property::ImpostorDialled => attacker::impostor_dialled(run),
             Property::StallersHeld => attacker::stallers_held(run),
-            Property::LinkReplayed => attacker::link_replayed(run),
+            Property::LinkReplayed => attacker::tampered(run, "replay"),
+            Property::LinkInjected => attacker::tampered(run, "inject"),
+            Property::LinkAltered => attacker::tampered(run, "alter"),
         }
     }
 }

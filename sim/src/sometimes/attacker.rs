@@ -1,7 +1,7 @@
 //! The attacker's properties: an impostor at a down server's address was dialled, handshake
-//! stallers held connections at a server, an attacker replayed bytes on a live link. Each is
-//! read from the attacker's own events in the trace (what it saw and did), never from the
-//! steps the generator meant.
+//! stallers held connections at a server, an attacker injected, altered or replayed bytes on a
+//! live link. Each is read from the attacker's own events in the trace (what it saw and did),
+//! never from the steps the generator meant.
 
 use crate::checkers::RunRecord;
 use crate::trace::SimEvent;
@@ -21,10 +21,10 @@ pub(super) fn stallers_held(run: &RunRecord) -> bool {
     sim_events(run).any(|e| matches!(e, SimEvent::HostileStall { opened, .. } if *opened > 0))
 }
 
-/// An attacker sent a neighbour bytes again that a server had sent it on a live link.
-pub(super) fn link_replayed(run: &RunRecord) -> bool {
+/// An attacker on a live link did `mode` (`inject`, `alter`, `replay`) to some bytes.
+pub(super) fn tampered(run: &RunRecord, mode: &str) -> bool {
     sim_events(run).any(|e| {
-        matches!(e, SimEvent::Tampered { mode, bytes, .. }
-            if mode.starts_with("replay") && !bytes.is_empty())
+        matches!(e, SimEvent::Tampered { mode: done, bytes, .. }
+            if done.starts_with(mode) && !bytes.is_empty())
     })
 }

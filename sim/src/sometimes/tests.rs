@@ -526,4 +526,7 @@ fn the_attackers_properties_are_seen_from_what_the_attacker_saw_and_did() {
     };
     assert!(seen(Property::LinkReplayed, tampered("replay 7 bytes")));
     assert!(!seen(Property::LinkReplayed, tampered("alter 1 bytes")));
+    assert!(seen(Property::LinkAltered, tampered("alter 1 bytes")));
+    assert!(seen(Property::LinkInjected, tampered("inject 7 bytes")));
+    assert!(!seen(Property::LinkInjected, tampered("replay 7 bytes")));
 }
