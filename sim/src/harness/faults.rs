@@ -2,13 +2,17 @@
 //! link latency, crashes and restarts, clock skew, the Places stub's behaviour, and the
 //! attacker's tampering on a live link.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use crate::places_stub::FaultCell;
 use crate::scenario::Action;
 use crate::simdisk::DiskFaults;
 use crate::simnet::Skews;
 use crate::simnet::tamper::Tampering;
+
+/// The servers an impostor holds the address of, with the certificate it shows.
+pub type Taken = Arc<Mutex<BTreeMap<String, crate::scenario::ImpostorCertificate>>>;
 
 /// What the fault actions change besides the simulation itself, kept so that a crash can
 /// restore the links the scenario had cut and so that servers and the stub see the skews
@@ -22,7 +26,7 @@ pub struct Faults {
     places_fault: FaultCell,
     disks: DiskFaults,
     /// Servers whose address an impostor holds (their hosts run it instead of the server).
-    impostors: super::world::Taken,
+    impostors: Taken,
     /// The attacker on the links' path (`None` when no `tamper` step exists).
     tampering: Option<Tampering>,
 }
@@ -33,7 +37,7 @@ impl Faults {
         skews: Skews,
         places_fault: FaultCell,
         disks: DiskFaults,
-        impostors: super::world::Taken,
+        impostors: Taken,
     ) -> Faults {
         Faults {
             hosts,

@@ -13,7 +13,7 @@ use server::net::Env;
 use tokio::sync::{mpsc, watch};
 
 use super::driver::{SutFailure, World};
-use super::faults::Faults;
+use super::faults::{Faults, Taken};
 use super::workload::{ClientCommand, client_loop};
 use crate::hosts::{CLIENTS_HOST, PLACES_HOST};
 use crate::places_stub::{self, FaultCell};
@@ -86,9 +86,6 @@ pub fn add_server_host(
     };
     add_host(sim, herd, name, host);
 }
-
-/// The servers an impostor holds the address of, with the certificate it shows.
-pub type Taken = Arc<Mutex<BTreeMap<String, crate::scenario::ImpostorCertificate>>>;
 
 /// The servers taken over by an impostor (the `impostor` step), with the recorder it reports
 /// to: while a server's name is in the set, its host runs the impostor instead of the server.
