@@ -39,18 +39,22 @@ impl Checker for Durable {
         let finals = final_tables(run);
         // A server whose clock runs too far behind must refuse a record (the same excuse
         // `convergence` makes): neither it nor an older record of its client (which the herd
-        // no longer sends once the newer one is held) is owed there.
+        // no longer sends once the newer one is held) is owed there; nor is it owed to a
+        // server that only servers refusing it could pass it to.
         let refused = super::convergence::refused::must_refuse(run);
         for (at, server, record) in &acknowledged {
+            let unreachable = super::convergence::refused::not_owed(run, record, &refused);
             for (holder, table) in &finals {
-                let excused = refused.get(holder).is_some_and(|lines| {
-                    lines
-                        .iter()
-                        .filter_map(|l| crate::trace::replay::at_line(l))
-                        .any(|r| {
-                            r.client == record.client && (r == *record || r.is_newer_than(record))
-                        })
-                });
+                let excused = unreachable.contains(holder.as_str())
+                    || refused.get(holder).is_some_and(|lines| {
+                        lines
+                            .iter()
+                            .filter_map(|l| crate::trace::replay::at_line(l))
+                            .any(|r| {
+                                r.client == record.client
+                                    && (r == *record || r.is_newer_than(record))
+                            })
+                    });
                 let kept = excused
                     || table
                         .get(&record.client)
