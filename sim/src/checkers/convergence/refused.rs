@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use server::events::{Event, LineRefusal};
+use server::line::LOGGED_LINE_BYTES_MAX;
 
 use server::protocol::Record;
 
@@ -36,6 +37,13 @@ pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
     let mut skews: BTreeMap<&str, i128> = BTreeMap::new();
     let mut confirmed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut wrongly: BTreeSet<(String, String)> = BTreeSet::new();
+    let known: BTreeSet<String> = run
+        .trace
+        .events
+        .iter()
+        .filter_map(replay::stored_new)
+        .map(|record| record.to_string())
+        .collect();
     for event in &run.trace.events {
         match &event.what {
             What::Sim(SimEvent::Skew { step, server, .. }) => {
@@ -46,20 +54,20 @@ pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
                 line,
                 ..
             }) => {
-                let Some(record) = replay::at_line(line) else {
-                    continue;
-                };
                 let skew = skews.get(event.host.as_str()).copied().unwrap_or(0);
                 let clock = event
                     .wall_clock
                     .and_then(|wall| i128::try_from(wall.as_nanos()).ok())
                     .map(|wall| wall + skew);
-                let right = clock.is_none_or(|clock| record.timestamp.nanos() > clock + ahead_max);
-                let key = (event.host.clone(), record.to_string());
-                if right {
-                    confirmed.entry(key.0).or_default().insert(key.1);
-                } else {
-                    wrongly.insert(key);
+                for record in refused_records(line, &known) {
+                    let right =
+                        clock.is_none_or(|clock| record.timestamp.nanos() > clock + ahead_max);
+                    let key = (event.host.clone(), record.to_string());
+                    if right {
+                        confirmed.entry(key.0).or_default().insert(key.1);
+                    } else {
+                        wrongly.insert(key);
+                    }
                 }
             }
             _ => {}
@@ -71,6 +79,24 @@ pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     confirmed
+}
+
+/// The records a refused `line` stands for. A log event keeps at most
+/// [`LOGGED_LINE_BYTES_MAX`] bytes of a line, so a long record's line (an id near its bound)
+/// is cut and no longer reads as a record: it stands for every record stored anywhere in the
+/// run whose line begins so.
+fn refused_records(line: &str, known: &BTreeSet<String>) -> Vec<Record> {
+    if let Some(record) = replay::at_line(line) {
+        return vec![record];
+    }
+    if line.len() < LOGGED_LINE_BYTES_MAX {
+        return Vec::new();
+    }
+    known
+        .range(line.to_string()..)
+        .take_while(|candidate| candidate.starts_with(line))
+        .filter_map(|candidate| replay::at_line(candidate))
+        .collect()
 }
 
 /// The servers `record` is not owed to: those that had to refuse it (`refused`, from
