@@ -529,8 +529,9 @@ fn take<T: PartialEq>(open: &mut Vec<T>, item: &T) -> bool {
 
 /// Whether step `i`'s expectation still holds its story: a reorder probe's WHATSAT (the
 /// generator's only expectation) with its hold 60 ms before, its IAMAT 50 ms before to the
-/// expected origin, and its release 140 ms after, all in place, and no other IAMAT of its
-/// client before it.
+/// expected origin, and its release 140 ms after, all in place, no other IAMAT of its
+/// client before it, and no clock skewed before it (a server whose clock runs behind may have
+/// to refuse the probe's record: the generator never skews so far, an edge child may).
 fn probe_intact(steps: &[Step], i: usize) -> bool {
     let step = &steps[i];
     let (Action::WhatsAt(w), Some(expect)) = (&step.action, &step.expect) else {
@@ -554,7 +555,11 @@ fn probe_intact(steps: &[Step], i: usize) -> bool {
             s.at <= step.at && matches!(&s.action, Action::IamAt(x) if x.client == w.client)
         })
         .count();
+    let skewed = steps
+        .iter()
+        .any(|s| s.at <= step.at && matches!(s.action, Action::Skew(_)));
     updates == 1
+        && !skewed
         && has(hold_at, &held)
         && has(hold_at + ms(10), &iamat)
         && has(step.at + ms(140), &released)
@@ -693,6 +698,29 @@ steps:
             0,
             "a copy of the probe's IAMAT elsewhere may be what the WHATSAT shows"
         );
+    }
+
+    #[test]
+    fn a_probe_after_a_skew_owes_no_origin() {
+        // Found by the explorer: Bona 3 s behind with timestamps at most 2 s ahead must refuse
+        // the probe's record, so its WHATSAT there rightly finds nothing.
+        let probe = r#"
+name: a reorder probe after a skew
+seed: 1
+duration: 20s
+limits: { timestamp_ahead_max: 2s }
+steps:
+  - { at: 590ms, skew: { server: Bona, by: -3s } }
+  - { at: 1s, hold: { between: [Campbell], and: [Bailey, Bona, Jaquez] } }
+  - { at: 1010ms, iamat: { client: probe0, server: Campbell, location: "+45.5-73.5" } }
+  - at: 1060ms
+    whatsat: { client: probe0, server: Bona, radius_km: "5", bound: 3 }
+    expect: { origin: Campbell, invalid: false }
+  - { at: 1200ms, release: { between: [Campbell], and: [Bailey, Bona, Jaquez] } }
+"#;
+        let mut skewed = Scenario::from_yaml_str(probe, "probe.yaml").unwrap();
+        sanitize(&mut skewed);
+        assert!(skewed.steps.iter().all(|s| s.expect.is_none()));
     }
 
     #[test]
