@@ -29,7 +29,9 @@ pub enum Canary {
     /// while the table holds more than `table_bytes_max` bytes (grown by updates).
     EdgeIdOverfull,
     /// Once this server refused a record as too far ahead (a skewed neighbour), a neighbour's
-    /// record within [`AHEAD_EDGE_NANOS`] of the `timestamp_ahead_max` bound is dropped.
+    /// record within [`AHEAD_EDGE_NANOS`] of the `timestamp_ahead_max` bound is dropped while
+    /// the table holds more than three quarters of `table_bytes_max` (under pressure, records
+    /// that look skewed are shed first, and the test of "looks skewed" is off by its margin).
     EdgeAheadAfterSkew,
     /// Once a client connection sent a link's `AUTH` line (a handshake line where no link
     /// runs: links speak it only inside TLS, after `HELLO`), an `AT` line
@@ -165,6 +167,7 @@ impl Canaries {
                 let bound = now_nanos() + limits.timestamp_ahead_max.as_nanos() as i128;
                 from_peer
                     && self.refused_ahead.load(Ordering::Relaxed)
+                    && store.bytes() * 4 > limits.table_bytes_max * 3
                     && record.timestamp.nanos() > bound - AHEAD_EDGE_NANOS
             }
             Canary::ReplayOpensNonNeighbour => false,

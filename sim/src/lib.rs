@@ -18,8 +18,9 @@
 //!    see at least once).
 //! 5. The simulated world: [`places_stub`] (the Places host), [`bulk`] (load and hostile
 //!    clients), [`attacker`] (handshake stallers and the impostor at a down server's address),
-//!    [`simnet`] and [`simdisk`] (the server's seam on turmoil), [`simcerts`] (the herd's
-//!    certificates, from the seed), [`harness`] (builds the simulation and drives the steps).
+//!    [`simnet`] and [`simdisk`] (the server's seam on turmoil; in `simnet`, the attacker that
+//!    tampers with a live link), [`simcerts`] (the herd's certificates, from the seed),
+//!    [`harness`] (builds the simulation and drives the steps).
 //! 6. [`report`]: a run judged (`run_and_judge`), the printed report, the snapshot text.
 //! 7. Over many runs or another world: [`real`] (the same scenarios against real `server`
 //!    processes, and the modes compared), [`shrink`] (a failure made small), [`swarm`] (many

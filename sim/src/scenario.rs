@@ -13,6 +13,7 @@ mod de;
 mod describe;
 pub mod start;
 mod step;
+mod tamper;
 mod validate;
 mod write;
 
@@ -466,6 +467,9 @@ pub use step::{
 };
 pub use step::{DiskFaultKind, DiskStep, STALL_FOR_MAX, STALL_PER_SECOND_MAX, Stall};
 pub use step::{Impostor, ImpostorCertificate};
+pub use tamper::{
+    TAMPER_ALTER_BYTES_MAX, TAMPER_INJECT_BYTES_MAX, TAMPER_REPLAY_BYTES_MAX, Tamper, TamperMode,
+};
 pub use write::yaml_scalar;
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! The simulation's side of the server's seam: turmoil sockets, turmoil's clock with per-server
-//! skew, and an HTTP connector that dials the simulated Places host.
+//! skew, an HTTP connector that dials the simulated Places host, and the attacker on the path
+//! of a link ([`tamper`]).
+
+pub mod tamper;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -16,8 +19,13 @@ use server::net::{BoxFuture, BoxStream, Clock, Listener, Network};
 /// forges a link under a name that is not a neighbour's).
 pub const SIMULATED_SECRET: &[u8] = b"simulated herd secret";
 
-/// turmoil's TCP, bound on every address of the host (turmoil gives each host one).
-pub struct TurmoilNet;
+/// turmoil's TCP, bound on every address of the host (turmoil gives each host one), for the
+/// server `me`; with `tampering`, the link connections `me` dials to a neighbour a `tamper`
+/// step names go through the attacker (those carry `me`'s records to it).
+pub struct TurmoilNet {
+    pub me: String,
+    pub tampering: Option<tamper::Tampering>,
+}
 
 struct TurmoilListener(turmoil::net::TcpListener);
 
@@ -44,9 +52,14 @@ impl Network for TurmoilNet {
 
     fn connect(&self, host: &str, port: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
         let host = host.to_string();
+        let (me, tampering) = (self.me.clone(), self.tampering.clone());
         Box::pin(async move {
             let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await?;
-            Ok(Box::new(stream) as BoxStream)
+            let stream = Box::new(stream) as BoxStream;
+            Ok(match &tampering {
+                Some(tampering) => tampering.wrap(&me, &host, stream),
+                None => stream,
+            })
         })
     }
 

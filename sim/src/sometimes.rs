@@ -49,11 +49,16 @@ pub enum Property {
     ZeroTimeDiff,
     TableFilledByUpdates,
     NonNeighbourLinkRefused,
+    ImpostorDialled,
+    StallersHeld,
+    LinkReplayed,
+    LinkInjected,
+    LinkAltered,
 }
 
 impl Property {
     /// Every property, in the order the coverage table lists them.
-    pub const ALL: [Property; 30] = [
+    pub const ALL: [Property; 35] = [
         Property::WhatsatWaitedThenFound,
         Property::TieBrokenByOrigin,
         Property::ReconcileCarriedRecords,
@@ -84,6 +89,11 @@ impl Property {
         Property::ZeroTimeDiff,
         Property::TableFilledByUpdates,
         Property::NonNeighbourLinkRefused,
+        Property::ImpostorDialled,
+        Property::StallersHeld,
+        Property::LinkReplayed,
+        Property::LinkInjected,
+        Property::LinkAltered,
     ];
 
     /// The name the coverage table prints.
@@ -119,6 +129,11 @@ impl Property {
             Property::ZeroTimeDiff => "zero_time_diff",
             Property::TableFilledByUpdates => "table_filled_by_updates",
             Property::NonNeighbourLinkRefused => "non_neighbour_link_refused",
+            Property::ImpostorDialled => "impostor_dialled",
+            Property::StallersHeld => "stallers_held",
+            Property::LinkReplayed => "link_replayed",
+            Property::LinkInjected => "link_injected",
+            Property::LinkAltered => "link_altered",
         }
     }
 
@@ -163,6 +178,11 @@ impl Property {
             Property::NonNeighbourLinkRefused => {
                 "a herd server that is not a neighbour asked for a link"
             }
+            Property::ImpostorDialled => "a server dialled an impostor at a down server's address",
+            Property::StallersHeld => "handshake stallers held connections at a server",
+            Property::LinkReplayed => "an attacker replayed a server's bytes on a live link",
+            Property::LinkInjected => "an attacker injected bytes into a live link",
+            Property::LinkAltered => "an attacker altered a server's bytes on a live link",
         }
     }
 
@@ -205,6 +225,11 @@ impl Property {
             Property::ZeroTimeDiff => values::zero_time_diff(run),
             Property::TableFilledByUpdates => values::table_filled_by_updates(run),
             Property::NonNeighbourLinkRefused => values::non_neighbour_link_refused(run),
+            Property::ImpostorDialled => attacker::impostor_dialled(run),
+            Property::StallersHeld => attacker::stallers_held(run),
+            Property::LinkReplayed => attacker::tampered(run, "replay"),
+            Property::LinkInjected => attacker::tampered(run, "inject"),
+            Property::LinkAltered => attacker::tampered(run, "alter"),
         }
     }
 }
@@ -554,6 +579,7 @@ fn store_failed_after(run: &RunRecord, fault: &str) -> bool {
     false
 }
 
+mod attacker;
 mod values;
 
 #[cfg(test)]

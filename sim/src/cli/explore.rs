@@ -64,6 +64,10 @@ pub struct ExploreArgs {
     /// Search seeds the benchmark runs.
     #[arg(long, default_value_t = 5)]
     repeat: u64,
+    /// The benchmark's run budget for the swarm (default: `--runs`); 0 runs the explorer
+    /// alone, when the swarm's figure comes from `sim swarm --seeds 0..N --canary NAME`.
+    #[arg(long, requires = "against_swarm")]
+    swarm_runs: Option<usize>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -245,11 +249,19 @@ fn against_swarm(args: &ExploreArgs, base: &Base, jobs: usize) -> u8 {
     let quiet = |_: &search::Status| {};
     for strategy in [Strategy::Explore, Strategy::Swarm] {
         let (mut found, mut features) = (Vec::new(), Vec::new());
+        let runs_max = match strategy {
+            Strategy::Swarm => args.swarm_runs.unwrap_or(args.runs),
+            Strategy::Explore => args.runs,
+        };
+        if runs_max == 0 {
+            continue;
+        }
         for seed in 0..args.repeat {
             let mut settings = settings(args, strategy, seed, jobs);
             settings.corpus_dir = None;
+            settings.runs_max = runs_max;
             let summary = search(base, &settings, Corpus::default(), &quiet);
-            let runs = summary.found(&until);
+            let runs = summary.stopped_at;
             eprintln!(
                 "{} seed {seed}: {} after {} runs, {} features, {:.1} s",
                 strategy.as_str(),
@@ -279,12 +291,16 @@ fn against_swarm(args: &ExploreArgs, base: &Base, jobs: usize) -> u8 {
             .iter()
             .map(|r| r.map_or("-".into(), |r| r.to_string()))
             .collect();
+        let budget = match strategy {
+            Strategy::Swarm => args.swarm_runs.unwrap_or(args.runs),
+            Strategy::Explore => args.runs,
+        };
         println!(
             "| {} | {}/{} | {} | {} |",
             strategy.as_str(),
             found.iter().flatten().count(),
             found.len(),
-            median(found.clone()).map_or(format!("> {}", args.runs), |r| r.to_string()),
+            median(found.clone()).map_or(format!("> {budget}"), |r| r.to_string()),
             list.join(", ")
         );
     }

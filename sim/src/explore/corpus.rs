@@ -32,7 +32,15 @@ pub struct Corpus {
     pub entries: Vec<Entry>,
     /// Feature -> how many runs reached it (entries read back count once each).
     pub seen: BTreeMap<String, u64>,
+    /// Entry name -> children made of it in this search: energy decays with them.
+    pub children: BTreeMap<String, u64>,
 }
+
+/// A value feature ([`super::values`]) weighs this many times an ordinary one.
+const VALUE_WEIGHT: f64 = 4.0;
+
+/// An entry's energy halves after this many children.
+const CHILDREN_HALF: u64 = 16;
 
 /// FNV-1a over the text: a stable name, the same on every machine.
 pub fn content_name(text: &str) -> String {
@@ -58,15 +66,32 @@ impl Corpus {
         new
     }
 
-    /// An entry's energy: the sum over its features of 1/(runs that reached it), scaled, so an
-    /// entry that reached what few runs reach is picked more often.
+    /// An entry's energy: the sum over its features of 1/(runs that reached it), a value
+    /// feature (how close a run came to a bound or a rare value) weighing [`VALUE_WEIGHT`]
+    /// times more, scaled, and divided as the entry has children (halved after
+    /// [`CHILDREN_HALF`]), so an entry that reached what few runs reach is picked more often,
+    /// and one that has had many children gives way to newer ones.
     pub fn energy(&self, entry: &Entry) -> u64 {
         let sum: f64 = entry
             .features
             .keys()
-            .map(|f| 1.0 / self.seen.get(f).copied().unwrap_or(1).max(1) as f64)
+            .map(|f| {
+                let weight = if f.starts_with("value:") {
+                    VALUE_WEIGHT
+                } else {
+                    1.0
+                };
+                weight / self.seen.get(f).copied().unwrap_or(1).max(1) as f64
+            })
             .sum();
-        ((sum * 100.0) as u64).max(1)
+        let children = self.children.get(&entry.name).copied().unwrap_or(0);
+        let decay = CHILDREN_HALF as f64 / (CHILDREN_HALF + children) as f64;
+        ((sum * 100.0 * decay) as u64).max(1)
+    }
+
+    /// Counts a child made of the entry `name`.
+    pub fn child_of(&mut self, name: &str) {
+        *self.children.entry(name.to_string()).or_insert(0) += 1;
     }
 
     /// The features reached so far.
@@ -120,6 +145,7 @@ impl Corpus {
         let mut kept = Corpus {
             entries: Vec::new(),
             seen: self.seen.clone(),
+            children: BTreeMap::new(),
         };
         let mut covered: std::collections::BTreeSet<&str> = Default::default();
         for entry in order {

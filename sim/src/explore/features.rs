@@ -8,13 +8,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use server::events::{Event, Source};
+use server::events::Event;
 use server::store::Outcome;
 
 use crate::checkers::RunRecord;
 use crate::metrics;
 use crate::sometimes;
 use crate::trace::{SimEvent, What};
+
+use super::values::source_kind;
 
 /// Feature name -> simulated time it was first reached (`Duration::MAX`: judged on the whole
 /// run, no one moment).
@@ -41,15 +43,6 @@ fn variant(value: &impl std::fmt::Debug) -> String {
     let text = format!("{value:?}");
     let end = text.find([' ', '(', '{']).unwrap_or(text.len());
     text[..end].to_string()
-}
-
-fn source_kind(source: &Source) -> &'static str {
-    match source {
-        Source::Client => "client",
-        Source::Peer(_) => "peer",
-        Source::Classic => "classic",
-        Source::Disk => "disk",
-    }
 }
 
 /// A server event's kind: its name, refined by what tells its paths apart (an outcome, a
@@ -192,6 +185,9 @@ pub fn features(run: &RunRecord) -> Features {
             }
             What::Sim(_) => {}
         }
+    }
+    for (value, at) in super::values::value_features(run) {
+        c.once(value, at);
     }
     for property in sometimes::observed(run) {
         c.once(format!("sometimes:{property}"), Duration::MAX);

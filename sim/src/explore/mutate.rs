@@ -24,6 +24,8 @@ pub enum Mutation {
     Retarget,
     Bound,
     Tie,
+    /// A rare value added to an entry that has one ([`super::rare::stack`]).
+    Stack,
 }
 
 impl Mutation {
@@ -35,6 +37,7 @@ impl Mutation {
             Mutation::Retarget => "retarget",
             Mutation::Bound => "bound",
             Mutation::Tie => "tie",
+            Mutation::Stack => "stack",
         }
     }
 }
@@ -208,7 +211,7 @@ struct Edge {
 type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 11] = [
+const EDGES: [EdgeFn; 12] = [
     id_at_bound,
     ahead_at_bound,
     line_at_bound,
@@ -218,12 +221,13 @@ const EDGES: [EdgeFn; 11] = [
     zero_diff,
     pole,
     tight_table,
+    table_bytes_at_bound,
     skewed_neighbour,
     replayed_handshake,
 ];
 
 /// An IAMAT's timestamp text for simulated wall time `at`.
-fn timestamp(at: Duration) -> String {
+pub fn timestamp(at: Duration) -> String {
     format!("{}.{:09}", at.as_secs(), at.subsec_nanos())
 }
 
@@ -299,14 +303,9 @@ fn zero_diff(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     let latency = s.network.latency.min;
     s.network.latency.max = latency;
     let receipt = s.start + e.at + latency * 2;
-    let existing: Vec<usize> = (0..s.steps.len())
-        .filter(|&i| matches!(s.steps[i].action, Action::IamAt(_)))
-        .collect();
-    if let Some(&i) = existing.get(rng.random_range(0..existing.len().max(1))) {
-        let at = s.steps[i].at;
-        if let Action::IamAt(a) = &mut s.steps[i].action {
-            a.timestamp = Some(timestamp(s.start + at + latency * 2));
-        }
+    if let Some(i) = super::pick::pick_iamat(s, rng) {
+        let stamp = timestamp(s.start + s.steps[i].at + latency * 2);
+        super::pick::restamp(s, i, stamp);
         return None;
     }
     Some(iamat(e.server, "kiwi", receipt))
@@ -315,10 +314,7 @@ fn zero_diff(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
 /// An IAMAT's location on a pole or the antimeridian, the edges of ISO 6709's ranges.
 fn pole(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
     const EDGES: [&str; 4] = ["+90+0", "-90+45", "+10+180", "-10-180"];
-    let iamats: Vec<usize> = (0..s.steps.len())
-        .filter(|&i| matches!(s.steps[i].action, Action::IamAt(_)))
-        .collect();
-    let i = *iamats.get(rng.random_range(0..iamats.len().max(1)))?;
+    let i = super::pick::pick_iamat(s, rng)?;
     if let Action::IamAt(a) = &mut s.steps[i].action {
         a.location = EDGES[rng.random_range(0..EDGES.len())].into();
     }
@@ -338,14 +334,15 @@ fn tight_table(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> 
 }
 
 /// A neighbour skewed past the ahead bound: `timestamp_ahead_max` made small, one server's
-/// clock set further behind than it, and a record stamped to land within a second of the
-/// bound at that server.
+/// clock set further behind than it (from a moment up to 3 s before the step, so it already
+/// holds what came before), and a record stamped to land within a second of the bound at that
+/// server (half the time within about 100 ms of it).
 fn skewed_neighbour(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     let ahead = Duration::from_secs(rng.random_range(1..=3));
     s.limits.timestamp_ahead_max = Some(ahead);
     let skewed = Step {
         id: 0,
-        at: ms(0),
+        at: e.at.saturating_sub(ms(rng.random_range(0..=300) * 10)),
         action: Action::Skew(Skew {
             server: e.server.clone(),
             by: SignedDuration {
@@ -366,7 +363,10 @@ fn skewed_neighbour(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Act
     let other = others
         .get(rng.random_range(0..others.len().max(1)))?
         .clone();
-    let behind = ms(rng.random_range(100..200) * 10);
+    let behind = match rng.random_bool(0.5) {
+        true => ms(rng.random_range(100..=110) * 10),
+        false => ms(rng.random_range(100..200) * 10),
+    };
     Some(iamat(
         other,
         "lime",
@@ -406,6 +406,13 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
         peer_as: Some(strangers[rng.random_range(0..strangers.len())].clone()),
         ..Hostile::lines(e.server, &[])
     }))
+}
+
+/// `table_bytes_max` set to exactly what the run's IAMATs take (or a record's overhead less).
+fn table_bytes_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    super::pick::table_bytes_at_bound(s, e.past);
+    clear_expectations(s);
+    None
 }
 
 /// A limit changed under the whole run: the generator's expectations no longer hold.

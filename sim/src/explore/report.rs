@@ -166,6 +166,7 @@ mod tests {
             discarded: 0,
             history,
             failures: Vec::new(),
+            stopped_at: None,
             corpus,
             wall: std::time::Duration::ZERO,
         }

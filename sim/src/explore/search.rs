@@ -97,19 +97,11 @@ pub struct Summary {
     /// (runs, features reached) after every batch.
     pub history: Vec<(usize, usize)>,
     pub failures: Vec<Found>,
+    /// 1-based: the run whose failure stopped the search (`until`), a canary's own failure
+    /// when the runs have one.
+    pub stopped_at: Option<usize>,
     pub corpus: Corpus,
     pub wall: Duration,
-}
-
-impl Summary {
-    /// The run that first failed with a label starting `label`.
-    pub fn found(&self, label: &str) -> Option<usize> {
-        self.failures
-            .iter()
-            .filter(|f| f.label.starts_with(label))
-            .map(|f| f.run)
-            .min()
-    }
 }
 
 /// Runs a scenario and reads its features.
@@ -149,6 +141,7 @@ pub fn search(
         discarded: 0,
         history: vec![(0, corpus.feature_count())],
         failures: Vec::new(),
+        stopped_at: None,
         corpus: Corpus::default(),
         wall: Duration::ZERO,
     };
@@ -169,7 +162,12 @@ pub fn search(
                 Strategy::Explore => child(base, &corpus, &mut rng),
             };
             match child {
-                Ok(child) => children.push(child),
+                Ok(child) => {
+                    if let Some(parent) = &child.1 {
+                        corpus.child_of(parent);
+                    }
+                    children.push(child)
+                }
                 Err(_) => summary.discarded += 1,
             }
         }
@@ -201,8 +199,9 @@ pub fn search(
                 if settings
                     .until
                     .as_deref()
-                    .is_some_and(|u| label.starts_with(u))
+                    .is_some_and(|u| label.starts_with(u) && the_canarys(&scenario, u))
                 {
+                    summary.stopped_at = Some(summary.runs);
                     summary.history.push((summary.runs, corpus.feature_count()));
                     break 'batches;
                 }
@@ -224,6 +223,19 @@ pub fn search(
     summary.corpus = corpus;
     summary.wall = started.elapsed();
     summary
+}
+
+/// Whether a run that failed with `until` failed because of its canary: without a canary,
+/// always; with one, when the same scenario without it does not fail that way (a failure it
+/// has anyway is a checker's or the herd's, not the planted bug's, and does not stop the
+/// search).
+fn the_canarys(scenario: &Scenario, until: &str) -> bool {
+    if scenario.canary.is_none() {
+        return true;
+    }
+    let mut without = scenario.clone();
+    without.canary = None;
+    !run(&without).label.is_some_and(|l| l.starts_with(until))
 }
 
 /// Writes a failing run's scenario, whole, to `DIR/failures/` (as AFL keeps its crashes
@@ -299,6 +311,13 @@ fn child(
         60..90 => Mutation::Bound,
         _ => Mutation::Tie,
     };
+    // An entry that reached a rare value: half its children add another to it.
+    let rare = parent.features.keys().any(|f| super::values::is_rare(f));
+    let first = if rare && rng.random_bool(0.5) {
+        Mutation::Stack
+    } else {
+        first
+    };
     let mut ops = vec![first];
     while ops.len() < 3 && rng.random_bool(0.4) {
         ops.push(
@@ -329,7 +348,9 @@ fn child(
             Mutation::Shift => mutate::shift(&mut scenario, rng),
             Mutation::Retarget => mutate::retarget(&mut scenario, rng),
             Mutation::Bound => mutate::bound(&mut scenario, rng),
-            Mutation::Tie => mutate::tie(&mut scenario, rng),
+            Mutation::Tie if rng.random_bool(0.5) => mutate::tie(&mut scenario, rng),
+            Mutation::Tie => super::rare::tie_around(&mut scenario, rng),
+            Mutation::Stack => super::rare::stack(&mut scenario, rng),
         }
     }
     mutate::sanitize(&mut scenario);

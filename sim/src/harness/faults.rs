@@ -1,5 +1,6 @@
 //! The fault actions, applied to the running simulation: partitions and repairs, held links,
-//! link latency, crashes and restarts, clock skew and the Places stub's behaviour.
+//! link latency, crashes and restarts, clock skew, the Places stub's behaviour, and the
+//! attacker's tampering on a live link.
 
 use std::collections::BTreeSet;
 
@@ -7,6 +8,7 @@ use crate::places_stub::FaultCell;
 use crate::scenario::Action;
 use crate::simdisk::DiskFaults;
 use crate::simnet::Skews;
+use crate::simnet::tamper::Tampering;
 
 /// What the fault actions change besides the simulation itself, kept so that a crash can
 /// restore the links the scenario had cut and so that servers and the stub see the skews
@@ -21,6 +23,8 @@ pub struct Faults {
     disks: DiskFaults,
     /// Servers whose address an impostor holds (their hosts run it instead of the server).
     impostors: super::world::Taken,
+    /// The attacker on the links' path (`None` when no `tamper` step exists).
+    tampering: Option<Tampering>,
 }
 
 impl Faults {
@@ -38,7 +42,14 @@ impl Faults {
             places_fault,
             disks,
             impostors,
+            tampering: None,
         }
+    }
+
+    /// The attacker the `tamper` steps arm.
+    pub fn with_tampering(mut self, tampering: Option<Tampering>) -> Faults {
+        self.tampering = tampering;
+        self
     }
 
     /// Applies a fault step to `sim`. Client commands are the workload's, not a fault: they
@@ -105,6 +116,11 @@ impl Faults {
                     impostors.insert(impostor.server.clone(), impostor.certificate.clone());
                 }
                 sim.bounce(impostor.server.as_str());
+            }
+            Action::Tamper(t) => {
+                if let Some(tampering) = &self.tampering {
+                    tampering.arm(&t.from, &t.to, &t.mode);
+                }
             }
             Action::Skew(skew) => {
                 if let Ok(mut skews) = self.skews.lock() {

@@ -21,6 +21,7 @@ use crate::recorder::Recorder;
 use crate::scenario::{PlacesApi, Scenario, Step};
 use crate::simcerts::SimCerts;
 use crate::simdisk::{DiskFaults, TurmoilDisk};
+use crate::simnet::tamper::Tampering;
 use crate::simnet::{SkewedClock, Skews, TurmoilNet, places_client};
 
 /// After the run, servers get this long (simulated) to stop and report their tables.
@@ -78,6 +79,7 @@ pub fn add_server_host(
         disks: disks.clone(),
         stop: stop.clone(),
         impostors: None,
+        tampering: None,
         buggify: buggify.cloned(),
         canary,
         certs: Some(SimCerts::new(scenario_seed, &herd_names(herd))),
@@ -104,6 +106,8 @@ struct ServerHost {
     disks: DiskFaults,
     stop: watch::Receiver<bool>,
     impostors: Option<Impostors>,
+    /// The attacker on the links' path, when a `tamper` step names one.
+    tampering: Option<Tampering>,
     buggify: Option<crate::scenario::buggify::BuggifySettings>,
     canary: Option<server::canary::Canary>,
     /// The herd's certificates: links run over TLS; `None` runs them in plain text.
@@ -121,6 +125,7 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
         disks,
         stop,
         impostors,
+        tampering,
         buggify,
         canary,
         certs,
@@ -138,6 +143,7 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
             stop.clone(),
             certs.clone(),
         );
+        let tampering = tampering.clone();
         let buggify = super::buggify::dice(buggify.as_ref(), scenario_seed, &name);
         // With a data directory, the store writes to this host's simulated disk.
         let disk = herd.data_dir.is_some().then(|| {
@@ -153,7 +159,10 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
                 return Ok(());
             }
             let env = Env {
-                net: Arc::new(TurmoilNet),
+                net: Arc::new(TurmoilNet {
+                    me: name.clone(),
+                    tampering,
+                }),
                 clock: Arc::new(SkewedClock {
                     server: name.clone(),
                     skews,
@@ -201,6 +210,7 @@ impl TurmoilWorld {
         let skews: Skews = Arc::new(Mutex::new(BTreeMap::new()));
         let disks: DiskFaults = Arc::default();
         let (stop, stopping) = watch::channel(false);
+        let tampering = Tampering::for_scenario(scenario, recorder);
         let impostors = Impostors {
             taken: Arc::default(),
             recorder: recorder.clone(),
@@ -215,6 +225,7 @@ impl TurmoilWorld {
                 disks: disks.clone(),
                 stop: stopping.clone(),
                 impostors: Some(impostors.clone()),
+                tampering: tampering.clone(),
                 buggify: scenario.buggify.clone(),
                 canary: scenario.canary,
                 certs: certs.clone(),
@@ -252,7 +263,8 @@ impl TurmoilWorld {
             clients,
             ports,
             peer_ports,
-            faults: Faults::new(hosts, skews, places_fault, disks, impostors.taken),
+            faults: Faults::new(hosts, skews, places_fault, disks, impostors.taken)
+                .with_tampering(tampering),
             recorder: recorder.clone(),
             stop,
         }

@@ -212,7 +212,8 @@ async fn set_up(
     let places_fault: FaultCell = Arc::default();
     let mock = places_mock::start(places_fault.clone(), events.clone()).await;
     let latency = scenario.network.latency;
-    let proxy = proxy::FaultProxy::new((latency.min, latency.max), scenario.seed);
+    let tampering = crate::simnet::tamper::Tampering::for_scenario(scenario, events);
+    let proxy = proxy::FaultProxy::new((latency.min, latency.max), scenario.seed, tampering);
     let mut launches = BTreeMap::new();
     for name in &names {
         let (mut seen, mut seen_peer) = (ports.clone(), peer_ports.clone());

@@ -2,7 +2,9 @@
 //! the Places mock), forwarding to the real port, where network faults happen the way turmoil
 //! makes them: a cut drops bytes silently (connections stay open, heartbeats find the cut), a
 //! hold buffers them until release, latency delays each chunk, and a crash silences every
-//! connection of the crashed server without a FIN or reset reaching the other side.
+//! connection of the crashed server without a FIN or reset reaching the other side. The
+//! attacker of `tamper` steps sits here too: it injects, replays or alters a chunk as the
+//! simulation's does ([`Tampering`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +16,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+use crate::scenario::TamperMode;
+use crate::simnet::tamper::Tampering;
 
 /// Bytes read from one side at a time (a "chunk": the proxy's message).
 const CHUNK_BYTES_MAX: usize = 16 * 1024;
@@ -42,18 +47,32 @@ pub struct FaultProxy {
     incarnations: Mutex<BTreeMap<String, watch::Sender<u64>>>,
     default_latency: (Duration, Duration),
     seed: u64,
+    /// The attacker on the links' path (`None` when no `tamper` step exists).
+    tampering: Option<Tampering>,
     tasks: Mutex<JoinSet<()>>,
 }
 
 impl FaultProxy {
-    pub fn new(default_latency: (Duration, Duration), seed: u64) -> Arc<FaultProxy> {
+    pub fn new(
+        default_latency: (Duration, Duration),
+        seed: u64,
+        tampering: Option<Tampering>,
+    ) -> Arc<FaultProxy> {
         Arc::new(FaultProxy {
             states: Mutex::default(),
             incarnations: Mutex::default(),
             default_latency,
             seed,
+            tampering,
             tasks: Mutex::new(JoinSet::new()),
         })
+    }
+
+    /// A `tamper` step: `mode` happens to the next chunk `from` sends `to`.
+    pub fn tamper(&self, from: &str, to: &str, mode: &TamperMode) {
+        if let Some(tampering) = &self.tampering {
+            tampering.arm(from, to, mode);
+        }
     }
 
     fn state(&self, from: &str, to: &str) -> watch::Receiver<LinkState> {
@@ -155,13 +174,18 @@ async fn accept_loop(
         let ends = (proxy.incarnation(&from), proxy.incarnation(&to));
         let states = (proxy.state(&from, &to), proxy.state(&to, &from));
         let rng = Rng(seed ^ count.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        // Only the dialler's bytes: the connection `from` dials carries its records to `to`.
+        let tap = proxy
+            .tampering
+            .clone()
+            .map(|t| Tap(t, from.clone(), to.clone()));
         connections.spawn(async move {
             // Refused upstream (the server is down): close the dialler's connection.
             let Ok(upstream) = TcpStream::connect(target).await else {
                 return;
             };
             let _ = (downstream.set_nodelay(true), upstream.set_nodelay(true));
-            connect(downstream, upstream, ends, states, rng).await;
+            connect(downstream, upstream, ends, states, rng, tap).await;
         });
     }
 }
@@ -193,6 +217,7 @@ async fn connect(
     (dialler, target): (Incarnation, Incarnation),
     (forward, backward): (watch::Receiver<LinkState>, watch::Receiver<LinkState>),
     rng: Rng,
+    tap: Option<Tap>,
 ) {
     let (down_read, down_write) = downstream.into_split();
     let (up_read, up_write) = upstream.into_split();
@@ -207,6 +232,7 @@ async fn connect(
         (dialler.clone(), target.clone()),
         (stalled.0.clone(), stalled.1.clone()),
         rng.clone(),
+        tap,
     );
     let back = pump(
         up_read,
@@ -215,6 +241,7 @@ async fn connect(
         (target, dialler),
         (stalled.1, stalled.0),
         rng.fork(),
+        None,
     );
     tokio::pin!(there, back);
     let (mut there_done, mut back_done) = (false, false);
@@ -246,6 +273,7 @@ async fn pump(
     (source_end, sink_end): (Incarnation, Incarnation),
     (stalled, opposite_stalled): (Arc<AtomicBool>, Arc<AtomicBool>),
     mut rng: Rng,
+    tap: Option<Tap>,
 ) -> Pumped {
     let mut buf = vec![0u8; CHUNK_BYTES_MAX];
     let mut held: Vec<Vec<u8>> = Vec::new();
@@ -284,16 +312,19 @@ async fn pump(
                 if !source_end.alive() || !sink_end.alive() || now.cut || stalled.load(Ordering::SeqCst) {
                     continue;
                 }
+                // The attacker stands before the hold and the latency, as on a wire.
+                let tampered = tap.as_ref().and_then(|t| t.0.on_chunk(&t.1, &t.2, &buf[..n]));
+                let chunk = tampered.as_deref().unwrap_or(&buf[..n]);
                 if now.held {
-                    held.push(buf[..n].to_vec());
-                    held_bytes += n;
+                    held.push(chunk.to_vec());
+                    held_bytes += chunk.len();
                     continue;
                 }
                 let delay = rng.between(now.latency);
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                if source_end.alive() && sink_end.alive() && sink.write_all(&buf[..n]).await.is_err() {
+                if source_end.alive() && sink_end.alive() && sink.write_all(chunk).await.is_err() {
                     return Pumped::Abort;
                 }
             }
@@ -325,6 +356,9 @@ async fn pump(
         }
     }
 }
+
+/// The attacker on one direction of a connection: (the attacker, from, to).
+struct Tap(Tampering, String, String);
 
 /// A small seeded generator for per-chunk latency (splitmix64).
 #[derive(Clone)]

@@ -168,6 +168,7 @@ impl World for ProcessWorld {
                 let task = self.runtime.spawn(run);
                 self.impostors.insert(server.clone(), task);
             }
+            Action::Tamper(t) => proxy.tamper(&t.from, &t.to, &t.mode),
             Action::Skew(skew) => {
                 let offset = self.calendar.offset_flag(skew.by.nanos());
                 self.processes.set_clock_offset(&skew.server, offset);

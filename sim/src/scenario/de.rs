@@ -181,6 +181,7 @@ const STEP_KEYS: &[&str] = &[
     "crash",
     "restart",
     "impostor",
+    "tamper",
     "skew",
     "places",
     "load",
@@ -200,7 +201,7 @@ impl<'de> Visitor<'de> for StepVisitor {
     type Value = StepFile;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a step: a map with `at`, one action (iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew, places, load, hostile) and an optional `expect`")
+        f.write_str("a step: a map with `at`, one action (iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, impostor, tamper, skew, places, load, hostile, disk) and an optional `expect`")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StepFile, A::Error> {
@@ -234,6 +235,7 @@ impl<'de> Visitor<'de> for StepVisitor {
                 "crash" => Action::Crash(map.next_value()?),
                 "restart" => Action::Restart(map.next_value()?),
                 "impostor" => Action::Impostor(map.next_value()?),
+                "tamper" => Action::Tamper(map.next_value()?),
                 "skew" => Action::Skew(map.next_value()?),
                 "places" => Action::Places(map.next_value()?),
                 "load" => Action::Load(map.next_value()?),
@@ -253,7 +255,7 @@ impl<'de> Visitor<'de> for StepVisitor {
         let at = at.ok_or_else(|| de::Error::missing_field("at"))?;
         let action = action.ok_or_else(|| {
             de::Error::custom(
-                "a step needs one action: iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, skew, places, load, hostile or disk",
+                "a step needs one action: iamat, whatsat, raw, partition, repair, hold, release, latency, crash, restart, impostor, tamper, skew, places, load, hostile or disk",
             )
         })?;
         Ok(StepFile { at, action, expect })

@@ -53,6 +53,7 @@ impl Action {
             Action::Disk(d) => format!("disk {} {}", d.server, d.fault.as_str()),
             Action::Restart(name) => format!("restart {name}"),
             Action::Impostor(i) => format!("an impostor takes {}'s address", i.server),
+            Action::Tamper(t) => format!("tamper {} -> {}: {}", t.from, t.to, t.mode.describe()),
             Action::Skew(s) => format!("skew {} by {}", s.server, s.by),
             Action::Places(p) => format!("places {}", p.describe()),
             Action::Load(l) => format!(

@@ -58,6 +58,9 @@ pub enum Action {
     /// dialled to it as that server would, with a certificate that is not that server's; it
     /// leaves at the server's restart.
     Impostor(Impostor),
+    /// An attacker on the path of a live link injects, replays or alters bytes on one
+    /// direction of it.
+    Tamper(super::Tamper),
 }
 
 /// `impostor: NAME`, or `impostor: { server: NAME, certificate: ... }`: which server's address
@@ -435,6 +438,7 @@ impl Action {
             Action::Hostile(_) => "hostile",
             Action::Disk(_) => "disk",
             Action::Impostor(_) => "impostor",
+            Action::Tamper(_) => "tamper",
         }
     }
 
@@ -460,6 +464,7 @@ impl Action {
                 | Action::Crash(_)
                 | Action::Restart(_)
                 | Action::Impostor(_)
+                | Action::Tamper(_)
         )
     }
 

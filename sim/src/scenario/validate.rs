@@ -402,6 +402,7 @@ fn check_action(
                 }
             }
         }
+        Action::Tamper(t) => super::tamper::check_tamper(t, herd)?,
         Action::Skew(s) => check_server(&s.server, servers)?,
         Action::Disk(d) => check_server(&d.server, servers)?,
         Action::Places(p) => check_places(p)?,

@@ -249,6 +249,7 @@ fn step_yaml(step: &Step) -> String {
             quote(&i.server),
             i.certificate.yaml()
         ),
+        Action::Tamper(t) => tamper_yaml(t),
         Action::Skew(s) => format!("skew: {{ server: {}, by: {} }}", quote(&s.server), s.by),
         Action::Places(p) => places_yaml(p),
     };
@@ -379,6 +380,21 @@ pub fn yaml_scalar(text: &str) -> String {
     } else {
         serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
     }
+}
+
+/// A `tamper` step's action.
+fn tamper_yaml(t: &crate::scenario::Tamper) -> String {
+    use crate::scenario::TamperMode;
+    let mode = match &t.mode {
+        TamperMode::Inject(bytes) => format!("inject: {}", quote(&String::from_utf8_lossy(bytes))),
+        TamperMode::Replay(n) => format!("replay: {n}"),
+        TamperMode::Alter(n) => format!("alter: {n}"),
+    };
+    format!(
+        "tamper: {{ from: {}, to: {}, {mode} }}",
+        quote(&t.from),
+        quote(&t.to)
+    )
 }
 
 #[cfg(test)]

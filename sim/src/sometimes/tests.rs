@@ -480,3 +480,53 @@ fn an_empty_run_shows_no_property() {
     let checks = Checks::default();
     assert!(super::observed(&run_record(&trace, &checks)).is_empty());
 }
+
+fn attacker(at: u64, event: crate::trace::SimEvent) -> TraceEvent {
+    TraceEvent::harness(ms(at), event)
+}
+
+#[test]
+fn the_attackers_properties_are_seen_from_what_the_attacker_saw_and_did() {
+    use crate::trace::SimEvent;
+    let got = |line: &str| {
+        let line = line.to_string();
+        vec![attacker(
+            10,
+            SimEvent::ImpostorGot {
+                server: "Bona".into(),
+                line,
+            },
+        )]
+    };
+    assert!(seen(Property::ImpostorDialled, got("PEER Clark 7")));
+    assert!(!seen(Property::ImpostorDialled, got("HELLO 00")));
+    let stall = |opened| {
+        let (id, server, failed) = (1, "Clark".to_string(), 0);
+        vec![attacker(
+            10,
+            SimEvent::HostileStall {
+                id,
+                server,
+                opened,
+                failed,
+            },
+        )]
+    };
+    assert!(seen(Property::StallersHeld, stall(3)));
+    assert!(!seen(Property::StallersHeld, stall(0)));
+    let tampered = |mode: &str| {
+        let event = SimEvent::Tampered {
+            from: "Bailey".into(),
+            to: "Bona".into(),
+            mode: mode.into(),
+            bytes: "PING 3\n".into(),
+            records: 0,
+        };
+        vec![attacker(10, event)]
+    };
+    assert!(seen(Property::LinkReplayed, tampered("replay 7 bytes")));
+    assert!(!seen(Property::LinkReplayed, tampered("alter 1 bytes")));
+    assert!(seen(Property::LinkAltered, tampered("alter 1 bytes")));
+    assert!(seen(Property::LinkInjected, tampered("inject 7 bytes")));
+    assert!(!seen(Property::LinkInjected, tampered("replay 7 bytes")));
+}

@@ -2,7 +2,6 @@
 //! on, how many of each, the workload and the network), and the scenario built from them.
 //! Faults fall in the first part of the run; the rest is quiet, so liveness can be judged.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +24,8 @@ const CLIENTS: [&str; 5] = ["kiwi", "lime", "mango", "plum", "fig"];
 pub const QUIET: Duration = Duration::from_secs(10);
 /// The most power losses and disk faults a seed draws.
 const POWER_FAULTS_MAX: u32 = 3;
+/// The most attacks (impostor, stallers, forged classic lines, tampering) a seed draws.
+const ATTACKS_MAX: u32 = 3;
 /// The shortest run a swarm accepts: a little chaos plus the quiet phase.
 pub const DURATION_MIN: Duration = Duration::from_secs(13);
 
@@ -56,6 +57,9 @@ pub struct SwarmOptions {
     /// Power losses and disk faults; when on, the herd keeps its tables on disk (`data_dir`)
     /// and every crash is a power loss.
     pub power_faults: u32,
+    /// Attacks on the herd's network: an impostor at a down server's address, handshake
+    /// stallers, forged classic lines, tampering on a live link.
+    pub attacks: u32,
     pub clients: u32,
     pub iamats: u32,
     pub whatsats: u32,
@@ -183,8 +187,16 @@ impl SwarmOptions {
         } else {
             0
         };
+        // On its own stream, so that no seed's earlier draws move: on in a third of the seeds.
+        let mut own = SmallRng::seed_from_u64(seed ^ 0xA77A_0F75_u64);
+        let attacks = if own.random_bool(1.0 / 3.0) {
+            own.random_range(1..=ATTACKS_MAX)
+        } else {
+            0
+        };
         SwarmOptions {
             buggify,
+            attacks,
             values,
             start,
             power_faults,
@@ -221,7 +233,7 @@ impl fmt::Display for SwarmOptions {
         };
         write!(
             f,
-            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} power-faults {} | clients {} iamats {} whatsats {} | start {} | {} | buggify {}",
+            "seed {}: duration {} chaos until {} latency {} | partitions {}{} reorder-probes {} latency-spikes {} crashes {} skews {} places-faults {} bad-input {} loads {} hostile {} classic-links {} power-faults {} attacks {} | clients {} iamats {} whatsats {} | start {} | {} | buggify {}",
             self.seed,
             crate::scenario::fmt_duration(self.duration),
             crate::scenario::fmt_duration(self.chaos_end),
@@ -242,6 +254,7 @@ impl fmt::Display for SwarmOptions {
             on(self.hostiles),
             on(self.classic_links),
             on(self.power_faults),
+            on(self.attacks),
             self.clients,
             self.iamats,
             self.whatsats,
@@ -624,6 +637,11 @@ pub fn generate(options: &SwarmOptions, herd: &Herd, herd_source: HerdSource) ->
         on_disk.data_dir = Some(PathBuf::from("data"));
         herd = Some(on_disk);
     }
+    // After every other family (an impostor's crash keeps clear of their crashes).
+    if options.attacks > 0 {
+        let running = herd.clone().unwrap_or_else(|| draft.herd.clone());
+        draft.attacks(&running);
+    }
     draft.finish(herd_source, herd)
 }
 
@@ -636,56 +654,11 @@ fn stranger_at_classic(action: &Action, herd: &Herd) -> bool {
         && herd.links.iter().any(|l| l.classic && l.between.contains(&h.server)))
 }
 
-/// Whether the herd's persistent links, without link `except`, connect every server.
-fn persistent_connected(herd: &Herd, except: Option<usize>) -> bool {
-    let Some(first) = herd.servers.first() else {
-        return true;
-    };
-    let mut reached: BTreeSet<&str> = BTreeSet::from([first.name.as_str()]);
-    let mut frontier = vec![first.name.as_str()];
-    while let Some(server) = frontier.pop() {
-        for (i, link) in herd.links.iter().enumerate() {
-            if link.classic || Some(i) == except || !link.between.iter().any(|s| s == server) {
-                continue;
-            }
-            for other in &link.between {
-                if reached.insert(other.as_str()) {
-                    frontier.push(other.as_str());
-                }
-            }
-        }
-    }
-    herd.servers
-        .iter()
-        .all(|s| reached.contains(s.name.as_str()))
-}
-
-/// Two groups to partition: a random proper subset against the rest, or one server against
-/// its neighbours.
-fn split(rng: &mut SmallRng, herd: &Herd, servers: &[String]) -> (Vec<String>, Vec<String>) {
-    let one = servers[rng.random_range(0..servers.len())].clone();
-    let neighbours: Vec<String> = herd.neighbours(&one).into_iter().map(|n| n.name).collect();
-    if rng.random_bool(0.5) && !neighbours.is_empty() {
-        return (vec![one], neighbours);
-    }
-    let mut a = Vec::new();
-    let mut b = Vec::new();
-    for s in servers {
-        if rng.random_bool(0.5) {
-            a.push(s.clone())
-        } else {
-            b.push(s.clone())
-        }
-    }
-    if a.is_empty() || b.is_empty() {
-        let rest: Vec<String> = servers.iter().filter(|s| **s != one).cloned().collect();
-        return (vec![one], rest);
-    }
-    (a, b)
-}
-
 mod abuse;
+mod attacker;
 mod power;
+mod topology;
+use topology::{persistent_connected, split};
 mod values;
 
 #[cfg(test)]

@@ -111,6 +111,25 @@ pub enum SimEvent {
     Impostor { step: u64, server: String },
     /// The impostor at `server`'s address read one line from a server that dialled it.
     ImpostorGot { server: String, line: String },
+    /// A `tamper` step armed the attacker on the direction `from -> to` of a link: `mode` is
+    /// what it will do (`inject 42 bytes`, `replay 100 bytes`, `alter 4 bytes`).
+    Tamper {
+        step: u64,
+        from: String,
+        to: String,
+        mode: String,
+    },
+    /// The attacker did it, on a connection from `from` to `to`: `bytes` is what it injected,
+    /// replayed or made of the chunk (lossy UTF-8, its first 256 bytes); `records` counts the
+    /// whole `AT ` lines it added (injected or replayed), which reach `to` as if `from` had
+    /// sent them.
+    Tampered {
+        from: String,
+        to: String,
+        mode: String,
+        bytes: String,
+        records: u64,
+    },
     /// Handshake stallers against `server` finished: `opened` connections, `failed` dials.
     HostileStall {
         id: u64,
@@ -193,6 +212,8 @@ impl SimEvent {
             SimEvent::HostileStall { .. } => "hostile_stall",
             SimEvent::Impostor { .. } => "impostor",
             SimEvent::ImpostorGot { .. } => "impostor_got",
+            SimEvent::Tamper { .. } => "tamper",
+            SimEvent::Tampered { .. } => "tampered",
             SimEvent::PlacesStubRequest { .. } => "places_stub_request",
             SimEvent::PlacesStubAnswer { .. } => "places_stub_answer",
         }

@@ -173,6 +173,12 @@ impl TraceEvent {
                 step,
                 server: impostor.server.clone(),
             },
+            Action::Tamper(t) => SimEvent::Tamper {
+                step,
+                from: t.from.clone(),
+                to: t.to.clone(),
+                mode: t.mode.describe(),
+            },
             Action::Disk(d) => SimEvent::DiskFault {
                 step,
                 server: d.server.clone(),

@@ -1,9 +1,10 @@
 //! The receipts rule: a record arrives over a link only if the neighbour sent it. Over the
 //! run, the records B stores (whatever the outcome) from A's link are at most what A logged
 //! sending to B, its `flood_sent` to B plus its reconciles' `records` (judged where A's log is
-//! in the trace and A never crashed: a killed real server loses the end of its log). So a
-//! server that sends records without saying so in its trace (where every other rule would
-//! miss them) is caught.
+//! in the trace and A never crashed: a killed real server loses the end of its log), plus the
+//! records an attacker on that link injected or replayed (`tampered` events), which reach B
+//! as A's. So a server that sends records without saying so in its trace (where every other
+//! rule would miss them) is caught.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use server::events::{Event, Source};
 
 use crate::checkers::{RunRecord, Violation};
-use crate::trace::TraceEvent;
+use crate::trace::{SimEvent, TraceEvent};
 
 /// One directed link's receipts: what the receiver stored from it, and what the sender
 /// logged sending.
@@ -30,6 +31,14 @@ pub(super) struct Receipts {
 impl Receipts {
     /// Counts `event` into the receipts of its link, if it stores or sends records over one.
     pub(super) fn count(&mut self, event: &TraceEvent) {
+        if let Some(SimEvent::Tampered {
+            from, to, records, ..
+        }) = event.sim_event()
+        {
+            let key = (from.clone(), to.clone());
+            self.links.entry(key).or_default().sent += records;
+            return;
+        }
         let Some(server_event) = event.server_event() else {
             return;
         };

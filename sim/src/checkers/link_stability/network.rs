@@ -127,6 +127,11 @@ impl Network {
             SimEvent::DiskFault { server, .. } => {
                 self.server_touched.insert(server.clone(), at);
             }
+            // An attacker on the link, armed and then acting at the next chunk: a link that
+            // protects what it carries ends there, and links again.
+            SimEvent::Tamper { from, to, .. } | SimEvent::Tampered { from, to, .. } => {
+                self.link_touched.insert(pair(from, to), at);
+            }
             _ => return false,
         }
         true

@@ -90,7 +90,7 @@ impl Draft<'_> {
     }
 
     /// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`.
-    fn down_near(&self, server: &str, from: Duration, to: Duration) -> bool {
+    pub(super) fn down_near(&self, server: &str, from: Duration, to: Duration) -> bool {
         let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
         let mut steps: Vec<(Duration, bool)> = self
             .steps

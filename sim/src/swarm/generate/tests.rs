@@ -1,6 +1,7 @@
 //! The generator's tests: what a seed draws, and the scenarios built from it.
 
 use super::*;
+use std::collections::BTreeSet;
 
 fn scenario(options: &SwarmOptions) -> Scenario {
     generate(options, &Herd::default_herd(), HerdSource::Default)
@@ -30,7 +31,11 @@ fn classic_links_leave_the_persistent_links_connecting_every_server() {
 #[test]
 fn classic_links_change_no_step_a_seed_drew_before_them() {
     for seed in 0..100 {
-        let options = SwarmOptions::derive(seed, Duration::from_secs(30));
+        // The attacks family, drawn after, reads the herd with its classic links.
+        let options = SwarmOptions {
+            attacks: 0,
+            ..SwarmOptions::derive(seed, Duration::from_secs(30))
+        };
         let without = SwarmOptions {
             classic_links: 0,
             ..options.clone()
@@ -63,8 +68,10 @@ fn power_faults_put_the_herd_on_disk_and_never_crash_a_server_twice() {
                 _ => {}
             }
         }
+        // The attacks family, drawn after, keeps clear of the power faults' crashes.
         let without = SwarmOptions {
             power_faults: 0,
+            attacks: 0,
             ..options.clone()
         };
         let others: Vec<_> = scenario(&without)
@@ -148,4 +155,50 @@ fn every_value_class_is_drawn_in_some_but_few_seeds() {
             o.seed
         );
     }
+}
+
+#[test]
+fn attacks_are_on_in_some_seeds_and_move_no_step_of_another_family() {
+    let mut on = 0;
+    for seed in 0..150 {
+        let options = SwarmOptions::derive(seed, Duration::from_secs(30));
+        let without = SwarmOptions {
+            attacks: 0,
+            ..options.clone()
+        };
+        let drawn = |o: &SwarmOptions| -> Vec<(Duration, String)> {
+            let mut steps: Vec<(Duration, String)> = scenario(o)
+                .steps
+                .iter()
+                .map(|s| (s.at, s.action.describe()))
+                .collect();
+            steps.sort();
+            steps
+        };
+        let generated = scenario(&options);
+        for step in &generated.steps {
+            if let Action::Impostor(crate::scenario::Impostor { server, .. }) = &step.action {
+                let neighbours = generated.herd.neighbours(server);
+                assert!(
+                    neighbours.iter().all(|n| !n.classic),
+                    "seed {seed}: an impostor at {server}, which has a classic neighbour"
+                );
+            }
+        }
+        let (mut with, before) = (drawn(&options), drawn(&without));
+        // Each step drawn without the family is there with it, at the same time.
+        for step in &before {
+            let found = with.iter().position(|s| s == step);
+            assert!(found.is_some(), "seed {seed}: {step:?} moved");
+            with.remove(found.unwrap_or_default());
+        }
+        if options.attacks == 0 {
+            assert!(with.is_empty(), "seed {seed}: {with:?}");
+        }
+        on += usize::from(options.attacks > 0);
+    }
+    assert!(
+        (25..=75).contains(&on),
+        "on in about a third of 150 seeds: {on}"
+    );
 }
