@@ -53,12 +53,29 @@ pub struct ServerSpec {
     #[serde(default = "default_host")]
     pub host: String,
     pub port: u16,
+    /// The port set apart for links from persistent neighbours; none: the client port plus
+    /// [`PEER_PORT_OFFSET`]. No other server's client, peer or admin port on the same host
+    /// may be it.
+    #[serde(default)]
+    pub peer_port: Option<u16>,
     /// The admin address's port (`/metrics`, `/healthz`, `/readyz`); none: no admin address.
     #[serde(default)]
     pub admin_port: Option<u16>,
     /// Host the admin address binds; loopback unless the operator says otherwise.
     #[serde(default = "default_host")]
     pub admin_host: String,
+}
+
+/// How far above its client port a server's peer port is when the herd file names none.
+pub const PEER_PORT_OFFSET: u16 = 100;
+
+impl ServerSpec {
+    /// The port persistent neighbours dial: `peer_port`, or the client port plus
+    /// [`PEER_PORT_OFFSET`] (none when that passes 65535: the herd file must name one).
+    pub fn peer_port(&self) -> Option<u16> {
+        self.peer_port
+            .or_else(|| self.port.checked_add(PEER_PORT_OFFSET))
+    }
 }
 
 fn default_host() -> String {
@@ -82,6 +99,7 @@ pub struct LinkSpec {
 pub struct Neighbour {
     pub name: String,
     pub host: String,
+    /// The port to dial: the neighbour's peer port, or its client port for a classic link.
     pub port: u16,
     pub classic: bool,
 }
@@ -301,7 +319,8 @@ pub enum ConfigError {
 }
 
 impl Herd {
-    /// The five-server herd of docs/protocol.md §13, on 127.0.0.1 ports 10000-10004.
+    /// The five-server herd of docs/protocol.md §13, on 127.0.0.1 ports 10000-10004 (peer ports
+    /// 10100-10104).
     pub fn default_herd() -> Herd {
         let names = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
         let servers = names
@@ -311,6 +330,7 @@ impl Herd {
                 name: name.to_string(),
                 host: default_host(),
                 port,
+                peer_port: None,
                 admin_port: None,
                 admin_host: default_host(),
             })
@@ -396,7 +416,7 @@ impl Herd {
             }
             if let Some(admin) = s.admin_port
                 && let Some(other) = self.servers.iter().find(|o| {
-                    (o.host == s.admin_host && o.port == admin)
+                    (o.host == s.admin_host && (o.port == admin || o.peer_port() == Some(admin)))
                         || (o.name != s.name
                             && o.admin_host == s.admin_host
                             && o.admin_port == Some(admin))
@@ -414,6 +434,26 @@ impl Herd {
                 return Err(format!(
                     "servers {} and {} both listen on {}:{}",
                     other.name, s.name, s.host, s.port
+                ));
+            }
+        }
+        // Client addresses first: two servers on one address is the plainer mistake.
+        for s in &self.servers {
+            let Some(peer) = s.peer_port() else {
+                return Err(format!(
+                    "server {}'s port {} leaves no room for its default peer port (port + \
+                     {PEER_PORT_OFFSET}): give it a peer_port",
+                    s.name, s.port
+                ));
+            };
+            if let Some(other) = self.servers.iter().find(|o| {
+                (o.host == s.host && o.port == peer)
+                    || (o.name != s.name && o.host == s.host && o.peer_port() == Some(peer))
+            }) {
+                return Err(format!(
+                    "server {}'s peer port {}:{peer} is also {}'s (peer_port must differ from \
+                     every client, peer and admin port on its host)",
+                    s.name, s.host, other.name
                 ));
             }
         }
@@ -511,10 +551,15 @@ impl Herd {
                     let [a, b] = &l.between;
                     (a == name && *b == s.name) || (b == name && *a == s.name)
                 })?;
+                // Persistent links dial the peer port (validate gives every server one).
+                let port = match (link.classic, s.peer_port()) {
+                    (false, Some(peer)) => peer,
+                    _ => s.port,
+                };
                 Some(Neighbour {
                     name: s.name.clone(),
                     host: s.host.clone(),
-                    port: s.port,
+                    port,
                     classic: link.classic,
                 })
             })
@@ -629,6 +674,17 @@ mod tests {
                 ("Jaquez", 10004)
             ]
         );
+        let peer_ports: Vec<Option<u16>> = herd.servers.iter().map(|s| s.peer_port()).collect();
+        assert_eq!(
+            peer_ports,
+            [
+                Some(10100),
+                Some(10101),
+                Some(10102),
+                Some(10103),
+                Some(10104)
+            ]
+        );
         let names =
             |n: &str| -> Vec<String> { herd.neighbours(n).into_iter().map(|n| n.name).collect() };
         assert_eq!(names("Bailey"), ["Bona", "Campbell"]);
@@ -678,6 +734,26 @@ mod tests {
             (
                 "servers:\n  - { name: A, port: 1 }\n  - { name: B, port: 1 }\n",
                 "both listen on",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1 }\n  - { name: B, port: 101 }\n",
+                "peer port 127.0.0.1:101 is also B's",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1, peer_port: 1 }\n",
+                "peer port 127.0.0.1:1 is also A's",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1, peer_port: 7 }\n  - { name: B, port: 2, peer_port: 7 }\n",
+                "peer port 127.0.0.1:7 is also B's",
+            ),
+            (
+                "servers:\n  - { name: A, port: 65500 }\n",
+                "give it a peer_port",
+            ),
+            (
+                "servers:\n  - { name: A, port: 1, admin_port: 101 }\n",
+                "admin address 127.0.0.1:101 is also A's",
             ),
             (
                 "servers:\n  - { name: A, port: 1 }\nlinks:\n  - { between: [A, Z] }\n",

@@ -203,6 +203,26 @@ async fn run_inner(
         .unwrap_or_else(|_| format!("{}:{}", spec.host, spec.port));
     events::Event::Listening { addr }.emit();
 
+    // Links from persistent neighbours arrive on a port of their own.
+    let persistent = herd.neighbours(name).iter().any(|n| !n.classic);
+    let peer_port = spec.peer_port().filter(|_| persistent);
+    let mut peer_listener = match peer_port {
+        Some(port) => {
+            Some(
+                env.net
+                    .bind(&spec.host, port)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        name: name.to_string(),
+                        host: spec.host.clone(),
+                        port,
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
+
     let shared = open_shared(&herd, name, &env).await?;
     let (trigger, stop) = shutdown::channel();
     if let Some(admin_port) = spec.admin_port {
@@ -229,7 +249,29 @@ async fn run_inner(
     let mut links = links::spawn_all(&shared, &env.net, &links_stop);
     let grace = herd.limits.stop_grace;
 
-    let accepting = server::accept_loop(listener.as_mut(), shared.clone(), stop.clone(), grace);
+    let conns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let clients = server::accept_loop(
+        listener.as_mut(),
+        shared.clone(),
+        stop.clone(),
+        grace,
+        conns.clone(),
+    );
+    let peers = async {
+        if let Some(listener) = peer_listener.as_mut() {
+            let loop_ = links::accept::accept_loop(
+                listener.as_mut(),
+                shared.clone(),
+                stop.clone(),
+                grace,
+                conns,
+            );
+            loop_.await
+        }
+    };
+    let accepting = async {
+        tokio::join!(clients, peers);
+    };
     tokio::pin!(accepting);
     tokio::pin!(shutdown);
     let store_failed = async {

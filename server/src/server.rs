@@ -2,29 +2,24 @@
 //!
 //! One task per connection. Replies go out in the order the commands came, each write bounded
 //! by `client_write_timeout`; IAMATs are applied as they are read while their replies wait to
-//! be durable (`replies`), every other command waits for the replies before it. A connection
-//! that says `PEER <name> <epoch>` becomes the receiving end of a neighbour's link (see
-//! `links::inbound`).
+//! be durable (`replies`), every other command waits for the replies before it.
 //!
-//! Client connections count against `connections_max`; links against `peer_links_max`, apart,
-//! so that connections held open by clients can never keep a neighbour out: when every client
-//! slot is taken, a new connection may still become a link, and only that. A link slot is
-//! taken only once the handshake is proven; until then the connection is a pending handshake
-//! (`links::admission`), bounded apart and evicted oldest first, so stallers cannot fill it.
+//! This is the client port: connections count against `connections_max`. Links from
+//! persistent neighbours arrive on the peer port (`links::accept`), so connections held open by
+//! clients can never keep a neighbour out; a `PEER` line here is answered `?` like any unknown
+//! command, and said (`link_refused`). Classic neighbours' `AT` lines still come here.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-use crate::links::admission::{Admission, Pending};
 use tokio::task::JoinSet;
 
 use crate::commands;
-use crate::events::{ConnectionEnd, Event, LineRefusal};
+use crate::events::{ConnectionEnd, Event, LineRefusal, LinkRefusal};
 use crate::line::{Line, LineReader, shown};
-use crate::links::inbound;
 use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
 use crate::replies::Owing;
@@ -40,20 +35,17 @@ const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Accepts connections until shutdown, then waits up to `grace` for the handlers to finish.
+/// `conns` numbers connections, shared with the peer port's loop.
 pub async fn accept_loop(
     listener: &mut dyn Listener,
     shared: Arc<Shared>,
     mut shutdown: Shutdown,
     grace: Duration,
+    conns: Arc<AtomicU64>,
 ) {
     let client_slots = Arc::new(Semaphore::new(shared.limits.connections_max));
-    let admission = Arc::new(Admission::new(
-        shared.limits.peer_links_max,
-        shared.limits.peer_handshakes_max,
-    ));
     let mut handlers = JoinSet::new();
     let mut refused = RefusedLog::default();
-    let mut next_conn: u64 = 0;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -69,19 +61,13 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        next_conn += 1;
-        let conn = next_conn;
-        let slot = if let Ok(permit) = client_slots.clone().try_acquire_owned() {
-            Slot::Client(permit)
-        } else if shared.neighbours.iter().any(|n| !n.classic) {
-            // Every client slot is taken: it may still become a link, as a pending handshake.
-            Slot::HandshakeOnly(admission.begin(conn))
-        } else {
+        let Ok(slot) = client_slots.clone().try_acquire_owned() else {
             shared.metrics.refused("connections_max");
             refused.note(&remote);
             drop(stream);
             continue;
         };
+        let conn = conns.fetch_add(1, Ordering::Relaxed) + 1;
         Event::ConnectionOpened {
             conn,
             remote: remote.to_string(),
@@ -93,7 +79,6 @@ pub async fn accept_loop(
             conn,
             remote: remote.to_string(),
             shutdown: shutdown.clone(),
-            admission: admission.clone(),
         };
         handlers.spawn(tracing::Instrument::in_current_span(async move {
             let shared = handler.shared.clone();
@@ -106,15 +91,6 @@ pub async fn accept_loop(
         while handlers.join_next().await.is_some() {}
     })
     .await;
-}
-
-/// Which bound a connection counts against.
-enum Slot {
-    /// A client slot: any command, and it may become a link.
-    Client(OwnedSemaphorePermit),
-    /// Every client slot was taken: the connection may only become a link; its handshake is
-    /// pending from the start.
-    HandshakeOnly(Pending),
 }
 
 /// Logs refused connections at most once per [`REFUSED_LOG_INTERVAL`].
@@ -152,7 +128,6 @@ struct Handler {
     /// neighbour's address.
     remote: String,
     shutdown: Shutdown,
-    admission: Arc<Admission>,
 }
 
 impl Handler {
@@ -162,25 +137,16 @@ impl Handler {
     /// ([`Owing`]); the connection goes on reading while those wait for their records to be
     /// durable, up to `replies_pending_max` of them. Any other command first waits until
     /// every reply owed is written, so replies always go in the order the commands came.
-    async fn run(mut self, stream: BoxStream, slot: Slot) -> ConnectionEnd {
+    /// `_slot` is the connection's client slot, held until it ends.
+    async fn run(mut self, stream: BoxStream, _slot: OwnedSemaphorePermit) -> ConnectionEnd {
         let (read_half, mut writer) = tokio::io::split(stream);
         let limits = self.shared.limits.clone();
         let shared = self.shared.clone();
         let conn = self.conn;
         let mut reader = LineReader::new(read_half, limits.line_bytes_max);
-        let (mut client_slot, mut pending, first_line_wait) = match slot {
-            Slot::Client(permit) => (Some(permit), None, limits.client_idle_timeout),
-            Slot::HandshakeOnly(pending) => (None, Some(pending), limits.peer_handshake_timeout),
-        };
-        let mut idle = first_line_wait;
+        let idle = limits.client_idle_timeout;
         let mut owing = Owing::default();
         loop {
-            let evicted = async {
-                match &pending {
-                    Some(pending) => pending.evicted().await,
-                    None => std::future::pending().await,
-                }
-            };
             if let Err(e) = owing.write_ready(&shared, conn, &mut writer).await {
                 return e;
             }
@@ -192,7 +158,6 @@ impl Handler {
                     continue;
                 }
                 line = tokio::time::timeout(idle, reader.read_line()), if room => line,
-                _ = evicted => return ConnectionEnd::HandshakeEvicted,
                 _ = self.shutdown.wait() => {
                     // The records are in the table: their replies still go, within the grace
                     // the accept loop gives.
@@ -200,7 +165,6 @@ impl Handler {
                     return ConnectionEnd::Shutdown;
                 }
             };
-            idle = limits.client_idle_timeout;
             let line = match line {
                 Err(_) => return ConnectionEnd::IdleTimeout,
                 Ok(Err(e)) => return ConnectionEnd::Io(e.to_string()),
@@ -211,34 +175,12 @@ impl Handler {
                 Line::Complete(bytes) => bytes,
                 Line::TooLong { prefix } => {
                     self.log_line(&prefix);
-                    if client_slot.is_none() {
-                        return ConnectionEnd::NoClientSlot;
-                    }
                     owing.push(format!("{}\n", invalid_reply(&prefix)), None, &prefix);
                     continue;
                 }
             };
             self.log_line(&bytes);
             let parsed = Command::parse_line(&bytes);
-            if let Ok(Command::Peer { name, epoch }) = &parsed
-                && self.shared.is_persistent_neighbour(name)
-            {
-                let handshake = match pending.take() {
-                    Some(pending) => pending,
-                    None => self.admission.begin(self.conn),
-                };
-                if let Err(e) = owing.flush(&shared, conn, &mut writer).await {
-                    return e;
-                }
-                let (name, epoch) = (name.clone(), *epoch);
-                let halves = (reader, writer);
-                return self
-                    .link(&name, epoch, handshake, halves, &mut client_slot)
-                    .await;
-            }
-            if client_slot.is_none() {
-                return ConnectionEnd::NoClientSlot;
-            }
             if let Ok(Command::IAmAt {
                 client,
                 location,
@@ -267,37 +209,6 @@ impl Handler {
         }
         let _ = writer.shutdown().await;
         ConnectionEnd::ClosedByClient
-    }
-
-    /// The link from neighbour `name`, its handshake pending; once it is linked (its
-    /// certificate and `AUTH` taken, and past any wait for a refill, see `inbound::serve`),
-    /// the connection gives its client slot back (links count only against
-    /// `peer_links_max`). The connection is the link's from here: a refused handshake ends it.
-    async fn link(
-        &mut self,
-        name: &str,
-        epoch: u64,
-        handshake: Pending,
-        halves: inbound::Halves,
-        client_slot: &mut Option<OwnedSemaphorePermit>,
-    ) -> ConnectionEnd {
-        let (shared, conn) = (self.shared.clone(), self.conn);
-        let admission = self.admission.clone();
-        let handshake = inbound::Handshake {
-            pending: handshake,
-            admission: &admission,
-        };
-        inbound::serve(
-            &shared,
-            name,
-            epoch,
-            conn,
-            handshake,
-            halves,
-            &mut self.shutdown,
-            || drop(client_slot.take()),
-        )
-        .await
     }
 
     /// The reply to one client line other than an IAMAT; empty when nothing is owed (a classic
@@ -341,6 +252,17 @@ impl Handler {
                     return String::new();
                 };
                 self.refused(refusal, line);
+                invalid()
+            }
+            Ok(Command::Peer { name, .. }) => {
+                // Links arrive on the peer port: whoever says PEER here is told `?`.
+                crate::links::inbound::refuse(
+                    &self.shared,
+                    self.conn,
+                    &name,
+                    LinkRefusal::ClientPort,
+                    line,
+                );
                 invalid()
             }
             Ok(Command::Auth { .. }) => {

@@ -52,7 +52,9 @@ async fn a_neighbour_speaking_classic_is_reported_once_with_the_fix() {
     std::fs::write(
         &herd,
         format!(
-            "servers:\n  - {{ name: Bona, port: {port} }}\n  - {{ name: Bailey, port: {classic_port} }}\nlinks:\n  - {{ between: [Bona, Bailey] }}\n"
+            "servers:\n  - {{ name: Bona, port: {port}, peer_port: {} }}\n  - {{ name: Bailey, port: {}, peer_port: {classic_port} }}\nlinks:\n  - {{ between: [Bona, Bailey] }}\n",
+            free_port(),
+            free_port()
         ),
     )
     .expect("write the herd file");

@@ -29,7 +29,10 @@ async fn sigkill_of_all_five_under_load_loses_no_acknowledged_record() {
     let ports: Vec<u16> = SERVERS.iter().map(|_| free_port()).collect();
     let mut herd_text = String::from("servers:\n");
     for (name, port) in SERVERS.iter().zip(&ports) {
-        herd_text.push_str(&format!("  - {{ name: {name}, port: {port} }}\n"));
+        let peer = free_port();
+        herd_text.push_str(&format!(
+            "  - {{ name: {name}, port: {port}, peer_port: {peer} }}\n"
+        ));
     }
     herd_text.push_str("links:\n");
     for [a, b] in [[0, 1], [0, 2], [1, 2], [1, 3], [2, 4], [3, 4]] {

@@ -26,7 +26,9 @@ async fn sigterm_under_load_loses_no_acknowledged_record() {
     std::fs::write(
         &herd,
         format!(
-            "servers:\n  - {{ name: Origin, port: {origin_port} }}\n  - {{ name: Neighbour, port: {neighbour_port} }}\nlinks:\n  - {{ between: [Origin, Neighbour] }}\nlimits:\n  link_batch_max: 1\n"
+            "servers:\n  - {{ name: Origin, port: {origin_port}, peer_port: {} }}\n  - {{ name: Neighbour, port: {neighbour_port}, peer_port: {} }}\nlinks:\n  - {{ between: [Origin, Neighbour] }}\nlimits:\n  link_batch_max: 1\n",
+            free_port(),
+            free_port()
         ),
     )
     .expect("herd file");

@@ -16,7 +16,8 @@ use tokio::net::TcpStream;
 struct Herd {
     dir: PathBuf,
     file: PathBuf,
-    ports: Vec<(String, u16)>,
+    /// Each server: name, client port, peer port.
+    ports: Vec<(String, u16, u16)>,
     children: Vec<(String, Child)>,
 }
 
@@ -28,11 +29,15 @@ impl Herd {
         let dir = std::env::temp_dir().join(format!("herd-trust-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let ports: Vec<(String, u16)> =
-            names.iter().map(|n| (n.to_string(), free_port())).collect();
+        let ports: Vec<(String, u16, u16)> = names
+            .iter()
+            .map(|n| (n.to_string(), free_port(), free_port()))
+            .collect();
         let mut yaml = String::from("servers:\n");
-        for (name, port) in &ports {
-            yaml.push_str(&format!("  - {{ name: {name}, port: {port} }}\n"));
+        for (name, port, peer) in &ports {
+            yaml.push_str(&format!(
+                "  - {{ name: {name}, port: {port}, peer_port: {peer} }}\n"
+            ));
         }
         yaml.push_str("links:\n");
         for pair in names.windows(2) {
@@ -69,8 +74,17 @@ impl Herd {
     fn port(&self, name: &str) -> u16 {
         self.ports
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| *p)
+            .find(|(n, ..)| n == name)
+            .map(|(_, p, _)| *p)
+            .expect("a server of this herd")
+    }
+
+    /// Where `name`'s links arrive.
+    fn peer_port(&self, name: &str) -> u16 {
+        self.ports
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|(.., p)| *p)
             .expect("a server of this herd")
     }
 
@@ -196,8 +210,12 @@ async fn a_client_cannot_store_a_record_it_did_not_iamat() {
         ask(alpha, &format!("{forged}\n")).await,
         format!("? {forged}\n")
     );
-    // A link in clear, with no TLS: `HELLO`, and the connection ends unread.
+    // A link on the client port: three unknown lines.
     let as_peer = ask(alpha, &format!("PEER Beta 1\nAUTH 0\n{forged}\n")).await;
+    assert_eq!(as_peer, format!("? PEER Beta 1\n? AUTH 0\n? {forged}\n"));
+    // On the peer port, in clear, with no TLS: `HELLO`, and the connection ends unread.
+    let peer_port = herd.peer_port("Alpha");
+    let as_peer = ask(peer_port, &format!("PEER Beta 1\nAUTH 0\n{forged}\n")).await;
     assert_eq!(as_peer, "HELLO\n");
     let future = "IAMAT victim +2+2 99999999999";
     assert_eq!(
@@ -345,12 +363,48 @@ async fn stall(port: u16, name: &str, tasks: usize, held_max: usize, run_for: Du
     opened
 }
 
+/// Links arrive on the peer port only: `PEER` on the client port is an unknown command, even
+/// from a neighbour's name, and the client port's limits can then never touch a link.
+#[tokio::test]
+async fn a_link_on_the_client_port_is_refused_and_a_full_client_port_keeps_no_neighbour_out() {
+    let mut herd = Herd::new("client-port", &["Alpha", "Beta"], ", connections_max: 2");
+    herd.start("Alpha", false).await;
+    herd.start("Beta", false).await;
+    let reply = ask(herd.port("Beta"), "PEER Alpha 1\n").await;
+    assert_eq!(reply, "? PEER Alpha 1\n", "PEER on Beta's client port");
+    // Every client slot of Beta held: Alpha restarts, and its link to Beta comes up.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", herd.port("Beta"))).await {
+            held.push(stream);
+        }
+    }
+    herd.kill("Alpha");
+    herd.start("Alpha", false).await;
+    let at = ask(
+        herd.port("Alpha"),
+        &format!("IAMAT plum +1+1 {}\n", now_secs()),
+    )
+    .await;
+    assert!(at.starts_with("AT Alpha "), "{at}");
+    // Beta's client slots are full, so Beta is asked once they are given back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(held);
+    let expected = at.trim_end();
+    let linked = holds(herd.port("Beta"), "plum", expected, Duration::from_secs(5)).await;
+    assert_eq!(
+        linked,
+        Ok(()),
+        "Alpha's record reached Beta over the peer port"
+    );
+}
+
 #[tokio::test]
 async fn handshake_stallers_do_not_keep_a_restarted_neighbour_out() {
     let mut herd = Herd::new("stall", &["Alpha", "Beta"], "");
     herd.start("Alpha", false).await;
     herd.start("Beta", false).await;
-    let beta = herd.port("Beta");
+    let beta = herd.peer_port("Beta");
     let stallers = tokio::spawn(stall(beta, "Alpha", 4, 400, Duration::from_secs(6)));
     tokio::time::sleep(Duration::from_secs(1)).await;
     herd.kill("Alpha");
@@ -363,7 +417,13 @@ async fn handshake_stallers_do_not_keep_a_restarted_neighbour_out() {
     assert!(at.starts_with("AT Alpha "), "{at}");
     // While the stallers run flat out, Alpha links to Beta and its record is there within a
     // second of its acknowledgement.
-    let linked = holds(beta, "kiwi", at.trim_end(), Duration::from_secs(1)).await;
+    let linked = holds(
+        herd.port("Beta"),
+        "kiwi",
+        at.trim_end(),
+        Duration::from_secs(1),
+    )
+    .await;
     let opened = stallers.await.unwrap_or(0);
     assert!(opened > 100, "the stallers ran: {opened} connections");
     linked.unwrap_or_else(|got| {
@@ -461,7 +521,7 @@ async fn a_fake_neighbour_at_a_down_servers_address_gets_no_record() {
     // certificate, then one with Beta's from another CA.
     for tls in [None, Some(impostor_tls(&herd))] {
         let with_cert = tls.is_some();
-        let got = impostor(herd.port("Beta"), tls, Duration::from_secs(3)).await;
+        let got = impostor(herd.peer_port("Beta"), tls, Duration::from_secs(3)).await;
         assert!(
             got.iter().any(|l| l.starts_with("PEER Alpha ")),
             "Alpha dialled the impostor: {got:?}"

@@ -96,6 +96,7 @@ async fn start(limits: Limits, disk: Arc<SlowDisk>) -> (u16, tokio::sync::watch:
             name: "A".into(),
             host: "127.0.0.1".into(),
             port,
+            peer_port: None,
             admin_port: None,
             admin_host: "127.0.0.1".into(),
         }],

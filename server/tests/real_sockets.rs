@@ -67,15 +67,17 @@ impl Drop for RunningHerd {
 
 /// Starts a three-server line herd A - B - C on free loopback ports, in this process.
 async fn start_herd(stub: &MockServer) -> RunningHerd {
-    let ports = free_ports(3);
+    let all = free_ports(6);
+    let (ports, peer_ports) = all.split_at(3);
     let names = ["A", "B", "C"];
     let servers = names
         .iter()
-        .zip(&ports)
-        .map(|(name, port)| ServerSpec {
+        .zip(ports.iter().zip(peer_ports.iter()))
+        .map(|(name, (port, peer))| ServerSpec {
             name: name.to_string(),
             host: "127.0.0.1".into(),
             port: *port,
+            peer_port: Some(*peer),
             admin_port: None,
             admin_host: "127.0.0.1".into(),
         })
@@ -120,10 +122,13 @@ async fn start_herd(stub: &MockServer) -> RunningHerd {
             server::run(herd, name, env, shutdown).await
         });
     }
-    for port in &ports {
+    for port in ports {
         wait_for_listener(*port).await;
     }
-    RunningHerd { ports, stop }
+    RunningHerd {
+        ports: ports.to_vec(),
+        stop,
+    }
 }
 
 async fn wait_for_listener(port: u16) {

@@ -62,6 +62,7 @@ fn line_herd() -> Herd {
         name: name.into(),
         host: name.into(),
         port: PORT,
+        peer_port: None,
         admin_port: None,
         admin_host: "127.0.0.1".into(),
     };

@@ -148,14 +148,14 @@ async fn count_replies<R: AsyncRead + Unpin>(mut read: R) -> std::io::Result<Tal
 pub async fn run_hostile(
     id: u64,
     hostile: Hostile,
-    port: u16,
+    (port, peer_port): (u16, u16),
     recorder: Recorder,
     timestamp: ClockText,
     certs: Option<std::sync::Arc<crate::simcerts::SimCerts>>,
 ) {
     let server = hostile.server.clone();
     if let Some(stall) = hostile.stall.clone() {
-        let run = crate::attacker::stall(id, server.clone(), port, stall, recorder.clone());
+        let run = crate::attacker::stall(id, server.clone(), peer_port, stall, recorder.clone());
         tokio::spawn(run);
     }
     if hostile.hold_connections > 0 {
@@ -168,7 +168,12 @@ pub async fn run_hostile(
         for line in &hostile.lines {
             recorder.push(hostile_send(recorder.now(), id, &server, line));
         }
-        exchange(id, &server, port, bytes.into_bytes(), &recorder).await;
+        let to = if hostile.to_peer_port {
+            peer_port
+        } else {
+            port
+        };
+        exchange(id, &server, to, bytes.into_bytes(), &recorder).await;
     }
     if let Some(bytes) = hostile.huge_id_bytes {
         let line = format!("IAMAT {} +0+0 {}", "h".repeat(bytes), timestamp());
@@ -190,7 +195,7 @@ pub async fn run_hostile(
         let talk = link_as(
             id,
             &server,
-            port,
+            peer_port,
             name,
             certs.as_deref(),
             &forged,

@@ -347,6 +347,19 @@ pub enum LinkRefusal {
     /// missing or malformed.
     #[serde(rename = "no herd certificate for the name, or no valid AUTH")]
     NoValidProof,
+    /// A `PEER` line on the client port: links arrive on the peer port only.
+    #[serde(rename = "PEER on the client port: links arrive on the peer port")]
+    ClientPort,
+}
+
+impl LinkRefusal {
+    /// The word `herd_refusals_total` counts it under.
+    pub fn metric_word(self) -> &'static str {
+        match self {
+            LinkRefusal::NoValidProof => "link_without_proof",
+            LinkRefusal::ClientPort => "link_on_client_port",
+        }
+    }
 }
 
 /// Text values: the log and the trace show the words, and the reader maps them back.

@@ -156,12 +156,17 @@ pub async fn serve(
 
 /// Says that the link `peer` claimed on connection `conn` was refused (`why`: the line or the
 /// TLS error).
-fn refuse_link(shared: &Shared, conn: u64, peer: &str, why: &[u8]) {
-    shared.metrics.refused("link_without_proof");
+pub(crate) fn refuse_link(shared: &Shared, conn: u64, peer: &str, why: &[u8]) {
+    refuse(shared, conn, peer, LinkRefusal::NoValidProof, why)
+}
+
+/// Says that connection `conn`'s attempt at a link from `peer` was refused, and why.
+pub(crate) fn refuse(shared: &Shared, conn: u64, peer: &str, reason: LinkRefusal, why: &[u8]) {
+    shared.metrics.refused(reason.metric_word());
     Event::LinkRefused {
         conn,
         peer: peer.to_string(),
-        reason: LinkRefusal::NoValidProof,
+        reason,
         line: shown(why),
     }
     .emit();

@@ -1,5 +1,6 @@
 //! Links to neighbours: the dialling side streams the table's change sequence, the accepting
-//! side stores what arrives, over mutually authenticated TLS.
+//! side stores what arrives, over mutually authenticated TLS, on the accepter's peer port
+//! (`peer_port` in the herd file; classic neighbours use the client port).
 //!
 //! A persistent link is two TCP connections, one per direction: each server dials every
 //! neighbour and only *sends* records on the connection it dialled, and only *receives* on the
@@ -31,12 +32,14 @@
 //! A slow neighbour makes its link lag; nothing is dropped and nothing is resent.
 //! `PING`/`PONG` find connections a partition left half-dead.
 //!
+//! - [`accept`]: the peer port's accept loop: links only, apart from the client port.
 //! - [`admission`]: link slots only for taken handshakes; pending ones bounded, oldest evicted.
 //! - [`tls`]: the TLS configurations and the name checks, over the seam's streams.
 //! - [`outbound`]: the dialling side of a persistent link.
-//! - [`inbound`]: the accepting side, entered by the connection handler on `PEER`.
+//! - [`inbound`]: the accepting side, entered by the peer port's handler on `PEER`.
 //! - [`classic`]: the classic dialect, one connection per record, nothing resumed.
 
+pub mod accept;
 pub mod admission;
 pub mod classic;
 pub mod inbound;

@@ -167,8 +167,8 @@ fn expected(events: &[&Event], neighbours: &[String]) -> Expected {
                 sample("herd_refusals_total", &[("reason", line_reason(reason))]),
                 1.0,
             ),
-            Event::LinkRefused { .. } => want.add(
-                sample("herd_refusals_total", &[("reason", "link_without_proof")]),
+            Event::LinkRefused { reason, .. } => want.add(
+                sample("herd_refusals_total", &[("reason", reason.metric_word())]),
                 1.0,
             ),
             Event::ConnectionRefused { suppressed, .. } => {

@@ -145,12 +145,18 @@ fn table_full(
 /// close after the client already read the end of it, by its own clock.
 const LOG_LAG: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often a server logs a refused connection at most (`connection_refused`, the rest
+/// counted into its `suppressed`), as `server::server` does.
+const REFUSED_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether the server refused the exchange's connection at `connections_max`: it read the line
 /// on a connection whose close was then `refused: every client slot is taken` (the line as
 /// logged, cut to its first bytes, starts the line sent), or it dropped a connection at accept
 /// (`connection_refused`: no neighbour could have opened a link on it, so the line was never
 /// read) while the exchange was open. Events are looked for up to [`LOG_LAG`] after `until`.
-/// A refusal the server left out of its log (at most one is logged a second) is not seen here.
+/// The server logs at most one refusal per [`REFUSED_LOG_INTERVAL`] and counts the rest into
+/// the next: a refusal it left out follows a logged one by less than that, so a logged
+/// `connection_refused` up to that long before the exchange explains it too.
 fn refused_at_connections_max(
     run: &RunRecord,
     exchange: &Exchange,
@@ -159,10 +165,16 @@ fn refused_at_connections_max(
     let in_flight = |e: &crate::trace::TraceEvent| {
         e.host == exchange.server() && (exchange.send.at..=until + LOG_LAG).contains(&e.at)
     };
+    let refused_from = exchange.send.at.saturating_sub(REFUSED_LOG_INTERVAL);
+    let refusal_window = |e: &crate::trace::TraceEvent| {
+        e.host == exchange.server() && (refused_from..=until + LOG_LAG).contains(&e.at)
+    };
     let mut reading = std::collections::BTreeSet::new();
     run.trace
         .server_events()
-        .filter(|(e, _)| in_flight(e))
+        .filter(|(e, event)| {
+            in_flight(e) || (matches!(event, Event::ConnectionRefused { .. }) && refusal_window(e))
+        })
         .any(|(_, event)| match event {
             Event::ClientLine { conn, line } => {
                 if !line.is_empty() && exchange.line().starts_with(line.as_str()) {

@@ -27,6 +27,8 @@ pub trait World {
     fn now(&self) -> Duration;
     /// The port clients dial to reach `server`.
     fn port(&self, server: &str) -> u16;
+    /// The port links to `server` dial: its peer port.
+    fn peer_port(&self, server: &str) -> u16;
     /// Hands a command to the world's clients, which send it on a connection of its own and
     /// record what they sent and got back.
     fn send(&mut self, command: ClientCommand);
@@ -105,6 +107,7 @@ fn apply(world: &mut dyn World, step: &Step, recorder: &Recorder) -> Result<(), 
         client: client.to_string(),
         server: server.to_string(),
         port: world.port(server),
+        peer_port: world.peer_port(server),
         payload,
     });
     Ok(())

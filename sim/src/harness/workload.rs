@@ -22,6 +22,8 @@ pub struct ClientCommand {
     pub client: String,
     pub server: String,
     pub port: u16,
+    /// The server's peer port, where hostile link attempts go.
+    pub peer_port: u16,
     pub payload: Payload,
 }
 
@@ -81,7 +83,7 @@ pub async fn client_loop(
                     return bulk::run_hostile(
                         command.id,
                         hostile,
-                        command.port,
+                        (command.port, command.peer_port),
                         recorder,
                         std::sync::Arc::new(client_clock_text),
                         certs,

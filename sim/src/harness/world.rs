@@ -128,7 +128,10 @@ fn add_host(sim: &mut turmoil::Sim<'_>, herd: &Arc<Herd>, name: &str, host: Serv
         certs,
     } = host;
     let seed = scenario_seed ^ stable_hash(&[&name]);
-    let port = herd.server(&name).map_or(0, |s| s.port);
+    // An impostor stands where the server's links arrive: its peer port.
+    let port = herd
+        .server(&name)
+        .map_or(0, |s| s.peer_port().unwrap_or(s.port));
     sim.host(name.clone(), move || {
         let (herd, skews, name, mut stop, certs) = (
             herd.clone(),
@@ -188,6 +191,7 @@ pub struct TurmoilWorld {
     herd: Arc<Herd>,
     clients: mpsc::UnboundedSender<ClientCommand>,
     ports: BTreeMap<String, u16>,
+    peer_ports: BTreeMap<String, u16>,
     faults: Faults,
     recorder: Recorder,
     /// Turns true when the run ends: the servers stop gracefully.
@@ -242,6 +246,11 @@ impl TurmoilWorld {
             .iter()
             .map(|s| (s.name.clone(), s.port))
             .collect();
+        let peer_ports = herd
+            .servers
+            .iter()
+            .map(|s| (s.name.clone(), s.peer_port().unwrap_or(s.port)))
+            .collect();
         let mut hosts: Vec<String> = herd.servers.iter().map(|s| s.name.clone()).collect();
         hosts.push(PLACES_HOST.to_string());
         hosts.push(CLIENTS_HOST.to_string());
@@ -250,6 +259,7 @@ impl TurmoilWorld {
             herd,
             clients,
             ports,
+            peer_ports,
             faults: Faults::new(hosts, skews, places_fault, disks, impostors.taken)
                 .with_tampering(tampering),
             recorder: recorder.clone(),
@@ -302,6 +312,10 @@ impl World for TurmoilWorld {
 
     fn port(&self, server: &str) -> u16 {
         self.ports.get(server).copied().unwrap_or(0)
+    }
+
+    fn peer_port(&self, server: &str) -> u16 {
+        self.peer_ports.get(server).copied().unwrap_or(0)
     }
 
     fn send(&mut self, command: ClientCommand) {

@@ -142,13 +142,25 @@ fn run_dir(scenario: &Scenario) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// The herd file one process reads: every server on loopback at its real port, except its
-/// neighbours, which are at the proxy ports of its links to them.
-fn herd_file(herd: &Herd, ports: &BTreeMap<String, u16>, tls: bool) -> String {
+/// The herd file one process reads: every server on loopback at its real client and peer
+/// ports, except its neighbours, which are at the proxy ports of its links to them (the peer
+/// port for a persistent link, the client port for a classic one).
+fn herd_file(
+    herd: &Herd,
+    (ports, peer_ports): (&BTreeMap<String, u16>, &BTreeMap<String, u16>),
+    tls: bool,
+) -> String {
     let servers: Vec<serde_json::Value> = herd
         .servers
         .iter()
-        .map(|s| serde_json::json!({ "name": s.name, "host": "127.0.0.1", "port": ports[&s.name] }))
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "host": "127.0.0.1",
+                "port": ports[&s.name],
+                "peer_port": peer_ports[&s.name],
+            })
+        })
         .collect();
     let links: Vec<serde_json::Value> = herd
         .links
@@ -181,12 +193,15 @@ async fn set_up(
     herd.limits = scenario.effective_limits();
     let names = scenario.server_names();
     let mut ports = BTreeMap::new();
+    let mut peer_ports = BTreeMap::new();
     // Held until the servers start, so the proxy's own binds below cannot land on them.
     let mut reserved = Vec::new();
     for name in &names {
-        let (port, listener) = procs::reserve_port()?;
-        ports.insert(name.clone(), port);
-        reserved.push(listener);
+        for map in [&mut ports, &mut peer_ports] {
+            let (port, listener) = procs::reserve_port()?;
+            map.insert(name.clone(), port);
+            reserved.push(listener);
+        }
     }
 
     let certs =
@@ -201,15 +216,22 @@ async fn set_up(
     let proxy = proxy::FaultProxy::new((latency.min, latency.max), scenario.seed, tampering);
     let mut launches = BTreeMap::new();
     for name in &names {
-        let mut seen = ports.clone();
+        let (mut seen, mut seen_peer) = (ports.clone(), peer_ports.clone());
         for neighbour in herd.neighbours(name) {
-            let target = ([127, 0, 0, 1], ports[&neighbour.name]).into();
+            // A persistent link dials the neighbour's peer port, a classic one its client port.
+            let real = if neighbour.classic {
+                &mut seen
+            } else {
+                &mut seen_peer
+            };
+            let target = ([127, 0, 0, 1], real[&neighbour.name]).into();
             let port = proxy.add_link(name, &neighbour.name, target).await?;
-            seen.insert(neighbour.name.clone(), port);
+            real.insert(neighbour.name.clone(), port);
         }
         let places_port = proxy.add_link(name, PLACES_HOST, *mock.address()).await?;
         let herd_path = dir.join(format!("{name}.herd.yaml"));
-        std::fs::write(&herd_path, herd_file(&herd, &seen, certs.is_some()))?;
+        let file = herd_file(&herd, (&seen, &seen_peer), certs.is_some());
+        std::fs::write(&herd_path, file)?;
         launches.insert(
             name.clone(),
             procs::Launch {
@@ -246,6 +268,7 @@ async fn set_up(
     let parts = Parts {
         calendar,
         ports,
+        peer_ports,
         proxy,
         processes,
         places_fault,
@@ -258,6 +281,7 @@ async fn set_up(
 struct Parts {
     calendar: Calendar,
     ports: BTreeMap<String, u16>,
+    peer_ports: BTreeMap<String, u16>,
     proxy: Arc<proxy::FaultProxy>,
     processes: procs::Processes,
     places_fault: FaultCell,
@@ -292,6 +316,7 @@ fn drive(scenario: &Scenario, options: &RealOptions) -> anyhow::Result<RealRun> 
         calendar: parts.calendar,
         crashes: names.iter().map(|n| (n.clone(), Arc::default())).collect(),
         ports: parts.ports,
+        peer_ports: parts.peer_ports,
         proxy: parts.proxy,
         processes: parts.processes,
         places_fault: parts.places_fault,

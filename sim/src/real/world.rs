@@ -28,6 +28,8 @@ pub struct ProcessWorld {
     pub calendar: Calendar,
     /// Each server's real port.
     pub ports: BTreeMap<String, u16>,
+    /// Each server's real peer port.
+    pub peer_ports: BTreeMap<String, u16>,
     pub proxy: Arc<FaultProxy>,
     pub processes: Processes,
     pub places_fault: FaultCell,
@@ -60,10 +62,15 @@ impl World for ProcessWorld {
         self.ports.get(server).copied().unwrap_or(0)
     }
 
+    fn peer_port(&self, server: &str) -> u16 {
+        self.peer_ports.get(server).copied().unwrap_or(0)
+    }
+
     fn send(&mut self, command: ClientCommand) {
         let _entered = self.runtime.enter();
         let calendar = self.calendar;
         let (id, port, events) = (command.id, command.port, self.events.clone());
+        let peer_port = command.peer_port;
         let bytes = match command.payload {
             Payload::Load(load) => {
                 let clock = Arc::new(move || calendar.timestamp_text());
@@ -74,7 +81,8 @@ impl World for ProcessWorld {
             Payload::Hostile(hostile) => {
                 let clock = Arc::new(move || calendar.timestamp_text());
                 let certs = self.certs.clone();
-                let run = crate::bulk::run_hostile(id, hostile, port, events, clock, certs);
+                let run =
+                    crate::bulk::run_hostile(id, hostile, (port, peer_port), events, clock, certs);
                 self.clients.spawn(run);
                 return;
             }
@@ -153,7 +161,7 @@ impl World for ProcessWorld {
             }
             Action::Impostor(impostor) => {
                 let server = &impostor.server;
-                let port = self.port(server);
+                let port = self.peer_port(server);
                 let (certs, events) = (self.certs.clone(), self.events.clone());
                 let certificate = impostor.certificate.clone();
                 let run = crate::attacker::impostor(server.clone(), port, certs, certificate, events);

@@ -272,6 +272,9 @@ pub struct Hostile {
     /// Sent on one connection, each followed by `\n`; the whole reply is read.
     #[serde(default)]
     pub lines: Vec<String>,
+    /// `lines` go to the server's peer port (where links arrive) instead of its client port.
+    #[serde(default)]
+    pub to_peer_port: bool,
     /// An `IAMAT` whose client id is this many bytes long, sent on its own connection.
     #[serde(default)]
     pub huge_id_bytes: Option<usize>,
@@ -319,6 +322,7 @@ impl Hostile {
         Hostile {
             server,
             lines: lines.to_vec(),
+            to_peer_port: false,
             huge_id_bytes: None,
             hold_connections: 0,
             hold_for: None,

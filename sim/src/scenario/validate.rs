@@ -556,6 +556,9 @@ fn check_hostile(h: &Hostile, herd: &Herd, servers: &[String]) -> Result<(), Str
             "`hostile.for` says how long held connections stay; it needs `hold_connections`".into(),
         );
     }
+    if h.to_peer_port && h.lines.is_empty() {
+        return Err("`hostile.to_peer_port` sends `lines`: give some".into());
+    }
     if let Some(line) = h.lines.iter().find(|l| l.contains('\n')) {
         return Err(format!(
             "`hostile.lines` are one line each; {line:?} holds a newline"

@@ -107,12 +107,14 @@ impl Scenario {
         }
         out.push_str("herd:\n  servers:\n");
         for s in &self.herd.servers {
+            let peer = s.peer_port.map(|p| format!(", peer_port: {p}"));
             let _ = writeln!(
                 out,
-                "    - {{ name: {}, host: {}, port: {} }}",
+                "    - {{ name: {}, host: {}, port: {}{} }}",
                 quote(&s.name),
                 quote(&s.host),
-                s.port
+                s.port,
+                peer.unwrap_or_default()
             );
         }
         if !self.herd.links.is_empty() {
@@ -283,6 +285,9 @@ fn hostile_yaml(h: &Hostile) -> String {
     if !h.lines.is_empty() {
         let lines: Vec<String> = h.lines.iter().map(|l| quote(l)).collect();
         parts.push(format!("lines: [{}]", lines.join(", ")));
+    }
+    if h.to_peer_port {
+        parts.push("to_peer_port: true".into());
     }
     if let Some(bytes) = h.huge_id_bytes {
         parts.push(format!("huge_id_bytes: {bytes}"));
