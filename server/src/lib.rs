@@ -10,6 +10,7 @@
 //! - [`line`]: bounded line reading.
 //! - [`commands`]: what a client's IAMAT and WHATSAT do.
 //! - [`server`]: the accept loop and per-connection handler.
+//! - [`listen`]: the next connection a listener accepts, until a stop (both ports' loops).
 //! - [`replies`]: the replies a connection owes, in order, each waiting for its record's sync.
 //! - [`admin`]: the admin address: `/metrics`, `/healthz`, `/readyz`.
 //! - [`links`]: links to neighbours: handshake, streaming from the change sequence, classic.
@@ -41,6 +42,7 @@ pub mod durable;
 pub mod events;
 pub mod line;
 pub mod links;
+pub mod listen;
 pub mod log_time;
 pub mod metrics;
 pub mod net;

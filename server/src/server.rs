@@ -20,15 +20,13 @@ use tokio::task::JoinSet;
 use crate::commands;
 use crate::events::{ConnectionEnd, Event, LineRefusal, LinkRefusal};
 use crate::line::{Line, LineReader, shown};
+use crate::listen::next_connection;
 use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
 use crate::replies::Owing;
 use crate::shutdown::Shutdown;
 use crate::state::{Shared, Via};
 use crate::store::Outcome;
-
-/// Pause after a failed accept (e.g. out of file descriptors) before accepting again.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// Refused connections are logged at most once per this interval (with a count), so a
 /// connection flood cannot turn into a log flood.
@@ -46,21 +44,9 @@ pub async fn accept_loop(
     let client_slots = Arc::new(Semaphore::new(shared.limits.connections_max));
     let mut handlers = JoinSet::new();
     let mut refused = RefusedLog::default();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            Some(_) = handlers.join_next(), if !handlers.is_empty() => continue,
-            _ = shutdown.wait() => break,
-        };
-        let (stream, remote) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Accept errors are transient: wait a moment rather than spin.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-                continue;
-            }
-        };
+    while let Some((stream, remote)) =
+        next_connection(listener, &mut handlers, &mut shutdown, "accept failed").await
+    {
         let Ok(slot) = client_slots.clone().try_acquire_owned() else {
             shared.metrics.refused("connections_max");
             refused.note(&remote);

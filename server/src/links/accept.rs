@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::events::{ConnectionEnd, Event, LinkRefusal};
 use crate::line::{Line, LineReader, shown, write_lines};
+use crate::listen::next_connection;
 use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
 use crate::shutdown::Shutdown;
@@ -18,9 +19,6 @@ use crate::state::Shared;
 
 use super::admission::{Admission, Pending};
 use super::inbound;
-
-/// Pause after a failed accept (e.g. out of file descriptors) before accepting again.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// Accepts links on the peer port until shutdown, then waits up to `grace` for them to end.
 /// `conns` numbers connections, shared with the client port's loop.
@@ -36,20 +34,14 @@ pub async fn accept_loop(
         shared.limits.peer_handshakes_max,
     ));
     let mut handlers = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            Some(_) = handlers.join_next(), if !handlers.is_empty() => continue,
-            _ = shutdown.wait() => break,
-        };
-        let (stream, remote) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed on the peer port");
-                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-                continue;
-            }
-        };
+    while let Some((stream, remote)) = next_connection(
+        listener,
+        &mut handlers,
+        &mut shutdown,
+        "accept failed on the peer port",
+    )
+    .await
+    {
         let conn = conns.fetch_add(1, Ordering::Relaxed) + 1;
         let pending = admission.begin(conn);
         Event::ConnectionOpened {
