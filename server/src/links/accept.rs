@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::events::{ConnectionEnd, Event, LinkRefusal};
-use crate::line::{Line, LineReader, shown, write_lines};
+use crate::line::{LineReader, shown, write_lines};
 use crate::listen::next_connection;
 use crate::net::{BoxStream, Listener};
 use crate::protocol::{Command, invalid_reply};
@@ -77,17 +77,10 @@ async fn serve(
     let limits = &shared.limits;
     let (read_half, mut writer) = tokio::io::split(stream);
     let mut reader = LineReader::new(read_half, limits.line_bytes_max);
-    let line = tokio::select! {
-        line = tokio::time::timeout(limits.peer_handshake_timeout, reader.read_line()) => line,
-        _ = pending.evicted() => return ConnectionEnd::HandshakeEvicted,
-        _ = shutdown.wait() => return ConnectionEnd::Shutdown,
-    };
-    let bytes = match line {
-        Err(_) => return ConnectionEnd::HandshakeTimedOut,
-        Ok(Err(e)) => return ConnectionEnd::Io(e.to_string()),
-        Ok(Ok(None)) => return ConnectionEnd::ClosedDuringHandshake,
-        Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
-        Ok(Ok(Some(Line::TooLong { prefix }))) => prefix,
+    let deadline = tokio::time::Instant::now() + limits.peer_handshake_timeout;
+    let bytes = match inbound::handshake_line(&mut reader, deadline, &pending, shutdown).await {
+        Ok(bytes) => bytes,
+        Err(end) => return end,
     };
     Event::ClientLine {
         conn,

@@ -44,6 +44,10 @@ impl Admission {
                 }
             }
             pending.insert(conn, evict.clone());
+            debug_assert!(
+                pending.len() <= self.handshakes_max.max(1),
+                "pending handshakes past peer_handshakes_max"
+            );
         }
         Pending {
             admission: self.clone(),

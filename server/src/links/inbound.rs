@@ -58,17 +58,9 @@ pub async fn serve(
         }
         None => (reader, writer),
     };
-    let line = tokio::select! {
-        line = tokio::time::timeout_at(deadline, reader.read_line()) => line,
-        _ = handshake.pending.evicted() => return ConnectionEnd::HandshakeEvicted,
-        _ = shutdown.wait() => return ConnectionEnd::Shutdown,
-    };
-    let bytes = match line {
-        Err(_) => return ConnectionEnd::HandshakeTimedOut,
-        Ok(Err(e)) => return ConnectionEnd::Io(e.to_string()),
-        Ok(Ok(None)) => return ConnectionEnd::ClosedDuringHandshake,
-        Ok(Ok(Some(Line::Complete(bytes)))) => bytes,
-        Ok(Ok(Some(Line::TooLong { prefix }))) => prefix,
+    let bytes = match handshake_line(&mut reader, deadline, &handshake.pending, shutdown).await {
+        Ok(bytes) => bytes,
+        Err(end) => return end,
     };
     let auth = match Command::parse_line(&bytes) {
         Ok(Command::Auth { head }) => Some(head),
@@ -302,4 +294,26 @@ fn refused(shared: &Shared, peer: &str, reason: LineRefusal, line: &[u8]) {
         line: shown(line),
     }
     .emit();
+}
+
+/// A handshake's next line, read by `deadline` unless a newer handshake evicts this one or the
+/// server stops: the answer, or how the connection ends. A line over the limit is its prefix.
+pub(super) async fn handshake_line<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut LineReader<R>,
+    deadline: Instant,
+    pending: &Pending,
+    shutdown: &mut Shutdown,
+) -> Result<Vec<u8>, ConnectionEnd> {
+    let line = tokio::select! {
+        line = tokio::time::timeout_at(deadline, reader.read_line()) => line,
+        _ = pending.evicted() => return Err(ConnectionEnd::HandshakeEvicted),
+        _ = shutdown.wait() => return Err(ConnectionEnd::Shutdown),
+    };
+    match line {
+        Err(_) => Err(ConnectionEnd::HandshakeTimedOut),
+        Ok(Err(e)) => Err(ConnectionEnd::Io(e.to_string())),
+        Ok(Ok(None)) => Err(ConnectionEnd::ClosedDuringHandshake),
+        Ok(Ok(Some(Line::Complete(bytes)))) => Ok(bytes),
+        Ok(Ok(Some(Line::TooLong { prefix }))) => Ok(prefix),
+    }
 }
