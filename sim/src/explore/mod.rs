@@ -9,6 +9,7 @@
 //!
 //! Layer: over many runs, beside [`crate::swarm`] (whose generator, pool and shrinking it uses).
 
+pub mod compound;
 pub mod corpus;
 pub mod features;
 pub mod mutate;

@@ -211,7 +211,7 @@ struct Edge {
 type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 12] = [
+const EDGES: [EdgeFn; 15] = [
     id_at_bound,
     ahead_at_bound,
     line_at_bound,
@@ -224,6 +224,9 @@ const EDGES: [EdgeFn; 12] = [
     table_bytes_at_bound,
     skewed_neighbour,
     replayed_handshake,
+    overfull_by_updates,
+    forged_from_stranger,
+    oneway_read,
 ];
 
 /// An IAMAT's timestamp text for simulated wall time `at`.
@@ -406,6 +409,25 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
         peer_as: Some(strangers[rng.random_range(0..strangers.len())].clone()),
         ..Hostile::lines(e.server, &[])
     }))
+}
+
+/// A table grown past its byte bound by updates, then a client at the id bound moves.
+fn overfull_by_updates(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
+    super::compound::overfull_by_updates(s, rng, chaos_end(s));
+    clear_expectations(s);
+    None
+}
+
+/// A forged record in the name of a server of the herd that is not a neighbour.
+fn forged_from_stranger(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    super::compound::forged_from_stranger(s, rng, &e.server, e.at, chaos_end(s));
+    None
+}
+
+/// A read across a one-way cut.
+fn oneway_read(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
+    super::compound::oneway_read(s, rng, chaos_end(s));
+    None
 }
 
 /// `table_bytes_max` set to exactly what the run's IAMATs take (or a record's overhead less).

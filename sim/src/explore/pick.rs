@@ -64,14 +64,22 @@ pub fn restamp(scenario: &mut Scenario, i: usize, stamp: String) {
 }
 
 /// `table_bytes_max` set to exactly what the run's IAMATs can take (or one record's overhead
-/// less): per client, the record bytes with its longest location and timestamp, the longest
-/// origin and the longest time difference, so every client fits and the tables end close to
-/// full.
+/// less): per client whose id fits `client_id_bytes_max`, the record bytes with its longest
+/// location and timestamp, the longest origin and the longest time difference, so every
+/// client fits and the tables end close to full.
 pub fn table_bytes_at_bound(s: &mut Scenario, past: bool) {
+    table_bytes_at_bound_by(s, past, std::time::Duration::MAX);
+}
+
+/// [`table_bytes_at_bound`] for the clients the run's IAMATs name up to `until` only.
+pub fn table_bytes_at_bound_by(s: &mut Scenario, past: bool, until: std::time::Duration) {
     let origin = s.server_names().iter().map(String::len).max().unwrap_or(0);
+    let id_max = s.effective_limits().client_id_bytes_max;
     let mut clients: std::collections::BTreeMap<&str, usize> = Default::default();
-    for step in &s.steps {
-        if let Action::IamAt(a) = &step.action {
+    for step in s.steps.iter().filter(|st| st.at <= until) {
+        if let Action::IamAt(a) = &step.action
+            && a.client.len() <= id_max
+        {
             let stamp = a.timestamp.as_ref().map_or(20, String::len);
             let size = clients.entry(a.client.as_str()).or_default();
             *size = (*size).max(a.location.len() + stamp);

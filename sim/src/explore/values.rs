@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use server::events::{Event, LineRefusal, Source};
+use server::protocol::Command;
 use server::protocol::Record;
 use server::store::{Outcome, record_bytes};
 
@@ -55,9 +56,17 @@ fn record_values(
     record: &Record,
     held: Option<&Record>,
     skew: i128,
+    table_bytes: usize,
 ) -> Vec<String> {
     let limits = &run.limits;
     let mut values = Vec::new();
+    // The receiver's table when it decides: past its byte bound (grown by updates), or over
+    // three quarters of it.
+    if table_bytes > limits.table_bytes_max {
+        values.push("table_over".to_string());
+    } else if table_bytes * 4 > limits.table_bytes_max * 3 {
+        values.push("table_3_4".to_string());
+    }
     let id = record.client.len();
     if id == limits.client_id_bytes_max {
         values.push("id_at_bound".to_string());
@@ -87,6 +96,25 @@ fn record_values(
     values
 }
 
+/// A client line at `host` that only an attacker sends: a link's `AUTH` line replayed, or an
+/// `AT` line in the name of a server of the herd that is neither `host` nor its neighbour.
+fn client_line_value(run: &RunRecord, host: &str, line: &str) -> Option<&'static str> {
+    match Command::parse_line(line.as_bytes()) {
+        Ok(Command::Auth { .. }) => Some("replayed_auth"),
+        Ok(Command::At(record)) => {
+            let origin = record.origin;
+            let pair = match host < origin.as_str() {
+                true => (host.to_string(), origin.clone()),
+                false => (origin.clone(), host.to_string()),
+            };
+            let linked = run.persistent_links.contains(&pair) || run.classic_links.contains(&pair);
+            (origin != host && run.servers.contains(&origin) && !linked)
+                .then_some("forged_herd_origin")
+        }
+        _ => None,
+    }
+}
+
 /// Every value feature of the run, with the time each was first reached.
 pub fn value_features(run: &RunRecord) -> BTreeMap<String, Duration> {
     let mut found: BTreeMap<String, Duration> = BTreeMap::new();
@@ -112,6 +140,11 @@ pub fn value_features(run: &RunRecord) -> BTreeMap<String, Duration> {
                 reason: LineRefusal::TooFarAhead,
                 ..
             }) => reach("value:refused_ahead".into(), event.at),
+            What::Server(Event::ClientLine { line, .. }) => {
+                if let Some(value) = client_line_value(run, &event.host, line) {
+                    reach(format!("value:{value}"), event.at);
+                }
+            }
             What::Server(Event::RecordStored {
                 record,
                 outcome,
@@ -120,7 +153,8 @@ pub fn value_features(run: &RunRecord) -> BTreeMap<String, Duration> {
                 let host = event.host.as_str();
                 let held = tables.held(host, &record.client);
                 let skew = skews.get(host).copied().unwrap_or(0);
-                let values = record_values(run, event, record, held, skew);
+                let table_bytes = bytes.get(host).copied().unwrap_or(0);
+                let values = record_values(run, event, record, held, skew, table_bytes);
                 let from = source_kind(source);
                 for value in &values {
                     reach(format!("value:{from}.{value}"), event.at);

@@ -1,0 +1,334 @@
+//! Edges that take several steps to reach their class: a table grown past its byte bound by
+//! updates while a client at the id bound moves, a forged record in the name of a server of
+//! the herd that is not a neighbour (after a replayed `AUTH`, half the time), and a read
+//! across a one-way cut. Each pushes its steps into the scenario; [`super::mutate::sanitize`]
+//! makes the child sound afterwards.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rand::rngs::SmallRng;
+
+use crate::scenario::{Action, Hostile, IamAt, LinkCut, Raw, RawPayload, Scenario, Step, WhatsAt};
+
+use super::pick::{pick_iamat, table_bytes_at_bound_by};
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+fn step(at: Duration, action: Action) -> Step {
+    Step {
+        id: 0,
+        at,
+        action,
+        expect: None,
+        line: 0,
+        column: 0,
+    }
+}
+
+/// A moment `from` to `to` ms after `at`, on the 10 ms grid, no later than `end`.
+fn after(rng: &mut SmallRng, at: Duration, from: u64, to: u64, end: Duration) -> Duration {
+    (at + ms(rng.random_range(from / 10..=to / 10) * 10)).min(end)
+}
+
+/// A location of exactly `bytes` bytes (at least 8): `+D.000…-D.000…`.
+pub fn long_location(bytes: usize, rng: &mut SmallRng) -> String {
+    let zeros = bytes.max(8) - 6;
+    let first = zeros / 2;
+    format!(
+        "+{}.{}-{}.{}",
+        rng.random_range(1..=9),
+        "0".repeat(first),
+        rng.random_range(1..=9),
+        "0".repeat(zeros - first)
+    )
+}
+
+/// The client and time of IAMAT step `i`.
+fn iamat_at(s: &Scenario, i: usize) -> Option<(String, String, Duration)> {
+    match &s.steps[i].action {
+        Action::IamAt(a) => Some((a.client.clone(), a.server.clone(), s.steps[i].at)),
+        _ => None,
+    }
+}
+
+fn iamat(client: &str, server: &str, location: String) -> Action {
+    Action::IamAt(IamAt {
+        client: client.into(),
+        server: server.into(),
+        location,
+        timestamp: None,
+    })
+}
+
+/// A table that grows past `table_bytes_max` through updates, then a client whose id is
+/// exactly `client_id_bytes_max` bytes moves. At a picked IAMAT, the clients sent so far are
+/// held; the id bound is set to one of theirs, the byte bound to exactly what they take, and
+/// from 0.2 s on each is updated (100 ms apart) to a location of `location_bytes_max` bytes,
+/// as are their later IAMATs: an update is never refused for size (a new client then is),
+/// and the bound counts the longest time difference, so one update may not be enough. Then,
+/// 0.5 to 3 s after the last, the client at the id bound moves at another server, so its
+/// neighbours decide on it while over their bound.
+pub fn overfull_by_updates(s: &mut Scenario, rng: &mut SmallRng, end: Duration) {
+    let Some((grown, grown_at, at)) = pick_iamat(s, rng).and_then(|i| iamat_at(s, i)) else {
+        return;
+    };
+    let mut held: Vec<String> = Vec::new();
+    for st in s.steps.iter().filter(|st| st.at <= at) {
+        if let Action::IamAt(a) = &st.action
+            && !held.contains(&a.client)
+        {
+            held.push(a.client.clone());
+        }
+    }
+    let bounded = match rng.random_bool(0.5) {
+        true => grown.clone(),
+        false => held[rng.random_range(0..held.len())].clone(),
+    };
+    let id_max = bounded.len().max(grown.len());
+    s.limits.client_id_bytes_max = Some(id_max);
+    table_bytes_at_bound_by(s, false, at);
+    held.retain(|c| c.len() <= id_max);
+    let location_max = s.effective_limits().location_bytes_max;
+    for later in s.steps.iter_mut().filter(|st| st.at > at) {
+        if let Action::IamAt(a) = &mut later.action
+            && held.contains(&a.client)
+        {
+            a.location = long_location(location_max, rng);
+        }
+    }
+    let mut grow_at = after(rng, at, 200, 200, end);
+    for client in &held {
+        let location = long_location(location_max, rng);
+        s.steps
+            .push(step(grow_at, iamat(client, &grown_at, location)));
+        grow_at = (grow_at + ms(100)).min(end);
+    }
+    let servers = s.server_names();
+    let others: Vec<&String> = servers.iter().filter(|n| **n != grown_at).collect();
+    let Some(mover) = others.get(rng.random_range(0..others.len().max(1))) else {
+        return;
+    };
+    let move_at = after(rng, grow_at, 500, 3000, end);
+    let location = format!("{:+.4}{:+.4}", rng.random_range(-60.0..60.0), 20.0);
+    s.steps
+        .push(step(move_at, iamat(&bounded, mover, location)));
+}
+
+/// The servers of the herd that are neither `server` nor one of its neighbours.
+fn strangers(s: &Scenario, server: &str) -> Vec<String> {
+    let neighbours: Vec<String> = s
+        .herd
+        .neighbours(server)
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    s.server_names()
+        .into_iter()
+        .filter(|n| n != server && !neighbours.contains(n))
+        .collect()
+}
+
+/// An `AT` line on a client connection in the name of a server of the herd that is not the
+/// receiver's neighbour (it must be refused: no link carries it, and it comes from no classic
+/// neighbour's address), sent after a replayed `AUTH` line where the scenario has one (at
+/// that server, 0.5 to 3 s later), and half the time after one it adds itself.
+pub fn forged_from_stranger(
+    s: &mut Scenario,
+    rng: &mut SmallRng,
+    server: &str,
+    at: Duration,
+    end: Duration,
+) {
+    let replayed: Vec<(String, Duration)> = s
+        .steps
+        .iter()
+        .filter_map(|st| match &st.action {
+            Action::Raw(r) if matches!(&r.payload, RawPayload::Line(l) if l.starts_with("AUTH ")) => {
+                Some((r.server.clone(), st.at))
+            }
+            _ => None,
+        })
+        .collect();
+    let (target, auth_at) = match replayed.get(rng.random_range(0..replayed.len().max(1))) {
+        Some((target, auth_at)) => (target.clone(), Some(*auth_at)),
+        None if rng.random_bool(0.5) => {
+            let auth = Action::Raw(Raw {
+                server: server.into(),
+                client: "mallory".into(),
+                payload: RawPayload::Line(format!("AUTH {}", rng.random_range(0..4))),
+            });
+            s.steps.push(step(at, auth));
+            (server.to_string(), Some(at))
+        }
+        None => (server.to_string(), None),
+    };
+    let names = strangers(s, &target);
+    let Some(stranger) = names.get(rng.random_range(0..names.len().max(1))) else {
+        return;
+    };
+    let send_at = auth_at.map_or(at, |a| after(rng, a, 500, 3000, end));
+    let stamp = s.start + send_at;
+    let line = format!(
+        "AT {stranger} +0.000000000 forged +{}+{} {}.{:09}",
+        rng.random_range(1..=9),
+        rng.random_range(1..=9),
+        stamp.as_secs(),
+        stamp.subsec_nanos()
+    );
+    s.steps.push(step(
+        send_at,
+        Action::Hostile(Hostile::lines(target, &[line])),
+    ));
+}
+
+/// A read across a one-way cut: a client's older record at one server, its newer one at
+/// another whose messages out are cut one way from 100 ms before, and a WHATSAT for it at a
+/// third server while the cut holds (it may show the older record: the cut server hears the
+/// herd but cannot tell it). The cut is repaired 2 to 4 s after the update.
+pub fn oneway_read(s: &mut Scenario, rng: &mut SmallRng, end: Duration) {
+    let Some((client, cut, at)) = pick_iamat(s, rng).and_then(|i| iamat_at(s, i)) else {
+        return;
+    };
+    let servers = s.server_names();
+    let others: Vec<String> = servers.into_iter().filter(|n| *n != cut).collect();
+    let Some(older_at) = others
+        .get(rng.random_range(0..others.len().max(1)))
+        .cloned()
+    else {
+        return;
+    };
+    let reader = others[rng.random_range(0..others.len())].clone();
+    let older = format!("{:+.4}{:+.4}", rng.random_range(-60.0..60.0), -30.0);
+    s.steps.push(step(
+        at.saturating_sub(ms(2000)),
+        iamat(&client, &older_at, older),
+    ));
+    let link = LinkCut {
+        between: vec![cut],
+        and: others,
+        oneway: true,
+    };
+    s.steps.push(step(
+        at.saturating_sub(ms(100)),
+        Action::Partition(link.clone()),
+    ));
+    s.steps
+        .push(step(after(rng, at, 2000, 4000, end), Action::Repair(link)));
+    let read_at = after(rng, at, 300, 1500, end);
+    let read = WhatsAt {
+        client,
+        server: reader,
+        radius_km: "10".into(),
+        bound: 5,
+    };
+    s.steps.push(step(read_at, Action::WhatsAt(read)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::mutate::{chaos_end, sanitize};
+    use crate::explore::search::run;
+    use rand::SeedableRng;
+
+    /// A small run: three clients at three servers, nothing else.
+    const PARENT: &str = r#"
+name: a parent
+seed: 3
+duration: 16s
+steps:
+  - at: 2s
+    iamat: { client: kiwi, server: Bailey, location: "+34.1-118.4" }
+  - at: 3s
+    iamat: { client: lime, server: Bona, location: "+1+1" }
+  - at: 4s
+    iamat: { client: fig, server: Clark, location: "+2+2" }
+"#;
+
+    /// The children `edge` makes of the parent for search seeds `0..n`, sound and read back
+    /// from their YAML, each with `canary` planted.
+    fn children(
+        n: u64,
+        canary: Option<&str>,
+        edge: impl Fn(&mut Scenario, &mut SmallRng),
+    ) -> Vec<Scenario> {
+        (0..n)
+            .map(|seed| {
+                let mut child = Scenario::from_yaml_str(PARENT, "parent.yaml").unwrap();
+                child.canary = canary.map(|c| server::canary::Canary::parse(c).unwrap());
+                edge(&mut child, &mut SmallRng::seed_from_u64(seed));
+                sanitize(&mut child);
+                Scenario::from_yaml_str(&child.to_yaml(&[]), "child.yaml").unwrap()
+            })
+            .collect()
+    }
+
+    /// How many of `children` reached `feature`, and how many failed `label`.
+    fn reached(children: &[Scenario], feature: &str, label: &str) -> (usize, usize) {
+        let results: Vec<_> = children.iter().map(run).collect();
+        let hits = results.iter().filter(|r| r.features.contains_key(feature));
+        let failed = results.iter().filter(|r| r.label.as_deref() == Some(label));
+        (hits.count(), failed.count())
+    }
+
+    #[test]
+    fn a_location_of_exactly_the_bound() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for bytes in [8, 9, 32, 64] {
+            let location = long_location(bytes, &mut rng);
+            assert_eq!(location.len(), bytes, "{location}");
+            assert!(
+                location.parse::<server::protocol::Location>().is_ok(),
+                "{location}"
+            );
+        }
+    }
+
+    #[test]
+    fn updates_grow_a_table_past_its_bound_while_a_client_at_the_id_bound_moves() {
+        let made = children(6, None, |s, rng| {
+            let end = chaos_end(s);
+            overfull_by_updates(s, rng, end)
+        });
+        let (hits, failed) = reached(&made, "value:record:table_over+id_at_bound", "");
+        assert!(hits >= 3, "{hits} of 6 children reached it");
+        assert_eq!(failed, 0);
+        let planted = children(6, Some("edge_id_overfull"), |s, rng| {
+            let end = chaos_end(s);
+            overfull_by_updates(s, rng, end)
+        });
+        let (_, failed) = reached(&planted, "", "safety/monotonic");
+        assert!(failed >= 3, "the canary failed {failed} of 6 children");
+    }
+
+    #[test]
+    fn a_forged_record_of_a_stranger_follows_a_replayed_auth() {
+        let forge = |s: &mut Scenario, rng: &mut SmallRng| {
+            let end = chaos_end(s);
+            forged_from_stranger(s, rng, "Clark", Duration::from_secs(5), end)
+        };
+        let made = children(8, None, forge);
+        let (hits, _) = reached(&made, "value:forged_herd_origin", "");
+        assert_eq!(hits, 8, "every child sends one, and it is refused");
+        let planted = children(8, Some("replay_opens_non_neighbour"), forge);
+        let (_, failed) = reached(&planted, "", "safety/integrity");
+        assert!(
+            (2..8).contains(&failed),
+            "the canary failed {failed} of 8 children"
+        );
+    }
+
+    #[test]
+    fn a_read_across_a_oneway_cut_can_show_the_older_record() {
+        let made = children(6, None, |s, rng| {
+            let end = chaos_end(s);
+            oneway_read(s, rng, end)
+        });
+        let (hits, failed) = reached(&made, "sometimes:oneway_stale_read", "");
+        assert!(hits >= 3, "{hits} of 6 children read a stale record");
+        assert_eq!(failed, 0);
+    }
+}
