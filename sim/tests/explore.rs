@@ -21,14 +21,13 @@ const REQUIRED: [&str; 4] = [
 
 /// The search seed. Over TLS links and with the explorer's value children, seeds 0 to 4 all
 /// reach the tie and a forged link refused; seed 0 misses the full table in these runs and seed 1
-/// the tie. Seed 3 fails the correct herd: a reorder probe's WHATSAT gets no reply while the
-/// Places stub is unreachable and then slow (an open question: the probe's story or the herd).
-/// Seeds 0 and 3 once failed on blind spots of the harness, each now kept as a scenario
+/// the tie. Seeds 0 and 3 once failed on blind spots of the harness, each now kept as a scenario
 /// (`refused-at-connections-max.yaml`, `tied-probe.yaml`, `id-at-bound.yaml`,
 /// `behind-on-the-only-path.yaml`, `restarted-behind-classic.yaml`,
 /// `restarted-origin-behind-classic.yaml`, `refused-long-id.yaml`,
-/// `durable-behind-on-every-path.yaml`). Seeds 2 and 4 reach every required feature and fail
-/// nothing.
+/// `durable-behind-on-every-path.yaml`, `table-full-apart.yaml`,
+/// `reset-at-connections-max.yaml`, `store-failed-before-flood.yaml`). Seeds 2, 3 and 4 fail
+/// nothing; seed 4 reaches every required feature.
 const SEARCH_SEED: u64 = 4;
 
 fn settings(jobs: usize, runs: usize) -> Settings {

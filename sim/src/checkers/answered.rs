@@ -4,7 +4,9 @@
 //! Not judged: commands whose server was down at any moment between the send and the bound
 //! (a crash legitimately loses them), commands whose bound runs past the end of the run, and
 //! peer-protocol lines a server does not answer. A `client_error` while the server stayed up is
-//! a violation: a running server must not drop a client. (Clients are never partitioned from
+//! a violation: a running server must not drop a client, unless it refused a connection at
+//! `connections_max` during the exchange (closed at once, the connection may reach its client
+//! as a reset: see `well_formed`). (Clients are never partitioned from
 //! servers by the scenario schema, so reachability is only about crashes.)
 
 use std::time::Duration;
@@ -52,7 +54,11 @@ impl Checker for Answered {
                     }
                 }
                 (None, Some((_, error))) => {
-                    if !excused(error.at.max(sent)) {
+                    // A connection closed at once at `connections_max` may reach its client as
+                    // a reset: the documented answer, as `well_formed` says of no reply.
+                    let refused =
+                        super::well_formed::refused_at_connections_max(run, &exchange, error.at);
+                    if !excused(error.at.max(sent)) && !refused {
                         violations.push(Violation::new(
                             error.at,
                             format!(
@@ -214,6 +220,25 @@ mod tests {
         ];
         let v = verdict_with(events, 10_000);
         assert!(!v.ok, "refused while listening: {v}");
+    }
+
+    #[test]
+    fn a_reset_of_a_connection_refused_at_connections_max_is_excused() {
+        let refused = TraceEvent::server(
+            ms(3),
+            "Clark",
+            server::events::Event::ConnectionRefused {
+                remote: "10.0.0.1:4000".into(),
+                suppressed: 0,
+            },
+        );
+        let events = vec![
+            send(0, 0, "kiwi", "Clark", LINE),
+            refused,
+            error(6, 0, "kiwi", "Clark", "connection reset"),
+        ];
+        let v = verdict_with(events, 10_000);
+        assert!(v.ok, "{v}");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! same table, the newest record for each client, within `converged_within`, and keeps it.
 //!
 //! Replays `record_stored` (new) per server; a crash (or a `store_failed`, after which the
-//! server stops itself) empties a server and takes it out of the herd until its restart. The target is, per client, the newest record that survived into the
-//! quiet period: held by a running server at `quiet_since`, or stored after it. (A record that
-//! lived only on a server that crashed before the quiet period is legitimately lost: the herd
-//! keeps no disk.) The herd must be at the target at some time no later than
+//! server stops itself) empties a server and takes it out of the herd until its restart. The
+//! target is, per client, the newest record that survived into the quiet period: held by a
+//! running server at `quiet_since`, or stored after it, and not lost again by every server that
+//! stored it. (A record that lived only on servers that crashed, or stopped when their store
+//! failed, is legitimately lost: no herd can bring it back.) The herd must be at the target at
+//! some time no later than
 //! `max(quiet_since, last IAMAT stored) + converged_within` and stay there until the end.
 //! The final tables the driver read from the servers must agree with the replay.
 //!
@@ -25,6 +27,7 @@ use crate::scenario::fmt_duration;
 use crate::trace::replay::{self, Tables};
 use crate::trace::{SimEvent, TraceEvent, fmt_at};
 
+pub(crate) mod full;
 pub(crate) mod refused;
 
 pub struct Convergence;
@@ -106,6 +109,14 @@ pub fn analyse(run: &RunRecord) -> Analysis {
     if !snapshot_taken {
         candidates.extend(replayer.running_records());
     }
+    // A record every server that stored it lost again (it stopped itself when its store
+    // failed, or crashed) before passing it on is held nowhere: no herd can bring it back.
+    let held_at_end: BTreeSet<String> = replayer
+        .running_records()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    candidates.retain(|record| held_at_end.contains(&record.to_string()));
     let mut target: BTreeMap<String, Record> = BTreeMap::new();
     for record in candidates {
         let newer = target
@@ -493,6 +504,32 @@ mod tests {
         assert!(v.ok, "Clark flooded NEW while Jaquez was down: {v}");
         let v = verdict(events(false));
         assert!(!v.ok, "Jaquez was up, so Clark's flood owed it NEW: {v}");
+    }
+
+    #[test]
+    fn a_record_lost_with_every_server_that_stored_it_is_owed_to_no_one() {
+        let store_failed = |at: u64, server: &str| {
+            TraceEvent::server(
+                ms(at),
+                server,
+                server::events::Event::StoreFailed {
+                    error: "sync failed".into(),
+                },
+            )
+        };
+        let mut events = everywhere(10, OLD, &[]);
+        events.push(stored(2_000, "Bona", NEW, "new"));
+        events.push(store_failed(2_001, "Bona"));
+        let v = verdict_with(events, 1_000, 10_000);
+        assert!(v.ok, "only Bona stored NEW, and it stopped: {v}");
+        // Clark stored it too and runs on: the others are owed it.
+        let mut events = everywhere(10, OLD, &[]);
+        events.push(stored(2_000, "Bona", NEW, "new"));
+        events.push(stored(2_005, "Clark", NEW, "new"));
+        events.push(store_failed(2_006, "Bona"));
+        let v = verdict_with(events, 1_000, 10_000);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("did not converge"), "{v}");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!
 //! The scenario author states what the story demands (`origin: Clark` while partitioned,
 //! `invalid: true` for a bad line, `status: OVER_QUERY_LIMIT` under a Places fault). A step
-//! with an expectation and no reply fails here too: the story expected an answer.
+//! with an expectation and no reply fails here too: the story expected an answer, unless its
+//! server went down before a reply came (a crash loses the commands in flight; `answered`
+//! judges those).
 
 use std::collections::BTreeMap;
 
@@ -27,6 +29,7 @@ impl Checker for Expectations {
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
+        let downtime = replay::Downtime::from_trace(run.trace);
         let mut violations = Vec::new();
         let hostile_replies: BTreeMap<u64, (std::time::Duration, &str)> = run
             .trace
@@ -54,6 +57,12 @@ impl Checker for Expectations {
                 continue;
             };
             let Some(text) = exchange.reply_text() else {
+                // A crash (or a stop after a store failure) loses the commands in flight:
+                // `answered` judges that; there is no reply here to hold to the story.
+                let gone_at = exchange.error.map_or(run.end, |(_, e)| e.at);
+                if downtime.down_during(exchange.server(), exchange.send.at, gone_at) {
+                    continue;
+                }
                 let why = exchange
                     .error_text()
                     .map_or_else(|| "no reply".to_string(), |e| format!("client error: {e}"));
@@ -200,6 +209,20 @@ mod tests {
             send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 5"),
             reply(20, 1, "kiwi", "Bailey", text),
         ]
+    }
+
+    #[test]
+    fn no_reply_breaks_an_expectation_unless_the_server_went_down_first() {
+        let expect = || Expect {
+            origin: Some("Clark".into()),
+            ..Expect::default()
+        };
+        let sent = || send(10, 1, "kiwi", "Bailey", "WHATSAT kiwi 10 5");
+        let v = verdict(vec![sent()], expect());
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("got no reply"), "{v}");
+        let v = verdict(vec![sent(), crash(500, "Bailey")], expect());
+        assert!(v.ok, "crashed with the command in flight: {v}");
     }
 
     #[test]

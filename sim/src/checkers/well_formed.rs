@@ -157,7 +157,7 @@ const REFUSED_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs
 /// The server logs at most one refusal per [`REFUSED_LOG_INTERVAL`] and counts the rest into
 /// the next: a refusal it left out follows a logged one by less than that, so a logged
 /// `connection_refused` up to that long before the exchange explains it too.
-fn refused_at_connections_max(
+pub(crate) fn refused_at_connections_max(
     run: &RunRecord,
     exchange: &Exchange,
     until: std::time::Duration,

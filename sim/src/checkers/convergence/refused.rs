@@ -30,9 +30,20 @@ use super::RunRecord;
 use crate::trace::replay;
 use crate::trace::{SimEvent, What};
 
-/// Per server, the records (as AT lines) it refused, each refusal confirmed by the oracle,
-/// and never refused there wrongly.
+/// Per server, the records (as AT lines) it had to refuse: too far ahead of its clock (each
+/// refusal confirmed by the oracle, and never refused there wrongly) or for a full table
+/// ([`super::full::must_refuse_for_size`]).
 pub fn must_refuse(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
+    let mut refused = must_refuse_as_ahead(run);
+    for (server, lines) in super::full::must_refuse_for_size(run) {
+        refused.entry(server).or_default().extend(lines);
+    }
+    refused
+}
+
+/// Per server, the records (as AT lines) it refused as too far ahead, each refusal confirmed
+/// by the oracle, and never refused there wrongly.
+fn must_refuse_as_ahead(run: &RunRecord) -> BTreeMap<String, BTreeSet<String>> {
     let ahead_max = run.limits.timestamp_ahead_max.as_nanos() as i128;
     let mut skews: BTreeMap<&str, i128> = BTreeMap::new();
     let mut confirmed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
