@@ -103,6 +103,9 @@ pub struct Shared {
     /// Per neighbour, woken when it links in: our dial to it, if it is waiting out a backoff
     /// delay, goes at once (it is reachable, and if it restarted it needs our table).
     linked_in: BTreeMap<String, Notify>,
+    /// Whether a record from a neighbour or a classic peer was refused in this life (it broke
+    /// our bounds: too far ahead of our clock, too long): what it brought cannot fill us.
+    refused_any: watch::Sender<bool>,
     /// Per classic neighbour, the origins it refuses on a classic line: itself and its own
     /// neighbours that authenticate. Its link never sends them (they would only be refused).
     classic_refused_origins: BTreeMap<String, BTreeSet<String>>,
@@ -155,6 +158,7 @@ impl Shared {
             changed: watch::channel(0).0,
             resume: Mutex::new(BTreeMap::new()),
             fills: watch::channel(0).0,
+            refused_any: watch::channel(false).0,
             linked_in: herd
                 .neighbours(name)
                 .into_iter()
@@ -316,6 +320,15 @@ impl Shared {
     /// Why a record from a neighbour or a classic peer may not enter the table, if it may not:
     /// the bounds a client's IAMAT is held to hold for every record, wherever it comes from.
     pub fn refusal(&self, record: &Record) -> Option<crate::events::LineRefusal> {
+        let refusal = self.bounds_broken(record);
+        if refusal.is_some() {
+            self.refused_any.send_replace(true);
+        }
+        refusal
+    }
+
+    /// The bound of [`Shared::refusal`] that `record` breaks, if any.
+    fn bounds_broken(&self, record: &Record) -> Option<crate::events::LineRefusal> {
         use crate::events::LineRefusal;
         if record.client.len() > self.limits.client_id_bytes_max {
             Some(LineRefusal::IdTooLong)
@@ -499,12 +512,19 @@ impl Shared {
         FillGuard { fills: &self.fills }
     }
 
-    /// Waits until a refill of our (empty) table is in: until something is stored, then
-    /// until no catch-up comparing our whole table is coming in.
+    /// Waits until a refill of our (empty) table is in: until something is stored, or a
+    /// record it brought was refused (our table may stay empty: every record the neighbours
+    /// hold is too far ahead of our clock), then until no catch-up comparing our whole table is
+    /// coming in. Without the second, a server whose clock runs behind its neighbours' would
+    /// wait out `fill_wait` on every dial.
     pub async fn refill_settled(&self) {
         let mut changes = self.changed.subscribe();
-        // The sender lives as long as `self`: this ends when something is stored.
-        let _ = changes.wait_for(|head| *head > 0).await;
+        let mut refused = self.refused_any.subscribe();
+        // Both senders live as long as `self`: this ends when something is stored or refused.
+        tokio::select! {
+            _ = changes.wait_for(|head| *head > 0) => {}
+            _ = refused.wait_for(|refused| *refused) => {}
+        }
         self.fills_done().await;
     }
 
