@@ -17,7 +17,8 @@ fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
-fn step(at: Duration, action: Action) -> Step {
+/// A step of a child at `at`, with no expectation (its id is given by `sanitize`).
+pub fn step(at: Duration, action: Action) -> Step {
     Step {
         id: 0,
         at,

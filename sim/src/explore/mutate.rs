@@ -15,6 +15,8 @@ use crate::scenario::{
 };
 use crate::swarm::{QUIET, SwarmOptions, generate};
 
+use super::compound::step;
+
 /// How a child was made, for the sidecar and the progress line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mutation {
@@ -190,14 +192,7 @@ pub fn bound(scenario: &mut Scenario, rng: &mut SmallRng) {
     let past = rng.random_bool(0.3);
     let edge = EDGES[rng.random_range(0..EDGES.len())];
     if let Some(action) = edge(scenario, rng, Edge { server, at, past }) {
-        scenario.steps.push(Step {
-            id: 0,
-            at,
-            action,
-            expect: None,
-            line: 0,
-            column: 0,
-        });
+        scenario.steps.push(step(at, action));
     }
 }
 
@@ -343,20 +338,16 @@ fn tight_table(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> 
 fn skewed_neighbour(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     let ahead = Duration::from_secs(rng.random_range(1..=3));
     s.limits.timestamp_ahead_max = Some(ahead);
-    let skewed = Step {
-        id: 0,
-        at: e.at.saturating_sub(ms(rng.random_range(0..=300) * 10)),
-        action: Action::Skew(Skew {
+    let skewed = step(
+        e.at.saturating_sub(ms(rng.random_range(0..=300) * 10)),
+        Action::Skew(Skew {
             server: e.server.clone(),
             by: SignedDuration {
                 negative: true,
                 magnitude: ahead + ms(1000),
             },
         }),
-        expect: None,
-        line: 0,
-        column: 0,
-    };
+    );
     s.steps.push(skewed);
     let others: Vec<String> = s
         .server_names()
@@ -503,14 +494,7 @@ pub fn sanitize(scenario: &mut Scenario) {
             kept.push(step);
         }
     }
-    let heal = |action| Step {
-        id: 0,
-        at: end,
-        action,
-        expect: None,
-        line: 0,
-        column: 0,
-    };
+    let heal = |action| step(end, action);
     kept.extend(crashed.into_iter().map(|s| heal(Action::Restart(s))));
     kept.extend(cuts.into_iter().map(|c| heal(Action::Repair(c))));
     kept.extend(holds.into_iter().map(|g| heal(Action::Release(g))));
