@@ -70,7 +70,8 @@ pub fn fresh(seed: u64, herd_of: &Scenario) -> Scenario {
 
 /// `parent`'s steps before `at`, its healing steps of faults begun before `at`, and `donor`'s
 /// steps from `at` on. The parent's seed is kept, so the run up to `at` replays exactly. A
-/// donor of another date gives no step whose text is stamped against its own start.
+/// donor of another date gives no step whose text is stamped against its own start, and a
+/// donor under other limits no expectation.
 pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
     let mut child = parent.clone();
     let mut steps: Vec<Step> = parent
@@ -85,8 +86,21 @@ pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
         _ => false,
     };
     let same_date = donor.start == parent.start;
+    // A donor's expectations tell its own story, under its own limits: under the parent's
+    // (an edge set a table bound, say) a probe's record may be refused.
+    let same_limits = donor.limits == parent.limits;
     let donated = donor.steps.iter().filter(|s| s.at >= at);
-    steps.extend(donated.filter(|s| same_date || !dated(s)).cloned());
+    steps.extend(
+        donated
+            .filter(|s| same_date || !dated(s))
+            .cloned()
+            .map(|mut s| {
+                if !same_limits {
+                    s.expect = None;
+                }
+                s
+            }),
+    );
     child.steps = steps;
     child
 }
@@ -600,6 +614,32 @@ steps:
         steps
             .map(|s| (s.at.as_millis() as u64, s.action.kind()))
             .collect()
+    }
+
+    #[test]
+    fn a_branch_under_other_limits_drops_the_donated_expectations() {
+        let donor_text = r#"
+name: a donor
+seed: 2
+duration: 20s
+steps:
+  - at: 5s
+    whatsat: { client: kiwi, server: Bona, radius_km: "5", bound: 3 }
+    expect: { origin: Clark }
+"#;
+        let donor = Scenario::from_yaml_str(donor_text, "donor.yaml").unwrap();
+        let child = branch(&parent(), &donor, Duration::from_millis(4500));
+        assert!(
+            child.steps.iter().any(|s| s.expect.is_some()),
+            "same limits"
+        );
+        let mut tight = parent();
+        tight.limits.table_bytes_max = Some(300);
+        let child = branch(&tight, &donor, Duration::from_millis(4500));
+        assert!(
+            child.steps.iter().all(|s| s.expect.is_none()),
+            "the donor's story assumed its own limits"
+        );
     }
 
     #[test]
