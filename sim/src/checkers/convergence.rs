@@ -542,6 +542,20 @@ mod tests {
         // Clark crashed while sending it, and came back without it.
         let v = verdict(Some(crash(2_003, "Clark")));
         assert!(v.ok, "Clark went down while sending NEW: {v}");
+        // Jaquez refused a connection at connections_max while Clark's was coming.
+        let refused = TraceEvent::server(
+            ms(2_004),
+            "Jaquez",
+            Event::ConnectionRefused {
+                remote: "192.168.0.4:49152".into(),
+                suppressed: 0,
+            },
+        );
+        let v = verdict(Some(refused));
+        assert!(
+            v.ok,
+            "Jaquez refused a connection while NEW was coming: {v}"
+        );
         let v = verdict(None);
         assert!(!v.ok, "Clark's flood of NEW to Jaquez went through: {v}");
     }

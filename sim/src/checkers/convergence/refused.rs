@@ -17,8 +17,9 @@
 //! ([`not_owed`]). Nor
 //! can a classic link bring it to a neighbour that was down when the record passed, or that
 //! the record was never flooded to, or whose flood of it was lost (the server logs the loss,
-//! `peer_connect_failed` naming the client, or went down while sending): classic links flood
-//! once and never catch up, so such a hop is no path.
+//! `peer_connect_failed` naming the client, or went down while sending, or the neighbour
+//! refused a connection meanwhile): classic links flood once and never catch up, so such a
+//! hop is no path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -197,8 +198,9 @@ pub fn not_owed(
 /// `(server, neighbour)`: the server flooded the record `line` to the classic neighbour and
 /// did not lose it. A classic link sends one record at a time on a fresh connection: the
 /// flood is lost when a `peer_connect_failed` naming a client comes before the next flood to
-/// that neighbour, or when the server goes down (crash, or its store failed) within
-/// `peer_connect_timeout` of it, before its next flood there.
+/// that neighbour, or, within `peer_connect_timeout` of it and before the next flood there,
+/// the server goes down (crash, or its store failed) or the neighbour refuses a connection
+/// (at `connections_max`; the sender cannot tell, having written and closed).
 fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r str, &'r str)> {
     let timeout = run.limits.peer_connect_timeout;
     // The last flood from each server to each neighbour: when, and whether it was `line`.
@@ -244,6 +246,20 @@ fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r s
                 &mut carried,
                 (event.host.as_str(), peer.as_str()),
             ),
+            // The neighbour refused a connection at `connections_max` while the flood's was
+            // coming: its address does not say whose, so it may have been the flood's.
+            Some(Event::ConnectionRefused { .. }) => {
+                let coming: Vec<(&str, &str)> = last
+                    .iter()
+                    .filter(|((_, to), (at, _))| {
+                        *to == event.host && *at <= event.at && event.at <= *at + timeout
+                    })
+                    .map(|(key, _)| *key)
+                    .collect();
+                for key in coming {
+                    lost(&mut last, &mut carried, key);
+                }
+            }
             _ => {}
         }
     }
