@@ -481,6 +481,7 @@ mod tests {
                 events.push(crash(1_500, "Jaquez"));
             }
             events.extend(everywhere(2_000, NEW, &["Campbell", "Jaquez"]));
+            events.push(flood(2_001, "Clark", "Jaquez", NEW));
             events.push(refused_at("Campbell", 2_010, 1_699_999_998));
             if jaquez_down {
                 events.push(restart(2_500, "Jaquez"));
@@ -504,6 +505,59 @@ mod tests {
         assert!(v.ok, "Clark flooded NEW while Jaquez was down: {v}");
         let v = verdict(events(false));
         assert!(!v.ok, "Jaquez was up, so Clark's flood owed it NEW: {v}");
+    }
+
+    #[test]
+    fn a_record_whose_classic_flood_was_lost_is_not_owed_past_it() {
+        // As above, Jaquez up all along: Clark's one flood of NEW to it is what could bring it.
+        let verdict = |lost: Option<TraceEvent>| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.extend(everywhere(2_000, NEW, &["Campbell", "Jaquez"]));
+            events.push(flood(2_001, "Clark", "Jaquez", NEW));
+            events.extend(lost);
+            events.push(refused_at("Campbell", 2_010, 1_699_999_998));
+            let trace = trace(events);
+            let checks = Checks::default();
+            let mut run = run_record(&trace, &checks);
+            let link = ("Clark".to_string(), "Jaquez".to_string());
+            run.persistent_links.remove(&link);
+            run.classic_links.insert(link);
+            run.limits.timestamp_ahead_max = Duration::from_secs(2);
+            run.quiet_since = ms(3_000);
+            run.faulted = true;
+            Convergence.check(&run)
+        };
+        let failed = TraceEvent::server(
+            ms(2_002),
+            "Clark",
+            Event::PeerConnectFailed {
+                peer: "Jaquez".into(),
+                error: "connection refused".into(),
+                retry_ms: 0,
+                client: Some("kiwi".into()),
+            },
+        );
+        let v = verdict(Some(failed));
+        assert!(v.ok, "Clark logged the flood lost: {v}");
+        // Clark crashed while sending it, and came back without it.
+        let v = verdict(Some(crash(2_003, "Clark")));
+        assert!(v.ok, "Clark went down while sending NEW: {v}");
+        // Jaquez refused a connection at connections_max while Clark's was coming.
+        let refused = TraceEvent::server(
+            ms(2_004),
+            "Jaquez",
+            Event::ConnectionRefused {
+                remote: "192.168.0.4:49152".into(),
+                suppressed: 0,
+            },
+        );
+        let v = verdict(Some(refused));
+        assert!(
+            v.ok,
+            "Jaquez refused a connection while NEW was coming: {v}"
+        );
+        let v = verdict(None);
+        assert!(!v.ok, "Clark's flood of NEW to Jaquez went through: {v}");
     }
 
     #[test]

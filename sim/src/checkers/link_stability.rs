@@ -26,7 +26,11 @@
 //!   within `settle` of a fault touching the link.
 //! - **Settled.** When the run lasts `settle` past its last fault, every persistent link
 //!   between two running servers (they said `listening` and did not crash or stop since) that
-//!   nothing still cuts is up at the end, both ways.
+//!   nothing still cuts is up at the end, both ways. A dial whose accepter took the link up
+//!   (sent its `LINKED`) while a cut or hold was on the link, or just before one came, may have
+//!   lost that `LINKED` while its dialler had not yet taken the link up: that direction is owed
+//!   only `linked_wait + peer_connect_timeout + backoff_max + 4 * lat` after (the wait runs
+//!   out, then a redial), and the redial's reconcile may carry records until then.
 //!
 //! A link a BUGGIFY point ended (its `peer_down` reason starts `buggify `) is a fault touching
 //! it at that moment, like a crash of the connection.
@@ -47,7 +51,7 @@ use server::events::{Direction, Event, LinkEnd};
 
 use super::{Checker, RunRecord, Verdict, Violation};
 use crate::checker_name::CheckerName;
-use crate::trace::fmt_at;
+use crate::trace::{SimEvent, fmt_at};
 use network::{Network, Pair, pair};
 use sessions::Sessions;
 
@@ -105,6 +109,18 @@ impl Judge<'_> {
             .last_touched(link)
             .is_some_and(|touched| at <= touched + window);
         !(touched_lately || self.network.disturbed(link, self.limits))
+    }
+
+    /// A partition or hold at `at`: the persistent links it touched and now cuts or holds
+    /// may have lost a `LINKED` in flight.
+    fn cut_during_handshakes(&mut self, run: &RunRecord, at: Duration) {
+        for link in &run.persistent_links {
+            if self.network.last_touched(link) == Some(at)
+                && self.network.disturbed(link, self.limits)
+            {
+                self.sessions.cut_during_handshake(&link.0, &link.1, at);
+            }
+        }
     }
 
     /// The drops and failed handshakes rules, for a `peer_down`.
@@ -177,13 +193,30 @@ impl Judge<'_> {
         }
     }
 
+    /// Whether `dialler`'s link to `accepter` may still be late at `at` for a `LINKED` a cut
+    /// or hold may have lost: its wait runs out, then a redial links.
+    fn linked_late(&self, dialler: &str, accepter: &str, at: Duration) -> bool {
+        let key = (dialler.to_string(), accepter.to_string());
+        self.sessions
+            .linked_maybe_lost
+            .get(&key)
+            .is_some_and(|cut| {
+                let lat = self.network.latency(&pair(dialler, accepter));
+                let redial = self.limits.peer_connect_timeout + self.limits.backoff_max + 4 * lat;
+                at < *cut + linked_wait(self.limits, lat) + redial
+            })
+    }
+
     /// The reconciles rule.
     fn reconcile(&mut self, on: OnLink, records: u64) {
         let settle = settle(self.limits, on.lat);
-        let first_in_life = self.sessions.linked_in_life.insert(on.key);
+        let first_in_life = self.sessions.linked_in_life.insert(on.key.clone());
         if records > 0 {
             self.carrying += 1;
-            if !first_in_life && self.unexplained(&on.link, on.at, settle) {
+            if !first_in_life
+                && self.unexplained(&on.link, on.at, settle)
+                && !self.linked_late(on.host, on.peer, on.at)
+            {
                 self.violations.push(Violation::new(
                     on.at,
                     format!(
@@ -206,6 +239,8 @@ impl Judge<'_> {
         if run.end < settled_by {
             return false;
         }
+        let excused = |dialler: &str, accepter: &str| self.linked_late(dialler, accepter, run.end);
+        let mut violations = Vec::new();
         for link in &run.persistent_links {
             let (a, b) = link;
             if !self.network.running.contains(a)
@@ -214,8 +249,8 @@ impl Judge<'_> {
             {
                 continue;
             }
-            for missing in self.sessions.up_both_ways(a, b) {
-                self.violations.push(Violation::new(
+            for missing in self.sessions.up_both_ways(a, b, excused) {
+                violations.push(Violation::new(
                     run.end,
                     format!(
                         "at the end, {} after the last fault, {missing}",
@@ -224,6 +259,7 @@ impl Judge<'_> {
                 ));
             }
         }
+        self.violations.extend(violations);
         true
     }
 }
@@ -255,6 +291,12 @@ impl Checker for LinkStability {
                     && let Some(server) = sim_event.memory_lost()
                 {
                     judge.sessions.forget(server);
+                }
+                if matches!(
+                    sim_event,
+                    SimEvent::Partition { .. } | SimEvent::Hold { .. }
+                ) {
+                    judge.cut_during_handshakes(run, event.at);
                 }
                 continue;
             }
@@ -300,6 +342,10 @@ impl Checker for LinkStability {
                     ..
                 } => {
                     *judge.sessions.inbound_up.entry(on.key).or_default() += 1;
+                    // Its `LINKED` goes into a cut or hold: the dialler may never get it.
+                    if judge.network.disturbed(&on.link, judge.limits) {
+                        judge.sessions.cut_during_handshake(peer, host, event.at);
+                    }
                 }
                 Event::PeerDown {
                     direction, reason, ..

@@ -15,8 +15,11 @@
 //! still holding the record reach only through such servers (its links, classic or persistent,
 //! all lead there) cannot be brought the record by any correct herd, so it is not owed it
 //! ([`not_owed`]). Nor
-//! can a classic link bring it to a neighbour that was down when the record passed (classic
-//! links flood once and never catch up), so such a hop is no path.
+//! can a classic link bring it to a neighbour that was down when the record passed, or that
+//! the record was never flooded to, or whose flood of it was lost (the server logs the loss,
+//! `peer_connect_failed` naming the client, or went down while sending, or the neighbour
+//! refused a connection meanwhile): classic links flood once and never catch up, so such a
+//! hop is no path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -116,7 +119,8 @@ fn refused_records(line: &str, known: &BTreeSet<String>) -> Vec<Record> {
 /// through one of them. A persistent link always brings a record across in
 /// the end (a reconcile catches up); a classic link floods it once and never catches up, so
 /// it brings the record only to a neighbour that was up when this end stored it and stayed up
-/// (one that was down then, or crashed since, never gets it over that link).
+/// (one that was down then, or crashed since, never gets it over that link), and only if this
+/// end flooded it there and did not lose that flood ([`classic_floods_carried`]).
 pub fn not_owed(
     run: &RunRecord,
     record: &Record,
@@ -159,6 +163,7 @@ pub fn not_owed(
     let links: Vec<(&str, &str, bool)> = links
         .map(|((a, b), classic)| (a.as_str(), b.as_str(), classic))
         .collect();
+    let carried = classic_floods_carried(run, &line);
     let mut reached: BTreeSet<&str> = holders.iter().copied().collect();
     let mut frontier = holders;
     while let Some(server) = frontier.pop() {
@@ -174,9 +179,10 @@ pub fn not_owed(
                 continue;
             };
             let flooded_once_and_missed = classic
-                && stored_at
+                && (stored_at
                     .get(server)
-                    .is_some_and(|at| downtime.down_during(next, *at, run.end));
+                    .is_some_and(|at| downtime.down_during(next, *at, run.end))
+                    || !carried.contains(&(server, next)));
             if !flooded_once_and_missed && reached.insert(next) {
                 frontier.push(next);
             }
@@ -187,6 +193,77 @@ pub fn not_owed(
         .filter(|s| refusing.contains(s.as_str()) || !reached.contains(s.as_str()))
         .cloned()
         .collect()
+}
+
+/// `(server, neighbour)`: the server flooded the record `line` to the classic neighbour and
+/// did not lose it. A classic link sends one record at a time on a fresh connection: the
+/// flood is lost when a `peer_connect_failed` naming a client comes before the next flood to
+/// that neighbour, or, within `peer_connect_timeout` of it and before the next flood there,
+/// the server goes down (crash, or its store failed) or the neighbour refuses a connection
+/// (at `connections_max`; the sender cannot tell, having written and closed).
+fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r str, &'r str)> {
+    let timeout = run.limits.peer_connect_timeout;
+    // The last flood from each server to each neighbour: when, and whether it was `line`.
+    let mut last: BTreeMap<(&str, &str), (Duration, bool)> = BTreeMap::new();
+    let mut carried = BTreeSet::new();
+    let lost = |last: &mut BTreeMap<_, (Duration, bool)>, carried: &mut BTreeSet<_>, key| {
+        if let Some((_, true)) = last.remove(&key) {
+            carried.remove(&key);
+        }
+    };
+    for event in &run.trace.events {
+        let down = match (event.sim_event(), event.server_event()) {
+            (Some(SimEvent::Crash { server, .. }), _) => Some(server.as_str()),
+            (_, Some(Event::StoreFailed { .. })) => Some(event.host.as_str()),
+            _ => None,
+        };
+        if let Some(server) = down {
+            let pending: Vec<(&str, &str)> = last
+                .iter()
+                .filter(|((from, _), (at, _))| *from == server && event.at <= *at + timeout)
+                .map(|(key, _)| *key)
+                .collect();
+            for key in pending {
+                lost(&mut last, &mut carried, key);
+            }
+            continue;
+        }
+        match event.server_event() {
+            Some(Event::FloodSent { peer, record }) => {
+                let key = (event.host.as_str(), peer.as_str());
+                let this = record.to_string() == line;
+                last.insert(key, (event.at, this));
+                if this {
+                    carried.insert(key);
+                }
+            }
+            Some(Event::PeerConnectFailed {
+                peer,
+                client: Some(_),
+                ..
+            }) => lost(
+                &mut last,
+                &mut carried,
+                (event.host.as_str(), peer.as_str()),
+            ),
+            // The neighbour refused a connection at `connections_max` while the flood's was
+            // coming: its address does not say whose, so it may have been the flood's.
+            Some(Event::ConnectionRefused { .. }) => {
+                let coming: Vec<(&str, &str)> = last
+                    .iter()
+                    .filter(|((_, to), (at, _))| {
+                        *to == event.host && *at <= event.at && event.at <= *at + timeout
+                    })
+                    .map(|(key, _)| *key)
+                    .collect();
+                for key in coming {
+                    lost(&mut last, &mut carried, key);
+                }
+            }
+            _ => {}
+        }
+    }
+    carried
 }
 
 /// When each server stored the record `line` (as new), in trace order.

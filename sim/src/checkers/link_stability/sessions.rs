@@ -1,6 +1,7 @@
 //! Each end's link sessions as `link_stability` replays them from its own events.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Each end's sessions, as its own events tell them.
 #[derive(Default)]
@@ -12,6 +13,11 @@ pub(super) struct Sessions {
     pub(super) inbound_up: BTreeMap<(String, String), usize>,
     /// `(host, peer)`: the host's link to the peer came up in the current lives of both.
     pub(super) linked_in_life: BTreeSet<(String, String)>,
+    /// `(dialler, accepter)`: when a cut or hold came while the dialler had not taken its
+    /// link up (a dial may be in its handshake), or the accepter took it up in a cut or hold
+    /// (its `LINKED` may be lost). Kept until the dialler loses its memory: it excuses only
+    /// for a bounded time after.
+    pub(super) linked_maybe_lost: BTreeMap<(String, String), Duration>,
 }
 
 impl Sessions {
@@ -20,13 +26,36 @@ impl Sessions {
     pub(super) fn forget(&mut self, server: &str) {
         self.outbound_up.retain(|(host, _)| host != server);
         self.inbound_up.retain(|(host, _), _| host != server);
+        self.linked_maybe_lost
+            .retain(|(dialler, _), _| dialler != server);
         self.linked_in_life
             .retain(|(host, peer)| host != server && peer != server);
     }
 
-    pub(super) fn up_both_ways(&self, a: &str, b: &str) -> Vec<String> {
+    /// A cut or hold touched the link `a`-`b` at `at` (or a `LINKED` went into one): a dial
+    /// whose dialler has not taken the link up may be in its handshake, and lose a line of it
+    /// while its connection stays open.
+    pub(super) fn cut_during_handshake(&mut self, a: &str, b: &str, at: Duration) {
+        for (dialler, accepter) in [(a, b), (b, a)] {
+            let dialled = (dialler.to_string(), accepter.to_string());
+            if !self.outbound_up.contains(&dialled) {
+                self.linked_maybe_lost.insert(dialled, at);
+            }
+        }
+    }
+
+    /// The links of `a`-`b` not up both ways, leaving out a direction `excused` lets off.
+    pub(super) fn up_both_ways(
+        &self,
+        a: &str,
+        b: &str,
+        excused: impl Fn(&str, &str) -> bool,
+    ) -> Vec<String> {
         let mut missing = Vec::new();
         for (dialler, accepter) in [(a, b), (b, a)] {
+            if excused(dialler, accepter) {
+                continue;
+            }
             let key = (dialler.to_string(), accepter.to_string());
             if !self.outbound_up.contains(&key) {
                 missing.push(format!("{dialler}'s link to {accepter} is not up"));

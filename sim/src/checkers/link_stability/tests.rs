@@ -453,3 +453,65 @@ fn a_handshake_that_times_out_after_a_cut_swallowed_its_linked_is_explained() {
     let v = verdict(with(events, vec![closed, up_again]));
     assert!(!v.ok, "{v}");
 }
+
+/// Bona's dialled link to Clark drops in a cut; after the repair Clark takes Bona's redial up
+/// at 1.2 s, and a second cut comes at `cut_at` (if any); Clark's accepted session then times
+/// out, and Bona's dial is still waiting for its `LINKED` when the run ends, `settle` after the
+/// last fault.
+fn linked_lost_at(cut_at: Option<u64>) -> Verdict {
+    let mut events = herd_up(10);
+    events.push(partition(900, &["Clark"], &["Bona"]));
+    events.push(down(
+        1_000,
+        "Bona",
+        "Clark",
+        Direction::Outbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.push(down(
+        1_000,
+        "Clark",
+        "Bona",
+        Direction::Inbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.push(repair(1_100, &["Clark"], &["Bona"]));
+    events.push(up(1_200, "Clark", "Bona", Direction::Inbound));
+    events.extend(cut_at.map(|at| partition(at, &["Clark"], &["Bona"])));
+    events.push(repair(1_300, &["Clark"], &["Bona"]));
+    events.push(down(
+        4_200,
+        "Clark",
+        "Bona",
+        Direction::Inbound,
+        LinkEnd::HeartbeatTimeout,
+    ));
+    events.sort_by_key(|e| e.at);
+    let trace = trace(events);
+    let checks = Checks::default();
+    let mut run = run_record(&trace, &checks);
+    run.quiet_since = ms(1_300);
+    run.end = run.quiet_since + settle(&run.limits, run.network_latency_max);
+    LinkStability.check(&run)
+}
+
+#[test]
+fn a_dial_whose_linked_a_cut_may_have_lost_is_owed_up_only_after_its_wait() {
+    let v = linked_lost_at(Some(1_210));
+    assert!(v.ok, "{v}");
+    // With no cut during the handshake, the link is owed.
+    let v = linked_lost_at(None);
+    assert!(!v.ok, "{v}");
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("Bona's link to Clark is not up")),
+        "{v}"
+    );
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("Clark holds no link from Bona")),
+        "{v}"
+    );
+}

@@ -14,6 +14,9 @@
 //!   `places_timeout` less the latency of the first (so the server surely still waited).
 //! - **Rate**: more than `places_calls_per_second_max` requests from one server within less
 //!   than a second less [`rate_slack`]: the requests' latencies cannot stretch a second by more.
+//!
+//! The cache, the calls in flight and the rate count live in a server's memory: a crash or
+//! restart of the server between two calls excuses the second from all three rules.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use serde_json::Value;
 
 use crate::checkers::{RunRecord, Violation};
 use crate::trace::SimEvent;
+use crate::trace::replay::memory_lost;
 
 /// What a server asked: path, location, radius and `maxResultCount` as the stub read them.
 type Search = (String, String, String, Option<u64>);
@@ -106,19 +110,38 @@ fn calls(run: &RunRecord) -> BTreeMap<String, BTreeMap<Search, Vec<Call>>> {
     all
 }
 
+/// Server -> when it lost its memory (a harness `crash` or `restart`), in order.
+fn memory_losses(run: &RunRecord) -> BTreeMap<String, Vec<Duration>> {
+    let mut losses: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    for event in &run.trace.events {
+        if let Some(server) = memory_lost(event) {
+            losses.entry(server.to_string()).or_default().push(event.at);
+        }
+    }
+    losses
+}
+
 /// Every call a server's cache, merging or rate bound should have spared.
 pub fn violations(run: &RunRecord) -> Vec<Violation> {
+    let losses = memory_losses(run);
     let ttl = run.limits.places_cache_ttl;
     let latency = run.network_latency_max;
     let wait = run.limits.places_timeout.saturating_sub(latency);
     let read_by = run.limits.places_timeout.saturating_sub(2 * latency);
     let mut violations = Vec::new();
     for (server, searches) in calls(run) {
+        let lost = losses.get(&server).map(Vec::as_slice).unwrap_or_default();
+        // Whether the server lost its memory after `from` and no later than `to`.
+        let lost_between =
+            |from: Duration, to: Duration| lost.iter().any(|at| from <= *at && *at <= to);
         let mut times = Vec::new();
         for ((_, location, radius, _), calls) in &searches {
             times.extend(calls.iter().map(|c| c.at));
             for pair in calls.windows(2) {
                 let (first, again) = (&pair[0], &pair[1]);
+                if lost_between(first.at, again.at) {
+                    continue;
+                }
                 let why = match first.answered {
                     Some((answered, true))
                         if answered < first.at + read_by
@@ -147,7 +170,7 @@ pub fn violations(run: &RunRecord) -> Vec<Violation> {
         let window = Duration::from_secs(1).saturating_sub(rate_slack(run));
         if let Some(over) = times
             .windows(max + 1)
-            .find(|calls| calls[max] - calls[0] < window)
+            .find(|calls| calls[max] - calls[0] < window && !lost_between(calls[0], calls[max]))
         {
             violations.push(Violation::new(
                 over[max],
@@ -226,6 +249,28 @@ mod tests {
             ])
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_crash_or_restart_between_two_calls_empties_the_cache() {
+        let first = request(0, "1,1");
+        let again = request(5_000, "1,1");
+        for lost in [crash(3_000, "Bailey"), restart(4_000, "Bailey")] {
+            let found = judged(vec![
+                first.clone(),
+                answer(5, &first, "OK"),
+                lost,
+                again.clone(),
+            ]);
+            assert!(found.is_empty(), "{found:?}");
+        }
+        let elsewhere = judged(vec![
+            first.clone(),
+            answer(5, &first, "OK"),
+            crash(3_000, "Clark"),
+            again,
+        ]);
+        assert_eq!(elsewhere.len(), 1, "another server's crash: {elsewhere:?}");
     }
 
     #[test]
