@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Explore against the scenarios and the swarm: each mutant of a sample judged two ways.
+#
+# This script owns the measured sample in docs/mutation.md ("Explore against the scenarios and
+# the swarm"). It draws the sample from `cargo mutants --list` over server/src, plants each
+# mutant (cargo-mutants' own diff) in a scratch copy of the committed tree, builds it with the
+# `mutants` profile as sim/mutants.sh does, and judges it twice:
+#
+#   A  the hand-written verdicts: sim/tests/verdicts.rs (the herd-file corpus, every scenario)
+#      with swarm seeds SIM_VERDICT_SEEDS (default 0..500), stopping at the first failure
+#   B  `sim explore` from an empty corpus, none of the scenarios: `--time T --runs 1000000
+#      --jobs 2 --until ""` (every failure label starts with "": it stops at the first one)
+#
+# Each is killed (sim exit 1, 2 or 3), survived (every run passed), hung (past its timeout) or
+# rejected (exit 4 or another code: not a kill); a mutant that does not build is unviable. The
+# unmutated tree must pass both first. One line per mutant goes to OUT/results.tsv; a mutant
+# already there is skipped, so a run can be resumed.
+#
+# Usage:
+#   sim/mutants-explore.sh --sample K    # the sample: every K-th mutant of the list, those in
+#                                        # sim/mutants-equivalent.txt left out, in a fixed
+#                                        # shuffled order (so any prefix is a uniform sample)
+#   sim/mutants-explore.sh FILE          # judge the mutants FILE names, one per line
+#   sim/mutants-explore.sh --report      # the table and the totals of OUT/results.tsv
+#
+# Environment: MUTX_OUT (default target/mutants-explore), MUTX_TIME (B's T, default 2m),
+# SIM_VERDICT_SEEDS (A's swarm seeds, default 0..500), MUTX_A_TIMEOUT (A's bound in seconds,
+# default 1200).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+out="$(mkdir -p "${MUTX_OUT:-target/mutants-explore}" && cd "${MUTX_OUT:-target/mutants-explore}" && pwd)"
+tree="$out/tree"
+export CARGO_TARGET_DIR="$out/target"
+export SIM_VERDICT_SEEDS="${SIM_VERDICT_SEEDS:-0..500}"
+time_b="${MUTX_TIME:-2m}"
+a_timeout="${MUTX_A_TIMEOUT:-1200}"
+results="$out/results.tsv"
+
+key() { sed -E 's/:[0-9]+:[0-9]+:/:/'; }
+
+if [[ "${1:-}" == "--report" ]]; then
+  python3 - "$results" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+print("| # | mutant | A | B | B: runs, seconds to kill |")
+print("|---:|---|---|---|---|")
+count = {}
+for i, (name, a, a_by, a_s, b, b_label, b_run, b_s) in enumerate(rows, 1):
+    when = f"{b_run}, {float(b_s):.0f} s" if b == "killed" else "-"
+    print(f"| {i} | `{name}` | {a} | {b} | {when} |")
+    count[(a, b)] = count.get((a, b), 0) + 1
+viable = [r for r in rows if r[1] != "unviable"]
+ka = sum(r[1] == "killed" for r in viable)
+kb = sum(r[4] == "killed" for r in viable)
+both = sum(r[1] == "killed" and r[4] == "killed" for r in viable)
+print(f"\n{len(rows)} mutants, {len(viable)} viable: killed by A {ka}, by B {kb}, by both {both}, "
+      f"by A only {ka - both}, by B only {kb - both}, by neither {len(viable) - ka - kb + both}")
+PY
+  exit 0
+fi
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+  echo "cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
+  exit 64
+fi
+
+# The scratch tree: the committed tree, with a pristine copy of server/src to restore from.
+if [[ ! -d "$tree" || "$(cat "$out/tree.commit" 2>/dev/null)" != "$(git rev-parse HEAD)" ]]; then
+  rm -rf "$tree" "$out/pristine" "$out/mutants.json" "$out/baseline.ok"
+  mkdir -p "$tree" "$out/pristine"
+  git archive HEAD | tar -x -C "$tree"
+  cp -a "$tree/server/src" "$out/pristine/"
+  git rev-parse HEAD >"$out/tree.commit"
+fi
+if [[ ! -f "$out/mutants.json" ]]; then
+  (cd "$tree" && cargo mutants --list --json --diff --package server -f 'server/src/**/*.rs') \
+    >"$out/mutants.json"
+fi
+
+if [[ "${1:-}" == "--sample" ]]; then
+  step="${2:?--sample needs K}"
+  python3 - "$out/mutants.json" sim/mutants-equivalent.txt "$step" <<'PY'
+import json, random, re, sys
+key = lambda n: re.sub(r":\d+:\d+:", ":", n, count=1)
+equivalent = {key(l.partition(" # ")[0].strip()) for l in open(sys.argv[2])
+              if l.strip() and not l.startswith("#")}
+names = [m["name"] for m in json.load(open(sys.argv[1]))]
+kept = [n for n in names if key(n) not in equivalent]
+sample = kept[::int(sys.argv[3])]
+random.Random(0).shuffle(sample)
+print("\n".join(sample))
+PY
+  exit 0
+fi
+
+list="${1:?usage: sim/mutants-explore.sh --sample K | FILE | --report}"
+list="$(cd "$(dirname "$list")" && pwd)/$(basename "$list")"
+mkdir -p "$out/logs"
+touch "$results"
+cd "$tree"
+
+build() { timeout 1800 cargo test --locked --profile mutants -p sim --test verdicts --no-run; }
+
+# judge_a LOG: prints "outcome<TAB>by<TAB>seconds".
+judge_a() {
+  local start status=0 outcome by=""
+  start=$(date +%s)
+  timeout "$a_timeout" cargo test --locked --profile mutants -p sim --test verdicts \
+    -- --ignored >"$1" 2>&1 || status=$?
+  case "$status" in
+    0) outcome=survived ;;
+    124) outcome=hung ;;
+    *) if grep -q "verdict: killed" "$1"; then outcome=killed
+       else outcome=rejected; fi
+       by="$(grep -o -m1 'verdict: .*' "$1" | head -c 120 || true)" ;;
+  esac
+  printf '%s\t%s\t%s\n' "$outcome" "$by" "$(($(date +%s) - start))"
+}
+
+# judge_b LOG: prints "outcome<TAB>first failure<TAB>its run<TAB>seconds".
+judge_b() {
+  local corpus start status=0 outcome first run
+  corpus="$(mktemp -d -p "$out")"
+  start=$(date +%s.%N)
+  timeout $((30 * 60)) "$CARGO_TARGET_DIR/mutants/sim" explore --time "$time_b" \
+    --runs 1000000 --jobs 2 --corpus "$corpus" --until "" >"$1" 2>&1 || status=$?
+  rm -rf "$corpus"
+  case "$status" in
+    0) outcome=survived ;;
+    1|2|3) outcome=killed ;;
+    124) outcome=hung ;;
+    *) outcome=rejected ;;
+  esac
+  first="$(grep -m1 '^failure ' "$1" | sed -E 's/^failure (.*): first at run ([0-9]+).*/\1/' || true)"
+  run="$(grep -m1 '^failure ' "$1" | sed -E 's/.*first at run ([0-9]+).*/\1/' || true)"
+  printf '%s\t%s\t%s\t%s\n' "$outcome" "$first" "$run" \
+    "$(python3 -c "import time; print(round(time.time() - $start, 1))")"
+}
+
+if [[ ! -f "$out/baseline.ok" ]]; then
+  echo "baseline: the unmutated tree, both ways" >&2
+  build >"$out/logs/baseline-build.log" 2>&1
+  a="$(judge_a "$out/logs/baseline-a.log")"
+  b="$(judge_b "$out/logs/baseline-b.log")"
+  echo "baseline: A $a; B $b" >&2
+  if [[ "$a" != survived* || "$b" != survived* ]]; then
+    echo "the unmutated tree does not pass both; see $out/logs/baseline-*.log" >&2
+    exit 1
+  fi
+  printf 'A\t%s\nB\t%s\n' "$a" "$b" >"$out/baseline.ok"
+fi
+
+n=0
+while IFS= read -r name; do
+  [[ -n "$name" ]] || continue
+  n=$((n + 1))
+  if cut -f1 "$results" | grep -qxF "$name"; then continue; fi
+  echo "[$n] $name" >&2
+  rm -rf "$tree/server/src" && cp -a "$out/pristine/src" "$tree/server/src"
+  python3 - "$out/mutants.json" "$name" >"$out/mutant.diff" <<'PY'
+import json, sys
+mutant = next(m for m in json.load(open(sys.argv[1])) if m["name"] == sys.argv[2])
+old, new, rest = mutant["diff"].split("\n", 2)  # "+++" names the mutant, not a file
+print(f"{old}\n+++ {mutant['file']}\n{rest}", end="")
+PY
+  patch -s -p0 -d "$tree" <"$out/mutant.diff"
+  log="$out/logs/$n"
+  if ! build >"$log-build.log" 2>&1; then
+    printf '%s\tunviable\t\t\tunviable\t\t\t0\n' "$name" >>"$results"
+    continue
+  fi
+  a="$(judge_a "$log-a.log")"
+  b="$(judge_b "$log-b.log")"
+  echo "    A: $a" >&2
+  echo "    B: $b" >&2
+  printf '%s\t%s\t%s\n' "$name" "$a" "$b" >>"$results"
+done <"$list"
+rm -rf "$tree/server/src" && cp -a "$out/pristine/src" "$tree/server/src"
