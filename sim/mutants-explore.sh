@@ -65,13 +65,15 @@ if ! cargo mutants --version >/dev/null 2>&1; then
   exit 64
 fi
 
-# The scratch tree: the committed tree, with a pristine copy of server/src to restore from.
-if [[ ! -d "$tree" || "$(cat "$out/tree.commit" 2>/dev/null)" != "$(git rev-parse HEAD)" ]]; then
+# The scratch tree: the committed tree, with a pristine copy of server/src to restore from,
+# made again when the code, the scenarios or the lock file change (not for a docs commit).
+code="$(git rev-parse HEAD:server HEAD:sim/src HEAD:sim/tests HEAD:scenarios HEAD:Cargo.lock)"
+if [[ ! -d "$tree" || "$(cat "$out/tree.commit" 2>/dev/null)" != "$code" ]]; then
   rm -rf "$tree" "$out/pristine" "$out/mutants.json" "$out/baseline.ok"
   mkdir -p "$tree" "$out/pristine"
   git archive HEAD | tar -x -C "$tree"
   cp -a "$tree/server/src" "$out/pristine/"
-  git rev-parse HEAD >"$out/tree.commit"
+  echo "$code" >"$out/tree.commit"
 fi
 if [[ ! -f "$out/mutants.json" ]]; then
   (cd "$tree" && cargo mutants --list --json --diff --package server -f 'server/src/**/*.rs') \
