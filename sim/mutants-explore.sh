@@ -29,7 +29,8 @@
 # default 1200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out="$(mkdir -p "${MUTX_OUT:-target/mutants-explore}" && cd "${MUTX_OUT:-target/mutants-explore}" && pwd)"
+out="${MUTX_OUT:-target/mutants-explore}"
+out="$(mkdir -p "$out" && cd "$out" && pwd)"
 tree="$out/tree"
 export CARGO_TARGET_DIR="$out/target"
 export SIM_VERDICT_SEEDS="${SIM_VERDICT_SEEDS:-0..500}"
@@ -41,15 +42,19 @@ key() { sed -E 's/:[0-9]+:[0-9]+:/:/'; }
 
 if [[ "${1:-}" == "--report" ]]; then
   python3 - "$results" <<'PY'
-import sys
+import re, sys, textwrap
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-print("| # | mutant | A | B | B: runs, seconds to kill |")
-print("|---:|---|---|---|---|")
-count = {}
+print("```text")
 for i, (name, a, a_by, a_s, b, b_label, b_run, b_s) in enumerate(rows, 1):
-    when = f"{b_run}, {float(b_s):.0f} s" if b == "killed" else "-"
-    print(f"| {i} | `{name}` | {a} | {b} | {when} |")
-    count[(a, b)] = count.get((a, b), 0) + 1
+    place, _, what = re.sub(r"^server/src/", "", name).partition(": ")
+    place = re.sub(r":(\d+):\d+$", r":\1", place)
+    for j, part in enumerate(textwrap.wrap(f"{place} {what}", 94)):
+        print(f"{i:>3} " + part if j == 0 else f"      {part}")
+    m = re.search(r"killed \((\w+).*? by (\S+)", a_by)
+    kind = {"system": "crash"}.get(m.group(1), m.group(1)) if m else ""
+    print(f"      A: {a} ({kind}) by {m.group(2)}" if a == "killed" and m else f"      A: {a}")
+    print(f"      B: {b} ({b_label}) at run {b_run}, {b_s} s" if b == "killed" else f"      B: {b}")
+print("```")
 viable = [r for r in rows if r[1] != "unviable"]
 ka = sum(r[1] == "killed" for r in viable)
 kb = sum(r[4] == "killed" for r in viable)
