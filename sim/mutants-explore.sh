@@ -9,8 +9,9 @@
 #   A  the hand-written verdicts: sim/tests/verdicts.rs (the herd-file corpus, every scenario)
 #      with swarm seeds SIM_VERDICT_SEEDS (default 0..500), stopping at the first failure
 #   B  `sim explore` from an empty corpus, none of the scenarios: `--time T --runs 1000000
-#      --jobs 2`; a failure counts only when the unmutated build passes its scenario, or
-#      fails another checker on it (explore finds failures on the unmutated tree too)
+#      --jobs 2`, stopping at the first failure; a failure counts only when the unmutated
+#      build passes its scenario, or fails another checker on it (explore finds failures on
+#      the unmutated tree too): else the search runs its whole time T to find one that does
 #
 # Each is killed (sim exit 1, 2 or 3), survived (every run passed), hung (past its timeout) or
 # rejected (exit 4 or another code: not a kill); a mutant that does not build is unviable. The
@@ -125,35 +126,60 @@ judge_a() {
   printf '%s\t%s\t%s\n' "$outcome" "$by" "$(($(date +%s) - start))"
 }
 
-# judge_b LOG: prints "outcome<TAB>first failure<TAB>its run<TAB>seconds". The search runs its
-# whole time T: the unmutated tree fails some of explore's runs too (docs/mutation.md), so each
-# failure it writes (the first of each class/checker) is replayed on the unmutated build, and
-# only one that passes there, or fails another checker there, is the mutant's: a kill.
-judge_b() {
-  local corpus status=0 found="" label run file replay
-  corpus="$(mktemp -d -p "$out")"
-  timeout $((30 * 60)) "$CARGO_TARGET_DIR/mutants/sim" explore --time "$time_b" \
-    --runs 1000000 --jobs 2 --corpus "$corpus" >"$1" 2>&1 || status=$?
-  if [[ "$status" == 124 ]]; then printf 'hung\t\t\t\n'; rm -rf "$corpus"; return; fi
-  if [[ "$status" != [0123] ]]; then printf 'rejected\t\t\t\n'; rm -rf "$corpus"; return; fi
-  for run in $(ls "$corpus/failures" 2>/dev/null | sed -E 's/run-([0-9]+).yaml/\1/' | sort -n); do
-    file="$corpus/failures/run-$run.yaml"
+# first_kill DIR LOG: the label and run of the first failure in DIR/failures (the first of each
+# class/checker) that is the mutant's: its scenario passes on the unmutated build, or fails
+# another checker there. Explore fails some runs of the unmutated tree too (docs/mutation.md).
+first_kill() {
+  local run file label replay
+  for run in $(ls "$1/failures" 2>/dev/null | sed -E 's/run-([0-9]+).yaml/\1/' | sort -n); do
+    file="$1/failures/run-$run.yaml"
     label="$(sed -nE '1s/^name: "explore run [0-9]+: ([^" ]+).*/\1/p' "$file")"
     # `FAIL durable (safety)` in the unmutated replay is the label `safety/durable`.
     replay="$("$out/sim-unmutated" -q "$file" 2>&1 || true)"
     if ! sed -nE 's/^ *FAIL ([a-z_-]+) \(([a-z]+)\).*/\2\/\1/p' <<<"$replay" \
       | grep -xF "$label" >/dev/null; then
-      found="$label"
-      break
+      printf '%s\t%s\n' "$label" "$run"
+      return
     fi
-    echo "    explore run $run ($label) fails on the unmutated tree too: not a kill" >>"$1"
+    echo "    explore run $run ($label) fails on the unmutated tree too: not a kill" >>"$2"
   done
-  rm -rf "$corpus"
+}
+
+# explore DIR LOG [ARG...]: the search from an empty corpus in DIR; prints its exit status.
+explore() {
+  local dir="$1" log="$2" status=0
+  shift 2
+  timeout $((30 * 60)) "$CARGO_TARGET_DIR/mutants/sim" explore --time "$time_b" \
+    --runs 1000000 --jobs 2 --corpus "$dir" "$@" >"$log" 2>&1 || status=$?
+  echo "$status"
+}
+
+# judge_b LOG: prints "outcome<TAB>first failure<TAB>its run<TAB>seconds". The search stops at
+# its first failure; when that one is the unmutated tree's too, the search runs again for its
+# whole time T (the same runs, in the same order, as far as the first got) and its first
+# failure that is the mutant's, if any, is the kill.
+judge_b() {
+  local dir status found="" log="$1"
+  dir="$(mktemp -d -p "$out")"
+  status="$(explore "$dir" "$log" --until "")"
+  if [[ "$status" == [123] ]]; then found="$(first_kill "$dir" "$log")"; fi
+  if [[ -z "$found" && "$status" == [123] ]]; then
+    rm -rf "$dir" && mkdir "$dir"
+    log="$1.full"
+    status="$(explore "$dir" "$log")"
+    if [[ "$status" == [123] ]]; then found="$(first_kill "$dir" "$log")"; fi
+  fi
+  rm -rf "$dir"
+  case "$status" in
+    124) printf 'hung\t\t\t\n'; return ;;
+    [0123]) ;;
+    *) printf 'rejected\t\t\t\n'; return ;;
+  esac
   if [[ -z "$found" ]]; then printf 'survived\t\t\t\n'; return; fi
-  # The time to kill: runs / rate at the first progress line past the run.
-  printf 'killed\t%s\t%s\t%s\n' "$found" "$run" "$(sed -nE \
-    's/^explore: ([0-9]+) runs \(([0-9.]+)\/s\).*/\1 \2/p' "$1" \
-    | awk -v r="$run" '$1 >= r { printf "%.0f", $1 / $2; exit }')"
+  # The time to kill: runs / rate at the first progress line at or past the run.
+  printf 'killed\t%s\t%s\n' "$found" "$(sed -nE \
+    's/^explore: ([0-9]+) runs \(([0-9.]+)\/s\).*/\1 \2/p' "$log" \
+    | awk -v r="${found#*$'\t'}" '$1 >= r { printf "%.0f", $1 / $2; exit }')"
 }
 
 # The baseline: the unmutated tree must pass A; B's failures on it are printed, and its build
