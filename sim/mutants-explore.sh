@@ -217,6 +217,10 @@ PY
   patch -s -p0 -d "$tree" <"$out/mutant.diff"
   log="$out/logs/$n"
   if ! build >"$log-build.log" 2>&1; then
+    if ! grep -q 'could not compile `server`' "$log-build.log"; then
+      echo "the build failed outside server/src; see $log-build.log" >&2
+      exit 1
+    fi
     printf '%s\tunviable\t\t\tunviable\t\t\t0\n' "$name" >>"$results"
     continue
   fi
