@@ -176,10 +176,16 @@ judge_b() {
     *) printf 'rejected\t\t\t\n'; return ;;
   esac
   if [[ -z "$found" ]]; then printf 'survived\t\t\t\n'; return; fi
-  # The time to kill: runs / rate at the first progress line at or past the run.
-  printf 'killed\t%s\t%s\n' "$found" "$(sed -nE \
-    's/^explore: ([0-9]+) runs \(([0-9.]+)\/s\).*/\1 \2/p' "$log" \
-    | awk -v r="${found#*$'\t'}" '$1 >= r { printf "%.0f", $1 / $2; exit }')"
+  # The time to kill: the first search's wall time when it stopped at the kill, else runs /
+  # rate at the whole search's first progress line at or past the killing run.
+  local seconds
+  if [[ "$log" == "$1" ]]; then
+    seconds="$(sed -nE 's/^== explore summary: .* ([0-9.]+) s wall$/\1/p' "$log")"
+  else
+    seconds="$(sed -nE 's/^explore: ([0-9]+) runs \(([0-9.]+)\/s\).*/\1 \2/p' "$log" \
+      | awk -v r="${found#*$'\t'}" '$1 >= r { printf "%.0f", $1 / $2; exit }')"
+  fi
+  printf 'killed\t%s\t%s\n' "$found" "$seconds"
 }
 
 # The baseline: the unmutated tree must pass A; B's failures on it are printed, and its build
