@@ -51,6 +51,9 @@ for i, (name, a, a_by, a_s, b, b_label, b_run, b_s) in enumerate(rows, 1):
     place = re.sub(r":(\d+):\d+$", r":\1", place)
     for j, part in enumerate(textwrap.wrap(f"{place} {what}", 94)):
         print(f"{i:>3} " + part if j == 0 else f"      {part}")
+    if a == "unviable":
+        print("      unviable: it does not compile")
+        continue
     m = re.search(r"killed \((\w+).*? by (\S+)", a_by)
     kind = {"system": "crash"}.get(m.group(1), m.group(1)) if m else ""
     print(f"      A: {a} ({kind}) by {m.group(2)}" if a == "killed" and m else f"      A: {a}")
