@@ -1,7 +1,8 @@
 //! `docs/protocol.md`'s examples, held to the code and to the harness's own oracle: every
 //! `session` block is replayed through the server's parser and command code with the block's
 //! clock, and judged apart by `sim::oracle::spec`; every `link` line must parse and print back
-//! as written. An example that drifts from either fails here.
+//! as written; §12's table of bounds must name every `Limits` field with its default. An
+//! example or a bound that drifts from the code fails here.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -282,4 +283,73 @@ impl Handshake {
         let owed_digest = (*seq == 0).then_some(empty);
         assert_eq!(digest, &owed_digest, "LINKED's digest");
     }
+}
+
+/// A default as §12's table writes it (`64 MiB`, `1 day`, `500ms`, `1024`), as the herd file's
+/// serialised `Limits` would: a number, or a duration compared once parsed.
+fn documented_default(text: &str) -> serde_json::Value {
+    if let Some(mib) = text.strip_suffix(" MiB") {
+        return serde_json::json!(mib.parse::<u64>().expect("a MiB count") << 20);
+    }
+    if let Ok(number) = text.parse::<u64>() {
+        return serde_json::json!(number);
+    }
+    let text = match text.strip_suffix(" day") {
+        Some(days) => format!("{}s", days.parse::<u64>().expect("a day count") * 86_400),
+        None => text.to_string(),
+    };
+    let duration = server::config::parse_duration(&text).expect("a duration");
+    serde_json::json!(duration.as_nanos() as u64)
+}
+
+/// `value` from the serialised `Limits` as [`documented_default`] gives it.
+fn code_default(value: &serde_json::Value) -> serde_json::Value {
+    match value.as_str() {
+        Some(text) => {
+            let duration = server::config::parse_duration(text).expect("a duration");
+            serde_json::json!(duration.as_nanos() as u64)
+        }
+        None => value.clone(),
+    }
+}
+
+#[test]
+fn the_bounds_table_names_every_limit_with_its_default_and_the_record_overhead() {
+    let doc = protocol_doc();
+    let bounds = &doc[doc.find("## 12. Bounds").expect("§12")..];
+    let bounds = &bounds[..bounds.find("\n## ").unwrap_or(bounds.len())];
+    let rows: BTreeMap<String, (String, String)> = bounds
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((
+                name.to_string(),
+                (cells[2].to_string(), cells[3].to_string()),
+            ))
+        })
+        .collect();
+    let code = serde_json::to_value(server::config::Limits::default()).expect("limits serialise");
+    let code = code.as_object().expect("limits are a map");
+    for (name, value) in code {
+        let Some((default, _)) = rows.get(name) else {
+            panic!("§12 does not name `{name}`");
+        };
+        assert_eq!(
+            documented_default(default),
+            code_default(value),
+            "§12 says `{name}` is {default}"
+        );
+    }
+    let extra: Vec<&String> = rows.keys().filter(|n| !code.contains_key(*n)).collect();
+    assert!(extra.is_empty(), "§12 names no such limit: {extra:?}");
+    let overhead = format!(
+        "text plus {} bytes a record",
+        server::store::ENTRY_OVERHEAD_BYTES
+    );
+    assert!(
+        rows["table_bytes_max"].1.contains(&overhead),
+        "{:?}",
+        rows["table_bytes_max"]
+    );
 }
