@@ -322,7 +322,9 @@ impl Shared {
     pub fn refusal(&self, record: &Record) -> Option<crate::events::LineRefusal> {
         let refusal = self.bounds_broken(record);
         if refusal.is_some() {
-            self.refused_any.send_replace(true);
+            // Woken once: a neighbour's flood of refused records must not wake the wait each time.
+            self.refused_any
+                .send_if_modified(|refused| !std::mem::replace(refused, true));
         }
         refusal
     }

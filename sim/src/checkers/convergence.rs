@@ -472,6 +472,21 @@ mod tests {
         assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
     }
 
+    /// The verdict on `events` where Clark and Jaquez are joined by a classic link, records
+    /// may be 2 s ahead at most, and the last fault is at 3 s.
+    fn verdict_classic_clark_jaquez(events: Vec<TraceEvent>) -> Verdict {
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        let link = ("Clark".to_string(), "Jaquez".to_string());
+        run.persistent_links.remove(&link);
+        run.classic_links.insert(link);
+        run.limits.timestamp_ahead_max = Duration::from_secs(2);
+        run.quiet_since = ms(3_000);
+        run.faulted = true;
+        Convergence.check(&run)
+    }
+
     #[test]
     fn a_record_a_classic_link_flooded_while_its_neighbour_was_down_is_not_owed_there() {
         // Jaquez's neighbours: Campbell, which had to refuse NEW, and Clark over a classic link.
@@ -489,18 +504,7 @@ mod tests {
             }
             events
         };
-        let verdict = |events: Vec<TraceEvent>| {
-            let trace = trace(events);
-            let checks = Checks::default();
-            let mut run = run_record(&trace, &checks);
-            let link = ("Clark".to_string(), "Jaquez".to_string());
-            run.persistent_links.remove(&link);
-            run.classic_links.insert(link);
-            run.limits.timestamp_ahead_max = Duration::from_secs(2);
-            run.quiet_since = ms(3_000);
-            run.faulted = true;
-            Convergence.check(&run)
-        };
+        let verdict = verdict_classic_clark_jaquez;
         let v = verdict(events(true));
         assert!(v.ok, "Clark flooded NEW while Jaquez was down: {v}");
         let v = verdict(events(false));
@@ -516,16 +520,7 @@ mod tests {
             events.push(flood(2_001, "Clark", "Jaquez", NEW));
             events.extend(lost);
             events.push(refused_at("Campbell", 2_010, 1_699_999_998));
-            let trace = trace(events);
-            let checks = Checks::default();
-            let mut run = run_record(&trace, &checks);
-            let link = ("Clark".to_string(), "Jaquez".to_string());
-            run.persistent_links.remove(&link);
-            run.classic_links.insert(link);
-            run.limits.timestamp_ahead_max = Duration::from_secs(2);
-            run.quiet_since = ms(3_000);
-            run.faulted = true;
-            Convergence.check(&run)
+            verdict_classic_clark_jaquez(events)
         };
         let failed = TraceEvent::server(
             ms(2_002),

@@ -105,6 +105,13 @@ pub struct RunRecord<'a> {
 }
 
 impl<'a> RunRecord<'a> {
+    /// Whether a link of the herd, persistent or classic, joins servers `a` and `b`.
+    pub fn linked(&self, a: &str, b: &str) -> bool {
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        let pair = (a.to_string(), b.to_string());
+        self.persistent_links.contains(&pair) || self.classic_links.contains(&pair)
+    }
+
     /// A record of a run of `scenario`: servers, bounds, quiet point, expectations and line
     /// limit come from the scenario; the rest from the run.
     pub fn new(

@@ -103,12 +103,7 @@ fn client_line_value(run: &RunRecord, host: &str, line: &str) -> Option<&'static
         Ok(Command::Auth { .. }) => Some("replayed_auth"),
         Ok(Command::At(record)) => {
             let origin = record.origin;
-            let pair = match host < origin.as_str() {
-                true => (host.to_string(), origin.clone()),
-                false => (origin.clone(), host.to_string()),
-            };
-            let linked = run.persistent_links.contains(&pair) || run.classic_links.contains(&pair);
-            (origin != host && run.servers.contains(&origin) && !linked)
+            (origin != host && run.servers.contains(&origin) && !run.linked(host, &origin))
                 .then_some("forged_herd_origin")
         }
         _ => None,

@@ -104,18 +104,10 @@ pub fn handshake_line_replayed(run: &RunRecord) -> bool {
 /// A `PEER` line on a connection to a server, naming another server of the herd that is not
 /// its neighbour.
 pub fn non_neighbour_link_refused(run: &RunRecord) -> bool {
-    let linked = |a: &str, b: &str| {
-        let pair = if a < b {
-            (a.to_string(), b.to_string())
-        } else {
-            (b.to_string(), a.to_string())
-        };
-        run.persistent_links.contains(&pair) || run.classic_links.contains(&pair)
-    };
     run.trace.server_events().any(|(event, what)| match what {
         Event::ClientLine { line, .. } => match Command::parse_line(line.as_bytes()) {
             Ok(Command::Peer { name, .. }) => {
-                name != event.host && run.servers.contains(&name) && !linked(&event.host, &name)
+                name != event.host && run.servers.contains(&name) && !run.linked(&event.host, &name)
             }
             _ => false,
         },
