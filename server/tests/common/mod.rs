@@ -127,7 +127,27 @@ pub fn final_table(log_dir: &Path, name: &str) -> std::collections::BTreeSet<Str
     let files_max = server::config::Limits::default().log_files_max;
     let log = rotated_log(log_dir, name, files_max);
     let mut table = std::collections::BTreeSet::new();
-    for line in read_log(&log).expect("every line of a real log reads as a typed event") {
+    let lines: Vec<&str> = log.lines().collect();
+    for (i, text) in lines.iter().enumerate() {
+        let Ok(mut read) = read_log(text) else {
+            // A SIGKILL may cut a life's last line in half (and the next life's first line
+            // may run on from it): a later life (its `listening`) or the end of the log
+            // follows. Anywhere else a line that does not read fails. What came before was
+            // that killed life's.
+            let listening = |next: &&str| {
+                read_log(next)
+                    .is_ok_and(|r| r.iter().any(|l| matches!(l.event, Event::Listening { .. })))
+            };
+            let cut_by_a_kill = i + 1 == lines.len() || lines[i + 1..].iter().any(listening);
+            assert!(
+                cut_by_a_kill,
+                "line {} of {name}'s log does not read: {text}",
+                i + 1
+            );
+            table.clear();
+            continue;
+        };
+        let Some(line) = read.pop() else { continue };
         match line.event {
             Event::Listening { .. } => table.clear(),
             Event::TableRecord { record } => {
