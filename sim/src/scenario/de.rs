@@ -361,6 +361,12 @@ pub(super) struct RawFile {
 struct RepeatFile {
     byte: String,
     count: usize,
+    #[serde(default = "newline_by_default")]
+    newline: bool,
+}
+
+fn newline_by_default() -> bool {
+    true
 }
 
 fn default_raw_client() -> String {
@@ -401,6 +407,7 @@ impl TryFrom<RawFile> for Raw {
                 RawPayload::Repeat {
                     byte,
                     count: repeat.count,
+                    newline: repeat.newline,
                 }
             }
             _ => {

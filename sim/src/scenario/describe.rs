@@ -180,7 +180,14 @@ fn describe_payload(payload: &RawPayload) -> String {
             let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
             format!("hex {}", cut(&hex.join(" ")))
         }
-        RawPayload::Repeat { byte, count } => format!("{:?} x {count}", char::from(*byte)),
+        RawPayload::Repeat {
+            byte,
+            count,
+            newline,
+        } => {
+            let last = if *newline { "" } else { ", no newline" };
+            format!("{:?} x {count}{last}", char::from(*byte))
+        }
     }
 }
 

@@ -203,8 +203,13 @@ pub enum RawPayload {
     Line(String),
     /// Exact bytes; a `\n` may end them, none is appended.
     Hex(Vec<u8>),
-    /// `byte` repeated `count` times, then `\n`.
-    Repeat { byte: u8, count: usize },
+    /// `byte` repeated `count` times, then `\n` unless `newline` is false (a last line the
+    /// server reads at the end of input).
+    Repeat {
+        byte: u8,
+        count: usize,
+        newline: bool,
+    },
 }
 
 impl Raw {
@@ -217,9 +222,15 @@ impl Raw {
                 bytes
             }
             RawPayload::Hex(bytes) => bytes.clone(),
-            RawPayload::Repeat { byte, count } => {
+            RawPayload::Repeat {
+                byte,
+                count,
+                newline,
+            } => {
                 let mut bytes = vec![*byte; *count];
-                bytes.push(b'\n');
+                if *newline {
+                    bytes.push(b'\n');
+                }
                 bytes
             }
         }

@@ -265,9 +265,14 @@ fn raw_yaml(r: &Raw) -> String {
             let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
             format!("bytes_hex: {}", quote(&hex.join(" ")))
         }
-        RawPayload::Repeat { byte, count } => {
+        RawPayload::Repeat {
+            byte,
+            count,
+            newline,
+        } => {
+            let last = if *newline { "" } else { ", newline: false" };
             format!(
-                "repeat: {{ byte: {}, count: {count} }}",
+                "repeat: {{ byte: {}, count: {count}{last} }}",
                 quote(&(*byte as char).to_string())
             )
         }

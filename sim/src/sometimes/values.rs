@@ -62,13 +62,18 @@ pub fn whatsat_at_max(run: &RunRecord) -> bool {
     })
 }
 
-/// A client line of exactly `line_bytes_max` bytes (its newline aside) that was answered.
+/// A client line of exactly `line_bytes_max` bytes (its newline aside, or the last line of
+/// its input, without one) that was answered.
 pub fn line_at_limit(run: &RunRecord) -> bool {
-    let limit = run.limits.line_bytes_max as u64;
+    let limit = run.limits.line_bytes_max;
     replay::exchanges(run.trace).iter().any(|exchange| {
         let sent = match exchange.send.sim_event() {
+            // A UTF-8 line's text is its bytes, so its length is the line's, newline or not.
+            Some(SimEvent::ClientSend { line, utf8, .. }) if *utf8 => {
+                line.len() == limit && !line.contains('\n')
+            }
             Some(SimEvent::ClientSend { bytes, line, .. }) => {
-                *bytes == limit + 1 && !line.contains('\n')
+                *bytes == limit as u64 + 1 && !line.contains('\n')
             }
             _ => false,
         };
@@ -292,6 +297,17 @@ mod tests {
             ]
         };
         assert!(holds(sent(300), |l| l.line_bytes_max = 300, line_at_limit));
+        let last_line = vec![
+            TraceEvent::client_send(ms(10), 1, "mallory", "Bailey", &[b'x'; 300]),
+            reply(
+                20,
+                1,
+                "mallory",
+                "Bailey",
+                &format!("? {}\n", "x".repeat(300)),
+            ),
+        ];
+        assert!(holds(last_line, |l| l.line_bytes_max = 300, line_at_limit));
         assert!(!holds(sent(299), |l| l.line_bytes_max = 300, line_at_limit));
     }
 

@@ -22,6 +22,7 @@ impl Draft<'_> {
                 _ => RawPayload::Repeat {
                     byte: b'x',
                     count: 70_000,
+                    newline: true,
                 },
             };
             let raw = Raw {

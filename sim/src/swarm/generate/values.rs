@@ -246,9 +246,11 @@ impl Draft<'_> {
                 let raw = Raw {
                     server,
                     client: format!("edge-line{i}"),
+                    // Every other one the last line of its input, read at the end of input.
                     payload: RawPayload::Repeat {
                         byte: b'x',
                         count: line_max,
+                        newline: i.is_multiple_of(2),
                     },
                 };
                 self.push(at, Action::Raw(raw));
