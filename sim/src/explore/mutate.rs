@@ -28,6 +28,8 @@ pub enum Mutation {
     Tie,
     /// A rare value added to an entry that has one ([`super::rare::stack`]).
     Stack,
+    /// Every step of an entry that reached a rare property, and more ([`graft`]).
+    Grow,
 }
 
 impl Mutation {
@@ -40,6 +42,7 @@ impl Mutation {
             Mutation::Bound => "bound",
             Mutation::Tie => "tie",
             Mutation::Stack => "stack",
+            Mutation::Grow => "grow",
         }
     }
 }
@@ -69,9 +72,7 @@ pub fn fresh(seed: u64, herd_of: &Scenario) -> Scenario {
 }
 
 /// `parent`'s steps before `at`, its healing steps of faults begun before `at`, and `donor`'s
-/// steps from `at` on. The parent's seed is kept, so the run up to `at` replays exactly. A
-/// donor of another date gives no step whose text is stamped against its own start, and a
-/// donor under other limits no expectation.
+/// steps from `at` on. The parent's seed is kept, so the run up to `at` replays exactly.
 pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
     let mut child = parent.clone();
     let mut steps: Vec<Step> = parent
@@ -80,6 +81,25 @@ pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
         .filter(|s| s.at < at || is_heal(&s.action))
         .cloned()
         .collect();
+    steps.extend(donated(parent, donor, at));
+    child.steps = steps;
+    child
+}
+
+/// Every step of `parent`, and `donor`'s steps from `at` on besides: a child that keeps all
+/// its parent did (a rare property it reached, whose moment the trace does not give) and
+/// adds more.
+pub fn graft(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
+    let mut child = parent.clone();
+    child.steps.extend(donated(parent, donor, at));
+    child.steps.sort_by_key(|s| s.at);
+    child
+}
+
+/// `donor`'s steps from `at` on, as a child of `parent` may take them. A donor of another
+/// date gives no step whose text is stamped against its own start, and a donor under other
+/// limits no expectation.
+fn donated(parent: &Scenario, donor: &Scenario, at: Duration) -> Vec<Step> {
     let dated = |s: &&Step| match &s.action {
         Action::IamAt(a) => a.timestamp.is_some(),
         Action::Hostile(h) => !h.lines.is_empty(),
@@ -89,20 +109,19 @@ pub fn branch(parent: &Scenario, donor: &Scenario, at: Duration) -> Scenario {
     // A donor's expectations tell its own story, under its own limits: under the parent's
     // (an edge set a table bound, say) a probe's record may be refused.
     let same_limits = donor.limits == parent.limits;
-    let donated = donor.steps.iter().filter(|s| s.at >= at);
-    steps.extend(
-        donated
-            .filter(|s| same_date || !dated(s))
-            .cloned()
-            .map(|mut s| {
-                if !same_limits {
-                    s.expect = None;
-                }
-                s
-            }),
-    );
-    child.steps = steps;
-    child
+    donor
+        .steps
+        .iter()
+        .filter(|s| s.at >= at)
+        .filter(|s| same_date || !dated(s))
+        .cloned()
+        .map(|mut s| {
+            if !same_limits {
+                s.expect = None;
+            }
+            s
+        })
+        .collect()
 }
 
 fn is_heal(action: &Action) -> bool {
@@ -266,14 +285,16 @@ fn iamat(server: String, client: &str, stamp: Duration) -> Action {
     })
 }
 
-/// A line of exactly `line_bytes_max` bytes, newline included (or one more).
-fn line_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+/// A line of exactly `line_bytes_max` bytes, its newline aside (or one more); half the time
+/// the last line of its input, without a newline, which the server reads at the end of input.
+fn line_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     Some(Action::Raw(Raw {
         server: e.server,
         client: "edge".into(),
         payload: RawPayload::Repeat {
             byte: b'x',
-            count: s.effective_limits().line_bytes_max - 1 + usize::from(e.past),
+            count: s.effective_limits().line_bytes_max + usize::from(e.past),
+            newline: rng.random_bool(0.5),
         },
     }))
 }

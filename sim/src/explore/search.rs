@@ -26,6 +26,14 @@ pub const BATCH: usize = 8;
 /// A fresh swarm draw instead of a child, this often (in percent) once the corpus has entries.
 const FRESH_PERCENT: u32 = 15;
 
+/// A child aimed at one of the rarest properties reached so far, this often (in percent) of
+/// the children that are not fresh draws: FairFuzz's rare-branch targeting, which takes an
+/// input that reached a rare branch and mutates it so that it still does.
+const AIM_PERCENT: u32 = 40;
+
+/// The rarest properties an aimed child draws its target from.
+const AIM_AMONG: usize = 4;
+
 /// What drives the runs: children of the corpus, or the swarm's independent seeds (the
 /// baseline the explorer is measured against).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,7 +306,15 @@ fn child(
     if corpus.entries.is_empty() || rng.random_range(0..100) < FRESH_PERCENT {
         return swarm::scenario_for(fresh_seed(rng), base).map(|s| (s, None));
     }
-    let parent = pick(corpus, rng);
+    let aimed = if rng.random_range(0..100) < AIM_PERCENT {
+        aimed_parent(corpus, rng)
+    } else {
+        None
+    };
+    let parent = match aimed {
+        Some(parent) => parent,
+        None => pick(corpus, rng),
+    };
     let mut scenario = parent.scenario.clone();
     let end_ms = mutate::chaos_end(&scenario).as_millis() as u64;
     let random_at =
@@ -313,13 +329,16 @@ fn child(
     };
     // An entry that reached a rare value: half its children add another to it.
     let rare = parent.features.keys().any(|f| super::values::is_rare(f));
-    let first = if rare && rng.random_bool(0.5) {
+    // An entry that reached a rare property: half its children keep every step it took.
+    let first = if aimed.is_some() || corpus.rare_properties(parent) > 0 && rng.random_bool(0.5) {
+        Mutation::Grow
+    } else if rare && rng.random_bool(0.5) {
         Mutation::Stack
     } else {
         first
     };
     let mut ops = vec![first];
-    while ops.len() < 3 && rng.random_bool(0.4) {
+    while first != Mutation::Grow && ops.len() < 3 && rng.random_bool(0.4) {
         ops.push(
             [
                 Mutation::Shift,
@@ -351,12 +370,37 @@ fn child(
             Mutation::Tie if rng.random_bool(0.5) => mutate::tie(&mut scenario, rng),
             Mutation::Tie => super::rare::tie_around(&mut scenario, rng),
             Mutation::Stack => super::rare::stack(&mut scenario, rng),
+            Mutation::Grow if rng.random_bool(0.5) => mutate::bound(&mut scenario, rng),
+            Mutation::Grow => {
+                // From late in the run: the more of it replays as it was, the likelier the
+                // property is reached again.
+                let at = Duration::from_millis(
+                    (end_ms / 2 + rng.random_range(0..end_ms / 2 + 1)) / 10 * 10,
+                );
+                let donor = mutate::fresh(fresh_seed(rng), &scenario);
+                scenario = mutate::graft(&scenario, &donor, at);
+            }
         }
     }
     mutate::sanitize(&mut scenario);
     let text = scenario.to_yaml(&[]);
     let child = Scenario::from_yaml_str(&text, "explore-child.yaml").map_err(|e| e.to_string())?;
     Ok((child, Some(parent.name.clone())))
+}
+
+/// An entry that reached one of the [`AIM_AMONG`] rarest properties (one drawn, then one of
+/// its entries), if any entry did.
+fn aimed_parent<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Option<&'a Entry> {
+    let rarest = corpus.rarest_properties(AIM_AMONG);
+    let target = rarest.get(rng.random_range(0..rarest.len().max(1)))?;
+    let holders: Vec<&Entry> = corpus
+        .entries
+        .iter()
+        .filter(|e| e.features.contains_key(*target))
+        .collect();
+    holders
+        .get(rng.random_range(0..holders.len().max(1)))
+        .copied()
 }
 
 /// An entry, drawn with a chance in proportion to its energy.
