@@ -11,7 +11,7 @@ use rand::rngs::SmallRng;
 
 use crate::scenario::{
     Action, Hostile, IamAt, LinkLatency, PlacesFault, Raw, RawPayload, Scenario, SignedDuration,
-    Skew, Step,
+    Skew, Step, WhatsAt,
 };
 use crate::swarm::{QUIET, SwarmOptions, generate};
 
@@ -239,8 +239,9 @@ struct Edge {
 type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 15] = [
+const EDGES: [EdgeFn; 16] = [
     id_at_bound,
+    whatsat_at_max,
     ahead_at_bound,
     line_at_bound,
     skew_at_bound,
@@ -267,6 +268,33 @@ fn id_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
     Some(Action::Hostile(Hostile {
         huge_id_bytes: Some(s.effective_limits().client_id_bytes_max + usize::from(e.past)),
         ..Hostile::lines(e.server, &[])
+    }))
+}
+
+/// A WHATSAT at the protocol's bounds, radius 50 km and 20 results (or, as a raw line, 21),
+/// for the client of an IAMAT sent before it.
+fn whatsat_at_max(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
+    let client = s
+        .steps
+        .iter()
+        .filter(|st| st.at < e.at)
+        .find_map(|st| match &st.action {
+            Action::IamAt(a) => Some(a.client.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "kiwi".into());
+    if e.past {
+        return Some(Action::Raw(Raw {
+            server: e.server,
+            client: "edge".into(),
+            payload: RawPayload::Line(format!("WHATSAT {client} 50 21")),
+        }));
+    }
+    Some(Action::WhatsAt(WhatsAt {
+        client,
+        server: e.server,
+        radius_km: "50".into(),
+        bound: 20,
     }))
 }
 
