@@ -472,6 +472,35 @@ mod tests {
         assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
     }
 
+    #[test]
+    fn a_record_only_a_server_down_at_the_end_could_pass_on_is_not_owed() {
+        // Jaquez's neighbours are Campbell and Clark. Clark had to refuse NEW; Campbell stored
+        // it and went down (its store failed, or it crashed) before passing it on.
+        let events = |campbell_back: bool| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.extend(everywhere(2_000, NEW, &["Clark", "Jaquez"]));
+            events.push(crash(2_005, "Campbell"));
+            events.push(refused_at("Clark", 2_010, 1_699_999_998));
+            if campbell_back {
+                events.push(restart(2_500, "Campbell"));
+            }
+            events
+        };
+        let v = verdict_ahead_max_2s(events(false));
+        assert!(
+            v.ok,
+            "Campbell stays down, so nothing brings NEW to Jaquez: {v}"
+        );
+        // Campbell comes back: it catches up from Bailey and Bona and owes Jaquez NEW.
+        let v = verdict_ahead_max_2s(events(true));
+        assert!(!v.ok, "{v}");
+        let jaquez = v
+            .details
+            .iter()
+            .any(|d| d.contains("Jaquez did not converge"));
+        assert!(jaquez, "{v}");
+    }
+
     /// The verdict on `events` where Clark and Jaquez are joined by a classic link, records
     /// may be 2 s ahead at most, and the last fault is at 3 s.
     fn verdict_classic_clark_jaquez(events: Vec<TraceEvent>) -> Verdict {

@@ -19,7 +19,8 @@
 //! the record was never flooded to, or whose flood of it was lost (the server logs the loss,
 //! `peer_connect_failed` naming the client, or went down while sending, or the neighbour
 //! refused a connection meanwhile): classic links flood once and never catch up, so such a
-//! hop is no path.
+//! hop is no path. Nor is a server down at the end: it passes nothing on any more, and what
+//! it passed on before, its neighbours stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -116,7 +117,9 @@ fn refused_records(line: &str, known: &BTreeSet<String>) -> Vec<Record> {
 /// The servers `record` is not owed to: those that had to refuse it (`refused`, from
 /// [`must_refuse`]), and those that no path of the herd's links from a server still holding
 /// it (it stored the record and was not down since; else its origin) reaches without passing
-/// through one of them. A persistent link always brings a record across in
+/// through one of them, nor through a server down at the end (it stopped, or crashed and
+/// stayed down: a durable server that stopped when its store failed never streamed what it
+/// could not sync). A persistent link between running servers brings a record across in
 /// the end (a reconcile catches up); a classic link floods it once and never catches up, so
 /// it brings the record only to a neighbour that was up when this end stored it and stayed up
 /// (one that was down then, or crashed since, never gets it over that link), and only if this
@@ -164,10 +167,14 @@ pub fn not_owed(
         .map(|((a, b), classic)| (a.as_str(), b.as_str(), classic))
         .collect();
     let carried = classic_floods_carried(run, &line);
-    let mut reached: BTreeSet<&str> = holders.iter().copied().collect();
+    let starts: BTreeSet<&str> = holders.iter().copied().collect();
+    let mut reached = starts.clone();
     let mut frontier = holders;
     while let Some(server) = frontier.pop() {
-        if refusing.contains(server) {
+        // A server down at the end passes nothing on any more, and what it passed on before
+        // its neighbours stored (they are holders, or lost it again): no path goes through it.
+        let gone = !starts.contains(server) && downtime.down_at_end(server);
+        if refusing.contains(server) || gone {
             continue;
         }
         for &(a, b, classic) in &links {
