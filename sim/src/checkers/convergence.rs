@@ -585,6 +585,44 @@ mod tests {
     }
 
     #[test]
+    fn a_classic_flood_sent_while_refusals_went_unlogged_is_not_owed_past_it() {
+        // Jaquez logs a refusal at 1.5 s and no other for a second, counting the rest into
+        // the next one it logs (`suppressed`); Clark floods NEW to it at 2.001 s.
+        let refused = |at: u64, suppressed: u64| {
+            TraceEvent::server(
+                ms(at),
+                "Jaquez",
+                Event::ConnectionRefused {
+                    remote: "192.168.0.4:49152".into(),
+                    suppressed,
+                },
+            )
+        };
+        let verdict = |next: Option<TraceEvent>| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.push(refused(1_500, 0));
+            events.extend(everywhere(2_000, NEW, &["Campbell", "Jaquez"]));
+            events.push(flood(2_001, "Clark", "Jaquez", NEW));
+            events.push(refused_at("Campbell", 2_010, 1_699_999_998));
+            events.extend(next);
+            verdict_classic_clark_jaquez(events)
+        };
+        let v = verdict(Some(refused(4_500, 7)));
+        assert!(
+            v.ok,
+            "seven refusals went unlogged while NEW was coming: {v}"
+        );
+        let v = verdict(None);
+        assert!(
+            v.ok,
+            "refusals after 1.5 s may never have been counted: {v}"
+        );
+        // The next refusal logged says none went unlogged: the flood went through.
+        let v = verdict(Some(refused(4_500, 0)));
+        assert!(!v.ok, "{v}");
+    }
+
+    #[test]
     fn a_record_lost_with_every_server_that_stored_it_is_owed_to_no_one() {
         let store_failed = |at: u64, server: &str| {
             TraceEvent::server(
