@@ -472,6 +472,35 @@ mod tests {
         assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
     }
 
+    #[test]
+    fn a_record_only_a_server_down_at_the_end_could_pass_on_is_not_owed() {
+        // Jaquez's neighbours are Campbell and Clark. Clark had to refuse NEW; Campbell stored
+        // it and went down (its store failed, or it crashed) before passing it on.
+        let events = |campbell_back: bool| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.extend(everywhere(2_000, NEW, &["Clark", "Jaquez"]));
+            events.push(crash(2_005, "Campbell"));
+            events.push(refused_at("Clark", 2_010, 1_699_999_998));
+            if campbell_back {
+                events.push(restart(2_500, "Campbell"));
+            }
+            events
+        };
+        let v = verdict_ahead_max_2s(events(false));
+        assert!(
+            v.ok,
+            "Campbell stays down, so nothing brings NEW to Jaquez: {v}"
+        );
+        // Campbell comes back: it catches up from Bailey and Bona and owes Jaquez NEW.
+        let v = verdict_ahead_max_2s(events(true));
+        assert!(!v.ok, "{v}");
+        let jaquez = v
+            .details
+            .iter()
+            .any(|d| d.contains("Jaquez did not converge"));
+        assert!(jaquez, "{v}");
+    }
+
     /// The verdict on `events` where Clark and Jaquez are joined by a classic link, records
     /// may be 2 s ahead at most, and the last fault is at 3 s.
     fn verdict_classic_clark_jaquez(events: Vec<TraceEvent>) -> Verdict {
@@ -553,6 +582,44 @@ mod tests {
         );
         let v = verdict(None);
         assert!(!v.ok, "Clark's flood of NEW to Jaquez went through: {v}");
+    }
+
+    #[test]
+    fn a_classic_flood_sent_while_refusals_went_unlogged_is_not_owed_past_it() {
+        // Jaquez logs a refusal at 1.5 s and no other for a second, counting the rest into
+        // the next one it logs (`suppressed`); Clark floods NEW to it at 2.001 s.
+        let refused = |at: u64, suppressed: u64| {
+            TraceEvent::server(
+                ms(at),
+                "Jaquez",
+                Event::ConnectionRefused {
+                    remote: "192.168.0.4:49152".into(),
+                    suppressed,
+                },
+            )
+        };
+        let verdict = |next: Option<TraceEvent>| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.push(refused(1_500, 0));
+            events.extend(everywhere(2_000, NEW, &["Campbell", "Jaquez"]));
+            events.push(flood(2_001, "Clark", "Jaquez", NEW));
+            events.push(refused_at("Campbell", 2_010, 1_699_999_998));
+            events.extend(next);
+            verdict_classic_clark_jaquez(events)
+        };
+        let v = verdict(Some(refused(4_500, 7)));
+        assert!(
+            v.ok,
+            "seven refusals went unlogged while NEW was coming: {v}"
+        );
+        let v = verdict(None);
+        assert!(
+            v.ok,
+            "refusals after 1.5 s may never have been counted: {v}"
+        );
+        // The next refusal logged says none went unlogged: the flood went through.
+        let v = verdict(Some(refused(4_500, 0)));
+        assert!(!v.ok, "{v}");
     }
 
     #[test]

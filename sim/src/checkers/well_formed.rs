@@ -147,7 +147,7 @@ const LOG_LAG: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often a server logs a refused connection at most (`connection_refused`, the rest
 /// counted into its `suppressed`), as `server::server` does.
-const REFUSED_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const REFUSED_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether the server refused the exchange's connection at `connections_max`: it read the line
 /// on a connection whose close was then `refused: every client slot is taken` (the line as

@@ -18,8 +18,9 @@
 //! can a classic link bring it to a neighbour that was down when the record passed, or that
 //! the record was never flooded to, or whose flood of it was lost (the server logs the loss,
 //! `peer_connect_failed` naming the client, or went down while sending, or the neighbour
-//! refused a connection meanwhile): classic links flood once and never catch up, so such a
-//! hop is no path.
+//! refused a connection meanwhile, logged or counted into the next refusal logged): classic
+//! links flood once and never catch up, so such a hop is no path. Nor is a server down at the
+//! end: it passes nothing on any more, and what it passed on before, its neighbours stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -30,6 +31,7 @@ use server::line::LOGGED_LINE_BYTES_MAX;
 use server::protocol::Record;
 
 use super::RunRecord;
+use crate::checkers::well_formed::REFUSED_LOG_INTERVAL;
 use crate::trace::replay;
 use crate::trace::{SimEvent, What};
 
@@ -116,7 +118,9 @@ fn refused_records(line: &str, known: &BTreeSet<String>) -> Vec<Record> {
 /// The servers `record` is not owed to: those that had to refuse it (`refused`, from
 /// [`must_refuse`]), and those that no path of the herd's links from a server still holding
 /// it (it stored the record and was not down since; else its origin) reaches without passing
-/// through one of them. A persistent link always brings a record across in
+/// through one of them, nor through a server down at the end (it stopped, or crashed and
+/// stayed down: a durable server that stopped when its store failed never streamed what it
+/// could not sync). A persistent link between running servers brings a record across in
 /// the end (a reconcile catches up); a classic link floods it once and never catches up, so
 /// it brings the record only to a neighbour that was up when this end stored it and stayed up
 /// (one that was down then, or crashed since, never gets it over that link), and only if this
@@ -164,10 +168,14 @@ pub fn not_owed(
         .map(|((a, b), classic)| (a.as_str(), b.as_str(), classic))
         .collect();
     let carried = classic_floods_carried(run, &line);
-    let mut reached: BTreeSet<&str> = holders.iter().copied().collect();
+    let starts: BTreeSet<&str> = holders.iter().copied().collect();
+    let mut reached = starts.clone();
     let mut frontier = holders;
     while let Some(server) = frontier.pop() {
-        if refusing.contains(server) {
+        // A server down at the end passes nothing on any more, and what it passed on before
+        // its neighbours stored (they are holders, or lost it again): no path goes through it.
+        let gone = !starts.contains(server) && downtime.down_at_end(server);
+        if refusing.contains(server) || gone {
             continue;
         }
         for &(a, b, classic) in &links {
@@ -200,9 +208,12 @@ pub fn not_owed(
 /// flood is lost when a `peer_connect_failed` naming a client comes before the next flood to
 /// that neighbour, or, within `peer_connect_timeout` of it and before the next flood there,
 /// the server goes down (crash, or its store failed) or the neighbour refuses a connection
-/// (at `connections_max`; the sender cannot tell, having written and closed).
+/// (at `connections_max`; the sender cannot tell, having written and closed). A flood sent
+/// while the neighbour may have refused connections it did not log ([`unlogged_refusals`])
+/// may have been lost too.
 fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r str, &'r str)> {
     let timeout = run.limits.peer_connect_timeout;
+    let unlogged = unlogged_refusals(run);
     // The last flood from each server to each neighbour: when, and whether it was `line`.
     let mut last: BTreeMap<(&str, &str), (Duration, bool)> = BTreeMap::new();
     let mut carried = BTreeSet::new();
@@ -233,7 +244,12 @@ fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r s
                 let key = (event.host.as_str(), peer.as_str());
                 let this = record.to_string() == line;
                 last.insert(key, (event.at, this));
-                if this {
+                let unseen = unlogged.get(peer.as_str()).is_some_and(|blind| {
+                    blind
+                        .iter()
+                        .any(|(from, to)| (*from..=*to).contains(&event.at))
+                });
+                if this && !unseen {
                     carried.insert(key);
                 }
             }
@@ -264,6 +280,37 @@ fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r s
         }
     }
     carried
+}
+
+/// Per server, the stretches in which it may have refused connections it did not log. After a
+/// logged `connection_refused` a server logs no other for [`REFUSED_LOG_INTERVAL`] and counts
+/// them into the next one's `suppressed`: the stretch is blind when that count is not zero, or
+/// when no later refusal of the same life was logged to give it.
+fn unlogged_refusals<'r>(run: &'r RunRecord) -> BTreeMap<&'r str, Vec<(Duration, Duration)>> {
+    // Per server, each logged refusal: when, and the count it gave (`None`: its life ended).
+    let mut logged: BTreeMap<&str, Vec<(Duration, Option<u64>)>> = BTreeMap::new();
+    for event in &run.trace.events {
+        if let Some(server) = replay::memory_lost(event) {
+            logged.entry(server).or_default().push((event.at, None));
+        } else if let Some(Event::ConnectionRefused { suppressed, .. }) = event.server_event() {
+            let refusals = logged.entry(event.host.as_str()).or_default();
+            refusals.push((event.at, Some(*suppressed)));
+        }
+    }
+    logged
+        .into_iter()
+        .map(|(server, refusals)| {
+            let blind = refusals
+                .iter()
+                .zip(refusals.iter().skip(1).map(Some).chain([None]))
+                .filter(|((_, gave), next)| {
+                    gave.is_some() && next.is_none_or(|(_, count)| count.is_none_or(|n| n > 0))
+                })
+                .map(|((at, _), _)| (*at, *at + REFUSED_LOG_INTERVAL))
+                .collect();
+            (server, blind)
+        })
+        .collect()
 }
 
 /// When each server stored the record `line` (as new), in trace order.
