@@ -189,7 +189,7 @@ async fn run_inner(
     let spec = herd
         .server(name)
         .ok_or_else(|| ServerError::UnknownServer(name.to_string()))?;
-    let mut listener = env
+    let listener = env
         .net
         .bind(&spec.host, spec.port)
         .await
@@ -208,7 +208,7 @@ async fn run_inner(
     // Links from persistent neighbours arrive on a port of their own.
     let persistent = herd.neighbours(name).iter().any(|n| !n.classic);
     let peer_port = spec.peer_port().filter(|_| persistent);
-    let mut peer_listener = match peer_port {
+    let peer_listener = match peer_port {
         Some(port) => {
             Some(
                 env.net
@@ -252,22 +252,11 @@ async fn run_inner(
     let grace = herd.limits.stop_grace;
 
     let conns = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let clients = server::accept_loop(
-        listener.as_mut(),
-        shared.clone(),
-        stop.clone(),
-        grace,
-        conns.clone(),
-    );
+    let clients = server::accept_loop(listener, shared.clone(), stop.clone(), grace, conns.clone());
     let peers = async {
-        if let Some(listener) = peer_listener.as_mut() {
-            let loop_ = links::accept::accept_loop(
-                listener.as_mut(),
-                shared.clone(),
-                stop.clone(),
-                grace,
-                conns,
-            );
+        if let Some(listener) = peer_listener {
+            let loop_ =
+                links::accept::accept_loop(listener, shared.clone(), stop.clone(), grace, conns);
             loop_.await
         }
     };

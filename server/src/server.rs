@@ -32,10 +32,10 @@ use crate::store::Outcome;
 /// connection flood cannot turn into a log flood.
 const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Accepts connections until shutdown, then waits up to `grace` for the handlers to finish.
-/// `conns` numbers connections, shared with the peer port's loop.
+/// Accepts connections until shutdown, then closes the port and waits up to `grace` for the
+/// handlers to finish. `conns` numbers connections, shared with the peer port's loop.
 pub async fn accept_loop(
-    listener: &mut dyn Listener,
+    mut listener: Box<dyn Listener>,
     shared: Arc<Shared>,
     mut shutdown: Shutdown,
     grace: Duration,
@@ -44,8 +44,13 @@ pub async fn accept_loop(
     let client_slots = Arc::new(Semaphore::new(shared.limits.connections_max));
     let mut handlers = JoinSet::new();
     let mut refused = RefusedLog::default();
-    while let Some((stream, remote)) =
-        next_connection(listener, &mut handlers, &mut shutdown, "accept failed").await
+    while let Some((stream, remote)) = next_connection(
+        listener.as_mut(),
+        &mut handlers,
+        &mut shutdown,
+        "accept failed",
+    )
+    .await
     {
         let Ok(slot) = client_slots.clone().try_acquire_owned() else {
             shared.metrics.refused("connections_max");
@@ -73,6 +78,9 @@ pub async fn accept_loop(
             shared.metrics.connection_closed();
         }));
     }
+    // Closed before the handlers' grace: a connection that comes now is refused at once, not
+    // left in the backlog of a port nobody accepts on any more.
+    drop(listener);
     let _ = tokio::time::timeout(grace, async {
         while handlers.join_next().await.is_some() {}
     })

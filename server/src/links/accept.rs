@@ -23,7 +23,7 @@ use super::inbound;
 /// Accepts links on the peer port until shutdown, then waits up to `grace` for them to end.
 /// `conns` numbers connections, shared with the client port's loop.
 pub async fn accept_loop(
-    listener: &mut dyn Listener,
+    mut listener: Box<dyn Listener>,
     shared: Arc<Shared>,
     mut shutdown: Shutdown,
     grace: Duration,
@@ -35,7 +35,7 @@ pub async fn accept_loop(
     ));
     let mut handlers = JoinSet::new();
     while let Some((stream, remote)) = next_connection(
-        listener,
+        listener.as_mut(),
         &mut handlers,
         &mut shutdown,
         "accept failed on the peer port",
@@ -58,6 +58,8 @@ pub async fn accept_loop(
             shared.metrics.connection_closed();
         }));
     }
+    // Closed before the handlers' grace, as the client port is (`server::accept_loop`).
+    drop(listener);
     let _ = tokio::time::timeout(grace, async {
         while handlers.join_next().await.is_some() {}
     })
