@@ -38,6 +38,7 @@ fn settings(jobs: usize, runs: usize) -> Settings {
         jobs,
         until: None,
         corpus_dir: None,
+        aim_percent: 0,
     }
 }
 

@@ -38,6 +38,11 @@ pub struct ExploreArgs {
     /// Seeds every choice the search makes.
     #[arg(long, default_value_t = 0)]
     search_seed: u64,
+    /// Percent of the children aimed at one of the rarest sometimes properties reached so far
+    /// (an entry that reached it, all its steps kept, more added). Lifts the rarest
+    /// properties, at a cost to the value edges the deep canaries need (docs/explore.md).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    aim: u32,
     /// Stop at the first failure whose `class/checker` starts with this (e.g.
     /// `liveness/convergence`).
     #[arg(long, value_name = "LABEL")]
@@ -181,6 +186,7 @@ fn settings(args: &ExploreArgs, strategy: Strategy, seed: u64, jobs: usize) -> S
         jobs,
         until: args.until.clone(),
         corpus_dir: args.corpus.clone(),
+        aim_percent: args.aim,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Edges that take several steps to reach their class: a table grown past its byte bound by
 //! updates while a client at the id bound moves, a forged record in the name of a server of
-//! the herd that is not a neighbour (after a replayed `AUTH`, half the time), and a read
-//! across a one-way cut. Each pushes its steps into the scenario; [`super::mutate::sanitize`]
+//! the herd that is not a neighbour (after a replayed `AUTH`, half the time), a read across a
+//! one-way cut, and a burst of Places calls at the call rate bound. Each pushes its steps into the scenario; [`super::mutate::sanitize`]
 //! makes the child sound afterwards.
 
 use std::time::Duration;
@@ -62,6 +62,37 @@ fn iamat(client: &str, server: &str, location: String) -> Action {
         location,
         timestamp: None,
     })
+}
+
+/// A burst of Places calls at the rate bound: `places_calls_per_second_max` made small (2 to
+/// 5), that many clients (or one more) at distinct locations, and their WHATSATs at one server
+/// 10 ms apart, a few seconds later, each a search of its own that neither the cache nor a
+/// call in flight answers. The server must call for each up to the bound, and spare the one
+/// past it as over its rate.
+pub fn places_rate_at_bound(
+    s: &mut Scenario,
+    rng: &mut SmallRng,
+    server: &str,
+    at: Duration,
+    past: bool,
+    end: Duration,
+) {
+    let bound = rng.random_range(2..=5usize);
+    s.limits.places_calls_per_second_max = Some(bound);
+    let burst_at = after(rng, at, 1000, 3000, end);
+    for i in 0..bound + usize::from(past) {
+        let client = format!("rate{i}");
+        let location = format!("+{}.{:03}-{}.5", 10 + i, rng.random_range(0..1000), 20 + i);
+        s.steps.push(step(at, iamat(&client, server, location)));
+        let whatsat = WhatsAt {
+            client,
+            server: server.into(),
+            radius_km: "10".into(),
+            bound: 5,
+        };
+        let sent = (burst_at + ms(10 * i as u64)).min(end);
+        s.steps.push(step(sent, Action::WhatsAt(whatsat)));
+    }
 }
 
 /// A table that grows past `table_bytes_max` through updates, then a client whose id is
@@ -273,6 +304,25 @@ steps:
         let hits = results.iter().filter(|r| r.features.contains_key(feature));
         let failed = results.iter().filter(|r| r.label.as_deref() == Some(label));
         (hits.count(), failed.count())
+    }
+
+    #[test]
+    fn a_burst_at_the_places_rate_bound_spares_the_call_past_it() {
+        let burst = |past| {
+            move |s: &mut Scenario, rng: &mut SmallRng| {
+                let end = chaos_end(s);
+                places_rate_at_bound(s, rng, "Bailey", ms(3000), past, end)
+            }
+        };
+        for (past, spared) in [(true, 3), (false, 0)] {
+            let results: Vec<_> = children(3, None, burst(past)).iter().map(run).collect();
+            let hits = results
+                .iter()
+                .filter(|r| r.features.contains_key("limit:places_rate#1"));
+            assert_eq!(hits.count(), spared, "past the bound: {past}");
+            let labels: Vec<_> = results.iter().filter_map(|r| r.label.clone()).collect();
+            assert!(labels.is_empty(), "a correct herd failed: {labels:?}");
+        }
     }
 
     #[test]

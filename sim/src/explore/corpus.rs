@@ -34,19 +34,10 @@ pub struct Corpus {
     pub seen: BTreeMap<String, u64>,
     /// Entry name -> children made of it in this search: energy decays with them.
     pub children: BTreeMap<String, u64>,
-    /// Runs observed (entries read back count once each): what "rare" is measured against.
-    pub runs: u64,
 }
 
-/// A value feature ([`super::values`]) or a sometimes property weighs this many times an
-/// ordinary feature: each is a corner the checkers' verdicts turn on, not one more ordering.
+/// A value feature ([`super::values`]) weighs this many times an ordinary one.
 const VALUE_WEIGHT: f64 = 4.0;
-
-/// A sometimes property is rare while fewer than one run in this many reached it.
-const RARE_SHARE: u64 = 20;
-
-/// ... or while fewer runs than this reached it (early in a search, every property is rare).
-const RARE_RUNS_MIN: u64 = 3;
 
 /// An entry's energy halves after this many children.
 const CHILDREN_HALF: u64 = 16;
@@ -65,7 +56,6 @@ impl Corpus {
     /// Counts a run's features; returns those no run had reached before.
     pub fn observe(&mut self, features: &Features) -> Vec<(String, Duration)> {
         let mut new = Vec::new();
-        self.runs += 1;
         for (feature, at) in features {
             let count = self.seen.entry(feature.clone()).or_insert(0);
             if *count == 0 {
@@ -86,7 +76,7 @@ impl Corpus {
             .features
             .keys()
             .map(|f| {
-                let weight = if f.starts_with("value:") || f.starts_with("sometimes:") {
+                let weight = if f.starts_with("value:") {
                     VALUE_WEIGHT
                 } else {
                     1.0
@@ -97,18 +87,6 @@ impl Corpus {
         let children = self.children.get(&entry.name).copied().unwrap_or(0);
         let decay = CHILDREN_HALF as f64 / (CHILDREN_HALF + children) as f64;
         ((sum * 100.0 * decay) as u64).max(1)
-    }
-
-    /// How many sometimes properties the entry reached that fewer than one run in
-    /// [`RARE_SHARE`] reached: its children should keep them.
-    pub fn rare_properties(&self, entry: &Entry) -> usize {
-        let rare_below = (self.runs / RARE_SHARE).max(RARE_RUNS_MIN);
-        entry
-            .features
-            .keys()
-            .filter(|f| f.starts_with("sometimes:"))
-            .filter(|f| self.seen.get(*f).copied().unwrap_or(0) < rare_below)
-            .count()
     }
 
     /// The `k` sometimes properties the fewest runs reached (at least one did), fewest first,
@@ -185,7 +163,6 @@ impl Corpus {
             entries: Vec::new(),
             seen: self.seen.clone(),
             children: BTreeMap::new(),
-            runs: self.runs,
         };
         let mut covered: std::collections::BTreeSet<&str> = Default::default();
         for entry in order {

@@ -69,10 +69,12 @@ pub fn kind(event: &Event) -> String {
     }
 }
 
-/// Whether a server event is a named limit reached (the `limit_reached` property's list).
+/// Whether a server event is a named limit reached (the `limit_reached` property's list, and
+/// the Places call rate bound).
 fn limit(event: &Event) -> Option<String> {
     use server::events::{ConnectionEnd, LineRefusal};
     match event {
+        Event::PlacesSpared { how } if how == "over_rate" => Some("places_rate".into()),
         Event::RecordStored { outcome, .. } if *outcome == Outcome::TableFull => {
             Some("table_full".into())
         }

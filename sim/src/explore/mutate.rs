@@ -239,7 +239,7 @@ struct Edge {
 type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 16] = [
+const EDGES: [EdgeFn; 17] = [
     id_at_bound,
     whatsat_at_max,
     ahead_at_bound,
@@ -256,6 +256,7 @@ const EDGES: [EdgeFn; 16] = [
     overfull_by_updates,
     forged_from_stranger,
     oneway_read,
+    places_rate_at_bound,
 ];
 
 /// An IAMAT's timestamp text for simulated wall time `at`.
@@ -481,6 +482,13 @@ fn forged_from_stranger(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option
 /// A read across a one-way cut.
 fn oneway_read(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
     super::compound::oneway_read(s, rng, chaos_end(s));
+    None
+}
+
+/// A burst of Places calls at the call rate bound (or one past it).
+fn places_rate_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    super::compound::places_rate_at_bound(s, rng, &e.server, e.at, e.past, chaos_end(s));
+    clear_expectations(s);
     None
 }
 

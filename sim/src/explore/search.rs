@@ -26,12 +26,9 @@ pub const BATCH: usize = 8;
 /// A fresh swarm draw instead of a child, this often (in percent) once the corpus has entries.
 const FRESH_PERCENT: u32 = 15;
 
-/// A child aimed at one of the rarest properties reached so far, this often (in percent) of
-/// the children that are not fresh draws: FairFuzz's rare-branch targeting, which takes an
-/// input that reached a rare branch and mutates it so that it still does.
-const AIM_PERCENT: u32 = 40;
-
-/// The rarest properties an aimed child draws its target from.
+/// The rarest properties an aimed child draws its target from (FairFuzz's rare-branch
+/// targeting, which takes an input that reached a rare branch and mutates it so that it still
+/// does).
 const AIM_AMONG: usize = 4;
 
 /// What drives the runs: children of the corpus, or the swarm's independent seeds (the
@@ -63,6 +60,9 @@ pub struct Settings {
     pub until: Option<String>,
     /// Where new corpus entries are written as they are found.
     pub corpus_dir: Option<PathBuf>,
+    /// Percent of the children (fresh draws aside) aimed at one of the rarest sometimes
+    /// properties reached so far.
+    pub aim_percent: u32,
 }
 
 /// How one run ended and what it reached.
@@ -167,7 +167,7 @@ pub fn search(
                     swarm::scenario_for(swarm_seed(settings.search_seed, drawn - 1), base)
                         .map(|s| (s, None))
                 }
-                Strategy::Explore => child(base, &corpus, &mut rng),
+                Strategy::Explore => child(base, &corpus, settings.aim_percent, &mut rng),
             };
             match child {
                 Ok(child) => {
@@ -300,13 +300,14 @@ fn keep(
 fn child(
     base: &Base,
     corpus: &Corpus,
+    aim_percent: u32,
     rng: &mut SmallRng,
 ) -> Result<(Scenario, Option<String>), String> {
     let fresh_seed = |rng: &mut SmallRng| rng.random::<u32>() as u64 | 1 << 40;
     if corpus.entries.is_empty() || rng.random_range(0..100) < FRESH_PERCENT {
         return swarm::scenario_for(fresh_seed(rng), base).map(|s| (s, None));
     }
-    let aimed = if rng.random_range(0..100) < AIM_PERCENT {
+    let aimed = if aim_percent > 0 && rng.random_range(0..100) < aim_percent {
         aimed_parent(corpus, rng)
     } else {
         None
@@ -329,8 +330,8 @@ fn child(
     };
     // An entry that reached a rare value: half its children add another to it.
     let rare = parent.features.keys().any(|f| super::values::is_rare(f));
-    // An entry that reached a rare property: half its children keep every step it took.
-    let first = if aimed.is_some() || corpus.rare_properties(parent) > 0 && rng.random_bool(0.5) {
+    // An aimed child keeps every step its parent took.
+    let first = if aimed.is_some() {
         Mutation::Grow
     } else if rare && rng.random_bool(0.5) {
         Mutation::Stack
