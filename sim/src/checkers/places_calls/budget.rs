@@ -14,12 +14,6 @@
 //!   `places_timeout` less the latency of the first (so the server surely still waited).
 //! - **Rate**: more than `places_calls_per_second_max` requests from one server within less
 //!   than a second less [`rate_slack`]: the requests' latencies cannot stretch a second by more.
-//! - **Refused for rate only when spent**: a server that spares a call as `over_rate` must
-//!   have made `places_calls_per_second_max` calls in the second before. The stub counts
-//!   them: those it saw from a second (and [`rate_slack`]) before the refusal until
-//!   `places_timeout` after it (a call made before the refusal reaches the stub within its
-//!   latency). Not judged where a fault touched the Places host's links up to then: a cut or
-//!   held request never reaches the stub.
 //!
 //! The cache, the calls in flight and the rate count live in a server's memory: a crash or
 //! restart of the server between two calls excuses the second from all three rules.
@@ -29,10 +23,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use server::events::Event;
-
 use crate::checkers::{RunRecord, Violation};
-use crate::hosts::PLACES_HOST;
 use crate::trace::SimEvent;
 use crate::trace::replay::memory_lost;
 
@@ -130,73 +121,14 @@ fn memory_losses(run: &RunRecord) -> BTreeMap<String, Vec<Duration>> {
     losses
 }
 
-/// When the first fault that cuts, holds or slows a link of the Places host came, if any.
-fn places_links_touched(run: &RunRecord) -> Option<Duration> {
-    run.trace.sim_events().find_map(|(event, sim)| match sim {
-        SimEvent::Partition { from, to, .. }
-        | SimEvent::Hold { from, to, .. }
-        | SimEvent::Latency { from, to, .. }
-            if from.iter().chain(to).any(|h| h == PLACES_HOST) =>
-        {
-            Some(event.at)
-        }
-        _ => None,
-    })
-}
-
-/// Every `over_rate` refusal made while the server's calls of the last second were fewer than
-/// `places_calls_per_second_max`: a rate bound that refuses calls it had left.
-fn refused_unspent(run: &RunRecord) -> Vec<Violation> {
-    let touched = places_links_touched(run).unwrap_or(Duration::MAX);
-    let max = run.limits.places_calls_per_second_max;
-    let before = Duration::from_secs(1) + rate_slack(run);
-    let after = run.limits.places_timeout + run.network_latency_max;
-    let mut requests: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
-    for (event, sim) in run.trace.sim_events() {
-        if let SimEvent::PlacesStubRequest {
-            from: Some(from), ..
-        } = sim
-        {
-            requests.entry(from.as_str()).or_default().push(event.at);
-        }
-    }
-    let mut violations = Vec::new();
-    for (event, server_event) in run.trace.server_events() {
-        let Event::PlacesSpared { how } = server_event else {
-            continue;
-        };
-        if how != "over_rate" || event.at >= touched {
-            continue;
-        }
-        let seen = requests.get(event.host.as_str()).map_or(0, |calls| {
-            let from = event.at.saturating_sub(before);
-            calls
-                .iter()
-                .filter(|at| from <= **at && **at <= event.at + after)
-                .count()
-        });
-        if seen < max {
-            violations.push(Violation::new(
-                event.at,
-                format!(
-                    "{} refused a Places call as over its rate, but the stub saw {seen} of its calls around the second before, under places_calls_per_second_max {max}",
-                    event.host
-                ),
-            ));
-        }
-    }
-    violations
-}
-
-/// Every call a server's cache, merging or rate bound should have spared, and every call its
-/// rate bound refused with calls left.
+/// Every call a server's cache, merging or rate bound should have spared.
 pub fn violations(run: &RunRecord) -> Vec<Violation> {
-    let mut violations = refused_unspent(run);
     let losses = memory_losses(run);
     let ttl = run.limits.places_cache_ttl;
     let latency = run.network_latency_max;
     let wait = run.limits.places_timeout.saturating_sub(latency);
     let read_by = run.limits.places_timeout.saturating_sub(2 * latency);
+    let mut violations = Vec::new();
     for (server, searches) in calls(run) {
         let lost = losses.get(&server).map(Vec::as_slice).unwrap_or_default();
         // Whether the server lost its memory after `from` and no later than `to`.
@@ -353,48 +285,6 @@ mod tests {
         ]);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].text.contains("not merged"));
-    }
-
-    fn over_rate(at: u64) -> TraceEvent {
-        let how = "over_rate".to_string();
-        TraceEvent::server(ms(at), "Bailey", Event::PlacesSpared { how })
-    }
-
-    #[test]
-    fn a_refusal_for_rate_needs_the_calls_of_the_second_before() {
-        let ten: Vec<TraceEvent> = (0..10)
-            .map(|i| request(i * 50, &format!("{i},1")))
-            .collect();
-        let mut spent = ten.clone();
-        spent.push(over_rate(600));
-        assert!(judged(spent).is_empty());
-        let mut nine = ten[..9].to_vec();
-        nine.push(over_rate(600));
-        let found = judged(nine.clone());
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(
-            found[0].text.contains("stub saw 9 of its calls"),
-            "{found:?}"
-        );
-        let found = judged(vec![over_rate(5)]);
-        assert!(found[0].text.contains("stub saw 0"), "{found:?}");
-        let mut long_before = ten;
-        long_before.push(over_rate(2_000));
-        assert_eq!(judged(long_before).len(), 1);
-        let cut = TraceEvent::harness(
-            ms(0),
-            SimEvent::Partition {
-                step: 1,
-                from: vec!["Bailey".into()],
-                to: vec![PLACES_HOST.into()],
-                oneway: false,
-            },
-        );
-        nine.insert(0, cut);
-        assert!(
-            judged(nine).is_empty(),
-            "a cut request never reaches the stub"
-        );
     }
 
     #[test]
