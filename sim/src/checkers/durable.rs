@@ -8,6 +8,11 @@
 //! record is synced, so the server's own log says what it acknowledged even when power failed
 //! before the client read the reply. Without a data directory the herd promises nothing across
 //! power loss, and nothing is judged.
+//!
+//! A record whose server that acknowledged it is down at the end, and that no server running
+//! at the end stored since it was last down, is kept only on disks no running server reads:
+//! no correct herd can bring it anywhere (its acknowledging server passes nothing on any more,
+//! and what it passed on before was lost again), so it is owed to no one.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +47,11 @@ impl Checker for Durable {
         // no longer sends once the newer one is held) is owed there; nor is it owed to a
         // server that only servers refusing it could pass it to.
         let refused = super::convergence::refused::must_refuse(run);
+        let downtime = replay::Downtime::from_trace(run.trace);
         for (at, server, record) in &acknowledged {
+            if kept_only_where_down(run, &downtime, server, record) {
+                continue;
+            }
             let unreachable = super::convergence::refused::not_owed(run, record, &refused);
             for (holder, table) in &finals {
                 let excused = unreachable.contains(holder.as_str())
@@ -111,6 +120,30 @@ fn acknowledged(events: &[TraceEvent]) -> Vec<(std::time::Duration, String, Reco
     acknowledged
 }
 
+/// Whether `server`, which acknowledged `record`, is down at the end and no server stored the
+/// record (as new, from a client, a neighbour or its own disk) and stayed up since: the record
+/// lies only on the disks of servers down at the end.
+fn kept_only_where_down(
+    run: &RunRecord,
+    downtime: &replay::Downtime,
+    server: &str,
+    record: &Record,
+) -> bool {
+    if !downtime.down_at_end(server) {
+        return false;
+    }
+    // Each server's last store of the record.
+    let mut last_store: BTreeMap<&str, std::time::Duration> = BTreeMap::new();
+    for event in &run.trace.events {
+        if replay::stored_new(event).is_some_and(|stored| stored == record) {
+            last_store.insert(event.host.as_str(), event.at);
+        }
+    }
+    last_store
+        .iter()
+        .all(|(holder, at)| downtime.down_during(holder, *at, run.end))
+}
+
 /// The table of every server running at the end, by client.
 fn final_tables(run: &RunRecord) -> BTreeMap<String, BTreeMap<String, Record>> {
     run.final_tables
@@ -160,4 +193,62 @@ fn undetected_flips(events: &[TraceEvent], violations: &mut Vec<Violation>) -> u
         }
     }
     detected
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::testing::*;
+    use crate::scenario::Checks;
+
+    const NEW: &str = "AT Jaquez +0.004000000 lime +10+20 1700000002.000000000";
+
+    /// The verdict where Jaquez acknowledges NEW at 2 s and no other server ever stores it;
+    /// Jaquez crashes at 3 s and, when `back`, restarts at 4 s with NEW read from its disk.
+    fn verdict(back: bool) -> Verdict {
+        let conn = |event| TraceEvent::server(ms(2_000), "Jaquez", event);
+        let mut events = vec![
+            conn(Event::ClientLine {
+                conn: 1,
+                line: "IAMAT lime +10+20 1700000002.000000000".into(),
+            }),
+            stored(2_000, "Jaquez", NEW, "new"),
+            conn(Event::Reply {
+                conn: 1,
+                line: NEW.into(),
+                bytes: 60,
+            }),
+            crash(3_000, "Jaquez"),
+        ];
+        if back {
+            events.push(restart(4_000, "Jaquez"));
+            events.push(stored(4_000, "Jaquez", NEW, "new"));
+        }
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.durable = true;
+        for server in HERD {
+            let table = (server != "Jaquez").then(Vec::new);
+            run.final_tables.insert(server.to_string(), table);
+        }
+        if back {
+            run.final_tables
+                .insert("Jaquez".into(), Some(vec![NEW.to_string()]));
+        }
+        Durable.check(&run)
+    }
+
+    #[test]
+    fn a_record_kept_only_on_the_disk_of_a_server_down_at_the_end_is_owed_to_no_one() {
+        let v = verdict(false);
+        assert!(
+            v.ok,
+            "only Jaquez's disk holds NEW, and Jaquez stays down: {v}"
+        );
+        // Jaquez comes back with NEW: its neighbours are owed it again.
+        let v = verdict(true);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+    }
 }
