@@ -761,7 +761,13 @@ steps:
                         assert!(bytes == max || bytes == max + 1, "{bytes}");
                         hits.insert("id");
                     }
-                    Action::Raw(_) => {
+                    Action::Raw(Raw {
+                        payload: RawPayload::Repeat { count, .. },
+                        ..
+                    }) => {
+                        // The line's bytes, its newline aside: at the limit, or one past it.
+                        let max = limits.line_bytes_max;
+                        assert!(*count == max || *count == max + 1, "{count}");
                         hits.insert("line");
                     }
                     Action::Skew(_) => {
@@ -772,7 +778,6 @@ steps:
             }
         }
         assert_eq!(hits.len(), 3, "{hits:?}");
-        let _ = &limits;
     }
 
     #[test]
