@@ -312,10 +312,7 @@ fn child(
     } else {
         None
     };
-    let parent = match aimed {
-        Some(parent) => parent,
-        None => pick(corpus, rng),
-    };
+    let parent = aimed.unwrap_or_else(|| pick(corpus, rng));
     let mut scenario = parent.scenario.clone();
     let end_ms = mutate::chaos_end(&scenario).as_millis() as u64;
     let random_at =
