@@ -136,11 +136,16 @@ judge_a() {
 # another checker there. Explore fails some runs of the unmutated tree too (docs/mutation.md).
 first_kill() {
   local run file label replay
-  for run in $(ls "$1/failures" 2>/dev/null | sed -E 's/run-([0-9]+).yaml/\1/' | sort -n); do
+  for run in $(ls "$1/failures" 2>/dev/null | sed -nE 's/^run-([0-9]+)\.yaml$/\1/p' | sort -n); do
     file="$1/failures/run-$run.yaml"
     label="$(sed -nE '1s/^name: "explore run [0-9]+: ([^" ]+).*/\1/p' "$file")"
     # `FAIL durable (safety)` in the unmutated replay is the label `safety/durable`.
-    replay="$("$out/sim-unmutated" -q "$file" 2>&1 || true)"
+    # A herd the mutant's loader did not take as made: its herd file is the replay.
+    if [ -f "$1/failures/run-$run.herd.yaml" ]; then
+      replay="$("$out/sim-unmutated" check-herds "$1/failures/run-$run.herd.yaml" 2>&1 || true)"
+    else
+      replay="$("$out/sim-unmutated" -q "$file" 2>&1 || true)"
+    fi
     if ! sed -nE 's/^ *FAIL ([a-z_-]+) \(([a-z]+)\).*/\2\/\1/p' <<<"$replay" \
       | grep -xF "$label" >/dev/null; then
       printf '%s\t%s\n' "$label" "$run"

@@ -11,6 +11,7 @@
 
 mod corpus;
 mod judge;
+mod made;
 mod values;
 
 use std::path::PathBuf;
@@ -19,6 +20,10 @@ use crate::outcome::exit;
 
 pub use corpus::{CorpusError, CorpusFile, Expected};
 pub use judge::{Judged, Verdict, judge};
+pub use made::{
+    AT_LINE_BESIDES_ID_BYTES, Bound, LINE_BYTES_LEAST, LOG_FILE_BYTES_LEAST, MadeFault, bounds_at,
+    judge_made, short_by_micros,
+};
 
 /// Reads the corpus under `paths`: every file with its expectation, or every file that has
 /// none the harness can read.

@@ -53,6 +53,11 @@ pub enum Outcome {
     BadScenario,
     Liveness(CheckerName),
     Safety(CheckerName),
+    /// The server's loader did wrong with a herd the harness made: refused one within the
+    /// documented rules or read a limit of it back wrong (`herd_accepted`), or accepted one a
+    /// step past a documented bound (`herd_refused`), as `sim check-herds` names the verdicts.
+    /// Nothing ran.
+    HerdFile(&'static str),
     /// The system under test panicked or a server stopped with an error.
     Crash,
 }
@@ -72,7 +77,7 @@ impl Outcome {
             Outcome::Pass => exit::OK,
             Outcome::BadScenario => exit::BAD_SCENARIO,
             Outcome::Liveness(_) => exit::LIVENESS,
-            Outcome::Safety(_) => exit::SAFETY,
+            Outcome::Safety(_) | Outcome::HerdFile(_) => exit::SAFETY,
             Outcome::Crash => exit::SUT_FAILURE,
         }
     }
@@ -92,6 +97,7 @@ impl Outcome {
             Outcome::Pass => None,
             Outcome::BadScenario => Some("bad-scenario".into()),
             Outcome::Crash => Some("crash/system-under-test".into()),
+            Outcome::HerdFile(verdict) => Some(format!("{}/{verdict}", FailureClass::Safety)),
             Outcome::Liveness(checker) | Outcome::Safety(checker) => {
                 Some(format!("{}/{checker}", checker.class()))
             }
@@ -106,7 +112,7 @@ impl fmt::Display for Outcome {
             Outcome::Pass => "PASS",
             Outcome::BadScenario => "FAIL (bad scenario)",
             Outcome::Liveness(_) => "FAIL (liveness)",
-            Outcome::Safety(_) => "FAIL (safety)",
+            Outcome::Safety(_) | Outcome::HerdFile(_) => "FAIL (safety)",
             Outcome::Crash => "FAIL (system under test crashed)",
         })
     }
@@ -123,6 +129,7 @@ mod tests {
             Outcome::BadScenario,
             Outcome::Liveness(CheckerName::Convergence),
             Outcome::Safety(CheckerName::Monotonic),
+            Outcome::HerdFile("herd_accepted"),
             Outcome::Crash,
         ];
         for a in outcomes {

@@ -470,7 +470,7 @@ pub use step::{Impostor, ImpostorCertificate};
 pub use tamper::{
     TAMPER_ALTER_BYTES_MAX, TAMPER_INJECT_BYTES_MAX, TAMPER_REPLAY_BYTES_MAX, Tamper, TamperMode,
 };
-pub use write::yaml_scalar;
+pub use write::{herd_yaml, yaml_scalar};
 
 #[cfg(test)]
 mod tests;

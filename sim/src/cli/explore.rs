@@ -151,6 +151,13 @@ pub fn run(args: &ExploreArgs) -> u8 {
         .code();
     if args.shrink {
         for found in &summary.failures {
+            if matches!(found.outcome, Outcome::HerdFile(_)) {
+                println!(
+                    "run {} ({}): its herd file is the reproduction (`sim check-herds`)",
+                    found.run, found.label
+                );
+                continue;
+            }
             println!("shrinking run {} ({})...", found.run, found.label);
             let written = sim::shrink::shrink(&found.scenario, 400).and_then(|shrunk| {
                 let from = format!("explore-run-{}.yaml", found.run);

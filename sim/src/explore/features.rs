@@ -191,6 +191,9 @@ pub fn features(run: &RunRecord) -> Features {
     for (value, at) in super::values::value_features(run) {
         c.once(value, at);
     }
+    for bound in super::herd_bounds::features(&run.limits) {
+        c.once(format!("herd:{bound}"), Duration::MAX);
+    }
     for property in sometimes::observed(run) {
         c.once(format!("sometimes:{property}"), Duration::MAX);
     }

@@ -13,6 +13,7 @@
 pub mod compound;
 pub mod corpus;
 pub mod features;
+pub mod herd_bounds;
 pub mod mutate;
 pub mod pick;
 pub mod rare;

@@ -239,7 +239,7 @@ struct Edge {
 type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 17] = [
+const EDGES: [EdgeFn; 18] = [
     id_at_bound,
     whatsat_at_max,
     ahead_at_bound,
@@ -257,6 +257,7 @@ const EDGES: [EdgeFn; 17] = [
     forged_from_stranger,
     oneway_read,
     places_rate_at_bound,
+    herd_at_bound,
 ];
 
 /// An IAMAT's timestamp text for simulated wall time `at`.
@@ -493,6 +494,11 @@ fn places_rate_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option
 }
 
 /// `table_bytes_max` set to exactly what the run's IAMATs take (or a record's overhead less).
+/// A herd limit at a bound the herd-file rules document; see [`super::herd_bounds`].
+fn herd_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    super::herd_bounds::herd_at_bound(s, rng, e.server, e.past)
+}
+
 fn table_bytes_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
     super::pick::table_bytes_at_bound(s, e.past);
     clear_expectations(s);

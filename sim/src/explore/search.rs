@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use server::config::Herd;
+
 use crate::checkers::RunRecord;
+use crate::herd_corpus;
 use crate::outcome::Outcome;
 use crate::report;
 use crate::scenario::Scenario;
@@ -159,19 +162,24 @@ pub fn search(
         && settings.time_max.is_none_or(|t| started.elapsed() < t)
     {
         let want = BATCH.min(settings.runs_max - summary.runs);
-        let mut children: Vec<(Scenario, Option<String>)> = Vec::new();
+        let mut children: Vec<Child> = Vec::new();
         while children.len() < want {
             let child = match settings.strategy {
                 Strategy::Swarm => {
                     drawn += 1;
-                    swarm::scenario_for(swarm_seed(settings.search_seed, drawn - 1), base)
-                        .map(|s| (s, None))
+                    swarm::scenario_for(swarm_seed(settings.search_seed, drawn - 1), base).map(
+                        |scenario| Child {
+                            scenario,
+                            parent: None,
+                            herd_fault: None,
+                        },
+                    )
                 }
                 Strategy::Explore => child(base, &corpus, settings.aim_percent, &mut rng),
             };
             match child {
                 Ok(child) => {
-                    if let Some(parent) = &child.1 {
+                    if let Some(parent) = &child.parent {
                         corpus.child_of(parent);
                     }
                     children.push(child)
@@ -179,8 +187,13 @@ pub fn search(
                 Err(_) => summary.discarded += 1,
             }
         }
-        let results = pool::parallel_map(&children, settings.jobs, &|(s, _)| run(s), &|_| {});
-        for ((scenario, parent), result) in children.into_iter().zip(results) {
+        let results = pool::parallel_map(&children, settings.jobs, &Child::run, &|_| {});
+        for (child, result) in children.into_iter().zip(results) {
+            let Child {
+                scenario,
+                parent,
+                herd_fault,
+            } = child;
             if result.outcome == Outcome::BadScenario {
                 summary.discarded += 1;
                 continue;
@@ -194,6 +207,9 @@ pub fn search(
                     None => {
                         if let Some(dir) = &settings.corpus_dir {
                             write_failure(dir, &scenario, &label, summary.runs);
+                            if let Some(fault) = &herd_fault {
+                                write_herd_failure(dir, fault, summary.runs);
+                            }
                         }
                         summary.failures.push(Found {
                             label: label.clone(),
@@ -263,6 +279,55 @@ fn write_failure(dir: &std::path::Path, scenario: &Scenario, label: &str, run: u
     }
 }
 
+/// Writes the herd file that shows a run's herd fault to `DIR/failures/run-N.herd.yaml`, a
+/// corpus file `sim check-herds` replays.
+fn write_herd_failure(dir: &std::path::Path, fault: &herd_corpus::MadeFault, run: usize) {
+    let path = dir.join("failures").join(format!("run-{run}.herd.yaml"));
+    if let Err(e) = std::fs::write(&path, &fault.file) {
+        eprintln!("explore: cannot write {}: {e}", path.display());
+    }
+}
+
+/// The herd a scenario runs under: its herd with its `limits` applied.
+fn herd_of(scenario: &Scenario) -> Herd {
+    Herd {
+        limits: scenario.effective_limits(),
+        ..scenario.herd.clone()
+    }
+}
+
+/// A child ready to run, and the parent it came from.
+struct Child {
+    scenario: Scenario,
+    parent: Option<String>,
+    /// What the server's loader did wrong with the child's herd ([`herd_corpus::judge_made`]):
+    /// then the child is not run, and fails as [`Outcome::HerdFile`].
+    herd_fault: Option<herd_corpus::MadeFault>,
+}
+
+impl Child {
+    /// Judged with its herd as made, before it was written.
+    fn judged(scenario: Scenario, parent: Option<String>) -> Child {
+        let herd_fault = herd_corpus::judge_made(&herd_of(&scenario));
+        Child {
+            scenario,
+            parent,
+            herd_fault,
+        }
+    }
+
+    fn run(&self) -> RunResult {
+        match &self.herd_fault {
+            Some(fault) => RunResult {
+                outcome: Outcome::HerdFile(fault.verdict),
+                label: Outcome::HerdFile(fault.verdict).label(),
+                features: Features::default(),
+            },
+            None => run(&self.scenario),
+        }
+    }
+}
+
 /// Adds a run that reached `new` features to the corpus (and its directory).
 fn keep(
     corpus: &mut Corpus,
@@ -295,17 +360,18 @@ fn keep(
     corpus.add(entry);
 }
 
-/// One child: a fresh swarm draw, or a mutation of an entry picked by energy; sound and
-/// validated through its YAML, with its parent's name.
+/// One child: a fresh swarm draw, or a mutation of an entry picked by energy; its herd judged
+/// as made ([`Child::judged`]), then sound and validated through its YAML, with its parent's
+/// name.
 fn child(
     base: &Base,
     corpus: &Corpus,
     aim_percent: u32,
     rng: &mut SmallRng,
-) -> Result<(Scenario, Option<String>), String> {
+) -> Result<Child, String> {
     let fresh_seed = |rng: &mut SmallRng| rng.random::<u32>() as u64 | 1 << 40;
     if corpus.entries.is_empty() || rng.random_range(0..100) < FRESH_PERCENT {
-        return swarm::scenario_for(fresh_seed(rng), base).map(|s| (s, None));
+        return swarm::scenario_for(fresh_seed(rng), base).map(|s| Child::judged(s, None));
     }
     let aimed = if aim_percent > 0 && rng.random_range(0..100) < aim_percent {
         aimed_parent(corpus, rng)
@@ -381,9 +447,14 @@ fn child(
         }
     }
     mutate::sanitize(&mut scenario);
-    let text = scenario.to_yaml(&[]);
-    let child = Scenario::from_yaml_str(&text, "explore-child.yaml").map_err(|e| e.to_string())?;
-    Ok((child, Some(parent.name.clone())))
+    let judged = Child::judged(scenario, Some(parent.name.clone()));
+    if judged.herd_fault.is_some() {
+        return Ok(judged);
+    }
+    let text = judged.scenario.to_yaml(&[]);
+    let scenario =
+        Scenario::from_yaml_str(&text, "explore-child.yaml").map_err(|e| e.to_string())?;
+    Ok(Child { scenario, ..judged })
 }
 
 /// An entry that reached one of the [`AIM_AMONG`] rarest properties (one drawn, then one of

@@ -228,7 +228,7 @@ fn wrong_values(shown: &str, claims: &[(usize, ValueClaim)], herd: &Herd) -> Vec
 /// Runs the server's code on one file. A panic is caught so that it is reported as the system
 /// under test crashing (exit 3), not as `sim` itself dying with an exit code no script reads
 /// as a verdict.
-fn guarded<T>(run: impl FnOnce() -> T) -> Result<T, String> {
+pub(super) fn guarded<T>(run: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(AssertUnwindSafe(run)).map_err(|panic| {
         panic
             .downcast_ref::<String>()

@@ -105,33 +105,44 @@ impl Scenario {
             out.push_str("herd: default\n");
             return;
         }
-        out.push_str("herd:\n  servers:\n");
-        for s in &self.herd.servers {
-            let peer = s.peer_port.map(|p| format!(", peer_port: {p}"));
-            let _ = writeln!(
-                out,
-                "    - {{ name: {}, host: {}, port: {}{} }}",
-                quote(&s.name),
-                quote(&s.host),
-                s.port,
-                peer.unwrap_or_default()
-            );
-        }
-        if !self.herd.links.is_empty() {
-            out.push_str("  links:\n");
-            for l in &self.herd.links {
-                let classic = if l.classic { ", classic: true" } else { "" };
-                let _ = writeln!(out, "    - {{ between: {}{classic} }}", list(&l.between));
-            }
-        }
-        if self.herd.limits != server::config::Limits::default() {
-            let limits = serde_json::to_string(&self.herd.limits).unwrap_or_else(|_| "{}".into());
-            let _ = writeln!(out, "  limits: {limits}");
-        }
-        if let Some(dir) = &self.herd.data_dir {
-            let _ = writeln!(out, "  data_dir: {}", quote(&dir.display().to_string()));
+        out.push_str("herd:\n");
+        for line in herd_yaml(&self.herd).lines() {
+            let _ = writeln!(out, "  {line}");
         }
     }
+}
+
+/// A herd as the body of a herd file (`server --herd FILE`): its servers, links, limits that
+/// differ from the defaults (durations by the server's own writer) and data directory. A
+/// scenario holds the same text indented under `herd:`.
+pub fn herd_yaml(herd: &server::config::Herd) -> String {
+    let mut out = String::from("servers:\n");
+    for s in &herd.servers {
+        let peer = s.peer_port.map(|p| format!(", peer_port: {p}"));
+        let _ = writeln!(
+            out,
+            "  - {{ name: {}, host: {}, port: {}{} }}",
+            quote(&s.name),
+            quote(&s.host),
+            s.port,
+            peer.unwrap_or_default()
+        );
+    }
+    if !herd.links.is_empty() {
+        out.push_str("links:\n");
+        for l in &herd.links {
+            let classic = if l.classic { ", classic: true" } else { "" };
+            let _ = writeln!(out, "  - {{ between: {}{classic} }}", list(&l.between));
+        }
+    }
+    if herd.limits != server::config::Limits::default() {
+        let limits = serde_json::to_string(&herd.limits).unwrap_or_else(|_| "{}".into());
+        let _ = writeln!(out, "limits: {limits}");
+    }
+    if let Some(dir) = &herd.data_dir {
+        let _ = writeln!(out, "data_dir: {}", quote(&dir.display().to_string()));
+    }
+    out
 }
 
 fn limits_flow(l: &LimitOverrides) -> Vec<String> {
