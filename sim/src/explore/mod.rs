@@ -12,6 +12,7 @@
 
 pub mod compound;
 pub mod corpus;
+pub mod disk;
 pub mod features;
 pub mod herd_bounds;
 pub mod mutate;

@@ -239,7 +239,7 @@ struct Edge {
 type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 18] = [
+const EDGES: [EdgeFn; 19] = [
     id_at_bound,
     whatsat_at_max,
     ahead_at_bound,
@@ -258,6 +258,7 @@ const EDGES: [EdgeFn; 18] = [
     oneway_read,
     places_rate_at_bound,
     herd_at_bound,
+    disk_fault,
 ];
 
 /// An IAMAT's timestamp text for simulated wall time `at`.
@@ -494,6 +495,13 @@ fn places_rate_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option
 }
 
 /// `table_bytes_max` set to exactly what the run's IAMATs take (or a record's overhead less).
+/// A disk fault at the edge's moment; see [`super::disk`].
+fn disk_fault(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    let end = chaos_end(s);
+    super::disk::disk_fault(s, rng, e.server, e.at, end);
+    None
+}
+
 /// A herd limit at a bound the herd-file rules document; see [`super::herd_bounds`].
 fn herd_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     super::herd_bounds::herd_at_bound(s, rng, e.server, e.past)

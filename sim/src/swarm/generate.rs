@@ -9,6 +9,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use server::config::Herd;
+pub use topology::persistent_connected;
 pub use values::ValueClasses;
 
 use crate::scenario::buggify::BuggifySettings;
@@ -658,7 +659,7 @@ mod abuse;
 mod attacker;
 mod power;
 mod topology;
-use topology::{persistent_connected, split};
+use topology::split;
 mod values;
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use rand::rngs::SmallRng;
 use server::config::Herd;
 
 /// Whether the herd's persistent links, without link `except`, connect every server.
-pub(super) fn persistent_connected(herd: &Herd, except: Option<usize>) -> bool {
+pub fn persistent_connected(herd: &Herd, except: Option<usize>) -> bool {
     let Some(first) = herd.servers.first() else {
         return true;
     };

@@ -1,0 +1,171 @@
+//! A disk fault put where the explorer chooses, as the swarm's power-faults family draws them:
+//! the whole herd losing power at once, a server losing power within 40 ms of a burst of load
+//! (writes torn in flight), a bit flipped at rest, a failed sync or a full disk under an
+//! IAMAT. The herd keeps its tables on disk from then on. The swarm draws these on their own
+//! stream, at most a few a run, so its rarest properties are here; a child aims one at a moment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand::Rng;
+use rand::rngs::SmallRng;
+
+use crate::scenario::{Action, DiskFaultKind, DiskStep, IamAt, Load, Scenario};
+use crate::swarm::persistent_connected;
+
+use super::compound::step;
+
+/// How long a server whose disk failed (it stops itself) stays down before it is crashed and
+/// restarted, as the swarm has it.
+const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// One disk fault at `server` from `at` (moved earlier so the server is back up by `end`).
+/// Skipped where a persistent link does not connect every server (a classic link loses what
+/// it cannot deliver, so no record is owed as acknowledged) or where a server it takes down
+/// is down, crashed or restarted within 200 ms of the fault. Expectations are dropped: a
+/// server that loses power may take a reorder probe's answer with it.
+pub fn disk_fault(
+    s: &mut Scenario,
+    rng: &mut SmallRng,
+    server: String,
+    at: Duration,
+    end: Duration,
+) {
+    if !persistent_connected(&s.herd, None) {
+        return;
+    }
+    let kind = rng.random_range(0..5);
+    let down = ms(rng.random_range(300..=2000));
+    let start = at.min(end.saturating_sub(FAILED_DISK_DOWN + down + ms(200)));
+    let servers = match kind {
+        0 => s.server_names(),
+        _ => vec![server.clone()],
+    };
+    let until = start + FAILED_DISK_DOWN + down;
+    if servers.iter().any(|name| down_near(s, name, start, until)) {
+        return;
+    }
+    s.herd.data_dir.get_or_insert_with(|| PathBuf::from("data"));
+    let disk = |fault| {
+        Action::Disk(DiskStep {
+            server: server.clone(),
+            fault,
+        })
+    };
+    let mut crash_at = start;
+    match kind {
+        1 => {
+            let load = Load {
+                server: server.clone(),
+                clients: rng.random_range(50..=200),
+                connections: rng.random_range(1..=4),
+                prefix: "torn-".into(),
+                per_second: None,
+            };
+            s.steps.push(step(start, Action::Load(load)));
+            crash_at = start + ms(rng.random_range(1..=40));
+        }
+        2 => s.steps.push(step(start, disk(DiskFaultKind::FlipBit))),
+        3 | 4 => {
+            let fault = [DiskFaultKind::FailSync, DiskFaultKind::Full][kind - 3];
+            s.steps.push(step(start, disk(fault)));
+            let iamat = IamAt {
+                client: "disk".into(),
+                server: server.clone(),
+                location: "+12.5-45.25".into(),
+                timestamp: None,
+            };
+            s.steps.push(step(start, Action::IamAt(iamat)));
+            crash_at = start + FAILED_DISK_DOWN;
+            if fault == DiskFaultKind::Full {
+                s.steps.push(step(crash_at, disk(DiskFaultKind::Freed)));
+            }
+        }
+        _ => {}
+    }
+    for name in &servers {
+        s.steps.push(step(crash_at, Action::Crash(name.clone())));
+        s.steps
+            .push(step(crash_at + down, Action::Restart(name.clone())));
+    }
+    for st in &mut s.steps {
+        st.expect = None;
+    }
+}
+
+/// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`.
+fn down_near(s: &Scenario, server: &str, from: Duration, to: Duration) -> bool {
+    let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
+    let mut steps: Vec<(Duration, bool)> = s
+        .steps
+        .iter()
+        .filter_map(|st| match &st.action {
+            Action::Crash(name) if name == server => Some((st.at, true)),
+            Action::Restart(name) if name == server => Some((st.at, false)),
+            _ => None,
+        })
+        .collect();
+    steps.sort();
+    let mut down_since = None;
+    for (at, crash) in steps {
+        if crash {
+            down_since = Some(at);
+        } else if let Some(since) = down_since.take()
+            && since <= to
+            && at >= from
+        {
+            return true;
+        }
+    }
+    down_since.is_some_and(|since| since <= to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::mutate::{chaos_end, sanitize};
+    use crate::explore::search::run;
+    use rand::SeedableRng;
+
+    const PARENT: &str = "name: a parent\nseed: 3\nduration: 20s\nsteps:\n  - at: 1s\n    \
+        iamat: { client: kiwi, server: Bailey, location: \"+34.1-118.4\" }\n  - at: 2s\n    \
+        iamat: { client: lime, server: Bona, location: \"+1+1\" }\n";
+
+    #[test]
+    fn every_kind_of_disk_fault_reaches_its_property_and_a_correct_herd_passes() {
+        let mut reached = std::collections::BTreeSet::new();
+        for seed in 0..10 {
+            let mut s = Scenario::from_yaml_str(PARENT, "parent.yaml").unwrap();
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let end = chaos_end(&s);
+            disk_fault(
+                &mut s,
+                &mut rng,
+                "Clark".into(),
+                Duration::from_secs(3),
+                end,
+            );
+            sanitize(&mut s);
+            let child = Scenario::from_yaml_str(&s.to_yaml(&[]), "child.yaml").unwrap();
+            let result = run(&child);
+            assert_eq!(result.label, None, "seed {seed}");
+            reached.extend(result.features.keys().filter_map(|f| {
+                let name = f.strip_prefix("sometimes:")?;
+                [
+                    "herd_power_cut",
+                    "torn_write_cut",
+                    "flipped_bit_caught",
+                    "failed_sync_stopped",
+                    "full_disk_stopped",
+                ]
+                .contains(&name)
+                .then(|| name.to_string())
+            }));
+        }
+        assert!(reached.len() >= 4, "{reached:?}");
+    }
+}
