@@ -1,12 +1,13 @@
-//! Deep canaries: bugs planted on purpose, each behind two rare events in one run, to measure
-//! how well the simulation's search (the swarm, the explorer) reaches deep corners.
+//! Deep canaries: bugs planted on purpose, each behind two rare events in one run (one behind
+//! three), to measure how well the simulation's search (the swarm, the explorer) reaches deep corners.
 //!
 //! They exist only with the `canaries` cargo feature, which the simulation enables and
 //! production builds never do; even then a canary is off unless a run chooses it by name
 //! (`Env::canary`, which the binary leaves `None`: the simulation's scenarios set it). Without the
 //! feature, [`Canary::parse`] refuses every name and [`Canaries::on`] is always false, so the
 //! checks below compile to nothing. Each bug makes a server drop a record it must keep (it is
-//! logged as `stale`), which `monotonic`, `convergence` or `integrity` catch.
+//! logged as `stale`) or store one it must refuse, which `monotonic`, `convergence` or
+//! `integrity` catch.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,9 +35,10 @@ pub enum Canary {
     /// that look skewed are shed first, and the test of "looks skewed" is off by its margin).
     EdgeAheadAfterSkew,
     /// Once a client connection sent a link's `AUTH` line (a handshake line where no link
-    /// runs: links speak it only inside TLS, after `HELLO`), an `AT` line
-    /// on a plain connection whose origin is a server of the herd but not a neighbour is taken
-    /// as a classic peer's record.
+    /// runs: links speak it only inside TLS, after `HELLO`), an `AT` line on a plain
+    /// connection whose origin is a server of the herd but not a neighbour, for a client this
+    /// server already holds, is taken as a classic peer's record: a hijack of a real client's
+    /// location, not a new client.
     ReplayOpensNonNeighbour,
     /// A neighbour's record with a time difference of exactly zero and a location on a pole
     /// or the antimeridian (latitude ±90 or longitude ±180) is dropped.
@@ -125,13 +127,21 @@ impl Canaries {
         }
     }
 
-    /// Whether the running canary takes `record`, an `AT` line on a plain connection whose
-    /// origin is the herd's server `herd_server` and not a neighbour.
-    pub fn takes_forged_at(&self, herd_server: bool, neighbour: bool) -> bool {
+    /// Whether the running canary takes a record sent in an `AT` line on a plain connection:
+    /// `herd_server` if its origin is a server of the herd, `neighbour` if that server is a
+    /// neighbour, and `held()` whether this server already holds a record of its client (asked
+    /// last, and only by this canary, as it locks the table).
+    pub fn takes_forged_at(
+        &self,
+        herd_server: bool,
+        neighbour: bool,
+        held: impl FnOnce() -> bool,
+    ) -> bool {
         self.on(Canary::ReplayOpensNonNeighbour)
             && self.replayed_auth.load(Ordering::Relaxed)
             && herd_server
             && !neighbour
+            && held()
     }
 
     /// Whether the running canary drops `record`, offered from `source` to `store` when the
@@ -211,5 +221,35 @@ mod tests {
         );
         assert!(!canaries.on(Canary::ZeroDiffTie));
         assert!(!Canaries::new(None).on(Canary::ZeroDiffPole));
+    }
+
+    #[test]
+    fn a_forged_record_is_taken_only_after_a_replay_and_only_for_a_held_client() {
+        let canaries = Canaries::new(Some(Canary::ReplayOpensNonNeighbour));
+        assert!(
+            !canaries.takes_forged_at(true, false, || true),
+            "no replay yet"
+        );
+        canaries.replayed_auth();
+        let on = cfg!(feature = "canaries");
+        assert_eq!(canaries.takes_forged_at(true, false, || true), on);
+        assert!(
+            !canaries.takes_forged_at(true, false, || false),
+            "a new client"
+        );
+        assert!(
+            !canaries.takes_forged_at(true, true, || true),
+            "a neighbour"
+        );
+        assert!(
+            !canaries.takes_forged_at(false, false, || true),
+            "no server of the herd"
+        );
+        let other = Canaries::new(Some(Canary::ZeroDiffPole));
+        other.replayed_auth();
+        assert!(
+            !other.takes_forged_at(true, false, || true),
+            "another canary"
+        );
     }
 }

@@ -222,9 +222,11 @@ impl Handler {
             Ok(Command::At(record)) => {
                 let shared = &self.shared;
                 let neighbour = shared.neighbours.iter().any(|n| n.name == record.origin);
-                let planted = shared
-                    .canaries
-                    .takes_forged_at(shared.is_herd_server(&record.origin), neighbour);
+                let planted = shared.canaries.takes_forged_at(
+                    shared.is_herd_server(&record.origin),
+                    neighbour,
+                    || shared.store().get(&record.client).is_some(),
+                );
                 let refusal = if !self.shared.has_classic_neighbour() && !planted {
                     // No classic neighbour: an AT line on a plain connection is a client's
                     // forgery, and only ever gets `?`.

@@ -1,7 +1,8 @@
 //! Edges that take several steps to reach their class: a table grown past its byte bound by
 //! updates while a client at the id bound moves, a forged record in the name of a server of
-//! the herd that is not a neighbour (after a replayed `AUTH`, half the time), a read across a
-//! one-way cut, and a burst of Places calls at the call rate bound. Each pushes its steps into the scenario; [`super::mutate::sanitize`]
+//! the herd that is not a neighbour (after a replayed `AUTH`, half the time; for a held
+//! client, half the time), a read across a one-way cut, and a burst of Places calls at the
+//! call rate bound. Each pushes its steps into the scenario; [`super::mutate::sanitize`]
 //! makes the child sound afterwards.
 
 use std::time::Duration;
@@ -163,10 +164,30 @@ fn strangers(s: &Scenario, server: &str) -> Vec<String> {
         .collect()
 }
 
+/// A client the scenario sent an IAMAT for at least [`HELD_BEFORE`] before `at`, if any:
+/// by then the herd holds it, so a record forged for it would hijack a real client.
+fn held_client(s: &Scenario, rng: &mut SmallRng, at: Duration) -> Option<String> {
+    let mut held: Vec<String> = Vec::new();
+    for st in s.steps.iter().filter(|st| st.at + HELD_BEFORE <= at) {
+        if let Action::IamAt(a) = &st.action
+            && !held.contains(&a.client)
+        {
+            held.push(a.client.clone());
+        }
+    }
+    (!held.is_empty()).then(|| held.swap_remove(rng.random_range(0..held.len())))
+}
+
+/// How long before a forged line an IAMAT is sent for its client to be held by then: 200 ms,
+/// time for the record to flood across the herd.
+const HELD_BEFORE: Duration = Duration::from_millis(200);
+
 /// An `AT` line on a client connection in the name of a server of the herd that is not the
 /// receiver's neighbour (it must be refused: no link carries it, and it comes from no classic
 /// neighbour's address), sent after a replayed `AUTH` line where the scenario has one (at
-/// that server, 0.5 to 3 s later), and half the time after one it adds itself.
+/// that server, 0.5 to 3 s later), and half the time after one it adds itself. Half the time
+/// it is for a client the scenario sent an IAMAT for before it (a hijack of a held client's
+/// location), else for a new client `forged`.
 pub fn forged_from_stranger(
     s: &mut Scenario,
     rng: &mut SmallRng,
@@ -202,9 +223,14 @@ pub fn forged_from_stranger(
         return;
     };
     let send_at = auth_at.map_or(at, |a| after(rng, a, 500, 3000, end));
+    let client = match rng.random_bool(0.5) {
+        true => held_client(s, rng, send_at),
+        false => None,
+    };
+    let client = client.unwrap_or_else(|| "forged".into());
     let stamp = s.start + send_at;
     let line = format!(
-        "AT {stranger} +0.000000000 forged +{}+{} {}.{:09}",
+        "AT {stranger} +0.000000000 {client} +{}+{} {}.{:09}",
         rng.random_range(1..=9),
         rng.random_range(1..=9),
         stamp.as_secs(),
@@ -361,15 +387,46 @@ steps:
             let end = chaos_end(s);
             forged_from_stranger(s, rng, "Clark", Duration::from_secs(5), end)
         };
-        let made = children(8, None, forge);
-        let (hits, _) = reached(&made, "value:forged_herd_origin", "");
-        assert_eq!(hits, 8, "every child sends one, and it is refused");
-        let planted = children(8, Some("replay_opens_non_neighbour"), forge);
-        let (_, failed) = reached(&planted, "", "safety/integrity");
-        assert!(
-            (2..8).contains(&failed),
-            "the canary failed {failed} of 8 children"
+        let made = children(12, None, forge);
+        let (hits, failed) = reached(&made, "value:forged_herd_origin", "safety/integrity");
+        assert_eq!(hits, 12, "every child sends one");
+        assert_eq!(failed, 0, "and it is refused");
+        // The canary takes the forged record only after a replayed `AUTH` and only for a
+        // client the receiver holds: exactly the children that have both fail, and some do
+        // not (a forged record for a new client, or none replayed before it).
+        let planted = children(12, Some("replay_opens_non_neighbour"), forge);
+        let hijacks: Vec<bool> = planted.iter().map(replay_then_hijack).collect();
+        let failed: Vec<bool> = planted
+            .iter()
+            .map(|c| run(c).label.as_deref() == Some("safety/integrity"))
+            .collect();
+        assert_eq!(
+            failed, hijacks,
+            "which children failed, against which hijack"
         );
+        let hits = hijacks.iter().filter(|h| **h).count();
+        assert!((2..10).contains(&hits), "{hits} of 12 children hijack");
+    }
+
+    /// Whether `child` replays an `AUTH` line, then forges a record for a client it sent an
+    /// IAMAT for before.
+    fn replay_then_hijack(child: &Scenario) -> bool {
+        let mut auth = false;
+        let mut iamats: Vec<&str> = Vec::new();
+        for st in &child.steps {
+            match &st.action {
+                Action::Raw(r) if matches!(&r.payload, RawPayload::Line(l) if l.starts_with("AUTH ")) => {
+                    auth = true
+                }
+                Action::IamAt(a) => iamats.push(&a.client),
+                Action::Hostile(h) => {
+                    let client = h.lines.iter().find_map(|l| l.split(' ').nth(3));
+                    return auth && client.is_some_and(|c| iamats.contains(&c));
+                }
+                _ => {}
+            }
+        }
+        false
     }
 
     #[test]
