@@ -76,8 +76,8 @@ pub fn bounds_at(limits: &Limits) -> Vec<Bound> {
     out
 }
 
-/// What the server's loader did wrong with a made herd: the `sim check-herds` verdict it
-/// breaks (`herd_accepted` or `herd_refused`), why, and the corpus file that shows it.
+/// What the server did wrong with a made herd: the `sim check-herds` verdict its file fails
+/// there (`herd_accepted`, `herd_written_back` or `herd_refused`), why, and that file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MadeFault {
     pub verdict: &'static str,
@@ -85,24 +85,33 @@ pub struct MadeFault {
     pub file: String,
 }
 
-/// Judges a made herd: its file (as [`crate::scenario::herd_yaml`] writes it) loaded by the
-/// server's own loader, as `server --herd` would, must be taken with every limit as made; at
-/// each documented bound it sits at, the herd one step past must be refused, the error naming
-/// the limit. A panic of the server's code is caught and said as a fault too.
+/// Judges a made herd: its file loaded by the server's own loader, as `server --herd` would,
+/// must be taken with every limit as made, both as the harness writes it (`herd_accepted`) and
+/// as the server's own writer writes it (`herd_written_back`: `sim shrink` and the corpus
+/// write herds so); at each documented bound it sits at, the herd one step past must be
+/// refused, the error naming the limit (`herd_refused`). A panic of the server's code is
+/// caught and said as a fault too.
 pub fn judge_made(herd: &Herd) -> Option<MadeFault> {
-    if let Some(why) = taken_as_made(herd) {
-        return Some(MadeFault {
-            verdict: "herd_accepted",
+    let taken = |text: String, verdict| {
+        let why = taken_as_made(herd, &text)?;
+        Some(MadeFault {
+            verdict,
             file: accepted_file(herd, &why),
             why,
-        });
+        })
+    };
+    if let Some(fault) = taken(harness_yaml(herd), "herd_accepted") {
+        return Some(fault);
+    }
+    if let Some(fault) = taken(herd_yaml(herd), "herd_written_back") {
+        return Some(fault);
     }
     bounds_at(&herd.limits).into_iter().find_map(|bound| {
         let past = Herd {
             limits: bound.past,
             ..herd.clone()
         };
-        let why = match load(&past) {
+        let why = match load(&harness_yaml(&past)) {
             Err(message) if message.contains(bound.limit) => return None,
             Err(message) => format!(
                 "a herd one step past the {} bound was refused for another reason: {message}",
@@ -119,7 +128,7 @@ pub fn judge_made(herd: &Herd) -> Option<MadeFault> {
         for line in why.lines() {
             let _ = writeln!(file, "# {line}");
         }
-        file.push_str(&herd_yaml(&past));
+        file.push_str(&harness_yaml(&past));
         Some(MadeFault {
             verdict: "herd_refused",
             why,
@@ -128,9 +137,10 @@ pub fn judge_made(herd: &Herd) -> Option<MadeFault> {
     })
 }
 
-/// Why the server's loader did not take `herd` with every limit as made, if it did not.
-fn taken_as_made(herd: &Herd) -> Option<String> {
-    let read = match load(herd) {
+/// Why the server's loader did not take `text`, `herd`'s file, with every limit as made, if
+/// it did not.
+fn taken_as_made(herd: &Herd, text: &str) -> Option<String> {
+    let read = match load(text) {
         Ok(read) => read,
         Err(message) => {
             return Some(format!(
@@ -148,10 +158,9 @@ fn taken_as_made(herd: &Herd) -> Option<String> {
     (!wrong.is_empty()).then(|| format!("the herd file reads back wrong: {}", wrong.join("; ")))
 }
 
-/// `herd`'s file loaded by the server's loader; a refusal (or a panic) as its first line.
-fn load(herd: &Herd) -> Result<Herd, String> {
-    let text = herd_yaml(herd);
-    match guarded(|| Herd::from_yaml_str(&text, ORIGIN)) {
+/// A herd file's text loaded by the server's loader; a refusal (or a panic) as its first line.
+fn load(text: &str) -> Result<Herd, String> {
+    match guarded(|| Herd::from_yaml_str(text, ORIGIN)) {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(e)) => {
             let message = e.to_string();
@@ -161,10 +170,33 @@ fn load(herd: &Herd) -> Result<Herd, String> {
     }
 }
 
+/// `herd`'s file with every duration written by the harness, in seconds with nine decimals
+/// (`0.499015000s`), not by the server's writer: a file whose text does not depend on the
+/// code it judges, so a writer that gets a value wrong fails it on `sim check-herds`' write-back
+/// and passes it once fixed.
+fn harness_yaml(herd: &Herd) -> String {
+    let text = herd_yaml(herd);
+    let Ok(serde_json::Value::Object(mut json)) = serde_json::to_value(&herd.limits) else {
+        return text;
+    };
+    for name in LIMIT_NAMES {
+        if let Some(LimitValue::Duration(d)) = limit(&herd.limits, name) {
+            let seconds = format!("{}.{:09}s", d.as_secs(), d.subsec_nanos());
+            json.insert(name.to_string(), serde_json::Value::String(seconds));
+        }
+    }
+    let limits = serde_json::Value::Object(json);
+    text.lines()
+        .map(|line| match line.starts_with("limits: ") {
+            true => format!("limits: {limits}\n"),
+            false => format!("{line}\n"),
+        })
+        .collect()
+}
+
 /// `herd` as an `# accepted` corpus file: the header, `why` as comment lines, one `# value:`
 /// claim per limit that differs from the default (written by the harness: counts in digits,
-/// durations in whole nanoseconds, not by the server's duration writer), then the herd file
-/// itself (durations by the server's writer).
+/// durations in whole nanoseconds), then the herd file as [`harness_yaml`] writes it.
 fn accepted_file(herd: &Herd, why: &str) -> String {
     let mut out = String::from("# accepted\n");
     for line in why.lines() {
@@ -179,7 +211,7 @@ fn accepted_file(herd: &Herd, why: &str) -> String {
             let _ = writeln!(out, "# value: limits.{name} = {}", claim_text(value));
         }
     }
-    out.push_str(&herd_yaml(herd));
+    out.push_str(&harness_yaml(herd));
     out
 }
 
@@ -230,6 +262,8 @@ mod tests {
             text.contains("# value: limits.backoff_min = 99500000ns"),
             "{text}"
         );
+        // The body's durations are the harness's own text, not the server's writer's.
+        assert!(text.contains(r#""backoff_min":"0.099500000s""#), "{text}");
         let judged = check_herds(&text, "made.yaml");
         assert!(
             judged.verdicts.iter().all(|v| v.ok),
