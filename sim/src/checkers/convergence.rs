@@ -585,6 +585,37 @@ mod tests {
     }
 
     #[test]
+    fn a_classic_flood_in_flight_when_its_sender_went_down_is_not_owed_past_it() {
+        // Clark floods NEW to Jaquez, then the next record while NEW's line is still on the
+        // way, and crashes; it comes back with NEW from its disk. `read`: Jaquez read NEW's
+        // line before the crash.
+        const NEXT: &str = "AT Clark +0.000001000 lime +1+1 1700000001";
+        let verdict = |read: bool| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.extend(everywhere(2_000, NEW, &["Campbell", "Jaquez"]));
+            events.push(flood(2_001, "Clark", "Jaquez", NEW));
+            events.push(flood(2_002, "Clark", "Jaquez", NEXT));
+            if read {
+                let line = Event::ClientLine {
+                    conn: 7,
+                    line: NEW.into(),
+                };
+                events.push(TraceEvent::server(ms(2_002), "Jaquez", line));
+            }
+            events.push(crash(2_003, "Clark"));
+            events.push(refused_at("Campbell", 2_010, 1_699_999_998));
+            events.push(restart(2_500, "Clark"));
+            events.push(stored(2_500, "Clark", NEW, "new"));
+            verdict_classic_clark_jaquez(events)
+        };
+        let v = verdict(false);
+        assert!(v.ok, "Clark went down before Jaquez read NEW: {v}");
+        let v = verdict(true);
+        assert!(!v.ok, "Jaquez read NEW, so the flood got through: {v}");
+        assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
+    }
+
+    #[test]
     fn a_classic_flood_sent_while_refusals_went_unlogged_is_not_owed_past_it() {
         // Jaquez logs a refusal at 1.5 s and no other for a second, counting the rest into
         // the next one it logs (`suppressed`); Clark floods NEW to it at 2.001 s.

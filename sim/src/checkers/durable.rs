@@ -13,8 +13,13 @@
 //! at the end stored since it was last down, is kept only on disks no running server reads:
 //! no correct herd can bring it anywhere (its acknowledging server passes nothing on any more,
 //! and what it passed on before was lost again), so it is owed to no one.
+//!
+//! A server that had to refuse a newer record of a client, and never stored the older one,
+//! passes the older one on to no one: its neighbours offer it each client's newest record only.
+//! So a record superseded before it could pass such a server is not owed behind it.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use server::events::Event;
 use server::protocol::{Command, Record};
@@ -45,14 +50,16 @@ impl Checker for Durable {
         // A server whose clock runs too far behind must refuse a record (the same excuse
         // `convergence` makes): neither it nor an older record of its client (which the herd
         // no longer sends once the newer one is held) is owed there; nor is it owed to a
-        // server that only servers refusing it could pass it to.
+        // server that only servers refusing it, or a newer record of its client, could pass it
+        // to.
         let refused = super::convergence::refused::must_refuse(run);
         let downtime = replay::Downtime::from_trace(run.trace);
         for (at, server, record) in &acknowledged {
             if kept_only_where_down(run, &downtime, server, record) {
                 continue;
             }
-            let unreachable = super::convergence::refused::not_owed(run, record, &refused);
+            let refusing = refused_or_superseded(run, &refused, record);
+            let unreachable = super::convergence::refused::not_owed(run, record, &refusing);
             for (holder, table) in &finals {
                 let excused = unreachable.contains(holder.as_str())
                     || refused.get(holder).is_some_and(|lines| {
@@ -118,6 +125,48 @@ fn acknowledged(events: &[TraceEvent]) -> Vec<(std::time::Duration, String, Reco
         }
     }
     acknowledged
+}
+
+/// `refused`, where a server that had to refuse a newer record of `record`'s client and never
+/// stored `record` also counts as refusing `record`: its neighbours send each client's newest
+/// record, so once they hold the newer one, it is offered only that, and it has no older one
+/// to pass on. A server that stored `record` is left as it is.
+fn refused_or_superseded<'a>(
+    run: &RunRecord,
+    refused: &'a BTreeMap<String, BTreeSet<String>>,
+    record: &Record,
+) -> Cow<'a, BTreeMap<String, BTreeSet<String>>> {
+    let refuses_newer = |lines: &BTreeSet<String>| {
+        lines
+            .iter()
+            .filter_map(|line| replay::at_line(line))
+            .any(|r| r.client == record.client && r.is_newer_than(record))
+    };
+    let superseded: Vec<&String> = refused
+        .iter()
+        .filter(|(_, lines)| refuses_newer(lines))
+        .map(|(server, _)| server)
+        .collect();
+    if superseded.is_empty() {
+        return Cow::Borrowed(refused);
+    }
+    let stored: BTreeSet<&str> = run
+        .trace
+        .events
+        .iter()
+        .filter(|event| replay::stored_new(event).is_some_and(|stored| stored == record))
+        .map(|event| event.host.as_str())
+        .collect();
+    let mut refusing = refused.clone();
+    for server in superseded {
+        if !stored.contains(server.as_str()) {
+            refusing
+                .entry(server.clone())
+                .or_default()
+                .insert(record.to_string());
+        }
+    }
+    Cow::Owned(refusing)
 }
 
 /// Whether `server`, which acknowledged `record`, is down at the end and no server stored the
@@ -237,6 +286,95 @@ mod tests {
                 .insert("Jaquez".into(), Some(vec![NEW.to_string()]));
         }
         Durable.check(&run)
+    }
+
+    const OLDER: &str = "AT Bona +0.000002000 kiwi +1+1 1700000001.000000000";
+    const NEWER: &str = "AT Jaquez +0.000001000 kiwi +2+2 1700000005.000000000";
+
+    /// Bona acknowledges OLDER at 2 s and floods it to Bailey over their classic link, a flood
+    /// `lost` or not; its other neighbours never get it. Jaquez's NEWER reaches Clark and Bona
+    /// at 3 s, and Campbell (Bailey's other neighbour) refuses it when `refused`, its clock 4 s
+    /// behind NEWER with 2 s allowed; else it stores NEWER. Bailey ends with no record of kiwi.
+    fn superseded_verdict(lost: bool, refused: bool) -> Verdict {
+        let conn = |event| TraceEvent::server(ms(2_000), "Bona", event);
+        let mut events = vec![
+            conn(Event::ClientLine {
+                conn: 1,
+                line: "IAMAT kiwi +1+1 1700000001.000000000".into(),
+            }),
+            stored(2_000, "Bona", OLDER, "new"),
+            conn(Event::Reply {
+                conn: 1,
+                line: OLDER.into(),
+                bytes: 60,
+            }),
+            flood(2_000, "Bona", "Bailey", OLDER),
+        ];
+        if lost {
+            events.push(TraceEvent::server(
+                ms(2_001),
+                "Bona",
+                Event::PeerConnectFailed {
+                    peer: "Bailey".into(),
+                    error: "connection refused".into(),
+                    retry_ms: 0,
+                    client: Some("kiwi".into()),
+                },
+            ));
+        }
+        for server in ["Jaquez", "Clark", "Bona"] {
+            events.push(stored(3_000, server, NEWER, "new"));
+        }
+        if refused {
+            let mut refusal = TraceEvent::server(
+                ms(3_000),
+                "Campbell",
+                Event::LineRefused {
+                    peer: Some("Jaquez".into()),
+                    conn: None,
+                    reason: server::events::LineRefusal::TooFarAhead,
+                    line: NEWER.into(),
+                },
+            );
+            refusal.wall_clock = Some(std::time::Duration::from_secs(1_700_000_001));
+            events.push(refusal);
+        } else {
+            events.push(stored(3_000, "Campbell", NEWER, "new"));
+        }
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.durable = true;
+        run.limits.timestamp_ahead_max = std::time::Duration::from_secs(2);
+        let link = ("Bailey".to_string(), "Bona".to_string());
+        run.persistent_links.remove(&link);
+        run.classic_links.insert(link);
+        for server in HERD {
+            let table = match server {
+                "Bailey" => vec![],
+                "Campbell" if refused => vec![],
+                _ => vec![NEWER.to_string()],
+            };
+            run.final_tables.insert(server.to_string(), Some(table));
+        }
+        Durable.check(&run)
+    }
+
+    #[test]
+    fn a_record_superseded_by_one_the_only_path_must_refuse_is_not_owed_behind_it() {
+        let v = superseded_verdict(true, true);
+        assert!(
+            v.ok,
+            "OLDER's classic flood was lost, and Campbell gets only NEWER, which it refuses: {v}"
+        );
+        // The classic flood went through: Bailey is owed OLDER.
+        let v = superseded_verdict(false, true);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+        // Campbell took NEWER, so it could have passed it on to Bailey.
+        let v = superseded_verdict(true, false);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
     }
 
     #[test]

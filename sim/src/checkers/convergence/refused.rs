@@ -17,10 +17,11 @@
 //! ([`not_owed`]). Nor
 //! can a classic link bring it to a neighbour that was down when the record passed, or that
 //! the record was never flooded to, or whose flood of it was lost (the server logs the loss,
-//! `peer_connect_failed` naming the client, or went down while sending, or the neighbour
-//! refused a connection meanwhile, logged or counted into the next refusal logged): classic
-//! links flood once and never catch up, so such a hop is no path. Nor is a server down at the
-//! end: it passes nothing on any more, and what it passed on before, its neighbours stored.
+//! `peer_connect_failed` naming the client, or went down while sending or before the
+//! neighbour read the line, or the neighbour refused a connection meanwhile, logged or
+//! counted into the next refusal logged): classic links flood once and never catch up, so
+//! such a hop is no path. Nor is a server down at the end: it passes nothing on any more, and
+//! what it passed on before, its neighbours stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -210,12 +211,17 @@ pub fn not_owed(
 /// the server goes down (crash, or its store failed) or the neighbour refuses a connection
 /// (at `connections_max`; the sender cannot tell, having written and closed). A flood sent
 /// while the neighbour may have refused connections it did not log ([`unlogged_refusals`])
-/// may have been lost too.
+/// may have been lost too. And the next flood starts once this one's line is written, not
+/// once it arrived: a server that goes down within `peer_connect_timeout` of a flood whose
+/// line the neighbour has not read yet (no `client_line` of it there) may have lost it in
+/// flight, even after later floods to that neighbour.
 fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r str, &'r str)> {
     let timeout = run.limits.peer_connect_timeout;
     let unlogged = unlogged_refusals(run);
     // The last flood from each server to each neighbour: when, and whether it was `line`.
     let mut last: BTreeMap<(&str, &str), (Duration, bool)> = BTreeMap::new();
+    // The last flood of `line` from each server to each neighbour that has not read it yet.
+    let mut unread: BTreeMap<(&str, &str), Duration> = BTreeMap::new();
     let mut carried = BTreeSet::new();
     let lost = |last: &mut BTreeMap<_, (Duration, bool)>, carried: &mut BTreeSet<_>, key| {
         if let Some((_, true)) = last.remove(&key) {
@@ -237,6 +243,15 @@ fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r s
             for key in pending {
                 lost(&mut last, &mut carried, key);
             }
+            let in_flight: Vec<(&str, &str)> = unread
+                .iter()
+                .filter(|((from, _), at)| *from == server && event.at <= **at + timeout)
+                .map(|(key, _)| *key)
+                .collect();
+            for key in in_flight {
+                unread.remove(&key);
+                carried.remove(&key);
+            }
             continue;
         }
         match event.server_event() {
@@ -244,6 +259,9 @@ fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r s
                 let key = (event.host.as_str(), peer.as_str());
                 let this = record.to_string() == line;
                 last.insert(key, (event.at, this));
+                if this {
+                    unread.insert(key, event.at);
+                }
                 let unseen = unlogged.get(peer.as_str()).is_some_and(|blind| {
                     blind
                         .iter()
@@ -262,6 +280,9 @@ fn classic_floods_carried<'r>(run: &'r RunRecord, line: &str) -> BTreeSet<(&'r s
                 &mut carried,
                 (event.host.as_str(), peer.as_str()),
             ),
+            Some(Event::ClientLine { line: read, .. }) if read == line => {
+                unread.retain(|(_, to), _| *to != event.host);
+            }
             // The neighbour refused a connection at `connections_max` while the flood's was
             // coming: its address does not say whose, so it may have been the flood's.
             Some(Event::ConnectionRefused { .. }) => {
