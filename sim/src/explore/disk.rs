@@ -19,11 +19,16 @@ use super::compound::step;
 /// restarted, as the swarm has it.
 const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
 
+/// No fault before this: every server has opened its store and started (a disk full from
+/// the start is a server that cannot start, which it says and stops).
+const UP_BY: Duration = Duration::from_secs(1);
+
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
-/// One disk fault at `server` from `at` (moved earlier so the server is back up by `end`).
+/// One disk fault at `server` from `at` (no earlier than [`UP_BY`], and early enough that the
+/// server is back up by `end`).
 /// Skipped where a persistent link does not connect every server (a classic link loses what
 /// it cannot deliver, so no record is owed as acknowledged) or where a server it takes down
 /// is down, crashed or restarted within 200 ms of the fault. Expectations are dropped: a
@@ -40,7 +45,9 @@ pub fn disk_fault(
     }
     let kind = rng.random_range(0..5);
     let down = ms(rng.random_range(300..=2000));
-    let start = at.min(end.saturating_sub(FAILED_DISK_DOWN + down + ms(200)));
+    let start = at
+        .max(UP_BY)
+        .min(end.saturating_sub(FAILED_DISK_DOWN + down + ms(200)));
     let servers = match kind {
         0 => s.server_names(),
         _ => vec![server.clone()],
