@@ -301,10 +301,26 @@ fn whatsat_at_max(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action>
     }))
 }
 
-/// An IAMAT stamped exactly `timestamp_ahead_max` ahead of the send (or a second more).
+/// An IAMAT stamped exactly `timestamp_ahead_max` ahead of its server's clock when it arrives at
+/// the least latency (or a second more).
 fn ahead_at_bound(s: &mut Scenario, _: &mut SmallRng, e: Edge) -> Option<Action> {
     let ahead = s.effective_limits().timestamp_ahead_max + ms(u64::from(e.past) * 1000);
-    Some(iamat(e.server, "edge", s.start + e.at + ahead))
+    // Where the line arrives at the network's least latency (a connect, then the line), as the
+    // swarm stamps it, on the server's clock as skewed then.
+    let arrival = e.at + s.network.latency.min * 2;
+    let skew: i128 = s
+        .steps
+        .iter()
+        .filter(|st| st.at <= arrival)
+        .filter_map(|st| match &st.action {
+            Action::Skew(skew) if skew.server == e.server => Some((st.at, skew.by.nanos())),
+            _ => None,
+        })
+        .max_by_key(|(at, _)| *at)
+        .map_or(0, |(_, nanos)| nanos);
+    let nanos = (s.start + arrival + ahead).as_nanos() as i128 + skew;
+    let stamp = Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
+    Some(iamat(e.server, "edge", stamp))
 }
 
 fn iamat(server: String, client: &str, stamp: Duration) -> Action {
@@ -758,13 +774,54 @@ steps:
     }
 
     #[test]
+    fn an_iamat_stamped_at_the_ahead_bound_is_stored_exactly_there() {
+        let mut reached = 0;
+        for (i, latency) in ["5ms..5ms", "2ms..2ms", "8ms..8ms"].iter().enumerate() {
+            let text = PARENT.replace(
+                "duration: 20s",
+                &format!("duration: 20s\nnetwork: {{ latency: {latency} }}"),
+            );
+            let mut child = Scenario::from_yaml_str(&text, "parent.yaml").unwrap();
+            if i == 2 {
+                child.steps.push(step(
+                    ms(2000),
+                    Action::Skew(crate::scenario::Skew {
+                        server: "Bailey".into(),
+                        by: crate::scenario::SignedDuration {
+                            negative: true,
+                            magnitude: ms(700),
+                        },
+                    }),
+                ));
+            }
+            let edge = Edge {
+                server: "Bailey".into(),
+                at: ms(5000),
+                past: false,
+            };
+            let action = ahead_at_bound(&mut child, &mut SmallRng::seed_from_u64(0), edge).unwrap();
+            child.steps.push(step(ms(5000), action));
+            sanitize(&mut child);
+            let result = crate::explore::search::run(&child);
+            assert_eq!(result.label, None, "{latency}");
+            reached += usize::from(
+                result
+                    .features
+                    .contains_key("sometimes:timestamp_at_ahead_bound"),
+            );
+        }
+        assert_eq!(reached, 3);
+    }
+
+    #[test]
     fn a_bound_child_sits_exactly_at_a_limit_and_stays_valid() {
-        let limits = parent().effective_limits();
         let mut hits = std::collections::BTreeSet::new();
         for seed in 0..40 {
             let mut child = parent();
             bound(&mut child, &mut SmallRng::seed_from_u64(seed));
             sanitize(&mut child);
+            // The limits the child runs under (a herd edge may set them).
+            let limits = child.effective_limits();
             let text = child.to_yaml(&[]);
             Scenario::from_yaml_str(&text, "child.yaml").unwrap();
             for step in &child.steps {
