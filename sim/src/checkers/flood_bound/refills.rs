@@ -1,6 +1,8 @@
 //! The refills rule (only where the scenario sets `checks.refills_max`): in each life of a
 //! server, the records that whole-table reconciles carry into it, summed over its neighbours,
-//! are at most `refills_max` times the records it stores in that life. The digest rule allows
+//! are at most `refills_max` times the clients it takes in that life (stores, or refuses for
+//! a bound: a full table, a record too far ahead of its clock; a refused record was carried
+//! once all the same). The digest rule allows
 //! each neighbour what the server lacked when it took that neighbour's link, so three
 //! neighbours linking at once may each send the whole table; this rule holds the herd to one
 //! refill, which the accepter's fill wait provides when nothing slows the first refill beyond
@@ -11,14 +13,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use server::events::Event;
+use server::events::{Event, LineRefusal};
+use server::store::Outcome;
 
 use super::Seen;
 use crate::checkers::Violation;
 use crate::trace::replay::{self, UpdateKey, update_key};
 
 /// One life of a server, for the refill rule: from when it lost its memory (or the start),
-/// the records whole-table reconciles carried into it, and the clients it stored.
+/// the records whole-table reconciles carried into it, and the clients it stored or refused
+/// for a bound.
 #[derive(Default)]
 struct Life {
     since: Duration,
@@ -36,7 +40,7 @@ impl Life {
             Violation::new(
                 ended,
                 format!(
-                    "{server} was refilled with {} records by whole-table reconciles in its life from {}, more than {refills_max} x the {table} records it holds: each neighbour sent it the table, where one refill was due",
+                    "{server} was refilled with {} records by whole-table reconciles in its life from {}, more than {refills_max} x the {table} records it holds or refused for a bound: each neighbour sent it the table, where one refill was due",
                     self.refilled,
                     crate::trace::fmt_at(self.since)
                 ),
@@ -96,6 +100,26 @@ impl Refills {
             return;
         }
         match seen.event {
+            Event::RecordStored {
+                record,
+                outcome: Outcome::TableFull,
+                ..
+            } => {
+                let life = self.lives.entry(host.to_string()).or_default();
+                life.clients.insert(record.client.clone());
+            }
+            Event::LineRefused {
+                peer: Some(_),
+                reason: LineRefusal::TooFarAhead,
+                line,
+                ..
+            } => {
+                // An `AT` line: `AT origin diff client location timestamp`.
+                if let Some(client) = line.split_whitespace().nth(3) {
+                    let life = self.lives.entry(host.to_string()).or_default();
+                    life.clients.insert(client.to_string());
+                }
+            }
             Event::Reconcile {
                 peer,
                 records,

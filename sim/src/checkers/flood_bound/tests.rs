@@ -452,3 +452,35 @@ fn a_restarted_server_may_flood_what_is_new_since() {
     let v = verdict_with_refills(events);
     assert!(v.ok, "{v}");
 }
+
+/// Found by the explorer: a restarted server under a table bound (or a clock behind) refuses
+/// part of its one refill; what it refused was carried once, not twice.
+#[test]
+fn a_refill_refused_in_part_for_a_bound_is_one_refill() {
+    let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let fig = "AT Bona +0.000001000 fig +2+2 1700000000.5";
+    let mut events = vec![
+        stored(1, "Clark", KIWI, "new"),
+        flood(1, "Clark", "Bona", KIWI),
+        stored(2, "Bona", KIWI, "new"),
+        stored(2, "Bona", lime, "new"),
+        stored(2, "Bona", fig, "new"),
+        crash(3, "Clark"),
+        restart(4, "Clark"),
+        full_reconcile(5, "Bona", "Clark", 3),
+        stored(6, "Clark", KIWI, "new"),
+        stored(6, "Clark", lime, "table_full"),
+    ];
+    events.push(TraceEvent::server(
+        ms(6),
+        "Clark",
+        Event::LineRefused {
+            peer: Some("Bona".into()),
+            conn: None,
+            reason: server::events::LineRefusal::TooFarAhead,
+            line: fig.into(),
+        },
+    ));
+    let v = verdict_with_refills(events);
+    assert!(v.ok, "{v}");
+}
