@@ -454,7 +454,7 @@ fn a_restarted_server_may_flood_what_is_new_since() {
 }
 
 /// Found by the explorer: a restarted server under a table bound (or a clock behind) refuses
-/// part of its one refill; what it refused was carried once, not twice.
+/// part of its refill; what it refused it still lacks, so each neighbour may carry it.
 #[test]
 fn a_refill_refused_in_part_for_a_bound_is_one_refill() {
     let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
@@ -462,9 +462,15 @@ fn a_refill_refused_in_part_for_a_bound_is_one_refill() {
     let mut events = vec![
         stored(1, "Clark", KIWI, "new"),
         flood(1, "Clark", "Bona", KIWI),
+        flood(1, "Clark", "Jaquez", KIWI),
+        flood(1, "Bona", "Jaquez", lime),
+        flood(1, "Bona", "Jaquez", fig),
         stored(2, "Bona", KIWI, "new"),
         stored(2, "Bona", lime, "new"),
         stored(2, "Bona", fig, "new"),
+        stored(2, "Jaquez", KIWI, "new"),
+        stored(2, "Jaquez", lime, "new"),
+        stored(2, "Jaquez", fig, "new"),
         crash(3, "Clark"),
         restart(4, "Clark"),
         full_reconcile(5, "Bona", "Clark", 3),
@@ -481,6 +487,19 @@ fn a_refill_refused_in_part_for_a_bound_is_one_refill() {
             line: fig.into(),
         },
     ));
-    let v = verdict_with_refills(events);
+    // The second neighbour's whole-table comparison finds both still lacking.
+    events.push(full_reconcile(7, "Jaquez", "Clark", 2));
+    events.push(stored(8, "Clark", lime, "table_full"));
+    events.push(stored(8, "Clark", fig, "table_full"));
+    let v = verdict_with_refills(events.clone());
     assert!(v.ok, "{v}");
+    // Kiwi, which it holds, carried again is a second refill.
+    events.push(full_reconcile(9, "Jaquez", "Clark", 1));
+    let v = verdict_with_refills(events);
+    assert!(!v.ok, "{v}");
+    let refill = v
+        .details
+        .iter()
+        .any(|d| d.contains("beyond the 4 it refused"));
+    assert!(refill, "{v}");
 }
