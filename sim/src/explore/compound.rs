@@ -263,7 +263,8 @@ pub fn oneway_read(s: &mut Scenario, rng: &mut SmallRng, end: Duration) {
 /// The servers with at least two neighbours, all over persistent links: a restart of one is
 /// refilled by whole-table reconciles, and two neighbours could each send it the table. (A
 /// classic link follows the table's changes, so it carries the refill on to a classic
-/// neighbour as news, which the refill rule forbids.)
+/// neighbour; the refill rule excuses that, but the edge keeps to servers refilled over
+/// resumable links alone, the runs it was measured on.)
 fn refillable(s: &Scenario) -> Vec<String> {
     let persistent = |name: &String| {
         let neighbours = s.herd.neighbours(name);
@@ -463,7 +464,7 @@ steps:
     #[test]
     fn a_server_with_a_classic_neighbour_is_not_restarted_for_its_refill() {
         // Found by the explorer: Bona, restarted, passed its refill on over its classic link
-        // to Clark, as news.
+        // to Clark, which the refill rule did not excuse then.
         let text = r#"
 name: a herd with a classic link
 seed: 1

@@ -8,7 +8,8 @@
 //! refill, which the accepter's fill wait provides when nothing slows the first refill beyond
 //! `fill_wait`. In the same scenarios, a restarted server floods as news no update first
 //! stored (anywhere in the herd) before it restarted: its refill is old news to its
-//! neighbours, and it waits for the refill before it compares tables with them.
+//! neighbours, and it waits for the refill before it compares tables with them. (A classic
+//! link, which resumes nothing, passes on every change, the refill's too.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use server::events::{Event, LineRefusal, Source};
 use server::store::Outcome;
 
 use super::Seen;
-use crate::checkers::Violation;
+use crate::checkers::{RunRecord, Violation};
 use crate::trace::replay::{self, UpdateKey, update_key};
 
 /// One life of a server, for the refill rule: from when it lost its memory (or the start),
@@ -88,7 +89,12 @@ impl Refills {
         }
     }
 
-    pub(super) fn observe(&mut self, seen: &Seen, violations: &mut Vec<Violation>) {
+    pub(super) fn observe(
+        &mut self,
+        run: &RunRecord,
+        seen: &Seen,
+        violations: &mut Vec<Violation>,
+    ) {
         let host = seen.host;
         if let Some(record) = replay::stored_new(seen.trace_event) {
             self.first_stored
@@ -121,6 +127,9 @@ impl Refills {
             } => {
                 self.lives.entry(peer.clone()).or_default().refilled += records;
             }
+            // A classic link follows the table's changes and resumes nothing: it passes a
+            // refill on as it passes on every change.
+            Event::FloodSent { peer, .. } if run.classic_neighbours(host).any(|n| n == peer) => {}
             Event::FloodSent { peer, record } => {
                 let key = update_key(record);
                 if self.refills_max.is_some()

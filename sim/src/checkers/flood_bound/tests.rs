@@ -503,3 +503,22 @@ fn a_refill_refused_in_part_for_a_bound_is_one_refill() {
         .any(|d| d.contains("beyond the 4 it refused"));
     assert!(refill, "{v}");
 }
+
+/// Found by the explorer: a classic link follows the table's changes and resumes nothing, so a
+/// restarted server passes its refill on to a classic neighbour; that is not news it made up.
+#[test]
+fn a_restarted_server_may_pass_its_refill_on_over_a_classic_link() {
+    let mut events = refilled_twice(0);
+    events.push(flood(8, "Clark", "Bailey", KIWI));
+    let trace = trace(events);
+    let checks = Checks {
+        refills_max: Some(1),
+        ..Checks::default()
+    };
+    let mut record = run_record(&trace, &checks);
+    record
+        .classic_links
+        .insert(("Bailey".to_string(), "Clark".to_string()));
+    let v = FloodBound.check(&record);
+    assert!(v.ok, "{v}");
+}
