@@ -1,5 +1,5 @@
 //! The refills rule (only where the scenario sets `checks.refills_max`): in each life of a
-//! server, the records that whole-table reconciles carry into it, summed over its neighbours,
+//! server begun by a crash or restart, the records that whole-table reconciles carry into it, summed over its neighbours,
 //! are at most `refills_max` times the records it stores in that life, beyond the records it
 //! refuses for a bound (a full table, a record too far ahead of its clock): a refused record
 //! is still lacking, so each neighbour's whole-table comparison may carry it again. The digest rule allows
@@ -38,7 +38,9 @@ impl Life {
     /// The refill rule's violation for this life of `server`, if it broke it.
     fn judge(&self, server: &str, refills_max: u64, ended: Duration) -> Option<Violation> {
         let table = self.clients.len() as u64;
-        (self.refilled.saturating_sub(self.refused) > refills_max * table).then(|| {
+        // A first life holds no refill: every table starts empty, and a record reported
+        // before the links are up is in the first catch-up of each neighbour that holds it.
+        (self.restarted && self.refilled.saturating_sub(self.refused) > refills_max * table).then(|| {
             Violation::new(
                 ended,
                 format!(

@@ -9,6 +9,7 @@ use crate::scenario::Checks;
 use crate::trace::TraceEvent;
 
 const KIWI: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
+const LIME: &str = "AT Bona +0.000001000 lime +1+1 1700000000.5";
 
 fn verdict(events: Vec<TraceEvent>) -> Verdict {
     let trace = trace(events);
@@ -520,5 +521,22 @@ fn a_restarted_server_may_pass_its_refill_on_over_a_classic_link() {
         .classic_links
         .insert(("Bailey".to_string(), "Clark".to_string()));
     let v = FloodBound.check(&record);
+    assert!(v.ok, "{v}");
+}
+
+/// Found by the explorer: at the start of a run no table was filled yet, and a record
+/// reported before the links are up is in the first catch-up of each neighbour that has it.
+/// Only a life begun by a restart owes one refill.
+#[test]
+fn a_first_life_whose_links_came_up_late_owes_no_one_refill() {
+    let events = vec![
+        stored(1, "Bona", LIME, "new"),
+        flood(2, "Bona", "Jaquez", LIME),
+        stored(3, "Jaquez", LIME, "new"),
+        full_reconcile(4, "Bona", "Clark", 1),
+        full_reconcile(4, "Jaquez", "Clark", 1),
+        stored(5, "Clark", LIME, "new"),
+    ];
+    let v = verdict_with_refills(events);
     assert!(v.ok, "{v}");
 }
