@@ -121,7 +121,7 @@ impl Checker for FloodBound {
                 trace_event: event,
             };
             classic.observe(run, &seen);
-            refills.observe(&seen, &mut violations);
+            refills.observe(run, &seen, &mut violations);
             reconciles.observe(&seen, &tables, &mut violations);
             floods.observe(&seen, &tables, &mut classic, &mut violations);
             tables.observe(&seen);

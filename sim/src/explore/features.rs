@@ -1,7 +1,8 @@
 //! Features: what a run reached, read from its typed trace, as named strings with AFL-style
 //! hit-count buckets. Richer than the "sometimes" properties (which are kept, as
 //! `sometimes:NAME`): which event follows which at a server, link state transitions, store
-//! outcomes by source, limits reached, and how close each timed checker came to its bound.
+//! outcomes by source, limits reached, a restarted server's refill judged, and how close each
+//! timed checker came to its bound.
 //!
 //! Each feature carries the simulated time it was first reached, so a child can branch there.
 
@@ -141,7 +142,13 @@ pub fn features(run: &RunRecord) -> Features {
     // Client command id -> when it was sent, for how close an answer came to its bound.
     let mut sent: BTreeMap<u64, Duration> = BTreeMap::new();
     let mut slowest = Duration::ZERO;
+    // Servers that restarted, whose refill is judged where the run sets `refills_max`.
+    let mut restarted: Vec<&str> = Vec::new();
+    let judged = run.checks.refills_max.is_some();
     for event in &run.trace.events {
+        if let Some(server) = crate::trace::replay::memory_lost(event) {
+            restarted.push(server);
+        }
         match &event.what {
             What::Server(server_event) => {
                 let kind = kind(server_event);
@@ -157,6 +164,17 @@ pub fn features(run: &RunRecord) -> Features {
                 }
                 if let Some(limit) = limit(server_event) {
                     c.hit(format!("limit:{limit}"), event.at);
+                }
+                if let Event::Reconcile {
+                    peer,
+                    records,
+                    full: true,
+                } = server_event
+                    && judged
+                    && *records > 0
+                    && restarted.contains(&peer.as_str())
+                {
+                    c.hit("refill:judged".into(), event.at);
                 }
                 let state = match server_event {
                     Event::PeerUp { peer, .. }

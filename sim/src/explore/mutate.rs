@@ -239,7 +239,7 @@ struct Edge {
 type EdgeFn = fn(&mut Scenario, &mut SmallRng, Edge) -> Option<Action>;
 
 /// The edge classes [`bound`] draws from, equally.
-const EDGES: [EdgeFn; 19] = [
+const EDGES: [EdgeFn; 20] = [
     id_at_bound,
     whatsat_at_max,
     ahead_at_bound,
@@ -259,6 +259,7 @@ const EDGES: [EdgeFn; 19] = [
     places_rate_at_bound,
     herd_at_bound,
     disk_fault,
+    restart_refill,
 ];
 
 /// An IAMAT's timestamp text for simulated wall time `at`.
@@ -506,6 +507,13 @@ fn oneway_read(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> 
 /// A burst of Places calls at the call rate bound (or one past it).
 fn places_rate_at_bound(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
     super::compound::places_rate_at_bound(s, rng, &e.server, e.at, e.past, chaos_end(s));
+    clear_expectations(s);
+    None
+}
+
+/// A restarted server's refill in a calm herd, held to one refill.
+fn restart_refill(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<Action> {
+    super::compound::restart_refill(s, rng, e.at, chaos_end(s));
     clear_expectations(s);
     None
 }

@@ -1,30 +1,36 @@
 //! The refills rule (only where the scenario sets `checks.refills_max`): in each life of a
-//! server, the records that whole-table reconciles carry into it, summed over its neighbours,
-//! are at most `refills_max` times the records it stores in that life. The digest rule allows
+//! server begun by a crash or restart, the records that whole-table reconciles carry into it, summed over its neighbours,
+//! are at most `refills_max` times the records it stores in that life, beyond the records it
+//! refuses for a bound (a full table, a record too far ahead of its clock): a refused record
+//! is still lacking, so each neighbour's whole-table comparison may carry it again. The digest rule allows
 //! each neighbour what the server lacked when it took that neighbour's link, so three
 //! neighbours linking at once may each send the whole table; this rule holds the herd to one
 //! refill, which the accepter's fill wait provides when nothing slows the first refill beyond
 //! `fill_wait`. In the same scenarios, a restarted server floods as news no update first
 //! stored (anywhere in the herd) before it restarted: its refill is old news to its
-//! neighbours, and it waits for the refill before it compares tables with them.
+//! neighbours, and it waits for the refill before it compares tables with them. (A classic
+//! link, which resumes nothing, passes on every change, the refill's too.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use server::events::Event;
+use server::events::{Event, LineRefusal, Source};
+use server::store::Outcome;
 
 use super::Seen;
-use crate::checkers::Violation;
+use crate::checkers::{RunRecord, Violation};
 use crate::trace::replay::{self, UpdateKey, update_key};
 
 /// One life of a server, for the refill rule: from when it lost its memory (or the start),
-/// the records whole-table reconciles carried into it, and the clients it stored.
+/// the records whole-table reconciles carried into it, the clients it stored, and the records
+/// from neighbours it refused for a bound.
 #[derive(Default)]
 struct Life {
     since: Duration,
     /// It began with a crash or restart (not at the start of the run).
     restarted: bool,
     refilled: u64,
+    refused: u64,
     clients: BTreeSet<String>,
 }
 
@@ -32,13 +38,16 @@ impl Life {
     /// The refill rule's violation for this life of `server`, if it broke it.
     fn judge(&self, server: &str, refills_max: u64, ended: Duration) -> Option<Violation> {
         let table = self.clients.len() as u64;
-        (self.refilled > refills_max * table).then(|| {
+        // A first life holds no refill: every table starts empty, and a record reported
+        // before the links are up is in the first catch-up of each neighbour that holds it.
+        (self.restarted && self.refilled.saturating_sub(self.refused) > refills_max * table).then(|| {
             Violation::new(
                 ended,
                 format!(
-                    "{server} was refilled with {} records by whole-table reconciles in its life from {}, more than {refills_max} x the {table} records it holds: each neighbour sent it the table, where one refill was due",
+                    "{server} was refilled with {} records by whole-table reconciles in its life from {}, more than {refills_max} x the {table} records it holds, beyond the {} it refused for a bound: each neighbour sent it the table, where one refill was due",
                     self.refilled,
-                    crate::trace::fmt_at(self.since)
+                    crate::trace::fmt_at(self.since),
+                    self.refused
                 ),
             )
         })
@@ -82,7 +91,12 @@ impl Refills {
         }
     }
 
-    pub(super) fn observe(&mut self, seen: &Seen, violations: &mut Vec<Violation>) {
+    pub(super) fn observe(
+        &mut self,
+        run: &RunRecord,
+        seen: &Seen,
+        violations: &mut Vec<Violation>,
+    ) {
         let host = seen.host;
         if let Some(record) = replay::stored_new(seen.trace_event) {
             self.first_stored
@@ -96,6 +110,18 @@ impl Refills {
             return;
         }
         match seen.event {
+            Event::RecordStored {
+                outcome: Outcome::TableFull,
+                source: Source::Peer(_),
+                ..
+            }
+            | Event::LineRefused {
+                peer: Some(_),
+                reason: LineRefusal::TooFarAhead,
+                ..
+            } => {
+                self.lives.entry(host.to_string()).or_default().refused += 1;
+            }
             Event::Reconcile {
                 peer,
                 records,
@@ -103,6 +129,9 @@ impl Refills {
             } => {
                 self.lives.entry(peer.clone()).or_default().refilled += records;
             }
+            // A classic link follows the table's changes and resumes nothing: it passes a
+            // refill on as it passes on every change.
+            Event::FloodSent { peer, .. } if run.classic_neighbours(host).any(|n| n == peer) => {}
             Event::FloodSent { peer, record } => {
                 let key = update_key(record);
                 if self.refills_max.is_some()

@@ -9,6 +9,7 @@ use crate::scenario::Checks;
 use crate::trace::TraceEvent;
 
 const KIWI: &str = "AT Clark +0.000001000 kiwi +34.068930-118.445127 1700000000.5";
+const LIME: &str = "AT Bona +0.000001000 lime +1+1 1700000000.5";
 
 fn verdict(events: Vec<TraceEvent>) -> Verdict {
     let trace = trace(events);
@@ -449,6 +450,93 @@ fn a_restarted_server_may_flood_what_is_new_since() {
     let mut events = refilled_twice(0);
     events.push(stored(8, "Clark", newer, "new"));
     events.push(flood(8, "Clark", "Jaquez", newer));
+    let v = verdict_with_refills(events);
+    assert!(v.ok, "{v}");
+}
+
+/// Found by the explorer: a restarted server under a table bound (or a clock behind) refuses
+/// part of its refill; what it refused it still lacks, so each neighbour may carry it.
+#[test]
+fn a_refill_refused_in_part_for_a_bound_is_one_refill() {
+    let lime = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let fig = "AT Bona +0.000001000 fig +2+2 1700000000.5";
+    let mut events = vec![
+        stored(1, "Clark", KIWI, "new"),
+        flood(1, "Clark", "Bona", KIWI),
+        flood(1, "Clark", "Jaquez", KIWI),
+        flood(1, "Bona", "Jaquez", lime),
+        flood(1, "Bona", "Jaquez", fig),
+        stored(2, "Bona", KIWI, "new"),
+        stored(2, "Bona", lime, "new"),
+        stored(2, "Bona", fig, "new"),
+        stored(2, "Jaquez", KIWI, "new"),
+        stored(2, "Jaquez", lime, "new"),
+        stored(2, "Jaquez", fig, "new"),
+        crash(3, "Clark"),
+        restart(4, "Clark"),
+        full_reconcile(5, "Bona", "Clark", 3),
+        stored(6, "Clark", KIWI, "new"),
+        stored(6, "Clark", lime, "table_full"),
+    ];
+    events.push(TraceEvent::server(
+        ms(6),
+        "Clark",
+        Event::LineRefused {
+            peer: Some("Bona".into()),
+            conn: None,
+            reason: server::events::LineRefusal::TooFarAhead,
+            line: fig.into(),
+        },
+    ));
+    // The second neighbour's whole-table comparison finds both still lacking.
+    events.push(full_reconcile(7, "Jaquez", "Clark", 2));
+    events.push(stored(8, "Clark", lime, "table_full"));
+    events.push(stored(8, "Clark", fig, "table_full"));
+    let v = verdict_with_refills(events.clone());
+    assert!(v.ok, "{v}");
+    // Kiwi, which it holds, carried again is a second refill.
+    events.push(full_reconcile(9, "Jaquez", "Clark", 1));
+    let v = verdict_with_refills(events);
+    assert!(!v.ok, "{v}");
+    let refill = v
+        .details
+        .iter()
+        .any(|d| d.contains("beyond the 4 it refused"));
+    assert!(refill, "{v}");
+}
+
+/// Found by the explorer: a classic link follows the table's changes and resumes nothing, so a
+/// restarted server passes its refill on to a classic neighbour; that is not news it made up.
+#[test]
+fn a_restarted_server_may_pass_its_refill_on_over_a_classic_link() {
+    let mut events = refilled_twice(0);
+    events.push(flood(8, "Clark", "Bailey", KIWI));
+    let trace = trace(events);
+    let checks = Checks {
+        refills_max: Some(1),
+        ..Checks::default()
+    };
+    let mut record = run_record(&trace, &checks);
+    record
+        .classic_links
+        .insert(("Bailey".to_string(), "Clark".to_string()));
+    let v = FloodBound.check(&record);
+    assert!(v.ok, "{v}");
+}
+
+/// Found by the explorer: at the start of a run no table was filled yet, and a record
+/// reported before the links are up is in the first catch-up of each neighbour that has it.
+/// Only a life begun by a restart owes one refill.
+#[test]
+fn a_first_life_whose_links_came_up_late_owes_no_one_refill() {
+    let events = vec![
+        stored(1, "Bona", LIME, "new"),
+        flood(2, "Bona", "Jaquez", LIME),
+        stored(3, "Jaquez", LIME, "new"),
+        full_reconcile(4, "Bona", "Clark", 1),
+        full_reconcile(4, "Jaquez", "Clark", 1),
+        stored(5, "Clark", LIME, "new"),
+    ];
     let v = verdict_with_refills(events);
     assert!(v.ok, "{v}");
 }
