@@ -393,7 +393,16 @@ impl Shared {
             let outcome = planted.unwrap_or_else(|| store.insert_from(&record, from));
             let held = match outcome {
                 Outcome::New => Some(store.head()),
-                Outcome::TableFull => None,
+                Outcome::TableFull => {
+                    // A neighbour's record with no room is refused too: an empty table that
+                    // has room for none of the herd's records stays empty, and its dials must
+                    // not wait out `fill_wait` for a refill that came.
+                    if from.is_some() {
+                        self.refused_any
+                            .send_if_modified(|refused| !std::mem::replace(refused, true));
+                    }
+                    None
+                }
                 Outcome::Stale | Outcome::Duplicate => store.seq_of(&record.client),
             };
             if let (Some(durable), Outcome::New) = (&self.durable, outcome) {
@@ -516,7 +525,7 @@ impl Shared {
 
     /// Waits until a refill of our (empty) table is in: until something is stored, or a
     /// record it brought was refused (our table may stay empty: every record the neighbours
-    /// hold is too far ahead of our clock), then until no catch-up comparing our whole table is
+    /// hold is too far ahead of our clock, or too big for the room the table has), then until no catch-up comparing our whole table is
     /// coming in. Without the second, a server whose clock runs behind its neighbours' would
     /// wait out `fill_wait` on every dial.
     pub async fn refill_settled(&self) {
@@ -609,5 +618,56 @@ impl crate::durable::Source for Shared {
 
     fn log_bytes_min(&self) -> usize {
         self.limits.durable_log_bytes_min
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Herd;
+    use crate::net::Clock;
+    use crate::places::PlacesClient;
+    use crate::protocol::Command;
+
+    /// 2023-11-14T22:13:20Z, so the record's timestamp is not ahead of the clock.
+    struct FixedClock;
+
+    impl Clock for FixedClock {
+        fn now_nanos(&self) -> i128 {
+            1_700_000_000_000_000_000
+        }
+    }
+
+    /// An empty table with no room for a neighbour's record settles its refill: the record
+    /// came and was refused, so a dial must not wait out `fill_wait` for it.
+    #[tokio::test(start_paused = true)]
+    async fn a_refill_refused_for_room_settles_the_wait() {
+        let mut herd = Herd::default_herd();
+        herd.limits.table_bytes_max = 150;
+        herd.validate().expect("valid limits");
+        let shared = Shared::new(
+            &herd,
+            "Bailey",
+            Arc::new(FixedClock),
+            PlacesClient::offline(),
+            1,
+        );
+        let line = "AT Bona +0.5 kiwi +34.068930-118.445127 1700000000.25";
+        let Ok(Command::At(record)) = Command::parse_line(line.as_bytes()) else {
+            panic!("an AT line parses");
+        };
+        let source = Via::Peer {
+            name: "Bona".into(),
+            link: link_key("Bona", 7),
+        };
+        assert_eq!(shared.ingest(record, source), Outcome::TableFull);
+        let settled = tokio::time::timeout(Duration::from_secs(1), shared.refill_settled());
+        assert!(
+            settled.await.is_ok(),
+            "the refill wait outlived a refused refill"
+        );
     }
 }

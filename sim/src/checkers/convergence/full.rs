@@ -8,7 +8,9 @@
 //! server's table (its clients and their record bytes, emptied when it loses its memory)
 //! decides whether it had to. A refusal the replay does not confirm excuses nothing, so a
 //! server that refuses a client wrongly still fails `convergence`. A server that loses its
-//! memory starts with an empty table: what it refused before is owed again.
+//! memory starts with an empty table: what it refused before is owed again, unless its durable
+//! store brings back the same life (`store_recovered` with `same_life`): its neighbours then
+//! resume where they were and send a refused record no more, and its table is what it synced.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,11 +28,29 @@ pub fn must_refuse_for_size(run: &RunRecord) -> BTreeMap<String, BTreeSet<String
     let mut tables: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     let mut confirmed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut wrongly: BTreeSet<(String, String)> = BTreeSet::new();
+    // Per server, what it had to refuse before it last lost its memory: excused again if its
+    // durable store recovers the same life.
+    let mut before_loss: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for event in &run.trace.events {
         if let Some(server) = replay::memory_lost(event) {
             tables.remove(server);
-            confirmed.remove(server);
+            let mut lines = confirmed.remove(server).unwrap_or_default();
+            lines.retain(|line| !wrongly.contains(&(server.to_string(), line.clone())));
+            before_loss
+                .entry(server.to_string())
+                .or_default()
+                .extend(lines);
             wrongly.retain(|(s, _)| s != server);
+            continue;
+        }
+        if let Some(Event::StoreRecovered { same_life, .. }) = event.server_event() {
+            let lines = before_loss.remove(&event.host).unwrap_or_default();
+            if *same_life {
+                confirmed
+                    .entry(event.host.clone())
+                    .or_default()
+                    .extend(lines);
+            }
             continue;
         }
         let Some(Event::RecordStored {
@@ -123,6 +143,38 @@ mod tests {
             stored(50, "Clark", LIME, "table_full"),
         ];
         assert!(refused(events, one + 10).is_empty());
+    }
+
+    /// `store_recovered` on `server`: the same life, or a new one.
+    fn recovered(at: u64, server: &str, same_life: bool) -> crate::trace::TraceEvent {
+        crate::trace::TraceEvent::server(
+            std::time::Duration::from_millis(at),
+            server,
+            Event::StoreRecovered {
+                generation: 1,
+                records: 1,
+                head: 1,
+                resume_points: 1,
+                same_life,
+            },
+        )
+    }
+
+    #[test]
+    fn a_refusal_stands_when_the_durable_store_recovers_the_same_life() {
+        let one = record_bytes(&crate::checkers::testing::record(KIWI));
+        let events = |same_life| {
+            vec![
+                stored(10, "Clark", KIWI, "new"),
+                stored(20, "Clark", LIME, "table_full"),
+                crash(30, "Clark"),
+                restart(40, "Clark"),
+                recovered(40, "Clark", same_life),
+            ]
+        };
+        assert_eq!(refused(events(true), one + 10), [LIME]);
+        // A new life: the neighbours refill it from nothing, so the record is owed again.
+        assert!(refused(events(false), one + 10).is_empty());
     }
 
     #[test]
