@@ -11,7 +11,7 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 
 use crate::scenario::{Action, DiskFaultKind, DiskStep, IamAt, Load, Scenario};
-use crate::swarm::persistent_connected;
+use crate::swarm::{down_near, persistent_connected};
 
 use super::compound::step;
 
@@ -53,7 +53,11 @@ pub fn disk_fault(
         _ => vec![server.clone()],
     };
     let until = start + FAILED_DISK_DOWN + down;
-    if servers.iter().any(|name| down_near(s, name, start, until)) {
+    let steps = || s.steps.iter().map(|st| (st.at, &st.action));
+    if servers
+        .iter()
+        .any(|name| down_near(steps(), name, start, until))
+    {
         return;
     }
     s.herd.data_dir.get_or_insert_with(|| PathBuf::from("data"));
@@ -102,33 +106,6 @@ pub fn disk_fault(
     for st in &mut s.steps {
         st.expect = None;
     }
-}
-
-/// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`.
-fn down_near(s: &Scenario, server: &str, from: Duration, to: Duration) -> bool {
-    let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
-    let mut steps: Vec<(Duration, bool)> = s
-        .steps
-        .iter()
-        .filter_map(|st| match &st.action {
-            Action::Crash(name) if name == server => Some((st.at, true)),
-            Action::Restart(name) if name == server => Some((st.at, false)),
-            _ => None,
-        })
-        .collect();
-    steps.sort();
-    let mut down_since = None;
-    for (at, crash) in steps {
-        if crash {
-            down_since = Some(at);
-        } else if let Some(since) = down_since.take()
-            && since <= to
-            && at >= from
-        {
-            return true;
-        }
-    }
-    down_since.is_some_and(|since| since <= to)
 }
 
 #[cfg(test)]

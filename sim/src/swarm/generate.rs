@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use power::down_near;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use server::config::Herd;

@@ -32,7 +32,7 @@ mod generate;
 pub mod pool;
 
 pub use coverage::Coverage;
-pub use generate::{DURATION_MIN, QUIET, SwarmOptions, generate, persistent_connected};
+pub use generate::{DURATION_MIN, QUIET, SwarmOptions, down_near, generate, persistent_connected};
 
 /// `sim swarm`.
 #[derive(Debug, Clone, clap::Args)]

@@ -91,28 +91,39 @@ impl Draft<'_> {
 
     /// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`.
     pub(super) fn down_near(&self, server: &str, from: Duration, to: Duration) -> bool {
-        let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
-        let mut steps: Vec<(Duration, bool)> = self
-            .steps
-            .iter()
-            .filter_map(|(at, action, _)| match action {
-                Action::Crash(s) if s == server => Some((*at, true)),
-                Action::Restart(s) if s == server => Some((*at, false)),
-                _ => None,
-            })
-            .collect();
-        steps.sort();
-        let mut down_since = None;
-        for (at, crash) in steps {
-            if crash {
-                down_since = Some(at);
-            } else if let Some(since) = down_since.take()
-                && since <= to
-                && at >= from
-            {
-                return true;
-            }
-        }
-        down_since.is_some_and(|since| since <= to)
+        let steps = self.steps.iter().map(|(at, action, _)| (*at, action));
+        down_near(steps, server, from, to)
     }
+}
+
+/// Whether `server` is down, or crashes or restarts, within 200 ms of `[from, to]`, by the
+/// crashes and restarts among `steps` (in any order).
+pub fn down_near<'a>(
+    steps: impl IntoIterator<Item = (Duration, &'a Action)>,
+    server: &str,
+    from: Duration,
+    to: Duration,
+) -> bool {
+    let (from, to) = (from.saturating_sub(ms(200)), to + ms(200));
+    let mut steps: Vec<(Duration, bool)> = steps
+        .into_iter()
+        .filter_map(|(at, action)| match action {
+            Action::Crash(s) if s == server => Some((at, true)),
+            Action::Restart(s) if s == server => Some((at, false)),
+            _ => None,
+        })
+        .collect();
+    steps.sort();
+    let mut down_since = None;
+    for (at, crash) in steps {
+        if crash {
+            down_since = Some(at);
+        } else if let Some(since) = down_since.take()
+            && since <= to
+            && at >= from
+        {
+            return true;
+        }
+    }
+    down_since.is_some_and(|since| since <= to)
 }
