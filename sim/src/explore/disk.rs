@@ -10,14 +10,22 @@ use std::time::Duration;
 use rand::Rng;
 use rand::rngs::SmallRng;
 
-use crate::scenario::{Action, DiskFaultKind, DiskStep, IamAt, Load, Scenario};
-use crate::swarm::{down_near, persistent_connected};
+use crate::scenario::Scenario;
+use crate::swarm::{
+    FAILED_DISK_DOWN, PowerFault, down_near, persistent_connected, power_fault_steps,
+};
 
 use super::compound::step;
 
-/// How long a server whose disk failed (it stops itself) stays down before it is crashed and
-/// restarted, as the swarm has it.
-const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
+/// The faults the edge draws from: the family's rare ones (one server losing power alone is
+/// common in the swarm already).
+const FAULTS: [PowerFault; 5] = [
+    PowerFault::LoseAll,
+    PowerFault::Torn,
+    PowerFault::FlipBit,
+    PowerFault::FailSync,
+    PowerFault::Full,
+];
 
 /// No fault before this: every server has opened its store and started (a disk full from
 /// the start is a server that cannot start, which it says and stops).
@@ -43,14 +51,14 @@ pub fn disk_fault(
     if !persistent_connected(&s.herd, None) {
         return;
     }
-    let kind = rng.random_range(0..5);
+    let kind = rng.random_range(0..FAULTS.len());
     let down = ms(rng.random_range(300..=2000));
     let start = at
         .max(UP_BY)
         .min(end.saturating_sub(FAILED_DISK_DOWN + down + ms(200)));
-    let servers = match kind {
-        0 => s.server_names(),
-        _ => vec![server.clone()],
+    let servers = match FAULTS[kind] {
+        PowerFault::LoseAll => s.server_names(),
+        _ => vec![server],
     };
     let until = start + FAILED_DISK_DOWN + down;
     let steps = || s.steps.iter().map(|st| (st.at, &st.action));
@@ -61,48 +69,18 @@ pub fn disk_fault(
         return;
     }
     s.herd.data_dir.get_or_insert_with(|| PathBuf::from("data"));
-    let disk = |fault| {
-        Action::Disk(DiskStep {
-            server: server.clone(),
-            fault,
-        })
-    };
-    let mut crash_at = start;
-    match kind {
-        1 => {
-            let load = Load {
-                server: server.clone(),
-                clients: rng.random_range(50..=200),
-                connections: rng.random_range(1..=4),
-                prefix: "torn-".into(),
-                per_second: None,
-            };
-            s.steps.push(step(start, Action::Load(load)));
-            crash_at = start + ms(rng.random_range(1..=40));
-        }
-        2 => s.steps.push(step(start, disk(DiskFaultKind::FlipBit))),
-        3 | 4 => {
-            let fault = [DiskFaultKind::FailSync, DiskFaultKind::Full][kind - 3];
-            s.steps.push(step(start, disk(fault)));
-            let iamat = IamAt {
-                client: "disk".into(),
-                server: server.clone(),
-                location: "+12.5-45.25".into(),
-                timestamp: None,
-            };
-            s.steps.push(step(start, Action::IamAt(iamat)));
-            crash_at = start + FAILED_DISK_DOWN;
-            if fault == DiskFaultKind::Full {
-                s.steps.push(step(crash_at, disk(DiskFaultKind::Freed)));
-            }
-        }
-        _ => {}
-    }
-    for name in &servers {
-        s.steps.push(step(crash_at, Action::Crash(name.clone())));
-        s.steps
-            .push(step(crash_at + down, Action::Restart(name.clone())));
-    }
+    let fault = FAULTS[kind];
+    let steps = power_fault_steps(
+        fault,
+        rng,
+        &servers,
+        start,
+        down,
+        "torn-".into(),
+        "disk".into(),
+    );
+    s.steps
+        .extend(steps.into_iter().map(|(at, action)| step(at, action)));
     for st in &mut s.steps {
         st.expect = None;
     }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use power::down_near;
+pub use power::{FAILED_DISK_DOWN, PowerFault, down_near, power_fault_steps};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use server::config::Herd;

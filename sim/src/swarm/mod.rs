@@ -32,7 +32,10 @@ mod generate;
 pub mod pool;
 
 pub use coverage::Coverage;
-pub use generate::{DURATION_MIN, QUIET, SwarmOptions, down_near, generate, persistent_connected};
+pub use generate::{
+    DURATION_MIN, FAILED_DISK_DOWN, PowerFault, QUIET, SwarmOptions, down_near, generate,
+    persistent_connected, power_fault_steps,
+};
 
 /// `sim swarm`.
 #[derive(Debug, Clone, clap::Args)]

@@ -6,7 +6,99 @@ use super::*;
 
 /// How long a server whose disk failed (it stops itself) stays down before it is crashed and
 /// restarted.
-const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
+pub const FAILED_DISK_DOWN: Duration = Duration::from_millis(500);
+
+/// One fault of the family, in the order the swarm draws them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerFault {
+    /// One server loses power.
+    LoseOne,
+    /// Every server of the herd loses power at once.
+    LoseAll,
+    /// One server loses power 1 to 40 ms into a burst of load: writes torn in flight.
+    Torn,
+    /// A bit flips at rest while the server is down.
+    FlipBit,
+    /// A sync fails under an IAMAT: the server stops itself.
+    FailSync,
+    /// The disk is full under an IAMAT (the server stops itself), then freed.
+    Full,
+}
+
+impl PowerFault {
+    pub const ALL: [PowerFault; 6] = [
+        PowerFault::LoseOne,
+        PowerFault::LoseAll,
+        PowerFault::Torn,
+        PowerFault::FlipBit,
+        PowerFault::FailSync,
+        PowerFault::Full,
+    ];
+}
+
+/// The steps of `fault` from `start`: its load or disk step (at `servers[0]`; the load's
+/// clients are `{load}N`, the IAMAT under a failing disk is `disk`'s), then every server of
+/// `servers` crashed (losing power) and restarted `down` later. The crash comes at `start`,
+/// 1 to 40 ms into the load, or [`FAILED_DISK_DOWN`] after a failing disk.
+pub fn power_fault_steps(
+    fault: PowerFault,
+    rng: &mut SmallRng,
+    servers: &[String],
+    start: Duration,
+    down: Duration,
+    load: String,
+    disk: String,
+) -> Vec<(Duration, Action)> {
+    let server = servers[0].clone();
+    let on_disk = |fault| {
+        Action::Disk(DiskStep {
+            server: server.clone(),
+            fault,
+        })
+    };
+    let mut steps = Vec::new();
+    let mut crash_at = start;
+    match fault {
+        PowerFault::Torn => {
+            let load = Load {
+                server: server.clone(),
+                clients: rng.random_range(50..=200),
+                connections: rng.random_range(1..=4),
+                prefix: load,
+                per_second: None,
+            };
+            steps.push((start, Action::Load(load)));
+            crash_at = start + ms(rng.random_range(1..=40));
+        }
+        PowerFault::FlipBit => steps.push((start, on_disk(DiskFaultKind::FlipBit))),
+        PowerFault::FailSync | PowerFault::Full => {
+            let kind = match fault {
+                PowerFault::Full => DiskFaultKind::Full,
+                _ => DiskFaultKind::FailSync,
+            };
+            steps.push((start, on_disk(kind)));
+            let iamat = IamAt {
+                client: disk,
+                server: server.clone(),
+                location: "+12.5-45.25".into(),
+                timestamp: None,
+            };
+            steps.push((start, Action::IamAt(iamat)));
+            crash_at = start + FAILED_DISK_DOWN;
+            if kind == DiskFaultKind::Full {
+                steps.push((crash_at, on_disk(DiskFaultKind::Freed)));
+            }
+        }
+        PowerFault::LoseOne | PowerFault::LoseAll => {}
+    }
+    for server in servers {
+        steps.push((crash_at, Action::Crash(server.clone())));
+    }
+    for server in servers {
+        steps.push((crash_at + down, Action::Restart(server.clone())));
+    }
+    steps
+}
 
 impl Draft<'_> {
     /// Power losses and disk faults (the herd keeps its tables on disk): one server losing
@@ -41,49 +133,11 @@ impl Draft<'_> {
             {
                 continue;
             }
-            let server = servers[0].clone();
-            let disk = |fault| {
-                Action::Disk(DiskStep {
-                    server: server.clone(),
-                    fault,
-                })
-            };
-            let mut crash_at = start;
-            match kind {
-                2 => {
-                    let load = Load {
-                        server: server.clone(),
-                        clients: self.rng.random_range(50..=200),
-                        connections: self.rng.random_range(1..=4),
-                        prefix: format!("power{i}-"),
-                        per_second: None,
-                    };
-                    self.push(start, Action::Load(load));
-                    crash_at = start + ms(self.rng.random_range(1..=40));
-                }
-                3 => self.push(start, disk(DiskFaultKind::FlipBit)),
-                4 | 5 => {
-                    let fault = [DiskFaultKind::FailSync, DiskFaultKind::Full][kind - 4];
-                    self.push(start, disk(fault));
-                    let iamat = IamAt {
-                        client: format!("disk{i}"),
-                        server: server.clone(),
-                        location: "+12.5-45.25".into(),
-                        timestamp: None,
-                    };
-                    self.push(start, Action::IamAt(iamat));
-                    crash_at = start + FAILED_DISK_DOWN;
-                    if fault == DiskFaultKind::Full {
-                        self.push(crash_at, disk(DiskFaultKind::Freed));
-                    }
-                }
-                _ => {}
-            }
-            for server in &servers {
-                self.push(crash_at, Action::Crash(server.clone()));
-            }
-            for server in servers {
-                self.push(crash_at + down, Action::Restart(server));
+            let fault = PowerFault::ALL[kind];
+            let (load, disk) = (format!("power{i}-"), format!("disk{i}"));
+            let steps = power_fault_steps(fault, &mut self.rng, &servers, start, down, load, disk);
+            for (at, action) in steps {
+                self.push(at, action);
             }
         }
         self.rng = others;
