@@ -122,18 +122,9 @@ mod tests {
     use super::*;
     use crate::config::Herd;
     use crate::line::{Line, LineReader};
-    use crate::net::Clock;
+    use crate::net::FixedClock;
     use crate::places::PlacesClient;
     use crate::protocol::Command;
-
-    /// 2023-11-14T22:13:20Z, so timestamps near 1.7e9 are neither future nor absurd.
-    struct FixedClock;
-
-    impl Clock for FixedClock {
-        fn now_nanos(&self) -> i128 {
-            1_700_000_000_000_000_000
-        }
-    }
 
     /// One server with a small line limit, so long fields reach it.
     fn shared(line_bytes_max: usize, client_id_bytes_max: usize) -> Shared {

@@ -48,6 +48,18 @@ pub trait Clock: Send + Sync + 'static {
     fn now_nanos(&self) -> i128;
 }
 
+/// A clock for unit tests, stopped at 2023-11-14T22:13:20Z: timestamps near 1.7e9 are neither
+/// ahead of it nor absurd.
+#[cfg(test)]
+pub struct FixedClock;
+
+#[cfg(test)]
+impl Clock for FixedClock {
+    fn now_nanos(&self) -> i128 {
+        1_700_000_000_000_000_000
+    }
+}
+
 /// One server's own directory of files, the durable store's only way to a disk: real files in
 /// the binary, turmoil's simulated filesystem (which loses unsynced writes on a crash) in the
 /// simulation. Names are plain file names inside the directory.

@@ -628,18 +628,9 @@ mod tests {
 
     use super::*;
     use crate::config::Herd;
-    use crate::net::Clock;
+    use crate::net::FixedClock;
     use crate::places::PlacesClient;
     use crate::protocol::Command;
-
-    /// 2023-11-14T22:13:20Z, so the record's timestamp is not ahead of the clock.
-    struct FixedClock;
-
-    impl Clock for FixedClock {
-        fn now_nanos(&self) -> i128 {
-            1_700_000_000_000_000_000
-        }
-    }
 
     /// An empty table with no room for a neighbour's record settles its refill: the record
     /// came and was refused, so a dial must not wait out `fill_wait` for it.

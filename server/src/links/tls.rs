@@ -143,19 +143,12 @@ mod tests {
     use super::*;
     use crate::certs::{HerdCa, Identity, herd, key_seed};
 
-    struct Fixed;
-    impl Clock for Fixed {
-        fn now_nanos(&self) -> i128 {
-            1_700_000_000_000_000_000
-        }
-    }
-
     fn setup(identity: &Identity, name: &str) -> LinkTls {
         let setup = TlsSetup {
             identity: identity.clone(),
             provider: crate::tls_provider::seeded(5, name),
         };
-        LinkTls::new(&setup, Arc::new(Fixed)).expect("config")
+        LinkTls::new(&setup, Arc::new(crate::net::FixedClock)).expect("config")
     }
 
     /// Runs a dialler (`from`, dialling `to`) against an accepter that takes `claimed`;
