@@ -98,6 +98,21 @@ mod tests {
         iamat: { client: lime, server: Bona, location: \"+1+1\" }\n";
 
     #[test]
+    fn no_fault_comes_before_every_server_has_started() {
+        for seed in 0..20 {
+            let mut s = Scenario::from_yaml_str(PARENT, "parent.yaml").unwrap();
+            let end = chaos_end(&s);
+            let mut rng = SmallRng::seed_from_u64(seed);
+            disk_fault(&mut s, &mut rng, "Clark".into(), Duration::ZERO, end);
+            let first = s.steps.iter().skip(2).map(|st| st.at).min();
+            assert!(
+                first.is_some_and(|at| at >= UP_BY),
+                "seed {seed}: {first:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_kind_of_disk_fault_reaches_its_property_and_a_correct_herd_passes() {
         let mut reached = std::collections::BTreeSet::new();
         for seed in 0..10 {
