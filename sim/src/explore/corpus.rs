@@ -89,23 +89,6 @@ impl Corpus {
         ((sum * 100.0 * decay) as u64).max(1)
     }
 
-    /// The `k` sometimes properties the fewest runs reached (at least one did), fewest first,
-    /// ties in name order.
-    pub fn rarest_properties(&self, k: usize) -> Vec<&str> {
-        let mut reached: Vec<(&u64, &String)> = self
-            .seen
-            .iter()
-            .filter(|(f, n)| f.starts_with("sometimes:") && **n > 0)
-            .map(|(f, n)| (n, f))
-            .collect();
-        reached.sort();
-        reached
-            .into_iter()
-            .take(k)
-            .map(|(_, f)| f.as_str())
-            .collect()
-    }
-
     /// Counts a child made of the entry `name`.
     pub fn child_of(&mut self, name: &str) {
         *self.children.entry(name.to_string()).or_insert(0) += 1;

@@ -19,7 +19,7 @@ use super::compound::step;
 
 /// The faults the edge draws from: the family's rare ones (one server losing power alone is
 /// common in the swarm already).
-const FAULTS: [PowerFault; 5] = [
+pub const FAULTS: [PowerFault; 5] = [
     PowerFault::LoseAll,
     PowerFault::Torn,
     PowerFault::FlipBit,
@@ -51,12 +51,27 @@ pub fn disk_fault(
     if !persistent_connected(&s.herd, None) {
         return;
     }
-    let kind = rng.random_range(0..FAULTS.len());
+    let fault = FAULTS[rng.random_range(0..FAULTS.len())];
+    disk_fault_of(s, rng, fault, server, at, end);
+}
+
+/// One disk fault of the kind `fault`, placed and skipped as [`disk_fault`] says.
+pub fn disk_fault_of(
+    s: &mut Scenario,
+    rng: &mut SmallRng,
+    fault: PowerFault,
+    server: String,
+    at: Duration,
+    end: Duration,
+) {
+    if !persistent_connected(&s.herd, None) {
+        return;
+    }
     let down = ms(rng.random_range(300..=2000));
     let start = at
         .max(UP_BY)
         .min(end.saturating_sub(FAILED_DISK_DOWN + down + ms(200)));
-    let servers = match FAULTS[kind] {
+    let servers = match fault {
         PowerFault::LoseAll => s.server_names(),
         _ => vec![server],
     };
@@ -69,7 +84,6 @@ pub fn disk_fault(
         return;
     }
     s.herd.data_dir.get_or_insert_with(|| PathBuf::from("data"));
-    let fault = FAULTS[kind];
     let steps = power_fault_steps(
         fault,
         rng,

@@ -10,6 +10,7 @@
 //!
 //! Layer: over many runs, beside [`crate::swarm`] (whose generator, pool and shrinking it uses).
 
+pub mod aim;
 pub mod compound;
 pub mod corpus;
 pub mod disk;

@@ -29,11 +29,6 @@ pub const BATCH: usize = 8;
 /// A fresh swarm draw instead of a child, this often (in percent) once the corpus has entries.
 const FRESH_PERCENT: u32 = 15;
 
-/// The rarest properties an aimed child draws its target from (FairFuzz's rare-branch
-/// targeting, which takes an input that reached a rare branch and mutates it so that it still
-/// does).
-const AIM_AMONG: usize = 4;
-
 /// What drives the runs: children of the corpus, or the swarm's independent seeds (the
 /// baseline the explorer is measured against).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,12 +368,13 @@ fn child(
     if corpus.entries.is_empty() || rng.random_range(0..100) < FRESH_PERCENT {
         return swarm::scenario_for(fresh_seed(rng), base).map(|s| Child::judged(s, None));
     }
-    let aimed = if aim_percent > 0 && rng.random_range(0..100) < aim_percent {
-        aimed_parent(corpus, rng)
-    } else {
-        None
-    };
-    let parent = aimed.unwrap_or_else(|| pick(corpus, rng));
+    let aimed = (aim_percent > 0 && rng.random_range(0..100) < aim_percent)
+        .then(|| super::aim::aim(corpus, rng));
+    let parent = aimed
+        .as_ref()
+        .and_then(|a| a.parent)
+        .unwrap_or_else(|| pick(corpus, rng));
+    let toward = aimed.as_ref().and_then(|a| a.toward);
     let mut scenario = parent.scenario.clone();
     let end_ms = mutate::chaos_end(&scenario).as_millis() as u64;
     let random_at =
@@ -434,15 +430,20 @@ fn child(
             Mutation::Tie if rng.random_bool(0.5) => mutate::tie(&mut scenario, rng),
             Mutation::Tie => super::rare::tie_around(&mut scenario, rng),
             Mutation::Stack => super::rare::stack(&mut scenario, rng),
-            Mutation::Grow if rng.random_bool(0.5) => mutate::bound(&mut scenario, rng),
             Mutation::Grow => {
-                // From late in the run: the more of it replays as it was, the likelier the
-                // property is reached again.
-                let at = Duration::from_millis(
-                    (end_ms / 2 + rng.random_range(0..end_ms / 2 + 1)) / 10 * 10,
-                );
-                let donor = mutate::fresh(fresh_seed(rng), &scenario);
-                scenario = mutate::graft(&scenario, &donor, at);
+                if rng.random_bool(0.5) {
+                    // From late in the run: the more of it replays as it was, the likelier the
+                    // property is reached again.
+                    let at = Duration::from_millis(
+                        (end_ms / 2 + rng.random_range(0..end_ms / 2 + 1)) / 10 * 10,
+                    );
+                    let donor = mutate::fresh(fresh_seed(rng), &scenario);
+                    scenario = mutate::graft(&scenario, &donor, at);
+                }
+                match toward {
+                    Some(property) => _ = mutate::bound_toward(&mut scenario, rng, property),
+                    None => mutate::bound(&mut scenario, rng),
+                }
             }
         }
     }
@@ -455,21 +456,6 @@ fn child(
     let scenario =
         Scenario::from_yaml_str(&text, "explore-child.yaml").map_err(|e| e.to_string())?;
     Ok(Child { scenario, ..judged })
-}
-
-/// An entry that reached one of the [`AIM_AMONG`] rarest properties (one drawn, then one of
-/// its entries), if any entry did.
-fn aimed_parent<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Option<&'a Entry> {
-    let rarest = corpus.rarest_properties(AIM_AMONG);
-    let target = rarest.get(rng.random_range(0..rarest.len().max(1)))?;
-    let holders: Vec<&Entry> = corpus
-        .entries
-        .iter()
-        .filter(|e| e.features.contains_key(*target))
-        .collect();
-    holders
-        .get(rng.random_range(0..holders.len().max(1)))
-        .copied()
 }
 
 /// An entry, drawn with a chance in proportion to its energy.

@@ -11,7 +11,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use server::config::Herd;
 pub use topology::persistent_connected;
-pub use values::ValueClasses;
+pub use values::{ValueClasses, timestamp_text};
 
 use crate::scenario::buggify::BuggifySettings;
 use crate::scenario::{

@@ -34,7 +34,7 @@ pub mod pool;
 pub use coverage::Coverage;
 pub use generate::{
     DURATION_MIN, FAILED_DISK_DOWN, PowerFault, QUIET, SwarmOptions, down_near, generate,
-    persistent_connected, power_fault_steps,
+    persistent_connected, power_fault_steps, timestamp_text,
 };
 
 /// `sim swarm`.

@@ -365,8 +365,9 @@ fn without(herd: &server::config::Herd, server: &str) -> server::config::Herd {
     rest
 }
 
-/// POSIX seconds with nine fraction digits.
-fn timestamp_text(nanos: i128) -> String {
+/// POSIX seconds with nine fraction digits, for nanoseconds since the epoch (an i128: a u64
+/// of nanoseconds ends in the year 2554, and runs start as late as 9000).
+pub fn timestamp_text(nanos: i128) -> String {
     format!(
         "{}.{:09}",
         nanos.div_euclid(1_000_000_000),
