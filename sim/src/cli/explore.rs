@@ -38,8 +38,8 @@ pub struct ExploreArgs {
     /// Seeds every choice the search makes.
     #[arg(long, default_value_t = 0)]
     search_seed: u64,
-    /// Percent of the children aimed at one of the rarest sometimes properties reached so far
-    /// (an entry that reached it, all its steps kept, more added). Lifts the rarest
+    /// Percent of the children aimed at one of the rarest sometimes properties (an entry that
+    /// reached it, all its steps kept, the edge toward another added). Lifts the rarest
     /// properties, at a cost to the value edges the deep canaries need (docs/explore.md).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     aim: u32,

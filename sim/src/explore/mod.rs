@@ -5,7 +5,7 @@
 //! branches at the moment something new happened, splices, moves steps, retargets them, sets
 //! values exactly at the bounds of `Limits` and adds a rare value to an entry that has one.
 //! Entries that reached rare features get more children; with `--aim`, a share of them is
-//! aimed at the rarest sometimes properties reached so far. [`search`] runs the loop on the
+//! aimed at the rarest sometimes properties ([`aim`]). [`search`] runs the loop on the
 //! swarm's pool; [`report`] compares it with the swarm on the same budget.
 //!
 //! Layer: over many runs, beside [`crate::swarm`] (whose generator, pool and shrinking it uses).

@@ -59,7 +59,7 @@ pub struct Settings {
     /// Where new corpus entries are written as they are found.
     pub corpus_dir: Option<PathBuf>,
     /// Percent of the children (fresh draws aside) aimed at one of the rarest sometimes
-    /// properties reached so far.
+    /// properties ([`super::aim`]).
     pub aim_percent: u32,
 }
 
