@@ -554,11 +554,14 @@ impl Shared {
     }
 
     /// Waits until `neighbour` links in (see [`Shared::linked_in`]); never, for a name that
-    /// is not a neighbour.
-    pub async fn until_linked_in(&self, neighbour: &str) {
-        match self.linked_in.get(neighbour) {
-            Some(linked_in) => linked_in.notified().await,
-            None => std::future::pending().await,
+    /// is not a neighbour. A link-in counts from this call on, before the wait is first polled.
+    pub fn until_linked_in(&self, neighbour: &str) -> impl Future<Output = ()> + use<'_> {
+        let linked_in = self.linked_in.get(neighbour).map(Notify::notified);
+        async move {
+            match linked_in {
+                Some(linked_in) => linked_in.await,
+                None => std::future::pending().await,
+            }
         }
     }
 

@@ -396,6 +396,8 @@ async fn dial_handshake(
     shutdown: &mut Shutdown,
 ) -> Result<(Handshaken, Halves), SessionEnd> {
     let limits = &shared.limits;
+    // The neighbour linking in to us from here on says it is up and reaches us (see below).
+    let linked_in = shared.until_linked_in(peer);
     let (read_half, mut writer) = tokio::io::split(stream);
     let mut reader = LineReader::new(read_half, limits.line_bytes_max);
     let hello = format!("PEER {} {}\n", shared.name, shared.epoch);
@@ -432,8 +434,23 @@ async fn dial_handshake(
     {
         return Err(SessionEnd::before_link(reason));
     }
+    // The neighbour may hold `LINKED` back while a refill of its table comes in, so
+    // the wait allows `fill_wait` more than an answer's `heartbeat_timeout`. Once it has
+    // linked in to us, it is up and reaches us: an `AUTH` it has left unanswered for
+    // `heartbeat_timeout` was swallowed by a cut, or reached a life of it that has since
+    // crashed; redialling then links at once, where waiting out the rest could not.
+    let asked = tokio::time::Instant::now();
     let linked_timeout = limits.heartbeat_timeout + limits.fill_wait();
-    let handshaken = match read_reply(&mut reader, linked_timeout, shutdown).await {
+    let reached_us = async {
+        linked_in.await;
+        tokio::time::sleep_until(asked + limits.heartbeat_timeout).await;
+    };
+    let reply = tokio::select! {
+        biased;
+        reply = read_reply(&mut reader, linked_timeout, shutdown) => reply,
+        () = reached_us => Err(Refused::Other(LinkEnd::HandshakeTimedOut)),
+    };
+    let handshaken = match reply {
         Ok(Command::Linked { epoch, seq, digest }) => Handshaken {
             their_epoch: epoch,
             seq,
@@ -608,3 +625,6 @@ async fn read_reply<R: tokio::io::AsyncRead + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
