@@ -10,8 +10,8 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 
 use crate::scenario::{
-    Action, Hostile, IamAt, LinkLatency, PlacesFault, Raw, RawPayload, Scenario, SignedDuration,
-    Skew, Step, WhatsAt,
+    Action, DiskFaultKind, Hostile, IamAt, LinkLatency, PlacesFault, Raw, RawPayload, Scenario,
+    SignedDuration, Skew, Step, WhatsAt,
 };
 use crate::sometimes::Property;
 use crate::swarm::{QUIET, SwarmOptions, generate, timestamp_text};
@@ -624,6 +624,8 @@ pub fn sanitize(scenario: &mut Scenario) {
     let mut holds = Vec::new();
     let mut places_faulty = false;
     let mut slowed: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    // Servers a failed sync or a full disk stopped, until their restart.
+    let mut stopped: Vec<String> = Vec::new();
     for step in std::mem::take(&mut scenario.steps) {
         let keep = match &step.action {
             Action::Crash(s) => {
@@ -633,7 +635,20 @@ pub fn sanitize(scenario: &mut Scenario) {
                 }
                 ok
             }
-            Action::Restart(s) => take(&mut crashed, s),
+            Action::Restart(s) => {
+                stopped.retain(|x| x != s);
+                take(&mut crashed, s)
+            }
+            // A disk that fails while its server is not running stays failed until the
+            // restart, which then cannot open its store: a server that cannot start, not a
+            // fault the run means. The first failure stops the server; no second is armed.
+            Action::Disk(d) if matches!(d.fault, DiskFaultKind::FailSync | DiskFaultKind::Full) => {
+                let ok = !crashed.contains(&d.server) && !stopped.contains(&d.server);
+                if ok {
+                    stopped.push(d.server.clone());
+                }
+                ok
+            }
             Action::Partition(cut) => {
                 let ok = holds.is_empty();
                 if ok {
@@ -845,6 +860,47 @@ steps:
         );
         let ids: Vec<u64> = child.steps.iter().map(|s| s.id).collect();
         assert_eq!(ids, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_failing_disk_is_not_armed_on_a_server_that_is_not_running() {
+        // Found by an aimed search: a second failed sync armed on Bailey while the first had
+        // stopped it; the sync at its restart failed, and it could not open its store.
+        let text = r#"
+name: two failed syncs
+seed: 1
+duration: 20s
+herd:
+  servers:
+    - { name: Bailey, port: 10000 }
+    - { name: Bona, port: 10001 }
+    - { name: Clark, port: 10003 }
+  links:
+    - { between: [Bailey, Bona] }
+    - { between: [Bona, Clark] }
+  data_dir: data
+steps:
+  - { at: 1s, disk: { server: Bailey, fault: fail_sync } }
+  - { at: 1s, iamat: { client: disk, server: Bailey, location: "+12.5-45.25" } }
+  - { at: 1.4s, disk: { server: Bailey, fault: fail_sync } }
+  - { at: 1.4s, iamat: { client: disk2, server: Bailey, location: "+12.5-45.25" } }
+  - { at: 1.5s, crash: Bailey }
+  - { at: 2s, restart: Bailey }
+  - { at: 2.5s, crash: Clark }
+  - { at: 3s, disk: { server: Clark, fault: full } }
+  - { at: 3.5s, restart: Clark }
+  - { at: 4s, disk: { server: Clark, fault: fail_sync } }
+  - { at: 4s, iamat: { client: disk3, server: Clark, location: "+12.5-45.25" } }
+"#;
+        let mut child = Scenario::from_yaml_str(text, "disks.yaml").unwrap();
+        sanitize(&mut child);
+        let disks: Vec<(u64, &str)> = kinds(&child)
+            .into_iter()
+            .filter(|(_, kind)| *kind == "disk")
+            .collect();
+        assert_eq!(disks, [(1000, "disk"), (4000, "disk")]);
+        let result = crate::explore::search::run(&child);
+        assert_eq!(result.label, None);
     }
 
     #[test]
