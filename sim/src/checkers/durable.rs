@@ -14,6 +14,11 @@
 //! no correct herd can bring it anywhere (its acknowledging server passes nothing on any more,
 //! and what it passed on before was lost again), so it is owed to no one.
 //!
+//! A record whose every path from the servers holding it runs through a server down at the
+//! end, or over a classic hop that never carried it, is owed to no one behind them, refused
+//! anywhere or not, unless classic hops alone cut them off (`convergence`'s path search, run
+//! for each record some server lacks).
+//!
 //! A server that had to refuse a newer record of a client, and never stored the older one,
 //! passes the older one on to no one: its neighbours offer it each client's newest record only.
 //! So a record superseded before it could pass such a server is not owed behind it.
@@ -58,9 +63,19 @@ impl Checker for Durable {
             if kept_only_where_down(run, &downtime, server, record) {
                 continue;
             }
-            let refusing = refused_or_superseded(run, &refused, record);
-            let unreachable = super::convergence::refused::not_owed(run, record, &refusing);
+            // The path search reads the trace: only for a record some server lacks.
+            let mut unreachable: Option<BTreeSet<String>> = None;
             for (holder, table) in &finals {
+                let held = table
+                    .get(&record.client)
+                    .is_some_and(|held| held == record || held.is_newer_than(record));
+                if held {
+                    continue;
+                }
+                let unreachable = unreachable.get_or_insert_with(|| {
+                    let refusing = refused_or_superseded(run, &refused, record);
+                    super::convergence::refused::not_owed(run, record, &refusing)
+                });
                 let excused = unreachable.contains(holder.as_str())
                     || refused.get(holder).is_some_and(|lines| {
                         lines
@@ -71,11 +86,7 @@ impl Checker for Durable {
                                     && (r == *record || r.is_newer_than(record))
                             })
                     });
-                let kept = excused
-                    || table
-                        .get(&record.client)
-                        .is_some_and(|held| held == record || held.is_newer_than(record));
-                if !kept {
+                if !excused {
                     violations.push(Violation::new(
                         *at,
                         format!("{server} acknowledged `{record}`, which {holder} does not hold at the end"),
@@ -375,6 +386,80 @@ mod tests {
         let v = superseded_verdict(true, false);
         assert!(!v.ok, "{v}");
         assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+    }
+
+    const LIME: &str = "AT Clark +0.002000000 lime +1+1 1700000001.000000000";
+
+    /// Clark acknowledges LIME at 2 s and floods it to Bona and Jaquez, which store it; Bona's
+    /// store fails before it passes LIME on, and it stays down. Jaquez floods LIME to Campbell
+    /// over their classic link, a flood `lost` or not. No server refuses LIME; Bailey and
+    /// Campbell end with no record of lime.
+    fn cut_off_verdict(lost: bool) -> Verdict {
+        let conn = |event| TraceEvent::server(ms(2_000), "Clark", event);
+        let mut events = vec![
+            conn(Event::ClientLine {
+                conn: 1,
+                line: "IAMAT lime +1+1 1700000001.000000000".into(),
+            }),
+            stored(2_000, "Clark", LIME, "new"),
+            conn(Event::Reply {
+                conn: 1,
+                line: LIME.into(),
+                bytes: 60,
+            }),
+            stored(2_001, "Bona", LIME, "new"),
+            stored(2_001, "Jaquez", LIME, "new"),
+            TraceEvent::server(
+                ms(2_002),
+                "Bona",
+                Event::StoreFailed {
+                    error: "sync failed".into(),
+                },
+            ),
+            flood(2_002, "Jaquez", "Campbell", LIME),
+        ];
+        if lost {
+            events.push(TraceEvent::server(
+                ms(2_003),
+                "Jaquez",
+                Event::PeerConnectFailed {
+                    peer: "Campbell".into(),
+                    error: "connection refused".into(),
+                    retry_ms: 0,
+                    client: Some("lime".into()),
+                },
+            ));
+        }
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.durable = true;
+        let link = ("Campbell".to_string(), "Jaquez".to_string());
+        run.persistent_links.remove(&link);
+        run.classic_links.insert(link);
+        for server in HERD {
+            let table = match server {
+                "Bona" => None,
+                "Clark" | "Jaquez" => Some(vec![LIME.to_string()]),
+                _ => Some(vec![]),
+            };
+            run.final_tables.insert(server.to_string(), table);
+        }
+        Durable.check(&run)
+    }
+
+    #[test]
+    fn a_record_cut_off_by_a_stopped_server_and_a_lost_classic_flood_is_not_owed_there() {
+        let v = cut_off_verdict(true);
+        assert!(
+            v.ok,
+            "Bona stopped before passing LIME on and the classic flood was lost: {v}"
+        );
+        // The classic flood went through: Campbell, and Bailey behind it, are owed LIME.
+        let v = cut_off_verdict(false);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+        assert!(v.details[1].contains("which Campbell does not hold"), "{v}");
     }
 
     #[test]
