@@ -14,6 +14,10 @@
 //! no correct herd can bring it anywhere (its acknowledging server passes nothing on any more,
 //! and what it passed on before was lost again), so it is owed to no one.
 //!
+//! A record whose every copy a flipped bit destroyed (its server's next start cut its files
+//! before the record, and no other server running at the end stored it) is held nowhere: a
+//! store keeps nothing past a bad frame (docs/durability.md), so it is owed to no one either.
+//!
 //! A record whose every path from the servers holding it runs through a server down at the
 //! end, or over a classic hop that never carried it, is owed to no one behind them, refused
 //! anywhere or not, unless classic hops alone cut them off (`convergence`'s path search, run
@@ -60,7 +64,9 @@ impl Checker for Durable {
         let refused = super::convergence::refused::must_refuse(run);
         let downtime = replay::Downtime::from_trace(run.trace);
         for (at, server, record) in &acknowledged {
-            if kept_only_where_down(run, &downtime, server, record) {
+            if kept_only_where_down(run, &downtime, server, record)
+                || lost_to_flipped_bits(run, &downtime, record)
+            {
                 continue;
             }
             // The path search reads the trace: only for a record some server lacks.
@@ -202,6 +208,54 @@ fn kept_only_where_down(
     last_store
         .iter()
         .all(|(holder, at)| downtime.down_during(holder, *at, run.end))
+}
+
+/// Whether every copy of `record` is gone: each server that stored it (as new, from a client,
+/// a neighbour or its own disk) is down at the end, or lost it to a flipped bit: a `flip_bit`
+/// on its disk after it stored the record, then a start that cut its files (`store_cut`) and
+/// did not read the record back. A start that leaves out a record with no flipped bit behind
+/// the cut keeps the server's copy owed: a correct store never loses what it synced.
+fn lost_to_flipped_bits(run: &RunRecord, downtime: &replay::Downtime, record: &Record) -> bool {
+    /// One server's copy: a bit flipped on its disk since it stored the record (or since its
+    /// last start), a cut at its start since, and whether a start lost the record that way.
+    #[derive(Default)]
+    struct Copy {
+        flipped: bool,
+        cut: bool,
+        lost: bool,
+    }
+    let mut copies: BTreeMap<&str, Copy> = BTreeMap::new();
+    for event in &run.trace.events {
+        if replay::stored_new(event).is_some_and(|stored| stored == record) {
+            copies.insert(event.host.as_str(), Copy::default());
+            continue;
+        }
+        if let Some(SimEvent::DiskFault { server, fault, .. }) = event.sim_event()
+            && fault == "flip_bit"
+            && let Some(copy) = copies.get_mut(server.as_str())
+        {
+            copy.flipped = true;
+        }
+        let Some(copy) = copies.get_mut(event.host.as_str()) else {
+            continue;
+        };
+        match event.server_event() {
+            Some(Event::StoreCut { .. }) => copy.cut = true,
+            // The start is over: had it read the record back, the copy would be new again.
+            // A flipped bit is read at the next start, and only there; a copy lost stays lost
+            // until the server stores the record again.
+            Some(Event::StoreRecovered { .. }) => {
+                copy.lost |= copy.flipped && copy.cut;
+                copy.flipped = false;
+                copy.cut = false;
+            }
+            _ => {}
+        }
+    }
+    !copies.is_empty()
+        && copies
+            .iter()
+            .all(|(server, copy)| copy.lost || downtime.down_at_end(server))
 }
 
 /// The table of every server running at the end, by client.
@@ -460,6 +514,86 @@ mod tests {
         assert!(!v.ok, "{v}");
         assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
         assert!(v.details[1].contains("which Campbell does not hold"), "{v}");
+    }
+
+    /// Jaquez acknowledges NEW at 2 s, and Bona stores it when `bona` (it stays up); no other
+    /// server gets it. Jaquez loses power at 3 s, with a bit flipped on its disk when
+    /// `flipped`, and starts again at 4 s: its files cut (`store_cut`, when `flipped`) and NEW
+    /// not read back. It loses power again at 5 s and starts cleanly at 6 s.
+    fn flipped_verdict(flipped: bool, bona: bool) -> Verdict {
+        let conn = |event| TraceEvent::server(ms(2_000), "Jaquez", event);
+        let mut events = vec![
+            conn(Event::ClientLine {
+                conn: 1,
+                line: "IAMAT lime +10+20 1700000002.000000000".into(),
+            }),
+            stored(2_000, "Jaquez", NEW, "new"),
+            conn(Event::Reply {
+                conn: 1,
+                line: NEW.into(),
+                bytes: 60,
+            }),
+        ];
+        if bona {
+            events.push(stored(2_005, "Bona", NEW, "new"));
+        }
+        if flipped {
+            let flip = SimEvent::DiskFault {
+                step: 1,
+                server: "Jaquez".into(),
+                fault: "flip_bit".into(),
+            };
+            events.push(TraceEvent::harness(ms(3_000), flip));
+        }
+        events.push(crash(3_000, "Jaquez"));
+        events.push(restart(4_000, "Jaquez"));
+        if flipped {
+            let cut = Event::StoreCut {
+                file: "snapshot-1".into(),
+                offset: 0,
+                kind: server::events::StoreCutKind::Corrupt,
+            };
+            events.push(TraceEvent::server(ms(4_000), "Jaquez", cut));
+        }
+        let recovered = Event::StoreRecovered {
+            generation: 1,
+            records: 0,
+            head: 0,
+            resume_points: 0,
+            same_life: !flipped,
+        };
+        events.push(TraceEvent::server(ms(4_000), "Jaquez", recovered.clone()));
+        // A later power loss and a clean start change nothing.
+        events.push(crash(5_000, "Jaquez"));
+        events.push(restart(6_000, "Jaquez"));
+        events.push(TraceEvent::server(ms(6_000), "Jaquez", recovered));
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.durable = true;
+        for server in HERD {
+            let table = if bona && server == "Bona" {
+                vec![NEW.to_string()]
+            } else {
+                vec![]
+            };
+            run.final_tables.insert(server.to_string(), Some(table));
+        }
+        Durable.check(&run)
+    }
+
+    #[test]
+    fn a_record_whose_only_copy_a_flipped_bit_destroyed_is_owed_to_no_one() {
+        let v = flipped_verdict(true, false);
+        assert!(v.ok, "only Jaquez held NEW, and a flipped bit cut it: {v}");
+        // No bit flipped: Jaquez's start lost a record it had synced.
+        let v = flipped_verdict(false, false);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+        // Bona keeps a copy: the others are owed it.
+        let v = flipped_verdict(true, true);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
     }
 
     #[test]
