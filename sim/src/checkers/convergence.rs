@@ -12,8 +12,9 @@
 //! The final tables the driver read from the servers must agree with the replay.
 //!
 //! A record a server had to refuse (too far ahead of its own clock: [`refused`]) is not owed
-//! to it, nor to a server that no path of links from the record's origin reaches without
-//! passing through a server that had to refuse it (the record cannot travel there): where the
+//! to it, nor to a server that no path of links from the servers holding it reaches without
+//! passing through a server that had to refuse it, a server down at the end, or a classic hop
+//! that never carried it (the record cannot travel there, refused anywhere or not): where the
 //! target for a client is such a record, that client is not judged there.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,6 +131,17 @@ pub fn analyse(run: &RunRecord) -> Analysis {
     let refused = refused::must_refuse(run);
     let mut excused: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for record in target.values() {
+        // A record no server had to refuse and every running server holds at the end excuses
+        // no one: the path search (its trace reads) is for the others.
+        let line = record.to_string();
+        let refused_somewhere = refused.values().any(|lines| lines.contains(&line));
+        let lacking = replayer
+            .running
+            .iter()
+            .any(|s| replayer.tables.held(s, &record.client) != Some(record));
+        if !refused_somewhere && !lacking {
+            continue;
+        }
         for server in refused::not_owed(run, record, &refused) {
             excused
                 .entry(server)
@@ -582,6 +594,72 @@ mod tests {
         );
         let v = verdict(None);
         assert!(!v.ok, "Clark's flood of NEW to Jaquez went through: {v}");
+    }
+
+    #[test]
+    fn a_record_cut_off_by_a_stopped_server_and_a_lost_classic_flood_is_not_owed_there() {
+        // No server refuses NEW. Jaquez's neighbours: Campbell, which stores NEW and goes down
+        // before passing it on, and Clark over a classic link, whose one flood of NEW to Jaquez
+        // is lost when `lost`.
+        let verdict = |lost: bool, campbell_back: bool| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.extend(everywhere(2_000, NEW, &["Jaquez"]));
+            events.push(flood(2_001, "Clark", "Jaquez", NEW));
+            if lost {
+                let failed = Event::PeerConnectFailed {
+                    peer: "Jaquez".into(),
+                    error: "connection refused".into(),
+                    retry_ms: 0,
+                    client: Some("kiwi".into()),
+                };
+                events.push(TraceEvent::server(ms(2_002), "Clark", failed));
+            }
+            events.push(crash(2_005, "Campbell"));
+            if campbell_back {
+                events.push(restart(2_500, "Campbell"));
+                events.push(stored(2_600, "Campbell", NEW, "new"));
+            }
+            verdict_classic_clark_jaquez(events)
+        };
+        let v = verdict(true, false);
+        assert!(v.ok, "no path that is left brings NEW to Jaquez: {v}");
+        // Clark's flood went through: Jaquez is owed NEW.
+        let v = verdict(false, false);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
+        // Campbell came back with NEW, and its persistent link to Jaquez catches up.
+        let v = verdict(true, true);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
+    }
+
+    #[test]
+    fn a_server_cut_off_by_classic_hops_alone_is_owed_the_record() {
+        // Both of Jaquez's links are classic, and neither carried NEW: the classic herd's lost
+        // update, owed all the same, whether or not Campbell goes down at the end.
+        let verdict = |campbell_down: bool| {
+            let mut events = everywhere(10, OLD, &[]);
+            events.extend(everywhere(2_000, NEW, &["Jaquez"]));
+            if campbell_down {
+                events.push(crash(2_005, "Campbell"));
+            }
+            let trace = trace(events);
+            let checks = Checks::default();
+            let mut run = run_record(&trace, &checks);
+            for link in [("Campbell", "Jaquez"), ("Clark", "Jaquez")] {
+                let link = (link.0.to_string(), link.1.to_string());
+                run.persistent_links.remove(&link);
+                run.classic_links.insert(link);
+            }
+            run.quiet_since = ms(3_000);
+            run.faulted = true;
+            Convergence.check(&run)
+        };
+        for campbell_down in [false, true] {
+            let v = verdict(campbell_down);
+            assert!(!v.ok, "{v}");
+            assert!(v.details[0].contains("Jaquez did not converge"), "{v}");
+        }
     }
 
     #[test]

@@ -14,6 +14,15 @@
 //! no correct herd can bring it anywhere (its acknowledging server passes nothing on any more,
 //! and what it passed on before was lost again), so it is owed to no one.
 //!
+//! A record whose every copy a flipped bit destroyed (its server's next start cut its files
+//! before the record, and no other server running at the end stored it) is held nowhere: a
+//! store keeps nothing past a bad frame (docs/durability.md), so it is owed to no one either.
+//!
+//! A record whose every path from the servers holding it runs through a server down at the
+//! end, or over a classic hop that never carried it, is owed to no one behind them, refused
+//! anywhere or not, unless classic hops alone cut them off (`convergence`'s path search, run
+//! for each record some server lacks).
+//!
 //! A server that had to refuse a newer record of a client, and never stored the older one,
 //! passes the older one on to no one: its neighbours offer it each client's newest record only.
 //! So a record superseded before it could pass such a server is not owed behind it.
@@ -55,12 +64,24 @@ impl Checker for Durable {
         let refused = super::convergence::refused::must_refuse(run);
         let downtime = replay::Downtime::from_trace(run.trace);
         for (at, server, record) in &acknowledged {
-            if kept_only_where_down(run, &downtime, server, record) {
+            if kept_only_where_down(run, &downtime, server, record)
+                || lost_to_flipped_bits(run, &downtime, record)
+            {
                 continue;
             }
-            let refusing = refused_or_superseded(run, &refused, record);
-            let unreachable = super::convergence::refused::not_owed(run, record, &refusing);
+            // The path search reads the trace: only for a record some server lacks.
+            let mut unreachable: Option<BTreeSet<String>> = None;
             for (holder, table) in &finals {
+                let held = table
+                    .get(&record.client)
+                    .is_some_and(|held| held == record || held.is_newer_than(record));
+                if held {
+                    continue;
+                }
+                let unreachable = unreachable.get_or_insert_with(|| {
+                    let refusing = refused_or_superseded(run, &refused, record);
+                    super::convergence::refused::not_owed(run, record, &refusing)
+                });
                 let excused = unreachable.contains(holder.as_str())
                     || refused.get(holder).is_some_and(|lines| {
                         lines
@@ -71,11 +92,7 @@ impl Checker for Durable {
                                     && (r == *record || r.is_newer_than(record))
                             })
                     });
-                let kept = excused
-                    || table
-                        .get(&record.client)
-                        .is_some_and(|held| held == record || held.is_newer_than(record));
-                if !kept {
+                if !excused {
                     violations.push(Violation::new(
                         *at,
                         format!("{server} acknowledged `{record}`, which {holder} does not hold at the end"),
@@ -191,6 +208,54 @@ fn kept_only_where_down(
     last_store
         .iter()
         .all(|(holder, at)| downtime.down_during(holder, *at, run.end))
+}
+
+/// Whether every copy of `record` is gone: each server that stored it (as new, from a client,
+/// a neighbour or its own disk) is down at the end, or lost it to a flipped bit: a `flip_bit`
+/// on its disk after it stored the record, then a start that cut its files (`store_cut`) and
+/// did not read the record back. A start that leaves out a record with no flipped bit behind
+/// the cut keeps the server's copy owed: a correct store never loses what it synced.
+fn lost_to_flipped_bits(run: &RunRecord, downtime: &replay::Downtime, record: &Record) -> bool {
+    /// One server's copy: a bit flipped on its disk since it stored the record (or since its
+    /// last start), a cut at its start since, and whether a start lost the record that way.
+    #[derive(Default)]
+    struct Copy {
+        flipped: bool,
+        cut: bool,
+        lost: bool,
+    }
+    let mut copies: BTreeMap<&str, Copy> = BTreeMap::new();
+    for event in &run.trace.events {
+        if replay::stored_new(event).is_some_and(|stored| stored == record) {
+            copies.insert(event.host.as_str(), Copy::default());
+            continue;
+        }
+        if let Some(SimEvent::DiskFault { server, fault, .. }) = event.sim_event()
+            && fault == "flip_bit"
+            && let Some(copy) = copies.get_mut(server.as_str())
+        {
+            copy.flipped = true;
+        }
+        let Some(copy) = copies.get_mut(event.host.as_str()) else {
+            continue;
+        };
+        match event.server_event() {
+            Some(Event::StoreCut { .. }) => copy.cut = true,
+            // The start is over: had it read the record back, the copy would be new again.
+            // A flipped bit is read at the next start, and only there; a copy lost stays lost
+            // until the server stores the record again.
+            Some(Event::StoreRecovered { .. }) => {
+                copy.lost |= copy.flipped && copy.cut;
+                copy.flipped = false;
+                copy.cut = false;
+            }
+            _ => {}
+        }
+    }
+    !copies.is_empty()
+        && copies
+            .iter()
+            .all(|(server, copy)| copy.lost || downtime.down_at_end(server))
 }
 
 /// The table of every server running at the end, by client.
@@ -373,6 +438,160 @@ mod tests {
         assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
         // Campbell took NEWER, so it could have passed it on to Bailey.
         let v = superseded_verdict(true, false);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+    }
+
+    const LIME: &str = "AT Clark +0.002000000 lime +1+1 1700000001.000000000";
+
+    /// Clark acknowledges LIME at 2 s and floods it to Bona and Jaquez, which store it; Bona's
+    /// store fails before it passes LIME on, and it stays down. Jaquez floods LIME to Campbell
+    /// over their classic link, a flood `lost` or not. No server refuses LIME; Bailey and
+    /// Campbell end with no record of lime.
+    fn cut_off_verdict(lost: bool) -> Verdict {
+        let conn = |event| TraceEvent::server(ms(2_000), "Clark", event);
+        let mut events = vec![
+            conn(Event::ClientLine {
+                conn: 1,
+                line: "IAMAT lime +1+1 1700000001.000000000".into(),
+            }),
+            stored(2_000, "Clark", LIME, "new"),
+            conn(Event::Reply {
+                conn: 1,
+                line: LIME.into(),
+                bytes: 60,
+            }),
+            stored(2_001, "Bona", LIME, "new"),
+            stored(2_001, "Jaquez", LIME, "new"),
+            TraceEvent::server(
+                ms(2_002),
+                "Bona",
+                Event::StoreFailed {
+                    error: "sync failed".into(),
+                },
+            ),
+            flood(2_002, "Jaquez", "Campbell", LIME),
+        ];
+        if lost {
+            events.push(TraceEvent::server(
+                ms(2_003),
+                "Jaquez",
+                Event::PeerConnectFailed {
+                    peer: "Campbell".into(),
+                    error: "connection refused".into(),
+                    retry_ms: 0,
+                    client: Some("lime".into()),
+                },
+            ));
+        }
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.durable = true;
+        let link = ("Campbell".to_string(), "Jaquez".to_string());
+        run.persistent_links.remove(&link);
+        run.classic_links.insert(link);
+        for server in HERD {
+            let table = match server {
+                "Bona" => None,
+                "Clark" | "Jaquez" => Some(vec![LIME.to_string()]),
+                _ => Some(vec![]),
+            };
+            run.final_tables.insert(server.to_string(), table);
+        }
+        Durable.check(&run)
+    }
+
+    #[test]
+    fn a_record_cut_off_by_a_stopped_server_and_a_lost_classic_flood_is_not_owed_there() {
+        let v = cut_off_verdict(true);
+        assert!(
+            v.ok,
+            "Bona stopped before passing LIME on and the classic flood was lost: {v}"
+        );
+        // The classic flood went through: Campbell, and Bailey behind it, are owed LIME.
+        let v = cut_off_verdict(false);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+        assert!(v.details[1].contains("which Campbell does not hold"), "{v}");
+    }
+
+    /// Jaquez acknowledges NEW at 2 s, and Bona stores it when `bona` (it stays up); no other
+    /// server gets it. Jaquez loses power at 3 s, with a bit flipped on its disk when
+    /// `flipped`, and starts again at 4 s: its files cut (`store_cut`, when `flipped`) and NEW
+    /// not read back. It loses power again at 5 s and starts cleanly at 6 s.
+    fn flipped_verdict(flipped: bool, bona: bool) -> Verdict {
+        let conn = |event| TraceEvent::server(ms(2_000), "Jaquez", event);
+        let mut events = vec![
+            conn(Event::ClientLine {
+                conn: 1,
+                line: "IAMAT lime +10+20 1700000002.000000000".into(),
+            }),
+            stored(2_000, "Jaquez", NEW, "new"),
+            conn(Event::Reply {
+                conn: 1,
+                line: NEW.into(),
+                bytes: 60,
+            }),
+        ];
+        if bona {
+            events.push(stored(2_005, "Bona", NEW, "new"));
+        }
+        if flipped {
+            let flip = SimEvent::DiskFault {
+                step: 1,
+                server: "Jaquez".into(),
+                fault: "flip_bit".into(),
+            };
+            events.push(TraceEvent::harness(ms(3_000), flip));
+        }
+        events.push(crash(3_000, "Jaquez"));
+        events.push(restart(4_000, "Jaquez"));
+        if flipped {
+            let cut = Event::StoreCut {
+                file: "snapshot-1".into(),
+                offset: 0,
+                kind: server::events::StoreCutKind::Corrupt,
+            };
+            events.push(TraceEvent::server(ms(4_000), "Jaquez", cut));
+        }
+        let recovered = Event::StoreRecovered {
+            generation: 1,
+            records: 0,
+            head: 0,
+            resume_points: 0,
+            same_life: !flipped,
+        };
+        events.push(TraceEvent::server(ms(4_000), "Jaquez", recovered.clone()));
+        // A later power loss and a clean start change nothing.
+        events.push(crash(5_000, "Jaquez"));
+        events.push(restart(6_000, "Jaquez"));
+        events.push(TraceEvent::server(ms(6_000), "Jaquez", recovered));
+        let trace = trace(events);
+        let checks = Checks::default();
+        let mut run = run_record(&trace, &checks);
+        run.durable = true;
+        for server in HERD {
+            let table = if bona && server == "Bona" {
+                vec![NEW.to_string()]
+            } else {
+                vec![]
+            };
+            run.final_tables.insert(server.to_string(), Some(table));
+        }
+        Durable.check(&run)
+    }
+
+    #[test]
+    fn a_record_whose_only_copy_a_flipped_bit_destroyed_is_owed_to_no_one() {
+        let v = flipped_verdict(true, false);
+        assert!(v.ok, "only Jaquez held NEW, and a flipped bit cut it: {v}");
+        // No bit flipped: Jaquez's start lost a record it had synced.
+        let v = flipped_verdict(false, false);
+        assert!(!v.ok, "{v}");
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+        // Bona keeps a copy: the others are owed it.
+        let v = flipped_verdict(true, true);
         assert!(!v.ok, "{v}");
         assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
     }

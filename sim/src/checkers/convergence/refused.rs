@@ -21,7 +21,12 @@
 //! neighbour read the line, or the neighbour refused a connection meanwhile, logged or
 //! counted into the next refusal logged): classic links flood once and never catch up, so
 //! such a hop is no path. Nor is a server down at the end: it passes nothing on any more, and
-//! what it passed on before, its neighbours stored.
+//! what it passed on before, its neighbours stored. A server down at the end cuts a record off
+//! with no refusal at all: a server whose every path from the holders runs through a server
+//! that stopped or a classic hop that never carried the record is owed it no more than one
+//! behind a refusal. Classic hops alone excuse nothing: a server they cut off that a refusing
+//! or stopped server does not is where the classic herd loses updates, which `convergence`
+//! catches (`scenarios/partition.yaml` on `scenarios/herds/classic.yaml`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -125,7 +130,10 @@ fn refused_records(line: &str, known: &BTreeSet<String>) -> Vec<Record> {
 /// the end (a reconcile catches up); a classic link floods it once and never catches up, so
 /// it brings the record only to a neighbour that was up when this end stored it and stayed up
 /// (one that was down then, or crashed since, never gets it over that link), and only if this
-/// end flooded it there and did not lose that flood ([`classic_floods_carried`]).
+/// end flooded it there and did not lose that flood ([`classic_floods_carried`]). A server
+/// that classic hops alone cut off (no better reached where no server blocks the way) is owed
+/// the record all the same: that is the classic herd's lost update. The search reads the trace
+/// a few times over; callers ask only about records some server may lack.
 pub fn not_owed(
     run: &RunRecord,
     record: &Record,
@@ -137,9 +145,6 @@ pub fn not_owed(
         .filter(|(_, lines)| lines.contains(&line))
         .map(|(server, _)| server.as_str())
         .collect();
-    if refusing.is_empty() {
-        return BTreeSet::new();
-    }
     let downtime = replay::Downtime::from_trace(run.trace);
     let stores = stores(run, &line);
     let stored_at: BTreeMap<&str, Duration> = stores
@@ -169,17 +174,47 @@ pub fn not_owed(
         .map(|((a, b), classic)| (a.as_str(), b.as_str(), classic))
         .collect();
     let carried = classic_floods_carried(run, &line);
+    let missed = |server: &str, next: &str| {
+        stored_at
+            .get(server)
+            .is_some_and(|at| downtime.down_during(next, *at, run.end))
+            || !carried.contains(&(server, next))
+    };
     let starts: BTreeSet<&str> = holders.iter().copied().collect();
+    // A server down at the end passes nothing on any more, and what it passed on before its
+    // neighbours stored (they are holders, or lost it again): no path goes through it.
+    let reached = reach(&starts, &links, &missed, |server| {
+        refusing.contains(server) || (!starts.contains(server) && downtime.down_at_end(server))
+    });
+    // Where no server blocks it, the classic hops that missed the record cut off the same
+    // servers: that is the classic herd's lost update (docs/design.md), owed all the same.
+    let unblocked = reach(&starts, &links, &missed, |_| false);
+    run.servers
+        .iter()
+        .filter(|s| {
+            let s = s.as_str();
+            refusing.contains(s) || (!reached.contains(s) && unblocked.contains(s))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The servers a record can travel to from `starts` over `links` (`(a, b, classic)`): through
+/// no server `blocked`, and over a classic hop only where it was not `missed` (its one flood
+/// from this end never carried the record there).
+fn reach<'s>(
+    starts: &BTreeSet<&'s str>,
+    links: &[(&'s str, &'s str, bool)],
+    missed: &dyn Fn(&str, &str) -> bool,
+    blocked: impl Fn(&str) -> bool,
+) -> BTreeSet<&'s str> {
     let mut reached = starts.clone();
-    let mut frontier = holders;
+    let mut frontier: Vec<&str> = starts.iter().copied().collect();
     while let Some(server) = frontier.pop() {
-        // A server down at the end passes nothing on any more, and what it passed on before
-        // its neighbours stored (they are holders, or lost it again): no path goes through it.
-        let gone = !starts.contains(server) && downtime.down_at_end(server);
-        if refusing.contains(server) || gone {
+        if blocked(server) {
             continue;
         }
-        for &(a, b, classic) in &links {
+        for &(a, b, classic) in links {
             let next = if a == server {
                 b
             } else if b == server {
@@ -187,21 +222,12 @@ pub fn not_owed(
             } else {
                 continue;
             };
-            let flooded_once_and_missed = classic
-                && (stored_at
-                    .get(server)
-                    .is_some_and(|at| downtime.down_during(next, *at, run.end))
-                    || !carried.contains(&(server, next)));
-            if !flooded_once_and_missed && reached.insert(next) {
+            if !(classic && missed(server, next)) && reached.insert(next) {
                 frontier.push(next);
             }
         }
     }
-    run.servers
-        .iter()
-        .filter(|s| refusing.contains(s.as_str()) || !reached.contains(s.as_str()))
-        .cloned()
-        .collect()
+    reached
 }
 
 /// `(server, neighbour)`: the server flooded the record `line` to the classic neighbour and
