@@ -22,7 +22,7 @@ pub struct Aim<'a> {
     /// An entry that reached the target, if any did.
     pub parent: Option<&'a Entry>,
     /// The rare property whose edge the child adds: the target where no entry holds it, else
-    /// one of the rarest that the parent lacks (none where it holds them all).
+    /// one of the four rarest with an edge that the parent lacks (none where it holds all).
     pub toward: Option<&'static str>,
 }
 
@@ -71,11 +71,12 @@ pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
         let toward = mutate::aimable().find(|p| target.strip_prefix("sometimes:") == Some(p));
         return Aim { parent, toward };
     }
-    let lacking: Vec<&'static str> = mutate::aimable()
-        .filter(|p| {
-            let feature = format!("sometimes:{p}");
-            targets.contains(&feature) && parent.is_none_or(|e| !e.features.contains_key(&feature))
-        })
+    // The rarest aimable properties the parent lacks.
+    let lacking: Vec<&str> = rarest(corpus, usize::MAX)
+        .into_iter()
+        .filter(|f| parent.is_none_or(|e| !e.features.contains_key(f)))
+        .filter_map(|f| mutate::aimable().find(|p| f.strip_prefix("sometimes:") == Some(p)))
+        .take(AIM_AMONG)
         .collect();
     let toward = lacking
         .get(rng.random_range(0..lacking.len().max(1)))

@@ -431,7 +431,9 @@ fn child(
             Mutation::Tie => super::rare::tie_around(&mut scenario, rng),
             Mutation::Stack => super::rare::stack(&mut scenario, rng),
             Mutation::Grow => {
-                if rng.random_bool(0.5) {
+                // With an edge toward a rare property, the parent's steps are all kept: the
+                // child replays the parent exactly up to the edge.
+                if toward.is_none() && rng.random_bool(0.5) {
                     // From late in the run: the more of it replays as it was, the likelier the
                     // property is reached again.
                     let at = Duration::from_millis(
