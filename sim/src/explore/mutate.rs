@@ -585,9 +585,9 @@ fn disk_fault_of<const K: usize>(s: &mut Scenario, rng: &mut SmallRng, e: Edge) 
     None
 }
 
-/// A tie around an IAMAT of the run ([`super::rare::tie_around`]).
+/// An IAMAT of the run copied to another server at the same moment ([`tie`]).
 fn tied(s: &mut Scenario, rng: &mut SmallRng, _: Edge) -> Option<Action> {
-    super::rare::tie_around(s, rng);
+    tie(s, rng);
     None
 }
 
