@@ -12,12 +12,16 @@
 //! link refills it, and the others send only what that one did not bring.
 //! Overload is judged by the same rule: a slow neighbour makes its link lag, and a sender
 //! that dropped the link and resent everything would carry more than was due.
+//! A flood that B never logged receiving (no `record_stored` or `line_refused` of it from A)
+//! was lost in flight whenever it was sent: a write blocked on a dead connection finds the
+//! cut only when it times out, up to `heartbeat_timeout` after the heartbeat would have, so
+//! the window alone can miss what a cut took first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use server::config::Limits;
-use server::events::{Direction, Event};
+use server::events::{Direction, Event, Source};
 
 use super::{Seen, ServerTable, Tables};
 use crate::checkers::Violation;
@@ -43,6 +47,8 @@ struct LinkSends {
     /// The link is up (A said `peer_up`): only then does a `peer_down` cut anything in
     /// flight; a session that failed its handshake never carried records.
     up: bool,
+    /// Floods A sent to B that B has not logged receiving yet, and when A sent them.
+    unreceived: BTreeMap<UpdateKey, Duration>,
 }
 
 /// What the reconciliation rule follows.
@@ -75,6 +81,7 @@ impl Reconciles {
         for ((a, b), log) in self.links.iter_mut() {
             if a == server || b == server {
                 log.known.clear();
+                log.unreceived.clear();
             }
         }
     }
@@ -124,9 +131,31 @@ impl Reconciles {
             Event::FloodSent { peer, record } => {
                 let log = self.links.entry((host, peer.clone())).or_default();
                 log.known.insert(update_key(record));
+                log.unreceived.insert(update_key(record), seen.at);
                 log.sent.push((seen.at, 1));
             }
+            Event::RecordStored {
+                record,
+                source: Source::Peer(peer),
+                ..
+            } => self.received(peer, &host, update_key(record)),
+            Event::LineRefused {
+                peer: Some(peer),
+                line,
+                ..
+            } => {
+                if let Some(record) = crate::trace::replay::at_line(line) {
+                    self.received(peer, &host, update_key(&record));
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// `to` logged receiving `key` from `from`: that flood was not lost.
+    fn received(&mut self, from: &str, to: &str, key: UpdateKey) {
+        if let Some(log) = self.links.get_mut(&(from.to_string(), to.to_string())) {
+            log.unreceived.remove(&key);
         }
     }
 
@@ -174,12 +203,21 @@ impl Reconciles {
         });
         let window = self.in_flight_window;
         let in_flight: u64 = log.down_at.map_or(0, |down| {
-            log.sent
+            let lately: u64 = log
+                .sent
                 .iter()
                 .filter(|(at, _)| *at + window >= down && *at <= down)
                 .map(|(_, n)| n)
-                .sum()
+                .sum();
+            let lost_before = log
+                .unreceived
+                .values()
+                .filter(|at| **at + window < down)
+                .count() as u64;
+            lately + lost_before
         });
+        // The catch-up resends what was lost: it is no longer owed as lost.
+        log.unreceived.clear();
         if records > unknown + in_flight {
             violations.push(Violation::new(
                 seen.at,

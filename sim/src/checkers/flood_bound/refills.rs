@@ -9,7 +9,10 @@
 //! `fill_wait`. In the same scenarios, a restarted server floods as news no update first
 //! stored (anywhere in the herd) before it restarted: its refill is old news to its
 //! neighbours, and it waits for the refill before it compares tables with them. (A classic
-//! link, which resumes nothing, passes on every change, the refill's too.)
+//! link, which resumes nothing, passes on every change, the refill's too.) An update that a
+//! neighbour refused for a bound and has not stored since is not old news: that neighbour
+//! lacks it, and when it is the first to link, its refill lacks it too, so another neighbour
+//! brings it later as a change, which the restarted server passes on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -60,6 +63,8 @@ pub(super) struct Refills {
     refills_max: Option<u64>,
     lives: BTreeMap<String, Life>,
     first_stored: BTreeMap<UpdateKey, Duration>,
+    /// Per update, the servers that refused it for a bound and have not stored it since.
+    lacking: BTreeMap<UpdateKey, BTreeSet<String>>,
 }
 
 impl Refills {
@@ -68,6 +73,7 @@ impl Refills {
             refills_max,
             lives: BTreeMap::new(),
             first_stored: BTreeMap::new(),
+            lacking: BTreeMap::new(),
         }
     }
 
@@ -98,6 +104,7 @@ impl Refills {
         violations: &mut Vec<Violation>,
     ) {
         let host = seen.host;
+        self.follow_lacking(seen);
         if let Some(record) = replay::stored_new(seen.trace_event) {
             self.first_stored
                 .entry(update_key(record))
@@ -140,6 +147,7 @@ impl Refills {
                         .first_stored
                         .get(&key)
                         .filter(|first| **first < life.since)
+                    && !self.a_neighbour_lacks(run, host, &key)
                 {
                     violations.push(Violation::new(
                         seen.at,
@@ -156,6 +164,49 @@ impl Refills {
             }
             _ => {}
         }
+    }
+
+    /// Follows which servers lack an update because they refused it for a bound (a full
+    /// table, a line too far ahead of their clock): until they store it.
+    fn follow_lacking(&mut self, seen: &Seen) {
+        match seen.event {
+            Event::RecordStored {
+                record,
+                outcome: Outcome::TableFull,
+                ..
+            } => {
+                self.lacking
+                    .entry(update_key(record))
+                    .or_default()
+                    .insert(seen.host.to_string());
+            }
+            Event::RecordStored { record, .. } => {
+                if let Some(servers) = self.lacking.get_mut(&update_key(record)) {
+                    servers.remove(seen.host);
+                }
+            }
+            Event::LineRefused {
+                reason: LineRefusal::TooFarAhead,
+                line,
+                ..
+            } => {
+                if let Some(record) = replay::at_line(line) {
+                    self.lacking
+                        .entry(update_key(&record))
+                        .or_default()
+                        .insert(seen.host.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a neighbour of `host` lacks `key`, refused for a bound: then `host`'s refill
+    /// may have come without it, and it is news to that neighbour.
+    fn a_neighbour_lacks(&self, run: &RunRecord, host: &str, key: &UpdateKey) -> bool {
+        self.lacking
+            .get(key)
+            .is_some_and(|servers| servers.iter().any(|server| run.linked(host, server)))
     }
 
     /// Judges every server's last life, at the end of the run.

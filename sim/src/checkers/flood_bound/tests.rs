@@ -197,6 +197,7 @@ fn reconciliation_resending_what_the_neighbour_has_is_caught() {
     let v = verdict(vec![
         stored(1, "Bona", other, "new"),
         flood(1, "Bona", "Jaquez", other),
+        stored(2, "Jaquez", other, "new"),
         down(10_000, "Bona", "Jaquez"),
         reconcile(20_000, "Bona", "Jaquez", 1),
     ]);
@@ -218,6 +219,38 @@ fn records_sent_just_before_a_cut_may_be_resent() {
         reconcile(20_000, "Bona", "Jaquez", 1),
     ]);
     assert!(v.ok, "{v}");
+}
+
+/// Found by the swarm: a cut took lime's flood, the cut healed before the heartbeat found
+/// it, and Bona's next write, blocked on the dead connection, timed out long after: the cut
+/// is found outside the window, but Jaquez never got lime, so the catch-up may resend it.
+fn lost_long_before_the_cut_was_found(jaquez_got_it: bool) -> Verdict {
+    let other = "AT Bona +0.000001000 lime +1+1 1700000000.5";
+    let mut events = vec![
+        up(1, "Bona", "Jaquez"),
+        stored(1_000, "Bona", other, "new"),
+        flood(1_000, "Bona", "Jaquez", other),
+    ];
+    if jaquez_got_it {
+        events.push(stored(1_002, "Jaquez", other, "new"));
+    }
+    events.extend([
+        down(7_000, "Bona", "Jaquez"),
+        reconcile(8_000, "Bona", "Jaquez", 1),
+    ]);
+    verdict(events)
+}
+
+#[test]
+fn a_flood_the_neighbour_never_got_may_be_resent_however_late_the_cut_is_found() {
+    let v = lost_long_before_the_cut_was_found(false);
+    assert!(v.ok, "{v}");
+    let v = lost_long_before_the_cut_was_found(true);
+    assert!(!v.ok, "{v}");
+    assert!(
+        v.details[0].contains("reconcile Bona -> Jaquez carried 1 records; at most 0 were due"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -539,4 +572,54 @@ fn a_first_life_whose_links_came_up_late_owes_no_one_refill() {
     ];
     let v = verdict_with_refills(events);
     assert!(v.ok, "{v}");
+}
+
+/// Found by the explorer: Jaquez refused fig, too far ahead of its clock, so when Clark
+/// restarts, Jaquez's refill (the first) lacks it, and Bona's comparison brings it later as a
+/// change, which Clark passes on. That is news to Jaquez, which still lacks it; once Jaquez
+/// has stored fig, Clark's flood of it is its refill sent back out again.
+fn refilled_without_what_the_first_refused(jaquez_stores_it: bool) -> Verdict {
+    let fig = "AT Clark +0.000001000 fig +2+2 1700000000.5";
+    let mut events = vec![
+        stored(1, "Clark", fig, "new"),
+        flood(1, "Clark", "Bona", fig),
+        flood(1, "Clark", "Jaquez", fig),
+        stored(2, "Bona", fig, "new"),
+        TraceEvent::server(
+            ms(2),
+            "Jaquez",
+            Event::LineRefused {
+                peer: Some("Clark".into()),
+                conn: None,
+                reason: server::events::LineRefusal::TooFarAhead,
+                line: fig.into(),
+            },
+        ),
+    ];
+    if jaquez_stores_it {
+        events.push(stored(3, "Jaquez", fig, "new"));
+    }
+    events.extend([
+        crash(3, "Clark"),
+        restart(4, "Clark"),
+        full_reconcile(5, "Jaquez", "Clark", u64::from(jaquez_stores_it)),
+        full_reconcile(6, "Bona", "Clark", u64::from(!jaquez_stores_it)),
+        stored(7, "Clark", fig, "new"),
+        flood(7, "Clark", "Jaquez", fig),
+    ]);
+    verdict_with_refills(events)
+}
+
+#[test]
+fn a_restarted_server_may_pass_on_what_a_neighbour_refused_for_a_bound() {
+    let v = refilled_without_what_the_first_refused(false);
+    assert!(v.ok, "{v}");
+    let v = refilled_without_what_the_first_refused(true);
+    assert!(!v.ok, "{v}");
+    assert!(
+        v.details
+            .iter()
+            .any(|d| d.contains("Clark restarted at") && d.contains("as news")),
+        "{v}"
+    );
 }
