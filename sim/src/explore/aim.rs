@@ -5,6 +5,7 @@
 
 use rand::Rng;
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 
 use super::corpus::{Corpus, Entry};
 use super::mutate;
@@ -21,9 +22,10 @@ pub const PILE_AMONG: usize = 12;
 pub struct Aim<'a> {
     /// An entry that reached the target, if any did.
     pub parent: Option<&'a Entry>,
-    /// The rare property whose edge the child adds: the target where no entry holds it, else
-    /// one of the four rarest with an edge that the parent lacks (none where it holds all).
-    pub toward: Option<&'static str>,
+    /// The rare properties whose edges the child tries, in this order, until one fits the run:
+    /// the target where no entry holds it, else the four rarest with an edge that the parent
+    /// lacks, shuffled (none where it holds them all).
+    pub towards: Vec<&'static str>,
 }
 
 /// The `k` rarest properties: those an edge sets up ([`mutate::aimable`]) and those any run
@@ -51,7 +53,7 @@ pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
     let Some(target) = targets.get(rng.random_range(0..targets.len().max(1))) else {
         return Aim {
             parent: None,
-            toward: None,
+            towards: Vec::new(),
         };
     };
     let holders: Vec<&Entry> = corpus
@@ -68,20 +70,20 @@ pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
         .get(rng.random_range(0..richest.len().max(1)))
         .copied();
     if parent.is_none() {
-        let toward = mutate::aimable().find(|p| target.strip_prefix("sometimes:") == Some(p));
-        return Aim { parent, toward };
+        let towards = mutate::aimable()
+            .filter(|p| target.strip_prefix("sometimes:") == Some(p))
+            .collect();
+        return Aim { parent, towards };
     }
     // The rarest aimable properties the parent lacks.
-    let lacking: Vec<&str> = rarest(corpus, usize::MAX)
+    let mut towards: Vec<&'static str> = rarest(corpus, usize::MAX)
         .into_iter()
         .filter(|f| parent.is_none_or(|e| !e.features.contains_key(f)))
         .filter_map(|f| mutate::aimable().find(|p| f.strip_prefix("sometimes:") == Some(p)))
         .take(AIM_AMONG)
         .collect();
-    let toward = lacking
-        .get(rng.random_range(0..lacking.len().max(1)))
-        .copied();
-    Aim { parent, toward }
+    towards.shuffle(rng);
+    Aim { parent, towards }
 }
 
 #[cfg(test)]
@@ -170,7 +172,8 @@ mod tests {
         );
         for seed in 0..20 {
             let aim = aim(&corpus, &mut SmallRng::seed_from_u64(seed));
-            let toward = aim.toward.expect("an edge toward a rare property");
+            assert!(!aim.towards.is_empty());
+            let toward = aim.towards[0];
             match aim.parent {
                 // A target no entry holds: its own edge.
                 None => assert!(unreached.contains(&toward), "{toward}"),

@@ -278,16 +278,18 @@ pub fn aimable() -> impl Iterator<Item = &'static str> {
 }
 
 /// Adds the edge that sets up `property` (by its coverage name) at a server and moment drawn
-/// as [`bound`] draws them; false where no edge sets it up.
+/// as [`bound`] draws them; whether it changed the scenario (false where no edge sets the
+/// property up, or where the edge does not fit this run, as a disk fault under a classic link).
 pub fn bound_toward(scenario: &mut Scenario, rng: &mut SmallRng, property: &str) -> bool {
     let Some((_, edge)) = TOWARD.iter().find(|(p, _)| p.as_str() == property) else {
         return false;
     };
+    let before = scenario.to_yaml(&[]);
     if let Some((server, at)) = edge_site(scenario, rng) {
         let past = false;
         edge_at(scenario, rng, *edge, Edge { server, at, past });
     }
-    true
+    scenario.to_yaml(&[]) != before
 }
 
 /// The edge classes [`bound`] draws from, equally.

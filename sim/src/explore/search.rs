@@ -374,7 +374,7 @@ fn child(
         .as_ref()
         .and_then(|a| a.parent)
         .unwrap_or_else(|| pick(corpus, rng));
-    let toward = aimed.as_ref().and_then(|a| a.toward);
+    let towards = aimed.as_ref().map_or(&[][..], |a| &a.towards[..]);
     let mut scenario = parent.scenario.clone();
     let end_ms = mutate::chaos_end(&scenario).as_millis() as u64;
     let random_at =
@@ -433,7 +433,7 @@ fn child(
             Mutation::Grow => {
                 // With an edge toward a rare property, the parent's steps are all kept: the
                 // child replays the parent exactly up to the edge.
-                if toward.is_none() && rng.random_bool(0.5) {
+                if towards.is_empty() && rng.random_bool(0.5) {
                     // From late in the run: the more of it replays as it was, the likelier the
                     // property is reached again.
                     let at = Duration::from_millis(
@@ -442,9 +442,13 @@ fn child(
                     let donor = mutate::fresh(fresh_seed(rng), &scenario);
                     scenario = mutate::graft(&scenario, &donor, at);
                 }
-                match toward {
-                    Some(property) => _ = mutate::bound_toward(&mut scenario, rng, property),
-                    None => mutate::bound(&mut scenario, rng),
+                // The first edge that fits the run (a disk fault does not fit one with a
+                // classic link), else one edge value.
+                if !towards
+                    .iter()
+                    .any(|property| mutate::bound_toward(&mut scenario, rng, property))
+                {
+                    mutate::bound(&mut scenario, rng);
                 }
             }
         }
