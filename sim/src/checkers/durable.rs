@@ -315,25 +315,30 @@ mod tests {
     use crate::checkers::testing::*;
     use crate::scenario::Checks;
 
+    /// `server` acknowledges `at_line` at 2 s: the client's IAMAT, its store and the reply.
+    fn acknowledged(server: &str, iamat: &str, at_line: &str) -> Vec<TraceEvent> {
+        let conn = |event| TraceEvent::server(ms(2_000), server, event);
+        vec![
+            conn(Event::ClientLine {
+                conn: 1,
+                line: iamat.into(),
+            }),
+            stored(2_000, server, at_line, "new"),
+            conn(Event::Reply {
+                conn: 1,
+                line: at_line.into(),
+                bytes: 60,
+            }),
+        ]
+    }
+
     const NEW: &str = "AT Jaquez +0.004000000 lime +10+20 1700000002.000000000";
 
     /// The verdict where Jaquez acknowledges NEW at 2 s and no other server ever stores it;
     /// Jaquez crashes at 3 s and, when `back`, restarts at 4 s with NEW read from its disk.
     fn verdict(back: bool) -> Verdict {
-        let conn = |event| TraceEvent::server(ms(2_000), "Jaquez", event);
-        let mut events = vec![
-            conn(Event::ClientLine {
-                conn: 1,
-                line: "IAMAT lime +10+20 1700000002.000000000".into(),
-            }),
-            stored(2_000, "Jaquez", NEW, "new"),
-            conn(Event::Reply {
-                conn: 1,
-                line: NEW.into(),
-                bytes: 60,
-            }),
-            crash(3_000, "Jaquez"),
-        ];
+        let mut events = acknowledged("Jaquez", "IAMAT lime +10+20 1700000002.000000000", NEW);
+        events.extend([crash(3_000, "Jaquez")]);
         if back {
             events.push(restart(4_000, "Jaquez"));
             events.push(stored(4_000, "Jaquez", NEW, "new"));
@@ -361,20 +366,8 @@ mod tests {
     /// at 3 s, and Campbell (Bailey's other neighbour) refuses it when `refused`, its clock 4 s
     /// behind NEWER with 2 s allowed; else it stores NEWER. Bailey ends with no record of kiwi.
     fn superseded_verdict(lost: bool, refused: bool) -> Verdict {
-        let conn = |event| TraceEvent::server(ms(2_000), "Bona", event);
-        let mut events = vec![
-            conn(Event::ClientLine {
-                conn: 1,
-                line: "IAMAT kiwi +1+1 1700000001.000000000".into(),
-            }),
-            stored(2_000, "Bona", OLDER, "new"),
-            conn(Event::Reply {
-                conn: 1,
-                line: OLDER.into(),
-                bytes: 60,
-            }),
-            flood(2_000, "Bona", "Bailey", OLDER),
-        ];
+        let mut events = acknowledged("Bona", "IAMAT kiwi +1+1 1700000001.000000000", OLDER);
+        events.extend([flood(2_000, "Bona", "Bailey", OLDER)]);
         if lost {
             events.push(TraceEvent::server(
                 ms(2_001),
@@ -449,18 +442,8 @@ mod tests {
     /// over their classic link, a flood `lost` or not. No server refuses LIME; Bailey and
     /// Campbell end with no record of lime.
     fn cut_off_verdict(lost: bool) -> Verdict {
-        let conn = |event| TraceEvent::server(ms(2_000), "Clark", event);
-        let mut events = vec![
-            conn(Event::ClientLine {
-                conn: 1,
-                line: "IAMAT lime +1+1 1700000001.000000000".into(),
-            }),
-            stored(2_000, "Clark", LIME, "new"),
-            conn(Event::Reply {
-                conn: 1,
-                line: LIME.into(),
-                bytes: 60,
-            }),
+        let mut events = acknowledged("Clark", "IAMAT lime +1+1 1700000001.000000000", LIME);
+        events.extend([
             stored(2_001, "Bona", LIME, "new"),
             stored(2_001, "Jaquez", LIME, "new"),
             TraceEvent::server(
@@ -471,7 +454,7 @@ mod tests {
                 },
             ),
             flood(2_002, "Jaquez", "Campbell", LIME),
-        ];
+        ]);
         if lost {
             events.push(TraceEvent::server(
                 ms(2_003),
@@ -521,19 +504,7 @@ mod tests {
     /// `flipped`, and starts again at 4 s: its files cut (`store_cut`, when `flipped`) and NEW
     /// not read back. It loses power again at 5 s and starts cleanly at 6 s.
     fn flipped_verdict(flipped: bool, bona: bool) -> Verdict {
-        let conn = |event| TraceEvent::server(ms(2_000), "Jaquez", event);
-        let mut events = vec![
-            conn(Event::ClientLine {
-                conn: 1,
-                line: "IAMAT lime +10+20 1700000002.000000000".into(),
-            }),
-            stored(2_000, "Jaquez", NEW, "new"),
-            conn(Event::Reply {
-                conn: 1,
-                line: NEW.into(),
-                bytes: 60,
-            }),
-        ];
+        let mut events = acknowledged("Jaquez", "IAMAT lime +10+20 1700000002.000000000", NEW);
         if bona {
             events.push(stored(2_005, "Bona", NEW, "new"));
         }
