@@ -147,6 +147,13 @@ impl Faults {
     /// "clean" crash would send leave in an order that differs from run to run in one process.
     /// Peers notice by heartbeat, or by the reset their next message gets.
     fn crash(&self, sim: &mut turmoil::Sim<'_>, server: &str) {
+        // A failed sync is an error of the disk at work: power loss ends one that no sync met
+        // (a full disk stays full, a flipped bit stays flipped).
+        if let Ok(mut disks) = self.disks.lock()
+            && let Some(disk) = disks.get_mut(server)
+        {
+            disk.fail_sync = false;
+        }
         let others: Vec<&String> = self.hosts.iter().filter(|h| *h != server).collect();
         for other in &others {
             sim.partition_oneway(server, other.as_str());
