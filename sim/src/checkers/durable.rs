@@ -64,24 +64,25 @@ impl Checker for Durable {
         let refused = super::convergence::refused::must_refuse(run);
         let downtime = replay::Downtime::from_trace(run.trace);
         for (at, server, record) in &acknowledged {
-            if kept_only_where_down(run, &downtime, server, record)
+            // Every excuse reads the trace: only for a record some server lacks.
+            let lacking: Vec<&String> = finals
+                .iter()
+                .filter(|(_, table)| {
+                    !table
+                        .get(&record.client)
+                        .is_some_and(|held| held == record || held.is_newer_than(record))
+                })
+                .map(|(holder, _)| holder)
+                .collect();
+            if lacking.is_empty()
+                || kept_only_where_down(run, &downtime, server, record)
                 || lost_to_flipped_bits(run, &downtime, record)
             {
                 continue;
             }
-            // The path search reads the trace: only for a record some server lacks.
-            let mut unreachable: Option<BTreeSet<String>> = None;
-            for (holder, table) in &finals {
-                let held = table
-                    .get(&record.client)
-                    .is_some_and(|held| held == record || held.is_newer_than(record));
-                if held {
-                    continue;
-                }
-                let unreachable = unreachable.get_or_insert_with(|| {
-                    let refusing = refused_or_superseded(run, &refused, record);
-                    super::convergence::refused::not_owed(run, record, &refusing)
-                });
+            let refusing = refused_or_superseded(run, &refused, record);
+            let unreachable = super::convergence::refused::not_owed(run, record, &refusing);
+            for holder in lacking {
                 let excused = unreachable.contains(holder.as_str())
                     || refused.get(holder).is_some_and(|lines| {
                         lines
