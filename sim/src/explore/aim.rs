@@ -47,9 +47,16 @@ pub fn rarest(corpus: &Corpus, k: usize) -> Vec<String> {
     counts.into_iter().take(k).map(|(_, f)| f).collect()
 }
 
+/// The aimable property a `sometimes:` feature names, if an edge sets it up.
+fn aimable(feature: &str) -> Option<&'static str> {
+    let name = feature.strip_prefix("sometimes:")?;
+    mutate::aimable().find(|p| *p == name)
+}
+
 /// Draws an aimed child's parent and edge.
 pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
-    let targets = rarest(corpus, AIM_AMONG);
+    let ranking = rarest(corpus, usize::MAX);
+    let targets = &ranking[..AIM_AMONG.min(ranking.len())];
     let Some(target) = targets.get(rng.random_range(0..targets.len().max(1))) else {
         return Aim {
             parent: None,
@@ -62,28 +69,32 @@ pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
         .filter(|e| e.features.contains_key(target))
         .collect();
     // The holder that reached the most of the rare properties, so they pile up in one line.
-    let rare = rarest(corpus, PILE_AMONG);
+    let rare = &ranking[..PILE_AMONG.min(ranking.len())];
     let held = |e: &Entry| rare.iter().filter(|f| e.features.contains_key(*f)).count();
     let most = holders.iter().map(|e| held(e)).max().unwrap_or(0);
     let richest: Vec<&Entry> = holders.into_iter().filter(|e| held(e) == most).collect();
-    let parent = richest
+    let Some(parent) = richest
         .get(rng.random_range(0..richest.len().max(1)))
-        .copied();
-    if parent.is_none() {
-        let towards = mutate::aimable()
-            .filter(|p| target.strip_prefix("sometimes:") == Some(p))
-            .collect();
-        return Aim { parent, towards };
-    }
+        .copied()
+    else {
+        let towards = aimable(target).into_iter().collect();
+        return Aim {
+            parent: None,
+            towards,
+        };
+    };
     // The rarest aimable properties the parent lacks.
-    let mut towards: Vec<&'static str> = rarest(corpus, usize::MAX)
-        .into_iter()
-        .filter(|f| parent.is_none_or(|e| !e.features.contains_key(f)))
-        .filter_map(|f| mutate::aimable().find(|p| f.strip_prefix("sometimes:") == Some(p)))
+    let mut towards: Vec<&'static str> = ranking
+        .iter()
+        .filter(|f| !parent.features.contains_key(*f))
+        .filter_map(|f| aimable(f))
         .take(AIM_AMONG)
         .collect();
     towards.shuffle(rng);
-    Aim { parent, towards }
+    Aim {
+        parent: Some(parent),
+        towards,
+    }
 }
 
 #[cfg(test)]
