@@ -557,6 +557,8 @@ impl Shared {
     /// is not a neighbour. A link-in counts from this call on, before the wait is first polled.
     pub fn until_linked_in(&self, neighbour: &str) -> impl Future<Output = ()> + use<'_> {
         let linked_in = self.linked_in.get(neighbour).map(Notify::notified);
+        // Every caller waits on a neighbour; a wait on any other name would never end.
+        debug_assert!(linked_in.is_some(), "{neighbour} is not a neighbour");
         async move {
             match linked_in {
                 Some(linked_in) => linked_in.await,
