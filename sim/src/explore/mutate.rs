@@ -277,19 +277,31 @@ pub fn aimable() -> impl Iterator<Item = &'static str> {
     TOWARD.iter().map(|(property, _)| property.as_str())
 }
 
+/// How many sites (a server and a moment) an aimed edge tries before it gives up: in a run
+/// that already holds several outages, a fault that takes the whole herd down fits only in
+/// the few moments when every server is up.
+const TOWARD_SITES: usize = 8;
+
 /// Adds the edge that sets up `property` (by its coverage name) at a server and moment drawn
-/// as [`bound`] draws them; whether it changed the scenario (false where no edge sets the
-/// property up, or where the edge does not fit this run, as a disk fault under a classic link).
+/// as [`bound`] draws them, drawing another site where the edge does not fit the one drawn, up
+/// to [`TOWARD_SITES`]; whether it changed the scenario (false where no edge sets the property
+/// up, or where the edge fits no site of this run, as a disk fault under a classic link).
 pub fn bound_toward(scenario: &mut Scenario, rng: &mut SmallRng, property: &str) -> bool {
     let Some((_, edge)) = TOWARD.iter().find(|(p, _)| p.as_str() == property) else {
         return false;
     };
     let before = scenario.to_yaml(&[]);
-    if let Some((server, at)) = edge_site(scenario, rng) {
+    for _ in 0..TOWARD_SITES {
+        let Some((server, at)) = edge_site(scenario, rng) else {
+            return false;
+        };
         let past = false;
         edge_at(scenario, rng, *edge, Edge { server, at, past });
+        if scenario.to_yaml(&[]) != before {
+            return true;
+        }
     }
-    scenario.to_yaml(&[]) != before
+    false
 }
 
 /// The edge classes [`bound`] draws from, equally.
