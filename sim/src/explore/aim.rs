@@ -1,7 +1,7 @@
-//! Aimed children: a target drawn among the rarest sometimes properties (those no run has
-//! reached yet first), an entry that holds it, and the edge that sets up another rare property
-//! that entry lacks. Rare properties so pile up in the corpus's entries, and every child that
-//! keeps such an entry's steps reaches all of them again.
+//! Aimed children: a target drawn among the rarest of the properties an edge sets up (those
+//! no run has reached yet first), the entry that holds it and the most of the others, and the
+//! edge that sets up another rare property that entry lacks. Rare properties so pile up in one
+//! line of entries, and every child that keeps such an entry's steps reaches all of them again.
 
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -28,23 +28,28 @@ pub struct Aim<'a> {
     pub towards: Vec<&'static str>,
 }
 
-/// The `k` rarest properties: those an edge sets up ([`mutate::aimable`]) and those any run
-/// reached, by how many runs reached them (none first), ties in name order.
+/// The `k` rarest of the properties an edge sets up ([`mutate::aimable`]), as `sometimes:`
+/// features, by how many runs reached them (none first), ties in name order. Only these: a
+/// property no edge sets up cannot be added to an entry, and where the aim drew such targets
+/// too, its children went to entries that hold few of the others and the pile stalled.
 pub fn rarest(corpus: &Corpus, k: usize) -> Vec<String> {
     let mut counts: Vec<(u64, String)> = mutate::aimable()
         .map(|p| format!("sometimes:{p}"))
-        .filter(|f| !corpus.seen.contains_key(f))
-        .map(|f| (0, f))
+        .map(|f| (corpus.seen.get(&f).copied().unwrap_or(0), f))
         .collect();
-    counts.extend(
-        corpus
-            .seen
-            .iter()
-            .filter(|(f, n)| f.starts_with("sometimes:") && **n > 0)
-            .map(|(f, n)| (*n, f.clone())),
-    );
     counts.sort();
     counts.into_iter().take(k).map(|(_, f)| f).collect()
+}
+
+/// Whether a run holds more of the [`PILE_AMONG`] rarest properties than any entry does: a new
+/// height of the pile, kept even where the run reached no new feature, so that the next aimed
+/// child starts from it and adds the next one (else the run that first holds ten of them at
+/// once is dropped as nothing new, and the pile never grows past what single features keep).
+pub fn piles_higher(corpus: &Corpus, features: &super::features::Features) -> bool {
+    let rare = rarest(corpus, PILE_AMONG);
+    let held = |f: &super::features::Features| rare.iter().filter(|p| f.contains_key(*p)).count();
+    let height = corpus.entries.iter().map(|e| held(&e.features)).max();
+    held(features) > height.unwrap_or(0)
 }
 
 /// The aimable property a `sometimes:` feature names, if an edge sets it up.
@@ -152,6 +157,45 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_whole_herd_power_cut_finds_the_moments_when_every_server_is_up() {
+        // Bailey is down from 2.5 s to 6.5 s of a chaos phase that ends at 10 s: a cut of the
+        // whole herd fits only in its first second and a half and its last three seconds.
+        let outage = "  - at: 2.5s\n    crash: Bailey\n  - at: 6.5s\n    restart: Bailey\n";
+        let text = format!("{PARENT}{outage}");
+        let fits = (0..20)
+            .filter(|&seed| {
+                let mut child = Scenario::from_yaml_str(&text, "parent.yaml").unwrap();
+                let rng = &mut SmallRng::seed_from_u64(seed);
+                bound_toward(&mut child, rng, "herd_power_cut")
+            })
+            .count();
+        assert!(fits >= 16, "the cut fitted {fits} of 20 children");
+    }
+
+    #[test]
+    fn a_run_holding_more_of_the_rarest_than_any_entry_is_a_new_height_of_the_pile() {
+        let everything: Vec<&str> = mutate::aimable().collect();
+        let (rare, common) = everything.split_at(PILE_AMONG);
+        let mut corpus = Corpus::default();
+        // Runs that reached every aimable property once, and those past the twelve rarest
+        // ten times more.
+        corpus.observe(&holding("all", &everything).features);
+        for _ in 0..10 {
+            corpus.observe(&holding("common", common).features);
+        }
+        let two = holding("two", &rare[..2]);
+        corpus.observe(&two.features);
+        corpus.add(two);
+        assert!(piles_higher(&corpus, &holding("", &rare[..3]).features));
+        let other_two = holding("", &rare[2..4]).features;
+        assert!(!piles_higher(&corpus, &other_two), "as high, not higher");
+        // Neither a common property nor one no edge sets up raises the pile.
+        let mut with_common = holding("", &[rare[0], rare[1], common[0]]).features;
+        with_common.insert("sometimes:link_altered".into(), std::time::Duration::ZERO);
+        assert!(!piles_higher(&corpus, &with_common));
+    }
+
     fn holding(name: &str, properties: &[&str]) -> Entry {
         Entry {
             name: name.into(),
@@ -170,9 +214,14 @@ mod tests {
         let mut corpus = Corpus::default();
         let everything: Vec<&str> = mutate::aimable().collect();
         let (reached, unreached) = everything.split_at(everything.len() - 2);
-        let all = holding("all", reached);
+        let mut all = holding("all", reached);
+        // Rarer than any, but no edge sets it up: never ranked.
+        let no_edge = "sometimes:link_altered".to_string();
+        all.features
+            .insert(no_edge.clone(), std::time::Duration::ZERO);
         corpus.observe(&all.features);
         corpus.add(all);
+        assert!(!rarest(&corpus, usize::MAX).contains(&no_edge));
         let rarest = rarest(&corpus, AIM_AMONG);
         assert_eq!(
             rarest[..2],

@@ -194,6 +194,9 @@ pub fn search(
                 continue;
             }
             summary.runs += 1;
+            let piled = settings.strategy == Strategy::Explore
+                && settings.aim_percent > 0
+                && super::aim::piles_higher(&corpus, &result.features);
             let new = corpus.observe(&result.features);
             if let Some(label) = result.label.clone() {
                 let failed = summary.failures.iter_mut().find(|f| f.label == label);
@@ -224,8 +227,10 @@ pub fn search(
                     summary.history.push((summary.runs, corpus.feature_count()));
                     break 'batches;
                 }
-            } else if !new.is_empty() && settings.strategy == Strategy::Explore {
-                last_new = new.first().map(|(f, _)| f.clone());
+            } else if (!new.is_empty() || piled) && settings.strategy == Strategy::Explore {
+                if let Some((feature, _)) = new.first() {
+                    last_new = Some(feature.clone());
+                }
                 keep(&mut corpus, settings, scenario, parent, &result, &new);
             }
         }
