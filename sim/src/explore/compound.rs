@@ -185,9 +185,10 @@ const HELD_BEFORE: Duration = Duration::from_millis(200);
 /// An `AT` line on a client connection in the name of a server of the herd that is not the
 /// receiver's neighbour (it must be refused: no link carries it, and it comes from no classic
 /// neighbour's address), sent after a replayed `AUTH` line where the scenario has one (at
-/// that server, 0.5 to 3 s later), and half the time after one it adds itself. Half the time
-/// it is for a client the scenario sent an IAMAT for before it (a hijack of a held client's
-/// location), else for a new client `forged`.
+/// that server, 0.5 to 3 s later), and three times in four after one it adds itself. Three
+/// times in four it is for a client the scenario sent an IAMAT for before it (a hijack of a
+/// held client's location: the forgery that does harm, so the likelier), else for a new
+/// client `forged`.
 pub fn forged_from_stranger(
     s: &mut Scenario,
     rng: &mut SmallRng,
@@ -207,7 +208,7 @@ pub fn forged_from_stranger(
         .collect();
     let (target, auth_at) = match replayed.get(rng.random_range(0..replayed.len().max(1))) {
         Some((target, auth_at)) => (target.clone(), Some(*auth_at)),
-        None if rng.random_bool(0.5) => {
+        None if rng.random_bool(0.75) => {
             let auth = Action::Raw(Raw {
                 server: server.into(),
                 client: "mallory".into(),
@@ -223,7 +224,7 @@ pub fn forged_from_stranger(
         return;
     };
     let send_at = auth_at.map_or(at, |a| after(rng, a, 500, 3000, end));
-    let client = match rng.random_bool(0.5) {
+    let client = match rng.random_bool(0.75) {
         true => held_client(s, rng, send_at),
         false => None,
     };
