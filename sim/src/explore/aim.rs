@@ -19,7 +19,8 @@ pub const AIM_AMONG: usize = 4;
 /// with an edge or not: the children of their holders keep them. Drawn only among the
 /// properties an edge sets up, the others (link tampering, a classic forgery, a Places
 /// timeout) were left to the unaimed children and came up 2 to 5 times less often than in the
-/// swarm; one in four drew the twelve rarest below 10 times the swarm's rate (docs/explore.md).
+/// swarm; one in four left three of the twelve rarest just under 10 times the swarm's rate
+/// (docs/explore.md).
 pub const ANY_TARGET_ONE_IN: u32 = 8;
 
 /// The rare properties an aimed child's parent is chosen to hold the most of.
