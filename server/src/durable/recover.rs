@@ -4,10 +4,16 @@
 //! A torn tail (the last frame cut short: power failed during a write that was never
 //! acknowledged) is cut with a warning. A frame whose checksum fails is corruption: it is
 //! named (file and offset) in an error, and neither it nor anything after it in that file is
-//! used. The server keeps the good prefix rather than refusing to start, because its
-//! neighbours hold every record it ever acknowledged and synced (links stream only synced
-//! changes): it takes a new epoch, so every neighbour compares whole tables with it and
-//! refills what the cut lost, as after any restart without a disk.
+//! used. The other file is read all the same: a bit flipped in the snapshot (even in its epoch
+//! frame) leaves the log whole, and the log holds every change acknowledged since the
+//! snapshot, each newer than what the snapshot held for its client. The server keeps what it
+//! could read rather than refusing to start, because its neighbours hold every record it ever
+//! acknowledged and synced (links stream only synced changes): it takes a new epoch, so every
+//! neighbour compares whole tables with it and refills what the cut lost, as after any restart
+//! without a disk. Behind a cut snapshot no resume point of the log is used: it says the
+//! server holds everything of a neighbour's up to a change, and some of those records may have
+//! been in the snapshot past the cut. The snapshot's own resume points come after all of its
+//! records, so those read before its cut still hold.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +56,9 @@ pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recov
     }
     let mut epoch = None;
     let mut whole = true;
+    // Whether the snapshot was cut: a record past its cut is gone, so a resume point read after
+    // it (in the log) may cover records the server no longer holds.
+    let mut snapshot_cut = false;
     for name in [snapshot_name(generation), log_name(generation)] {
         let bytes = if names.contains(&name) {
             disk.read(&name).await?
@@ -64,7 +73,9 @@ pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recov
                     store.restore(&record, from.as_ref(), seq);
                 }
                 Entry::Resume { peer, point } => {
-                    recovered.resume.insert(peer, point);
+                    if !snapshot_cut {
+                        recovered.resume.insert(peer, point);
+                    }
                 }
             }
         }
@@ -80,10 +91,8 @@ pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recov
                 kind,
             }
             .emit();
-            // A cut snapshot means its log cannot follow on from it.
-            if name.starts_with("snapshot-") {
-                break;
-            }
+            // The log is still read: the cut is in the snapshot's bytes, not the log's.
+            snapshot_cut |= name.starts_with("snapshot-");
         }
     }
     recovered.epoch = epoch.filter(|_| whole);
@@ -230,29 +239,89 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_corrupt_snapshot_is_used_up_to_the_bad_frame_and_its_log_not_at_all() {
-        let disk = MemDisk::default();
-        let (mut snapshot, log) = files();
-        // The last byte of lime's client id, inside the third frame.
+    /// `snapshot` with one bit flipped: the lowest of the byte `offset` bytes into `needle`.
+    fn flipped(mut snapshot: Vec<u8>, needle: &[u8], offset: usize) -> Vec<u8> {
         let at = snapshot
-            .windows(4)
-            .position(|w| w == b"lime")
-            .expect("lime is in the snapshot")
-            + 3;
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("the needle is in the snapshot")
+            + offset;
         snapshot[at] ^= 0x01;
-        disk.put("snapshot-1", snapshot);
+        snapshot
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_is_used_up_to_the_bad_frame_and_its_log_without_its_resume_points() {
+        let disk = MemDisk::default();
+        let (snapshot, log) = files();
+        // The last byte of lime's client id, inside the third frame.
+        disk.put("snapshot-1", flipped(snapshot, b"lime", 3));
         disk.put("log-1", log);
         let recovered = recovered(&disk);
         assert_eq!(recovered.epoch, None);
-        assert_eq!(recovered.store.get("kiwi"), Some(record("kiwi", 1)));
+        assert_eq!(
+            recovered.store.get("kiwi"),
+            Some(record("kiwi", 2)),
+            "the log's newer kiwi replaces the snapshot's"
+        );
         assert_eq!(recovered.store.get("lime"), None);
         assert_eq!(
             recovered.store.get("limd"),
             None,
             "the flipped text is never read"
         );
-        assert_eq!(recovered.store.head(), 1);
+        assert_eq!(recovered.store.head(), 3);
+        assert!(
+            recovered.resume.is_empty(),
+            "the log's resume point may cover lime, which the cut lost: {:?}",
+            recovered.resume
+        );
+    }
+
+    #[test]
+    fn a_flip_in_the_snapshots_epoch_frame_keeps_its_log_in_a_new_life() {
+        let disk = MemDisk::default();
+        let (snapshot, log) = files();
+        // The epoch's digit, inside the first frame: nothing of the snapshot is read.
+        disk.put("snapshot-1", flipped(snapshot, b"E 7", 2));
+        disk.put("log-1", log);
+        let recovered = recovered(&disk);
+        assert_eq!(recovered.epoch, None, "a cut means a new life");
+        assert_eq!(recovered.store.get("kiwi"), Some(record("kiwi", 2)));
+        assert_eq!(
+            recovered.store.get("lime"),
+            None,
+            "lime was in the snapshot"
+        );
+        assert_eq!(recovered.store.head(), 3);
+        let held: Vec<(u64, Option<&str>)> = recovered
+            .store
+            .held_all()
+            .map(|held| (held.seq, held.from))
+            .collect();
+        assert_eq!(held, [(3, None)]);
+        assert!(recovered.resume.is_empty(), "{:?}", recovered.resume);
+    }
+
+    #[test]
+    fn a_snapshot_cut_in_its_resume_points_keeps_every_record_and_the_points_before() {
+        let disk = MemDisk::default();
+        let (mut snapshot, log) = files();
+        entry::write_resume(&mut snapshot, "Jaquez", ResumePoint { epoch: 3, seq: 8 });
+        // Jaquez's resume point, the last frame: every record and Clark's point come before.
+        disk.put("snapshot-1", flipped(snapshot, b"M Jaquez", 2));
+        disk.put("log-1", log);
+        let recovered = recovered(&disk);
+        assert_eq!(recovered.epoch, None);
+        assert_eq!(recovered.store.get("kiwi"), Some(record("kiwi", 2)));
+        assert_eq!(recovered.store.get("lime"), Some(record("lime", 1)));
+        assert_eq!(recovered.store.head(), 3);
+        let resume: Vec<(&str, ResumePoint)> = recovered
+            .resume
+            .iter()
+            .map(|(peer, point)| (peer.as_str(), *point))
+            .collect();
+        assert_eq!(resume, [("Clark", ResumePoint { epoch: 9, seq: 4 })]);
     }
 
     #[test]

@@ -14,9 +14,11 @@
 //! no correct herd can bring it anywhere (its acknowledging server passes nothing on any more,
 //! and what it passed on before was lost again), so it is owed to no one.
 //!
-//! A record whose every copy a flipped bit destroyed (its server's next start cut its files
-//! before the record, and no other server running at the end stored it) is held nowhere: a
-//! store keeps nothing past a bad frame (docs/durability.md), so it is owed to no one either.
+//! A record whose every copy a flipped bit destroyed (its server's next start cut the very file
+//! that held the copy, its snapshot or its log, before the record, and no other server running
+//! at the end stored it) is held nowhere: a store keeps nothing past a bad frame in that file
+//! (docs/durability.md), so it is owed to no one either. A bit flipped in one file leaves the
+//! other whole: a record in the log behind a cut snapshot is still owed.
 //!
 //! A record whose every path from the servers holding it runs through a server down at the
 //! end, or over a classic hop that never carried it, is owed to no one behind them, refused
@@ -213,22 +215,49 @@ fn kept_only_where_down(
 
 /// Whether every copy of `record` is gone: each server that stored it (as new, from a client,
 /// a neighbour or its own disk) is down at the end, or lost it to a flipped bit: a `flip_bit`
-/// on its disk after it stored the record, then a start that cut its files (`store_cut`) and
-/// did not read the record back. A start that leaves out a record with no flipped bit behind
-/// the cut keeps the server's copy owed: a correct store never loses what it synced.
+/// on its disk after it stored the record, then a start whose first cut (`store_cut`, the file
+/// the bit flipped in: the first file the start reads that holds anything) was in the very
+/// file that held its copy, and that did not read the record back. A copy is in the log of
+/// the generation it was stored in, and in the snapshot of each later `store_snapshot` taken
+/// while it was held; a copy read back from disk stays where it was. A flipped bit in one file
+/// leaves the other whole: a start that leaves out a record the cut file did not hold keeps
+/// the server's copy owed, as does one with no flipped bit: a correct store never loses what
+/// it synced.
 fn lost_to_flipped_bits(run: &RunRecord, downtime: &replay::Downtime, record: &Record) -> bool {
-    /// One server's copy: a bit flipped on its disk since it stored the record (or since its
-    /// last start), a cut at its start since, and whether a start lost the record that way.
+    /// One server's copy: the file that holds it, whether a bit flipped on its disk since it
+    /// stored the record (or since its last start), the file the next start's first cut was
+    /// in, and whether a start lost the record that way.
     #[derive(Default)]
     struct Copy {
+        file: String,
         flipped: bool,
-        cut: bool,
+        cut: Option<String>,
         lost: bool,
     }
+    // Each server's generation: the files it writes now.
+    let mut generation: BTreeMap<&str, u64> = BTreeMap::new();
     let mut copies: BTreeMap<&str, Copy> = BTreeMap::new();
     for event in &run.trace.events {
-        if replay::stored_new(event).is_some_and(|stored| stored == record) {
-            copies.insert(event.host.as_str(), Copy::default());
+        let host = event.host.as_str();
+        if let Some(Event::RecordStored {
+            record: stored,
+            outcome: server::store::Outcome::New,
+            source,
+        }) = event.server_event()
+            && stored == record
+        {
+            // Read back from disk, the copy is where it was; otherwise it is in the log.
+            let file = match copies.get(host) {
+                Some(copy) if *source == server::events::Source::Disk => copy.file.clone(),
+                _ => format!("log-{}", generation.get(host).copied().unwrap_or(0)),
+            };
+            copies.insert(
+                host,
+                Copy {
+                    file,
+                    ..Copy::default()
+                },
+            );
             continue;
         }
         if let Some(SimEvent::DiskFault { server, fault, .. }) = event.sim_event()
@@ -237,18 +266,35 @@ fn lost_to_flipped_bits(run: &RunRecord, downtime: &replay::Downtime, record: &R
         {
             copy.flipped = true;
         }
-        let Some(copy) = copies.get_mut(event.host.as_str()) else {
-            continue;
-        };
         match event.server_event() {
-            Some(Event::StoreCut { .. }) => copy.cut = true,
+            Some(Event::StoreSnapshot { generation: g, .. }) => {
+                generation.insert(host, *g);
+                if let Some(copy) = copies.get_mut(host)
+                    && !copy.lost
+                {
+                    copy.file = format!("snapshot-{g}");
+                }
+            }
+            // The flipped bit is in the first file cut: later cuts at that start are torn
+            // tails, which hold nothing synced.
+            Some(Event::StoreCut { file, .. }) => {
+                if let Some(copy) = copies.get_mut(host)
+                    && copy.flipped
+                    && copy.cut.is_none()
+                {
+                    copy.cut = Some(file.clone());
+                }
+            }
             // The start is over: had it read the record back, the copy would be new again.
             // A flipped bit is read at the next start, and only there; a copy lost stays lost
             // until the server stores the record again.
-            Some(Event::StoreRecovered { .. }) => {
-                copy.lost |= copy.flipped && copy.cut;
-                copy.flipped = false;
-                copy.cut = false;
+            Some(Event::StoreRecovered { generation: g, .. }) => {
+                generation.insert(host, *g);
+                if let Some(copy) = copies.get_mut(host) {
+                    copy.lost |= copy.cut.as_ref() == Some(&copy.file);
+                    copy.flipped = false;
+                    copy.cut = None;
+                }
             }
             _ => {}
         }
@@ -500,14 +546,42 @@ mod tests {
         assert!(v.details[1].contains("which Campbell does not hold"), "{v}");
     }
 
+    /// Where Jaquez's copy of NEW is when its files are cut: it takes snapshot-1 at 2.5 s,
+    /// after storing NEW (in the snapshot), or at 1 s (NEW in log-1).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Held {
+        Snapshot,
+        Log,
+    }
+
     /// Jaquez acknowledges NEW at 2 s, and Bona stores it when `bona` (it stays up); no other
-    /// server gets it. Jaquez loses power at 3 s, with a bit flipped on its disk when
-    /// `flipped`, and starts again at 4 s: its files cut (`store_cut`, when `flipped`) and NEW
-    /// not read back. It loses power again at 5 s and starts cleanly at 6 s.
-    fn flipped_verdict(flipped: bool, bona: bool) -> Verdict {
-        let mut events = acknowledged("Jaquez", "IAMAT lime +10+20 1700000002.000000000", NEW);
+    /// server gets it. Jaquez's copy is `held` in its snapshot or its log. It loses power at
+    /// 3 s, with a bit flipped on its disk when `flipped`, and starts again at 4 s: its files
+    /// cut at `cuts` (`store_cut`, in that order, when `flipped`) and NEW not read back. It
+    /// loses power again at 5 s and starts cleanly at 6 s.
+    fn flipped_verdict(flipped: bool, bona: bool, held: Held, cuts: &[&str]) -> Verdict {
+        let snapshot = |at| {
+            let event = Event::StoreSnapshot {
+                generation: 1,
+                records: 0,
+                bytes: 20,
+            };
+            TraceEvent::server(ms(at), "Jaquez", event)
+        };
+        let mut events = Vec::new();
+        if held == Held::Log {
+            events.push(snapshot(1_000));
+        }
+        events.extend(acknowledged(
+            "Jaquez",
+            "IAMAT lime +10+20 1700000002.000000000",
+            NEW,
+        ));
         if bona {
             events.push(stored(2_005, "Bona", NEW, "new"));
+        }
+        if held == Held::Snapshot {
+            events.push(snapshot(2_500));
         }
         if flipped {
             let flip = SimEvent::DiskFault {
@@ -520,12 +594,14 @@ mod tests {
         events.push(crash(3_000, "Jaquez"));
         events.push(restart(4_000, "Jaquez"));
         if flipped {
-            let cut = Event::StoreCut {
-                file: "snapshot-1".into(),
-                offset: 0,
-                kind: server::events::StoreCutKind::Corrupt,
-            };
-            events.push(TraceEvent::server(ms(4_000), "Jaquez", cut));
+            for file in cuts {
+                let cut = Event::StoreCut {
+                    file: file.to_string(),
+                    offset: 0,
+                    kind: server::events::StoreCutKind::Corrupt,
+                };
+                events.push(TraceEvent::server(ms(4_000), "Jaquez", cut));
+            }
         }
         let recovered = Event::StoreRecovered {
             generation: 1,
@@ -556,16 +632,40 @@ mod tests {
 
     #[test]
     fn a_record_whose_only_copy_a_flipped_bit_destroyed_is_owed_to_no_one() {
-        let v = flipped_verdict(true, false);
+        let v = flipped_verdict(true, false, Held::Snapshot, &["snapshot-1"]);
         assert!(v.ok, "only Jaquez held NEW, and a flipped bit cut it: {v}");
+        let v = flipped_verdict(true, false, Held::Log, &["log-1"]);
+        assert!(v.ok, "the bit flipped in the log that held NEW: {v}");
         // No bit flipped: Jaquez's start lost a record it had synced.
-        let v = flipped_verdict(false, false);
+        let v = flipped_verdict(false, false, Held::Snapshot, &["snapshot-1"]);
         assert!(!v.ok, "{v}");
         assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
         // Bona keeps a copy: the others are owed it.
-        let v = flipped_verdict(true, true);
+        let v = flipped_verdict(true, true, Held::Snapshot, &["snapshot-1"]);
         assert!(!v.ok, "{v}");
         assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+    }
+
+    #[test]
+    fn a_record_in_the_log_behind_a_flipped_snapshot_is_still_owed() {
+        let v = flipped_verdict(true, false, Held::Log, &["snapshot-1"]);
+        assert!(
+            !v.ok,
+            "the bit flipped in the snapshot, NEW was in the log: {v}"
+        );
+        assert!(v.details[0].contains("which Bailey does not hold"), "{v}");
+        // A torn log tail after the flipped snapshot holds nothing synced.
+        let v = flipped_verdict(true, false, Held::Log, &["snapshot-1", "log-1"]);
+        assert!(
+            !v.ok,
+            "the bit flipped in the snapshot, NEW was in the log: {v}"
+        );
+        // NEW was in the snapshot, the bit flipped in the log that came after it.
+        let v = flipped_verdict(true, false, Held::Snapshot, &["log-1"]);
+        assert!(
+            !v.ok,
+            "the bit flipped in the log, NEW was in the snapshot: {v}"
+        );
     }
 
     #[test]
