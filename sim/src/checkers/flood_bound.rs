@@ -10,7 +10,7 @@
 //!   may lack, and a whole-table one only the digest buckets that differ;
 //! - [`receipts`]: a record arrives over a link only if the neighbour logged sending it;
 //! - [`refills`] (only where the scenario sets `checks.refills_max`): a restarted server is
-//!   refilled about once, and floods none of its refill as news.
+//!   refilled about once, and one that restarted empty floods none of its refill as news.
 //!
 //! This file replays what several rules read (each server's table, where each record came
 //! from, when each server lost its memory) and hands every event to each rule in turn.

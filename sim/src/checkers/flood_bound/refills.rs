@@ -1,18 +1,23 @@
 //! The refills rule (only where the scenario sets `checks.refills_max`): in each life of a
-//! server begun by a crash or restart, the records that whole-table reconciles carry into it, summed over its neighbours,
-//! are at most `refills_max` times the records it stores in that life, beyond the records it
-//! refuses for a bound (a full table, a record too far ahead of its clock): a refused record
-//! is still lacking, so each neighbour's whole-table comparison may carry it again. The digest rule allows
-//! each neighbour what the server lacked when it took that neighbour's link, so three
-//! neighbours linking at once may each send the whole table; this rule holds the herd to one
-//! refill, which the accepter's fill wait provides when nothing slows the first refill beyond
-//! `fill_wait`. In the same scenarios, a restarted server floods as news no update first
-//! stored (anywhere in the herd) before it restarted: its refill is old news to its
-//! neighbours, and it waits for the refill before it compares tables with them. (A classic
-//! link, which resumes nothing, passes on every change, the refill's too.) An update that a
-//! neighbour refused for a bound and has not stored since is not old news: that neighbour
-//! lacks it, and when it is the first to link, its refill lacks it too, so another neighbour
-//! brings it later as a change, which the restarted server passes on.
+//! server begun by a crash or restart, the records that whole-table reconciles carry into it,
+//! summed over its neighbours, are at most `refills_max` times the records it stores in that
+//! life, beyond the records it refuses for a bound (a full table, a record too far ahead of
+//! its clock): a refused record is still lacking, so each neighbour's whole-table comparison
+//! may carry it again. The digest rule allows each neighbour what the server lacked when it
+//! took that neighbour's link, so three neighbours linking at once may each send the whole
+//! table; this rule holds the herd to one refill, which the accepter's fill wait provides when
+//! nothing slows the first refill beyond `fill_wait`. In the same scenarios, a server that
+//! restarted with an empty table floods as news no update first stored (anywhere in the herd)
+//! before it restarted: its refill is old news to its neighbours, and it waits for the refill
+//! before it compares tables with them.
+//! (A classic link, which resumes nothing, passes on every change, the refill's too.) An
+//! update that a neighbour refused for a bound and has not stored since is not old news: that
+//! neighbour lacks it, and when it is the first to link, its refill lacks it too, so another
+//! neighbour brings it later as a change, which the restarted server passes on. A server that
+//! recovered records from its disk did not restart empty and waits for no refill (protocol
+//! §8.3: only an empty dialler waits): what its neighbours' catch-ups bring is what changed
+//! while it was down, news to it, which it passes on like any change (the floods rule bounds
+//! it), and a neighbour behind it may have no other way to hear of it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -32,6 +37,9 @@ struct Life {
     since: Duration,
     /// It began with a crash or restart (not at the start of the run).
     restarted: bool,
+    /// It recovered records from its disk at its start: it did not begin empty, waits for no
+    /// refill, and what its neighbours' catch-ups bring is news to it.
+    recovered: bool,
     refilled: u64,
     refused: u64,
     clients: BTreeSet<String>,
@@ -109,11 +117,15 @@ impl Refills {
             self.first_stored
                 .entry(update_key(record))
                 .or_insert(seen.at);
-            self.lives
-                .entry(host.to_string())
-                .or_default()
-                .clients
-                .insert(record.client.clone());
+            let life = self.lives.entry(host.to_string()).or_default();
+            life.clients.insert(record.client.clone());
+            if let Event::RecordStored {
+                source: Source::Disk,
+                ..
+            } = seen.event
+            {
+                life.recovered = true;
+            }
             return;
         }
         match seen.event {
@@ -142,7 +154,10 @@ impl Refills {
             Event::FloodSent { peer, record } => {
                 let key = update_key(record);
                 if self.refills_max.is_some()
-                    && let Some(life) = self.lives.get(host).filter(|life| life.restarted)
+                    && let Some(life) = self
+                        .lives
+                        .get(host)
+                        .filter(|life| life.restarted && !life.recovered)
                     && let Some(first) = self
                         .first_stored
                         .get(&key)

@@ -623,3 +623,61 @@ fn a_restarted_server_may_pass_on_what_a_neighbour_refused_for_a_bound() {
         "{v}"
     );
 }
+
+/// `record_stored` (outcome `new`) of the record `at_line` at `server` from `source`.
+fn stored_from(at: u64, server: &str, at_line: &str, source: Source) -> TraceEvent {
+    TraceEvent::server(
+        ms(at),
+        server,
+        Event::RecordStored {
+            record: record(at_line),
+            outcome: Outcome::New,
+            source,
+        },
+    )
+}
+
+/// Found by the explorer: Bona, on the only path between Bailey and Clark, stopped (its disk
+/// failed a sync) and was restarted. While it was down, lime reported to Clark. Clark's
+/// catch-up brings lime to Bona, which floods it on to Bailey. With `from_disk`, Bona
+/// recovered kiwi from its disk: it did not restart empty and waits for no refill, and lime
+/// is what changed while it was down, news to it and to Bailey. Without, Bona restarted
+/// empty: it waits for the refill and compares tables with Bailey after, so flooding what
+/// the refill brought is sending it back out as news.
+fn passed_on_after_a_restart(from_disk: bool) -> Verdict {
+    let lime = "AT Clark +0.000001000 lime +1+1 1700000002.5";
+    let bona = || Source::Peer("Bona".into());
+    let mut events = vec![
+        stored(1, "Clark", KIWI, "new"),
+        flood(1, "Clark", "Bona", KIWI),
+        stored(2, "Bona", KIWI, "new"),
+        flood(2, "Bona", "Bailey", KIWI),
+        stored_from(3, "Bailey", KIWI, bona()),
+        crash(4, "Bona"),
+        stored(5, "Clark", lime, "new"),
+        restart(6, "Bona"),
+    ];
+    if from_disk {
+        events.push(stored_from(6, "Bona", KIWI, Source::Disk));
+    }
+    events.extend([
+        reconcile(7, "Clark", "Bona", 1),
+        stored(8, "Bona", lime, "new"),
+        flood(8, "Bona", "Bailey", lime),
+        stored_from(9, "Bailey", lime, bona()),
+    ]);
+    verdict_with_refills(events)
+}
+
+#[test]
+fn a_server_recovered_from_disk_may_pass_on_what_changed_while_it_was_down() {
+    let v = passed_on_after_a_restart(true);
+    assert!(v.ok, "{v}");
+    let v = passed_on_after_a_restart(false);
+    assert!(!v.ok, "{v}");
+    assert_eq!(v.details.len(), 1, "{v}");
+    assert!(
+        v.details[0].contains("Bona restarted at") && v.details[0].contains("as news"),
+        "{v}"
+    );
+}
