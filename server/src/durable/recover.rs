@@ -10,10 +10,12 @@
 //! could read rather than refusing to start, because its neighbours hold every record it ever
 //! acknowledged and synced (links stream only synced changes): it takes a new epoch, so every
 //! neighbour compares whole tables with it and refills what the cut lost, as after any restart
-//! without a disk. Behind a cut snapshot no resume point of the log is used: it says the
-//! server holds everything of a neighbour's up to a change, and some of those records may have
-//! been in the snapshot past the cut. The snapshot's own resume points come after all of its
-//! records, so those read before its cut still hold.
+//! without a disk. After any cut no resume point is used at all: a resume point says the server
+//! holds everything of a neighbour's up to a change, and past a cut it may not. A snapshot cut
+//! may have taken records the point covers; and a record the server refused for room (a full
+//! table) is covered too, though never stored, so when a cut leaves the table with room again
+//! only a whole-table comparison offers it again. Without resume points every neighbour sends
+//! what the server lacks, as to a server that restarted without a disk.
 
 use std::collections::BTreeMap;
 
@@ -56,9 +58,6 @@ pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recov
     }
     let mut epoch = None;
     let mut whole = true;
-    // Whether the snapshot was cut: a record past its cut is gone, so a resume point read after
-    // it (in the log) may cover records the server no longer holds.
-    let mut snapshot_cut = false;
     for name in [snapshot_name(generation), log_name(generation)] {
         let bytes = if names.contains(&name) {
             disk.read(&name).await?
@@ -73,9 +72,7 @@ pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recov
                     store.restore(&record, from.as_ref(), seq);
                 }
                 Entry::Resume { peer, point } => {
-                    if !snapshot_cut {
-                        recovered.resume.insert(peer, point);
-                    }
+                    recovered.resume.insert(peer, point);
                 }
             }
         }
@@ -92,10 +89,12 @@ pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recov
             }
             .emit();
             // The log is still read: the cut is in the snapshot's bytes, not the log's.
-            snapshot_cut |= name.starts_with("snapshot-");
         }
     }
     recovered.epoch = epoch.filter(|_| whole);
+    if !whole {
+        recovered.resume.clear();
+    }
     // Each record as if stored anew, so the trace holds the table the server starts with.
     for record in store.records() {
         Event::RecordStored {
@@ -232,10 +231,11 @@ mod tests {
         let recovered = recovered(&disk);
         assert_eq!(recovered.epoch, None, "a cut means a new life");
         assert_eq!(recovered.store.get("kiwi"), Some(record("kiwi", 2)));
-        assert_eq!(
-            recovered.resume.get("Clark"),
-            Some(&ResumePoint { epoch: 9, seq: 4 }),
-            "the cut resume point is not used"
+        assert!(
+            recovered.resume.is_empty(),
+            "after a cut, no resume point (a record refused for room is covered, never stored): \
+             {:?}",
+            recovered.resume
         );
     }
 
@@ -304,7 +304,7 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_cut_in_its_resume_points_keeps_every_record_and_the_points_before() {
+    fn a_snapshot_cut_in_its_resume_points_keeps_every_record_and_no_point() {
         let disk = MemDisk::default();
         let (mut snapshot, log) = files();
         entry::write_resume(&mut snapshot, "Jaquez", ResumePoint { epoch: 3, seq: 8 });
@@ -316,12 +316,7 @@ mod tests {
         assert_eq!(recovered.store.get("kiwi"), Some(record("kiwi", 2)));
         assert_eq!(recovered.store.get("lime"), Some(record("lime", 1)));
         assert_eq!(recovered.store.head(), 3);
-        let resume: Vec<(&str, ResumePoint)> = recovered
-            .resume
-            .iter()
-            .map(|(peer, point)| (peer.as_str(), *point))
-            .collect();
-        assert_eq!(resume, [("Clark", ResumePoint { epoch: 9, seq: 4 })]);
+        assert!(recovered.resume.is_empty(), "{:?}", recovered.resume);
     }
 
     #[test]
