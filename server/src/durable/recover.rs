@@ -88,10 +88,11 @@ pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recov
                 kind,
             }
             .emit();
-            // The log is still read: the cut is in the snapshot's bytes, not the log's.
         }
+        // A cut snapshot still leaves its log to read: the cut is in the snapshot's bytes.
     }
     recovered.epoch = epoch.filter(|_| whole);
+    // Past a cut a resume point may cover records the server does not hold (module doc).
     if !whole {
         recovered.resume.clear();
     }
