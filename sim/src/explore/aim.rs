@@ -2,6 +2,7 @@
 //! no run has reached yet first), the entry that holds it and the most of the others, and the
 //! edge that sets up another rare property that entry lacks. Rare properties so pile up in one
 //! line of entries, and every child that keeps such an entry's steps reaches all of them again.
+//! A target no edge sets up is brought to that line by a union with a holder's steps.
 
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -26,6 +27,13 @@ pub const ANY_TARGET_ONE_IN: u32 = 8;
 /// The rare properties an aimed child's parent is chosen to hold the most of.
 pub const PILE_AMONG: usize = 12;
 
+/// Of the aimed children whose target no edge sets up, one in this many is a **union**: the
+/// entry holding the most of the rarest, with every step of a holder of the target besides
+/// (its moment unknown). The others are children of the holder, as before: a target that
+/// needs its holder's herd (a classic link; a pile never has one, as disk faults need
+/// persistent links) is reached only that way.
+pub const UNION_ONE_IN: u32 = 2;
+
 /// What an aimed child is made of.
 pub struct Aim<'a> {
     /// An entry that reached the target, if any did.
@@ -34,6 +42,9 @@ pub struct Aim<'a> {
     /// the target where no entry holds it, else the four rarest with an edge that the parent
     /// lacks, shuffled (none where it holds them all).
     pub towards: Vec<&'static str>,
+    /// A holder of a target no edge sets up, whose steps the child takes besides its
+    /// parent's ([`UNION_ONE_IN`]).
+    pub donor: Option<&'a Entry>,
 }
 
 /// The `k` rarest of the properties an edge sets up ([`mutate::aimable`]), as `sometimes:`
@@ -90,16 +101,23 @@ pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
         return Aim {
             parent: None,
             towards: Vec::new(),
+            donor: None,
         };
     };
-    let holders: Vec<&Entry> = corpus
+    let mut holders: Vec<&Entry> = corpus
         .entries
         .iter()
         .filter(|e| e.features.contains_key(target))
         .collect();
-    // The holder that reached the most of the rare properties, so they pile up in one line.
     let rare = &ranking[..PILE_AMONG.min(ranking.len())];
     let held = |e: &Entry| rare.iter().filter(|f| e.features.contains_key(*f)).count();
+    // A target no edge sets up, in a union: the pile, with a holder's steps besides.
+    let mut donor = None;
+    if aimable(target).is_none() && !holders.is_empty() && rng.random_range(0..UNION_ONE_IN) == 0 {
+        donor = Some(holders[rng.random_range(0..holders.len())]);
+        holders = corpus.entries.iter().collect();
+    }
+    // The holder that reached the most of the rare properties, so they pile up in one line.
     let most = holders.iter().map(|e| held(e)).max().unwrap_or(0);
     let richest: Vec<&Entry> = holders.into_iter().filter(|e| held(e) == most).collect();
     let Some(parent) = richest
@@ -110,6 +128,7 @@ pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
         return Aim {
             parent: None,
             towards,
+            donor: None,
         };
     };
     // The rarest aimable properties the parent lacks.
@@ -123,6 +142,7 @@ pub fn aim<'a>(corpus: &'a Corpus, rng: &mut SmallRng) -> Aim<'a> {
     Aim {
         parent: Some(parent),
         towards,
+        donor: donor.filter(|d| d.name != parent.name),
     }
 }
 
@@ -218,6 +238,45 @@ mod tests {
         let mut with_common = holding("", &[rare[0], rare[1], common[0]]).features;
         with_common.insert("sometimes:link_altered".into(), std::time::Duration::ZERO);
         assert!(!piles_higher(&corpus, &with_common));
+    }
+
+    #[test]
+    fn a_target_no_edge_sets_up_is_given_to_the_pile_by_a_union_half_the_time() {
+        let everything: Vec<&str> = mutate::aimable().collect();
+        let mut corpus = Corpus::default();
+        let pile = holding("pile", &everything[..PILE_AMONG]);
+        let mut holder = holding("holder", &[]);
+        holder.features.insert(
+            "sometimes:places_timeout_answered".into(),
+            std::time::Duration::ZERO,
+        );
+        // The pile's properties were reached by more runs than the holder's.
+        for _ in 0..3 {
+            corpus.observe(&pile.features);
+        }
+        corpus.observe(&holder.features);
+        corpus.add(pile);
+        corpus.add(holder);
+        let (mut unions, mut of_holder) = (0, 0);
+        for seed in 0..2000 {
+            let aim = aim(&corpus, &mut SmallRng::seed_from_u64(seed));
+            match (aim.parent.map(|p| p.name.as_str()), aim.donor) {
+                (Some("pile"), Some(donor)) => {
+                    assert_eq!(donor.name, "holder");
+                    unions += 1;
+                }
+                (Some("holder"), None) => of_holder += 1,
+                (_, Some(donor)) => panic!("a union with {} as its donor", donor.name),
+                _ => {}
+            }
+        }
+        // The target is drawn among the four rarest reached in one aim of ANY_TARGET_ONE_IN,
+        // and is a union in one of UNION_ONE_IN of those: about 31 each in 2000.
+        assert!((15..=50).contains(&unions), "{unions} unions");
+        assert!(
+            (15..=50).contains(&of_holder),
+            "{of_holder} children of the holder"
+        );
     }
 
     fn holding(name: &str, properties: &[&str]) -> Entry {

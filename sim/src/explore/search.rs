@@ -438,7 +438,10 @@ fn child(
             Mutation::Grow => {
                 // With an edge toward a rare property, the parent's steps are all kept: the
                 // child replays the parent exactly up to the edge.
-                if towards.is_empty() && rng.random_bool(0.5) {
+                if let Some(donor) = aimed.as_ref().and_then(|a| a.donor) {
+                    // A union: the donor's steps reach a property no edge sets up.
+                    scenario = mutate::graft(&scenario, &donor.scenario, Duration::ZERO);
+                } else if towards.is_empty() && rng.random_bool(0.5) {
                     // From late in the run: the more of it replays as it was, the likelier the
                     // property is reached again.
                     let at = Duration::from_millis(
