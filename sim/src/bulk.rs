@@ -252,8 +252,8 @@ async fn link_as(
             let (read, w) = tokio::io::split(stream);
             (reader, write) = (LineReader::new(read, HOSTILE_REPLY_BYTES_MAX), w);
         }
-        let auth = "AUTH 0";
-        recorder.push(hostile_send(recorder.now(), id, server, auth));
+        let auth = format!("AUTH 0 {BORROWED_EPOCH}");
+        recorder.push(hostile_send(recorder.now(), id, server, &auth));
         write.write_all(format!("{auth}\n").as_bytes()).await?;
         read_reply_line(&mut reader, &mut reply).await?;
     }

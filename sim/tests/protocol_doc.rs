@@ -253,8 +253,8 @@ fn every_link_line_on_the_protocol_page_parses_and_prints_back() {
 struct Handshake {
     peer: Option<(String, u64)>,
     hello: bool,
-    /// The dialler's head.
-    auth: Option<u64>,
+    /// The dialler's head and epoch.
+    auth: Option<(u64, u64)>,
     /// The accepter's epoch, `seq` and digest.
     linked: Option<(u64, u64, Option<TableDigest>)>,
 }
@@ -264,21 +264,23 @@ impl Handshake {
         match command {
             Command::Peer { name, epoch } => self.peer = Some((name, epoch)),
             Command::Hello => self.hello = true,
-            Command::Auth { head } => self.auth = Some(head),
+            Command::Auth { head, epoch } => self.auth = Some((head, epoch)),
             Command::Linked { epoch, seq, digest } => self.linked = Some((epoch, seq, digest)),
             _ => {}
         }
     }
 
-    /// `PEER` names the dialler, every line of the handshake is there, and a `seq` of 0 is
-    /// answered with the digest of an empty table on a 256-byte line limit.
+    /// `PEER` names the dialler, `AUTH` repeats its epoch, every line of the handshake is
+    /// there, and a `seq` of 0 is answered with the digest of an empty table on a 256-byte line
+    /// limit.
     fn judge(&self, dialler: &str) {
-        let (Some((name, _)), true, Some(_), Some((_, seq, digest))) =
+        let (Some((name, epoch)), true, Some((_, said)), Some((_, seq, digest))) =
             (&self.peer, self.hello, &self.auth, &self.linked)
         else {
             panic!("a handshake block shows PEER, HELLO, AUTH and LINKED");
         };
         assert_eq!(name, dialler, "PEER names the dialler");
+        assert_eq!(said, epoch, "AUTH repeats the epoch PEER said");
         let empty = TableDigest::empty(digest::buckets_for(256));
         let owed_digest = (*seq == 0).then_some(empty);
         assert_eq!(digest, &owed_digest, "LINKED's digest");

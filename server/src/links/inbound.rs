@@ -62,8 +62,12 @@ pub async fn serve(
         Ok(bytes) => bytes,
         Err(end) => return end,
     };
+    // The `PEER` line came in clear: its epoch holds only if the `AUTH` line, under TLS, says
+    // the same. Otherwise someone on the path altered it, and a link taken under a life the
+    // dialler does not live would resume from the wrong cursor and file what it brings under
+    // that life (docs/protocol.md §8.1).
     let auth = match Command::parse_line(&bytes) {
-        Ok(Command::Auth { head }) => Some(head),
+        Ok(Command::Auth { head, epoch: said }) if said == epoch => Some(head),
         _ => None,
     };
     // Taken (or refused): the handshake is no longer pending. Only a taken link takes a slot.

@@ -11,7 +11,9 @@
 //! accepter -> HELLO                       TLS starts next, nothing more is said in clear
 //!             TLS 1.3: both certificates chain to the herd's CA; the accepter's names the
 //!             neighbour dialled, the dialler's the name its PEER line claimed
-//! dialler  -> AUTH <head>                 the last change the catch-up covers
+//! dialler  -> AUTH <head> <epoch>         the last change the catch-up covers, and the
+//!                                         epoch again: the accepter refuses the link
+//!                                         unless it is the one PEER said in clear
 //! accepter -> LINKED <epoch> <seq> <digest>
 //!                                         its life; seq: what it holds of the dialler's
 //!                                         epoch; `-`, or when seq is 0 its table's digest

@@ -421,9 +421,11 @@ async fn dial_handshake(
         Some(tls) => start_tls(peer, tls, reader, writer, shared, shutdown).await?,
         None => (reader, writer),
     };
-    // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in.
+    // The head now: once a `MARK` reaches it, the neighbour knows our catch-up is in. And our
+    // epoch again, under TLS this time: the `PEER` line said it in clear.
     let auth = Command::Auth {
         head: shared.stream_head(&shared.store()),
+        epoch: shared.epoch,
     };
     if let Err(reason) = write_lines(
         &mut writer,

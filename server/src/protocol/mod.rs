@@ -184,9 +184,11 @@ pub enum Command {
     /// its links without TLS, the `AUTH` line follows at once). It says nothing of the
     /// server's state, so a stranger learns nothing.
     Hello,
-    /// `AUTH <head>`: the dialler's change head now, sent once the link is up (inside TLS):
-    /// its catch-up covers at least that much, so once a `MARK` reaches it, the catch-up is in.
-    Auth { head: u64 },
+    /// `AUTH <head> <epoch>`: the dialler's change head now, sent once the link is up (inside
+    /// TLS): its catch-up covers at least that much, so once a `MARK` reaches it, the catch-up
+    /// is in; and its epoch again, which the `PEER` line said in clear, where anyone on the
+    /// path could alter it: the accepter takes the link only if the two agree.
+    Auth { head: u64, epoch: u64 },
     /// `LINKED <epoch> <seq> <digest>`: the accepting side's own epoch and the last change it
     /// holds of the dialler's current epoch (0: none). When `seq` is 0, `digest` is its whole
     /// table's, so the dialler sends only the buckets where its own differs; otherwise `-`,
@@ -294,10 +296,11 @@ impl Command {
             ("PEER", _) => Err(field_count("PEER", 3, found)),
             ("HELLO", []) => Ok(Command::Hello),
             ("HELLO", _) => Err(field_count("HELLO", 1, found)),
-            ("AUTH", [head]) => Ok(Command::Auth {
+            ("AUTH", [head, epoch]) => Ok(Command::Auth {
                 head: parse_heartbeat(head)?,
+                epoch: parse_heartbeat(epoch)?,
             }),
-            ("AUTH", _) => Err(field_count("AUTH", 2, found)),
+            ("AUTH", _) => Err(field_count("AUTH", 3, found)),
             ("LINKED", [epoch, seq, digest]) => Ok(Command::Linked {
                 epoch: parse_heartbeat(epoch)?,
                 seq: parse_heartbeat(seq)?,
@@ -345,7 +348,7 @@ impl fmt::Display for Command {
             Command::At(record) => record.fmt(f),
             Command::Peer { name, epoch } => write!(f, "PEER {name} {epoch}"),
             Command::Hello => write!(f, "HELLO"),
-            Command::Auth { head } => write!(f, "AUTH {head}"),
+            Command::Auth { head, epoch } => write!(f, "AUTH {head} {epoch}"),
             Command::Linked { epoch, seq, digest } => match digest {
                 Some(digest) => write!(f, "LINKED {epoch} {seq} {digest}"),
                 None => write!(f, "LINKED {epoch} {seq} -"),

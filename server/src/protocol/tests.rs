@@ -636,7 +636,7 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
             digest: Some(digest.parse()?),
         }
     );
-    assert_eq!(parse("AUTH 9")?, Command::Auth { head: 9 });
+    assert_eq!(parse("AUTH 9 4")?, Command::Auth { head: 9, epoch: 4 });
     assert_eq!(
         parse("LINKED 5 12 -")?,
         Command::Linked {
@@ -667,6 +667,8 @@ fn link_lines_take_exactly_their_arguments() -> TestResult {
         "AUTH -",
         "AUTH x",
         "AUTH 9 0a",
+        "AUTH 9",
+        "AUTH 9 4 1",
         "MARK -1",
     ] {
         assert!(parse(bad).is_err(), "{bad}");
@@ -729,7 +731,7 @@ fn every_command_prints_canonically_and_parses_back() -> TestResult {
         ),
         ("PEER Bona 9", None),
         ("HELLO", None),
-        ("AUTH 007", Some("AUTH 7")),
+        ("AUTH 007 01", Some("AUTH 7 1")),
         ("LINKED 01 02 -", Some("LINKED 1 2 -")),
         ("LINKED 1 0 00000000000000ff0000000000000001", None),
         ("MARK 010", Some("MARK 10")),

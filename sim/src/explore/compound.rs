@@ -212,7 +212,7 @@ pub fn forged_from_stranger(
             let auth = Action::Raw(Raw {
                 server: server.into(),
                 client: "mallory".into(),
-                payload: RawPayload::Line(format!("AUTH {}", rng.random_range(0..4))),
+                payload: RawPayload::Line(format!("AUTH {} 1", rng.random_range(0..4))),
             });
             s.steps.push(step(at, auth));
             (server.to_string(), Some(at))

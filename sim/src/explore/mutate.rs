@@ -542,7 +542,7 @@ fn replayed_handshake(s: &mut Scenario, rng: &mut SmallRng, e: Edge) -> Option<A
         return Some(Action::Raw(Raw {
             server: e.server,
             client: "mallory".into(),
-            payload: RawPayload::Line("AUTH 0".into()),
+            payload: RawPayload::Line("AUTH 0 1".into()),
         }));
     }
     Some(Action::Hostile(Hostile {

@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_handshake_line_on_a_client_connection() {
-        for line in ["AUTH 0", "HELLO", "LINKED 7 0 -"] {
+        for line in ["AUTH 0 1", "HELLO", "LINKED 7 0 -"] {
             assert!(
                 holds(
                     vec![client_line("Bona", line)],

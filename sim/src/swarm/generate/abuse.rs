@@ -80,7 +80,7 @@ impl Draft<'_> {
                     server,
                     &[
                         format!("PEER {neighbour} 1"),
-                        "AUTH 0".to_string(),
+                        "AUTH 0 1".to_string(),
                         format!("AT Zulu +0.1 {victim} +1+1 1700000099"),
                     ],
                 ),

@@ -261,7 +261,7 @@ impl Draft<'_> {
     /// A link's handshake line, out of its handshake, on a client connection.
     fn replay(&mut self, i: u32) {
         let line = match self.rng.random_range(0..3) {
-            0 => format!("AUTH {}", self.rng.random_range(0..50)),
+            0 => format!("AUTH {} 1", self.rng.random_range(0..50)),
             1 => "HELLO".to_string(),
             _ => format!(
                 "LINKED {} {} -",
