@@ -29,7 +29,7 @@ pub const FAULTS: [PowerFault; 5] = [
 
 /// No fault before this: every server has opened its store and started (a disk full from
 /// the start is a server that cannot start, which it says and stops).
-const UP_BY: Duration = Duration::from_secs(1);
+pub const UP_BY: Duration = Duration::from_secs(1);
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)

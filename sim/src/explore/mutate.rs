@@ -660,8 +660,12 @@ pub fn sanitize(scenario: &mut Scenario) {
             // A disk that fails while its server is not running stays failed until the
             // restart, which then cannot open its store: a server that cannot start, not a
             // fault the run means. The first failure stops the server; no second is armed.
+            // Before the servers have started, such a disk is one a server cannot open its
+            // store on: it says so and does not start (a shift may move a fault there).
             Action::Disk(d) if matches!(d.fault, DiskFaultKind::FailSync | DiskFaultKind::Full) => {
-                let ok = !crashed.contains(&d.server) && !stopped.contains(&d.server);
+                let ok = step.at >= super::disk::UP_BY
+                    && !crashed.contains(&d.server)
+                    && !stopped.contains(&d.server);
                 if ok {
                     stopped.push(d.server.clone());
                 }
@@ -939,6 +943,31 @@ steps:
             "the tamper of the classic link and the impostor of Bailey, which has a classic \
              neighbour, are dropped"
         );
+    }
+
+    #[test]
+    fn no_failed_sync_or_full_disk_comes_before_the_servers_have_started() {
+        // Found by an aimed search: a step moved a failed sync to 0 s, before Bailey opened
+        // its store, and Bailey could not start (as it must not, with a disk that cannot sync).
+        let text = r#"
+name: a herd on disk
+seed: 1
+duration: 20s
+herd:
+  servers:
+    - { name: Bailey, host: "127.0.0.1", port: 10000 }
+    - { name: Bona, host: "127.0.0.1", port: 10001 }
+  links:
+    - { between: [Bailey, Bona] }
+  data_dir: data
+steps:
+  - { at: 0s, disk: { server: Bailey, fault: fail_sync } }
+  - { at: 0.5s, disk: { server: Bona, fault: full } }
+  - { at: 1s, disk: { server: Bona, fault: fail_sync } }
+"#;
+        let mut child = Scenario::from_yaml_str(text, "disk.yaml").unwrap();
+        sanitize(&mut child);
+        assert_eq!(kinds(&child), [(1000, "disk")]);
     }
 
     #[test]
