@@ -141,7 +141,7 @@ fn stub_events<'a>(run: &RunRecord<'a>) -> Vec<Stub<'a>> {
 
 /// What the scenario's steps did to the stub's answers: `places` faults, and link steps that
 /// touched the Places host.
-struct StubFaults {
+pub(crate) struct StubFaults {
     /// Each `places` step: when, how long it delays answers (`Duration::MAX`: never), and
     /// whether it replaces the offline set's answer (an HTTP error, a malformed body, a
     /// status).
@@ -151,7 +151,7 @@ struct StubFaults {
 }
 
 impl StubFaults {
-    fn from_run(run: &RunRecord) -> StubFaults {
+    pub(crate) fn from_run(run: &RunRecord) -> StubFaults {
         let mut faults = StubFaults {
             faults: Vec::new(),
             link_steps: Vec::new(),
@@ -201,7 +201,7 @@ impl StubFaults {
     }
 
     /// The longest delay a fault in effect at `at` may have given an answer decided then.
-    fn delay_at(&self, at: Duration) -> Duration {
+    pub(crate) fn delay_at(&self, at: Duration) -> Duration {
         self.in_effect(at).map(|(d, _)| d).max().unwrap_or_default()
     }
 

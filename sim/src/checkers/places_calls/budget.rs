@@ -7,9 +7,10 @@
 //!
 //! - **Cached**: a search asked again less than `places_cache_ttl` after the stub answered
 //!   it with place data (HTTP 200, status `OK` or `ZERO_RESULTS`, within the body bound) in
-//!   time for the server to read it (before its `places_timeout`, both latencies counted).
-//!   The server got that answer no sooner than the stub gave it, so its cache held it until
-//!   at least then.
+//!   time for the server to read it (before its `places_timeout`, both latencies counted, and
+//!   the delay of a `places` `latency` fault that may have been in effect: the stub records
+//!   an answer as it decides it, before that delay). The server got that answer no sooner
+//!   than the stub gave it, so its cache held it until at least then.
 //! - **Merged**: a search asked again while the stub had not yet answered the first, within
 //!   `places_timeout` less the latency of the first (so the server surely still waited).
 //! - **Rate**: more than `places_calls_per_second_max` requests from one server within less
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::checkers::places_answers::StubFaults;
 use crate::checkers::{RunRecord, Violation};
 use crate::trace::SimEvent;
 use crate::trace::replay::memory_lost;
@@ -124,6 +126,7 @@ fn memory_losses(run: &RunRecord) -> BTreeMap<String, Vec<Duration>> {
 /// Every call a server's cache, merging or rate bound should have spared.
 pub fn violations(run: &RunRecord) -> Vec<Violation> {
     let losses = memory_losses(run);
+    let faults = StubFaults::from_run(run);
     let ttl = run.limits.places_cache_ttl;
     let latency = run.network_latency_max;
     let wait = run.limits.places_timeout.saturating_sub(latency);
@@ -144,7 +147,8 @@ pub fn violations(run: &RunRecord) -> Vec<Violation> {
                 }
                 let why = match first.answered {
                     Some((answered, true))
-                        if answered < first.at + read_by
+                        if answered.saturating_add(faults.delay_at(answered))
+                            < first.at + read_by
                             && answered <= again.at
                             && again.at < answered + ttl =>
                     {
@@ -193,7 +197,7 @@ fn fmt(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::checkers::testing::*;
-    use crate::scenario::Checks;
+    use crate::scenario::{Action, Checks, PlacesFault};
     use crate::trace::TraceEvent;
 
     const PATH: &str = "/maps/api/place/nearbysearch/json";
@@ -271,6 +275,32 @@ mod tests {
             again,
         ]);
         assert_eq!(elsewhere.len(), 1, "another server's crash: {elsewhere:?}");
+    }
+
+    fn delayed_by(at: u64, latency: Option<u64>) -> TraceEvent {
+        let fault = PlacesFault {
+            latency: latency.map(ms),
+            healthy: latency.is_none(),
+            ..PlacesFault::default()
+        };
+        TraceEvent::fault(ms(at), 1, &Action::Places(fault)).expect("a places step")
+    }
+
+    #[test]
+    fn an_answer_a_latency_fault_held_past_the_timeout_was_never_cached() {
+        let first = request(100, "1,1");
+        let again = request(9_000, "1,1");
+        let judged_after = |fault: Vec<TraceEvent>| {
+            let mut events = fault;
+            events.extend([first.clone(), answer(100, &first, "OK"), again.clone()]);
+            judged(events)
+        };
+        let late = judged_after(vec![delayed_by(0, Some(8_000))]);
+        assert!(late.is_empty(), "read only after places_timeout: {late:?}");
+        let in_time = judged_after(vec![delayed_by(0, Some(1_000))]);
+        assert_eq!(in_time.len(), 1, "read within places_timeout: {in_time:?}");
+        let healed = judged_after(vec![delayed_by(0, Some(8_000)), delayed_by(50, None)]);
+        assert_eq!(healed.len(), 1, "the fault was over: {healed:?}");
     }
 
     #[test]
