@@ -227,20 +227,32 @@ impl Store {
     /// A known client is always updatable, even when the table is full; only new clients are
     /// refused.
     pub fn insert_from(&mut self, record: &Record, from: Option<&Arc<str>>) -> Outcome {
-        self.insert_as(record, from, self.head + 1)
+        self.insert_as(record, from, self.head + 1, true)
     }
 
     /// Puts back a record recovered from disk with the number it had in the change sequence
     /// (after `head`: a durable store replays its changes in order), as [`Store::insert_from`]
-    /// would have stored it.
+    /// would have stored it, but never refused for a full table: the files hold only records
+    /// the table stored, and updates of held clients may have grown it past `table_bytes_max`
+    /// (a snapshot then holds more bytes than its clients' first records took), so the bound
+    /// would drop records the server held while it goes on in the same life, and its
+    /// neighbours, resuming by cursor, would never offer them again.
     pub fn restore(&mut self, record: &Record, from: Option<&Arc<str>>, seq: u64) -> Outcome {
         if seq <= self.head {
             return Outcome::Stale;
         }
-        self.insert_as(record, from, seq)
+        self.insert_as(record, from, seq, false)
     }
 
-    fn insert_as(&mut self, record: &Record, from: Option<&Arc<str>>, seq: u64) -> Outcome {
+    /// Stores `record` as change `seq`; a new client is refused at the table's bounds only
+    /// when `bounded`.
+    fn insert_as(
+        &mut self,
+        record: &Record,
+        from: Option<&Arc<str>>,
+        seq: u64,
+        bounded: bool,
+    ) -> Outcome {
         let size = record_bytes(record);
         let hash = client_hash(&record.client);
         let changes = &self.changes;
@@ -281,8 +293,9 @@ impl Store {
                 }
             }
             None => {
-                let full = self.len() >= self.clients_max
-                    || self.bytes.saturating_add(size) > self.bytes_max;
+                let full = bounded
+                    && (self.len() >= self.clients_max
+                        || self.bytes.saturating_add(size) > self.bytes_max);
                 if full {
                     return Outcome::TableFull;
                 }

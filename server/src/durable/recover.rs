@@ -37,8 +37,8 @@ pub struct Recovered {
     pub generation: u64,
 }
 
-/// Reads the newest generation's snapshot and log from `disk` into a table bounded as
-/// `store` is.
+/// Reads the newest generation's snapshot and log from `disk` into `store`, every record the
+/// files hold (its bounds refuse only new clients after that: [`Store::restore`]).
 pub async fn recover(disk: &dyn Disk, mut store: Store) -> std::io::Result<Recovered> {
     let names = disk.list().await?;
     let generation = names

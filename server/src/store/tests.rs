@@ -242,6 +242,27 @@ fn the_table_is_bounded_in_bytes_as_well() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn a_restored_record_is_never_refused_for_a_full_table() -> TestResult {
+    // kiwi and lime were stored small; their updates grew the table past its bound, which a
+    // snapshot then holds as two records stored anew.
+    let kiwi = record("Clark +0.1 kiwi +1+1 1")?;
+    let lime = record(&format!("Clark +0.1 lime +1.{}+1 1", "0".repeat(40)))?;
+    let mut store = Store::with_bounds(1, record_bytes(&kiwi) + 10);
+    assert_eq!(store.restore(&kiwi, None, 3), Outcome::New);
+    assert_eq!(store.restore(&lime, None, 5), Outcome::New);
+    assert_eq!((store.len(), store.head()), (2, 5));
+    assert_eq!(store.bytes(), record_bytes(&kiwi) + record_bytes(&lime));
+    // The bounds still hold for new clients, and held ones keep moving.
+    let mango = record("Clark +0.1 mango +1+1 1")?;
+    assert_eq!(store.insert(mango), Outcome::TableFull);
+    assert_eq!(
+        store.insert(record("Clark +0.1 kiwi +2+2 2")?),
+        Outcome::New
+    );
+    Ok(())
+}
+
 /// A table of `n` clients, each stored once.
 fn filled(n: usize) -> Result<Store, ParseError> {
     let mut store = Store::new(100);
