@@ -47,6 +47,7 @@ pub mod monotonic;
 pub mod places_answers;
 pub mod places_calls;
 pub mod receipt_clock;
+pub(crate) mod stub_faults;
 pub mod time_diff;
 pub mod well_formed;
 pub mod whatsat_agrees;

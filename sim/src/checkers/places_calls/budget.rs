@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::checkers::places_answers::StubFaults;
+use crate::checkers::stub_faults::StubFaults;
 use crate::checkers::{RunRecord, Violation};
 use crate::trace::SimEvent;
 use crate::trace::replay::memory_lost;
