@@ -691,11 +691,11 @@ pub fn sanitize(scenario: &mut Scenario) {
             // not draw it: a tamper of a classic link (no TLS: a forged record there is the
             // classic dialect's known limit) or an impostor of a server with a classic
             // neighbour (a classic link's trust rests on the network).
-            Action::Tamper(t) => !scenario.herd.links.iter().any(|l| {
-                l.classic
-                    && (l.between == [t.from.clone(), t.to.clone()]
-                        || l.between == [t.to.clone(), t.from.clone()])
-            }),
+            Action::Tamper(t) => !scenario
+                .herd
+                .neighbours(&t.from)
+                .iter()
+                .any(|n| n.name == t.to && n.classic),
             Action::Impostor(i) => !scenario
                 .herd
                 .neighbours(&i.server)
