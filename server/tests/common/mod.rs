@@ -138,7 +138,12 @@ pub fn final_table(log_dir: &Path, name: &str) -> std::collections::BTreeSet<Str
                 read_log(next)
                     .is_ok_and(|r| r.iter().any(|l| matches!(l.event, Event::Listening { .. })))
             };
-            let cut_by_a_kill = i + 1 == lines.len() || lines[i + 1..].iter().any(listening);
+            // The next life's `listening` may be on this very line, run on from the cut.
+            let runs_on = text
+                .rfind("{\"ts\"")
+                .is_some_and(|at| at > 0 && listening(&&text[at..]));
+            let cut_by_a_kill =
+                runs_on || i + 1 == lines.len() || lines[i + 1..].iter().any(listening);
             assert!(
                 cut_by_a_kill,
                 "line {} of {name}'s log does not read: {text}",
